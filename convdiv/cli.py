@@ -1,0 +1,170 @@
+"""The `convdiv` command line: thin wrappers, one function per command; the work lives in the stage modules.
+
+Every command except `db upgrade`, `db url` and `db status` refuses to run on a stale schema (see
+``warehouse.schema.require_current``). Errors a user can fix print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from convdiv import __version__
+from convdiv.config import Settings
+from convdiv.errors import ConvdivError
+
+console = Console(stderr=True)
+
+
+class Context:
+    """What every command gets: settings, and the warehouse engine on demand."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._engine = None
+
+    def engine(self, *, check_schema: bool = True):
+        from convdiv.warehouse import schema
+        from convdiv.warehouse.engine import get_engine
+
+        if self._engine is None:
+            self._engine = get_engine(self.settings)
+        if check_schema:
+            schema.require_current(self._engine)
+        return self._engine
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="convdiv")
+@click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    default=None,
+    help="PostgreSQL URL (>= 15). Unset: convdiv starts its embedded server under the data dir.",
+)
+@click.option(
+    "--data-dir",
+    envvar="CONVDIV_DATA_DIR",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Where convdiv keeps trained suites, caches and the embedded server's data.",
+)
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None, data_dir: str | None) -> None:
+    """convdiv: how language models trained from different seeds converge and diverge.
+
+    Extract per-token surprisal and KL divergences from every checkpoint of a model suite, store them in
+    PostgreSQL, analyse them with SQL views, and report them as one HTML file.
+    """
+    ctx.obj = Context(Settings.from_env(database_url=database_url, data_dir=data_dir))
+
+
+# ------------------------------------------------------------------------------------------------ db
+
+
+@cli.group()
+def db() -> None:
+    """Manage the warehouse database: schema, status, access."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(obj: Context) -> None:
+    """Create or upgrade the warehouse schema to this convdiv's head revision."""
+    from convdiv.warehouse import schema
+
+    engine = obj.engine(check_schema=False)
+    before = schema.current_revision(engine)
+    schema.upgrade(engine)
+    after = schema.current_revision(engine)
+    click.echo(f"schema: {before or 'empty'} -> {after}")
+
+
+@db.command("status")
+@pass_context
+def db_status(obj: Context) -> None:
+    """Show the schema revision (current vs head), the server version and row counts per table."""
+    from convdiv.warehouse import status
+
+    engine = obj.engine(check_schema=False)
+    report = status.collect(engine)
+    out = Console()
+    out.print(f"database: {report.url}")
+    out.print(f"server:   PostgreSQL {report.server_version}")
+    state = "up to date" if report.up_to_date else "STALE: run `convdiv db upgrade`"
+    out.print(f"schema:   current {report.current or 'none'}, head {report.head} ({state})")
+    if report.row_counts:
+        table = Table("table", "rows", title="row counts")
+        for name, rows in report.row_counts.items():
+            table.add_row(name, f"{rows:,}")
+        out.print(table)
+
+
+@db.command("url")
+@pass_context
+def db_url(obj: Context) -> None:
+    """Print the warehouse URL (password masked); starts the embedded server if needed."""
+    from convdiv.warehouse.engine import mask_url, resolve_url
+
+    click.echo(mask_url(resolve_url(obj.settings)))
+
+
+@db.command("psql", context_settings={"ignore_unknown_options": True})
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+@pass_context
+def db_psql(obj: Context, psql_args: tuple[str, ...]) -> None:
+    """Open psql on the warehouse for ad-hoc SQL (extra arguments go to psql, e.g. -c 'SELECT 1')."""
+    from convdiv.warehouse.engine import psql_command
+
+    engine = obj.engine(check_schema=False)
+    argv, env = psql_command(engine.url)
+    if shutil.which(argv[0]) is None and not os.path.exists(argv[0]):
+        raise ConvdivError("psql not found: install the PostgreSQL client")
+    sys.exit(subprocess.call([*argv, *psql_args], env={**os.environ, **env}))
+
+
+# ------------------------------------------------------------------------------------------------ stages
+# Each stage registers its commands here, one line each.
+COMMAND_MODULES: list[str] = [
+    # "convdiv.corpus.commands:corpus",
+]
+
+
+def _register_stage_commands() -> None:
+    import importlib
+
+    for spec in COMMAND_MODULES:
+        module_name, attr = spec.split(":")
+        cli.add_command(getattr(importlib.import_module(module_name), attr))
+
+
+_register_stage_commands()
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except ConvdivError as exc:
+        console.print(f"[red]convdiv: error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        console.print("convdiv: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""`convdiv db status`: what is in the warehouse, read from the catalog (cheap: no full scans)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from convdiv.warehouse import schema
+from convdiv.warehouse.engine import mask_url
+from convdiv.warehouse.models import Base
+
+
+@dataclass
+class Status:
+    url: str
+    server_version: str
+    current: str | None
+    head: str
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def collect(engine: Engine) -> Status:
+    st = schema.state(engine)
+    with engine.connect() as conn:
+        version = conn.execute(sa.text("SHOW server_version")).scalar_one()
+        existing = set(sa.inspect(conn).get_table_names())
+        counts = {}
+        for name in Base.metadata.tables:
+            if name in existing:
+                counts[name] = conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()
+    return Status(url=mask_url(engine.url), server_version=version, current=st.current, head=st.head, row_counts=counts)
