@@ -1,6 +1,7 @@
 """Shared fixtures: real PostgreSQL databases, never mocks.
 
-The server is ``CONVDIV_TEST_SERVER`` if set, else the machine's PostgreSQL on 127.0.0.1:5432 (user postgres).
+The server is ``CONVDIV_TEST_SERVER`` or ``DATABASE_URL`` if set, else the machine's PostgreSQL on
+127.0.0.1:5432 (user postgres); the embedded server has its own tests (test_embedded.py).
 Each test that asks for ``db_url`` gets a freshly created database, migrated to head, dropped afterwards.
 """
 
@@ -20,7 +21,12 @@ from convdiv.warehouse import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
-SERVER_URL = os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
+# CI exports DATABASE_URL (the machine's service); tests create their own databases on that server.
+SERVER_URL = (
+    os.environ.get("CONVDIV_TEST_SERVER")
+    or os.environ.get("DATABASE_URL")
+    or "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _admin_conninfo() -> str:

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: virtual environment, Chromium for the browser test, then pytest
+# against the machine's PostgreSQL (127.0.0.1:5432, user postgres, or DATABASE_URL if set). The embedded
+# server is exercised by tests/test_embedded.py, which unsets DATABASE_URL for its subprocesses.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash "$ROOT/scripts/bootstrap.sh" test
+
+# System packages the tests use: Debian's chromium (browser test of the report) and docker-compose (validates
+# docker-compose.yml offline; no engine needed).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v docker-compose >/dev/null || (command -v docker >/dev/null && docker compose version >/dev/null 2>&1) \
+  || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+  echo "convdiv: installing ${missing[*]} (apt)" >&2
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+    || echo "convdiv: could not install ${missing[*]}; the tests that need them will fail" >&2
+fi
+
+export DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
+# pytest exits 5 when it collects no tests; set -e turns that into a failure too.
+exec "${CONVDIV_VENV:-$ROOT/.venv}/bin/python" -m pytest -q "$@"
