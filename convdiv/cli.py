@@ -132,6 +132,29 @@ def db_psql(obj: Context, psql_args: tuple[str, ...]) -> None:
     sys.exit(subprocess.call([*argv, *psql_args], env={**os.environ, **env}))
 
 
+# ------------------------------------------------------------------------------------------------ demo
+
+
+@cli.command("demo")
+@click.option("--quick", is_flag=True, help="A tiny suite and corpus: the whole run takes about a minute.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Report path [./convdiv-demo-report.html].")
+@click.option("--device", default="auto", help="auto, cpu or cuda.")
+@pass_context
+def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
+    """Run the main job end to end on the demo suite: train, load the corpus, ingest, report."""
+    from pathlib import Path
+
+    from convdiv.demo import run_demo
+    from convdiv.warehouse import schema
+
+    engine = obj.engine(check_schema=False)
+    if not schema.state(engine).up_to_date and schema.current_revision(engine) is None:
+        schema.upgrade(engine)  # a fresh warehouse (the embedded default): create the schema first
+    schema.require_current(engine)
+    result = run_demo(engine, obj.settings, quick=quick, out=Path(out) if out else None, device=device)
+    click.echo(f"report: {result.report}")
+
+
 # ------------------------------------------------------------------------------------------------ stages
 # Each stage registers its commands here, one line each.
 COMMAND_MODULES: list[str] = [
