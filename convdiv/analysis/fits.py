@@ -1,0 +1,103 @@
+"""Cross-entropy fits: how much of a category's divergence the change in cross-entropy explains.
+
+For one category c (a POS tag, a frequency bin, ...) and a set of checkpoint pairs (a, b) pooled over sizes and
+comparisons as in the study, the view ``ce_difference`` gives per pair
+
+    KL_c(a, b)   mean KL over the category's positions,
+    dH_c(a, b)   = H_c(a) - H_c(b), the difference of mean cross-entropies (nats),
+    r_c(a, b)    = H_c(a) / H_c(b), their ratio.
+
+The fit is ordinary least squares of
+
+    KL_c = alpha * Q + b + eps,     Q in {dH, CE ratio},
+
+with the textbook OLS quantities: alpha and b, their 95 % confidence intervals from the t distribution with
+n - 2 degrees of freedom, R^2 = 1 - SSE / SST and n (number of pairs). A category with fewer than three pairs, or
+with a constant Q, has no fit (NaN row with the reason), since its slope or its interval is undefined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+FIT_COLUMNS = (
+    "alpha", "alpha_low", "alpha_high", "alpha_se", "b", "b_low", "b_high", "r2", "n", "note",
+)
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """KL = alpha * Q + b fitted by OLS; intervals are two-sided at ``level``."""
+
+    alpha: float
+    alpha_low: float
+    alpha_high: float
+    alpha_se: float
+    b: float
+    b_low: float
+    b_high: float
+    r2: float
+    n: int
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in FIT_COLUMNS}
+
+
+def _no_fit(n: int, note: str) -> LinearFit:
+    nan = float("nan")
+    return LinearFit(nan, nan, nan, nan, nan, nan, nan, nan, n, note)
+
+
+def fit_line(q: np.ndarray, kl: np.ndarray, level: float = 0.95) -> LinearFit:
+    """OLS of ``kl`` on ``q`` with an intercept (statsmodels); non-finite pairs are dropped first."""
+    q = np.asarray(q, dtype=float)
+    kl = np.asarray(kl, dtype=float)
+    keep = np.isfinite(q) & np.isfinite(kl)
+    q, kl = q[keep], kl[keep]
+    n = int(q.size)
+    if n < 3:
+        return _no_fit(n, "fewer than 3 pairs")
+    if np.ptp(q) == 0:
+        return _no_fit(n, "Q is constant")
+    res = sm.OLS(kl, sm.add_constant(q, has_constant="add")).fit()
+    ci = res.conf_int(alpha=1 - level)
+    b, alpha = res.params
+    return LinearFit(
+        alpha=float(alpha),
+        alpha_low=float(ci[1, 0]),
+        alpha_high=float(ci[1, 1]),
+        alpha_se=float(res.bse[1]),
+        b=float(b),
+        b_low=float(ci[0, 0]),
+        b_high=float(ci[0, 1]),
+        # A perfect fit to a constant KL has SST = 0; statsmodels then gives nan, which is the honest answer.
+        r2=float(res.rsquared),
+        n=n,
+    )
+
+
+def fit_categories(
+    df: pd.DataFrame,
+    q: str = "delta_h",
+    y: str = "mean_kl",
+    by: tuple[str, ...] = ("family", "category"),
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """One fit per group of ``by`` (e.g. family, category), sorted by alpha ascending (NaN fits last).
+
+    ``df`` holds one row per (checkpoint pair, category), e.g. the ``ce_difference`` view, already restricted to
+    the pairs to pool. Returns the ``by`` columns, ``q`` (the regressor's name) and :data:`FIT_COLUMNS`.
+    """
+    rows = []
+    if not df.empty:
+        for key, group in df.groupby(list(by), sort=True, dropna=False):
+            key = key if isinstance(key, tuple) else (key,)
+            fit = fit_line(group[q].to_numpy(), group[y].to_numpy(), level=level)
+            rows.append({**dict(zip(by, key)), "q": q, **fit.as_dict()})
+    out = pd.DataFrame(rows, columns=[*by, "q", *FIT_COLUMNS])
+    return out.sort_values("alpha", na_position="last", kind="stable").reset_index(drop=True)

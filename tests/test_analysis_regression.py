@@ -1,0 +1,103 @@
+"""Per-step regression: the aggregated exact fit against row-level OLS and a numpy lstsq on the same design."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from convdiv.analysis.regression import NO_TAG, aggregate_cells, fit_cells, fit_rows
+
+TAGS_T = ["NN", "DT", "VB", "JJ", None]
+TAGS_PREV = ["DT", "NN", "IN", "PRP$"]
+SIZES = ["14m", "70m", "160m"]
+BETA = {"NN": 0.0, "DT": -0.3, "VB": 0.4, "JJ": 0.2, None: 0.1}
+GAMMA = {"DT": 0.0, "NN": 0.15, "IN": -0.1, "PRP$": 0.05}
+DELTA = {"14m": 0.0, "70m": -0.2, "160m": -0.35}
+
+
+def synthetic_rows(n_positions=300, n_comparisons=4, seed=0):
+    rng = np.random.default_rng(seed)
+    pos_t = rng.choice(len(TAGS_T), n_positions)
+    pos_prev = rng.choice(len(TAGS_PREV), n_positions)
+    log_f = np.round(rng.uniform(0, 10, n_positions), 1)
+    rows = []
+    for size in SIZES:
+        for c in range(n_comparisons):
+            for i in range(n_positions):
+                t, p = TAGS_T[pos_t[i]], TAGS_PREV[pos_prev[i]]
+                kl = 1.0 - 0.05 * log_f[i] + BETA[t] + GAMMA[p] + DELTA[size] + rng.normal(scale=0.2)
+                rows.append({"comparison": c, "position": i, "size": size, "pos_t": t, "pos_prev": p,
+                             "log_frequency": log_f[i], "kl": kl})
+    return pd.DataFrame(rows)
+
+
+def design_matrix(df, refs):
+    """Treatment coding built by hand, independently of statsmodels/formulaic."""
+    cols = {"intercept": np.ones(len(df)), "log_frequency": df["log_frequency"].to_numpy(float)}
+    for factor, ref in refs.items():
+        values = df[factor].fillna(NO_TAG).astype(str)
+        for level in sorted(set(values) - {ref}):
+            cols[f"{factor}[{level}]"] = (values == level).to_numpy(float)
+    return pd.DataFrame(cols)
+
+
+def test_aggregated_fit_equals_row_level_ols_and_lstsq():
+    rows = synthetic_rows()
+    fit = fit_rows(rows, size_order=SIZES)
+    assert fit.references == {"pos_t": "NN", "pos_prev": "NN", "size": "14m"}
+    assert fit.n == len(rows) and fit.n_cells < fit.n
+    assert fit.method.startswith("exact OLS on an aggregated design matrix")
+    assert fit.rank == fit.n_params  # reference coding: never collinear
+
+    X = design_matrix(rows, fit.references)
+    beta, *_ = np.linalg.lstsq(X.to_numpy(), rows["kl"].to_numpy(), rcond=None)
+    expected = dict(zip(X.columns, beta))
+    got = dict(zip(fit.coefficients["term"], fit.coefficients["estimate"]))
+    assert set(got) == set(expected)
+    for term, value in expected.items():
+        assert got[term] == pytest.approx(value, abs=1e-9), term
+
+    # Standard errors and R^2 from the cells equal row-level statsmodels OLS.
+    r = rows.assign(pos_t=rows.pos_t.fillna(NO_TAG))
+    ols = smf.ols("kl ~ log_frequency + C(pos_t, Treatment('NN')) + C(pos_prev, Treatment('NN'))"
+                  " + C(size, Treatment('14m'))", data=r).fit()
+    assert fit.r2 == pytest.approx(ols.rsquared, rel=1e-9)
+    assert fit.adj_r2 == pytest.approx(ols.rsquared_adj, rel=1e-9)
+    se_rows = dict(zip(X.columns, np.sqrt(np.diag(ols.cov_params().to_numpy()))))
+    # ols's column order differs; match by the coefficient value instead of name.
+    by_value = {round(v, 8): s for v, s in zip(ols.params.to_numpy(), ols.bse.to_numpy())}
+    for term, est, se in fit.coefficients[["term", "estimate", "se"]].itertuples(index=False):
+        assert se == pytest.approx(by_value[round(est, 8)], rel=1e-7), term
+    assert len(se_rows) == len(fit.coefficients)
+
+    # The simulated effects are recovered (the sizes and the log-frequency slope).
+    assert fit.coefficient("log_frequency")["estimate"] == pytest.approx(-0.05, abs=0.01)
+    assert fit.coefficient("size", "160m")["estimate"] == pytest.approx(-0.35, abs=0.05)
+    row = fit.coefficient("size", "70m")
+    assert row["ci_low"] < -0.2 < row["ci_high"]
+
+
+def test_reference_falls_back_to_most_frequent_and_single_levels_drop():
+    rows = synthetic_rows(n_positions=80, n_comparisons=2, seed=1)
+    rows = rows[(rows["pos_t"] != "NN") & (rows["size"] == "70m")]
+    fit = fit_rows(rows)
+    counts = rows["pos_t"].fillna(NO_TAG).value_counts()
+    assert fit.references["pos_t"] == counts.index[0]
+    assert "size" not in fit.references
+    assert any("size has one level" in n for n in fit.notes)
+    assert NO_TAG in set(fit.coefficients["level"]) or fit.references["pos_t"] == NO_TAG
+
+
+def test_cells_carry_exact_within_sums():
+    rows = synthetic_rows(n_positions=50, n_comparisons=3)
+    cells = aggregate_cells(rows)
+    assert cells["n"].sum() == len(rows)
+    r = rows.assign(pos_t=rows.pos_t.fillna(NO_TAG))
+    one = cells.iloc[0]
+    sel = r[(r.log_frequency == one.log_frequency) & (r.pos_t == one.pos_t) & (r.pos_prev == one.pos_prev)
+            & (r["size"] == one["size"])]["kl"]
+    assert one.mean_kl == pytest.approx(sel.mean()) and one.ss_within == pytest.approx(((sel - sel.mean()) ** 2).sum())
+    with pytest.raises(ValueError):
+        fit_cells(cells.iloc[:0])
