@@ -1,0 +1,253 @@
+"""``add_corpus``: prepare a corpus and load it into the warehouse in one transaction.
+
+Steps: tokenise each document -> frequency counts -> content hash -> (unless already present) spaCy tags,
+alignment, position rows -> one transaction: lock the name, insert ``corpus``, COPY ``vocab_token`` and
+``position`` (binary format). A failure anywhere rolls everything back: a corpus is fully present or absent.
+
+Idempotence: ``content_sha256`` covers the documents, the tokenizer fingerprint, BOS/EOS, the spaCy model and
+version, the frequency counts, the smoothing alpha and ``CORPUS_FORMAT``. Adding a corpus whose hash equals the
+stored one is a no-op; a different corpus under an existing name is refused unless ``replace=True``, which
+deletes the old corpus and inserts the new one in the same transaction. Facts (checkpoint_token, pair_token)
+and ingest units that referenced the old positions cascade away with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from convdiv.corpus import frequency as freq
+from convdiv.corpus import pgbinary
+from convdiv.corpus.positions import PositionTable, build_positions
+from convdiv.corpus.tagging import TagVocab, load_tagger, mask_spans, resolve_model, tag_documents
+from convdiv.corpus.tokens import load_tokenizer, token_texts, tokenize_documents
+from convdiv.errors import ConvdivError
+from convdiv.vocab import tokenizer_fingerprint
+
+# Bump when the rows produced for the same inputs change (alignment rules, columns), so re-adds are not no-ops.
+CORPUS_FORMAT = 1
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+COPY_CHUNK_ROWS = 200_000
+
+POSITION_COLUMNS = ("corpus_id", "document", "idx", "context_token_id", "target_token_id", "pos_t", "pos_prev",
+                    "upos_t", "upos_prev", "group_t", "group_prev", "begin_of_word", "end_of_word", "frequency")
+
+
+@lru_cache(maxsize=None)
+def sql(name: str) -> sa.TextClause:
+    return sa.text((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
+
+
+@dataclass
+class CorpusInfo:
+    corpus_id: int
+    name: str
+    n_documents: int
+    n_positions: int
+    created: bool
+    replaced: bool = False     # an older corpus of that name was deleted first
+    facts_removed: int = 0     # fact rows on the old positions that cascaded away
+
+
+def add_corpus(
+    engine,
+    name: str,
+    *,
+    tokenizer: str,
+    documents: list[str],
+    frequency_counts: np.ndarray | None = None,
+    frequency_documents: list[str] | None = None,
+    bos: bool = False,
+    eos: bool = False,
+    spacy_model: str | None = None,
+    replace: bool = False,
+    source: str = "",
+    alpha: float = freq.DEFAULT_ALPHA,
+    frequency_label: str | None = None,
+    options: dict | None = None,
+) -> CorpusInfo:
+    """Tokenise, tag and load ``documents`` as corpus ``name``; see the module docstring.
+
+    frequency_counts: counts per token id (len(tokenizer)); frequency_documents: another text source tokenised
+    like the corpus; neither: the corpus itself. frequency_label names the source in ``corpus.frequency_source``
+    (e.g. the .npy path). options: extra provenance stored in ``corpus.options`` (e.g. files, separator).
+    """
+    if not name or not name.strip():
+        raise ConvdivError("corpus name must not be empty")
+    if frequency_counts is not None and frequency_documents is not None:
+        raise ConvdivError("give either frequency counts or a frequency corpus, not both")
+    _check_documents(documents, "document")
+    if frequency_documents is not None:
+        _check_documents(frequency_documents, "frequency document")
+
+    tok = load_tokenizer(tokenizer)
+    vocab_size = len(tok)
+    model_name, model_version = resolve_model(spacy_model)
+    docs = tokenize_documents(tok, documents, bos=bos, eos=eos)
+
+    if frequency_counts is not None:
+        counts = freq.validate_counts(frequency_counts, vocab_size, frequency_label or "frequency counts")
+        frequency_source = frequency_label or "counts array"
+    elif frequency_documents is not None:
+        counts = freq.count_tokens((d.ids for d in tokenize_documents(tok, frequency_documents, bos=bos, eos=eos)),
+                                   vocab_size)
+        frequency_source = frequency_label or "frequency corpus"
+    else:
+        counts = freq.count_tokens((d.ids for d in docs), vocab_size)
+        frequency_source = "self"
+
+    tokenizer_sha = tokenizer_fingerprint(tok)
+    settings = {"format": CORPUS_FORMAT, "tokenizer_sha256": tokenizer_sha, "bos": bos, "eos": eos,
+                "spacy_model": model_name, "spacy_version": model_version, "alpha": alpha,
+                "frequency_sha256": freq.counts_sha256(counts)}
+    content_sha = _content_hash(settings, documents)
+
+    existing = _find(engine, name)
+    if existing is not None:
+        if existing.content_sha256 == content_sha:
+            return CorpusInfo(existing.corpus_id, name, existing.n_documents, existing.n_positions, created=False)
+        if not replace:
+            raise ConvdivError(f"corpus {name!r} already exists with different content; "
+                               f"use --replace to replace it (its facts will be deleted)")
+
+    # Tagging is the slow part: done only when the corpus will be written.
+    nlp = load_tagger(model_name)
+    tags = TagVocab()
+    masked = [mask_spans(text, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
+              for text, d in zip(documents, docs)]
+    words = tag_documents(nlp, masked, tags)
+    table = build_positions(documents, docs, words, tags, counts)
+    logq = freq.unigram_logprob(counts, alpha)
+    texts = token_texts(tok)
+
+    row = {
+        "name": name,
+        "tokenizer": str(Path(tokenizer).expanduser().resolve()) if Path(tokenizer).expanduser().exists() else tokenizer,
+        "tokenizer_sha256": tokenizer_sha,
+        "vocab_size": vocab_size,
+        "content_sha256": content_sha,
+        "n_documents": len(documents),
+        "n_positions": len(table),
+        "spacy_model": f"{model_name} {model_version}".strip(),
+        "frequency_source": frequency_source,
+        "options": json.dumps({**(options or {}), "bos": bos, "eos": eos, "unigram_alpha": alpha,
+                               "source": source, "format": CORPUS_FORMAT}),
+    }
+    with engine.begin() as conn:
+        conn.execute(sql("lock_corpus_name"), {"name": name})
+        current = conn.execute(sql("find_corpus"), {"name": name}).first()
+        facts_removed = 0
+        if current is not None:
+            if current.content_sha256 == content_sha:  # a concurrent add of the same corpus won
+                return CorpusInfo(current.corpus_id, name, current.n_documents, current.n_positions, created=False)
+            if not replace:
+                raise ConvdivError(f"corpus {name!r} already exists with different content; use --replace")
+            facts_removed = conn.execute(sql("count_dependent_facts"), {"corpus_id": current.corpus_id}).scalar_one()
+            conn.execute(sql("delete_corpus"), {"corpus_id": current.corpus_id})
+        corpus_id = conn.execute(sql("insert_corpus"), row).scalar_one()
+        copy_vocab(conn, corpus_id, texts, counts, logq)
+        loaded = copy_positions(conn, corpus_id, table)
+        if loaded != len(table):
+            raise ConvdivError(f"corpus {name!r}: COPY loaded {loaded} positions, expected {len(table)}")
+    return CorpusInfo(corpus_id, name, len(documents), len(table), created=True,
+                      replaced=current is not None, facts_removed=int(facts_removed))
+
+
+def remove_corpus(engine, name: str) -> int:
+    """Delete a corpus and everything on it; returns the number of fact rows that cascaded away."""
+    with engine.begin() as conn:
+        conn.execute(sql("lock_corpus_name"), {"name": name})
+        current = conn.execute(sql("find_corpus"), {"name": name}).first()
+        if current is None:
+            raise ConvdivError(f"no corpus named {name!r}")
+        facts = conn.execute(sql("count_dependent_facts"), {"corpus_id": current.corpus_id}).scalar_one()
+        conn.execute(sql("delete_corpus"), {"corpus_id": current.corpus_id})
+    return int(facts)
+
+
+def list_corpora(engine) -> list:
+    with engine.connect() as conn:
+        return list(conn.execute(sql("list_corpora")))
+
+
+# ------------------------------------------------------------------------------------------------ COPY
+
+
+def _raw(conn):
+    """The psycopg connection under a SQLAlchemy connection (same transaction)."""
+    return conn.connection.dbapi_connection
+
+
+def copy_vocab(conn, corpus_id: int, texts: list[str], counts: np.ndarray, logq: np.ndarray) -> int:
+    with _raw(conn).cursor() as cur:
+        with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) "
+                      "FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int2", "int4", "text", "int8", "float8"])
+            for token_id, (text, count, lq) in enumerate(zip(texts, counts.tolist(), logq.tolist())):
+                copy.write_row((corpus_id, token_id, text, count, lq))
+        return cur.rowcount
+
+
+def position_columns(corpus_id: int, table: PositionTable, lo: int, hi: int) -> list[pgbinary.Column]:
+    s = table.strings
+    n = hi - lo
+    return [
+        pgbinary.Column("int2", np.full(n, corpus_id)),
+        pgbinary.Column("int4", table.document[lo:hi]),
+        pgbinary.Column("int4", table.idx[lo:hi]),
+        pgbinary.Column("int4", table.context_token_id[lo:hi]),
+        pgbinary.Column("int4", table.target_token_id[lo:hi]),
+        *(pgbinary.Column("text_code", getattr(table, c)[lo:hi], s)
+          for c in ("pos_t", "pos_prev", "upos_t", "upos_prev", "group_t", "group_prev")),
+        pgbinary.Column("bool", table.begin_of_word[lo:hi]),
+        pgbinary.Column("bool", table.end_of_word[lo:hi]),
+        pgbinary.Column("int8", table.frequency[lo:hi]),
+    ]
+
+
+def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int = COPY_CHUNK_ROWS) -> int:
+    """COPY the position rows in binary format, encoded in chunks with numpy; returns the rows loaded."""
+    n = len(table)
+    with _raw(conn).cursor() as cur:
+        with cur.copy(f"COPY position ({', '.join(POSITION_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            for lo in range(0, max(n, 1), chunk_rows):
+                hi = min(lo + chunk_rows, n)
+                copy.write(pgbinary.encode(position_columns(corpus_id, table, lo, hi),
+                                           header=lo == 0, trailer=hi == n))
+        return cur.rowcount
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _check_documents(documents, what: str) -> None:
+    if isinstance(documents, str) or not isinstance(documents, (list, tuple)):
+        raise ConvdivError(f"{what}s must be a list of strings")
+    if not documents:
+        raise ConvdivError(f"no {what}s given")
+    for i, text in enumerate(documents):
+        if not isinstance(text, str):
+            raise ConvdivError(f"{what} {i} is not a string")
+        if not text.strip():
+            raise ConvdivError(f"{what} {i} is empty")
+
+
+def _content_hash(settings: dict, documents: list[str]) -> str:
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8"))
+    for text in documents:
+        data = text.encode("utf-8")
+        h.update(struct.pack("<Q", len(data)))  # length prefix: ["ab","c"] != ["a","bc"]
+        h.update(data)
+    return h.hexdigest()
+
+
+def _find(engine, name: str):
+    with engine.connect() as conn:
+        return conn.execute(sql("find_corpus"), {"name": name}).first()

