@@ -158,7 +158,7 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
 # ------------------------------------------------------------------------------------------------ stages
 # Each stage registers its commands here, one line each.
 COMMAND_MODULES: list[str] = [
-    # "convdiv.corpus.commands:corpus",
+    "convdiv.corpus.commands:corpus",
 ]
 
 

