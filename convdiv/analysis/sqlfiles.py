@@ -1,0 +1,139 @@
+"""The analysis views' SQL files: find them, read a given version, create and drop them.
+
+Each database object of the analytics layer (view, materialised view, function) lives in one file
+``sql/NNN_<name>.sql``; the number orders creation (an object only depends on lower numbers). Migrations treat every
+object as *replaceable*: the migration that introduces or changes an object loads a pinned version of its file, so
+upgrading an old warehouse and creating a fresh one give the same objects, and a downgrade can restore the previous
+version.
+
+Versions: ``sql/NNN_<name>.sql`` is the newest version. When a later migration changes an object, the version an
+earlier migration loaded is first copied to ``sql/history/<name>@<revision>.sql``; ``read(name, as_of=revision)``
+returns that copy when it exists, else the newest file. So migration 0002 keeps calling ``create(conn, name,
+as_of="0002")`` forever, and a new migration 0003 that changes ``expected_kl`` calls ``replace(conn, "expected_kl",
+as_of="0003")`` in its upgrade and ``replace(conn, "expected_kl", as_of="0002")`` in its downgrade.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from convdiv.errors import ConvdivError
+from convdiv.warehouse.schema import SQL_DIR
+
+HISTORY_DIR = SQL_DIR / "history"
+_FILE_NAME = re.compile(r"^(\d+)_([a-z0-9_]+)\.sql$")
+_CREATE = re.compile(
+    r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(MATERIALIZED\s+VIEW|VIEW|FUNCTION)\s+([a-z0-9_]+)", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class SqlObject:
+    """One object of the analytics layer as its newest file declares it."""
+
+    order: int
+    name: str
+    kind: str  # 'view', 'materialized view' or 'function'
+    path: Path
+
+    @property
+    def drop_statement(self) -> str:
+        return f"DROP {self.kind.upper()} IF EXISTS {self.name}"
+
+
+def _kind_of(text: str, path: Path) -> str:
+    match = _CREATE.search(_strip_comments(text))
+    if match is None:
+        raise ConvdivError(f"{path}: no CREATE VIEW / MATERIALIZED VIEW / FUNCTION statement found")
+    kind = " ".join(match.group(1).lower().split())
+    if match.group(2).lower() != _FILE_NAME.match(path.name).group(2):
+        raise ConvdivError(f"{path}: creates {match.group(2)}, but the file is named for another object")
+    return kind
+
+
+def _strip_comments(text: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in text.splitlines())
+
+
+def objects(sql_dir: Path = SQL_DIR) -> list[SqlObject]:
+    """Every object of ``sql/``, in creation order (dependencies first)."""
+    found = []
+    for path in sorted(sql_dir.glob("*.sql")):
+        match = _FILE_NAME.match(path.name)
+        if match is None:
+            raise ConvdivError(f"{path}: SQL files are named NNN_<object>.sql")
+        found.append(SqlObject(int(match.group(1)), match.group(2), _kind_of(path.read_text("utf-8"), path), path))
+    found.sort(key=lambda o: (o.order, o.name))
+    return found
+
+
+def get(name: str, sql_dir: Path = SQL_DIR) -> SqlObject:
+    for obj in objects(sql_dir):
+        if obj.name == name:
+            return obj
+    raise ConvdivError(f"no SQL file for {name!r} in {sql_dir}")
+
+
+def materialized_views(sql_dir: Path = SQL_DIR) -> list[str]:
+    """Names of the materialised aggregates, in refresh order (an aggregate may read the ones before it)."""
+    return [o.name for o in objects(sql_dir) if o.kind == "materialized view"]
+
+
+def read(name: str, as_of: str | None = None, sql_dir: Path = SQL_DIR) -> str:
+    """The SQL text of ``name`` as migration ``as_of`` loads it (the newest file when no older copy was kept)."""
+    if as_of is not None:
+        pinned = sql_dir / "history" / f"{name}@{as_of}.sql"
+        if pinned.exists():
+            return pinned.read_text("utf-8")
+    return get(name, sql_dir).path.read_text("utf-8")
+
+
+def execute_script(connection, sql: str) -> None:
+    """Run a whole SQL file on a SQLAlchemy connection, in its transaction.
+
+    Straight through the driver's cursor with no parameters: psycopg then sends the text as one simple query (several
+    statements allowed) and does not read the '%' of comments as placeholders.
+    """
+    with connection.connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+def create(connection, name: str, as_of: str | None = None) -> None:
+    """Run the file of ``name`` (its CREATE statement and any indexes) on a SQLAlchemy connection."""
+    execute_script(connection, read(name, as_of))
+
+
+def drop(connection, name: str) -> None:
+    """Drop ``name``; dependants must be dropped first (no CASCADE: a forgotten dependant should fail loudly)."""
+    connection.exec_driver_sql(get(name).drop_statement)
+
+
+def replace(connection, name: str, as_of: str | None = None) -> list[str]:
+    """Re-create ``name`` from its ``as_of`` version, with every object after it that currently exists.
+
+    A view's columns cannot change in place and a materialised view cannot be replaced at all, so dependants are
+    dropped (newest first) and re-created from their files. Returns the names re-created, in order.
+    """
+    ordered = objects()
+    start = next((i for i, o in enumerate(ordered) if o.name == name), None)
+    if start is None:
+        raise ConvdivError(f"no SQL file for {name!r} in {SQL_DIR}")
+    tail = ordered[start:]
+    existing = set(
+        connection.exec_driver_sql(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm') "
+            "UNION SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = current_schema()"
+        ).scalars()
+    )
+    later = [o for o in tail[1:] if o.name in existing]
+    for obj in reversed(later):
+        connection.exec_driver_sql(obj.drop_statement)
+    connection.exec_driver_sql(tail[0].drop_statement)
+    create(connection, name, as_of)
+    for obj in later:
+        create(connection, obj.name)
+    return [name, *(o.name for o in later)]
