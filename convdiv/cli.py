@@ -118,6 +118,20 @@ def db_url(obj: Context) -> None:
     click.echo(mask_url(resolve_url(obj.settings)))
 
 
+@db.command("grant-analyst")
+@click.argument("role")
+@click.option("--login", is_flag=True, help="Create the role as a LOGIN role (default: NOLOGIN group role).")
+@pass_context
+def db_grant_analyst(obj: Context, role: str, login: bool) -> None:
+    """Create (if needed) a read-only ROLE that can SELECT every table and view and write nothing."""
+    from convdiv.warehouse import roles
+
+    result = roles.grant_analyst(obj.engine(), role, login=login)
+    click.echo(f"{'created' if result.created else 'updated'} read-only role {result.role} on {result.database}")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
 @db.command("psql", context_settings={"ignore_unknown_options": True})
 @click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
 @pass_context
@@ -159,6 +173,7 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
 # Each stage registers its commands here, one line each.
 COMMAND_MODULES: list[str] = [
     "convdiv.corpus.commands:corpus",
+    "convdiv.suites.commands:suite",
 ]
 
 
