@@ -39,7 +39,7 @@ import numpy as np
 
 from convdiv.config import Settings
 from convdiv.errors import ConvdivError
-from convdiv.suites.spec import SUITE_FILE, TOKENIZER_DIR, SuiteSpec, write_suite_file
+from convdiv.suites.spec import DEMO_SUITES, SUITE_FILE, TOKENIZER_DIR, SuiteSpec, write_suite_file
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|padding|>")  # GPT-NeoX ids 0 and 1
 EOS = "<|endoftext|>"
@@ -157,14 +157,14 @@ def train_demo(
 
     A finished suite with the same configuration is returned as is. An unfinished one resumes each run from its
     last checkpoint. ``force`` deletes and retrains a finished suite. ``workers`` runs that many training runs in
-    parallel processes (default: up to 2, one thread each). ``config`` overrides the built-in configuration
+    parallel processes (default: 1 for the quick suite, else up to 2, one thread each). ``config`` overrides the built-in configuration
     (tests); ``stop_after`` stops every run after that many optimiser steps without finishing (tests of resume).
     """
     cfg = config or (DEMO_QUICK if quick else DEMO)
     root = settings.suites_dir / cfg.name
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root):
-        if _is_finished(root, cfg) and not force:
+        if not force and _is_finished(root, cfg):
             return root
         _prepare_root(root, cfg, force)
         tokenizer = _ensure_tokenizer(root, cfg)
@@ -172,7 +172,9 @@ def train_demo(
         labels = size_labels(cfg, len(tokenizer))
         jobs = [(label, arch, seed) for label, arch in zip(labels, cfg.sizes) for seed in cfg.seeds]
         todo = [j for j in jobs if not (root / j[0] / f"seed{j[2]}" / DONE_FILE).exists()]
-        n_workers = max(1, min(workers or min(2, os.cpu_count() or 1), len(todo) or 1))
+        # Parallel runs pay off only when training outweighs a spawned worker's import of torch (~5 s).
+        default_workers = 1 if cfg.max_step * cfg.batch_size * cfg.seq_len < 200_000 else min(2, os.cpu_count() or 1)
+        n_workers = max(1, min(workers or default_workers, len(todo) or 1))
         _run_jobs(root, cfg, todo, train_ids, val_ids, len(tokenizer), n_workers, progress, stop_after)
         if stop_after is not None and stop_after < cfg.max_step:
             return root
@@ -225,7 +227,7 @@ def _is_finished(root: Path, cfg: DemoConfig) -> bool:
     if _read_config(root) != cfg.to_dict():
         raise ConvdivError(
             f"the suite at {root} was trained with a different configuration: "
-            "retrain with `convdiv suite train demo --force` (or delete the folder)"
+            f"retrain with `{DEMO_SUITES.get(cfg.name, 'convdiv suite train demo')} --force` (or delete the folder)"
         )
     return True
 
