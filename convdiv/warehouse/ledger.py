@@ -1,0 +1,291 @@
+"""The ingest ledger: units of work, how workers claim them, and the one transaction that publishes a unit.
+
+A *unit* (table ``ingest_unit``) is the smallest piece of the warehouse that is ever written: all facts of one
+(suite, corpus, unit_key). Its life: ``pending`` -> ``running`` (claimed) -> ``done`` | ``failed``.
+
+Claiming (safe for many processes on many machines against one database):
+
+1. ``SELECT ... FOR UPDATE SKIP LOCKED`` over the units that still need work, in a short transaction, so that
+   two claimers never look at the same row at the same time;
+2. for each candidate, ``pg_try_advisory_lock(LOCK_CLASS, unit_id)`` on the worker's own connection. This
+   session-level lock is held for as long as the worker works on the unit (minutes, outside any transaction)
+   and PostgreSQL drops it by itself when the worker's connection ends, so a worker killed with ``kill -9``
+   never leaves a unit locked: its ``running`` unit is simply claimable again;
+3. ``status = 'running'`` and the worker's ``ingest_run_id`` are committed, for people watching the ledger.
+
+Publishing (:func:`publish_unit`) is one transaction on the claiming connection: binary COPY of the unit's rows
+into temporary staging tables, validation in SQL (row counts equal positions x checkpoints and positions x
+comparisons, every value finite, KL >= 0), deletion of whatever the unit owned before, ``INSERT ... SELECT``
+into the facts, ``status = 'done'`` with provenance, COMMIT. A concurrent reader therefore sees a unit's rows
+either all or not at all; a crash anywhere before COMMIT leaves the facts as they were.
+
+SQL lives in ``convdiv/warehouse/sql/ingest.sql`` (named queries).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
+
+from convdiv.errors import ConvdivError
+from convdiv.warehouse import loader
+
+SQL_FILE = Path(__file__).with_name("sql") / "ingest.sql"
+
+# Advisory locks have a two-int4 key (class, object); the class keeps ours apart from other users of the server.
+LOCK_CLASS = 0x43445631  # "CDV1"
+
+CHECKPOINT_TOKEN_TYPES = ("int4", "int4", "float4", "float4", "float4", "float4")
+PAIR_TOKEN_TYPES = ("int4", "int4", "float4", "float4")
+
+# Test hook (see tests/test_ingest_crash.py): "N:SECONDS:FILE" pauses the N-th publish of this process inside
+# its transaction, after the rows are inserted and before COMMIT, touching FILE first so a test knows when.
+PAUSE_ENV = "CONVDIV_TEST_PUBLISH_PAUSE"
+_publish_count = 0
+
+
+@lru_cache(maxsize=1)
+def queries() -> dict[str, str]:
+    """The named queries of ``ingest.sql`` (``-- name: x`` starts query x; comment lines are kept)."""
+    text = SQL_FILE.read_text(encoding="utf-8")
+    out: dict[str, str] = {}
+    for block in re.split(r"^-- name: ", text, flags=re.M)[1:]:
+        name, _, body = block.partition("\n")
+        lines = body.strip().splitlines()
+        while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
+            lines.pop()  # the next section's header comments
+        out[name.strip()] = "\n".join(lines).rstrip().rstrip(";")
+    return out
+
+
+def q(name: str) -> str:
+    return queries()[name]
+
+
+def conninfo(engine) -> str:
+    """libpq connection string of a SQLAlchemy engine (psycopg is used directly for COPY and session locks)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def connect(info: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(info, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------- runs and units
+
+
+def start_run(info: str, arguments: Mapping, version: str) -> int:
+    """Register one worker process (``ingest_run``) and return its id."""
+    with connect(info) as conn:
+        return conn.execute(
+            q("start_ingest_run"),
+            {"convdiv_version": version, "host": f"{socket.gethostname()}:{os.getpid()}",
+             "arguments": Jsonb(dict(arguments))},
+        ).fetchone()[0]
+
+
+def finish_run(info: str, ingest_run_id: int, status: str) -> None:
+    with connect(info) as conn:
+        conn.execute(q("finish_ingest_run"), {"ingest_run_id": ingest_run_id, "status": status})
+
+
+def ensure_units(conn: psycopg.Connection, suite_id: int, corpus_id: int, unit_keys: Sequence[str]) -> dict[str, int]:
+    """Create the ledger rows of ``unit_keys`` if missing (idempotent); returns unit_key -> unit_id."""
+    out = {}
+    for key in unit_keys:
+        row = conn.execute(q("ensure_unit"), {"suite_id": suite_id, "corpus_id": corpus_id, "unit_key": key})
+        out[key] = row.fetchone()[0]
+    return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A unit a worker may claim: its id, the config hash it would be done under, and its group label.
+
+    Units with the same group label (one model size) can share forward passes, so a claim takes several.
+    """
+
+    unit_id: int
+    config_hash: str
+    group: str
+
+
+@dataclass
+class Claim:
+    """Units held by one worker through session advisory locks on ``conn`` (released by :meth:`release`)."""
+
+    conn: psycopg.Connection
+    unit_ids: list[int]
+    ingest_run_id: int
+    published: set[int] = field(default_factory=set)
+
+    def fail(self, error: str) -> None:
+        """Mark the units not yet published as failed (earlier, published units stay done)."""
+        todo = [u for u in self.unit_ids if u not in self.published]
+        if todo and not self.conn.closed:
+            with self.conn.transaction():
+                self.conn.execute(q("mark_failed"), {"unit_ids": todo, "error": error[:2000],
+                                                     "ingest_run_id": self.ingest_run_id})
+
+    def abandon(self) -> None:
+        """Give unprocessed units back as pending (the worker stops before reaching them)."""
+        todo = [u for u in self.unit_ids if u not in self.published]
+        if todo and not self.conn.closed:
+            with self.conn.transaction():
+                self.conn.execute(q("mark_pending"), {"unit_ids": todo, "ingest_run_id": self.ingest_run_id})
+
+    def release(self) -> None:
+        """Drop the advisory locks by closing the session (closing also covers a broken connection)."""
+        if not self.conn.closed:
+            self.conn.close()
+
+
+def claim(
+    info: str,
+    candidates: Sequence[Candidate],
+    ingest_run_id: int,
+    *,
+    limit: int | Mapping[str, int] = 1,
+    force_before: datetime | None = None,
+) -> Claim | None:
+    """Claim up to ``limit`` units of one group that still need work; None when no unit is left for this worker.
+
+    The first claimable candidate (in the given order) fixes the group; later candidates of the same group are
+    added until the group's limit (``limit`` may map group -> limit). A candidate locked by another live worker
+    is skipped, not waited for.
+    """
+    if not candidates:
+        return None
+    conn = connect(info, autocommit=True)  # explicit transaction() blocks only: never idle in a transaction
+    try:
+        by_id = {c.unit_id: c for c in candidates}
+        with conn.transaction():
+            rows = conn.execute(
+                q("claim_candidates"),
+                {"unit_ids": [c.unit_id for c in candidates], "config_hashes": [c.config_hash for c in candidates],
+                 "force_before": force_before},
+            ).fetchall()
+            taken: list[int] = []
+            group = None
+            for (unit_id,) in rows:
+                cand = by_id[unit_id]
+                if group is not None and cand.group != group:
+                    continue
+                locked = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, unit_id)).fetchone()[0]
+                if not locked:
+                    continue  # another live worker holds it
+                taken.append(unit_id)
+                group = cand.group
+                wanted = limit if isinstance(limit, int) else limit.get(group, 1)
+                if len(taken) >= wanted:
+                    break
+            if taken:
+                conn.execute(q("mark_running"), {"unit_ids": taken, "ingest_run_id": ingest_run_id})
+        if not taken:
+            conn.close()
+            return None
+        return Claim(conn=conn, unit_ids=taken, ingest_run_id=ingest_run_id)
+    except BaseException:
+        conn.close()
+        raise
+
+
+# --------------------------------------------------------------------------------------------- publish
+
+
+@dataclass
+class UnitRows:
+    """Everything one unit writes, as numpy columns in the facts' column order."""
+
+    unit_id: int
+    unit_key: str
+    corpus_id: int
+    config_hash: str
+    owned_checkpoint_ids: list[int]  # every checkpoint whose rows this unit replaces (all seeds at its step)
+    owned_kinds: list[str]  # comparison kinds it owns (with checkpoint_b among owned_checkpoint_ids)
+    checkpoint_token: dict[str, np.ndarray]  # checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram
+    pair_token: dict[str, np.ndarray]  # comparison_id, position_id, kl_ab, kl_ba
+    expected_checkpoint_rows: int
+    expected_pair_rows: int
+    owns_checkpoint_rows: bool = True  # False for cross-size units: they write (and replace) pair rows only
+    weights: dict[int, tuple[str | None, int]] = field(default_factory=dict)  # checkpoint_id -> (sha256, n_params)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    code_version: str
+    device: str
+    dtype: str
+    batch_tokens: int
+
+
+def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance, elapsed_s: float) -> tuple[int, int]:
+    """Stage, validate and publish one claimed unit and mark it done, in ONE transaction; returns row counts."""
+    conn = claim_.conn
+    if rows.unit_id not in claim_.unit_ids:
+        raise ValueError(f"unit {rows.unit_key} is not held by this claim")
+    with conn.transaction():
+        status = conn.execute(q("lock_unit_for_publish"), {"unit_id": rows.unit_id}).fetchone()
+        if status is None or status[1] != claim_.ingest_run_id:
+            raise ConvdivError(f"ingest unit {rows.unit_key}: claimed by another worker meanwhile; not published")
+        with conn.cursor() as cur:
+            for statement in q("create_stage_tables").split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+            n_ckpt = loader.copy_into(cur, "stage_checkpoint_token", rows.checkpoint_token, CHECKPOINT_TOKEN_TYPES)
+            n_pair = loader.copy_into(cur, "stage_pair_token", rows.pair_token, PAIR_TOKEN_TYPES)
+            staged_ckpt, bad_ckpt, staged_pair, bad_pair = cur.execute(q("validate_stage")).fetchone()
+            problems = []
+            if staged_ckpt != rows.expected_checkpoint_rows or n_ckpt != staged_ckpt:
+                problems.append(f"{staged_ckpt} checkpoint_token rows staged, expected {rows.expected_checkpoint_rows}")
+            if staged_pair != rows.expected_pair_rows or n_pair != staged_pair:
+                problems.append(f"{staged_pair} pair_token rows staged, expected {rows.expected_pair_rows}")
+            if bad_ckpt or bad_pair:
+                problems.append(f"{bad_ckpt + bad_pair} rows with non-finite values or negative KL")
+            if problems:
+                raise ConvdivError(f"ingest unit {rows.unit_key}: validation failed: {'; '.join(problems)}")
+            owned = {"checkpoint_ids": rows.owned_checkpoint_ids, "corpus_id": rows.corpus_id}
+            if rows.owns_checkpoint_rows:
+                cur.execute(q("delete_owned_checkpoint_rows"), owned)
+            cur.execute(q("delete_owned_pair_rows"), {**owned, "kinds": rows.owned_kinds})
+            cur.execute(q("publish_checkpoint_rows"))
+            cur.execute(q("publish_pair_rows"))
+            for checkpoint_id, (sha, n_params) in rows.weights.items():
+                if sha:
+                    cur.execute(q("set_checkpoint_weights"), {"checkpoint_id": checkpoint_id, "weights_sha256": sha})
+                if n_params:
+                    cur.execute(q("set_model_params"), {"checkpoint_id": checkpoint_id, "n_params": n_params})
+            cur.execute(
+                q("mark_done"),
+                {"unit_id": rows.unit_id, "ingest_run_id": claim_.ingest_run_id, "config_hash": rows.config_hash,
+                 "code_version": provenance.code_version, "device": provenance.device, "dtype": provenance.dtype,
+                 "batch_tokens": provenance.batch_tokens, "rows_checkpoint_token": staged_ckpt,
+                 "rows_pair_token": staged_pair, "elapsed_s": float(elapsed_s)},
+            )
+            _maybe_pause()
+    claim_.published.add(rows.unit_id)
+    return staged_ckpt, staged_pair
+
+
+def _maybe_pause() -> None:
+    """The crash-test hook: sleep inside the publish transaction of the N-th publish (see PAUSE_ENV)."""
+    global _publish_count
+    _publish_count += 1
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec:
+        return
+    nth, seconds, signal_file = spec.split(":", 2)
+    if _publish_count == int(nth):
+        Path(signal_file).write_text(str(os.getpid()))
+        time.sleep(float(seconds))

@@ -1,0 +1,159 @@
+-- Named queries of the ingest stage (ledger, dimensions, staging and publish).
+-- Each query starts with a line `-- name: <name>`; `convdiv.warehouse.ledger.queries()` reads them.
+-- Placeholders are psycopg's %(name)s. Everything here runs through psycopg 3 directly (no ORM).
+
+-- ------------------------------------------------------------------------------------------ dimensions
+
+-- name: upsert_suite
+INSERT INTO suite (name, source, tokenizer, tokenizer_sha256, spec)
+VALUES (%(name)s, %(source)s, %(tokenizer)s, %(tokenizer_sha256)s, %(spec)s)
+ON CONFLICT (name) DO UPDATE
+   SET source = EXCLUDED.source, tokenizer = EXCLUDED.tokenizer,
+       tokenizer_sha256 = EXCLUDED.tokenizer_sha256, spec = EXCLUDED.spec
+RETURNING suite_id;
+
+-- name: upsert_model
+INSERT INTO model (suite_id, size, size_rank, n_params)
+VALUES (%(suite_id)s, %(size)s, %(size_rank)s, %(n_params)s)
+ON CONFLICT (suite_id, size) DO UPDATE
+   SET size_rank = EXCLUDED.size_rank, n_params = COALESCE(EXCLUDED.n_params, model.n_params)
+RETURNING model_id;
+
+-- name: upsert_run
+INSERT INTO run (model_id, seed, source) VALUES (%(model_id)s, %(seed)s, %(source)s)
+ON CONFLICT (model_id, seed) DO UPDATE SET source = EXCLUDED.source
+RETURNING run_id;
+
+-- name: upsert_checkpoint
+INSERT INTO checkpoint (run_id, step, revision, weights_sha256)
+VALUES (%(run_id)s, %(step)s, %(revision)s, %(weights_sha256)s)
+ON CONFLICT (run_id, step) DO UPDATE
+   SET revision = EXCLUDED.revision, weights_sha256 = COALESCE(EXCLUDED.weights_sha256, checkpoint.weights_sha256)
+RETURNING checkpoint_id;
+
+-- name: upsert_comparison
+INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES (%(kind)s, %(checkpoint_a)s, %(checkpoint_b)s)
+ON CONFLICT (kind, checkpoint_a, checkpoint_b) DO UPDATE SET kind = EXCLUDED.kind
+RETURNING comparison_id;
+
+-- name: corpus_by_name
+SELECT corpus_id, name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, n_positions
+FROM corpus WHERE name = %(name)s;
+
+-- name: corpus_positions
+-- Binary COPY source: one row per position in (document, idx) order, the order of the extract engine's rows.
+SELECT position_id, document, idx, context_token_id, target_token_id
+FROM position WHERE corpus_id = %(corpus_id)s ORDER BY document, idx
+
+-- name: corpus_log_unigram
+SELECT token_id, unigram_logprob::float8 FROM vocab_token WHERE corpus_id = %(corpus_id)s ORDER BY token_id
+
+-- ------------------------------------------------------------------------------------------ ledger
+
+-- name: start_ingest_run
+INSERT INTO ingest_run (convdiv_version, host, arguments, status)
+VALUES (%(convdiv_version)s, %(host)s, %(arguments)s, 'running')
+RETURNING ingest_run_id;
+
+-- name: finish_ingest_run
+UPDATE ingest_run SET finished_at = now(), status = %(status)s WHERE ingest_run_id = %(ingest_run_id)s;
+
+-- name: ensure_unit
+INSERT INTO ingest_unit (suite_id, corpus_id, unit_key) VALUES (%(suite_id)s, %(corpus_id)s, %(unit_key)s)
+ON CONFLICT (suite_id, corpus_id, unit_key) DO UPDATE SET unit_key = EXCLUDED.unit_key
+RETURNING unit_id, status, config_hash;
+
+-- name: claim_candidates
+-- Units that still need work, in the caller's order, row-locked so that two claimers never both take one.
+-- A unit needs work when it is not done, when it was done under another configuration, or when --force asked
+-- to redo everything finished before this ingest call started.
+SELECT u.unit_id
+FROM ingest_unit u
+JOIN unnest(%(unit_ids)s::int[], %(config_hashes)s::text[]) WITH ORDINALITY AS w(unit_id, config_hash, ord)
+  ON w.unit_id = u.unit_id
+WHERE u.status <> 'done'
+   OR u.config_hash IS DISTINCT FROM w.config_hash
+   OR (%(force_before)s::timestamptz IS NOT NULL AND u.finished_at < %(force_before)s::timestamptz)
+ORDER BY w.ord
+FOR UPDATE OF u SKIP LOCKED;
+
+-- name: mark_running
+UPDATE ingest_unit
+   SET status = 'running', ingest_run_id = %(ingest_run_id)s, claimed_at = now(), error = NULL
+ WHERE unit_id = ANY(%(unit_ids)s::int[]);
+
+-- name: mark_pending
+-- A claim given back unprocessed (the worker stopped before reaching it).
+UPDATE ingest_unit SET status = 'pending'
+ WHERE unit_id = ANY(%(unit_ids)s::int[]) AND status = 'running' AND ingest_run_id = %(ingest_run_id)s;
+
+-- name: mark_failed
+UPDATE ingest_unit SET status = 'failed', error = %(error)s, finished_at = now()
+ WHERE unit_id = ANY(%(unit_ids)s::int[]) AND ingest_run_id = %(ingest_run_id)s;
+
+-- name: lock_unit_for_publish
+SELECT status, ingest_run_id FROM ingest_unit WHERE unit_id = %(unit_id)s FOR UPDATE;
+
+-- name: mark_done
+UPDATE ingest_unit
+   SET status = 'done', config_hash = %(config_hash)s, code_version = %(code_version)s, device = %(device)s,
+       dtype = %(dtype)s, batch_tokens = %(batch_tokens)s, rows_checkpoint_token = %(rows_checkpoint_token)s,
+       rows_pair_token = %(rows_pair_token)s, elapsed_s = %(elapsed_s)s, error = NULL, finished_at = now()
+ WHERE unit_id = %(unit_id)s AND ingest_run_id = %(ingest_run_id)s;
+
+-- ------------------------------------------------------------------------------------------ staging + publish
+
+-- name: create_stage_tables
+-- Temporary, dropped at commit: staging costs no WAL and is invisible to every other session.
+CREATE TEMP TABLE stage_checkpoint_token (LIKE checkpoint_token) ON COMMIT DROP;
+CREATE TEMP TABLE stage_pair_token (LIKE pair_token) ON COMMIT DROP;
+
+-- name: validate_stage
+-- Row counts and finiteness as PostgreSQL sees them (abs(x) < 'Infinity' is false for NaN and +-Infinity).
+SELECT
+  (SELECT count(*) FROM stage_checkpoint_token),
+  (SELECT count(*) FROM stage_checkpoint_token
+    WHERE NOT (abs(ce) < 'Infinity' AND abs(entropy) < 'Infinity' AND abs(kl_uniform) < 'Infinity'
+               AND abs(kl_unigram) < 'Infinity') OR kl_uniform < 0 OR kl_unigram < 0),
+  (SELECT count(*) FROM stage_pair_token),
+  (SELECT count(*) FROM stage_pair_token
+    WHERE NOT (abs(kl_ab) < 'Infinity' AND abs(kl_ba) < 'Infinity') OR kl_ab < 0 OR kl_ba < 0);
+
+-- name: delete_owned_checkpoint_rows
+-- A unit owns the checkpoint_token rows of its checkpoints on its corpus (whatever run produced them before).
+DELETE FROM checkpoint_token ct
+ USING position p
+ WHERE ct.checkpoint_id = ANY(%(checkpoint_ids)s::int[])
+   AND p.position_id = ct.position_id AND p.corpus_id = %(corpus_id)s;
+
+-- name: delete_owned_pair_rows
+-- ... and the pair_token rows of the comparisons it owns: its kinds, with checkpoint b among its checkpoints.
+DELETE FROM pair_token pt
+ USING comparison c, position p
+ WHERE c.comparison_id = pt.comparison_id
+   AND c.kind = ANY(%(kinds)s::text[]) AND c.checkpoint_b = ANY(%(checkpoint_ids)s::int[])
+   AND p.position_id = pt.position_id AND p.corpus_id = %(corpus_id)s;
+
+-- name: publish_checkpoint_rows
+INSERT INTO checkpoint_token (checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram)
+SELECT checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram FROM stage_checkpoint_token;
+
+-- name: publish_pair_rows
+INSERT INTO pair_token (comparison_id, position_id, kl_ab, kl_ba)
+SELECT comparison_id, position_id, kl_ab, kl_ba FROM stage_pair_token;
+
+-- name: set_checkpoint_weights
+UPDATE checkpoint SET weights_sha256 = %(weights_sha256)s
+ WHERE checkpoint_id = %(checkpoint_id)s AND weights_sha256 IS DISTINCT FROM %(weights_sha256)s;
+
+-- name: set_model_params
+UPDATE model SET n_params = %(n_params)s
+ WHERE model_id = (SELECT r.model_id FROM run r JOIN checkpoint c USING (run_id)
+                    WHERE c.checkpoint_id = %(checkpoint_id)s)
+   AND n_params IS DISTINCT FROM %(n_params)s;
+
+-- name: owned_checkpoints
+-- Every registered checkpoint of a suite at (size, step); size NULL = every size (cross-size units).
+SELECT c.checkpoint_id
+FROM checkpoint c JOIN run r USING (run_id) JOIN model m USING (model_id)
+WHERE m.suite_id = %(suite_id)s AND c.step = %(step)s AND (%(size)s::text IS NULL OR m.size = %(size)s::text);

