@@ -294,7 +294,7 @@ def spec_from_dict(
             p = base_dir / p
         return str(p.resolve()) if (p.is_absolute() or base_dir is not None) else str(p)
 
-    name = text("name", base.name if base else default_name)
+    name = text("name", default_name)  # a narrowed built-in is a different selection: its own name
     source = text("source", base.source if base else None)
     if source is None:
         raise ConvdivError(f"{where}: missing key source ('hub' or 'local') or base")
