@@ -23,6 +23,8 @@ from convdiv.suites.spec import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+# The console script's entry point, run as a user would (not `-m convdiv.cli`, which imports cli twice).
+CONVDIV = [sys.executable, "-c", "from convdiv.cli import main; main()"]
 
 
 @pytest.fixture
@@ -232,7 +234,7 @@ def test_cli_show_resolves_pythia(cfg):
 def test_cli_errors_are_one_line_and_exit_nonzero(tmp_path):
     env = {**os.environ, "CONVDIV_DATA_DIR": str(tmp_path / "data")}
     for args, named in ((["pythia", "--seeds", "2"], "seed 2"), (["nope"], "unknown suite 'nope'")):
-        proc = subprocess.run([sys.executable, "-m", "convdiv.cli", "suite", "show", *args], env=env,
+        proc = subprocess.run([*CONVDIV, "suite", "show", *args], env=env,
                               capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode != 0
         lines = [l for l in proc.stderr.splitlines() if l.strip()]
