@@ -174,6 +174,7 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
 COMMAND_MODULES: list[str] = [
     "convdiv.corpus.commands:corpus",
     "convdiv.suites.commands:suite",
+    "convdiv.extract.commands:ingest",
 ]
 
 

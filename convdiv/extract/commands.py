@@ -1,0 +1,66 @@
+"""`convdiv ingest`: a thin wrapper over ``convdiv.extract.ingest.ingest``."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from convdiv.cli import pass_context
+
+LIST_HELP = "comma-separated; default: all of the suite's"
+
+
+@click.command("ingest")
+@click.argument("suite")
+@click.option("--corpus", required=True, help="Corpus name (see `convdiv corpus list`).")
+@click.option("--sizes", multiple=True, help=f"Model sizes, {LIST_HELP}.")
+@click.option("--seeds", multiple=True, help=f"Seeds, {LIST_HELP}.")
+@click.option("--steps", multiple=True, help=f"Training steps, {LIST_HELP}.")
+@click.option("--comparisons", default="seed_pairs,consecutive_steps",
+              help="Comma-separated: seed_pairs, consecutive_steps, cross_size.")
+@click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto",
+              help="Forward-pass dtype (auto: float32 on CPU, bfloat16 on CUDA); reductions are float32/64.")
+@click.option("--batch-tokens", type=int, default=None, help="Tokens per forward batch [default: 8192].")
+@click.option("--context-length", type=int, default=None,
+              help="Window length for long documents [default: the models' max_position_embeddings].")
+@click.option("--workers", type=int, default=1, help="Worker processes claiming units from the ledger.")
+@click.option("--force", is_flag=True, help="Recompute units that are already done.")
+@click.option("--memory-gb", type=float, default=None,
+              help="Memory budget for one work group's models [default: from free RAM / GPU memory].")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@pass_context
+def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, batch_tokens, context_length,
+           workers, force, memory_gb, progress) -> None:
+    """Extract per-token CE/entropy/KL for every checkpoint of SUITE on a corpus and load them.
+
+    Work is split into units (one model size at one step; cross-size comparisons per step) that are each
+    published in one transaction; re-running skips units already done with the same weights and settings.
+    """
+    from convdiv.extract.ingest import IngestError
+    from convdiv.extract.ingest import ingest as run_ingest
+
+    engine = obj.engine()
+    try:
+        summary = run_ingest(
+            engine, obj.settings, suite, corpus, sizes=sizes or None, seeds=seeds or None, steps=steps or None,
+            comparisons=comparisons, device=device, dtype=dtype, batch_tokens=batch_tokens, workers=workers,
+            force=force, progress=progress, context_length=context_length, memory_budget_gb=memory_gb,
+        )
+    except IngestError as exc:
+        print_summary(exc.summary)
+        raise
+    print_summary(summary)
+
+
+def print_summary(summary) -> None:
+    table = Table(title=f"ingest {summary.suite} x {summary.corpus} ({summary.device}, {summary.dtype})")
+    for column in ("units done", "skipped", "failed", "checkpoint_token rows", "pair_token rows", "seconds"):
+        table.add_column(column, justify="right")
+    table.add_row(str(summary.units_done), str(summary.units_skipped), str(summary.units_failed),
+                  f"{summary.rows_checkpoint_token:,}", f"{summary.rows_pair_token:,}", f"{summary.elapsed_s:.1f}")
+    out = Console()
+    out.print(table)
+    if not summary.refreshed:
+        out.print("note: convdiv.analysis.refresh not available; aggregates were not refreshed")
