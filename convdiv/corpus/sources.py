@@ -8,6 +8,8 @@ An empty separator keeps each file as one document.
 
 from __future__ import annotations
 
+import glob
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +90,7 @@ def from_dataset(
     kwargs: dict = {"cache_dir": str(cache_dir) if cache_dir else None}
     try:
         if builder in DATASET_BUILDERS and path:
-            if builder != "text" and not any(Path().glob(path)) and not Path(path).exists():
+            if not glob.glob(os.path.expanduser(path)):
                 raise ConvdivError(f"dataset file not found: {path}")
             if builder == "text":
                 kwargs["sample_by"] = "document"
