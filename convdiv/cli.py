@@ -175,6 +175,7 @@ COMMAND_MODULES: list[str] = [
     "convdiv.corpus.commands:corpus",
     "convdiv.suites.commands:suite",
     "convdiv.extract.commands:ingest",
+    "convdiv.report.commands:report",
 ]
 
 

@@ -1,0 +1,145 @@
+"""Build the report: resolve the scope, compute every section (timed), render one self-contained HTML file.
+
+Self-contained means: plotly.js is inlined once (``plotly.offline.get_plotlyjs()``, about 4.8 MB), each figure is
+an inline JSON document drawn by ``Plotly.newPlot``, and each CSV is embedded text turned into a download by a Blob
+in the page, so the file makes no network request. A section whose data is missing says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import jinja2
+import pandas as pd
+from plotly.offline import get_plotlyjs
+from sqlalchemy.engine import Engine
+
+from convdiv import __version__
+from convdiv.errors import ConvdivError
+from convdiv.report.data import ReportData, Scope, resolve_scope
+from convdiv.report.model import Missing, Section
+from convdiv.report.sections import SECTIONS
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@dataclass
+class ReportResult:
+    path: Path
+    sections: list[Section]
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)   # section key -> seconds (+ 'render', 'total')
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {s.key: s.error for s in self.sections if s.error}
+
+
+def _script_json(obj) -> str:
+    """JSON safe inside a <script> element: '</' cannot close it, and U+2028/9 cannot break the JS parser."""
+    text = obj if isinstance(obj, str) else json.dumps(obj)
+    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _format_cell(value, float_format: str) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return float_format.format(value)
+    return str(value)
+
+
+def _table_rows(frame: pd.DataFrame, float_format: str) -> list[list[str]]:
+    return [[_format_cell(v, float_format) for v in row] for row in frame.itertuples(index=False)]
+
+
+def compute_sections(data: ReportData) -> list[Section]:
+    out = []
+    for module in SECTIONS:
+        start = time.perf_counter()
+        try:
+            section = module.build(data)
+        except Missing as exc:
+            section = Section(module.KEY, module.TITLE, module.GUIDE, missing=str(exc))
+        except ConvdivError:
+            raise
+        except Exception as exc:  # a bug must not cost the user the other sections; it is shown and returned
+            section = Section(module.KEY, module.TITLE, module.GUIDE,
+                              error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
+        section.seconds = time.perf_counter() - start
+        out.append(section)
+    return out
+
+
+def render(sections: list[Section], scope: Scope, warnings: list[str]) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    figures, csvs, views = [], {}, []
+    for sec in sections:
+        sv = {"section": sec, "figures": [], "tables": []}
+        for fig in sec.figures:
+            div = f"fig-{fig.key}"
+            figures.append({"div": div, "json": _script_json(fig.figure.to_json())})
+            csvs[fig.key] = {"name": f"{fig.key}.csv", "text": fig.data.to_csv(index=False)}
+            sv["figures"].append({"div": div, "key": fig.key, "caption": fig.caption, "rows": len(fig.data)})
+        for tab in sec.tables:
+            csvs[tab.key] = {"name": f"{tab.key}.csv", "text": tab.frame.to_csv(index=False)}
+            choices = None
+            if tab.choices:
+                choices = [{"label": label, "id": f"{tab.key}-{i}",
+                            "columns": list(frame.columns), "rows": _table_rows(frame, tab.float_format)}
+                           for i, (label, frame) in enumerate(tab.choices.items())]
+            sv["tables"].append({"table": tab, "columns": list(tab.frame.columns),
+                                 "rows": _table_rows(tab.frame, tab.float_format), "choices": choices})
+        views.append(sv)
+    return env.get_template("report.html").render(
+        title=f"convdiv report: {scope.suite or 'no suite'} on {scope.corpus or 'no corpus'}",
+        scope=scope,
+        sections=views,
+        warnings=warnings,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__,
+        plotlyjs=get_plotlyjs(),
+        figures=figures,
+        csvs=csvs,
+    )
+
+
+def build_report(engine: Engine, out: Path, *, suite: str | None = None, corpus: str | None = None,
+                 sizes: Sequence[str] | None = None) -> ReportResult:
+    """Write the HTML report of ``suite`` on ``corpus`` (defaults: the ingested ones) to ``out``."""
+    t0 = time.perf_counter()
+    out = Path(out)
+    scope = resolve_scope(engine, suite, corpus, sizes)
+    data = ReportData(engine, scope)
+    sections = compute_sections(data)
+    warnings = list(scope.notes)
+    for sec in sections:
+        if sec.missing:
+            warnings.append(f"{sec.title}: {sec.missing}")
+        if sec.error:
+            warnings.append(f"{sec.title}: failed: {sec.error.splitlines()[0]}")
+        warnings.extend(f"{sec.title}: {n}" for n in sec.notes if n.startswith("warning"))
+    t1 = time.perf_counter()
+    text = render(sections, scope, warnings)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)  # never leave a half-written report under the final name
+    except OSError as exc:
+        raise ConvdivError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
+    t2 = time.perf_counter()
+    timings = {s.key: s.seconds for s in sections}
+    timings["render"] = t2 - t1
+    timings["total"] = t2 - t0
+    return ReportResult(path=out, sections=sections, warnings=warnings, timings=timings)

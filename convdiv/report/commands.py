@@ -1,0 +1,34 @@
+"""`convdiv report`: write the HTML report of a suite on a corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from convdiv.cli import Context, pass_context
+
+
+@click.command("report")
+@click.option("--suite", default=None, help="Suite to report on [the ingested one].")
+@click.option("--corpus", default=None, help="Corpus to report on [the suite's ingested one].")
+@click.option("--sizes", default=None, help="Comma-separated sizes to include [all].")
+@click.option("--out", type=click.Path(dir_okay=False), default="report.html", help="Where to write the HTML file.")
+@click.option("--timings", is_flag=True, help="Print the time each section took.")
+@pass_context
+def report(obj: Context, suite: str | None, corpus: str | None, sizes: str | None, out: str,
+           timings: bool) -> None:
+    """Write one self-contained HTML report (figures, reading guides, CSVs) of every analysis.
+
+    The file opens offline in any browser. Sections whose data is missing say so instead of failing.
+    """
+    from convdiv.report.build import build_report
+
+    size_list = [s.strip() for s in sizes.split(",") if s.strip()] if sizes else None
+    result = build_report(obj.engine(), Path(out), suite=suite, corpus=corpus, sizes=size_list)
+    for warning in result.warnings:
+        click.echo(f"note: {warning}", err=True)
+    if timings:
+        for key, seconds in result.timings.items():
+            click.echo(f"{key:>12}: {seconds:6.2f} s", err=True)
+    click.echo(str(result.path.resolve()))

@@ -1,0 +1,191 @@
+"""Read the warehouse's analysis views into pandas for one report scope (suite, corpus, sizes).
+
+Everything the report shows comes from the views of ``sql/`` (documented in ``docs/sql.md``) and the report's own
+few queries in ``convdiv/report/sql/``; nothing is recomputed from facts in Python except the statistics that need
+statsmodels. A view that does not exist yet (an older warehouse) or has no rows for the scope raises
+:class:`~convdiv.report.model.Missing`, which the section turns into a note saying what is missing.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from convdiv.errors import ConvdivError
+from convdiv.report.model import Missing
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+KIND_LABEL = {"seed_pair": "seed pairs", "consecutive_step": "consecutive steps", "cross_size": "cross-size"}
+
+
+def read_sql_file(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _to_float(df: pd.DataFrame) -> pd.DataFrame:
+    """psycopg returns numeric as Decimal; the report computes in floats."""
+    for col in df.columns:
+        if df[col].dtype == object:
+            sample = df[col].dropna()
+            if len(sample) and isinstance(sample.iloc[0], decimal.Decimal):
+                df[col] = df[col].astype(float)
+    return df
+
+
+@dataclass
+class Scope:
+    """What the report covers; sizes are ordered smallest first."""
+
+    suite: str | None
+    corpus: str | None
+    sizes: list[str] = field(default_factory=list)          # sizes selected and present in the suite
+    requested_sizes: list[str] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class ReportData:
+    """Query access for one scope, with a per-report cache of view reads."""
+
+    def __init__(self, engine: Engine, scope: Scope):
+        self.engine = engine
+        self.scope = scope
+        self._cache: dict[tuple, pd.DataFrame] = {}
+
+    # ------------------------------------------------------------------ raw access
+
+    def query(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+        raw = self.engine.raw_connection()
+        try:
+            with raw.driver_connection.cursor() as cur:
+                cur.execute(sql, params or {})
+                columns = [d.name for d in cur.description]
+                rows = cur.fetchall()
+            raw.driver_connection.rollback()
+        finally:
+            raw.close()
+        return _to_float(pd.DataFrame(rows, columns=columns))
+
+    def query_file(self, name: str, **params) -> pd.DataFrame:
+        return self.query(read_sql_file(name), params)
+
+    @cached_property
+    def relations(self) -> set[str]:
+        """Views, materialised views and tables of the current schema."""
+        df = self.query(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'v', 'm', 'p')"
+        )
+        return set(df["relname"])
+
+    def require(self, *views: str) -> None:
+        absent = [v for v in views if v not in self.relations]
+        if absent:
+            raise Missing(
+                f"the warehouse has no {', '.join(absent)} view{'s' if len(absent) > 1 else ''}: "
+                "run `convdiv db upgrade`"
+            )
+
+    def view(self, name: str, where: str = "", **params) -> pd.DataFrame:
+        """Rows of a view for the scope's suite and corpus (and sizes, where the view has a size column).
+
+        ``where`` adds a condition with %(name)s parameters (trusted text written in the sections).
+        """
+        key = (name, where, repr(sorted(params.items())))
+        if key in self._cache:
+            return self._cache[key].copy()
+        self.require(name)
+        if self.scope.suite is None or self.scope.corpus is None:
+            raise Missing("nothing ingested yet: run `convdiv corpus add` and `convdiv ingest`")
+        sql = f"SELECT * FROM {name} WHERE suite = %(suite)s AND corpus = %(corpus)s"
+        if where:
+            sql += f" AND ({where})"
+        df = self.query(sql, {"suite": self.scope.suite, "corpus": self.scope.corpus, **params})
+        df = self.restrict_sizes(df)
+        self._cache[key] = df
+        return df.copy()
+
+    def restrict_sizes(self, df: pd.DataFrame) -> pd.DataFrame:
+        sizes = self.scope.sizes
+        for col in ("size", "size_a"):
+            if col in df.columns and sizes:
+                df = df[df[col].isin(sizes)]
+        if "size_b" in df.columns and sizes:
+            df = df[df["size_b"].isna() | df["size_b"].isin(sizes)]
+        return df.reset_index(drop=True)
+
+    # ------------------------------------------------------------------ derived helpers
+
+    def kinds(self) -> list[str]:
+        """Comparison kinds with rows in expected_kl, in the order seed_pair, consecutive_step, cross_size."""
+        df = self.view("expected_kl")
+        present = set(df["kind"]) if not df.empty else set()
+        return [k for k in ("seed_pair", "consecutive_step", "cross_size") if k in present]
+
+    def preferred_kind(self) -> tuple[str, str | None]:
+        """seed_pair when the suite has several seeds; else consecutive_step, with a note saying so."""
+        kinds = self.kinds()
+        if "seed_pair" in kinds:
+            return "seed_pair", None
+        if "consecutive_step" in kinds:
+            return "consecutive_step", (
+                "no seed pairs in this warehouse (a single-seed suite?): this section shows consecutive-step "
+                "comparisons instead"
+            )
+        raise Missing("no comparisons ingested for this suite and corpus: run `convdiv ingest`")
+
+    def size_order(self) -> list[str]:
+        return list(self.scope.sizes)
+
+
+def resolve_scope(engine: Engine, suite: str | None, corpus: str | None,
+                  sizes: Sequence[str] | None) -> Scope:
+    """Pick the suite and corpus to report on; unknown names are a user error naming what exists."""
+    probe = ReportData(engine, Scope(None, None))
+    notes: list[str] = []
+    suites = probe.query_file("suites")
+    all_suites = sorted(set(suites["suite"])) if not suites.empty else []
+    all_corpora = sorted(probe.query("SELECT name FROM corpus")["name"])
+    if suite is not None and suite not in all_suites:
+        raise ConvdivError(f"no suite named {suite!r} in the warehouse (suites: {', '.join(all_suites) or 'none'})")
+    if corpus is not None and corpus not in all_corpora:
+        raise ConvdivError(
+            f"no corpus named {corpus!r} in the warehouse (corpora: {', '.join(all_corpora) or 'none'})"
+        )
+    ingested = suites[suites["corpus"].notna() & (suites["units_done"] > 0)] if not suites.empty else suites
+    if suite is None and all_suites:
+        candidates = ingested if not ingested.empty else suites
+        if corpus is not None and not candidates.empty:
+            with_corpus = candidates[candidates["corpus"] == corpus]
+            candidates = with_corpus if not with_corpus.empty else candidates
+        suite = str(candidates.iloc[0]["suite"])
+        if len(all_suites) > 1:
+            notes.append(f"the warehouse holds several suites ({', '.join(all_suites)}); this report shows "
+                         f"{suite!r} (choose with --suite)")
+    if corpus is None and all_corpora:
+        mine = ingested[ingested["suite"] == suite] if suite is not None and not ingested.empty else ingested
+        corpus = str(mine.iloc[0]["corpus"]) if not mine.empty else all_corpora[0]
+        if len(all_corpora) > 1:
+            notes.append(f"the warehouse holds several corpora ({', '.join(all_corpora)}); this report shows "
+                         f"{corpus!r} (choose with --corpus)")
+    present: list[str] = []
+    if suite is not None:
+        df = probe.query(
+            "SELECT m.size FROM model m JOIN suite s ON s.suite_id = m.suite_id WHERE s.name = %(suite)s "
+            "ORDER BY m.size_rank, m.size", {"suite": suite})
+        present = list(df["size"])
+    chosen = present
+    if sizes:
+        unknown = [s for s in sizes if s not in present]
+        if unknown:
+            raise ConvdivError(
+                f"suite {suite!r} has no size {', '.join(unknown)} (sizes: {', '.join(present) or 'none'})"
+            )
+        chosen = [s for s in present if s in set(sizes)]
+    return Scope(suite=suite, corpus=corpus, sizes=chosen, requested_sizes=list(sizes) if sizes else None,
+                 notes=notes)

@@ -1,0 +1,103 @@
+"""Plotly helpers shared by the sections: the step axis, size colours, line+band traces, size dropdowns.
+
+The step axis is logarithmic, but step 0 (the initialisation) has no logarithm: every step is plotted at
+x = step + 1 and the tick labels show the real step, so step 0 sits at the left edge (the guides say so).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+STEP_OFFSET = 1
+STEP_AXIS_NOTE = "x axis: log scale of step + 1, so that step 0 (initialisation) is visible at the left edge"
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")
+PHASE_COLOURS = {
+    "uniform": "rgba(150,150,150,0.15)",
+    "sharp convergence": "rgba(44,160,44,0.12)",
+    "sharp divergence": "rgba(214,39,40,0.12)",
+    "slow reconvergence": "rgba(31,119,180,0.10)",
+}
+
+
+def colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def step_x(steps) -> np.ndarray:
+    return np.asarray(steps, dtype=float) + STEP_OFFSET
+
+
+def step_axis(steps: Iterable[int], title: str = "training step") -> dict:
+    """Log x axis over step + 1 with ticks labelled by real steps (thinned to at most ~12 labels)."""
+    ticks = sorted({int(s) for s in steps})
+    if len(ticks) > 12:
+        keep = {ticks[0], ticks[-1]}
+        keep |= {t for t in ticks if t > 0 and (np.log10(t) % 1 == 0 or str(t).rstrip("0") in ("1", "2", "5"))}
+        ticks = sorted(keep) if len(keep) >= 4 else ticks[:: max(1, len(ticks) // 10)]
+    return dict(type="log", title=title, tickvals=list(step_x(ticks)), ticktext=[str(t) for t in ticks])
+
+
+def base_layout(title: str, height: int = 420, **kw) -> dict:
+    layout = dict(
+        title=dict(text=title, x=0.01, font=dict(size=15)),
+        height=height,
+        margin=dict(l=60, r=20, t=60, b=50),
+        template="plotly_white",
+        legend=dict(orientation="v"),
+        hovermode="closest",
+    )
+    layout.update(kw)
+    return layout
+
+
+def line_with_band(x, y, low=None, high=None, *, name: str, colour_: str, legendgroup: str | None = None,
+                   showlegend: bool = True, visible=True, dash: str | None = None, xaxis=None, yaxis=None,
+                   hover: str | None = None) -> list[go.Scatter]:
+    """A line and, where ``low``/``high`` are finite, a translucent band between them."""
+    x = np.asarray(x, dtype=float)
+    traces = []
+    axes = {k: v for k, v in (("xaxis", xaxis), ("yaxis", yaxis)) if v}
+    if low is not None and high is not None:
+        lo, hi = np.asarray(low, float), np.asarray(high, float)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():
+            traces.append(go.Scatter(
+                x=np.concatenate([x[ok], x[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
+                fill="toself", fillcolor=rgba(colour_, 0.18), line=dict(width=0), hoverinfo="skip",
+                name=f"{name} band", legendgroup=legendgroup or name, showlegend=False, visible=visible, **axes,
+            ))
+    traces.append(go.Scatter(
+        x=x, y=np.asarray(y, float), mode="lines+markers", name=name, legendgroup=legendgroup or name,
+        line=dict(color=colour_, dash=dash), marker=dict(size=5), showlegend=showlegend, visible=visible,
+        hovertemplate=hover, **axes,
+    ))
+    return traces
+
+
+def size_dropdown(fig: go.Figure, trace_sizes: Sequence[str], sizes: Sequence[str], *, x: float = 1.0,
+                  y: float = 1.14) -> None:
+    """A dropdown that shows one size's traces at a time (``trace_sizes[i]`` = size of trace i; '' = always)."""
+    if len(sizes) < 2:
+        return
+    buttons = []
+    for size in sizes:
+        visible = [s == size or s == "" for s in trace_sizes]
+        buttons.append(dict(label=f"size {size}", method="update", args=[{"visible": visible}]))
+    fig.update_layout(updatemenus=[dict(buttons=buttons, x=x, y=y, xanchor="right", yanchor="top",
+                                        active=len(sizes) - 1, showactive=True)])
+
+
+def tidy(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The CSV of a figure: exactly the plotted columns, in order."""
+    return df.loc[:, [c for c in columns if c in df.columns]].reset_index(drop=True)

@@ -1,0 +1,96 @@
+"""Shared drawing of conditional convergence curves (one line per category, one size shown at a time)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from convdiv.report.figures import base_layout, colour, line_with_band, size_dropdown, step_axis, step_x
+
+# The presentation's groupings of PTB tags (the study's slides on conditional convergence).
+NOUNS = ("NN", "NNS", "NNP", "NNPS")
+VERBS = ("VB", "VBD", "VBG", "VBN", "VBP", "VBZ")
+OTHER = ("PRP$", "DT", "CC", "JJ", "IN", "TO", "RB", "MD", "PRP")
+GROUPED = ("JJ", "IN", "DT", "MD", "PRP", "nouns", "verbs")
+POS_PANELS = {"nouns": NOUNS, "verbs": VERBS, "other": OTHER, "grouped": GROUPED}
+
+
+def merge_groups(df: pd.DataFrame) -> pd.DataFrame:
+    """Add 'nouns' and 'verbs' as categories: position-weighted means of their tags' E[KL].
+
+    Every comparison of a (size, step, kind) group covers the same positions, so the category mean over the
+    union of tags is the n_positions-weighted mean of the tags' means (exact for mean_kl and mean_ce); the SD and
+    interval over comparisons are not recoverable from the view and are left empty for merged groups.
+    """
+    keys = ["kind", "size", "size_rank", "step"]
+    out = [df]
+    for name, tags in (("nouns", NOUNS), ("verbs", VERBS)):
+        sub = df[df["category"].isin(tags)]
+        if sub.empty:
+            continue
+        w = sub["n_positions"].astype(float)
+        agg = (sub.assign(_w=w, _kl=sub["mean_kl"] * w, _ce=sub["mean_ce"] * w)
+                  .groupby(keys + ["family"], as_index=False)
+                  .agg(_w=("_w", "sum"), _kl=("_kl", "sum"), _ce=("_ce", "sum"),
+                       n_comparisons=("n_comparisons", "max")))
+        agg["category"] = name
+        agg["n_positions"] = agg["_w"].astype(int)
+        agg["mean_kl"] = agg["_kl"] / agg["_w"]
+        agg["mean_ce"] = agg["_ce"] / agg["_w"]
+        out.append(agg.drop(columns=["_w", "_kl", "_ce"]))
+    return pd.concat(out, ignore_index=True)
+
+
+def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], sizes: Sequence[str],
+                    title: str, *, value: str = "mean_kl", negate: bool = True, cols: int = 2,
+                    ylabel: str = "-E[KL] (nats)",
+                    families: dict[str, str] | None = None) -> tuple[go.Figure, pd.DataFrame]:
+    """Subplots (one per panel: its categories, or all categories when None), size dropdown, CI bands.
+
+    ``families`` (panel -> family) restricts a panel to one category family. Returns the figure and the
+    plotted rows (panel column added).
+    """
+    n = len(panels)
+    rows = int(np.ceil(n / cols))
+    fig = make_subplots(rows=rows, cols=min(cols, n), subplot_titles=list(panels), horizontal_spacing=0.08,
+                        vertical_spacing=0.14)
+    trace_sizes: list[str] = []
+    plotted = []
+    sign = -1.0 if negate else 1.0
+    shown = sizes[-1] if sizes else None
+    for p, (panel, cats) in enumerate(panels.items()):
+        r, c = p // cols + 1, p % cols + 1
+        sub = df if not families or panel not in families else df[df["family"] == families[panel]]
+        sub = sub if cats is None else sub[sub["category"].isin(cats)]
+        order = list(cats) if cats is not None else list(
+            sub.sort_values(["category_order", "category"] if "category_order" in sub else ["category"])
+               ["category"].drop_duplicates())
+        for k, cat in enumerate([c_ for c_ in order if c_ in set(sub["category"])]):
+            for size in sizes:
+                g = sub[(sub["category"] == cat) & (sub["size"] == size)].sort_values("step")
+                if g.empty:
+                    continue
+                lo = g["ci_high"] * sign if "ci_high" in g else None
+                hi = g["ci_low"] * sign if "ci_low" in g else None
+                if not negate:
+                    lo, hi = hi, lo
+                traces = line_with_band(step_x(g["step"]), sign * g[value], lo, hi, name=f"{panel}: {cat}",
+                                        colour_=colour(k), legendgroup=f"{panel}:{cat}", visible=size == shown,
+                                        hover=f"{cat} ({size})<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>")
+                traces[-1].customdata = g["step"].to_numpy()
+                for tr in traces:
+                    fig.add_trace(tr, row=r, col=c)
+                    trace_sizes.append(size)
+                plotted.append(g.assign(panel=panel))
+    all_steps = df["step"].unique() if not df.empty else [0]
+    for p in range(n):
+        fig.update_xaxes(**step_axis(all_steps), row=p // cols + 1, col=p % cols + 1)
+        fig.update_yaxes(title_text=ylabel if p % cols == 0 else None, row=p // cols + 1, col=p % cols + 1)
+    fig.update_layout(**base_layout(title, height=330 * rows + 80))
+    size_dropdown(fig, trace_sizes, sizes)
+    data = pd.concat(plotted, ignore_index=True) if plotted else pd.DataFrame()
+    return fig, data

@@ -1,0 +1,112 @@
+"""Overview: what the warehouse holds for this suite and corpus, where it came from, and what is wrong with it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from convdiv import __version__
+from convdiv.report.data import ReportData
+from convdiv.report.figures import base_layout
+from convdiv.report.model import Figure, Missing, Section, Table
+
+KEY = "overview"
+TITLE = "Overview"
+GUIDE = (
+    "Which checkpoints of the suite have measurements on this corpus. Each cell of the grid is one model size at "
+    "one training step; its colour and number give how many seeds were ingested there, out of the seeds the suite "
+    "has. Grey cells or low numbers mean missing checkpoints: every curve below averages only what is present. "
+    "The provenance table lists each ingest run (convdiv version, host, devices, dates); the warnings list "
+    "missing checkpoints and runs whose weights are identical at two different steps (a known problem of some "
+    "hub branches, which makes a consecutive-step KL exactly zero)."
+)
+
+
+def build(data: ReportData) -> Section:
+    sec = Section(KEY, TITLE, GUIDE)
+    scope = data.scope
+    if scope.suite is None:
+        raise Missing("the warehouse holds no suite: run `convdiv ingest SUITE --corpus NAME`")
+    if scope.corpus is None:
+        raise Missing("the warehouse holds no corpus: run `convdiv corpus add NAME ...`")
+    corpus = data.query_file("corpus", corpus=scope.corpus)
+    ck = data.query_file("checkpoints", suite=scope.suite, corpus=scope.corpus)
+    ck = data.restrict_sizes(ck)
+    prov = data.query_file("provenance", suite=scope.suite, corpus=scope.corpus)
+
+    summary = {
+        "suite": scope.suite,
+        "corpus": scope.corpus,
+        "sizes": ", ".join(scope.sizes) or "none",
+        "seeds": ", ".join(str(s) for s in sorted(ck["seed"].unique())) if not ck.empty else "none",
+        "steps": ", ".join(str(s) for s in sorted(ck["step"].unique())) if not ck.empty else "none",
+        "checkpoints with data": f"{int(ck['has_data'].sum()) if not ck.empty else 0} of {len(ck)}",
+        "documents": int(corpus["n_documents"].iloc[0]) if not corpus.empty else "?",
+        "positions": int(corpus["n_positions"].iloc[0]) if not corpus.empty else "?",
+        "vocabulary |V|": int(corpus["vocab_size"].iloc[0]) if not corpus.empty else "?",
+        "POS tagger": corpus["spacy_model"].iloc[0] if not corpus.empty else "?",
+        "report written by convdiv": __version__,
+    }
+    if not prov.empty:
+        summary["ingested by convdiv"] = ", ".join(sorted({str(v) for v in prov["convdiv_version"].dropna()}))
+        summary["devices"] = ", ".join(sorted({d.strip() for v in prov["devices"].dropna() for d in v.split(",")}))
+        started = pd.to_datetime(prov["started_at"].dropna(), utc=True)
+        if len(started):
+            summary["ingest dates"] = f"{started.min():%Y-%m-%d %H:%M} to {started.max():%Y-%m-%d %H:%M} UTC"
+    sec.tables.append(Table("overview-summary", "Scope", pd.DataFrame(
+        {"item": list(summary), "value": [str(v) for v in summary.values()]})))
+
+    if ck.empty:
+        raise_missing = Missing(f"suite {scope.suite!r} has no checkpoints registered: run `convdiv ingest`")
+        sec.tables[0].caption = str(raise_missing)
+        raise raise_missing
+
+    # Coverage grid: seeds with data per (size, step).
+    n_seeds = ck["seed"].nunique()
+    grid = (ck.groupby(["size", "size_rank", "step"], as_index=False)
+              .agg(seeds_with_data=("has_data", "sum"), seeds=("seed", "nunique")))
+    grid = grid.sort_values(["size_rank", "step"])
+    sizes = [s for s in scope.sizes if s in set(grid["size"])]
+    steps = sorted(grid["step"].unique())
+    z = grid.pivot(index="size", columns="step", values="seeds_with_data").reindex(index=sizes, columns=steps)
+    fig = go.Figure(go.Heatmap(
+        z=z.to_numpy(dtype=float), x=[str(s) for s in steps], y=sizes, zmin=0, zmax=n_seeds,
+        colorscale="Blues", text=z.fillna(0).astype(int).to_numpy(), texttemplate="%{text}",
+        colorbar=dict(title="seeds"), hovertemplate="size %{y}, step %{x}: %{z} seeds with data<extra></extra>",
+    ))
+    fig.update_layout(**base_layout(f"Checkpoints with data (of {n_seeds} seeds)", height=160 + 40 * len(sizes),
+                                    xaxis=dict(title="training step", type="category"),
+                                    yaxis=dict(title="size")))
+    sec.figures.append(Figure("overview-coverage", fig, grid[["size", "step", "seeds_with_data", "seeds"]]))
+
+    missing = ck[~ck["has_data"]]
+    if len(missing):
+        listed = ", ".join(f"{r.size}/seed{r.seed}/step{r.step}" for r in missing.head(12).itertuples())
+        more = f" and {len(missing) - 12} more" if len(missing) > 12 else ""
+        sec.notes.append(f"warning: {len(missing)} checkpoint(s) without measurements on this corpus: "
+                         f"{listed}{more}")
+    if n_seeds < 2:
+        sec.notes.append("single-seed suite: sections that compare seeds are omitted")
+    dup = ck.dropna(subset=["weights_sha256"])
+    dup = dup[dup.duplicated(["size", "seed", "weights_sha256"], keep=False)]
+    for (size, seed, _sha), g in dup.groupby(["size", "seed", "weights_sha256"]):
+        sec.notes.append(f"warning: {size} seed {seed} has identical weights at steps "
+                         f"{', '.join(str(s) for s in sorted(g['step']))} (a duplicated checkpoint)")
+    if not prov.empty:
+        failed = int(prov["units_failed"].sum())
+        pending = int((prov["units"] - prov["units_done"] - prov["units_failed"]).sum())
+        if failed:
+            sec.notes.append(f"warning: {failed} ingest unit(s) failed: rerun `convdiv ingest`")
+        if pending:
+            sec.notes.append(f"warning: {pending} ingest unit(s) not finished (pending or running)")
+        shown = prov.copy()
+        for col in ("started_at", "finished_at"):
+            shown[col] = pd.to_datetime(shown[col], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
+        sec.tables.append(Table("overview-provenance", "Ingest runs", shown[[
+            "ingest_run_id", "convdiv_version", "host", "started_at", "finished_at", "run_status", "units",
+            "units_done", "units_failed", "devices", "dtypes", "rows_checkpoint_token", "rows_pair_token",
+            "elapsed_s"]]))
+    else:
+        sec.notes.append("no ingest ledger rows for this suite and corpus (facts loaded without `convdiv ingest`?)")
+    return sec

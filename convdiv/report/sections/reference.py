@@ -1,0 +1,69 @@
+"""Reference distributions: KL to the uniform and to the unigram distribution, and cross-entropy, against step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from convdiv.report.data import ReportData
+from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
+from convdiv.report.model import Figure, Missing, Section, Table
+
+KEY = "reference"
+TITLE = "Reference distributions"
+GUIDE = (
+    "Where each model's predictions sit relative to two fixed references, averaged over positions and seeds "
+    "(band: plus/minus one SD over seeds). KL to uniform = log|V| - H(p) grows from about 0 as the model leaves "
+    "the uniform initialisation. KL to unigram measures how close the model is to predicting every token by its "
+    "corpus frequency, ignoring context; its minimum (star) marks where the model is closest to the unigram, "
+    "which the study places at the end of the sharp-convergence phase. Cross-entropy is the mean surprisal of "
+    "the true next token (nats). " + STEP_AXIS_NOTE + "."
+)
+
+PANELS = (("mean_kl_uniform", "sd_kl_uniform", "KL(p || uniform)"),
+          ("mean_kl_unigram", "sd_kl_unigram", "KL(p || unigram)"),
+          ("mean_ce", "sd_ce", "cross-entropy"))
+
+
+def build(data: ReportData) -> Section:
+    sec = Section(KEY, TITLE, GUIDE)
+    df = data.view("reference_kl")
+    if df.empty:
+        raise Missing("no checkpoint measurements for this suite and corpus: run `convdiv ingest`")
+    df = df.sort_values(["size_rank", "step"])
+    sizes = [s for s in data.scope.sizes if s in set(df["size"])]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[p[2] for p in PANELS], horizontal_spacing=0.07)
+    closest = []
+    for i, size in enumerate(sizes):
+        g = df[df["size"] == size]
+        for j, (mean, sd, _label) in enumerate(PANELS):
+            m, s = g[mean].to_numpy(float), g[sd].to_numpy(float)
+            for tr in line_with_band(step_x(g["step"]), m, m - s, m + s, name=size, colour_=colour(i),
+                                     legendgroup=size, showlegend=j == 0):
+                fig.add_trace(tr, row=1, col=j + 1)
+        trained = g[g["step"] > 0]
+        if not trained.empty and trained["mean_kl_unigram"].notna().any():
+            best = trained.loc[trained["mean_kl_unigram"].idxmin()]
+            closest.append({"size": size, "unigram_closest_step": int(best["step"]),
+                            "kl_unigram": float(best["mean_kl_unigram"]), "ce": float(best["mean_ce"])})
+            fig.add_trace(go.Scatter(
+                x=[best["step"] + 1], y=[best["mean_kl_unigram"]], mode="markers", legendgroup=size,
+                marker=dict(symbol="star", size=13, color=colour(i), line=dict(width=1, color="black")),
+                name=f"{size} closest to unigram", showlegend=False,
+                hovertemplate=f"{size}: closest to unigram at step {int(best['step'])}<extra></extra>"),
+                row=1, col=2)
+    for j in range(3):
+        fig.update_xaxes(**step_axis(df["step"]), row=1, col=j + 1)
+    fig.update_yaxes(title_text="nats", row=1, col=1)
+    fig.update_layout(**base_layout("KL to the reference distributions and cross-entropy", height=430))
+    sec.figures.append(Figure("reference-curves", fig, tidy(df, [
+        "size", "step", "n_seeds", "mean_kl_uniform", "sd_kl_uniform", "mean_kl_unigram", "sd_kl_unigram",
+        "mean_ce", "sd_ce", "mean_entropy"])))
+    if closest:
+        sec.tables.append(Table("reference-closest", "Where each size is closest to the unigram",
+                                pd.DataFrame(closest)))
+    if df["n_seeds"].max() < 2:
+        sec.notes.append("one seed per checkpoint: no SD band")
+    return sec

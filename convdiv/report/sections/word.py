@@ -1,0 +1,62 @@
+"""Begin/end of word, and context variance (the spread of per-position E[KL] across contexts)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from convdiv.report.data import KIND_LABEL, ReportData
+from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
+from convdiv.report.model import Figure, Missing, Section
+from convdiv.report.sections._categories import category_panels
+
+KEY = "word"
+TITLE = "Begin/end of word and context variance"
+GUIDE = (
+    "Left: convergence -E[KL] for positions whose predicted token begins a word (true) or continues one "
+    "(false); right: tokens that end a word or not. Word-internal continuations are usually determined by the "
+    "prefix, so seeds agree on them early. The second figure shows context variance: the mean over positions "
+    "of the per-position E[KL] (line) and, dashed, its standard deviation across positions: how unevenly "
+    "divergence is spread over contexts at each step. " + STEP_AXIS_NOTE + "."
+)
+
+
+def build(data: ReportData) -> Section:
+    sec = Section(KEY, TITLE, GUIDE)
+    kind, note = data.preferred_kind()
+    if note:
+        sec.notes.append(note)
+    df = data.view("conditional_kl", "family IN ('begin_of_word', 'end_of_word') AND kind = %(kind)s", kind=kind)
+    sizes = list(data.scope.sizes)
+    if df.empty:
+        sec.notes.append("no begin/end-of-word categories in conditional_kl")
+    else:
+        df = df.assign(category=df["family"].str.replace("_", " ") + "=" + df["category"].astype(str))
+        sizes = [s for s in sizes if s in set(df["size"])]
+        panels = {"begin of word": None, "end of word": None}
+        families = {"begin of word": "begin_of_word", "end of word": "end_of_word"}
+        fig, plotted = category_panels(df, panels, sizes, f"Convergence at word boundaries ({KIND_LABEL[kind]})",
+                                       families=families)
+        sec.figures.append(Figure("word-boundaries", fig, tidy(plotted, [
+            "panel", "family", "category", "kind", "size", "step", "n_comparisons", "n_positions", "mean_kl",
+            "ci_low", "ci_high", "mean_ce"])))
+
+    cv = data.view("context_variance", "kind = %(kind)s", kind=kind)
+    if cv.empty:
+        if df.empty:
+            raise Missing("neither word-boundary categories nor context variance are available")
+        sec.notes.append("no context variance rows")
+        return sec
+    cv = cv.sort_values(["size_rank", "step"])
+    fig = go.Figure()
+    for i, size in enumerate([s for s in data.scope.sizes if s in set(cv["size"])]):
+        g = cv[cv["size"] == size]
+        fig.add_traces(line_with_band(step_x(g["step"]), g["mean_kl"], name=f"{size} mean", colour_=colour(i),
+                                      legendgroup=size))
+        fig.add_traces(line_with_band(step_x(g["step"]), g["sd_kl"], name=f"{size} SD across positions",
+                                      colour_=colour(i), legendgroup=size, dash="dash"))
+    fig.update_layout(**base_layout(f"Context variance of E[KL] ({KIND_LABEL[kind]})", height=420,
+                                    xaxis=step_axis(cv["step"]), yaxis=dict(title="nats", type="log")))
+    sec.figures.append(Figure("word-context-variance", fig, tidy(cv, [
+        "kind", "size", "step", "step_b", "n_comparisons", "n_positions", "mean_kl", "sd_kl"])))
+    return sec
