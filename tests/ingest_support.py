@@ -145,3 +145,13 @@ def oracle_stats(logp: np.ndarray, targets: np.ndarray, log_unigram: np.ndarray)
 
 def oracle_kl(logp_a: np.ndarray, logp_b: np.ndarray) -> np.ndarray:
     return (np.exp(logp_a) * (logp_a - logp_b)).sum(axis=1)
+
+
+_SUITE_CACHE: dict[str, Path] = {}
+
+
+def shared_suite(tmp_path_factory) -> Path:
+    """Build the tiny suite once per test session (read-only for tests; copy it before damaging it)."""
+    if "tiny" not in _SUITE_CACHE:
+        _SUITE_CACHE["tiny"] = build_suite(tmp_path_factory.mktemp("suites") / "tiny")
+    return _SUITE_CACHE["tiny"]

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import threading
@@ -578,8 +577,13 @@ class Worker:
         group: _Group | None = None
         try:
             while True:
-                group = pending.result() if pending is not None else None
-                pending = None
+                try:
+                    group = pending.result()
+                except BaseException as exc:
+                    group = getattr(exc, "group", None)  # claimed, but a checkpoint failed to load
+                    raise
+                finally:
+                    pending = None
                 if group is None:
                     break
                 with self._lock:
