@@ -1,0 +1,241 @@
+"""extract_group: run a group of checkpoints over a corpus once and reduce every per-token measurement.
+
+For every batch of windows (see windows.py) each model is forward-passed exactly once; its final hidden states
+at the scored positions are kept (tokens x hidden, small), and the output head, log-softmax and all reductions
+then run over chunks of positions (kernels.ChunkReducer), so at most (models x chunk x |V|) floats of
+distributions exist at any time and none leaves the batch. Per-token statistics and every requested pair KL
+come from the same chunk of logits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from convdiv.errors import ConvdivError
+from convdiv.extract.kernels import STAT_COLUMNS, ChunkReducer
+from convdiv.extract.windows import Window, document_offsets, plan_batches, plan_windows
+
+# Architectures whose CausalLM logits are exactly output_embeddings(base_model(...).last_hidden_state): for
+# these we apply the head only to scored positions and only to the real-vocabulary rows.
+_HEAD_ON_HIDDEN = {"gpt_neox", "gpt2", "llama", "mistral", "qwen2"}
+
+# Positions per reduction chunk. CPU: 128-512 measured best (bench/extract.py); the buffers hold
+# 2 x models x chunk x |V| float32, so the chunk also shrinks with the number of models.
+_CPU_CHUNK = 256
+_CUDA_CHUNK = 4096
+_BUFFER_BYTES = {"cpu": 1 << 30, "cuda": 8 << 30}
+
+
+@dataclass
+class ExtractResult:
+    """Per-position results in (document, x) order; N = sum(len(doc) - 1)."""
+
+    stats: dict[Hashable, np.ndarray] = field(default_factory=dict)  # float32 (N, 4), columns STAT_COLUMNS
+    pair_kl: dict[tuple[Hashable, Hashable], np.ndarray] = field(default_factory=dict)  # float32 (N, 2)
+    forward_passes: int = 0
+
+
+def default_context_length(models: Mapping[Hashable, torch.nn.Module]) -> int:
+    """The shortest max_position_embeddings among the models (every model must see the same windows)."""
+    lengths = []
+    for key, model in models.items():
+        n = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        if n is None:
+            raise ConvdivError(f"model {key!r} declares no max_position_embeddings; pass context_length")
+        lengths.append(int(n))
+    return min(lengths)
+
+
+def _chunk_size(device: torch.device, n_models: int, vocab_size: int) -> int:
+    kind = "cuda" if device.type == "cuda" else "cpu"
+    base = _CUDA_CHUNK if kind == "cuda" else _CPU_CHUNK
+    fits = _BUFFER_BYTES[kind] // (4 * vocab_size * (2 * n_models + 2))
+    return int(max(8, min(base, fits)))
+
+
+class _Runner:
+    """Forward pass of one model on a padded batch -> hidden states (or logits) at the scored positions."""
+
+    def __init__(self, key: Hashable, model: torch.nn.Module, vocab_size: int):
+        self.key = key
+        self.model = model
+        config = getattr(model, "config", None)
+        head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+        self.on_hidden = (
+            getattr(config, "model_type", None) in _HEAD_ON_HIDDEN
+            and isinstance(head, torch.nn.Linear)
+            and hasattr(model, "base_model")
+        )
+        if self.on_hidden:
+            self.weight = head.weight[:vocab_size]
+            self.bias = head.bias[:vocab_size] if head.bias is not None else None
+        width = _logit_width(model)
+        if width is not None and width < vocab_size:
+            raise ConvdivError(f"model {key!r} has {width} logits, fewer than the vocabulary's {vocab_size}")
+
+    def forward(self, input_ids, attention_mask, rows, cols) -> torch.Tensor:
+        if self.on_hidden:
+            out = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask)
+            return out.last_hidden_state[rows, cols]
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        return out.logits[rows, cols]
+
+    def logits(self, forwarded: torch.Tensor) -> torch.Tensor:
+        if self.on_hidden:
+            return torch.nn.functional.linear(forwarded, self.weight, self.bias)
+        return forwarded
+
+
+def _logit_width(model) -> int | None:
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if isinstance(head, torch.nn.Linear):
+        return int(head.out_features)
+    return getattr(getattr(model, "config", None), "vocab_size", None)
+
+
+def _input_width(model) -> int | None:
+    emb = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    return int(emb.num_embeddings) if isinstance(emb, torch.nn.Embedding) else None
+
+
+def _prepare_models(models, device, dtype):
+    for key, model in models.items():
+        try:
+            p = next(model.parameters())
+        except StopIteration:
+            continue
+        if p.device != device or p.dtype != dtype:
+            model.to(device=device, dtype=dtype)
+        model.eval()
+
+
+def extract_group(
+    models: Mapping[Hashable, torch.nn.Module],
+    documents: Sequence[np.ndarray],
+    log_unigram: np.ndarray,
+    vocab_size: int,
+    pairs: Sequence[tuple[Hashable, Hashable]],
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    batch_tokens: int = 8192,
+    context_length: int | None = None,
+    progress: Callable[[int, int], object] | None = None,
+    window_stride: int | None = None,
+) -> ExtractResult:
+    """Per-token CE, entropy, KL to uniform and unigram for every model, and both KL directions for every pair.
+
+    models: key -> causal LM (moved to `device`/`dtype` and put in eval mode if not already there).
+    documents: int64 token sequences; positions never see another document's tokens.
+    log_unigram: natural-log smoothed unigram q over the vocabulary, shape (vocab_size,).
+    pairs: ordered (a, b) -> pair_kl[(a, b)][:, 0] = KL(p_a||p_b), [:, 1] = KL(p_b||p_a).
+    context_length: window length (default: the models' smallest max_position_embeddings); longer documents
+        are scored in overlapping windows with stride context_length // 2 (window_stride), see windows.py.
+    progress: optional callback(positions_done, positions_total).
+    Raises ConvdivError (naming the model key) on NaN/inf logits, and on inputs that do not fit the models.
+    """
+    if not models:
+        raise ConvdivError("extract_group needs at least one model")
+    keys = list(models)
+    index = {k: i for i, k in enumerate(keys)}
+    for a, b in pairs:
+        for k in (a, b):
+            if k not in index:
+                raise ConvdivError(f"pair ({a!r}, {b!r}) names model {k!r}, which is not in the group")
+    device = torch.device(device)
+    log_unigram = np.asarray(log_unigram, dtype=np.float64)
+    if log_unigram.shape != (vocab_size,):
+        raise ConvdivError(f"log_unigram has shape {log_unigram.shape}, expected ({vocab_size},)")
+    if not np.isfinite(log_unigram).all():
+        raise ConvdivError("log_unigram has non-finite entries (the unigram must be smoothed)")
+
+    docs = [np.asarray(d, dtype=np.int64).reshape(-1) for d in documents]
+    lengths = [len(d) for d in docs]
+    n_positions = int(sum(max(n - 1, 0) for n in lengths))
+    input_width = min((w for w in (_input_width(m) for m in models.values()) if w is not None), default=None)
+    for i, d in enumerate(docs):
+        if len(d) == 0:
+            continue
+        if d.min() < 0 or (input_width is not None and d.max() >= input_width):
+            raise ConvdivError(f"document {i} has token ids outside the models' embedding (0..{input_width})")
+        if len(d) > 1 and d[1:].max() >= vocab_size:
+            raise ConvdivError(f"document {i} has target token ids >= vocab_size {vocab_size}")
+
+    context_length = int(context_length or default_context_length(models))
+    windows = plan_windows(lengths, context_length, window_stride)
+    batches = plan_batches(windows, batch_tokens)
+    offsets = document_offsets(lengths)
+
+    result = ExtractResult(
+        stats={k: np.full((n_positions, len(STAT_COLUMNS)), np.nan, dtype=np.float32) for k in keys},
+        pair_kl={tuple(p): np.full((n_positions, 2), np.nan, dtype=np.float32) for p in pairs},
+    )
+    if n_positions == 0:
+        return result
+
+    _prepare_models(models, device, dtype)
+    runners = [_Runner(k, models[k], vocab_size) for k in keys]
+    chunk = _chunk_size(device, len(keys), vocab_size)
+    reducer = ChunkReducer(len(keys), chunk, torch.from_numpy(log_unigram), device)
+    pair_idx = [(index[a], index[b]) for a, b in result.pair_kl]
+    pair_keys = list(result.pair_kl)
+    done = 0
+    with torch.inference_mode():
+        for batch in batches:
+            ids, mask, rows, cols, targets, out_rows = _pack(batch, docs, offsets, device)
+            forwarded = []
+            for r in runners:
+                forwarded.append(r.forward(ids, mask, rows, cols))
+                result.forward_passes += 1
+            n = rows.shape[0]
+            stats = torch.empty(len(keys), n, len(STAT_COLUMNS), dtype=torch.float64, device=device)
+            pkl = torch.empty(len(pair_idx), n, 2, dtype=torch.float64, device=device)
+            for lo in range(0, n, chunk):
+                hi = min(lo + chunk, n)
+                for k, r in enumerate(runners):
+                    if not reducer.load(k, r.logits(forwarded[k][lo:hi])):
+                        raise ConvdivError(f"model {r.key!r} produced NaN or infinite logits")
+                    stats[k, lo:hi] = reducer.stats(k, targets[lo:hi])
+                for j, (a, b) in enumerate(pair_idx):
+                    pkl[j, lo:hi] = reducer.pair_kl(a, b)
+            stats_np = stats.to(torch.float32).cpu().numpy()
+            pkl_np = pkl.to(torch.float32).cpu().numpy()
+            for k, key in enumerate(keys):
+                result.stats[key][out_rows] = stats_np[k]
+            for j, p in enumerate(pair_keys):
+                result.pair_kl[p][out_rows] = pkl_np[j]
+            done += n
+            if progress is not None:
+                progress(done, n_positions)
+    return result
+
+
+def _pack(batch: list[Window], docs, offsets, device):
+    """Right-padded input ids + mask, and for the scored positions: (row, col), target ids, output rows."""
+    width = max(w.n_tokens for w in batch)
+    ids = np.zeros((len(batch), width), dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    rows, cols, targets, out_rows = [], [], [], []
+    for i, w in enumerate(batch):
+        tokens = docs[w.doc][w.start : w.stop]
+        ids[i, : len(tokens)] = tokens
+        mask[i, : len(tokens)] = 1
+        xs = np.arange(w.score_from, w.stop - 1, dtype=np.int64)
+        rows.append(np.full(len(xs), i, dtype=np.int64))
+        cols.append(xs - w.start)
+        targets.append(docs[w.doc][xs + 1])
+        out_rows.append(offsets[w.doc] + xs)
+    to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+    return (
+        to(ids),
+        to(mask),
+        to(np.concatenate(rows)),
+        to(np.concatenate(cols)),
+        to(np.concatenate(targets)),
+        np.concatenate(out_rows),
+    )

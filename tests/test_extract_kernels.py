@@ -1,0 +1,209 @@
+"""Per-token reductions (convdiv.extract.kernels) and windowing (convdiv.extract.windows) against float64 oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from convdiv.extract.kernels import STAT_COLUMNS, ChunkReducer
+from convdiv.extract.windows import document_offsets, plan_batches, plan_windows
+
+V = 2000  # real vocabulary; logits are padded wider, as Pythia's 50277 -> 50304
+
+
+def log_softmax64(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+def oracle_stats(logits: np.ndarray, targets: np.ndarray, log_q: np.ndarray) -> np.ndarray:
+    """float64: ce, entropy, kl_uniform, kl_unigram straight from the definitions."""
+    lp = log_softmax64(logits[:, :V])
+    p = np.exp(lp)
+    ce = -lp[np.arange(len(targets)), targets]
+    entropy = -(p * lp).sum(-1)
+    kl_uniform = (p * (lp - np.log(1.0 / V))).sum(-1)
+    kl_unigram = (p * (lp - log_q)).sum(-1)
+    return np.stack([ce, entropy, kl_uniform, kl_unigram], axis=1)
+
+
+def oracle_kl(la: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    pa, pb = np.exp(log_softmax64(la[:, :V])), np.exp(log_softmax64(lb[:, :V]))
+    return (pa * (np.log(pa) - np.log(pb))).sum(-1)
+
+
+def zipf_log_q() -> np.ndarray:
+    q = 1.0 / np.arange(1, V + 1) ** 1.1
+    return np.log(q / q.sum())
+
+
+def make_logits(rng, n, sigma, shared=0.0):
+    """Logits (n, V + 48) float32; `shared` mixes in a common component so pairs can be close."""
+    base = rng.standard_normal((n, V + 48))
+    return lambda: ((shared * base + rng.standard_normal((n, V + 48))) * sigma + 3.0).astype(np.float32)
+
+
+def run_reducer(logit_list, targets, log_q):
+    red = ChunkReducer(len(logit_list), len(targets), torch.from_numpy(log_q))
+    for k, lg in enumerate(logit_list):
+        assert red.load(k, torch.from_numpy(lg))
+    return red
+
+
+def kl_tolerance(expected):
+    # the contract: absolute error <= 1e-7 where KL < 1e-4; elsewhere float32 output precision
+    return np.where(expected < 1e-4, 1e-7, 1e-6 + 2e-6 * expected)
+
+
+@pytest.mark.parametrize("sigma", [1e-3, 3e-2, 1.0, 6.0])
+def test_stats_equal_float64_oracle(sigma):
+    rng = np.random.default_rng(1)
+    logits = make_logits(rng, 64, sigma)()
+    targets = rng.integers(0, V, 64)
+    log_q = zipf_log_q()
+    red = run_reducer([logits], targets, log_q)
+    got = red.stats(0, torch.from_numpy(targets)).numpy()
+    want = oracle_stats(logits, targets, log_q)
+    assert got.shape == (64, len(STAT_COLUMNS))
+    np.testing.assert_allclose(got[:, :2], want[:, :2], rtol=0, atol=1e-6)  # ce, entropy (~log V)
+    for j in (2, 3):  # kl_uniform, kl_unigram
+        assert (np.abs(got[:, j] - want[:, j]) <= kl_tolerance(want[:, j])).all(), STAT_COLUMNS[j]
+    if sigma == 1e-3:
+        assert want[:, 2].max() < 1e-5  # the near-uniform case really is one
+
+
+@pytest.mark.parametrize("sigma,shared", [(1e-3, 0.0), (3e-2, 0.0), (3e-2, 5.0), (1.0, 0.0), (6.0, 3.0)])
+def test_pair_kl_equals_float64_oracle_both_directions(sigma, shared):
+    rng = np.random.default_rng(2)
+    gen = make_logits(rng, 48, sigma, shared)
+    la, lb = gen(), gen()
+    targets = rng.integers(0, V, 48)
+    red = run_reducer([la, lb], targets, zipf_log_q())
+    got = red.pair_kl(0, 1).numpy()
+    for col, (x, y) in enumerate([(la, lb), (lb, la)]):
+        want = oracle_kl(x, y)
+        assert (np.abs(got[:, col] - want) <= kl_tolerance(want)).all()
+    # the reversed pair is the same numbers, swapped
+    np.testing.assert_allclose(red.pair_kl(1, 0).numpy(), got[:, ::-1], rtol=0, atol=1e-12)
+
+
+def test_near_uniform_kl_beats_float32_matmul_identity():
+    """The oracle tolerance is strict enough to reject the sum p log p - p . log q identity in float32."""
+    rng = np.random.default_rng(3)
+    gen = make_logits(rng, 64, 1e-3)
+    la, lb = gen(), gen()
+    want = oracle_kl(la, lb)
+    assert want.max() < 1e-5
+    lpa = torch.log_softmax(torch.from_numpy(la[:, :V]), -1)
+    lpb = torch.log_softmax(torch.from_numpy(lb[:, :V]), -1)
+    pa = lpa.exp()
+    identity = ((pa * lpa).sum(-1) - pa @ lpb.T).diagonal().double().numpy()
+    assert np.abs(identity - want).max() > 1e-7
+    got = run_reducer([la, lb], rng.integers(0, V, 64), zipf_log_q()).pair_kl(0, 1).numpy()[:, 0]
+    assert np.abs(got - want).max() <= 1e-8
+
+
+def test_kl_of_a_distribution_with_itself_is_zero_and_kl_is_nonnegative():
+    rng = np.random.default_rng(4)
+    gen = make_logits(rng, 32, 0.5)
+    la, lb = gen(), gen()
+    red = run_reducer([la, la.copy(), lb], rng.integers(0, V, 32), zipf_log_q())
+    assert (red.pair_kl(0, 1).numpy() == 0).all()
+    assert (red.pair_kl(0, 2).numpy() > 0).all()
+    assert (red.pair_kl(1, 2).numpy() > 0).all()
+
+
+def test_pair_kl_agrees_with_torch_distributions():
+    rng = np.random.default_rng(5)
+    gen = make_logits(rng, 32, 2.0)
+    la, lb = gen(), gen()
+    got = run_reducer([la, lb], rng.integers(0, V, 32), zipf_log_q()).pair_kl(0, 1).numpy()
+    ca = torch.distributions.Categorical(logits=torch.from_numpy(la[:, :V]).double())
+    cb = torch.distributions.Categorical(logits=torch.from_numpy(lb[:, :V]).double())
+    np.testing.assert_allclose(got[:, 0], torch.distributions.kl_divergence(ca, cb).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(got[:, 1], torch.distributions.kl_divergence(cb, ca).numpy(), rtol=1e-5)
+
+
+def test_bf16_logits_are_reduced_in_float32():
+    rng = np.random.default_rng(6)
+    logits = make_logits(rng, 16, 2.0)()
+    bf = torch.from_numpy(logits).to(torch.bfloat16)
+    targets = rng.integers(0, V, 16)
+    red = ChunkReducer(1, 16, torch.from_numpy(zipf_log_q()))
+    assert red.load(0, bf)
+    got = red.stats(0, torch.from_numpy(targets)).numpy()
+    # exact reductions of the bf16-rounded logits: only the forward's precision is lost, not the reduction's
+    want = oracle_stats(bf.float().numpy(), targets, zipf_log_q())
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_logits_are_detected(bad):
+    rng = np.random.default_rng(7)
+    logits = make_logits(rng, 8, 1.0)()
+    red = ChunkReducer(1, 8, torch.from_numpy(zipf_log_q()))
+    assert red.load(0, torch.from_numpy(logits))
+    logits[5, 17] = bad
+    assert not red.load(0, torch.from_numpy(logits))
+    logits[5, 17] = 0.0
+    logits[3, V + 10] = bad  # in the padded columns, which are not part of the distribution
+    assert red.load(0, torch.from_numpy(logits))
+
+
+def first_window_start(x: int, context: int, stride: int) -> int:
+    """Independent statement of the rule: x is scored by the earliest window k*stride that holds token x+1."""
+    k = max(0, -(-(x + 2 - context) // stride))
+    return k * stride
+
+
+@pytest.mark.parametrize("context,stride", [(8, None), (8, 3), (5, 4), (2, 1)])
+def test_windows_cover_each_position_once_with_long_context(context, stride):
+    lengths = [0, 1, 2, 7, 8, 9, 30, 61]
+    windows = plan_windows(lengths, context, stride)
+    s = stride or context // 2
+    seen = {}
+    for w in windows:
+        assert 2 <= w.n_tokens <= context and w.start % s == 0
+        for x in range(w.score_from, w.stop - 1):
+            assert (w.doc, x) not in seen
+            seen[(w.doc, x)] = w.start
+    expected = {(d, x) for d, n in enumerate(lengths) for x in range(n - 1)}
+    assert set(seen) == expected
+    for (d, x), start in seen.items():
+        assert start == first_window_start(x, context, s)
+        if x >= context - 1:
+            assert x - start >= context - s - 1  # context tokens before the predicted one, beyond the first window
+    offs = document_offsets(lengths)
+    assert list(offs) == list(np.concatenate([[0], np.cumsum(np.maximum(np.array(lengths) - 1, 0))[:-1]]))
+
+
+def test_batches_respect_the_token_budget_and_keep_every_window():
+    windows = plan_windows([3, 50, 9, 20, 20, 4, 33], context_length=16)
+    batches = plan_batches(windows, batch_tokens=40)
+    flat = [w for b in batches for w in b]
+    assert sorted(flat, key=lambda w: (w.doc, w.start)) == sorted(windows, key=lambda w: (w.doc, w.start))
+    for b in batches:
+        assert len(b) * max(w.n_tokens for w in b) <= 40
+    one_long = plan_batches(plan_windows([30], 30), batch_tokens=10)
+    assert len(one_long) == 1 and one_long[0][0].n_tokens == 30  # a window is never split
+
+
+def test_near_uniform_precision_at_pythia_vocabulary():
+    """|V| = 50277 (blocked partition sums): KL to uniform and between seeds stay within 1e-7 near uniform."""
+    big_v = 50277
+    rng = np.random.default_rng(8)
+    la, lb = ((rng.standard_normal((2, 6, big_v + 27)) * 2e-3) + 1.5).astype(np.float32)
+    red = ChunkReducer(2, 6, torch.full((big_v,), -np.log(big_v), dtype=torch.float64))
+    assert red.load(0, torch.from_numpy(la)) and red.load(1, torch.from_numpy(lb))
+    got = red.stats(0, torch.zeros(6, dtype=torch.long)).numpy()
+    lpa, lpb = log_softmax64(la[:, :big_v]), log_softmax64(lb[:, :big_v])
+    pa, pb = np.exp(lpa), np.exp(lpb)
+    kl_uniform = (pa * (lpa + np.log(big_v))).sum(-1)
+    assert kl_uniform.max() < 1e-4
+    assert np.abs(got[:, 2] - kl_uniform).max() <= 1e-7
+    assert np.abs(got[:, 3] - kl_uniform).max() <= 1e-7  # the unigram here is uniform
+    pair = red.pair_kl(0, 1).numpy()
+    assert np.abs(pair[:, 0] - (pa * (lpa - lpb)).sum(-1)).max() <= 1e-7
+    assert np.abs(pair[:, 1] - (pb * (lpb - lpa)).sum(-1)).max() <= 1e-7
