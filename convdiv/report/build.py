@@ -36,6 +36,7 @@ class ReportResult:
     sections: list[Section]
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)   # section key -> seconds (+ 'render', 'total')
+    scope: Scope | None = None
 
     @property
     def errors(self) -> dict[str, str]:
@@ -142,4 +143,4 @@ def build_report(engine: Engine, out: Path, *, suite: str | None = None, corpus:
     timings = {s.key: s.seconds for s in sections}
     timings["render"] = t2 - t1
     timings["total"] = t2 - t0
-    return ReportResult(path=out, sections=sections, warnings=warnings, timings=timings)
+    return ReportResult(path=out, sections=sections, warnings=warnings, timings=timings, scope=scope)

@@ -74,7 +74,7 @@ def line_with_band(x, y, low=None, high=None, *, name: str, colour_: str, legend
         if ok.any():
             traces.append(go.Scatter(
                 x=np.concatenate([x[ok], x[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
-                fill="toself", fillcolor=rgba(colour_, 0.18), line=dict(width=0), hoverinfo="skip",
+                mode="lines", fill="toself", fillcolor=rgba(colour_, 0.18), line=dict(width=0), hoverinfo="skip",
                 name=f"{name} band", legendgroup=legendgroup or name, showlegend=False, visible=visible, **axes,
             ))
     traces.append(go.Scatter(
