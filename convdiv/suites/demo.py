@@ -495,9 +495,10 @@ def _deterministic_torch(threads: int = 1):
 def train_run(job: RunJob, train_ids: np.ndarray, val_ids: np.ndarray, report: Callable | None = None) -> None:
     """Train one run (size, seed), resuming from its last checkpoint if a previous attempt was killed."""
     import torch
-    from safetensors.torch import load_file
     from transformers import GPTNeoXForCausalLM
     from transformers.utils import logging as hf_logging
+
+    from convdiv.suites.loading import _dtype_kwargs
 
     hf_logging.disable_progress_bar()
     cfg, arch = job.cfg, job.arch
@@ -506,9 +507,17 @@ def train_run(job: RunJob, train_ids: np.ndarray, val_ids: np.ndarray, report: C
     ckpt_steps = set(cfg.checkpoint_steps())
     report = report or (lambda *a: None)
 
+    state_path = run_dir / STATE_FILE
+    state = torch.load(state_path, weights_only=True) if state_path.is_file() else None
     with _deterministic_torch(1):
-        torch.manual_seed(job.seed)  # the init seed
-        model = GPTNeoXForCausalLM(_model_config(cfg, arch, job.vocab_len))
+        if state is None:
+            torch.manual_seed(job.seed)  # the init seed
+            model = GPTNeoXForCausalLM(_model_config(cfg, arch, job.vocab_len))
+        else:
+            # from_pretrained, not load_state_dict: transformers maps saved names (embed_out) to module names.
+            model = GPTNeoXForCausalLM.from_pretrained(
+                str(run_dir / f"step{int(state['step'])}"), **_dtype_kwargs(torch.float32)
+            )
         decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # biases and LayerNorm: no decay
         opt = torch.optim.AdamW(
@@ -519,12 +528,8 @@ def train_run(job: RunJob, train_ids: np.ndarray, val_ids: np.ndarray, report: C
         val = torch.from_numpy(val_ids.astype(np.int64)).view(-1, cfg.seq_len)
 
         start, log = 0, []
-        state_path = run_dir / STATE_FILE
-        if state_path.is_file():
-            state = torch.load(state_path, weights_only=True)
+        if state is not None:
             start = int(state["step"])
-            weights = load_file(str(run_dir / f"step{start}" / "model.safetensors"))
-            model.load_state_dict(weights, strict=False)  # strict=False: non-persistent rotary buffers
             opt.load_state_dict(state["optimizer"])
             log = [r for r in _read_run_log(run_dir) if r["step"] <= start]
         else:
