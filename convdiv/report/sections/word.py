@@ -31,7 +31,6 @@ def build(data: ReportData) -> Section:
     if df.empty:
         sec.notes.append("no begin/end-of-word categories in conditional_kl")
     else:
-        df = df.assign(category=df["family"].str.replace("_", " ") + "=" + df["category"].astype(str))
         sizes = [s for s in sizes if s in set(df["size"])]
         panels = {"begin of word": None, "end of word": None}
         families = {"begin of word": "begin_of_word", "end of word": "end_of_word"}
