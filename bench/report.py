@@ -1,0 +1,110 @@
+"""Benchmark: build the report on a paper-scale warehouse and print the time per section.
+
+Paper scale = the study's grid: 5 sizes x 20 steps x 5 seeds on the 4,662 positions of its evaluation text, seed
+pairs and consecutive steps (about 2.3M checkpoint_token and 6.9M pair_token rows), loaded by COPY into a fresh
+database by ``convdiv.report.synthetic`` (or by ``bench/views.py``'s builder when present). Goal: the report in
+under 30 s on 2 cores. The warehouse is built once and kept (``--keep``) so that reruns time only the report.
+
+    .venv/bin/python bench/report.py                     # build a fresh warehouse, report, drop it
+    .venv/bin/python bench/report.py --keep              # ... and keep it; prints its URL
+    .venv/bin/python bench/report.py --url URL           # report on an existing warehouse
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from convdiv.report.build import build_report  # noqa: E402
+from convdiv.report.synthetic import PAPER_SEEDS, PAPER_SIZES, PAPER_STEPS, build_synthetic_warehouse  # noqa: E402
+from convdiv.warehouse import schema  # noqa: E402
+
+SERVER = os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def fresh_database() -> str:
+    name = f"convdiv_bench_report_{uuid.uuid4().hex[:8]}"
+    admin = make_url(SERVER).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(SERVER).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    admin = make_url(SERVER).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def screenshot(html: Path, png: Path) -> str:
+    if not Path("/usr/bin/chromium").exists():
+        return "no /usr/bin/chromium: no screenshot"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        t = time.perf_counter()
+        page.goto(html.resolve().as_uri(), wait_until="load")
+        page.wait_for_function("Array.from(document.querySelectorAll('div.figure'))"
+                               ".every(d => d.querySelector('.main-svg'))", timeout=120_000)
+        shown = time.perf_counter() - t
+        page.screenshot(path=str(png), full_page=True)
+        browser.close()
+    return f"{png} (page rendered in {shown:.1f} s, console errors: {len(errors)})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", help="report on this existing warehouse instead of building one")
+    ap.add_argument("--keep", action="store_true", help="keep the built warehouse")
+    ap.add_argument("--positions", type=int, default=4662)
+    ap.add_argument("--out", default=str(ROOT / "artifacts" / "bench-report.html"))
+    args = ap.parse_args()
+    print(f"cpus: {os.cpu_count()}")
+
+    url = args.url or fresh_database()
+    engine = sa.create_engine(url)
+    try:
+        if not args.url:
+            schema.upgrade(engine)
+            t = time.perf_counter()
+            info = build_synthetic_warehouse(
+                engine, suite="paper", corpus="pile-4662", sizes=PAPER_SIZES, seeds=PAPER_SEEDS, steps=PAPER_STEPS,
+                n_positions=args.positions, n_documents=1, vocab_size=5000)
+            print(f"warehouse: {info.checkpoint_token_rows:,} checkpoint_token + {info.pair_token_rows:,} "
+                  f"pair_token rows loaded and aggregates refreshed in {time.perf_counter() - t:.1f} s")
+        out = Path(args.out)
+        result = build_report(engine, out)
+        print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)")
+        for key, seconds in result.timings.items():
+            print(f"  {key:>12}: {seconds:7.2f} s")
+        total = result.timings["total"]
+        print(f"total {total:.2f} s (goal < 30 s: {'met' if total < 30 else 'NOT met'}); "
+              f"ratio to goal {total / 30:.2f}")
+        if result.errors:
+            print("section errors:", result.errors)
+        print("screenshot:", screenshot(out, out.with_suffix(".png")))
+    finally:
+        engine.dispose()
+        if args.keep and not args.url:
+            print(f"kept warehouse: {url}")
+        elif not args.url:
+            drop_database(url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The report on a warehouse filled by the real pipeline: spaCy-tagged corpus, random-init local suite, ingest.
+
+No synthetic numbers here: positions come from the corpus stage and facts from the extract engine, so this checks
+that every section draws from what a real ingest writes (and that the report's names match the views').
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import ingest_support as S
+from convdiv.extract.ingest import ingest
+from convdiv.report.build import build_report
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def suite_root(tmp_path_factory):
+    return S.shared_suite(tmp_path_factory)
+
+
+def test_report_after_real_ingest(engine, settings, suite_root, tmp_path):
+    S.add_tiny_corpus(engine, suite_root)
+    ingest(engine, settings, str(suite_root), S.CORPUS, comparisons="seed_pairs,consecutive_steps", progress=False)
+    result = build_report(engine, tmp_path / "real.html")
+    assert result.errors == {}
+    sections = {s.key: s for s in result.sections}
+    for key, sec in sections.items():
+        assert sec.missing is None, (key, sec.missing)
+        assert sec.figures, key
+    assert result.scope.corpus == S.CORPUS and result.scope.sizes == list(S.SIZES)
+    curve = sections["convergence"].figures[0].data
+    assert sorted(curve["step"].unique()) == list(S.STEPS)
+    assert (curve["mean_kl"] >= 0).all() and (curve["n_comparisons"] == 3).all()
+    overview = sections["overview"].tables[0].frame.set_index("item")["value"]
+    assert overview["checkpoints with data"] == f"{len(S.SIZES) * len(S.SEEDS) * len(S.STEPS)} of 24"
+    assert "cpu" in overview["devices"]
+    regression = sections["regression"].tables[0].frame
+    assert list(regression["step"]) == list(S.STEPS) and (regression["r2"].between(0, 1)).all()
