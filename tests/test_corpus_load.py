@@ -222,3 +222,20 @@ def test_cli_error_is_one_line_on_stderr(db_url, tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "latin1.txt is not UTF-8" in lines[0], proc.stderr
+
+
+def test_a_failure_mid_copy_leaves_the_old_corpus_untouched(engine):
+    """A real server-side error in the middle of the position COPY (a trigger) rolls back the whole replace."""
+    first = add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL)
+    before = sequences(engine, "small")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE FUNCTION fail_on_doc1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.document = 1 AND NEW.idx = 3 THEN RAISE EXCEPTION 'injected failure'; END IF; "
+            "RETURN NEW; END $$"))
+        conn.execute(sa.text("CREATE TRIGGER fail BEFORE INSERT ON position FOR EACH ROW "
+                             "WHEN (NEW.corpus_id <> " + str(first.corpus_id) + ") EXECUTE FUNCTION fail_on_doc1()"))
+    with pytest.raises(Exception, match="injected failure"):
+        add_corpus(engine, "small", tokenizer=PYTHIA, documents=list(reversed(SMALL)), replace=True)
+    assert sequences(engine, "small") == before
+    assert table_counts(engine) == {"corpus": 1, "vocab_token": 50277, "position": first.n_positions}

@@ -135,13 +135,14 @@ def tag_documents(nlp, texts: list[str], vocab: TagVocab, *, batch_size: int = B
     codes: dict[int, int] = {}  # spaCy string hash -> our code
 
     def to_code(hashes: np.ndarray) -> np.ndarray:
-        out = np.empty(len(hashes), dtype=np.int32)
-        for i, h in enumerate(hashes.tolist()):
-            code = codes.get(h)
-            if code is None:
-                code = codes[h] = vocab.code(strings[h]) if h else -1
-            out[i] = code
-        return out
+        """spaCy string hashes -> our codes (hash 0 = no value -> -1), via the few distinct values."""
+        distinct, inverse = np.unique(hashes, return_inverse=True)
+        mapped = np.empty(len(distinct), dtype=np.int32)
+        for i, h in enumerate(distinct.tolist()):
+            if h not in codes:
+                codes[h] = vocab.code(strings[h]) if h else -1
+            mapped[i] = codes[h]
+        return mapped[inverse.reshape(-1)]
 
     per_doc: list[list[np.ndarray]] = [[] for _ in texts]
     for (doc_no, offset), doc in zip(chunks, nlp.pipe(pieces, batch_size=batch_size)):

@@ -1,0 +1,157 @@
+"""Corpus preparation benchmarks, printed as ratios against baselines run in the same process.
+
+1. Tagging + alignment throughput (words/s) against spaCy's own tagger-only ``nlp.pipe`` over the same chunks:
+   ours = tokenise + tag (nlp.pipe + array extraction) + align + build position columns. Goal: < 30% overhead.
+2. Position loading (rows/s): our numpy-encoded binary COPY against ``psql \\copy`` of the same rows from a CSV
+   file, each into an empty ``position`` table of a scratch database.
+
+Usage: .venv/bin/python bench/corpus.py [--text FILE ...] [--max-chars N] [--repeat K]
+Needs PostgreSQL at CONVDIV_TEST_SERVER (default postgresql://postgres@127.0.0.1:5432/postgres) and psql.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+SHARED = ROOT.parent / "shared" / "data"
+
+from conftest import create_database, drop_database  # noqa: E402
+
+from convdiv.corpus import frequency as freq  # noqa: E402
+from convdiv.corpus.load import POSITION_COLUMNS, copy_positions  # noqa: E402
+from convdiv.corpus.positions import build_positions  # noqa: E402
+from convdiv.corpus.tagging import (  # noqa: E402
+    MAX_CHARS, TagVocab, chunk_spans, load_tagger, mask_spans, resolve_model, tag_documents)
+from convdiv.corpus.tokens import load_tokenizer, tokenize_documents  # noqa: E402
+from convdiv.warehouse import schema  # noqa: E402
+from convdiv.warehouse.engine import psql_command  # noqa: E402
+
+
+def best(fn, repeat):
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
+def bench_tagging(texts, tokenizer, nlp, repeat):
+    pieces = [t[s:e] for t in texts for s, e in chunk_spans(t, MAX_CHARS)]
+
+    def baseline():
+        return sum(sum(1 for tok in doc if not tok.is_space) for doc in nlp.pipe(pieces, batch_size=64))
+
+    def ours():
+        docs = tokenize_documents(tokenizer, texts, bos=True, eos=True)
+        vocab = TagVocab()
+        masked = [mask_spans(t, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
+                  for t, d in zip(texts, docs)]
+        words = tag_documents(nlp, masked, vocab)
+        counts = freq.count_tokens((d.ids for d in docs), len(tokenizer))
+        return build_positions(texts, docs, words, vocab, counts)
+
+    # alternate, best of `repeat`, so a busy neighbour on the shared CPUs hurts both alike
+    t_base, t_ours = [], []
+    n_words = table = None
+    for _ in range(repeat):
+        t, n_words = best(baseline, 1)
+        t_base.append(t)
+        t, table = best(ours, 1)
+        t_ours.append(t)
+    tb, to = min(t_base), min(t_ours)
+    print(f"tagging: {n_words:,} words, {len(table):,} positions")
+    print(f"  spaCy tagger-only nlp.pipe : {tb:7.2f} s  {n_words / tb:10,.0f} words/s")
+    print(f"  ours (tokenise+tag+align)  : {to:7.2f} s  {n_words / to:10,.0f} words/s")
+    print(f"  ratio ours/baseline time   : {to / tb:.3f}  (alignment and tokenisation add {100 * (to / tb - 1):.1f}%)")
+    return table
+
+
+def bench_copy(table, repeat):
+    url = create_database("convdiv_bench")
+    engine = sa.create_engine(url)
+    try:
+        schema.upgrade(engine)
+        with engine.begin() as conn:
+            corpus_id = conn.execute(sa.text(
+                "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
+                "n_positions, frequency_source, options) VALUES ('bench', 't', 'x', 1, 'x', 1, 1, 'self', '{}') "
+                "RETURNING corpus_id")).scalar_one()
+        n = len(table)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "positions.csv"
+            decoded = {c: table.decoded(c) for c in ("pos_t", "pos_prev", "upos_t", "upos_prev", "group_t",
+                                                     "group_prev")}
+            with path.open("w", newline="") as f:
+                w = csv.writer(f)
+                for i in range(n):
+                    w.writerow([corpus_id, table.document[i], table.idx[i], table.context_token_id[i],
+                                table.target_token_id[i], *(("" if decoded[c][i] is None else decoded[c][i])
+                                                            for c in decoded),
+                                "t" if table.begin_of_word[i] else "f", "t" if table.end_of_word[i] else "f",
+                                table.frequency[i]])
+            argv, env = psql_command(engine.url)
+            cmd = [*argv, "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                   f"\\copy position ({', '.join(POSITION_COLUMNS)}) FROM '{path}' WITH (FORMAT csv)"]
+
+            def truncate():
+                with engine.begin() as conn:
+                    conn.execute(sa.text("TRUNCATE position CASCADE"))
+
+            def ours():
+                with engine.begin() as conn:
+                    return copy_positions(conn, corpus_id, table)
+
+            def psql():
+                subprocess.run(cmd, check=True, env={**os.environ, **env})
+
+            t_ours, t_psql = [], []
+            for _ in range(repeat):
+                truncate()
+                t, loaded = best(ours, 1)
+                assert loaded == n
+                t_ours.append(t)
+                truncate()
+                t_psql.append(best(psql, 1)[0])
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT count(*) FROM position")).scalar_one() == n
+        to, tp = min(t_ours), min(t_psql)
+        print(f"loading: {n:,} position rows")
+        print(f"  psql \\copy (CSV file)      : {tp:7.2f} s  {n / tp:10,.0f} rows/s")
+        print(f"  ours (numpy binary COPY)   : {to:7.2f} s  {n / to:10,.0f} rows/s  (encode included)")
+        print(f"  ratio ours/psql rows/s     : {tp / to:.3f}")
+    finally:
+        engine.dispose()
+        drop_database(url)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--text", nargs="*", default=[str(SHARED / "austen" / "persuasion.txt")])
+    ap.add_argument("--max-chars", type=int, default=0, help="use only the first N characters of each file")
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    texts = [Path(p).read_text(encoding="utf-8") for p in args.text]
+    if args.max_chars:
+        texts = [t[: args.max_chars] for t in texts]
+    tokenizer = load_tokenizer(str(SHARED / "pythia-tokenizer"))
+    nlp = load_tagger(resolve_model(None)[0])
+    print(f"texts: {', '.join(Path(p).name for p in args.text)} ({sum(map(len, texts)):,} characters)")
+    table = bench_tagging(texts, tokenizer, nlp, args.repeat)
+    bench_copy(table, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
