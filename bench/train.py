@@ -1,0 +1,79 @@
+"""Demo-suite training speed: steps/s of each demo size against the issue's baseline, and the whole demo's estimate.
+
+Baseline (issue 4): a 0.6M-parameter GPT-NeoX at batch 16 x 128 trains at ~11 steps/s on 2 idle cores. This runs
+that baseline (two threads, as measured in the issue) and each demo size in the same process, with the demo's settings (one intra-op thread per run,
+deterministic kernels), and prints the ratios, so the figures hold on a loaded machine too. The demo trains two
+runs in parallel (one per core), so its estimated wall time is sum(seeds * steps / rate) / 2.
+
+    .venv/bin/python bench/train.py [--steps 30] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+
+def steps_per_second(config, batch: int, seq: int, steps: int, threads: int = 1) -> float:
+    from transformers import GPTNeoXForCausalLM
+
+    from convdiv.suites.demo import _deterministic_torch
+
+    with _deterministic_torch(threads):
+        torch.manual_seed(0)
+        model = GPTNeoXForCausalLM(config)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95))
+        x = torch.randint(0, config.vocab_size, (batch, seq), generator=torch.Generator().manual_seed(0))
+
+        def one():
+            loss = model(input_ids=x, labels=x).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        for _ in range(3):
+            one()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            one()
+        return steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    from transformers import GPTNeoXConfig
+
+    from convdiv.suites.demo import DEMO, DEMO_QUICK, _model_config, size_labels
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--quick", action="store_true", help="bench the quick config instead of the default")
+    args = ap.parse_args()
+    cfg = DEMO_QUICK if args.quick else DEMO
+
+    # The issue's reference model: ~0.6M parameters, batch 16 x 128.
+    base_cfg = GPTNeoXConfig(vocab_size=4096, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                             intermediate_size=256, max_position_embeddings=128, rotary_pct=0.25,
+                             tie_word_embeddings=False)
+    base = steps_per_second(base_cfg, 16, 128, args.steps, threads=2)  # measured like the issue: 2 threads
+    n_base = sum(p.numel() for p in __import__("transformers").GPTNeoXForCausalLM(base_cfg).parameters())
+    print(f"baseline {n_base / 1e6:.2f}M params, batch 16x128: {base:6.1f} steps/s (issue: ~11 on 2 idle cores)")
+
+    labels = size_labels(cfg, cfg.vocab_size)
+    total_s = 0.0
+    for label, arch in zip(labels, cfg.sizes):
+        rate = steps_per_second(_model_config(cfg, arch, cfg.vocab_size), cfg.batch_size, cfg.seq_len, args.steps)
+        run_s = cfg.max_step / rate
+        total_s += run_s * len(cfg.seeds)
+        print(f"{cfg.name} {label:>6} batch {cfg.batch_size}x{cfg.seq_len}: {rate:6.1f} steps/s = {rate / base:4.2f}x "
+              f"baseline; one run of {cfg.max_step} steps {run_s:5.0f} s")
+    workers = 2
+    est = total_s / workers
+    print(f"{cfg.name}: {len(cfg.sizes)} sizes x {len(cfg.seeds)} seeds, {workers} runs in parallel: ~{est:.0f} s here; "
+          f"~{est * base / 11:.0f} s on 2 idle cores (scaled by baseline / 11 steps/s)")
+
+
+if __name__ == "__main__":
+    main()
