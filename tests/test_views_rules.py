@@ -1,0 +1,135 @@
+"""The views' rules on hand-made warehouses with known answers: phase boundaries of a curve shaped like the study's
+four phases, frequency bins at the decade edges, the t quantile, the tunable settings."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from scipy import stats
+
+from convdiv.analysis.refresh import refresh_aggregates
+
+STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000]
+# KL to uniform: flat until 8, rising from 16: threshold 0.01 + 0.1 * (6 - 0.01) = 0.609 -> uniform ends at 16
+KL_UNIFORM = [0.01, 0.01, 0.01, 0.01, 0.01, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 5.8, 6]
+# KL to unigram: lowest at 256 (the models' unigram phase)
+KL_UNIGRAM = [3, 3, 3, 3, 3, 2, 1.5, 1.2, 1.0, 0.8, 0.9, 1.1, 1.3, 1.4, 1.5]
+# E[KL] between seeds: an early bump (before the uniform phase ends, ignored), sharp convergence to 256,
+# sharp divergence to 2000, slow reconvergence after
+EXPECTED_KL = {
+    "m": [0.001, 0.5, 2.0, 3.0, 1.0, 1.0, 0.6, 0.3, 0.2, 0.1, 0.5, 1.2, 1.5, 1.3, 1.1],
+    # still diverging at the last step: no reconvergence seen
+    "l": [0.001, 0.5, 2.0, 3.0, 1.0, 1.0, 0.6, 0.3, 0.2, 0.1, 0.5, 1.2, 1.5, 1.6, 1.7],
+}
+
+
+def _insert(conn, sql: str, **params):
+    return conn.execute(sa.text(sql), params).scalar()
+
+
+def build_curve_warehouse(engine, frequencies=(5, 50)) -> None:
+    """Two sizes x two seeds x STEPS; every position of a checkpoint carries the step's curve values."""
+    with engine.begin() as conn:
+        suite = _insert(conn, "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('curve', 'local', 't', '{}') "
+                              "RETURNING suite_id")
+        corpus = _insert(conn, "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
+                               "n_documents, n_positions, frequency_source, options) "
+                               "VALUES ('c', 't', 'x', 10, 'y', 1, :n, 'self', '{}') RETURNING corpus_id",
+                         n=len(frequencies))
+        for token_id in range(10):
+            conn.execute(sa.text("INSERT INTO vocab_token VALUES (:c, :t, :tok, 1, -2.3)"),
+                         dict(c=corpus, t=token_id, tok=f"tok{token_id}"))
+        positions = [
+            _insert(conn, "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, "
+                          "pos_prev, begin_of_word, end_of_word, frequency) "
+                          "VALUES (:c, 0, :i, 1, 2, 'NN', 'DT', true, true, :f) RETURNING position_id",
+                    c=corpus, i=i, f=f)
+            for i, f in enumerate(frequencies)
+        ]
+        for rank, (size, curve) in enumerate(EXPECTED_KL.items()):
+            model = _insert(conn, "INSERT INTO model (suite_id, size, size_rank) VALUES (:s, :z, :r) RETURNING model_id",
+                            s=suite, z=size, r=rank)
+            ckpts = {}
+            for seed in (1, 2):
+                run = _insert(conn, "INSERT INTO run (model_id, seed, source) VALUES (:m, :s, 'x') RETURNING run_id",
+                              m=model, s=seed)
+                for i, step in enumerate(STEPS):
+                    ck = _insert(conn, "INSERT INTO checkpoint (run_id, step) VALUES (:r, :t) RETURNING checkpoint_id",
+                                 r=run, t=step)
+                    ckpts[seed, step] = ck
+                    for p in positions:
+                        conn.execute(sa.text("INSERT INTO checkpoint_token VALUES (:c, :p, 5.0, 1.0, :u, :g)"),
+                                     dict(c=ck, p=p, u=KL_UNIFORM[i], g=KL_UNIGRAM[i]))
+            for i, step in enumerate(STEPS):
+                cmp = _insert(conn, "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) "
+                                    "VALUES ('seed_pair', :a, :b) RETURNING comparison_id",
+                              a=ckpts[1, step], b=ckpts[2, step])
+                for p in positions:
+                    conn.execute(sa.text("INSERT INTO pair_token VALUES (:c, :p, :k, :k)"),
+                                 dict(c=cmp, p=p, k=curve[i]))
+        refresh_aggregates(conn)
+
+
+def test_phase_boundaries_of_the_four_phase_curve(engine):
+    build_curve_warehouse(engine)
+    with engine.connect() as conn:
+        df = pd.read_sql(sa.text("SELECT * FROM phase_boundaries ORDER BY size_rank"), conn)
+    m, l = df.iloc[0], df.iloc[1]
+    assert (m["size"], m["kind"], m["n_steps"]) == ("m", "seed_pair", len(STEPS))
+    assert m["uniform_end_step"] == 16
+    assert m["unigram_closest_step"] == 256
+    assert m["convergence_min_step"] == 256
+    assert m["divergence_peak_step"] == 2000
+    assert m["reconvergence_start_step"] == 2000
+    assert (l["divergence_peak_step"], l["convergence_min_step"]) == (8000, 256)
+    assert pd.isna(l["reconvergence_start_step"])
+
+
+def test_uniform_end_fraction_is_a_setting(engine):
+    build_curve_warehouse(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET convdiv.uniform_end_fraction = 0.5")  # threshold 3.005 -> first above: 128 (3.5)
+        u = conn.execute(sa.text("SELECT DISTINCT uniform_end_step FROM phase_boundaries")).scalars().all()
+    assert u == [128]
+
+
+def test_frequency_features_at_decade_edges(engine):
+    freqs = [0, 1, 9, 10, 99, 100, 999, 1000, 10**6, 10**6 - 1]
+    build_curve_warehouse(engine, frequencies=freqs)
+    with engine.connect() as conn:
+        df = pd.read_sql(sa.text("SELECT frequency, log_frequency, frequency_bin, frequency_bin_order "
+                                 "FROM position_features ORDER BY idx"), conn)
+    assert df["frequency"].tolist() == freqs
+    assert df["frequency_bin_order"].tolist() == [-1, 0, 0, 1, 1, 2, 2, 3, 6, 5]
+    assert df["frequency_bin"].tolist() == ["0", "[1,10)", "[1,10)", "[10,100)", "[10,100)", "[100,1000)",
+                                            "[100,1000)", "[1000,10000)", "[1000000,10000000)", "[100000,1000000)"]
+    assert pd.isna(df["log_frequency"].iloc[0])
+    for f, lf in zip(freqs[1:], df["log_frequency"].iloc[1:]):
+        assert lf == pytest.approx(math.log(f), rel=1e-12)
+    with engine.connect() as conn:
+        bins = pd.read_sql(sa.text("SELECT category, category_order, n_positions FROM conditional_kl "
+                                   "WHERE family = 'frequency_bin' AND size = 'm' AND step = 0 ORDER BY 2"), conn)
+    assert bins["category_order"].tolist() == [-1, 0, 1, 2, 3, 5, 6]
+    assert bins["n_positions"].tolist() == [1, 2, 2, 2, 1, 1, 1]
+
+
+def test_t_quantile_matches_scipy(engine):
+    dfs = [*range(0, 151), 200, 1000, 10**6]
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("SELECT t_quantile_975(d) FROM unnest(CAST(:d AS bigint[])) AS d"),
+                           {"d": dfs}).scalars().all()
+    assert got[0] is None
+    for df, value in zip(dfs[1:], got[1:]):
+        assert value == pytest.approx(stats.t.ppf(0.975, df), rel=1e-9, abs=1e-9), df
+
+
+def test_settings_default_and_override(engine):
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT convdiv_setting('outlier_low', 0.8)")).scalar() == 0.8
+        conn.exec_driver_sql("SET convdiv.outlier_low = '0.7'")
+        assert conn.execute(sa.text("SELECT convdiv_setting('outlier_low', 0.8)")).scalar() == 0.7
+        conn.exec_driver_sql("RESET convdiv.outlier_low")
+        assert conn.execute(sa.text("SELECT convdiv_setting('outlier_low', 0.8)")).scalar() == 0.8
