@@ -1,0 +1,118 @@
+"""The SQL files as replaceable objects (sqlfiles), migration 0002's object list, and refresh_aggregates."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from convdiv.analysis import sqlfiles
+from convdiv.analysis.refresh import refresh_aggregates
+from convdiv.errors import ConvdivError
+from convdiv.warehouse.schema import MIGRATIONS_DIR, SQL_DIR
+
+from test_views_rules import build_curve_warehouse
+
+CONTRACT_VIEWS = {
+    "token_records": "suite size size_rank seed step checkpoint_id position_id corpus document idx token_id token pos_t "
+                     "pos_prev group_t group_prev frequency log_frequency frequency_bin begin_of_word end_of_word ce "
+                     "entropy kl_uniform kl_unigram",
+    "pair_records": "suite kind comparison_id size_a size_b seed_a seed_b step_a step_b position_id token pos_t "
+                    "pos_prev direction kl ce_a ce_b",
+    "expected_kl": "suite corpus size size_rank step kind n_comparisons n_positions mean_kl sd_kl se_kl ci_low "
+                   "ci_high step_b",
+    "reference_kl": "suite corpus size size_rank step n_seeds mean_kl_uniform sd_kl_uniform mean_kl_unigram "
+                    "sd_kl_unigram mean_ce sd_ce mean_entropy",
+    "conditional_kl": "suite corpus size size_rank step kind family category n_comparisons n_positions mean_kl sd_kl "
+                      "se_kl ci_low ci_high mean_ce",
+    "relative_divergence": "suite corpus size size_rank step kind family category n_positions mean_kl overall_kl "
+                           "sigma is_outlier",
+    "ce_difference": "suite corpus comparison_id kind size_a size_b seed_a seed_b step_a step_b family category "
+                     "n_positions ce_a ce_b delta_h ce_ratio mean_kl",
+    "phase_boundaries": "suite corpus size size_rank kind uniform_end_step convergence_min_step unigram_closest_step "
+                        "divergence_peak_step reconvergence_start_step paper_lines presentation_lines",
+    "regression_inputs": "suite corpus comparison_id kind size size_rank step position_id kl log_frequency pos_t "
+                         "pos_prev",
+    "token_divergence": "suite corpus size size_rank step kind token_id token occurrences mean_kl mean_ce",
+    "context_variance": "suite corpus size size_rank step kind n_positions mean_kl sd_kl",
+}
+
+
+def _migration_0002():
+    path = next(MIGRATIONS_DIR.glob("versions/*_0002_analysis_views.py"))
+    spec = importlib.util.spec_from_file_location("migration_0002", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_file_is_one_documented_object_in_dependency_order():
+    objs = sqlfiles.objects()
+    assert [o.name for o in objs] == list(_migration_0002().OBJECTS), "migration 0002 must list every sql/ file"
+    names = [o.name for o in objs]
+    for i, obj in enumerate(objs):
+        text = obj.path.read_text()
+        assert text.startswith(f"-- {obj.name}"), f"{obj.path.name}: header comment must start with the name"
+        body = sqlfiles._strip_comments(text)
+        # an object may only use objects created before it
+        later = [n for n in names[i + 1:] if re.search(rf"\b{n}\b", body)]
+        assert later == [], f"{obj.name} uses later objects {later}"
+    assert sqlfiles.materialized_views() == [
+        "final_surprisal", "checkpoint_stats", "comparison_stats", "token_divergence", "context_variance"]
+
+
+def test_views_have_the_contract_columns(engine):
+    with engine.connect() as conn:
+        for view, columns in CONTRACT_VIEWS.items():
+            have = set(conn.exec_driver_sql(f"SELECT * FROM {view} LIMIT 0").keys())
+            assert set(columns.split()) <= have, (view, set(columns.split()) - have)
+
+
+def test_read_prefers_the_version_pinned_for_a_revision(tmp_path):
+    (tmp_path / "010_thing.sql").write_text("-- thing\nCREATE VIEW thing AS SELECT 2 AS x;\n")
+    (tmp_path / "history").mkdir()
+    (tmp_path / "history" / "thing@0002.sql").write_text("-- thing\nCREATE VIEW thing AS SELECT 1 AS x;\n")
+    assert "SELECT 1" in sqlfiles.read("thing", as_of="0002", sql_dir=tmp_path)
+    assert "SELECT 2" in sqlfiles.read("thing", as_of="0003", sql_dir=tmp_path)
+    assert "SELECT 2" in sqlfiles.read("thing", sql_dir=tmp_path)
+    with pytest.raises(ConvdivError, match="no SQL file"):
+        sqlfiles.read("other", sql_dir=tmp_path)
+    (tmp_path / "011_wrong.sql").write_text("CREATE VIEW right_name AS SELECT 1;\n")
+    with pytest.raises(ConvdivError, match="named for another object"):
+        sqlfiles.objects(tmp_path)
+
+
+def test_replace_recreates_the_object_and_its_dependants(engine):
+    build_curve_warehouse(engine)
+    with engine.begin() as conn:
+        before = conn.execute(sa.text("SELECT * FROM phase_boundaries")).all()
+        redone = sqlfiles.replace(conn, "comparison_stats")
+        assert redone[0] == "comparison_stats"
+        assert {"expected_kl", "relative_divergence", "phase_boundaries", "context_variance"} <= set(redone)
+        assert conn.execute(sa.text("SELECT * FROM phase_boundaries")).all() == before
+
+
+def test_refresh_brings_aggregates_up_to_date_in_the_callers_transaction(engine):
+    build_curve_warehouse(engine)
+    query = sa.text("SELECT mean_kl FROM expected_kl WHERE size = 'm' AND step = 2000")
+    with engine.connect() as conn:
+        assert conn.execute(query).scalar() == pytest.approx(1.5)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE pair_token SET kl_ab = 2.5 WHERE comparison_id IN (SELECT comparison_id FROM "
+                             "comparison_info WHERE size_a = 'm' AND step_a = 2000)")
+        assert conn.execute(query).scalar() == pytest.approx(1.5)  # stale until refreshed
+        timings = refresh_aggregates(conn)
+        assert list(timings) == sqlfiles.materialized_views()
+        assert conn.execute(query).scalar() == pytest.approx(2.0)  # (2.5 + 1.5) / 2
+    with engine.connect() as conn:
+        assert conn.execute(query).scalar() == pytest.approx(2.0)
+    # an engine works too (own transaction)
+    assert set(refresh_aggregates(engine)) == set(timings)
+
+
+def test_refresh_skips_aggregates_an_older_schema_lacks(engine):
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP MATERIALIZED VIEW context_variance")
+        assert "context_variance" not in refresh_aggregates(conn)
