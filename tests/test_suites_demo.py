@@ -137,8 +137,9 @@ def test_quick_loss_falls_and_the_log_matches_the_checkpoints(quick):
     # Oracle: recompute one logged validation loss from the saved checkpoint and the held-out text.
     tok = load_tokenizer(spec)
     stream = demo._encode_stream(tok, demo.demo_validation_text())
-    val = torch.from_numpy(stream[: DEMO_QUICK.val_sequences * DEMO_QUICK.seq_len].astype(np.int64))
-    val = val.view(-1, DEMO_QUICK.seq_len)
+    starts = [i * (len(stream) - DEMO_QUICK.seq_len) // (DEMO_QUICK.val_sequences - 1)
+              for i in range(DEMO_QUICK.val_sequences)]  # evenly spread windows, as documented
+    val = torch.stack([torch.from_numpy(stream[s : s + DEMO_QUICK.seq_len].astype(np.int64)) for s in starts])
     ref = spec.checkpoints(sizes=spec.sizes[0], seeds=3, steps=32)[0]
     model = load_checkpoint(ref).model
     with torch.no_grad():
