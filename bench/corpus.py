@@ -33,7 +33,7 @@ from convdiv.corpus import frequency as freq  # noqa: E402
 from convdiv.corpus.load import POSITION_COLUMNS, copy_positions  # noqa: E402
 from convdiv.corpus.positions import build_positions  # noqa: E402
 from convdiv.corpus.tagging import (  # noqa: E402
-    MAX_CHARS, TagVocab, chunk_spans, load_tagger, mask_spans, resolve_model, tag_documents)
+    BATCH_CHARS, MAX_CHARS, TagVocab, chunk_spans, load_tagger, mask_spans, resolve_model, tag_documents)
 from convdiv.corpus.tokens import load_tokenizer, tokenize_documents  # noqa: E402
 from convdiv.warehouse import schema  # noqa: E402
 from convdiv.warehouse.engine import psql_command  # noqa: E402
@@ -50,9 +50,10 @@ def best(fn, repeat):
 
 def bench_tagging(texts, tokenizer, nlp, repeat):
     pieces = [t[s:e] for t in texts for s, e in chunk_spans(t, MAX_CHARS)]
+    batch_size = int(min(256, max(1, BATCH_CHARS // max(1, sum(map(len, pieces)) // len(pieces)))))  # as tag_documents
 
     def baseline():
-        return sum(sum(1 for tok in doc if not tok.is_space) for doc in nlp.pipe(pieces, batch_size=64))
+        return sum(sum(1 for tok in doc if not tok.is_space) for doc in nlp.pipe(pieces, batch_size=batch_size))
 
     def ours():
         docs = tokenize_documents(tokenizer, texts, bos=True, eos=True)

