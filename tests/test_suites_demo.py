@@ -60,7 +60,7 @@ def test_validation_text_is_persuasion_by_chapter():
 
 
 def test_learning_rate_warms_up_then_cosine_decays_to_a_tenth():
-    cfg = DEMO  # 1000 steps: 10 warm-up steps (1%)
+    cfg = replace(DEMO, max_step=1000)  # 10 warm-up steps (1%)
     peak = 1.0
     lrs = [demo.learning_rate(t, peak, cfg) for t in range(cfg.max_step)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
