@@ -239,3 +239,12 @@ def test_cli_errors_are_one_line_and_exit_nonzero(tmp_path):
         assert proc.returncode != 0
         lines = [l for l in proc.stderr.splitlines() if l.strip()]
         assert len(lines) == 1 and named in lines[0], proc.stderr
+
+
+def test_local_suite_may_name_a_hub_tokenizer(tmp_path, cfg):
+    fake_local_suite(tmp_path / "copies")
+    path = tmp_path / "copies.toml"
+    path.write_text('source = "local"\nroot = "copies"\ntokenizer = "EleutherAI/pythia-70m"\n')
+    spec = get_suite(str(path), cfg)
+    assert spec.tokenizer == "EleutherAI/pythia-70m"
+    assert spec.sizes == ("14m", "70m") and spec.steps == (0, 1, 8)  # the rest scanned from the folder

@@ -315,7 +315,7 @@ def spec_from_dict(
             tokenizer = str(Path(root) / TOKENIZER_DIR)
         else:
             raise ConvdivError(f"{where}: missing key tokenizer")
-    elif source == "local" or _looks_local(tokenizer, base_dir):
+    elif _looks_local(tokenizer, base_dir):  # else a hub id, also for a local suite (e.g. Pythia copies)
         tokenizer = folder(tokenizer)
 
     sizes = _list_of(data, "sizes", str, where, base.sizes if base else None)
