@@ -75,18 +75,20 @@ def show(obj: Context, name: str, sizes, seeds, steps, list_all: bool, as_json: 
     missing = [r for r in refs if spec.source == "local" and not Path(r.path).is_dir()]
     if missing:
         out.print(f"[yellow]missing on disk: {len(missing)}[/yellow] (first: {missing[0].path})")
-    runs = Table("size", "seed", "source (run)", "checkpoints", title="runs")
+    runs = Table("size", "seed", "checkpoints", title="runs")
+    runs.add_column("source (run)", overflow="fold")
     for size in sel_sizes:
         for seed in sel_seeds:
             n = sum(1 for r in refs if r.size == size and r.seed == seed)
-            runs.add_row(size, str(seed), spec.run_source(size, seed), str(n))
+            runs.add_row(size, str(seed), str(n), spec.run_source(size, seed))
     out.print(runs)
     if spec.source == "hub" and refs:
         out.print(f"loaded as from_pretrained({refs[0].path!r}, revision={refs[0].revision!r})")
     if list_all:
-        table = Table("checkpoint", "path", "revision")
+        table = Table("checkpoint", "revision")
+        table.add_column("path", overflow="fold")
         for r in refs:
-            table.add_row(r.label, r.path, r.revision or "")
+            table.add_row(r.label, r.revision or "", r.path)
         out.print(table)
 
 
