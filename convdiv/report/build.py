@@ -20,6 +20,7 @@ import jinja2
 import pandas as pd
 from plotly.offline import get_plotlyjs
 from sqlalchemy.engine import Engine
+from threadpoolctl import threadpool_limits
 
 from convdiv import __version__
 from convdiv.errors import ConvdivError
@@ -122,7 +123,10 @@ def build_report(engine: Engine, out: Path, *, suite: str | None = None, corpus:
     out = Path(out)
     scope = resolve_scope(engine, suite, corpus, sizes)
     data = ReportData(engine, scope)
-    sections = compute_sections(data)
+    # The regression's least squares are small (cells x ~100 columns); multi-threaded OpenBLAS spent ~25x longer
+    # on them than one thread on the 2 shared cores measured (thread hand-off dominates such small problems).
+    with threadpool_limits(limits=1, user_api="blas"):
+        sections = compute_sections(data)
     warnings = list(scope.notes)
     for sec in sections:
         if sec.missing:

@@ -21,6 +21,7 @@ from convdiv.errors import ConvdivError
 from convdiv.report.model import Missing
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
+WORK_MEM = "256MB"
 KIND_LABEL = {"seed_pair": "seed pairs", "consecutive_step": "consecutive steps", "cross_size": "cross-size"}
 
 
@@ -63,6 +64,8 @@ class ReportData:
         raw = self.engine.raw_connection()
         try:
             with raw.driver_connection.cursor() as cur:
+                # Grouping millions of fact rows (the regression cells) spills to disk at the default 4 MB.
+                cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
                 cur.execute(sql, params or {})
                 columns = [d.name for d in cur.description]
                 rows = cur.fetchall()

@@ -24,6 +24,15 @@ PHASE_COLOURS = {
 }
 
 
+# plotly_white's look without its trace defaults: validating the full built-in template cost ~80 ms per layout
+# update (measured), a tenth of the report's time at paper scale.
+LIGHT_TEMPLATE = go.layout.Template(layout=dict(
+    paper_bgcolor="white", plot_bgcolor="white", font=dict(color="#2a3f5f"), colorway=list(PALETTE),
+    xaxis=dict(gridcolor="#ebf0f8", linecolor="#ebf0f8", zerolinecolor="#ebf0f8", ticks="", automargin=True),
+    yaxis=dict(gridcolor="#ebf0f8", linecolor="#ebf0f8", zerolinecolor="#ebf0f8", ticks="", automargin=True),
+))
+
+
 def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
@@ -53,7 +62,7 @@ def base_layout(title: str, height: int = 420, **kw) -> dict:
         title=dict(text=title, x=0.01, font=dict(size=15)),
         height=height,
         margin=dict(l=60, r=20, t=60, b=50),
-        template="plotly_white",
+        template=LIGHT_TEMPLATE,
         legend=dict(orientation="v"),
         hovermode="closest",
     )

@@ -62,6 +62,7 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
     plotted = []
     sign = -1.0 if negate else 1.0
     shown = sizes[-1] if sizes else None
+    pending: list[tuple[go.Scatter, int, int]] = []  # added in one call: add_trace per trace is quadratic
     for p, (panel, cats) in enumerate(panels.items()):
         r, c = p // cols + 1, p % cols + 1
         sub = df if not families or panel not in families else df[df["family"] == families[panel]]
@@ -83,9 +84,11 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
                                         hover=f"{cat} ({size})<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>")
                 traces[-1].customdata = g["step"].to_numpy()
                 for tr in traces:
-                    fig.add_trace(tr, row=r, col=c)
+                    pending.append((tr, r, c))
                     trace_sizes.append(size)
                 plotted.append(g.assign(panel=panel))
+    if pending:
+        fig.add_traces([t for t, _, _ in pending], rows=[r for _, r, _ in pending], cols=[c for _, _, c in pending])
     all_steps = df["step"].unique() if not df.empty else [0]
     for p in range(n):
         fig.update_xaxes(**step_axis(all_steps), row=p // cols + 1, col=p % cols + 1)
