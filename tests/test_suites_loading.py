@@ -207,3 +207,23 @@ def test_hub_checkpoint_uses_from_pretrained_with_revision_and_fails_naming_it(t
     out = proc.stdout.strip()
     assert out.startswith("ERR checkpoint 70m/seed3/step1000 (EleutherAI/pythia-70m-seed3@step1000)"), proc.stderr
     assert "\n" not in out
+
+
+@pytest.mark.parametrize("damage", ["missing", "tokenizer"])
+def test_cli_check_names_a_missing_or_foreign_checkpoint(suite_root, tmp_path, damage):
+    from click.testing import CliRunner
+
+    from convdiv.cli import cli
+
+    step = suite_root / "xs" / "seed2" / "step4"
+    if damage == "missing":
+        shutil.rmtree(step)  # the grid is scanned as a union: seed1 still has step4
+    else:
+        build_tokenizer(tmp_path / "other", vocab_size=300)
+        shutil.copytree(tmp_path / "other", step, dirs_exist_ok=True)
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "suite", "check", str(suite_root)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ConvdivError)
+    message = str(result.exception)
+    assert "xs/seed2/step4" in message and "\n" not in message
+    assert ("missing" if damage == "missing" else "tokenizer differs") in message
