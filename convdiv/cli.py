@@ -17,30 +17,12 @@ from rich.table import Table
 
 from convdiv import __version__
 from convdiv.config import Settings
+from convdiv.context import Context, pass_context
 from convdiv.errors import ConvdivError
 
 console = Console(stderr=True)
 
 
-class Context:
-    """What every command gets: settings, and the warehouse engine on demand."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._engine = None
-
-    def engine(self, *, check_schema: bool = True):
-        from convdiv.warehouse import schema
-        from convdiv.warehouse.engine import get_engine
-
-        if self._engine is None:
-            self._engine = get_engine(self.settings)
-        if check_schema:
-            schema.require_current(self._engine)
-        return self._engine
-
-
-pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-CONVDIV = [sys.executable, "-m", "convdiv.cli"]
+CONVDIV = [sys.executable, "-m", "convdiv"]
 
 
 def _env(data_dir: Path) -> dict[str, str]:

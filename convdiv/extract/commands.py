@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from convdiv.cli import pass_context
+from convdiv.context import pass_context
 
 LIST_HELP = "comma-separated; default: all of the suite's"
 

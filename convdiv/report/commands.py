@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from convdiv.cli import Context, pass_context
+from convdiv.context import Context, pass_context
 
 
 @click.command("report")

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from convdiv.cli import Context, pass_context
+from convdiv.context import Context, pass_context
 from convdiv.errors import ConvdivError
 
 

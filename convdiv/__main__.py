@@ -1,0 +1,5 @@
+"""`python -m convdiv` = the `convdiv` command."""
+
+from convdiv.cli import main
+
+main()
