@@ -81,6 +81,10 @@ def test_pile_sample_loads_with_the_pile_counts(engine):
     assert pos[0].pos_prev is None
     assert all(b.pos_prev == a.pos_t for a, b in zip(pos, pos[1:]))
     assert pos[-1].pos_t is None  # EOS
+    # the SQL view derives the frequency bins by the rule frequency.frequency_bin_label documents
+    with engine.connect() as conn:
+        bins = conn.execute(sa.text("SELECT frequency, frequency_bin FROM position_features")).all()
+    assert len(bins) == 4662 and all(label == freq.frequency_bin_label(f) for f, label in bins)
 
 
 def test_self_frequency_is_bincount_and_readd_is_a_noop(engine):
