@@ -553,10 +553,12 @@ class _Group:
 class Worker:
     """Claims work groups from the ledger, computes them with the extract engine and publishes each unit."""
 
-    def __init__(self, plan: Plan, index: int = 0, on_unit: Callable[[UnitOutcome, int], None] | None = None):
+    def __init__(self, plan: Plan, index: int = 0, on_unit: Callable[[UnitOutcome, int], None] | None = None,
+                 progress=None):
         self.plan = plan
         self.index = index
         self.on_unit = on_unit
+        self.progress = progress  # a _Progress: fine-grained progress while a group computes
         self.units = {u.unit_id: u for u in plan.units}
         self._lock = threading.Lock()
         self._current: dict = {}  # models of the group being computed (reused by the prefetch)
@@ -656,9 +658,14 @@ class Worker:
         started = time.perf_counter()
         models = {label: lc.model for label, lc in group.loaded.items()}
         pairs = list(dict.fromkeys((a, b) for u in group.units for (_, a, b) in u.comparisons))
+        on_positions = None
+        if self.progress is not None:
+            self.progress.group_started(sum(max(1, len(u.writes)) for u in group.units))
+            on_positions = self.progress.computing
         result = extract_group(models, data.documents, data.log_unigram, plan.vocab_size, pairs,
                                device=plan.compute.device, dtype=torch_dtype(plan.compute.dtype),
-                               batch_tokens=plan.compute.batch_tokens, context_length=plan.compute.context_length)
+                               batch_tokens=plan.compute.batch_tokens, context_length=plan.compute.context_length,
+                               progress=on_positions)
         report.forward_passes += int(getattr(result, "forward_passes", 0) or 0)
         compute_s = time.perf_counter() - started
         provenance = ledger.Provenance(code_version=__version__, device=plan.compute.device,
@@ -722,7 +729,7 @@ def ingest(
         if todo:
             if n_workers == 1:
                 try:
-                    reports.append(Worker(plan, 0, on_unit=bar.advance).run())
+                    reports.append(Worker(plan, 0, on_unit=bar.advance, progress=bar).run())
                 except ConvdivError as exc:
                     errors.append(str(exc))
             else:
@@ -783,11 +790,13 @@ def _run_processes(plan: Plan, n: int, bar) -> tuple[list[WorkerReport], list[st
                 time.sleep(0.5)
                 _poll_progress(conn, plan, weights, seen, bar)
             _poll_progress(conn, plan, weights, seen, bar)
-        for f in futures:
+        for i, f in enumerate(futures):
             try:
                 reports.append(f.result())
             except ConvdivError as exc:
                 errors.append(str(exc))
+            except Exception as exc:  # noqa: BLE001 - a crashed worker process: report it in one line
+                errors.append(f"ingest worker {i} failed: {type(exc).__name__}: {exc}")
     return reports, errors
 
 
@@ -817,7 +826,11 @@ def _refresh(engine) -> bool:
 
 
 class _Progress:
-    """rich progress bar: checkpoints done / total with ETA (silent when disabled)."""
+    """rich progress bar: checkpoints done / total with ETA (silent when disabled).
+
+    A checkpoint counts as done when its unit is published; while a group computes, the bar moves with the
+    engine's positions (up to 95% of the group, the rest when its units are published).
+    """
 
     def __init__(self, enabled: bool, total: int, n_units: int):
         self.enabled = enabled
@@ -826,6 +839,10 @@ class _Progress:
         self.todo_ids: set[int] = set()
         self._progress = None
         self._task = None
+        self._published = 0.0
+        self._group_weight = 0.0
+        self._group_published = 0.0
+        self._computed = 0.0
 
     def __enter__(self):
         if self.enabled and self.total:
@@ -841,9 +858,23 @@ class _Progress:
             self._task = self._progress.add_task("ingest", total=self.total, unit="")
         return self
 
+    def group_started(self, weight: int) -> None:
+        self._group_weight, self._group_published, self._computed = float(weight), 0.0, 0.0
+
+    def computing(self, positions_done: int, positions_total: int) -> None:
+        self._computed = 0.95 * self._group_weight * positions_done / max(1, positions_total)
+        self._show("")
+
     def advance(self, outcome: UnitOutcome, checkpoints: int) -> None:
+        self._published += checkpoints
+        self._group_published += checkpoints
+        self._show(outcome.unit_key)
+
+    def _show(self, unit: str) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, advance=checkpoints, unit=outcome.unit_key)
+            pending = max(0.0, self._computed - self._group_published)
+            fields = {"unit": unit} if unit else {}
+            self._progress.update(self._task, completed=int(self._published + pending), **fields)
 
     def __exit__(self, *exc):
         if self._progress is not None:

@@ -55,35 +55,52 @@ def _row_dtype(pg_types: Sequence[str]) -> np.dtype:
     return np.dtype(fields)  # packed (align=False): exactly the wire layout
 
 
-def encode_binary_copy(columns: Sequence[np.ndarray], pg_types: Sequence[str]) -> bytes:
-    """The complete binary COPY stream (header, tuples, trailer) for equal-length, NULL-free columns."""
+def encode_rows(columns: Sequence[np.ndarray], pg_types: Sequence[str]) -> np.ndarray:
+    """The COPY tuples (without header and trailer) as one structured array, for equal-length NULL-free columns.
+
+    The per-row constants (field count and field lengths) are broadcast from a one-row template in a single
+    copy, then each value column is written once (converted to network byte order on the way); that is about
+    three times faster than assigning the constant fields one by one.
+    """
     if len(columns) != len(pg_types):
         raise ValueError("one PostgreSQL type per column")
     n = len(columns[0]) if columns else 0
     if any(len(c) != n for c in columns):
         raise ValueError("columns differ in length")
     dtype = _row_dtype(pg_types)
+    template = np.zeros((), dtype=dtype)
+    template["n"] = len(columns)
+    for i in range(len(columns)):
+        template[f"l{i}"] = dtype[f"v{i}"].itemsize
     rows = np.empty(n, dtype=dtype)
-    rows["n"] = len(columns)
+    rows[...] = template
     for i, col in enumerate(columns):
-        rows[f"l{i}"] = dtype[f"v{i}"].itemsize
         rows[f"v{i}"] = col
-    return COPY_HEADER + rows.tobytes() + COPY_TRAILER
+    return rows
+
+
+def encode_binary_copy(columns: Sequence[np.ndarray], pg_types: Sequence[str]) -> bytes:
+    """The complete binary COPY stream (header, tuples, trailer) for equal-length, NULL-free columns."""
+    return COPY_HEADER + encode_rows(columns, pg_types).tobytes() + COPY_TRAILER
 
 
 def copy_into(cursor, table: str, columns: Mapping[str, np.ndarray], pg_types: Sequence[str]) -> int:
     """COPY the numpy ``columns`` (name -> array) into ``table`` with the binary protocol; returns the row count.
 
     ``cursor`` is a psycopg 3 cursor; the COPY joins whatever transaction the cursor's connection is in.
+    The tuples go out straight from the numpy buffer in 8 MiB slices (the fastest slice size measured;
+    ``bench/ingest.py``), never copied into one big ``bytes``.
     """
     names = list(columns)
-    payload = encode_binary_copy([np.asarray(columns[c]) for c in names], pg_types)
-    view = memoryview(payload)
+    rows = encode_rows([np.asarray(columns[c]) for c in names], pg_types)
+    body = memoryview(rows.view(np.uint8)) if len(rows) else memoryview(b"")
     column_list = ", ".join(names)
     with cursor.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT binary)") as copy:
-        for start in range(0, len(view), WRITE_CHUNK_BYTES):
-            copy.write(view[start : start + WRITE_CHUNK_BYTES])
-    return len(columns[names[0]]) if names else 0
+        copy.write(COPY_HEADER)
+        for start in range(0, len(body), WRITE_CHUNK_BYTES):
+            copy.write(body[start : start + WRITE_CHUNK_BYTES])
+        copy.write(COPY_TRAILER)
+    return len(rows)
 
 
 def read_binary_copy(payload: bytes, pg_types: Sequence[str]) -> np.ndarray:
