@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 import jinja2
+import numpy as np
 import pandas as pd
 from plotly.offline import get_plotlyjs
 from sqlalchemy.engine import Engine
@@ -50,17 +51,22 @@ def _script_json(obj) -> str:
     return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _format_cell(value, float_format: str) -> str:
+def _format_cell(value, float_format: str) -> tuple[str, bool]:
+    """(text, is_number): numbers are right-aligned, whole floats (counts read as numeric) shown as integers."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return float_format.format(value)
-    return str(value)
+        return "", False
+    if isinstance(value, (bool, np.bool_)):
+        return ("yes" if value else "no"), False
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value)), True
+    if isinstance(value, (float, np.floating)):
+        if float(value).is_integer() and abs(value) < 1e15:
+            return _format_cell(int(value), float_format)
+        return float_format.format(value), True
+    return str(value), False
 
 
-def _table_rows(frame: pd.DataFrame, float_format: str) -> list[list[str]]:
+def _table_rows(frame: pd.DataFrame, float_format: str) -> list[list[tuple[str, bool]]]:
     return [[_format_cell(v, float_format) for v in row] for row in frame.itertuples(index=False)]
 
 

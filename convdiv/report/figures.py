@@ -50,10 +50,16 @@ def step_x(steps) -> np.ndarray:
 def step_axis(steps: Iterable[int], title: str = "training step") -> dict:
     """Log x axis over step + 1 with ticks labelled by real steps (thinned to at most ~12 labels)."""
     ticks = sorted({int(s) for s in steps})
-    if len(ticks) > 12:
-        keep = {ticks[0], ticks[-1]}
-        keep |= {t for t in ticks if t > 0 and (np.log10(t) % 1 == 0 or str(t).rstrip("0") in ("1", "2", "5"))}
-        ticks = sorted(keep) if len(keep) >= 4 else ticks[:: max(1, len(ticks) // 10)]
+    if len(ticks) > 9:
+        # Keep ticks at least 1/8 of the axis apart in log(step + 1), always the first and the last step.
+        pos = np.log10(np.asarray(ticks, float) + STEP_OFFSET)
+        gap = (pos[-1] - pos[0]) / 8
+        kept = [0]
+        for i in range(1, len(ticks) - 1):
+            if pos[i] - pos[kept[-1]] >= gap and pos[-1] - pos[i] >= gap / 2:
+                kept.append(i)
+        kept.append(len(ticks) - 1)
+        ticks = [ticks[i] for i in kept]
     return dict(type="log", title=title, tickvals=list(step_x(ticks)), ticktext=[str(t) for t in ticks])
 
 
