@@ -186,3 +186,16 @@ def test_cli_report_command(engine, db_url, tmp_path):
     assert str(out.resolve()) in res.output
     assert "regression:" in res.output  # --timings
     assert out.stat().st_size > 4_000_000
+
+
+def test_warehouse_without_views_says_to_upgrade(engine, tmp_path):
+    from convdiv.warehouse import schema
+
+    build_synthetic_warehouse(engine, n_positions=80, steps=(0, 16))
+    schema.downgrade(engine, "0001")
+    result = build_report(engine, tmp_path / "old.html")
+    assert result.errors == {}
+    sections = {s.key: s for s in result.sections}
+    assert sections["overview"].missing is None  # reads tables only
+    for key in ("convergence", "reference", "pos", "regression", "tokens"):
+        assert "convdiv db upgrade" in sections[key].missing, key

@@ -80,12 +80,25 @@ def build(data: ReportData) -> Section:
                                     yaxis=dict(title="size")))
     sec.figures.append(Figure("overview-coverage", fig, grid[["size", "step", "seeds_with_data", "seeds"]]))
 
-    missing = ck[~ck["has_data"]]
-    if len(missing):
-        listed = ", ".join(f"{r.size}/seed{r.seed}/step{r.step}" for r in missing.head(12).itertuples())
-        more = f" and {len(missing) - 12} more" if len(missing) > 12 else ""
-        sec.notes.append(f"warning: {len(missing)} checkpoint(s) without measurements on this corpus: "
+    # Holes: (size, seed, step) combinations inside the ingested grid (each of the three has data elsewhere)
+    # that have no measurements, whether or not the checkpoint row exists.
+    with_data = ck[ck["has_data"]]
+    present = set(zip(with_data["size"], with_data["seed"], with_data["step"]))
+    holes = [(size, seed, step) for size in sizes for seed in sorted(with_data["seed"].unique())
+             for step in sorted(with_data["step"].unique())
+             if size in set(with_data["size"]) and (size, seed, step) not in present]
+    if holes:
+        listed = ", ".join(f"{size}/seed{seed}/step{step}" for size, seed, step in holes[:12])
+        more = f" and {len(holes) - 12} more" if len(holes) > 12 else ""
+        sec.notes.append(f"warning: {len(holes)} checkpoint(s) without measurements on this corpus: "
                          f"{listed}{more}")
+    spec = data.query("SELECT spec FROM suite WHERE name = %(suite)s", {"suite": scope.suite})["spec"].iloc[0]
+    if isinstance(spec, dict) and all(isinstance(spec.get(k), list) for k in ("sizes", "seeds", "steps")):
+        wanted = [s_ for s_ in spec["sizes"] if s_ in set(scope.sizes)] or spec["sizes"]
+        total = len(wanted) * len(spec["seeds"]) * len(spec["steps"])
+        if total > len(present):
+            sec.notes.append(f"{len(present)} of the suite's {total} checkpoints (sizes {', '.join(wanted)} x "
+                             f"{len(spec['seeds'])} seeds x {len(spec['steps'])} steps) have measurements")
     if n_seeds < 2:
         sec.notes.append("single-seed suite: sections that compare seeds are omitted")
     dup = ck.dropna(subset=["weights_sha256"])
