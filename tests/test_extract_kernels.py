@@ -46,10 +46,13 @@ def make_logits(rng, n, sigma, shared=0.0):
 
 
 def run_reducer(logit_list, targets, log_q):
+    """-> (stats (models, c, 4), kl (c, models, models), reducer) as numpy float64."""
     red = ChunkReducer(len(logit_list), len(targets), torch.from_numpy(log_q))
     for k, lg in enumerate(logit_list):
-        assert red.load(k, torch.from_numpy(lg))
-    return red
+        assert red.load(k, torch.from_numpy(lg), torch.from_numpy(np.asarray(targets)))
+    stats, kl = red.finish()
+    assert stats.dtype == kl.dtype == torch.float64
+    return stats.numpy(), kl.numpy(), red
 
 
 def kl_tolerance(expected):
@@ -63,8 +66,7 @@ def test_stats_equal_float64_oracle(sigma):
     logits = make_logits(rng, 64, sigma)()
     targets = rng.integers(0, V, 64)
     log_q = zipf_log_q()
-    red = run_reducer([logits], targets, log_q)
-    got = red.stats(0, torch.from_numpy(targets)).numpy()
+    got = run_reducer([logits], targets, log_q)[0][0]
     want = oracle_stats(logits, targets, log_q)
     assert got.shape == (64, len(STAT_COLUMNS))
     np.testing.assert_allclose(got[:, :2], want[:, :2], rtol=0, atol=1e-6)  # ce, entropy (~log V)
@@ -80,13 +82,13 @@ def test_pair_kl_equals_float64_oracle_both_directions(sigma, shared):
     gen = make_logits(rng, 48, sigma, shared)
     la, lb = gen(), gen()
     targets = rng.integers(0, V, 48)
-    red = run_reducer([la, lb], targets, zipf_log_q())
-    got = red.pair_kl(0, 1).numpy()
-    for col, (x, y) in enumerate([(la, lb), (lb, la)]):
-        want = oracle_kl(x, y)
-        assert (np.abs(got[:, col] - want) <= kl_tolerance(want)).all()
-    # the reversed pair is the same numbers, swapped
-    np.testing.assert_allclose(red.pair_kl(1, 0).numpy(), got[:, ::-1], rtol=0, atol=1e-12)
+    _, kl, red = run_reducer([la, lb], targets, zipf_log_q())
+    direct = red.pair_kl_direct(0, 1).numpy()
+    for a, b in [(0, 1), (1, 0)]:
+        want = oracle_kl([la, lb][a], [la, lb][b])
+        assert (np.abs(kl[:, a, b] - want) <= kl_tolerance(want)).all()  # the Gram kernel
+        assert (np.abs(direct[:, a] - want) <= kl_tolerance(want)).all()  # the direct cross-check kernel
+    assert (np.diagonal(kl, axis1=1, axis2=2) == 0).all()
 
 
 def test_near_uniform_kl_beats_float32_matmul_identity():
@@ -101,7 +103,7 @@ def test_near_uniform_kl_beats_float32_matmul_identity():
     pa = lpa.exp()
     identity = ((pa * lpa).sum(-1) - pa @ lpb.T).diagonal().double().numpy()
     assert np.abs(identity - want).max() > 1e-7
-    got = run_reducer([la, lb], rng.integers(0, V, 64), zipf_log_q()).pair_kl(0, 1).numpy()[:, 0]
+    got = run_reducer([la, lb], rng.integers(0, V, 64), zipf_log_q())[1][:, 0, 1]
     assert np.abs(got - want).max() <= 1e-8
 
 
@@ -109,17 +111,18 @@ def test_kl_of_a_distribution_with_itself_is_zero_and_kl_is_nonnegative():
     rng = np.random.default_rng(4)
     gen = make_logits(rng, 32, 0.5)
     la, lb = gen(), gen()
-    red = run_reducer([la, la.copy(), lb], rng.integers(0, V, 32), zipf_log_q())
-    assert (red.pair_kl(0, 1).numpy() == 0).all()
-    assert (red.pair_kl(0, 2).numpy() > 0).all()
-    assert (red.pair_kl(1, 2).numpy() > 0).all()
+    kl = run_reducer([la, la.copy(), lb], rng.integers(0, V, 32), zipf_log_q())[1]
+    assert (kl[:, 0, 1] == 0).all() and (kl[:, 1, 0] == 0).all()
+    off_diagonal = kl[:, [0, 0, 1, 1, 2, 2], [2, 2, 2, 0, 0, 1]]
+    assert (off_diagonal[:, [0, 2, 4, 5]] > 0).all()
 
 
 def test_pair_kl_agrees_with_torch_distributions():
     rng = np.random.default_rng(5)
     gen = make_logits(rng, 32, 2.0)
     la, lb = gen(), gen()
-    got = run_reducer([la, lb], rng.integers(0, V, 32), zipf_log_q()).pair_kl(0, 1).numpy()
+    kl = run_reducer([la, lb], rng.integers(0, V, 32), zipf_log_q())[1]
+    got = np.stack([kl[:, 0, 1], kl[:, 1, 0]], axis=1)
     ca = torch.distributions.Categorical(logits=torch.from_numpy(la[:, :V]).double())
     cb = torch.distributions.Categorical(logits=torch.from_numpy(lb[:, :V]).double())
     np.testing.assert_allclose(got[:, 0], torch.distributions.kl_divergence(ca, cb).numpy(), rtol=1e-5)
@@ -132,8 +135,8 @@ def test_bf16_logits_are_reduced_in_float32():
     bf = torch.from_numpy(logits).to(torch.bfloat16)
     targets = rng.integers(0, V, 16)
     red = ChunkReducer(1, 16, torch.from_numpy(zipf_log_q()))
-    assert red.load(0, bf)
-    got = red.stats(0, torch.from_numpy(targets)).numpy()
+    assert red.load(0, bf, torch.from_numpy(targets))
+    got = red.finish()[0][0].numpy()
     # exact reductions of the bf16-rounded logits: only the forward's precision is lost, not the reduction's
     want = oracle_stats(bf.float().numpy(), targets, zipf_log_q())
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
@@ -144,12 +147,18 @@ def test_non_finite_logits_are_detected(bad):
     rng = np.random.default_rng(7)
     logits = make_logits(rng, 8, 1.0)()
     red = ChunkReducer(1, 8, torch.from_numpy(zipf_log_q()))
-    assert red.load(0, torch.from_numpy(logits))
+    t = torch.zeros(8, dtype=torch.long)
+
+    def ok(x):
+        loaded = red.load(0, torch.from_numpy(x), t)
+        return loaded and red.finite_models(red.finish()[0]) == [True]
+
+    assert ok(logits)
     logits[5, 17] = bad
-    assert not red.load(0, torch.from_numpy(logits))
+    assert not ok(logits)
     logits[5, 17] = 0.0
     logits[3, V + 10] = bad  # in the padded columns, which are not part of the distribution
-    assert red.load(0, torch.from_numpy(logits))
+    assert ok(logits)
 
 
 def first_window_start(x: int, context: int, stride: int) -> int:
@@ -196,14 +205,16 @@ def test_near_uniform_precision_at_pythia_vocabulary():
     rng = np.random.default_rng(8)
     la, lb = ((rng.standard_normal((2, 6, big_v + 27)) * 2e-3) + 1.5).astype(np.float32)
     red = ChunkReducer(2, 6, torch.full((big_v,), -np.log(big_v), dtype=torch.float64))
-    assert red.load(0, torch.from_numpy(la)) and red.load(1, torch.from_numpy(lb))
-    got = red.stats(0, torch.zeros(6, dtype=torch.long)).numpy()
+    t = torch.zeros(6, dtype=torch.long)
+    assert red.load(0, torch.from_numpy(la), t) and red.load(1, torch.from_numpy(lb), t)
+    stats, kl = red.finish()
+    got = stats[0].numpy()
     lpa, lpb = log_softmax64(la[:, :big_v]), log_softmax64(lb[:, :big_v])
     pa, pb = np.exp(lpa), np.exp(lpb)
     kl_uniform = (pa * (lpa + np.log(big_v))).sum(-1)
     assert kl_uniform.max() < 1e-4
     assert np.abs(got[:, 2] - kl_uniform).max() <= 1e-7
     assert np.abs(got[:, 3] - kl_uniform).max() <= 1e-7  # the unigram here is uniform
-    pair = red.pair_kl(0, 1).numpy()
-    assert np.abs(pair[:, 0] - (pa * (lpa - lpb)).sum(-1)).max() <= 1e-7
-    assert np.abs(pair[:, 1] - (pb * (lpb - lpa)).sum(-1)).max() <= 1e-7
+    kl = kl.numpy()
+    assert np.abs(kl[:, 0, 1] - (pa * (lpa - lpb)).sum(-1)).max() <= 1e-7
+    assert np.abs(kl[:, 1, 0] - (pb * (lpb - lpa)).sum(-1)).max() <= 1e-7

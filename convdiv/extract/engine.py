@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from convdiv.errors import ConvdivError
-from convdiv.extract.kernels import STAT_COLUMNS, ChunkReducer
+from convdiv.extract.kernels import BLOCK, STAT_COLUMNS, ChunkReducer
 from convdiv.extract.windows import Window, document_offsets, plan_batches, plan_windows
 
 # Architectures whose CausalLM logits are exactly output_embeddings(base_model(...).last_hidden_state): for
@@ -54,7 +54,8 @@ def default_context_length(models: Mapping[Hashable, torch.nn.Module]) -> int:
 def _chunk_size(device: torch.device, n_models: int, vocab_size: int) -> int:
     kind = "cuda" if device.type == "cuda" else "cpu"
     base = _CUDA_CHUNK if kind == "cuda" else _CPU_CHUNK
-    fits = _BUFFER_BYTES[kind] // (4 * vocab_size * (2 * n_models + 2))
+    # reducer buffers: (2 n + 1) rows of |V| float32 per position, plus one model's head output
+    fits = _BUFFER_BYTES[kind] // (4 * (vocab_size + BLOCK) * (2 * n_models + 2))
     return int(max(8, min(base, fits)))
 
 
@@ -85,10 +86,20 @@ class _Runner:
         out = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return out.logits[rows, cols]
 
-    def logits(self, forwarded: torch.Tensor) -> torch.Tensor:
-        if self.on_hidden:
-            return torch.nn.functional.linear(forwarded, self.weight, self.bias)
-        return forwarded
+    def logits(self, forwarded: torch.Tensor, buffers: dict) -> torch.Tensor:
+        """Logits (c, >= V) of a chunk; the head writes into a reused buffer (fresh 50 MB tensors per chunk cost
+        page faults comparable to the arithmetic on CPU)."""
+        if not self.on_hidden:
+            return forwarded
+        key = (forwarded.dtype, forwarded.device)
+        buf = buffers.get(key)
+        if buf is None or buf.shape[0] < forwarded.shape[0]:
+            buf = buffers[key] = torch.empty(forwarded.shape[0], self.weight.shape[0], dtype=forwarded.dtype, device=forwarded.device)
+        out = buf[: forwarded.shape[0]]
+        torch.matmul(forwarded, self.weight.T, out=out)
+        if self.bias is not None:
+            out.add_(self.bias)
+        return out
 
 
 def _logit_width(model) -> int | None:
@@ -184,6 +195,7 @@ def extract_group(
     reducer = ChunkReducer(len(keys), chunk, torch.from_numpy(log_unigram), device)
     pair_idx = [(index[a], index[b]) for a, b in result.pair_kl]
     pair_keys = list(result.pair_kl)
+    head_buffers: dict = {}
     done = 0
     with torch.inference_mode():
         for batch in batches:
@@ -198,11 +210,16 @@ def extract_group(
             for lo in range(0, n, chunk):
                 hi = min(lo + chunk, n)
                 for k, r in enumerate(runners):
-                    if not reducer.load(k, r.logits(forwarded[k][lo:hi])):
+                    if not reducer.load(k, r.logits(forwarded[k][lo:hi], head_buffers), targets[lo:hi]):
                         raise ConvdivError(f"model {r.key!r} produced NaN or infinite logits")
-                    stats[k, lo:hi] = reducer.stats(k, targets[lo:hi])
+                chunk_stats, kl = reducer.finish()
+                for k, finite in enumerate(reducer.finite_models(chunk_stats)):
+                    if not finite:
+                        raise ConvdivError(f"model {runners[k].key!r} produced NaN or infinite logits")
+                stats[:, lo:hi] = chunk_stats
                 for j, (a, b) in enumerate(pair_idx):
-                    pkl[j, lo:hi] = reducer.pair_kl(a, b)
+                    pkl[j, lo:hi, 0] = kl[:, a, b]
+                    pkl[j, lo:hi, 1] = kl[:, b, a]
             stats_np = stats.to(torch.float32).cpu().numpy()
             pkl_np = pkl.to(torch.float32).cpu().numpy()
             for k, key in enumerate(keys):

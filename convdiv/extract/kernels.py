@@ -1,26 +1,33 @@
 """Per-token reductions of next-token distributions: CE, entropy, KL to uniform / unigram, and pair KLs.
 
-Notation for one position and one model: logits x over the real vocabulary V (padded logit columns already
-sliced off), shifted logits y = x - max(x) (so exp never overflows), e = exp(y), s = sum_v e, and the
-log-partition lse = log s, so that log p = y - lse and p = e / s. Then
+Notation for one position and one model: logits x over the real vocabulary V (padded logit columns sliced off),
+yh = x - max(x) (exact near the maximum, and exp never overflows), e = exp(yh), s = sum_v e, p = e / s and the
+log-partition Lh = log s, a float64 scalar per row, so that log p = yh - Lh. With E_a[.] = sum_v e_a (.) / s_a:
 
-    ce          = -log p(target)                 = lse - y[target]
-    entropy     = H(p) = -sum_v p log p          = lse - E_p[y]
-    kl_uniform  = KL(p || 1/|V|) = log|V| - H(p) = (log|V| - lse) + E_p[y]
-    kl_unigram  = KL(p || q)                      = E_p[y - log q - log|V|] - (lse - log|V|)
-    KL(p_a||p_b) = sum_v p_a (log p_a - log p_b) = E_{p_a}[y_a - y_b] - (lse_a - lse_b)
+    ce           = -log p(target)                    = Lh - yh[target]
+    entropy      = H(p) = -sum_v p log p             = Lh - E[yh]
+    kl_uniform   = KL(p || 1/|V|) = log|V| - H(p)    = (log|V| - Lh) + E[yh]
+    kl_unigram   = KL(p || q)                        = E[yh] - E[lq] - kappa - Lh + log|V|,
+                   lq = log q + log|V| - kappa centred (kappa its mean), i.e. log(q / uniform) centred
+    KL(p_a||p_b) = sum_v p_a (log p_a - log p_b)     = E_a[yh_a] - E_a[yh_b] - (Lh_a - Lh_b)
 
-Why this form (accuracy): in the uniform phase (step 0) KLs are ~1e-6 and below. The matmul identity
-sum p log p - p . log q subtracts two numbers of size log|V| ~ 10.8, so float32 (eps 6e-8) leaves ~1e-5 of noise;
-even a direct sum over float32 *log-probs* keeps a ~1e-6 error, because the rounding of lse (~10.8) to float32
-shifts every log-prob of a model by the same amount. Here everything summed over V is small in the uniform
-phase (y and y_a - y_b are of the size of the logit spread, not of log|V|), and lse only enters as a float64
-scalar, so the remaining error is float32 rounding of quantities that are themselves small: ~1e-9 absolute on
-KL ~ 1e-6 (bench/extract.py measures it against a float64 oracle).
+All the E_a[.] for all models a and all "targets" (every model's yh and lq) are one Gram matrix per position,
+G[a, b] = sum_v e_a yh_b, computed as batched matmuls over blocks of 1024 vocabulary entries whose float32
+results are summed in float64 (`gram`). Every e and yh is read once per chunk, whatever the number of pairs.
 
-Speed (CPU): every pass over a (tokens x V) array is memory bound, so the reducer keeps preallocated buffers
-(fresh 50 MB allocations cost more than the arithmetic) and float32 sums (torch's cascade summation; a
-float64 sum is 20x slower on CPU).
+Accuracy. In the uniform phase (step 0) KLs are ~1e-6 and below. The textbook identity
+sum p log p - p . log q subtracts two numbers of size log|V| ~ 10.8 (float32 leaves ~1e-5 of noise, more with a
+BLAS gemv over 5e4 terms), and even a direct sum over float32 *log-probs* keeps ~1e-6, because rounding log-sum-exp
+(~10.8) to float32 shifts all of a model's log-probs alike. Here log|V| never enters a float32 sum: what is summed
+(yh, of the size of the logit spread where p has its mass) is small exactly when the KL is small, the log-partition is a
+float64 scalar, and each float32 partial sum covers only 1024 terms. Measured against float64 (bench/extract.py,
+|V| = 50277): ~1e-9 absolute on KL ~ 1e-6, relative ~1e-7 on KL ~ 1-10. (Centring yh on its mean instead of
+the max was tried: it rounds the high-probability entries, ~20 below the mean's offset, to 2e-6.)
+
+Speed (CPU): every pass over a (positions x V) array is memory bound, so the reducer keeps preallocated,
+block-padded buffers (fresh 50 MB allocations cost more than the arithmetic), does ~6 passes per model and
+reads everything once more for all pairs together; a direct per-pair kernel (`pair_kl_direct`, kept as a
+cross-check) costs 5 passes per pair.
 """
 
 from __future__ import annotations
@@ -31,94 +38,125 @@ import torch
 
 STAT_COLUMNS = ("ce", "entropy", "kl_uniform", "kl_unigram")
 
+# Vocabulary block for float32 partial sums (then combined in float64). 1024 measured as accurate as 256 and
+# faster; one Gram block of the whole 5e4 row in float32 had ~1e-4 error at KL ~ 1e-3.
+BLOCK = 1024
+
 
 class ChunkReducer:
-    """Buffers and reductions for a chunk of up to `chunk` positions of `n_models` models at once.
+    """Buffers and reductions for a chunk of up to `chunk` positions of `n_models` models.
 
-    Usage per chunk: ``load(k, logits)`` for every model k, then ``stats(k, targets)`` and ``pair_kl(a, b)``.
-    Results are float64 tensors of length c on the reducer's device.
+    Per chunk: ``load(k, logits, targets)`` for every model k, then ``finish()`` -> (stats (n_models, c, 4),
+    kl (c, n_models, n_models)) float64, kl[:, a, b] = KL(p_a || p_b). A NaN or infinite logit of model k makes
+    ``load`` return False or, for -inf, model k's stats non-finite: check both (`finite_models`).
+
+    Layout: buffers are block-major, (position, vocabulary block, model, BLOCK), so that the Gram matrices of
+    all blocks of all positions are one batched matmul over contiguous (models x BLOCK) tiles (10x faster on
+    CPU than per-block strided matmuls); a model's row is a strided (blocks, BLOCK) view for elementwise work.
     """
 
     def __init__(self, n_models: int, chunk: int, log_unigram: torch.Tensor, device: torch.device | str = "cpu"):
         vocab = int(log_unigram.shape[0])
+        self.n_models = n_models
         self.vocab_size = vocab
         self.chunk = chunk
         self.device = torch.device(device)
         self.log_v = math.log(vocab)
-        # log q + log|V| = log(q / uniform): of order 1, so E_p[y - that] does not cancel against log|V|.
-        self.log_q_rel = (log_unigram.to(torch.float64) + self.log_v).to(device=self.device, dtype=torch.float32)
-        self.y = torch.empty(n_models, chunk, vocab, dtype=torch.float32, device=self.device)
-        self.e = torch.empty_like(self.y)
-        self.tmp = torch.empty(chunk, vocab, dtype=torch.float32, device=self.device)
-        self.tmp2 = torch.empty(chunk, vocab, dtype=torch.float32, device=self.device)
+        self.n_blocks = -(-vocab // BLOCK)
+        self.tail = vocab - (self.n_blocks - 1) * BLOCK  # real entries in the last block
+        nb = self.n_blocks
+        # Padding entries are kept at e = 0 and yh = 0: they add nothing to any sum.
+        self.y = torch.zeros(chunk, nb, n_models + 1, BLOCK, dtype=torch.float32, device=self.device)
+        self.e = torch.zeros(chunk, nb, n_models, BLOCK, dtype=torch.float32, device=self.device)
+        # Slot n_models of y holds the centred log(q / uniform) for every row, so E_a[lq] comes out of the Gram.
+        lq = log_unigram.to(torch.float64) + self.log_v
+        self.kappa = float(lq.mean())
+        lq_padded = torch.zeros(nb * BLOCK, dtype=torch.float64)
+        lq_padded[:vocab] = lq - self.kappa
+        self.y[:, :, n_models, :] = lq_padded.view(nb, BLOCK).to(device=self.device, dtype=torch.float32)
         self.s = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)
-        self.lse = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)
-        self.mean_y = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)
+        self.log_z = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)  # Lh
+        self.y_target = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)
         self.c = 0
 
-    def load(self, k: int, logits: torch.Tensor) -> bool:
-        """Take model k's logits (c, >= V) for the chunk; returns False if any of them is NaN or infinite."""
-        c = logits.shape[0]
+    def load(self, k: int, logits: torch.Tensor, targets: torch.Tensor) -> bool:
+        """Take model k's logits (c, >= V) and the target ids (c,) < V; False if a logit is NaN or infinite."""
+        c, nb, tail, full = logits.shape[0], self.n_blocks, self.tail, (self.n_blocks - 1) * BLOCK
         self.c = c
-        y, e, tmp = self.y[k, :c], self.e[k, :c], self.tmp[:c]
-        y.copy_(logits[:, : self.vocab_size])  # upcast to float32 (bf16/fp16 forward), drop padded columns
-        m = y.amax(dim=-1, keepdim=True)
-        y.sub_(m)
+        y, e = self.y[:c, :, k, :], self.e[:c, :, k, :]  # (c, blocks, BLOCK) views
+        # copy in: upcast to float32 (bf16/fp16 forward), drop the padded logit columns
+        y[:, : nb - 1].copy_(logits[:, :full].unflatten(1, (nb - 1, BLOCK)))
+        y[:, nb - 1, :tail].copy_(logits[:, full : self.vocab_size])
+        m = y[:, nb - 1, :tail].amax(dim=1)
+        if nb > 1:
+            m = torch.maximum(m, y[:, : nb - 1].amax(dim=(1, 2)))
+        # ce from the unshifted logit in float64: x[target] - max rounded to float32 would cost ~1e-6 at ce ~ 20
+        x_t = logits.gather(1, targets[:c].view(-1, 1))[:, 0].to(torch.float64)
+        self.y_target[k, :c] = x_t - m.to(torch.float64)
+        y.sub_(m.view(c, 1, 1))
         torch.exp(y, out=e)
-        s = _accurate_row_sum(e)
-        torch.mul(e, y, out=tmp)
-        ey = tmp.sum(dim=-1).to(torch.float64)
+        y[:, nb - 1, tail:] = 0.0
+        e[:, nb - 1, tail:] = 0.0
+        s = _block_sum(e, nb)
         self.s[k, :c] = s
-        self.lse[k, :c] = torch.log(s)
-        self.mean_y[k, :c] = ey / s
-        # NaN anywhere -> NaN max; +inf -> inf - inf = NaN in y; -inf -> 0 * -inf = NaN in e*y. So two row
-        # reductions are enough to see any non-finite logit.
-        return bool(torch.isfinite(m).all() and torch.isfinite(ey).all())
+        self.log_z[k, :c] = torch.log(s)
+        # NaN anywhere -> NaN max; +inf -> inf - inf = NaN in s. (-inf gives e = 0 and yh = -inf, so the Gram's
+        # 0 * -inf makes this model's E[yh], hence its stats, NaN: `finish` callers check the stats.)
+        return bool(torch.isfinite(m).all() and torch.isfinite(s).all())
 
-    def stats(self, k: int, targets: torch.Tensor) -> torch.Tensor:
-        """(c, 4) float64 in STAT_COLUMNS order for model k; `targets` are token ids (c,) < V."""
-        c = self.c
-        y, e, tmp = self.y[k, :c], self.e[k, :c], self.tmp[:c]
-        s, lse, mean_y = self.s[k, :c], self.lse[k, :c], self.mean_y[k, :c]
-        y_t = y.gather(1, targets[:c].view(-1, 1)).squeeze(1).to(torch.float64)
-        ce = lse - y_t
-        entropy = lse - mean_y
-        kl_uniform = (self.log_v - lse) + mean_y
-        torch.sub(y, self.log_q_rel, out=tmp)
-        tmp.mul_(e)
-        kl_unigram = tmp.sum(dim=-1).to(torch.float64) / s - (lse - self.log_v)
-        return torch.stack([ce, entropy, kl_uniform, kl_unigram], dim=1)
+    def gram(self) -> torch.Tensor:
+        """G (c, n_models, n_models + 1) float64: G[t, a, b] = sum_v e_a yh_b (b = n_models: the unigram)."""
+        c, n, nb = self.c, self.n_models, self.n_blocks
+        # TF32 (10-bit mantissa) would undo the accuracy argument above: force IEEE float32 for these matmuls.
+        precision = torch.get_float32_matmul_precision()
+        torch.set_float32_matmul_precision("highest")
+        try:
+            tiles = torch.bmm(self.e[:c].view(c * nb, n, BLOCK), self.y[:c].view(c * nb, n + 1, BLOCK).transpose(1, 2))
+        finally:
+            torch.set_float32_matmul_precision(precision)
+        return tiles.view(c, nb, n, n + 1).sum(dim=1, dtype=torch.float64)
 
-    def pair_kl(self, a: int, b: int) -> torch.Tensor:
-        """(c, 2) float64: KL(p_a || p_b), KL(p_b || p_a), both from one difference d = y_a - y_b."""
+    def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
+        c, n = self.c, self.n_models
+        expect = self.gram() / self.s[:, :c].T.unsqueeze(2)  # E_a[yh_b], (c, n, n + 1)
+        own = torch.diagonal(expect[:, :, :n], dim1=1, dim2=2).T  # E_a[yh_a], (n, c)
+        log_z = self.log_z[:, :c]
+        y_t = self.y_target[:, :c]
+        stats = torch.stack(
+            [
+                log_z - y_t,
+                log_z - own,
+                (self.log_v - log_z) + own,
+                own - expect[:, :, n].T - self.kappa - log_z + self.log_v,
+            ],
+            dim=2,
+        )
+        lz = log_z.T  # (c, n)
+        kl = own.T.unsqueeze(2) - expect[:, :, :n] - lz.unsqueeze(2) + lz.unsqueeze(1)
+        return stats, kl
+
+    @staticmethod
+    def finite_models(stats: torch.Tensor) -> list[bool]:
+        """Per model: are all its statistics in the chunk finite?"""
+        return torch.isfinite(stats).all(dim=2).all(dim=1).tolist()
+
+    def pair_kl_direct(self, a: int, b: int) -> torch.Tensor:
+        """(c, 2) float64 KL(p_a||p_b), KL(p_b||p_a) by a direct sum over d = yh_a - yh_b (cross-check kernel)."""
         c = self.c
-        d, tmp = self.tmp[:c], self.tmp2[:c]
-        torch.sub(self.y[a, :c], self.y[b, :c], out=d)
-        dlse = self.lse[a, :c] - self.lse[b, :c]
-        torch.mul(self.e[a, :c], d, out=tmp)
-        kl_ab = tmp.sum(dim=-1).to(torch.float64) / self.s[a, :c] - dlse
-        torch.mul(self.e[b, :c], d, out=tmp)
-        kl_ba = dlse - tmp.sum(dim=-1).to(torch.float64) / self.s[b, :c]
+        d = self.y[:c, :, a] - self.y[:c, :, b]
+        dz = self.log_z[a, :c] - self.log_z[b, :c]
+        kl_ab = _block_sum(self.e[:c, :, a] * d, 0) / self.s[a, :c] - dz
+        kl_ba = dz - _block_sum(self.e[:c, :, b] * d, 0) / self.s[b, :c]
         return torch.stack([kl_ab, kl_ba], dim=1)
 
 
-# Block length for the partition-function sum: lse = log s must be good to ~1e-8 absolute (it enters KLs of
-# ~1e-6 as a difference), but a float32 row sum of |V| ~ 5e4 terms is only good to ~1.4e-7 relative. Summing
-# 1024-term blocks in float32 and the ~50 block sums in float64 measured 1.6e-8, at ~1/6 the cost of a
-# float64 sum over the row.
-_SUM_BLOCK = 1024
+def _block_sum(x: torch.Tensor, n_blocks: int) -> torch.Tensor:
+    """Sums over (blocks, BLOCK) of a (c, blocks, BLOCK) float32 tensor, as float64, for s = sum_v e whose log enters KLs of ~1e-6 as a difference (needs ~1e-8 relative).
 
-
-def _accurate_row_sum(e: torch.Tensor) -> torch.Tensor:
-    """Row sums of a (c, V) float32 tensor as float64, with block-wise float32 then float64 accumulation."""
-    n_blocks = e.shape[1] // _SUM_BLOCK
-    if n_blocks < 2:
-        return e.sum(dim=-1, dtype=torch.float64)
-    cut = n_blocks * _SUM_BLOCK
-    blocks = e[:, :cut].unflatten(1, (n_blocks, _SUM_BLOCK)).sum(dim=-1)
-    return blocks.sum(dim=-1, dtype=torch.float64) + e[:, cut:].sum(dim=-1, dtype=torch.float64)
-
-
-def reference_log_probs(logits: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    """float32 log_softmax over the real vocabulary (for callers that want plain log-probs)."""
-    return torch.log_softmax(logits[..., :vocab_size].to(torch.float32), dim=-1)
+    A float32 row sum of 5e4 terms is good to ~1.4e-7 relative and a float64 one costs ~20x more on CPU. Float32
+    sums over BLOCK-wide blocks are each rounded to ~3e-8 relative, independently, so combining nb of them in
+    float64 leaves ~3e-8 / sqrt(nb): 4e-9 at |V| = 50277. Below 16 blocks (small vocabularies, where a float64
+    sum is cheap anyway) sum in float64."""
+    if n_blocks < 16:
+        return x.sum(dim=(1, 2), dtype=torch.float64)
+    return x.sum(dim=2).sum(dim=1, dtype=torch.float64)
