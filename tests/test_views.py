@@ -443,6 +443,17 @@ def test_regression_inputs(warehouse, oracle):
         "pos_prev"])
 
 
+def test_regression_cells(warehouse, oracle):
+    view = read(warehouse, "SELECT * FROM regression_cells")
+    d = oracle.regression_inputs().merge(oracle.cmp[["comparison_id", "suite_id"]], on="comparison_id")
+    keys = ["suite_id", "corpus_id", "kind", "size", "step", "frequency", "pos_t", "pos_prev"]
+    cells = d.groupby(keys, dropna=False)["kl"].agg(
+        n="size", mean_kl="mean", ss_within=lambda x: float(((x - x.mean()) ** 2).sum())).reset_index()
+    assert_matches(view.fillna({"pos_t": "<null>", "pos_prev": "<null>"}),
+                   cells.fillna({"pos_t": "<null>", "pos_prev": "<null>"}), keys, ["n", "mean_kl", "ss_within"])
+    assert view["n"].sum() == len(oracle.pt)
+
+
 def test_token_divergence(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM token_divergence")
     assert_matches(view, oracle.token_divergence(), [*GROUP, "token_id"],

@@ -60,7 +60,8 @@ def test_every_file_is_one_documented_object_in_dependency_order():
         later = [n for n in names[i + 1:] if re.search(rf"\b{n}\b", body)]
         assert later == [], f"{obj.name} uses later objects {later}"
     assert sqlfiles.materialized_views() == [
-        "final_surprisal", "checkpoint_stats", "comparison_stats", "token_divergence", "context_variance"]
+        "final_surprisal", "checkpoint_stats", "comparison_stats", "conditional_kl", "ce_difference",
+        "token_divergence", "context_variance", "regression_cells"]
 
 
 def test_views_have_the_contract_columns(engine):
@@ -90,7 +91,8 @@ def test_replace_recreates_the_object_and_its_dependants(engine):
         before = conn.execute(sa.text("SELECT * FROM phase_boundaries")).all()
         redone = sqlfiles.replace(conn, "comparison_stats")
         assert redone[0] == "comparison_stats"
-        assert {"expected_kl", "relative_divergence", "phase_boundaries", "context_variance"} <= set(redone)
+        assert {"expected_kl", "conditional_kl", "relative_divergence", "phase_boundaries", "context_variance"} <= set(
+            redone)
         assert conn.execute(sa.text("SELECT * FROM phase_boundaries")).all() == before
 
 
@@ -108,6 +110,7 @@ def test_refresh_brings_aggregates_up_to_date_in_the_callers_transaction(engine)
         assert conn.execute(query).scalar() == pytest.approx(2.0)  # (2.5 + 1.5) / 2
     with engine.connect() as conn:
         assert conn.execute(query).scalar() == pytest.approx(2.0)
+        assert conn.exec_driver_sql("SHOW enable_nestloop").scalar() == "on"  # planner settings restored
     # an engine works too (own transaction)
     assert set(refresh_aggregates(engine)) == set(timings)
 

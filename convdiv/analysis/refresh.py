@@ -1,8 +1,8 @@
 """Refresh the materialised aggregates of the analytics layer after facts change.
 
 The analysis views read a few materialised aggregates (``final_surprisal``, ``checkpoint_stats``,
-``comparison_stats``, ``token_divergence``, ``context_variance``; see ``sql/``) so that no report query scans the
-fact tables. They are only as current as their last refresh: the ingest calls :func:`refresh_aggregates` at its end.
+``comparison_stats``, ``conditional_kl``, ``ce_difference``, ``token_divergence``, ``context_variance``,
+``regression_cells``; see ``sql/``) so that no report query scans the fact tables. They are only as current as their last refresh: the ingest calls :func:`refresh_aggregates` at its end.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from convdiv.analysis import sqlfiles
 
-# Aggregates hash-join and group millions of fact rows; PostgreSQL's default 4 MB of work memory would make them
-# sort and spill to disk. Scoped to the refresh transaction (SET LOCAL).
-REFRESH_WORK_MEM = "256MB"
+# Planner settings for the refresh, scoped to it (restored afterwards). Every aggregate reads whole fact tables and
+# groups them: hash joins and hash aggregates are the right plan, but PostgreSQL cannot estimate the row counts of
+# joins on several columns of grouped subqueries (token_divergence's CE join was estimated at 1 row and run as a
+# merge join filtering 549M row pairs: 74 s at paper scale). The default 4 MB of work memory would also make the
+# hash aggregates spill to disk.
+REFRESH_SETTINGS = {"work_mem": "256MB", "enable_nestloop": "off", "enable_mergejoin": "off"}
 
 
 def refresh_aggregates(connection: Connection | Engine, *, analyze: bool = True) -> dict[str, float]:
@@ -33,7 +36,8 @@ def refresh_aggregates(connection: Connection | Engine, *, analyze: bool = True)
             "SELECT matviewname FROM pg_matviews WHERE schemaname = current_schema()"
         ).scalars()
     )
-    connection.exec_driver_sql(f"SET LOCAL work_mem = '{REFRESH_WORK_MEM}'")
+    saved = {name: connection.exec_driver_sql(f"SHOW {name}").scalar() for name in REFRESH_SETTINGS}
+    _set(connection, REFRESH_SETTINGS)
     timings: dict[str, float] = {}
     for name in sqlfiles.materialized_views():
         if name not in present:
@@ -43,4 +47,12 @@ def refresh_aggregates(connection: Connection | Engine, *, analyze: bool = True)
         if analyze:
             connection.exec_driver_sql(f"ANALYZE {name}")
         timings[name] = time.perf_counter() - start
+    # (on an error the caller's transaction is aborted, and its rollback discards these local settings too)
+    _set(connection, saved)
     return timings
+
+
+def _set(connection: Connection, settings: dict[str, str]) -> None:
+    for name, value in settings.items():
+        # set_config(..., is_local => true) = SET LOCAL: never outlives the caller's transaction
+        connection.exec_driver_sql(f"SELECT set_config('{name}', '{value}', true)")

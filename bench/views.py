@@ -1,0 +1,336 @@
+"""Analysis views at paper scale: query time of every report view, against the same aggregate in pandas.
+
+Builds a synthetic warehouse of the study's shape in a scratch database on the given server:
+5 sizes x 20 steps x 5 seeds over 4,662 positions (x SCALE) -> 2.33M checkpoint_token rows, and the 10 seed pairs
+of every (size, step) -> 4.66M pair_token rows holding both directions (x SCALE), loaded with convdiv's binary COPY
+loader (synthetic values: curves with the four phases times log-normal noise; POS tags, NULL tags, Zipf
+frequencies). Then it refreshes the materialised aggregates (timed: the end of every ingest pays this) and, per
+report view, times ``SELECT *`` read fully into the client (best of 2), next to pandas doing the same aggregate
+after reading the raw fact rows with binary COPY (read and compute timed separately). SCALE multiplies the
+positions (default: 1 and 4, to show the views stay flat or linear).
+
+Goal (issue 6): every report view < 2 s on the paper-scale warehouse.
+
+    .venv/bin/python bench/views.py [--scales 1,4] [--server postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from convdiv.analysis.refresh import refresh_aggregates  # noqa: E402
+from convdiv.warehouse import loader, schema  # noqa: E402
+
+SIZES = ["14m", "31m", "70m", "160m", "410m"]
+SEEDS = [1, 2, 3, 4, 5]
+STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 143000]
+POSITIONS = 4_662  # the study's evaluation text (pile-sample: 4,663 token ids -> 4,662 predicted tokens)
+VOCAB = 50_277
+TAGS = ["NN", "IN", "DT", "JJ", "NNP", "NNS", ",", ".", "VB", "VBD", "VBZ", "VBN", "VBG", "VBP", "RB", "PRP", "CC",
+        "CD", "TO", "MD", "PRP$", "WDT", "POS", ":", "HYPH", "-LRB-", "-RRB-", "``", "''", "RP", "WP", "EX", "JJR",
+        "JJS", "NNPS", "RBR", "WRB", "UH", "SYM", "FW", "LS", "PDT", "RBS", "WP$", "NFP", "ADD", "XX", "_SP"]
+GROUPS = {"N": "noun", "V": "verb", "J": "adjective", "R": "adverb", "C": "number"}
+
+# the report's views, each read in full; plus analysts' typical filtered reads of the big plain views
+QUERIES = {
+    "expected_kl": "SELECT * FROM expected_kl",
+    "reference_kl": "SELECT * FROM reference_kl",
+    "conditional_kl": "SELECT * FROM conditional_kl",
+    "relative_divergence": "SELECT * FROM relative_divergence",
+    "ce_difference": "SELECT * FROM ce_difference",
+    "phase_boundaries": "SELECT * FROM phase_boundaries",
+    "token_divergence": "SELECT * FROM token_divergence",
+    "context_variance": "SELECT * FROM context_variance",
+    "regression_inputs (1 step, seed pairs)":
+        "SELECT * FROM regression_inputs WHERE kind = 'seed_pair' AND step = 512",
+    "token_records (1 checkpoint)": "SELECT * FROM token_records WHERE size = '410m' AND seed = 3 AND step = 512",
+    "regression cells (report query)": (ROOT / "convdiv" / "report" / "sql" / "regression_cells.sql").read_text()
+    .replace("%(suite)s", "'pythia'").replace("%(corpus)s", "'pile-sample'").replace("%(kind)s", "'seed_pair'"),
+    "pair_records (1 comparison)":
+        "SELECT * FROM pair_records WHERE comparison_id = (SELECT min(comparison_id) FROM comparison)",
+}
+
+
+def admin(server: str) -> str:
+    return sa.engine.make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_db(server: str) -> str:
+    name = f"convdiv_bench_views_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin(server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_db(server: str, name: str) -> None:
+    with psycopg.connect(admin(server), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def curve(size_rank: int, step: int) -> float:
+    """A four-phase E[KL] shape: tiny at init, dip near 256, peak near 2000, slow decline."""
+    x = np.log2(step + 1)
+    return float(0.02 + 1.5 * np.exp(-((x - 3) ** 2) / 2) + 2.5 * np.exp(-((x - 11) ** 2) / 4)
+                 - 0.1 * size_rank * (x > 11) + 0.3)
+
+
+def build(conninfo: str, scale: int, rng: np.random.Generator) -> dict[str, float]:
+    """Load dimensions and facts; returns seconds per phase."""
+    n = POSITIONS * scale
+    timings = {}
+    t0 = time.perf_counter()
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        suite = cur.execute("INSERT INTO suite (name, source, tokenizer, spec) VALUES ('pythia', 'hub', "
+                            "'EleutherAI/pythia-160m', '{}') RETURNING suite_id").fetchone()[0]
+        corpus = cur.execute("INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
+                             "n_documents, n_positions, frequency_source, options) VALUES ('pile-sample', 't', 'x', "
+                             "%s, 'y', %s, %s, 'npy', '{}') RETURNING corpus_id",
+                             (VOCAB, 10 * scale, n)).fetchone()[0]
+        ranks = np.arange(1, VOCAB + 1)
+        freq = (3.4e8 / ranks ** 1.07).astype(np.int64)
+        freq[rng.choice(VOCAB, 256, replace=False)] = 0
+        with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
+            logq = np.log((freq + 1) / (freq.sum() + VOCAB))
+            for i in range(VOCAB):
+                cp.write_row((corpus, i, f"tok{i}", int(freq[i]), float(logq[i])))
+        target = np.minimum(rng.zipf(1.3, n) - 1, VOCAB - 1)
+        context = np.roll(target, 1)
+        tag_p = 1 / np.arange(1, len(TAGS) + 1)
+        tags = rng.choice(len(TAGS), n, p=tag_p / tag_p.sum())
+        pos_t = [TAGS[t] for t in tags]
+        pos_t = [None if rng.random() < 0.05 else t for t in pos_t]  # whitespace / special tokens
+        pos_prev = [None, *pos_t[:-1]]
+        group = lambda tag: None if tag is None else GROUPS.get(tag[0], "function")  # noqa: E731
+        bow = rng.random(n) < 0.8
+        eow = rng.random(n) < 0.85
+        with cur.copy("COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, "
+                      "group_t, group_prev, begin_of_word, end_of_word, frequency) FROM STDIN") as cp:
+            for i in range(n):
+                cp.write_row((corpus, i // 466, i % 466, int(context[i]), int(target[i]), pos_t[i], pos_prev[i],
+                              group(pos_t[i]), group(pos_prev[i]), bool(bow[i]), bool(eow[i]), int(freq[target[i]])))
+        position_ids = np.array(cur.execute("SELECT position_id FROM position ORDER BY position_id").fetchall(),
+                                dtype=np.int32).ravel()
+        ckpt = {}
+        for rank, size in enumerate(SIZES):
+            model = cur.execute("INSERT INTO model (suite_id, size, size_rank) VALUES (%s, %s, %s) RETURNING model_id",
+                                (suite, size, rank)).fetchone()[0]
+            for seed in SEEDS:
+                run = cur.execute("INSERT INTO run (model_id, seed, source) VALUES (%s, %s, 'hub') RETURNING run_id",
+                                  (model, seed)).fetchone()[0]
+                for step in STEPS:
+                    ckpt[size, seed, step] = cur.execute(
+                        "INSERT INTO checkpoint (run_id, step) VALUES (%s, %s) RETURNING checkpoint_id",
+                        (run, step)).fetchone()[0]
+        comparisons = []
+        for rank, size in enumerate(SIZES):
+            for step in STEPS:
+                for a, b in itertools.combinations(SEEDS, 2):
+                    cid = cur.execute("INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES ('seed_pair', "
+                                      "%s, %s) RETURNING comparison_id",
+                                      (ckpt[size, a, step], ckpt[size, b, step])).fetchone()[0]
+                    comparisons.append((cid, rank, step))
+        conn.commit()
+        timings["dimensions"] = time.perf_counter() - t0
+
+        # facts, as an ingest builds them: keys dropped during the bulk load and built after (design: "indexes
+        # built after bulk loads"), one COPY per (size, step) group
+        t0 = time.perf_counter()
+        # (a bulk load checks foreign keys row by row; re-adding them validates each in one join)
+        constraints = cur.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid IN ('checkpoint_token'::regclass, 'pair_token'::regclass) ORDER BY contype DESC"
+        ).fetchall()
+        for table, con, _ in constraints:
+            cur.execute(f"ALTER TABLE {table} DROP CONSTRAINT {con}")
+        difficulty = rng.gamma(2.0, 1.0, n).astype(np.float32)
+        rows_ct = rows_pt = 0
+        for rank, size in enumerate(SIZES):
+            for step in STEPS:
+                level = curve(rank, step)
+                ids = np.concatenate([np.full(n, ckpt[size, s, step], np.int32) for s in SEEDS])
+                pos = np.tile(position_ids, len(SEEDS))
+                ce = np.tile(difficulty, len(SEEDS)) * (1 + 0.1 * rng.standard_normal(ids.size, np.float32))
+                ent = np.abs(ce * 0.8).astype(np.float32)
+                rows_ct += loader.copy_into(cur, "checkpoint_token", {
+                    "checkpoint_id": ids, "position_id": pos, "ce": np.abs(ce).astype(np.float32), "entropy": ent,
+                    "kl_uniform": np.float32(np.log(VOCAB)) - ent,
+                    "kl_unigram": np.abs(rng.standard_normal(ids.size, np.float32)) + 0.5,
+                }, ["int4", "int4", "float4", "float4", "float4", "float4"])
+                cids = [c for c, r, s in comparisons if r == rank and s == step]
+                ids = np.repeat(np.array(cids, np.int32), n)
+                pos = np.tile(position_ids, len(cids))
+                base = np.tile(difficulty, len(cids)) * level
+                noise = rng.lognormal(0, 0.3, (2, ids.size)).astype(np.float32)
+                rows_pt += loader.copy_into(cur, "pair_token", {
+                    "comparison_id": ids, "position_id": pos,
+                    "kl_ab": (base * noise[0]).astype(np.float32), "kl_ba": (base * noise[1]).astype(np.float32),
+                }, ["int4", "int4", "float4", "float4"])
+        conn.commit()
+        timings["copy facts"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cur.execute("SET maintenance_work_mem = '512MB'")
+        for table, con, definition in reversed(constraints):  # primary keys first, then foreign keys
+            cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {con} {definition}")
+        conn.commit()
+        timings["keys + foreign keys"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    timings["vacuum analyze"] = time.perf_counter() - t0
+    timings["rows checkpoint_token"] = rows_ct
+    timings["rows pair_token"] = rows_pt
+    return timings
+
+
+def time_query(conninfo: str, sql: str, repeat: int = 2) -> tuple[float, int]:
+    best, rows = float("inf"), 0
+    with psycopg.connect(conninfo) as conn:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            rows = len(conn.execute(sql).fetchall())
+            best = min(best, time.perf_counter() - t0)
+            conn.rollback()
+    return best, rows
+
+
+def pandas_side(conninfo: str) -> dict[str, tuple[float, float]]:
+    """The same aggregates from raw rows: (read seconds, compute seconds) per statistic."""
+    out = {}
+    engine = sa.create_engine(conninfo.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn, conn.connection.cursor() as cur:
+        t0 = time.perf_counter()
+        cid, pid, kab, kba = loader.copy_out(cur, "SELECT comparison_id, position_id, kl_ab, kl_ba FROM pair_token",
+                                             ["int4", "int4", "float4", "float4"])
+        pt = pd.DataFrame({"comparison_id": cid, "position_id": pid,
+                           "kl": (kab.astype(np.float64) + kba.astype(np.float64)) / 2})
+        cmp = pd.read_sql("SELECT comparison_id, kind, size_a AS size, step_a AS step FROM comparison_info", conn)
+        pos = pd.read_sql("SELECT position_id, pos_t, pos_prev, target_token_id AS token_id FROM position", conn)
+        freq = pd.read_sql("SELECT position_id, log_frequency FROM position_features", conn)
+        read_pairs = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ck_id, ck_pid, ce, ent, ku, kg = loader.copy_out(
+            cur, "SELECT checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram FROM checkpoint_token",
+            ["int4", "int4", "float4", "float4", "float4", "float4"])
+        ct = pd.DataFrame({"checkpoint_id": ck_id, "kl_uniform": ku.astype(np.float64),
+                           "kl_unigram": kg.astype(np.float64), "ce": ce.astype(np.float64)})
+        ck = pd.read_sql("SELECT checkpoint_id, size, step FROM checkpoint_info", conn)
+        read_ckpt = time.perf_counter() - t0
+
+    def timed(fn):
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    def expected():
+        per = pt.groupby("comparison_id")["kl"].mean().rename("m").reset_index().merge(cmp, on="comparison_id")
+        return per.groupby(["kind", "size", "step"])["m"].agg(["mean", "std", "size"])
+
+    def conditional_pos_t():
+        d = pt.merge(pos[["position_id", "pos_t"]], on="position_id").dropna(subset=["pos_t"])
+        per = d.groupby(["comparison_id", "pos_t"])["kl"].mean().rename("m").reset_index().merge(cmp, on="comparison_id")
+        return per.groupby(["kind", "size", "step", "pos_t"])["m"].agg(["mean", "std", "size"])
+
+    def reference():
+        per = ct.groupby("checkpoint_id")[["kl_uniform", "kl_unigram", "ce"]].mean().reset_index().merge(ck)
+        return per.groupby(["size", "step"]).agg(["mean", "std"])
+
+    def tokens():
+        d = pt.merge(pos[["position_id", "token_id"]], on="position_id").merge(cmp, on="comparison_id")
+        return d.groupby(["kind", "size", "step", "token_id"])["kl"].mean()
+
+    def context():
+        d = pt.merge(cmp, on="comparison_id")
+        per = d.groupby(["kind", "size", "step", "position_id"])["kl"].mean().rename("e").reset_index()
+        return per.groupby(["kind", "size", "step"])["e"].agg(["mean", "std"])
+
+    def regression_cells():
+        d = pt.merge(pos, on="position_id").merge(cmp, on="comparison_id")
+        d = d[d["kind"] == "seed_pair"].merge(freq, on="position_id").dropna(subset=["log_frequency"])
+        return d.groupby(["step", "size", "log_frequency", "pos_t", "pos_prev"], dropna=False)["kl"].agg(
+            ["size", "mean", "var"])
+
+    out["expected_kl"] = (read_pairs, timed(expected))
+    out["conditional_kl"] = (read_pairs, timed(conditional_pos_t))
+    out["reference_kl"] = (read_ckpt, timed(reference))
+    out["token_divergence"] = (read_pairs, timed(tokens))
+    out["context_variance"] = (read_pairs, timed(context))
+    out["regression cells (report query)"] = (read_pairs, timed(regression_cells))
+    engine.dispose()
+    return out
+
+
+def run_scale(server: str, scale: int, keep: bool) -> dict:
+    name = create_db(server)
+    url = sa.engine.make_url(server).set(drivername="postgresql+psycopg", database=name)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = sa.create_engine(url)
+    try:
+        schema.upgrade(engine)
+        build_t = build(conninfo, scale, np.random.default_rng(scale))
+        t0 = time.perf_counter()
+        refresh = refresh_aggregates(engine)
+        build_t["refresh_aggregates"] = time.perf_counter() - t0
+        queries = {label: time_query(conninfo, sql) for label, sql in QUERIES.items()}
+        pandas = pandas_side(conninfo)
+        return {"build": build_t, "refresh": refresh, "queries": queries, "pandas": pandas}
+    finally:
+        engine.dispose()
+        if keep:
+            print(f"kept database {name}")
+        else:
+            drop_db(server, name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scales", default="1,4", help="position multipliers, comma-separated")
+    parser.add_argument("--server", default=os.environ.get("CONVDIV_TEST_SERVER",
+                                                         "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    args = parser.parse_args()
+    scales = [int(s) for s in args.scales.split(",")]
+    print(f"cores: {os.cpu_count()} (shared with whatever else runs on this machine)")
+    results = {}
+    for scale in scales:
+        print(f"\n== scale x{scale}: {len(SIZES)} sizes x {len(STEPS)} steps x {len(SEEDS)} seeds over "
+              f"{POSITIONS * scale:,} positions", flush=True)
+        r = results[scale] = run_scale(args.server, scale, args.keep)
+        for k, v in r["build"].items():
+            print(f"  {k:<24} {v:>12,.1f}" + ("" if k.startswith("rows") else " s"))
+        for k, v in r["refresh"].items():
+            print(f"    refresh {k:<20} {v:8.2f} s")
+        print(f"  {'query':<40} {'rows':>9} {'SQL s':>8} {'pandas read+compute s':>24}")
+        for label, (sec, rows) in r["queries"].items():
+            pd_t = r["pandas"].get(label)
+            pd_s = f"{pd_t[0]:.2f} + {pd_t[1]:.2f}" if pd_t else ""
+            flag = "" if sec < 2 else "  (over 2 s)"
+            print(f"  {label:<40} {rows:>9,} {sec:>8.3f} {pd_s:>24}{flag}", flush=True)
+    if len(scales) > 1:
+        base = scales[0]
+        print(f"\n== linearity: SQL time at each scale / time at x{base} (data grows x{scales[-1] // base})")
+        for label in QUERIES:
+            ratios = "  ".join(f"x{s}: {results[s]['queries'][label][0] / results[base]['queries'][label][0]:5.2f}"
+                               for s in scales[1:])
+            print(f"  {label:<40} {ratios}")
+        for label in ("refresh_aggregates", "copy facts"):
+            ratios = "  ".join(f"x{s}: {results[s]['build'][label] / results[base]['build'][label]:5.2f}"
+                               for s in scales[1:])
+            print(f"  {label:<40} {ratios}")
+
+
+if __name__ == "__main__":
+    main()
