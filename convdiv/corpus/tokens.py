@@ -9,7 +9,6 @@ tokens that split one multi-byte character all report that character's span, whi
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
