@@ -84,19 +84,18 @@ class ChunkReducer:
         c, nb, tail, full = logits.shape[0], self.n_blocks, self.tail, (self.n_blocks - 1) * BLOCK
         self.c = c
         y, e = self.y[:c, :, k, :], self.e[:c, :, k, :]  # (c, blocks, BLOCK) views
-        # copy in: upcast to float32 (bf16/fp16 forward), drop the padded logit columns
-        y[:, : nb - 1].copy_(logits[:, :full].unflatten(1, (nb - 1, BLOCK)))
-        y[:, nb - 1, :tail].copy_(logits[:, full : self.vocab_size])
-        m = y[:, nb - 1, :tail].amax(dim=1)
-        if nb > 1:
-            m = torch.maximum(m, y[:, : nb - 1].amax(dim=(1, 2)))
+        x = logits[:, : self.vocab_size]  # drop the padded logit columns
+        m = x.amax(dim=1).to(torch.float32)
         # ce from the unshifted logit in float64: x[target] - max rounded to float32 would cost ~1e-6 at ce ~ 20
         x_t = logits.gather(1, targets[:c].view(-1, 1))[:, 0].to(torch.float64)
         self.y_target[k, :c] = x_t - m.to(torch.float64)
-        y.sub_(m.view(c, 1, 1))
+        # shift and copy into the block layout in one pass (upcasting a bf16/fp16 forward to float32)
+        shift = m.view(c, 1, 1)
+        if nb > 1:
+            torch.sub(x[:, :full].unflatten(1, (nb - 1, BLOCK)), shift, out=y[:, : nb - 1])
+        torch.sub(x[:, full:].unsqueeze(1), shift, out=y[:, nb - 1 :, :tail])
         torch.exp(y, out=e)
-        y[:, nb - 1, tail:] = 0.0
-        e[:, nb - 1, tail:] = 0.0
+        e[:, nb - 1, tail:] = 0.0  # exp(0) = 1 where y's padding is 0
         s = _block_sum(e, nb)
         self.s[k, :c] = s
         self.log_z[k, :c] = torch.log(s)
