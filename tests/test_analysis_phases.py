@@ -56,7 +56,7 @@ def test_rise_and_fall_without_valley_uses_kl_uniform_for_uniform_end():
     assert ph.divergence_peak_step == 2000
     assert ph.uniform_end_step == 32
     assert ph.unigram_closest_step == 256
-    assert [name for name, *_ in ph.spans()] == ["uniform", "slow reconvergence"]
+    assert ph.spans() == [("uniform", 0, 32), ("sharp divergence", 32, 2000), ("slow reconvergence", 2000, 143000)]
 
 
 def test_unigram_closest_ignores_step_zero_and_monotone_curves_have_no_peak():

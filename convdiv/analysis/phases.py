@@ -49,14 +49,19 @@ class Phases:
     unigram_closest_step: int | None
 
     def spans(self) -> list[tuple[str, int, int]]:
-        """(phase name, start step, end step) for every phase whose two ends are known, in order."""
-        bounds = [self.first_step, self.uniform_end_step, self.convergence_min_step,
-                  self.divergence_peak_step, self.last_step]
-        out = []
-        for name, start, end in zip(PHASE_NAMES, bounds[:-1], bounds[1:]):
-            if start is not None and end is not None and end > start:
-                out.append((name, start, end))
-        return out
+        """(phase name, start step, end step) for every phase whose two ends are known, in order.
+
+        Without a convergence valley the sharp divergence starts where the uniform phase ends.
+        """
+        start_divergence = self.convergence_min_step if self.convergence_min_step is not None \
+            else self.uniform_end_step
+        phases = [
+            ("uniform", self.first_step, self.uniform_end_step),
+            ("sharp convergence", self.uniform_end_step, self.convergence_min_step),
+            ("sharp divergence", start_divergence, self.divergence_peak_step),
+            ("slow reconvergence", self.divergence_peak_step, self.last_step),
+        ]
+        return [(name, a, b) for name, a, b in phases if a is not None and b is not None and b > a]
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

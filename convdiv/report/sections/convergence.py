@@ -21,7 +21,8 @@ GUIDE = (
     "(0 = the seeds predict identically; lower = they disagree more). The band is the 95% confidence interval "
     "over seed pairs. The shaded spans are the four phases detected on the largest size's curve: uniform "
     "(the models still predict close to uniform), sharp convergence (they fall onto the same unigram-like "
-    "prediction), sharp divergence (they learn context and part ways) and slow reconvergence. The menu adds the "
+    "prediction), sharp divergence (they learn context and part ways) and slow reconvergence; a phase the curve "
+    "does not show (e.g. no convergence valley in a short run) is left out. The menu adds the "
     "study's phase lines (steps 16, 256, 2000) or the presentation's (8, 64, 1000) for comparison; the table "
     "gives every size's boundaries from the Python rule and from the SQL view. " + STEP_AXIS_NOTE + "."
 )
