@@ -9,45 +9,26 @@
 --   n_comparisons     comparisons averaged per position (the largest, if unequal)
 --   n_positions       positions with at least one comparison
 --   mean_kl, sd_kl    mean and sample SD across positions of E[KL](x), nats
--- Refreshed by refresh_aggregates.
+-- Reads position_kl; refreshed by refresh_aggregates.
 CREATE MATERIALIZED VIEW context_variance AS
-WITH per_position AS (
-    SELECT
-        ci.suite_id,
-        p.corpus_id,
-        ci.kind,
-        ci.model_a,
-        ci.model_b,
-        ci.step_a,
-        ci.step_b,
-        pt.position_id,
-        count(*) AS n_comparisons,
-        avg((pt.kl_ab::double precision + pt.kl_ba::double precision) / 2) AS e_kl
-    FROM pair_token AS pt
-    JOIN comparison_info AS ci ON ci.comparison_id = pt.comparison_id
-    JOIN position AS p ON p.position_id = pt.position_id
-    GROUP BY ci.suite_id, p.corpus_id, ci.kind, ci.model_a, ci.model_b, ci.step_a, ci.step_b, pt.position_id
-)
 SELECT
     s.name AS suite,
-    pp.suite_id,
+    pk.suite_id,
     co.name AS corpus,
-    pp.corpus_id,
-    pp.kind,
-    ma.size,
-    ma.size_rank,
-    mb.size AS size_b,
-    pp.step_a AS step,
-    pp.step_b,
-    max(pp.n_comparisons) AS n_comparisons,
+    pk.corpus_id,
+    pk.kind,
+    pk.size,
+    pk.size_rank,
+    pk.size_b,
+    pk.step,
+    pk.step_b,
+    max(pk.n_comparisons) AS n_comparisons,
     count(*) AS n_positions,
-    avg(pp.e_kl) AS mean_kl,
-    stddev_samp(pp.e_kl) AS sd_kl
-FROM per_position AS pp
-JOIN suite AS s ON s.suite_id = pp.suite_id
-JOIN corpus AS co ON co.corpus_id = pp.corpus_id
-JOIN model AS ma ON ma.model_id = pp.model_a
-JOIN model AS mb ON mb.model_id = pp.model_b
-GROUP BY s.name, pp.suite_id, co.name, pp.corpus_id, pp.kind, ma.size, ma.size_rank, mb.size, pp.step_a, pp.step_b;
+    avg(pk.mean_kl) AS mean_kl,
+    stddev_samp(pk.mean_kl) AS sd_kl
+FROM position_kl AS pk
+JOIN suite AS s ON s.suite_id = pk.suite_id
+JOIN corpus AS co ON co.corpus_id = pk.corpus_id
+GROUP BY s.name, pk.suite_id, co.name, pk.corpus_id, pk.kind, pk.size, pk.size_rank, pk.size_b, pk.step, pk.step_b;
 
 CREATE INDEX ix_context_variance_group ON context_variance (suite_id, corpus_id, kind, size, step);

@@ -13,26 +13,41 @@
 --   n            (comparison, position) rows in the cell
 --   mean_kl      mean of their kl, nats
 --   ss_within    sum over the cell's rows of (kl - mean_kl)^2
--- Refreshed by refresh_aggregates.
+-- Reads position_kl: a cell pools positions, ss_within = sum of each position's m2_kl + n_x (mean_x - mean)^2
+-- (the exact pooled sum of squares, Chan et al. 1979). Refreshed by refresh_aggregates.
 CREATE MATERIALIZED VIEW regression_cells AS
+WITH cells AS (
+    SELECT
+        pk.suite_id, pk.corpus_id, pk.kind, pk.size, pk.size_rank, pk.step,
+        pf.log_frequency, pf.frequency, pf.pos_t, pf.pos_prev,
+        pk.n_comparisons, pk.mean_kl, pk.m2_kl,
+        sum(pk.n_comparisons * pk.mean_kl) OVER cell / sum(pk.n_comparisons) OVER cell AS cell_mean
+    FROM position_kl AS pk
+    JOIN position_features AS pf ON pf.position_id = pk.position_id
+    -- the same cells as the GROUP BY below (frequency determines log_frequency)
+    WINDOW cell AS (PARTITION BY pk.suite_id, pk.corpus_id, pk.kind, pk.size, pk.step, pf.frequency, pf.pos_t,
+                    pf.pos_prev)
+)
 SELECT
-    ri.suite,
-    ri.suite_id,
-    ri.corpus,
-    ri.corpus_id,
-    ri.kind,
-    ri.size,
-    ri.size_rank,
-    ri.step,
-    ri.log_frequency,
-    ri.frequency,
-    ri.pos_t,
-    ri.pos_prev,
-    count(*) AS n,
-    avg(ri.kl) AS mean_kl,
-    var_pop(ri.kl) * count(*) AS ss_within
-FROM regression_inputs AS ri
-GROUP BY ri.suite, ri.suite_id, ri.corpus, ri.corpus_id, ri.kind, ri.size, ri.size_rank, ri.step,
-         ri.log_frequency, ri.frequency, ri.pos_t, ri.pos_prev;
+    s.name AS suite,
+    c.suite_id,
+    co.name AS corpus,
+    c.corpus_id,
+    c.kind,
+    c.size,
+    c.size_rank,
+    c.step,
+    c.log_frequency,
+    c.frequency,
+    c.pos_t,
+    c.pos_prev,
+    sum(c.n_comparisons) AS n,
+    min(c.cell_mean) AS mean_kl,
+    sum(c.m2_kl + c.n_comparisons * (c.mean_kl - c.cell_mean) ^ 2) AS ss_within
+FROM cells AS c
+JOIN suite AS s ON s.suite_id = c.suite_id
+JOIN corpus AS co ON co.corpus_id = c.corpus_id
+GROUP BY s.name, c.suite_id, co.name, c.corpus_id, c.kind, c.size, c.size_rank, c.step, c.log_frequency,
+         c.frequency, c.pos_t, c.pos_prev;
 
 CREATE INDEX ix_regression_cells_group ON regression_cells (suite_id, corpus_id, kind, step);

@@ -454,6 +454,14 @@ def test_regression_cells(warehouse, oracle):
     assert view["n"].sum() == len(oracle.pt)
 
 
+def test_position_kl(warehouse, oracle):
+    view = read(warehouse, "SELECT * FROM position_kl")
+    d = oracle._with_group(oracle.pt)
+    exp = d.groupby([*GROUP, "position_id"])["kl"].agg(
+        n_comparisons="size", mean_kl="mean", m2_kl=lambda x: float(((x - x.mean()) ** 2).sum())).reset_index()
+    assert_matches(view, exp, [*GROUP, "position_id"], ["n_comparisons", "mean_kl", "m2_kl"])
+
+
 def test_token_divergence(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM token_divergence")
     assert_matches(view, oracle.token_divergence(), [*GROUP, "token_id"],

@@ -1,8 +1,9 @@
 """Refresh the materialised aggregates of the analytics layer after facts change.
 
-The analysis views read a few materialised aggregates (``final_surprisal``, ``checkpoint_stats``,
-``comparison_stats``, ``conditional_kl``, ``ce_difference``, ``token_divergence``, ``context_variance``,
-``regression_cells``; see ``sql/``) so that no report query scans the fact tables. They are only as current as their last refresh: the ingest calls :func:`refresh_aggregates` at its end.
+The analysis views read materialised aggregates (``final_surprisal``, ``checkpoint_stats``, ``comparison_stats``,
+``conditional_kl``, ``ce_difference``, ``position_kl``, ``token_divergence``, ``context_variance``,
+``regression_cells``; the list is every ``CREATE MATERIALIZED VIEW`` file of ``sql/``, in file order) so that no
+report query scans the fact tables. They are only as current as their last refresh: the ingest calls :func:`refresh_aggregates` at its end.
 """
 
 from __future__ import annotations
