@@ -157,3 +157,29 @@ def test_changed_selection_recomputes_the_unit(engine, settings, db_url, suite_r
     assert summary.units_done == 1
     assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == 2 * n
     assert S.count(db_url, "SELECT count(*) FROM pair_token") == 1 * n
+
+
+def test_cli_summary_and_identical_weights_warning(engine, settings, db_url, suite_root, corpus, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = S.copy_suite(suite_root, tmp_path / "tiny")
+    # A run whose step 4 holds byte-identical weights to its step 1 (as some published Pythia branches do).
+    shutil.copy(root / "xs" / "seed1" / "step1" / "model.safetensors", root / "xs" / "seed1" / "step4" / "model.safetensors")
+    env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    proc = subprocess.run([str(Path(sys.executable).with_name("convdiv")), "ingest", str(root), "--corpus", S.CORPUS,
+                           "--sizes", "xs", "--seeds", "1,2", "--steps", "1,4", "--no-progress"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "units done" in proc.stdout and "pair_token rows" in proc.stdout
+    assert "warning:" in proc.stdout and "steps 1, 4 have identical weights" in proc.stdout
+    n = _n_positions(db_url, corpus)
+    assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == 2 * 2 * n
+    # identical weights -> the consecutive-step KL 1 -> 4 of seed 1 is exactly 0 at every position
+    assert S.count(db_url, "SELECT count(*) FROM pair_token pt JOIN comparison c USING (comparison_id)"
+                           " JOIN checkpoint a ON a.checkpoint_id = c.checkpoint_a JOIN run r ON r.run_id = a.run_id"
+                           " WHERE c.kind = 'consecutive_step' AND r.seed = 1 AND a.step = 1"
+                           " AND pt.kl_ab = 0 AND pt.kl_ba = 0") == n

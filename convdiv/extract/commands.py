@@ -62,5 +62,7 @@ def print_summary(summary) -> None:
                   f"{summary.rows_checkpoint_token:,}", f"{summary.rows_pair_token:,}", f"{summary.elapsed_s:.1f}")
     out = Console()
     out.print(table)
+    for warning in summary.warnings:
+        out.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if not summary.refreshed:
         out.print("note: convdiv.analysis.refresh not available; aggregates were not refreshed")

@@ -111,6 +111,7 @@ class IngestSummary:
     workers: list[WorkerReport]
     refreshed: bool
     outcomes: list[UnitOutcome]
+    warnings: list[str] = field(default_factory=list)  # e.g. identical weights at two steps of a run
 
 
 # --------------------------------------------------------------------------------------------- the plan
@@ -159,6 +160,7 @@ class Plan:
     force_before: datetime | None  # --force: redo units finished before this instant (the call's start)
     started_at: datetime
     arguments: dict
+    warnings: list[str] = field(default_factory=list)
 
 
 def parse_comparisons(values: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -367,6 +369,9 @@ def prepare(
         size, seed, step = _parse_label(label)
         refs[label] = spec.ref(size, seed, step)
     fingerprints = {label: checkpoint_fingerprint(ref) for label, ref in refs.items()}
+    from convdiv.suites.loading import check_identical_weights
+
+    warnings = check_identical_weights((refs[label], fp) for label, fp in fingerprints.items() if "@" not in fp)
 
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
@@ -421,7 +426,7 @@ def prepare(
     return Plan(conninfo=info, suite_name=spec.name, corpus_name=corpus, suite_id=suite_id, corpus_id=corpus_id,
                 vocab_size=vocab_size, refs=refs, checkpoint_ids=checkpoint_ids, comparison_ids=comparison_ids,
                 units=planned, group_limit=group_limit, compute=compute, force_before=force_before,
-                started_at=started_at, arguments=arguments)
+                started_at=started_at, arguments=arguments, warnings=warnings)
 
 
 def _parse_label(label: str) -> tuple[str, int, int]:
@@ -745,7 +750,7 @@ def ingest(
         rows_checkpoint_token=sum(o.rows_checkpoint_token for o in done),
         rows_pair_token=sum(o.rows_pair_token for o in done), elapsed_s=time.perf_counter() - started,
         device=plan.compute.device, dtype=plan.compute.dtype, workers=reports, refreshed=refreshed,
-        outcomes=outcomes,
+        outcomes=outcomes, warnings=plan.warnings,
     )
     if errors:
         raise IngestError(errors[0], summary)
