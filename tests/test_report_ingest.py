@@ -9,10 +9,11 @@ from __future__ import annotations
 import pytest
 
 import ingest_support as S
+from test_report_browser import ARTIFACTS, chromium, open_report  # noqa: F401 (chromium: fixture)
 from convdiv.extract.ingest import ingest
 from convdiv.report.build import build_report
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def suite_root(tmp_path_factory):
     return S.shared_suite(tmp_path_factory)
 
 
-def test_report_after_real_ingest(engine, settings, suite_root, tmp_path):
+def test_report_after_real_ingest(engine, settings, suite_root, chromium, tmp_path):
     S.add_tiny_corpus(engine, suite_root)
     ingest(engine, settings, str(suite_root), S.CORPUS, comparisons="seed_pairs,consecutive_steps", progress=False)
     result = build_report(engine, tmp_path / "real.html")
@@ -38,3 +39,15 @@ def test_report_after_real_ingest(engine, settings, suite_root, tmp_path):
     assert "cpu" in overview["devices"]
     regression = sections["regression"].tables[0].frame
     assert list(regression["step"]) == list(S.STEPS) and (regression["r2"].between(0, 1)).all()
+
+    # The same report in Chromium: every figure drawn, no console error, nothing fetched.
+    def check(page, errors, requests):
+        for sec in result.sections:
+            for fig in sec.figures:
+                assert page.locator(f"div#fig-{fig.key} .main-svg").count() >= 1, fig.key
+        page.screenshot(path=str(ARTIFACTS / "report-real-ingest.png"), full_page=True)
+        assert errors == [] and requests == [result.path.resolve().as_uri()]
+        return True
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert open_report(result.path, chromium, check)
