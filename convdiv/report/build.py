@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 import jinja2
+import plotly.io as pio
 import numpy as np
 import pandas as pd
 from plotly.offline import get_plotlyjs
@@ -96,7 +97,7 @@ def render(sections: list[Section], scope: Scope, warnings: list[str]) -> str:
         sv = {"section": sec, "figures": [], "tables": []}
         for fig in sec.figures:
             div = f"fig-{fig.key}"
-            figures.append({"div": div, "json": _script_json(fig.figure.to_json())})
+            figures.append({"div": div, "json": _script_json(pio.to_json(fig.figure, validate=False))})
             csvs[fig.key] = {"name": f"{fig.key}.csv", "text": fig.data.to_csv(index=False)}
             sv["figures"].append({"div": div, "key": fig.key, "caption": fig.caption, "rows": len(fig.data)})
         for tab in sec.tables:

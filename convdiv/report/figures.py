@@ -78,8 +78,12 @@ def base_layout(title: str, height: int = 420, **kw) -> dict:
 
 def line_with_band(x, y, low=None, high=None, *, name: str, colour_: str, legendgroup: str | None = None,
                    showlegend: bool = True, visible=True, dash: str | None = None, xaxis=None, yaxis=None,
-                   hover: str | None = None) -> list[go.Scatter]:
-    """A line and, where ``low``/``high`` are finite, a translucent band between them."""
+                   hover: str | None = None, customdata=None) -> list[dict]:
+    """A line and, where ``low``/``high`` are finite, a translucent band between them, as plotly trace dicts.
+
+    Dicts rather than ``go.Scatter``: the figures with hundreds of traces are assembled without plotly's per-trace
+    validation, which took most of their build time (the traces' keys are fixed here and rendered as is).
+    """
     x = np.asarray(x, dtype=float)
     traces = []
     axes = {k: v for k, v in (("xaxis", xaxis), ("yaxis", yaxis)) if v}
@@ -87,17 +91,36 @@ def line_with_band(x, y, low=None, high=None, *, name: str, colour_: str, legend
         lo, hi = np.asarray(low, float), np.asarray(high, float)
         ok = np.isfinite(lo) & np.isfinite(hi)
         if ok.any():
-            traces.append(go.Scatter(
-                x=np.concatenate([x[ok], x[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
+            traces.append(dict(
+                type="scatter", x=np.concatenate([x[ok], x[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
                 mode="lines", fill="toself", fillcolor=rgba(colour_, 0.18), line=dict(width=0), hoverinfo="skip",
                 name=f"{name} band", legendgroup=legendgroup or name, showlegend=False, visible=visible, **axes,
             ))
-    traces.append(go.Scatter(
-        x=x, y=np.asarray(y, float), mode="lines+markers", name=name, legendgroup=legendgroup or name,
-        line=dict(color=colour_, dash=dash), marker=dict(size=5), showlegend=showlegend, visible=visible,
-        hovertemplate=hover, **axes,
-    ))
+    line = dict(
+        type="scatter", x=x, y=np.asarray(y, float), mode="lines+markers", name=name,
+        legendgroup=legendgroup or name, line=dict(color=colour_, **({"dash": dash} if dash else {})),
+        marker=dict(size=5), showlegend=showlegend, visible=visible, **axes,
+    )
+    if hover is not None:
+        line["hovertemplate"] = hover
+    if customdata is not None:
+        line["customdata"] = np.asarray(customdata)
+    traces.append(line)
     return traces
+
+
+def subplot_axes(row: int, col: int, cols: int) -> dict:
+    """The xaxis/yaxis references of make_subplots' cell (row, col), for trace dicts."""
+    i = (row - 1) * cols + col
+    suffix = "" if i == 1 else str(i)
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
+def with_traces(fig: go.Figure, traces: list[dict]) -> dict:
+    """The figure as a plotly JSON dict with ``traces`` appended unvalidated (see line_with_band)."""
+    out = fig.to_plotly_json()
+    out["data"] = list(out.get("data", [])) + list(traces)
+    return out
 
 
 def size_dropdown(fig: go.Figure, trace_sizes: Sequence[str], sizes: Sequence[str], *, x: float = 1.0,

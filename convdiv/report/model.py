@@ -15,7 +15,7 @@ class Missing(Exception):
 @dataclass
 class Figure:
     key: str                      # unique within the report; becomes the div id and the CSV file name
-    figure: go.Figure
+    figure: go.Figure | dict      # a dict is a plotly JSON figure assembled without validation (figures.py)
     data: pd.DataFrame            # the plotted numbers, offered as CSV
     caption: str = ""
 

@@ -9,7 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from convdiv.report.figures import base_layout, colour, line_with_band, size_dropdown, step_axis, step_x
+from convdiv.report.figures import (
+    base_layout, colour, line_with_band, size_dropdown, step_axis, step_x, subplot_axes, with_traces,
+)
 
 # The presentation's groupings of PTB tags (the study's slides on conditional convergence).
 NOUNS = ("NN", "NNS", "NNP", "NNPS")
@@ -48,7 +50,7 @@ def merge_groups(df: pd.DataFrame) -> pd.DataFrame:
 def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], sizes: Sequence[str],
                     title: str, *, value: str = "mean_kl", negate: bool = True, cols: int = 2,
                     ylabel: str = "-E[KL] (nats)",
-                    families: dict[str, str] | None = None) -> tuple[go.Figure, pd.DataFrame]:
+                    families: dict[str, str] | None = None) -> tuple[dict, pd.DataFrame]:
     """Subplots (one per panel: its categories, or all categories when None), size dropdown, CI bands.
 
     ``families`` (panel -> family) restricts a panel to one category family. Returns the figure and the
@@ -62,7 +64,7 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
     plotted = []
     sign = -1.0 if negate else 1.0
     shown = sizes[-1] if sizes else None
-    pending: list[tuple[go.Scatter, int, int]] = []  # added in one call: add_trace per trace is quadratic
+    pending: list[dict] = []
     for p, (panel, cats) in enumerate(panels.items()):
         r, c = p // cols + 1, p % cols + 1
         sub = df if not families or panel not in families else df[df["family"] == families[panel]]
@@ -70,10 +72,11 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
         order = list(cats) if cats is not None else list(
             sub.sort_values(["category_order", "category"] if "category_order" in sub else ["category"])
                ["category"].drop_duplicates())
+        groups = {key: g.sort_values("step") for key, g in sub.groupby(["category", "size"], sort=False)}
         for k, cat in enumerate([c_ for c_ in order if c_ in set(sub["category"])]):
             for size in sizes:
-                g = sub[(sub["category"] == cat) & (sub["size"] == size)].sort_values("step")
-                if g.empty:
+                g = groups.get((cat, size))
+                if g is None:
                     continue
                 lo = g["ci_high"] * sign if "ci_high" in g else None
                 hi = g["ci_low"] * sign if "ci_low" in g else None
@@ -81,14 +84,11 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
                     lo, hi = hi, lo
                 traces = line_with_band(step_x(g["step"]), sign * g[value], lo, hi, name=f"{panel}: {cat}",
                                         colour_=colour(k), legendgroup=f"{panel}:{cat}", visible=size == shown,
-                                        hover=f"{cat} ({size})<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>")
-                traces[-1].customdata = g["step"].to_numpy()
-                for tr in traces:
-                    pending.append((tr, r, c))
-                    trace_sizes.append(size)
-                plotted.append(g.assign(panel=panel))
-    if pending:
-        fig.add_traces([t for t, _, _ in pending], rows=[r for _, r, _ in pending], cols=[c for _, _, c in pending])
+                                        hover=f"{cat} ({size})<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>",
+                                        customdata=g["step"].to_numpy(), **subplot_axes(r, c, cols))
+                pending.extend(traces)
+                trace_sizes.extend([size] * len(traces))
+                plotted.append(g.assign(panel=panel))  # noqa: PD (small frames)
     all_steps = df["step"].unique() if not df.empty else [0]
     for p in range(n):
         fig.update_xaxes(**step_axis(all_steps), row=p // cols + 1, col=p % cols + 1)
@@ -96,4 +96,4 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
     fig.update_layout(**base_layout(title, height=330 * rows + 80))
     size_dropdown(fig, trace_sizes, sizes)
     data = pd.concat(plotted, ignore_index=True) if plotted else pd.DataFrame()
-    return fig, data
+    return with_traces(fig, pending), data

@@ -67,8 +67,8 @@ def build(data: ReportData) -> Section:
         fig.add_traces(line_with_band(
             step_x(g["step"]), g["convergence"], -g["ci_high"], -g["ci_low"], name=f"{size}", colour_=colour(i),
             hover=f"size {size}<br>step %{{customdata}}<br>-E[KL] %{{y:.4g}}<extra></extra>",
+            customdata=g["step"].to_numpy(),
         ))
-        fig.data[-1].customdata = g["step"].to_numpy()
 
     phases = phases_by_size(data, df)
     shapes, notes = [], []
