@@ -167,6 +167,20 @@ def test_packing_does_not_change_results_and_counts_forward_passes(peaked, docum
         np.testing.assert_allclose(packed.pair_kl[p], alone.pair_kl[p], rtol=1e-4, atol=1e-6)
 
 
+def test_reduction_chunks_smaller_than_a_batch_change_nothing(peaked, documents, log_unigram, monkeypatch):
+    from convdiv.extract import engine
+
+    pairs = all_pairs(peaked)
+    whole = extract_group(peaked, documents, log_unigram, V, pairs, context_length=16)
+    monkeypatch.setattr(engine, "_CPU_CHUNK", 7)  # 7 positions per reduction chunk, many chunks per batch
+    chunked = extract_group(peaked, documents, log_unigram, V, pairs, context_length=16)
+    assert chunked.forward_passes == whole.forward_passes == len(peaked)
+    for k in peaked:
+        np.testing.assert_allclose(chunked.stats[k], whole.stats[k], rtol=1e-6, atol=1e-7)
+    for p in pairs:
+        np.testing.assert_allclose(chunked.pair_kl[p], whole.pair_kl[p], rtol=1e-6, atol=1e-7)
+
+
 def test_bfloat16_forward_reduces_in_float32(peaked, documents, log_unigram):
     pairs = all_pairs(peaked)
     bf16 = {k: copy.deepcopy(m) for k, m in peaked.items()}

@@ -83,7 +83,7 @@ def test_pair_kl_equals_float64_oracle_both_directions(sigma, shared):
     la, lb = gen(), gen()
     targets = rng.integers(0, V, 48)
     _, kl, red = run_reducer([la, lb], targets, zipf_log_q())
-    direct = red.pair_kl_direct(0, 1).numpy()
+    direct = red.pair_kl_direct(0, 1).numpy()  # after finish()
     for a, b in [(0, 1), (1, 0)]:
         want = oracle_kl([la, lb][a], [la, lb][b])
         assert (np.abs(kl[:, a, b] - want) <= kl_tolerance(want)).all()  # the Gram kernel

@@ -191,7 +191,9 @@ def extract_group(
 
     _prepare_models(models, device, dtype)
     runners = [_Runner(k, models[k], vocab_size) for k in keys]
-    chunk = _chunk_size(device, len(keys), vocab_size)
+    # no bigger than the largest batch: the buffers are allocated (and page-faulted) once per call
+    largest = max(sum(w.n_scored for w in b) for b in batches)
+    chunk = min(_chunk_size(device, len(keys), vocab_size), largest)
     reducer = ChunkReducer(len(keys), chunk, torch.from_numpy(log_unigram), device)
     pair_idx = [(index[a], index[b]) for a, b in result.pair_kl]
     pair_keys = list(result.pair_kl)

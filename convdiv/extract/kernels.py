@@ -25,7 +25,7 @@ float64 scalar, and each float32 partial sum covers only 1024 terms. Measured ag
 the max was tried: it rounds the high-probability entries, ~20 below the mean's offset, to 2e-6.)
 
 Speed (CPU): every pass over a (positions x V) array is memory bound, so the reducer keeps preallocated,
-block-padded buffers (fresh 50 MB allocations cost more than the arithmetic), does ~6 passes per model and
+block-padded buffers (fresh 50 MB allocations cost more than the arithmetic), does 5 passes per model and
 reads everything once more for all pairs together; a direct per-pair kernel (`pair_kl_direct`, kept as a
 cross-check) costs 5 passes per pair.
 """
@@ -66,7 +66,7 @@ class ChunkReducer:
         self.tail = vocab - (self.n_blocks - 1) * BLOCK  # real entries in the last block
         nb = self.n_blocks
         # Padding entries are kept at e = 0 and yh = 0: they add nothing to any sum.
-        self.y = torch.zeros(chunk, nb, n_models + 1, BLOCK, dtype=torch.float32, device=self.device)
+        self.y = torch.zeros(chunk, nb, n_models + 2, BLOCK, dtype=torch.float32, device=self.device)
         self.e = torch.zeros(chunk, nb, n_models, BLOCK, dtype=torch.float32, device=self.device)
         # Slot n_models of y holds the centred log(q / uniform) for every row, so E_a[lq] comes out of the Gram.
         lq = log_unigram.to(torch.float64) + self.log_v
@@ -74,6 +74,11 @@ class ChunkReducer:
         lq_padded = torch.zeros(nb * BLOCK, dtype=torch.float64)
         lq_padded[:vocab] = lq - self.kappa
         self.y[:, :, n_models, :] = lq_padded.view(nb, BLOCK).to(device=self.device, dtype=torch.float32)
+        # Slot n_models + 1 holds ones, so the same Gram gives s = sum_v e (float32 per block, float64 across
+        # blocks) without another pass over e.
+        ones = torch.zeros(nb * BLOCK, dtype=torch.float32)
+        ones[:vocab] = 1.0
+        self.y[:, :, n_models + 1, :] = ones.view(nb, BLOCK).to(self.device)
         self.s = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)
         self.log_z = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)  # Lh
         self.y_target = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)
@@ -96,28 +101,35 @@ class ChunkReducer:
         torch.sub(x[:, full:].unsqueeze(1), shift, out=y[:, nb - 1 :, :tail])
         torch.exp(y, out=e)
         e[:, nb - 1, tail:] = 0.0  # exp(0) = 1 where y's padding is 0
-        s = _block_sum(e, nb)
-        self.s[k, :c] = s
-        self.log_z[k, :c] = torch.log(s)
-        # NaN anywhere -> NaN max; +inf -> inf - inf = NaN in s. (-inf gives e = 0 and yh = -inf, so the Gram's
-        # 0 * -inf makes this model's E[yh], hence its stats, NaN: `finish` callers check the stats.)
-        return bool(torch.isfinite(m).all() and torch.isfinite(s).all())
+        # NaN anywhere -> NaN max. (+inf -> inf - inf = NaN in e; -inf -> e = 0 and yh = -inf, and the Gram's
+        # 0 * -inf is NaN: either way this model's stats come out NaN, which `finish` callers check.)
+        return bool(torch.isfinite(m).all())
 
     def gram(self) -> torch.Tensor:
-        """G (c, n_models, n_models + 1) float64: G[t, a, b] = sum_v e_a yh_b (b = n_models: the unigram)."""
+        """G (c, n_models, n_models + 2) float64: G[t, a, b] = sum_v e_a yh_b; b = n_models: the unigram lq,
+        b = n_models + 1: ones (G = s_a)."""
         c, n, nb = self.c, self.n_models, self.n_blocks
         # TF32 (10-bit mantissa) would undo the accuracy argument above: force IEEE float32 for these matmuls.
         precision = torch.get_float32_matmul_precision()
         torch.set_float32_matmul_precision("highest")
         try:
-            tiles = torch.bmm(self.e[:c].view(c * nb, n, BLOCK), self.y[:c].view(c * nb, n + 1, BLOCK).transpose(1, 2))
+            tiles = torch.bmm(self.e[:c].view(c * nb, n, BLOCK), self.y[:c].view(c * nb, n + 2, BLOCK).transpose(1, 2))
         finally:
             torch.set_float32_matmul_precision(precision)
-        return tiles.view(c, nb, n, n + 1).sum(dim=1, dtype=torch.float64)
+        # float32 within a block of 1024, float64 across blocks: sums of 5e4 terms good to ~1e-8 relative
+        return tiles.view(c, nb, n, n + 2).sum(dim=1, dtype=torch.float64)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
         c, n = self.c, self.n_models
-        expect = self.gram() / self.s[:, :c].T.unsqueeze(2)  # E_a[yh_b], (c, n, n + 1)
+        g = self.gram()
+        if self.n_blocks >= 16:
+            self.s[:, :c] = g[:, :, n + 1].T
+        else:
+            # Few blocks: each float32 block sum is rounded to ~3e-8 relative and there are too few of them to
+            # average out (seen: 9e-8 KL error at |V| = 2000); a float64 sum is cheap at this size anyway.
+            self.s[:, :c] = self.e[:c].sum(dim=(1, 3), dtype=torch.float64).T
+        self.log_z[:, :c] = torch.log(self.s[:, :c])
+        expect = g[:, :, : n + 1] / self.s[:, :c].T.unsqueeze(2)  # E_a[yh_b], (c, n, n + 1)
         own = torch.diagonal(expect[:, :, :n], dim1=1, dim2=2).T  # E_a[yh_a], (n, c)
         log_z = self.log_z[:, :c]
         y_t = self.y_target[:, :c]
@@ -140,22 +152,16 @@ class ChunkReducer:
         return torch.isfinite(stats).all(dim=2).all(dim=1).tolist()
 
     def pair_kl_direct(self, a: int, b: int) -> torch.Tensor:
-        """(c, 2) float64 KL(p_a||p_b), KL(p_b||p_a) by a direct sum over d = yh_a - yh_b (cross-check kernel)."""
+        """(c, 2) float64 KL(p_a||p_b), KL(p_b||p_a) by a direct sum over d = yh_a - yh_b (cross-check kernel;
+        call after `finish`, which sets s and Lh)."""
         c = self.c
         d = self.y[:c, :, a] - self.y[:c, :, b]
         dz = self.log_z[a, :c] - self.log_z[b, :c]
-        kl_ab = _block_sum(self.e[:c, :, a] * d, 0) / self.s[a, :c] - dz
-        kl_ba = dz - _block_sum(self.e[:c, :, b] * d, 0) / self.s[b, :c]
+        kl_ab = _sum64(self.e[:c, :, a] * d) / self.s[a, :c] - dz
+        kl_ba = dz - _sum64(self.e[:c, :, b] * d) / self.s[b, :c]
         return torch.stack([kl_ab, kl_ba], dim=1)
 
 
-def _block_sum(x: torch.Tensor, n_blocks: int) -> torch.Tensor:
-    """Sums over (blocks, BLOCK) of a (c, blocks, BLOCK) float32 tensor, as float64, for s = sum_v e whose log enters KLs of ~1e-6 as a difference (needs ~1e-8 relative).
-
-    A float32 row sum of 5e4 terms is good to ~1.4e-7 relative and a float64 one costs ~20x more on CPU. Float32
-    sums over BLOCK-wide blocks are each rounded to ~3e-8 relative, independently, so combining nb of them in
-    float64 leaves ~3e-8 / sqrt(nb): 4e-9 at |V| = 50277. Below 16 blocks (small vocabularies, where a float64
-    sum is cheap anyway) sum in float64."""
-    if n_blocks < 16:
-        return x.sum(dim=(1, 2), dtype=torch.float64)
-    return x.sum(dim=2).sum(dim=1, dtype=torch.float64)
+def _sum64(x: torch.Tensor) -> torch.Tensor:
+    """Sums over (blocks, BLOCK) of a (c, blocks, BLOCK) tensor, in float64."""
+    return x.sum(dim=(1, 2), dtype=torch.float64)
