@@ -84,3 +84,27 @@ def test_two_worker_processes_split_the_units(engine, settings, db_url, suite_ro
     with psycopg.connect(S.conninfo(db_url)) as conn:
         owners = conn.execute("SELECT count(DISTINCT ingest_run_id) FROM ingest_unit").fetchone()[0]
     assert 1 <= owners <= 2
+
+
+def test_a_claim_in_progress_does_not_hide_the_backlog(db_url):
+    """Rows another claimer has locked right now are skipped, and the rest of the backlog is still claimable."""
+    info = S.conninfo(db_url)
+    candidates, (run_a, run_b, _) = _units(db_url, n_units=4)
+    with psycopg.connect(info) as other:  # another claimer, in the middle of its claim transaction
+        locked = other.execute("SELECT unit_id FROM ingest_unit ORDER BY unit_id LIMIT 1 FOR UPDATE").fetchone()[0]
+        got = ledger.claim(info, candidates, run_b, limit=10)
+        assert got is not None and locked not in got.unit_ids and len(got.unit_ids) == 3
+    got.release()
+
+
+def test_claim_query_locks_only_what_it_may_take(db_url):
+    """A claimer in its claim transaction row-locks `limit` units, not the whole backlog (else a concurrent
+    claimer would find nothing to do and stop early)."""
+    info = S.conninfo(db_url)
+    candidates, _ = _units(db_url, n_units=4)
+    params = {"unit_ids": [c.unit_id for c in candidates], "config_hashes": [c.config_hash for c in candidates],
+              "force_before": None, "exclude": [], "limit": 1}
+    with psycopg.connect(info) as a, psycopg.connect(info) as b:
+        assert len(a.execute(ledger.q("claim_candidates"), params).fetchall()) == 1
+        free = b.execute("SELECT count(*) FROM (SELECT 1 FROM ingest_unit FOR UPDATE SKIP LOCKED) x").fetchone()[0]
+        assert free == 3

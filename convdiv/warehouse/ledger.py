@@ -170,27 +170,37 @@ def claim(
     conn = connect(info, autocommit=True)  # explicit transaction() blocks only: never idle in a transaction
     try:
         by_id = {c.unit_id: c for c in candidates}
+        tried: list[int] = []
+
+        def next_rows(pool: Sequence[Candidate], n: int) -> list[int]:
+            rows = conn.execute(q("claim_candidates"), {
+                "unit_ids": [c.unit_id for c in pool], "config_hashes": [c.config_hash for c in pool],
+                "force_before": force_before, "exclude": tried, "limit": n}).fetchall()
+            return [r[0] for r in rows]
+
+        def try_lock(unit_id: int) -> bool:
+            tried.append(unit_id)
+            return conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, unit_id)).fetchone()[0]
+
+        taken: list[int] = []
         with conn.transaction():
-            rows = conn.execute(
-                q("claim_candidates"),
-                {"unit_ids": [c.unit_id for c in candidates], "config_hashes": [c.config_hash for c in candidates],
-                 "force_before": force_before},
-            ).fetchall()
-            taken: list[int] = []
-            group = None
-            for (unit_id,) in rows:
-                cand = by_id[unit_id]
-                if group is not None and cand.group != group:
-                    continue
-                locked = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, unit_id)).fetchone()[0]
-                if not locked:
-                    continue  # another live worker holds it
-                taken.append(unit_id)
-                group = cand.group
-                wanted = limit if isinstance(limit, int) else limit.get(group, 1)
-                if len(taken) >= wanted:
+            # The first unit this worker can have fixes the group ...
+            while not taken:
+                rows = next_rows(candidates, 1)
+                if not rows:
                     break
+                if try_lock(rows[0]):
+                    taken.append(rows[0])
+            # ... then more units of the same group, up to the group's limit.
             if taken:
+                group = by_id[taken[0]].group
+                wanted = limit if isinstance(limit, int) else limit.get(group, 1)
+                same = [c for c in candidates if c.group == group]
+                while len(taken) < wanted:
+                    rows = next_rows(same, wanted - len(taken))
+                    if not rows:
+                        break
+                    taken += [u for u in rows if try_lock(u)]
                 conn.execute(q("mark_running"), {"unit_ids": taken, "ingest_run_id": ingest_run_id})
         if not taken:
             conn.close()

@@ -64,17 +64,21 @@ ON CONFLICT (suite_id, corpus_id, unit_key) DO UPDATE SET unit_key = EXCLUDED.un
 RETURNING unit_id, status, config_hash;
 
 -- name: claim_candidates
--- Units that still need work, in the caller's order, row-locked so that two claimers never both take one.
+-- The next units (in the caller's order) that still need work and that no other claimer is looking at,
+-- row-locked: LIMIT applies before the lock, so a claimer locks only the few rows it may take, never the whole
+-- backlog (that would make a concurrent claimer believe no work is left).
 -- A unit needs work when it is not done, when it was done under another configuration, or when --force asked
 -- to redo everything finished before this ingest call started.
 SELECT u.unit_id
 FROM ingest_unit u
 JOIN unnest(%(unit_ids)s::int[], %(config_hashes)s::text[]) WITH ORDINALITY AS w(unit_id, config_hash, ord)
   ON w.unit_id = u.unit_id
-WHERE u.status <> 'done'
-   OR u.config_hash IS DISTINCT FROM w.config_hash
-   OR (%(force_before)s::timestamptz IS NOT NULL AND u.finished_at < %(force_before)s::timestamptz)
+WHERE (u.status <> 'done'
+       OR u.config_hash IS DISTINCT FROM w.config_hash
+       OR (%(force_before)s::timestamptz IS NOT NULL AND u.finished_at < %(force_before)s::timestamptz))
+  AND NOT (u.unit_id = ANY(%(exclude)s::int[]))
 ORDER BY w.ord
+LIMIT %(limit)s
 FOR UPDATE OF u SKIP LOCKED;
 
 -- name: mark_running
