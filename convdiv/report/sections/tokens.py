@@ -30,10 +30,14 @@ def build(data: ReportData) -> Section:
     kind, note = data.preferred_kind()
     if note:
         sec.notes.append(note)
-    df = data.view("token_divergence", "kind = %(kind)s", kind=kind)
+    # The last step per size comes from the small expected_kl view, so that only those steps of the (large)
+    # token_divergence aggregate are read.
+    curves = data.view("expected_kl", "kind = %(kind)s", kind=kind)
+    last_steps = sorted({int(s_) for s_ in curves.groupby("size")["step"].max()}) if not curves.empty else []
+    df = data.view("token_divergence", "kind = %(kind)s AND step = ANY(%(steps)s)", kind=kind, steps=last_steps)
     if df.empty:
         raise Missing("no token_divergence rows (the materialised view is refreshed at the end of an ingest)")
-    last = df.groupby("size")["step"].transform("max")
+    last = df["size"].map(curves.groupby("size")["step"].max())
     df = df[df["step"] == last]
     min_occ = 3 if (df["occurrences"] >= 3).sum() >= 2 * TOP else 1
     df = df[df["occurrences"] >= min_occ].assign(shown=lambda d: d["token"].map(_shown))
