@@ -17,10 +17,13 @@ allows; all steps of a size when models are tiny) and runs ONE extract pass over
 seed at each step of the group plus the seeds at the step before the group's first step. So each checkpoint is
 forward-passed about once (once per group, plus once more as the "previous step" of the next group).
 
-Overlap: while the extract engine computes group k, a background thread claims group k+1 and loads its
-checkpoints (models already loaded for group k are reused, not reloaded). At Pythia scale loading a checkpoint
-takes about as long as running the corpus through it, so this hides most of the load time. Memory: two groups'
-models are alive at once; the group size is chosen for that.
+Overlap: three stages run at once in each worker. While the extract engine computes group k, a prefetch thread
+claims group k+1 and loads its checkpoints (models already loaded for group k are reused, not reloaded), and a
+publish thread publishes group k-1's units (COPY, validation and INSERT are mostly the database server's work,
+about 5x slower per row than a plain COPY because of the facts' foreign-key checks; see bench/ingest.py). At
+Pythia scale loading a checkpoint takes about as long as running the corpus through it, so this hides most of
+the load time. Memory: two groups' models are alive at once (a group being published has dropped its models);
+the group size is chosen for that. Units are still published in order, one transaction each.
 
 Skipping: a unit is skipped when the ledger has it ``done`` under the same ``config_hash``: sha256 over its
 checkpoints' weights (sha256 of their safetensors files; ``repo@revision`` for hub checkpoints not yet in the
@@ -548,6 +551,12 @@ def _check_values(values: np.ndarray, what: str, unit: UnitPlan, kl_columns, n: 
         raise ConvdivError(f"ingest unit {unit.key}: {what}: KL {kl.min():.3g} < -{KL_TOLERANCE:g}")
 
 
+@dataclass(frozen=True)
+class _Identity:
+    weights_sha256: str | None
+    n_params: int
+
+
 @dataclass
 class _Group:
     claim: ledger.Claim
@@ -579,9 +588,27 @@ class Worker:
         with ledger.connect(plan.conninfo) as conn:
             data = read_corpus(conn, plan.corpus_id, plan.vocab_size, plan.corpus_name)
         candidates = [ledger.Candidate(u.unit_id, u.config_hash, u.group) for u in plan.units]
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-prefetch")
-        pending: Future | None = pool.submit(self._claim_and_load, candidates, run_id)
+        # Three stages in flight (see the module docstring): the prefetch thread claims and loads group k+1,
+        # this thread computes group k, the publish thread publishes group k-1 (its work is mostly the database
+        # server's, so it runs alongside the forward passes).
+        prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-prefetch")
+        publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-publish")
+        pending: Future | None = prefetch.submit(self._claim_and_load, candidates, run_id)
+        publishing: tuple[Future, _Group] | None = None
         group: _Group | None = None
+        failed_publish: _Group | None = None
+
+        def wait_for_publish() -> None:
+            nonlocal publishing, failed_publish
+            if publishing is not None:
+                future, published = publishing
+                publishing = None
+                try:
+                    future.result()
+                except BaseException:
+                    failed_publish = published
+                    raise
+
         try:
             while True:
                 try:
@@ -595,17 +622,31 @@ class Worker:
                     break
                 with self._lock:
                     self._current = dict(group.loaded)
-                # Overlap: claim and load the next group while this one computes.
-                pending = pool.submit(self._claim_and_load, candidates, run_id)
-                self._compute_and_publish(group, data, report)
-                group.claim.release()
+                pending = prefetch.submit(self._claim_and_load, candidates, run_id)
+                result, compute_s = self._compute(group, data, report)
+                # Publishing needs only the weights' identity: let the models go (the next group may still hold
+                # the ones it shares through self._current).
+                group.loaded = {k: _Identity(v.weights_sha256, v.n_params) for k, v in group.loaded.items()}
+                wait_for_publish()  # the previous group's (raises its error)
+                publishing = (publisher.submit(self._publish, group, result, compute_s, data, report), group)
                 group = None
+            wait_for_publish()
             ledger.finish_run(plan.conninfo, run_id, "done")
         except BaseException as exc:
-            message = str(exc) if isinstance(exc, ConvdivError) else f"{type(exc).__name__}: {exc}"
-            report.error = message
-            if group is not None:
-                self._fail(group, message, report)
+            report.error = _message(exc)
+            if failed_publish is None:
+                try:
+                    wait_for_publish()  # a publish in flight finishes: its rows are good
+                except BaseException as publish_exc:  # noqa: BLE001 - the first error is the one reported
+                    self._fail(failed_publish, _message(publish_exc), report)
+                    failed_publish = None
+            if failed_publish is not None:
+                self._fail(failed_publish, report.error, report)
+                if group is not None:  # computed fine; stopped only because the publish before it failed
+                    group.claim.abandon()
+                    group.claim.release()
+            elif group is not None:
+                self._fail(group, report.error, report)
             if pending is not None:
                 try:
                     nxt = pending.result()
@@ -620,7 +661,8 @@ class Worker:
                 pass
             raise
         finally:
-            pool.shutdown(wait=True)
+            prefetch.shutdown(wait=True)
+            publisher.shutdown(wait=True)
         return report
 
     def _fail(self, group: _Group, message: str, report: WorkerReport) -> None:
@@ -656,7 +698,8 @@ class Worker:
             raise
         return group
 
-    def _compute_and_publish(self, group: _Group, data: CorpusData, report: WorkerReport) -> None:
+    def _compute(self, group: _Group, data: CorpusData, report: WorkerReport):
+        """One extract pass over every model the group needs; returns the result and its seconds."""
         from convdiv.extract.engine import extract_group
 
         plan = self.plan
@@ -672,19 +715,28 @@ class Worker:
                                batch_tokens=plan.compute.batch_tokens, context_length=plan.compute.context_length,
                                progress=on_positions)
         report.forward_passes += int(getattr(result, "forward_passes", 0) or 0)
-        compute_s = time.perf_counter() - started
+        return result, time.perf_counter() - started
+
+    def _publish(self, group: _Group, result, compute_s: float, data: CorpusData, report: WorkerReport) -> None:
+        """Publish the group's units one transaction each (in the publish thread), then drop its claim."""
+        plan = self.plan
         provenance = ledger.Provenance(code_version=__version__, device=plan.compute.device,
                                        dtype=plan.compute.dtype, batch_tokens=plan.compute.batch_tokens)
         for unit in group.units:
             t0 = time.perf_counter()
             rows = unit_rows(plan, unit, result, data.position_ids, group.loaded)
-            # A unit's share of the group's compute time, plus its own load time.
+            # elapsed_s: the unit's share of the group's compute time plus its own publish time.
             share = compute_s * max(1, len(unit.needs)) / max(1, sum(len(u.needs) for u in group.units))
             n_ckpt, n_pair = ledger.publish_unit(group.claim, rows, provenance, share + time.perf_counter() - t0)
             outcome = UnitOutcome(unit.key, "done", n_ckpt, n_pair, share + time.perf_counter() - t0, self.index)
             report.outcomes.append(outcome)
             if self.on_unit:
                 self.on_unit(outcome, max(1, len(unit.writes)))
+        group.claim.release()
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, ConvdivError) else f"{type(exc).__name__}: {exc}"
 
 
 def _worker_process(plan: Plan, index: int) -> WorkerReport:
