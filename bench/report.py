@@ -1,13 +1,18 @@
 """Benchmark: build the report on a paper-scale warehouse and print the time per section.
 
-Paper scale = the study's grid: 5 sizes x 20 steps x 5 seeds on the 4,662 positions of its evaluation text, seed
-pairs and consecutive steps (about 2.3M checkpoint_token and 6.9M pair_token rows), loaded by COPY into a fresh
-database by ``convdiv.report.synthetic`` (or by ``bench/views.py``'s builder when present). Goal: the report in
-under 30 s on 2 cores. The warehouse is built once and kept (``--keep``) so that reruns time only the report.
+Paper scale = the study's grid: 5 sizes x 20 steps x 5 seeds on the 4,662 positions of its evaluation text. Two
+builders, both loading by COPY into a fresh database:
 
-    .venv/bin/python bench/report.py                     # build a fresh warehouse, report, drop it
-    .venv/bin/python bench/report.py --keep              # ... and keep it; prints its URL
-    .venv/bin/python bench/report.py --url URL           # report on an existing warehouse
+- ``views`` (default): the SQL issue's warehouse, ``bench/views.py``'s builder: seed pairs only (2.33M
+  checkpoint_token + 4.66M pair_token rows);
+- ``synthetic``: ``convdiv.report.synthetic``: seed pairs and consecutive steps (2.33M + 6.88M rows), with ledger
+  rows, so every section (learnability heatmap, CE fits over consecutive steps) has data.
+
+Goal: the report in under 30 s on 2 cores. Keep the warehouse (``--keep``) so that reruns time only the report.
+
+    .venv/bin/python bench/report.py [--builder views|synthetic]   # build a fresh warehouse, report, drop it
+    .venv/bin/python bench/report.py --keep                        # ... and keep it; prints its URL
+    .venv/bin/python bench/report.py --url URL                     # report on an existing warehouse
 """
 
 from __future__ import annotations
@@ -71,7 +76,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", help="report on this existing warehouse instead of building one")
     ap.add_argument("--keep", action="store_true", help="keep the built warehouse")
-    ap.add_argument("--positions", type=int, default=4662)
+    ap.add_argument("--positions", type=int, default=4662, help="positions (synthetic builder)")
+    ap.add_argument("--builder", choices=("views", "synthetic"), default="views")
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "bench-report.html"))
     args = ap.parse_args()
     print(f"cpus: {os.cpu_count()}")
@@ -82,11 +88,25 @@ def main() -> None:
         if not args.url:
             schema.upgrade(engine)
             t = time.perf_counter()
-            info = build_synthetic_warehouse(
-                engine, suite="paper", corpus="pile-4662", sizes=PAPER_SIZES, seeds=PAPER_SEEDS, steps=PAPER_STEPS,
-                n_positions=args.positions, n_documents=1, vocab_size=5000)
-            print(f"warehouse: {info.checkpoint_token_rows:,} checkpoint_token + {info.pair_token_rows:,} "
-                  f"pair_token rows loaded and aggregates refreshed in {time.perf_counter() - t:.1f} s")
+            if args.builder == "views":
+                import numpy as np
+
+                sys.path.insert(0, str(ROOT / "bench"))
+                import views  # bench/views.py: the SQL issue's paper-scale warehouse
+
+                from convdiv.analysis.refresh import refresh_aggregates
+
+                conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+                built = views.build(conninfo, 1, np.random.default_rng(1))
+                refresh_aggregates(engine)
+                rows = (built["rows checkpoint_token"], built["rows pair_token"])
+            else:
+                info = build_synthetic_warehouse(
+                    engine, suite="paper", corpus="pile-4662", sizes=PAPER_SIZES, seeds=PAPER_SEEDS,
+                    steps=PAPER_STEPS, n_positions=args.positions, n_documents=1, vocab_size=5000)
+                rows = (info.checkpoint_token_rows, info.pair_token_rows)
+            print(f"warehouse ({args.builder}): {rows[0]:,} checkpoint_token + {rows[1]:,} pair_token rows loaded "
+                  f"and aggregates refreshed in {time.perf_counter() - t:.1f} s")
         out = Path(args.out)
         result = build_report(engine, out)
         print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)")

@@ -223,5 +223,8 @@ def build_synthetic_warehouse(
 
     from convdiv.analysis.refresh import refresh_aggregates
 
+    with engine.connect() as conn:  # planner statistics for the fresh rows, as after a real bulk load
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
     refresh_aggregates(engine)
     return SyntheticInfo(suite, corpus, sizes, seeds, steps, n_positions, n_ck, n_pair)

@@ -1,3 +1,4 @@
+-- Fallback for warehouses without the materialised regression_cells view (same columns, computed on the fly).
 -- The per-step regression's aggregated design matrix (see convdiv/analysis/regression.py): rows of
 -- regression_inputs with identical regressors collapse to one cell with count, mean KL and within-cell sum of
 -- squares, from which the row-level OLS is recovered exactly. Rows with a zero frequency (no log) are left out.
