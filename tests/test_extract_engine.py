@@ -181,6 +181,20 @@ def test_reduction_chunks_smaller_than_a_batch_change_nothing(peaked, documents,
         np.testing.assert_allclose(chunked.pair_kl[p], whole.pair_kl[p], rtol=1e-6, atol=1e-7)
 
 
+def test_full_logits_path_for_other_architectures(peaked, documents, log_unigram, monkeypatch):
+    """Architectures not known to be head(base(x)) take the plain forward; results are the same."""
+    from convdiv.extract import engine
+
+    pairs = all_pairs(peaked)
+    hidden = extract_group(peaked, documents, log_unigram, V, pairs, context_length=16)
+    monkeypatch.setattr(engine, "_HEAD_ON_HIDDEN", set())
+    full = extract_group(peaked, documents, log_unigram, V, pairs, context_length=16)
+    for k in peaked:
+        np.testing.assert_allclose(full.stats[k], hidden.stats[k], rtol=1e-5, atol=1e-6)
+    for p in pairs:
+        np.testing.assert_allclose(full.pair_kl[p], hidden.pair_kl[p], rtol=1e-4, atol=1e-6)
+
+
 def test_bfloat16_forward_reduces_in_float32(peaked, documents, log_unigram):
     pairs = all_pairs(peaked)
     bf16 = {k: copy.deepcopy(m) for k, m in peaked.items()}
@@ -234,6 +248,8 @@ def test_bad_inputs_are_user_errors(peaked, documents, log_unigram):
         extract_group(peaked, documents, log_unigram[:-1], V, [])
     with pytest.raises(ConvdivError, match="document 1"):
         extract_group(peaked, [documents[0], np.array([1, V + 2])], log_unigram, V, [])
+    with pytest.raises(ConvdivError, match="context_length 25"):
+        extract_group(peaked, documents, log_unigram, V, [], context_length=MAX_POS + 1)
     with pytest.raises(ConvdivError, match="fewer than"):
         extract_group(peaked, documents, np.zeros(PADDED + 1), PADDED + 1, [])
 

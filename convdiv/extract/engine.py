@@ -10,6 +10,7 @@ come from the same chunk of logits.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Mapping, Sequence
 
@@ -81,9 +82,9 @@ class _Runner:
 
     def forward(self, input_ids, attention_mask, rows, cols) -> torch.Tensor:
         if self.on_hidden:
-            out = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask)
+            out = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
             return out.last_hidden_state[rows, cols]
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
         return out.logits[rows, cols]
 
     def logits(self, forwarded: torch.Tensor, buffers: dict) -> torch.Tensor:
@@ -134,7 +135,7 @@ def extract_group(
     *,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
-    batch_tokens: int = 8192,
+    batch_tokens: int | None = 8192,
     context_length: int | None = None,
     progress: Callable[[int, int], object] | None = None,
     window_stride: int | None = None,
@@ -147,7 +148,8 @@ def extract_group(
     pairs: ordered (a, b) -> pair_kl[(a, b)][:, 0] = KL(p_a||p_b), [:, 1] = KL(p_b||p_a).
     context_length: window length (default: the models' smallest max_position_embeddings); longer documents
         are scored in overlapping windows with stride context_length // 2 (window_stride), see windows.py.
-    progress: optional callback(positions_done, positions_total).
+    batch_tokens: padded tokens per forward batch (rows x longest window; a window is never split).
+    progress: optional callback(positions_done, positions_total), called after every batch.
     Raises ConvdivError (naming the model key) on NaN/inf logits, and on inputs that do not fit the models.
     """
     if not models:
@@ -177,7 +179,13 @@ def extract_group(
         if len(d) > 1 and d[1:].max() >= vocab_size:
             raise ConvdivError(f"document {i} has target token ids >= vocab_size {vocab_size}")
 
-    context_length = int(context_length or default_context_length(models))
+    longest = default_context_length(models)
+    context_length = int(context_length or longest)
+    if not 2 <= context_length <= longest:
+        raise ConvdivError(f"context_length {context_length} must be in [2, {longest}] (the models' max_position_embeddings)")
+    if window_stride is not None and not 1 <= window_stride < context_length:
+        raise ConvdivError(f"window_stride {window_stride} must be in [1, context_length - 1]")
+    batch_tokens = int(batch_tokens or 8192)
     windows = plan_windows(lengths, context_length, window_stride)
     batches = plan_batches(windows, batch_tokens)
     offsets = document_offsets(lengths)
@@ -194,7 +202,17 @@ def extract_group(
     # no bigger than the largest batch: the buffers are allocated (and page-faulted) once per call
     largest = max(sum(w.n_scored for w in b) for b in batches)
     chunk = min(_chunk_size(device, len(keys), vocab_size), largest)
-    reducer = ChunkReducer(len(keys), chunk, torch.from_numpy(log_unigram), device)
+    reducer = _take_reducer(len(keys), chunk, torch.from_numpy(log_unigram), device)
+    try:
+        _run_batches(result, batches, docs, offsets, device, runners, reducer, chunk, progress, n_positions)
+    finally:
+        _return_reducer(reducer)
+    return result
+
+
+def _run_batches(result, batches, docs, offsets, device, runners, reducer, chunk, progress, n_positions):
+    keys = [r.key for r in runners]
+    index = {k: i for i, k in enumerate(keys)}
     pair_idx = [(index[a], index[b]) for a, b in result.pair_kl]
     pair_keys = list(result.pair_kl)
     head_buffers: dict = {}
@@ -231,7 +249,38 @@ def extract_group(
             done += n
             if progress is not None:
                 progress(done, n_positions)
-    return result
+
+
+# One reducer kept between calls: an ingest calls extract_group once per (size, step) group with the same
+# shapes, and allocating + first-touching ~0.6 GB of buffers took ~14% of a CPU call. Taken out while in use,
+# so concurrent calls never share one.
+_REDUCER_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _take_reducer(n_models: int, chunk: int, log_unigram: torch.Tensor, device: torch.device) -> ChunkReducer:
+    key = (n_models, chunk, int(log_unigram.shape[0]), str(device))
+    with _CACHE_LOCK:
+        reducer = _REDUCER_CACHE.pop(key, None)
+        if reducer is None:
+            _REDUCER_CACHE.clear()  # at most one set of buffers held
+    if reducer is None:
+        return ChunkReducer(n_models, chunk, log_unigram, device)
+    reducer.set_unigram(log_unigram)
+    return reducer
+
+
+def _return_reducer(reducer: ChunkReducer) -> None:
+    key = (reducer.n_models, reducer.chunk, reducer.vocab_size, str(reducer.device))
+    with _CACHE_LOCK:
+        _REDUCER_CACHE.clear()
+        _REDUCER_CACHE[key] = reducer
+
+
+def release_buffers() -> None:
+    """Free the reduction buffers kept between calls."""
+    with _CACHE_LOCK:
+        _REDUCER_CACHE.clear()
 
 
 def _pack(batch: list[Window], docs, offsets, device):

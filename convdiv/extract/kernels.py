@@ -68,12 +68,7 @@ class ChunkReducer:
         # Padding entries are kept at e = 0 and yh = 0: they add nothing to any sum.
         self.y = torch.zeros(chunk, nb, n_models + 2, BLOCK, dtype=torch.float32, device=self.device)
         self.e = torch.zeros(chunk, nb, n_models, BLOCK, dtype=torch.float32, device=self.device)
-        # Slot n_models of y holds the centred log(q / uniform) for every row, so E_a[lq] comes out of the Gram.
-        lq = log_unigram.to(torch.float64) + self.log_v
-        self.kappa = float(lq.mean())
-        lq_padded = torch.zeros(nb * BLOCK, dtype=torch.float64)
-        lq_padded[:vocab] = lq - self.kappa
-        self.y[:, :, n_models, :] = lq_padded.view(nb, BLOCK).to(device=self.device, dtype=torch.float32)
+        self.set_unigram(log_unigram)
         # Slot n_models + 1 holds ones, so the same Gram gives s = sum_v e (float32 per block, float64 across
         # blocks) without another pass over e.
         ones = torch.zeros(nb * BLOCK, dtype=torch.float32)
@@ -83,6 +78,17 @@ class ChunkReducer:
         self.log_z = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)  # Lh
         self.y_target = torch.empty(n_models, chunk, dtype=torch.float64, device=self.device)
         self.c = 0
+
+    def set_unigram(self, log_unigram: torch.Tensor) -> None:
+        """Slot n_models of y holds the centred log(q / uniform) for every row, so E_a[lq] comes out of the Gram."""
+        if log_unigram.shape != (self.vocab_size,):
+            raise ValueError(f"log_unigram must have shape ({self.vocab_size},)")
+        nb, n = self.n_blocks, self.n_models
+        lq = log_unigram.to(torch.float64) + self.log_v
+        self.kappa = float(lq.mean())
+        lq_padded = torch.zeros(nb * BLOCK, dtype=torch.float64)
+        lq_padded[: self.vocab_size] = lq - self.kappa
+        self.y[:, :, n, :] = lq_padded.view(nb, BLOCK).to(device=self.device, dtype=torch.float32)
 
     def load(self, k: int, logits: torch.Tensor, targets: torch.Tensor) -> bool:
         """Take model k's logits (c, >= V) and the target ids (c,) < V; False if a logit is NaN or infinite."""
@@ -109,13 +115,17 @@ class ChunkReducer:
         """G (c, n_models, n_models + 2) float64: G[t, a, b] = sum_v e_a yh_b; b = n_models: the unigram lq,
         b = n_models + 1: ones (G = s_a)."""
         c, n, nb = self.c, self.n_models, self.n_blocks
-        # TF32 (10-bit mantissa) would undo the accuracy argument above: force IEEE float32 for these matmuls.
-        precision = torch.get_float32_matmul_precision()
-        torch.set_float32_matmul_precision("highest")
-        try:
-            tiles = torch.bmm(self.e[:c].view(c * nb, n, BLOCK), self.y[:c].view(c * nb, n + 2, BLOCK).transpose(1, 2))
-        finally:
-            torch.set_float32_matmul_precision(precision)
+        e, y = self.e[:c].view(c * nb, n, BLOCK), self.y[:c].view(c * nb, n + 2, BLOCK).transpose(1, 2)
+        if self.device.type == "cuda":
+            # TF32 (10-bit mantissa) would undo the accuracy argument above: force IEEE float32 for this matmul.
+            precision = torch.get_float32_matmul_precision()
+            torch.set_float32_matmul_precision("highest")
+            try:
+                tiles = torch.bmm(e, y)
+            finally:
+                torch.set_float32_matmul_precision(precision)
+        else:
+            tiles = torch.bmm(e, y)
         # float32 within a block of 1024, float64 across blocks: sums of 5e4 terms good to ~1e-8 relative
         return tiles.view(c, nb, n, n + 2).sum(dim=1, dtype=torch.float64)
 
