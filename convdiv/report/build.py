@@ -7,7 +7,6 @@ in the page, so the file makes no network request. A section whose data is missi
 
 from __future__ import annotations
 
-import html
 import json
 import time
 import traceback
