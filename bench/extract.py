@@ -93,7 +93,7 @@ def forward_only(models, docs, context, batch_tokens, device):
                 mask[i, : w.n_tokens] = 1
             ids, mask = ids.to(device), mask.to(device)
             for m in models.values():
-                m(input_ids=ids, attention_mask=mask).logits
+                m(input_ids=ids, attention_mask=mask, use_cache=False).logits
 
 
 def naive_pipeline(models, docs, log_unigram, pairs, device, workdir: Path, rows=256):
@@ -105,7 +105,7 @@ def naive_pipeline(models, docs, log_unigram, pairs, device, workdir: Path, rows
         for key, m in models.items():
             mats, stats = [], []
             for d in docs:  # one document per forward, whole document (docs fit the context here)
-                logits = m(input_ids=torch.from_numpy(d).view(1, -1).to(device)).logits[0, :-1, :PYTHIA_VOCAB]
+                logits = m(input_ids=torch.from_numpy(d).view(1, -1).to(device), use_cache=False).logits[0, :-1, :PYTHIA_VOCAB]
                 lp = torch.log_softmax(logits.float(), dim=-1)
                 p = lp.exp()
                 target = torch.from_numpy(d[1:]).to(device)

@@ -4,16 +4,20 @@ Notation for one position and one model: logits x over the real vocabulary V (pa
 yh = x - max(x) (exact near the maximum, and exp never overflows), e = exp(yh), s = sum_v e, p = e / s and the
 log-partition Lh = log s, a float64 scalar per row, so that log p = yh - Lh. With E_a[.] = sum_v e_a (.) / s_a:
 
-    ce           = -log p(target)                    = Lh - yh[target]
+    ce           = -log p(target)                    = Lh - (x[target] - max(x))   (float64)
     entropy      = H(p) = -sum_v p log p             = Lh - E[yh]
     kl_uniform   = KL(p || 1/|V|) = log|V| - H(p)    = (log|V| - Lh) + E[yh]
     kl_unigram   = KL(p || q)                        = E[yh] - E[lq] - kappa - Lh + log|V|,
                    lq = log q + log|V| - kappa centred (kappa its mean), i.e. log(q / uniform) centred
     KL(p_a||p_b) = sum_v p_a (log p_a - log p_b)     = E_a[yh_a] - E_a[yh_b] - (Lh_a - Lh_b)
 
-All the E_a[.] for all models a and all "targets" (every model's yh and lq) are one Gram matrix per position,
-G[a, b] = sum_v e_a yh_b, computed as batched matmuls over blocks of 1024 vocabulary entries whose float32
-results are summed in float64 (`gram`). Every e and yh is read once per chunk, whatever the number of pairs.
+All the E_a[.] for all models a and all "targets" (every model's yh, lq, and ones for s) are one Gram matrix per
+position, G[a, b] = sum_v e_a yh_b, computed as one batched matmul over blocks of 1024 vocabulary entries whose
+float32 results are summed in float64 (`gram`). Every e and yh is read once per chunk, whatever the number of
+pairs. This is the matmul formulation made exact; it is used on every device. The direct per-pair sum
+(`pair_kl_direct`) stays as a cross-check: on 2 CPU cores it was 7-10x slower per chunk (5 models, 10 pairs),
+and log_softmax + direct per-pair sums 4x slower (bench/extract.py). Not yet measured on a GPU, where the same
+code runs (TF32 is switched off for the Gram so the float32 partial sums keep their 24-bit mantissa).
 
 Accuracy. In the uniform phase (step 0) KLs are ~1e-6 and below. The textbook identity
 sum p log p - p . log q subtracts two numbers of size log|V| ~ 10.8 (float32 leaves ~1e-5 of noise, more with a
@@ -21,13 +25,14 @@ BLAS gemv over 5e4 terms), and even a direct sum over float32 *log-probs* keeps 
 (~10.8) to float32 shifts all of a model's log-probs alike. Here log|V| never enters a float32 sum: what is summed
 (yh, of the size of the logit spread where p has its mass) is small exactly when the KL is small, the log-partition is a
 float64 scalar, and each float32 partial sum covers only 1024 terms. Measured against float64 (bench/extract.py,
-|V| = 50277): ~1e-9 absolute on KL ~ 1e-6, relative ~1e-7 on KL ~ 1-10. (Centring yh on its mean instead of
+|V| = 50277): ~2e-8 absolute on KL ~ 1e-6 (float32 matmul identity: 1.5e-3; direct sum over float32
+log-probs: 1.3e-6), ~1e-7 on KL ~ 1 and ~3e-6 on KL ~ 14. (Centring yh on its mean instead of
 the max was tried: it rounds the high-probability entries, ~20 below the mean's offset, to 2e-6.)
 
 Speed (CPU): every pass over a (positions x V) array is memory bound, so the reducer keeps preallocated,
-block-padded buffers (fresh 50 MB allocations cost more than the arithmetic), does 5 passes per model and
-reads everything once more for all pairs together; a direct per-pair kernel (`pair_kl_direct`, kept as a
-cross-check) costs 5 passes per pair.
+block-padded buffers (fresh 50 MB allocations cost more than the arithmetic), does 4 passes per model (max;
+shift + copy into the block layout; exp; zeroing of the padding is negligible) and reads e and yh once more for
+all statistics and pairs together; the direct per-pair kernel costs 5 passes per pair.
 """
 
 from __future__ import annotations
