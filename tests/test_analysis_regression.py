@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from convdiv.analysis.regression import NO_TAG, aggregate_cells, fit_cells, fit_rows
+from convdiv.analysis.regression import NO_TAG, aggregate_cells, fit_cells, fit_rows, fit_steps
 
 TAGS_T = ["NN", "DT", "VB", "JJ", None]
 TAGS_PREV = ["DT", "NN", "IN", "PRP$"]
@@ -101,3 +101,24 @@ def test_cells_carry_exact_within_sums():
     assert one.mean_kl == pytest.approx(sel.mean()) and one.ss_within == pytest.approx(((sel - sel.mean()) ** 2).sum())
     with pytest.raises(ValueError):
         fit_cells(cells.iloc[:0])
+
+
+def test_fit_steps_shares_one_design_and_equals_per_step_fits():
+    rows = pd.concat([synthetic_rows(n_positions=120, n_comparisons=2, seed=s).assign(step=step)
+                      for s, step in ((3, 0), (4, 16), (5, 256))], ignore_index=True)
+    # at step 256 the tag JJ never occurs: that step needs its own design
+    rows = rows[~((rows["step"] == 256) & (rows["pos_t"] == "JJ"))]
+    cells = pd.concat([aggregate_cells(g).assign(step=step) for step, g in rows.groupby("step")],
+                      ignore_index=True)
+    fits = fit_steps(cells, size_order=SIZES)
+    assert sorted(fits) == [0, 16, 256]
+    for step, fit in fits.items():
+        alone = fit_cells(cells[cells["step"] == step], size_order=SIZES)
+        a = fit.coefficients.set_index("term")
+        b = alone.coefficients.set_index("term")
+        assert set(a.index) == set(b.index), step
+        np.testing.assert_allclose(a.loc[b.index, "estimate"], b["estimate"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.loc[b.index, "se"], b["se"], rtol=1e-9)
+        assert fit.r2 == pytest.approx(alone.r2, rel=1e-12) and fit.n == alone.n
+    assert "pos_t[JJ]" not in set(fits[256].coefficients["term"])
+    assert fit_steps(cells.iloc[:0]) == {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from plotly.subplots import make_subplots
 
-from convdiv.analysis.regression import fit_cells
+from convdiv.analysis.regression import fit_steps
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
@@ -41,12 +41,10 @@ def build(data: ReportData) -> Section:
         raise Missing(f"no regression inputs for {KIND_LABEL[kind]}")
     order = [s for s in data.scope.sizes if s in set(cells["size"])]
     fits, coef_tables, coef_rows = [], {}, []
-    for step, g in cells.groupby("step", sort=True):
-        try:
-            fit = fit_cells(g, size_order=order)
-        except ValueError as exc:
-            sec.notes.append(f"step {step}: no fit ({exc})")
-            continue
+    results = fit_steps(cells, size_order=order)
+    for step in sorted(set(cells["step"]) - set(results)):
+        sec.notes.append(f"step {step}: not enough rows for the regression")
+    for step, fit in results.items():
         fits.append({"step": int(step), "n": fit.n, "cells": fit.n_cells, "parameters": fit.n_params,
                      "r2": fit.r2, "adj_r2": fit.adj_r2, "sigma": fit.sigma,
                      "notes": "; ".join(fit.notes)})
