@@ -1,10 +1,11 @@
 """extract_group: run a group of checkpoints over a corpus once and reduce every per-token measurement.
 
 For every batch of windows (see windows.py) each model is forward-passed exactly once; its final hidden states
-at the scored positions are kept (tokens x hidden, small), and the output head, log-softmax and all reductions
-then run over chunks of positions (kernels.ChunkReducer), so at most (models x chunk x |V|) floats of
-distributions exist at any time and none leaves the batch. Per-token statistics and every requested pair KL
-come from the same chunk of logits.
+at the scored positions are kept (tokens x hidden, small), and the output head (real-vocabulary rows only), the
+softmax and all reductions then run over chunks of positions (kernels.ChunkReducer), so at most
+(models x chunk x |V|) floats of distributions exist at any time and none leaves the batch. Per-token
+statistics and every requested pair KL come from the same chunk of logits; only float32 scalars per position
+come back. The same code runs on CPU and CUDA; a bf16/fp16 forward is reduced in float32 with float64 scalars.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from convdiv.extract.windows import Window, document_offsets, plan_batches, plan
 # these we apply the head only to scored positions and only to the real-vocabulary rows.
 _HEAD_ON_HIDDEN = {"gpt_neox", "gpt2", "llama", "mistral", "qwen2"}
 
-# Positions per reduction chunk. CPU: 128-512 measured best (bench/extract.py); the buffers hold
-# 2 x models x chunk x |V| float32, so the chunk also shrinks with the number of models.
+# Positions per reduction chunk. CPU, 5 models, |V| = 50277 (bench/extract.py --chunks): 32 -> 30, 64 -> 57,
+# 128 -> 136, 256 -> 115, 512 -> 123 positions/s on a loaded 2-core machine (per-op overhead below 128). The
+# buffers hold (2 x models + 2) x chunk x |V| float32, so the chunk also shrinks with the number of models.
 _CPU_CHUNK = 256
 _CUDA_CHUNK = 4096
 _BUFFER_BYTES = {"cpu": 1 << 30, "cuda": 8 << 30}
