@@ -242,10 +242,14 @@ def fit_steps(
     X_all, names = _design(combos.assign(mean_kl=0.0, n=1.0), formula)
     row = pd.Series(np.arange(len(combos)), index=pd.MultiIndex.from_frame(combos))
     out = {}
+    factors = list(references)
+    levels_per_step = df.groupby(by)[factors + ["log_frequency"]].nunique() if factors else None
+    levels_all = {f: df[f].nunique() for f in factors}
     for value, g in df.groupby(by, sort=True):
         X = X_all[row.loc[pd.MultiIndex.from_frame(g[keys])].to_numpy()]
-        local_ok = all(g[f].nunique() == df[f].nunique() for f in references) and (
-            "log_frequency" not in names or g["log_frequency"].nunique() > 1)
+        local = levels_per_step.loc[value] if levels_per_step is not None else None
+        local_ok = local is None or (all(local[f] == levels_all[f] for f in factors) and (
+            "log_frequency" not in names or local["log_frequency"] > 1))
         try:
             if local_ok:
                 fit = _solve(X, names, g, references, notes, level)

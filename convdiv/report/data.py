@@ -94,18 +94,20 @@ class ReportData:
                 "run `convdiv db upgrade`"
             )
 
-    def view(self, name: str, where: str = "", **params) -> pd.DataFrame:
+    def view(self, name: str, where: str = "", *, columns: tuple[str, ...] | None = None, **params) -> pd.DataFrame:
         """Rows of a view for the scope's suite and corpus (and sizes, where the view has a size column).
 
-        ``where`` adds a condition with %(name)s parameters (trusted text written in the sections).
+        ``where`` adds a condition with %(name)s parameters (trusted text written in the sections); ``columns``
+        limits the columns read (large views: half the columns, half the transfer and conversion).
         """
-        key = (name, where, repr(sorted(params.items())))
+        key = (name, where, columns, repr(sorted(params.items())))
         if key in self._cache:
             return self._cache[key].copy()
         self.require(name)
         if self.scope.suite is None or self.scope.corpus is None:
             raise Missing("nothing ingested yet: run `convdiv corpus add` and `convdiv ingest`")
-        sql = f"SELECT * FROM {name} WHERE suite = %(suite)s AND corpus = %(corpus)s"
+        select = ", ".join(columns) if columns else "*"
+        sql = f"SELECT {select} FROM {name} WHERE suite = %(suite)s AND corpus = %(corpus)s"
         if where:
             sql += f" AND ({where})"
         df = self.query(sql, {"suite": self.scope.suite, "corpus": self.scope.corpus, **params})

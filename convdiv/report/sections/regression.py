@@ -32,17 +32,19 @@ def build(data: ReportData) -> Section:
         sec.notes.append(note)
     if "regression_cells" in data.relations:
         # The materialised cells of regression_inputs (refreshed by every ingest): no fact scan at report time.
-        cells = data.view("regression_cells", "kind = %(kind)s AND log_frequency IS NOT NULL", kind=kind)
+        cells = data.view("regression_cells", "kind = %(kind)s AND log_frequency IS NOT NULL", kind=kind,
+                          columns=("step", "size", "log_frequency", "pos_t", "pos_prev", "n", "mean_kl", "ss_within"))
     else:
         data.require("regression_inputs")
         cells = data.query_file("regression_cells", suite=data.scope.suite, corpus=data.scope.corpus, kind=kind)
         cells = data.restrict_sizes(cells)
     if cells.empty:
         raise Missing(f"no regression inputs for {KIND_LABEL[kind]}")
-    order = [s for s in data.scope.sizes if s in set(cells["size"])]
+    present = set(cells["size"].unique().tolist())
+    order = [s for s in data.scope.sizes if s in present]
     fits, coef_tables, coef_rows = [], {}, []
     results = fit_steps(cells, size_order=order)
-    for step in sorted(set(cells["step"]) - set(results)):
+    for step in sorted(set(cells["step"].unique().tolist()) - set(results)):
         sec.notes.append(f"step {step}: not enough rows for the regression")
     for step, fit in results.items():
         fits.append({"step": int(step), "n": fit.n, "cells": fit.n_cells, "parameters": fit.n_params,
