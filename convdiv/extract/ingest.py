@@ -727,7 +727,8 @@ class Worker:
             rows = unit_rows(plan, unit, result, data.position_ids, group.loaded)
             # elapsed_s: the unit's share of the group's compute time plus its own publish time.
             share = compute_s * max(1, len(unit.needs)) / max(1, sum(len(u.needs) for u in group.units))
-            n_ckpt, n_pair = ledger.publish_unit(group.claim, rows, provenance, share + time.perf_counter() - t0)
+            n_ckpt, n_pair = ledger.publish_unit(group.claim, rows, provenance,
+                                                 lambda: share + time.perf_counter() - t0)
             outcome = UnitOutcome(unit.key, "done", n_ckpt, n_pair, share + time.perf_counter() - t0, self.index)
             report.outcomes.append(outcome)
             if self.on_unit:

@@ -28,7 +28,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -240,8 +240,12 @@ class Provenance:
     batch_tokens: int
 
 
-def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance, elapsed_s: float) -> tuple[int, int]:
-    """Stage, validate and publish one claimed unit and mark it done, in ONE transaction; returns row counts."""
+def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
+                 elapsed_s: float | Callable[[], float]) -> tuple[int, int]:
+    """Stage, validate and publish one claimed unit and mark it done, in ONE transaction; returns row counts.
+
+    ``elapsed_s`` may be a callable, read just before the unit is marked done (so it covers the COPY too).
+    """
     conn = claim_.conn
     if rows.unit_id not in claim_.unit_ids:
         raise ValueError(f"unit {rows.unit_key} is not held by this claim")
@@ -281,7 +285,8 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance, elapsed_
                 {"unit_id": rows.unit_id, "ingest_run_id": claim_.ingest_run_id, "config_hash": rows.config_hash,
                  "code_version": provenance.code_version, "device": provenance.device, "dtype": provenance.dtype,
                  "batch_tokens": provenance.batch_tokens, "rows_checkpoint_token": staged_ckpt,
-                 "rows_pair_token": staged_pair, "elapsed_s": float(elapsed_s)},
+                 "rows_pair_token": staged_pair,
+                 "elapsed_s": float(elapsed_s() if callable(elapsed_s) else elapsed_s)},
             )
             _maybe_pause()
     claim_.published.add(rows.unit_id)
