@@ -177,14 +177,17 @@ def extract_group(
         if len(d) == 0:
             continue
         if d.min() < 0 or (input_width is not None and d.max() >= input_width):
-            raise ConvdivError(f"document {i} has token ids outside the models' embedding (0..{input_width})")
+            raise ConvdivError(f"document {i} has token ids outside the models' embedding (0..{input_width - 1})")
         if len(d) > 1 and d[1:].max() >= vocab_size:
             raise ConvdivError(f"document {i} has target token ids >= vocab_size {vocab_size}")
 
-    longest = default_context_length(models)
-    context_length = int(context_length or longest)
-    if not 2 <= context_length <= longest:
+    declared = [getattr(getattr(m, "config", None), "max_position_embeddings", None) for m in models.values()]
+    longest = min((int(n) for n in declared if n is not None), default=None)
+    context_length = int(context_length or default_context_length(models))
+    if longest is not None and not 2 <= context_length <= longest:
         raise ConvdivError(f"context_length {context_length} must be in [2, {longest}] (the models' max_position_embeddings)")
+    if context_length < 2:
+        raise ConvdivError(f"context_length {context_length} must be at least 2")
     if window_stride is not None and not 1 <= window_stride < context_length:
         raise ConvdivError(f"window_stride {window_stride} must be in [1, context_length - 1]")
     batch_tokens = int(batch_tokens or 8192)
