@@ -66,8 +66,16 @@ def _format_cell(value, float_format: str) -> tuple[str, bool]:
     return str(value), False
 
 
+# Identifiers and steps are labels, not quantities: no thousands separators.
+PLAIN_COLUMNS = ("step", "step_a", "step_b", "seed", "seed_a", "seed_b", "token_id", "ingest_run_id",
+                 "comparison_id")
+
+
 def _table_rows(frame: pd.DataFrame, float_format: str) -> list[list[tuple[str, bool]]]:
-    return [[_format_cell(v, float_format) for v in row] for row in frame.itertuples(index=False)]
+    plain = [c in PLAIN_COLUMNS or c.endswith("_step") for c in frame.columns]
+    return [[(str(int(v)), True) if p and isinstance(v, (int, np.integer, float, np.floating)) and pd.notna(v)
+             else _format_cell(v, float_format) for v, p in zip(row, plain)]
+            for row in frame.itertuples(index=False)]
 
 
 def compute_sections(data: ReportData) -> list[Section]:
