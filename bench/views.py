@@ -61,6 +61,7 @@ QUERIES = {
     "regression cells (report query)": (ROOT / "convdiv" / "report" / "sql" / "regression_cells.sql").read_text()
     .replace("%(suite)s", "'pythia'").replace("%(corpus)s", "'pile-sample'").replace("%(kind)s", "'seed_pair'"),
     "regression_cells (1 kind)": "SELECT * FROM regression_cells WHERE kind = 'seed_pair'",
+    "regression_moments (1 kind)": "SELECT * FROM regression_moments WHERE kind = 'seed_pair'",
     "pair_records (1 comparison)":
         "SELECT * FROM pair_records WHERE comparison_id = (SELECT min(comparison_id) FROM comparison)",
 }
@@ -271,6 +272,7 @@ def pandas_side(conninfo: str) -> dict[str, tuple[float, float]]:
     out["context_variance"] = (read_pairs, timed(context))
     out["regression cells (report query)"] = (read_pairs, timed(regression_cells))
     out["regression_cells (1 kind)"] = out["regression cells (report query)"]
+    out["regression_moments (1 kind)"] = out["regression cells (report query)"]
     engine.dispose()
     return out
 

@@ -454,6 +454,20 @@ def test_regression_cells(warehouse, oracle):
     assert view["n"].sum() == len(oracle.pt)
 
 
+def test_regression_moments(warehouse, oracle):
+    view = read(warehouse, "SELECT * FROM regression_moments")
+    d = oracle.regression_inputs().merge(oracle.cmp[["comparison_id", "suite_id"]], on="comparison_id")
+    d = d.dropna(subset=["log_frequency"]).assign(
+        lf2=lambda x: x.log_frequency ** 2, kl2=lambda x: x.kl ** 2, lf_kl=lambda x: x.log_frequency * x.kl)
+    keys = ["suite_id", "corpus_id", "kind", "size", "step", "pos_t", "pos_prev"]
+    exp = d.groupby(keys, dropna=False).agg(
+        n=("kl", "size"), sum_lf=("log_frequency", "sum"), sum_lf2=("lf2", "sum"), sum_kl=("kl", "sum"),
+        sum_kl2=("kl2", "sum"), sum_lf_kl=("lf_kl", "sum")).reset_index()
+    fill = {"pos_t": "<null>", "pos_prev": "<null>"}
+    assert_matches(view.fillna(fill), exp.fillna(fill), keys,
+                   ["n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl"])
+
+
 def test_position_kl(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM position_kl")
     d = oracle._with_group(oracle.pt)

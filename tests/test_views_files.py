@@ -61,7 +61,8 @@ def test_every_file_is_one_documented_object_in_dependency_order():
         assert later == [], f"{obj.name} uses later objects {later}"
     assert sqlfiles.materialized_views() == [
         "final_surprisal", "checkpoint_stats", "comparison_stats", "conditional_kl", "ce_difference",
-        "position_kl", "token_divergence", "context_variance", "regression_cells"]
+        "position_kl", "token_divergence", "context_variance", "regression_cells",
+        "regression_moments"]
 
 
 def test_views_have_the_contract_columns(engine):

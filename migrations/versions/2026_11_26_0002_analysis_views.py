@@ -3,7 +3,7 @@
 Why: analysts answer the study's questions in SQL and the report reads the same views. This creates the analytics
 layer of ``sql/`` (documented in docs/sql.md): helper functions, the flat record views, the materialised aggregates
 (final_surprisal, checkpoint_stats, comparison_stats, conditional_kl, ce_difference, position_kl,
-token_divergence, context_variance, regression_cells; refreshed by
+token_divergence, context_variance, regression_cells, regression_moments; refreshed by
 convdiv.analysis.refresh.refresh_aggregates at the end of every ingest) and the analysis views on top of them.
 Each object is loaded from its file pinned at this revision (convdiv/analysis/sqlfiles.py), so a later change to
 a view is a new migration that loads the new version.
@@ -47,6 +47,7 @@ OBJECTS = (
     "token_divergence",
     "context_variance",
     "regression_cells",
+    "regression_moments",
 )
 
 
