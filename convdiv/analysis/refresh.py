@@ -2,9 +2,9 @@
 
 The analysis views read materialised aggregates (``final_surprisal``, ``checkpoint_stats``, ``comparison_stats``,
 ``conditional_kl``, ``ce_difference``, ``position_kl``, ``token_divergence``, ``context_variance``,
-``regression_cells``, ``regression_moments``; the list is every ``CREATE MATERIALIZED VIEW`` file of ``sql/``, in file order) so that no
-report query scans the fact tables. They are only as current as their last refresh: the ingest calls
-:func:`refresh_aggregates` at its end.
+``regression_cells``, ``regression_moments``; the list is every ``CREATE MATERIALIZED VIEW`` file of ``sql/``, in
+file order) so that no report query scans the fact tables. They are only as current as their last refresh: the
+ingest calls :func:`refresh_aggregates` at its end.
 """
 
 from __future__ import annotations
