@@ -160,10 +160,10 @@ def main() -> None:
             for table in ("checkpoint_token", "bench_no_fk"):
                 seconds = {}
                 methods = {
-                    "loader": lambda: run_loader(url, rows, table),
-                    "publish": lambda: run_publish(url, rows, table),
-                    "psql-binary": lambda: run_psql(url, binary, "binary", table),
-                    "psql-csv": lambda: run_psql(url, csv, "csv", table),
+                    "loader": lambda table=table: run_loader(url, rows, table),
+                    "publish": lambda table=table: run_publish(url, rows, table),
+                    "psql-binary": lambda table=table: run_psql(url, binary, "binary", table),
+                    "psql-csv": lambda table=table: run_psql(url, csv, "csv", table),
                 }
                 for _ in range(args.repeat):
                     for label, fn in methods.items():
@@ -171,7 +171,7 @@ def main() -> None:
                         s = timed(fn)
                         seconds[label] = min(s, seconds.get(label, float("inf")))
                 truncate(url)
-                to_sql_s = timed(lambda: run_to_sql(url, rows, args.to_sql_rows, table))
+                to_sql_s = timed(lambda table=table: run_to_sql(url, rows, args.to_sql_rows, table))
                 report(table, n, seconds, args.to_sql_rows / to_sql_s, args)
     finally:
         with psycopg.connect(args.server, autocommit=True) as conn:

@@ -168,7 +168,8 @@ def test_cli_summary_and_identical_weights_warning(engine, settings, db_url, sui
 
     root = S.copy_suite(suite_root, tmp_path / "tiny")
     # A run whose step 4 holds byte-identical weights to its step 1 (as some published Pythia branches do).
-    shutil.copy(root / "xs" / "seed1" / "step1" / "model.safetensors", root / "xs" / "seed1" / "step4" / "model.safetensors")
+    run = root / "xs" / "seed1"
+    shutil.copy(run / "step1" / "model.safetensors", run / "step4" / "model.safetensors")
     env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
     proc = subprocess.run([str(Path(sys.executable).with_name("convdiv")), "ingest", str(root), "--corpus", S.CORPUS,
                            "--sizes", "xs", "--seeds", "1,2", "--steps", "1,4", "--no-progress"],

@@ -40,7 +40,8 @@ def test_claims_are_exclusive_and_released_by_a_dead_session(db_url):
     assert not set(a.unit_ids) & set(b.unit_ids)
     assert ledger.claim(info, candidates, run_c, limit=4) is None  # everything is held
     with psycopg.connect(info) as conn:
-        owners = dict(conn.execute("SELECT unit_id, ingest_run_id FROM ingest_unit WHERE status = 'running'").fetchall())
+        owners = dict(conn.execute(
+            "SELECT unit_id, ingest_run_id FROM ingest_unit WHERE status = 'running'").fetchall())
     assert owners == {**{u: run_a for u in a.unit_ids}, **{u: run_b for u in b.unit_ids}}
 
     # Worker A dies (its session ends without any cleanup): its units, still 'running', are claimable again.

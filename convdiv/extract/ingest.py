@@ -351,7 +351,8 @@ def prepare(
         if row is None:
             known = [r[0] for r in conn.execute("SELECT name FROM corpus ORDER BY name")]
             raise ConvdivError(
-                f"unknown corpus {corpus!r} (loaded corpora: {', '.join(known) or 'none'}; add one with `convdiv corpus add`)"
+                f"unknown corpus {corpus!r} (loaded corpora: {', '.join(known) or 'none'}; "
+                "add one with `convdiv corpus add`)"
             )
         corpus_id, _, _, corpus_tok_sha, vocab_size, content_sha, _, _ = row
     tokenizer = load_tokenizer(spec)
@@ -362,7 +363,9 @@ def prepare(
             f"{corpus_tok_sha[:12]}): add the corpus again with the suite's tokenizer {spec.tokenizer}"
         )
     if len(tokenizer) != vocab_size:
-        raise ConvdivError(f"corpus {corpus!r} has |V| = {vocab_size} but suite {spec.name!r}'s tokenizer has {len(tokenizer)}")
+        raise ConvdivError(
+            f"corpus {corpus!r} has |V| = {vocab_size} but suite {spec.name!r}'s tokenizer has {len(tokenizer)}"
+        )
 
     units = plan_units(spec, _split_list(sizes) or None, _split_list(seeds) or None,
                        _split_list(steps) or None, comparisons)
@@ -503,8 +506,9 @@ def unit_rows(plan: Plan, unit: UnitPlan, result, position_ids: np.ndarray,
               loaded: dict) -> ledger.UnitRows:
     """The facts of one unit from an extract result, validated and with rounding negatives clamped."""
     n = len(position_ids)
-    ckpt_cols: dict[str, list[np.ndarray]] = {k: [] for k in
-                                               ("checkpoint_id", "position_id", "ce", "entropy", "kl_uniform", "kl_unigram")}
+    ckpt_cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("checkpoint_id", "position_id", "ce", "entropy", "kl_uniform", "kl_unigram")
+    }
     for label in unit.writes:
         stats = np.asarray(result.stats[label], dtype=np.float32)
         _check_values(stats, label, unit, kl_columns=(2, 3), n=n)
@@ -728,7 +732,7 @@ class Worker:
             # elapsed_s: the unit's share of the group's compute time plus its own publish time.
             share = compute_s * max(1, len(unit.needs)) / max(1, sum(len(u.needs) for u in group.units))
             n_ckpt, n_pair = ledger.publish_unit(group.claim, rows, provenance,
-                                                 lambda: share + time.perf_counter() - t0)
+                                                 lambda share=share, t0=t0: share + time.perf_counter() - t0)
             outcome = UnitOutcome(unit.key, "done", n_ckpt, n_pair, share + time.perf_counter() - t0, self.index)
             report.outcomes.append(outcome)
             if self.on_unit:
