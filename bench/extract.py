@@ -127,14 +127,21 @@ def naive_pipeline(models, docs, log_unigram, pairs, device, workdir: Path, rows
         for key, m in models.items():
             mats, stats = [], []
             for d in docs:  # one document per forward, whole document (docs fit the context here)
-                logits = m(input_ids=torch.from_numpy(d).view(1, -1).to(device), use_cache=False).logits[0, :-1, :PYTHIA_VOCAB]
+                ids = torch.from_numpy(d).view(1, -1).to(device)
+                logits = m(input_ids=ids, use_cache=False).logits[0, :-1, :PYTHIA_VOCAB]
                 lp = torch.log_softmax(logits.float(), dim=-1)
                 p = lp.exp()
                 target = torch.from_numpy(d[1:]).to(device)
                 ent = -(p * lp).sum(-1)
                 stats.append(
                     torch.stack(
-                        [-lp.gather(1, target.view(-1, 1))[:, 0], ent, math.log(PYTHIA_VOCAB) - ent, (p * (lp - log_q)).sum(-1)], 1
+                        [
+                            -lp.gather(1, target.view(-1, 1))[:, 0],
+                            ent,
+                            math.log(PYTHIA_VOCAB) - ent,
+                            (p * (lp - log_q)).sum(-1),
+                        ],
+                        1,
                     ).cpu()
                 )
                 mats.append(lp.to(torch.float16).cpu().numpy())
@@ -173,7 +180,8 @@ def kl_direct_logprob32(la, lb):
 
 
 def kl_engine(la, lb):
-    red = ChunkReducer(2, la.shape[0], torch.full((la.shape[1],), -math.log(la.shape[1]), dtype=torch.float64), la.device)
+    uniform = torch.full((la.shape[1],), -math.log(la.shape[1]), dtype=torch.float64)
+    red = ChunkReducer(2, la.shape[0], uniform, la.device)
     targets = torch.zeros(la.shape[0], dtype=torch.long, device=la.device)
     red.load(0, la, targets)
     red.load(1, lb, targets)
@@ -196,7 +204,8 @@ def kernel_timing(device, n_models, chunk, repeat=3):
     gen = torch.Generator(device="cpu").manual_seed(1)
     logits = [(torch.randn(chunk, PYTHIA_PADDED, generator=gen) * 2).to(device) for _ in range(n_models)]
     targets = torch.zeros(chunk, dtype=torch.long, device=device)
-    red = ChunkReducer(n_models, chunk, torch.full((PYTHIA_VOCAB,), -math.log(PYTHIA_VOCAB), dtype=torch.float64), device)
+    uniform = torch.full((PYTHIA_VOCAB,), -math.log(PYTHIA_VOCAB), dtype=torch.float64)
+    red = ChunkReducer(n_models, chunk, uniform, device)
     pairs = [(a, b) for a in range(n_models) for b in range(a + 1, n_models)]
 
     def load():
@@ -219,9 +228,15 @@ def kernel_timing(device, n_models, chunk, repeat=3):
             d = lps[a] - lps[b]
             (ps[a] * d).sum(-1), (ps[b] * d).sum(-1)
 
-    print(f"\n## one reduction chunk: {n_models} models x {chunk} positions x |V| (all stats + {len(pairs)} pairs, both directions)")
+    print(f"\n## one reduction chunk: {n_models} models x {chunk} positions x |V|", end=" ")
+    print(f"(all stats + {len(pairs)} pairs, both directions)")
     base = None
-    for name, fn in [("engine (Gram, blocked float64)", gram), ("per-pair direct sums", direct), ("log_softmax + per-pair direct", logsoftmax_pairs)]:
+    variants = [
+        ("engine (Gram, blocked float64)", gram),
+        ("per-pair direct sums", direct),
+        ("log_softmax + per-pair direct", logsoftmax_pairs),
+    ]
+    for name, fn in variants:
         fn()
         t = min(timed(device, fn)[0] for _ in range(repeat))
         base = base or t
@@ -248,7 +263,7 @@ def main(argv=None):
         with torch.device("meta"):
             model = build_models(args.preset, 1, torch.device("meta"), DTYPES[args.dtype])[1]
         n_params = sum(p.numel() for p in model.parameters())
-        print(f"dry run: device={args.device} preset={args.preset} ({n_params / 1e6:.0f}M parameters) dtype={args.dtype}")
+        print(f"dry run: device={args.device} preset={args.preset} ({n_params / 1e6:.0f}M params) dtype={args.dtype}")
         return
 
     device = torch.device(args.device)
@@ -270,9 +285,10 @@ def main(argv=None):
         f"seeds={args.seeds} pairs={len(pairs)} positions={n_positions} batch_tokens={batch_tokens} |V|={PYTHIA_VOCAB}"
     )
 
-    # warm-up (allocator, kernels) on one document
-    extract_group(models, docs[:1], log_unigram, PYTHIA_VOCAB, pairs, device=device, dtype=dtype, batch_tokens=batch_tokens)
-    forward_only(models, docs[:1], context, batch_tokens, device)
+    # warm-up (allocator, kernels, the engine's kept buffers) on one batch's worth of documents
+    warm = docs[: max(1, batch_tokens // args.doc_tokens)]
+    extract_group(models, warm, log_unigram, PYTHIA_VOCAB, pairs, device=device, dtype=dtype, batch_tokens=batch_tokens)
+    forward_only(models, warm, context, batch_tokens, device)
 
     run_engine = lambda: extract_group(  # noqa: E731
         models, docs, log_unigram, PYTHIA_VOCAB, pairs, device=device, dtype=dtype, batch_tokens=batch_tokens
@@ -285,12 +301,13 @@ def main(argv=None):
         t, res = timed(device, run_engine)
         t_eng = min(t_eng, t)
     rate = lambda t: n_positions / t  # noqa: E731
-    print(f"\n## speed (positions/s, best of {args.repeat}; all statistics of every model, both KL directions of every pair)")
+    print(f"\n## speed (positions/s, best of {args.repeat}; every statistic, both KL directions of all pairs)")
     print(f"forward only (HF forward, full logits)   {rate(t_fwd):8.0f} pos/s   {t_fwd:7.2f} s")
     print(f"engine's forward path (no reductions)     {rate(t_path):8.0f} pos/s   {t_path:7.2f} s")
     print(
         f"engine                                    {rate(t_eng):8.0f} pos/s   {t_eng:7.2f} s   metrics add "
-        f"{100 * (t_eng / t_fwd - 1):.0f}% over the HF forward, {100 * (t_eng / t_path - 1):.0f}% over its own forward path"
+        f"{100 * (t_eng / t_fwd - 1):.0f}% over the HF forward, "
+        f"{100 * (t_eng / t_path - 1):.0f}% over its own forward path"
     )
 
     if not args.skip_naive:
@@ -299,12 +316,15 @@ def main(argv=None):
         naive_docs = docs[: max(1, min(len(docs), args.naive_tokens // args.doc_tokens))]
         naive_positions = sum(len(d) - 1 for d in naive_docs)
         try:
-            t_naive, (naive, t_write) = timed(device, lambda: naive_pipeline(models, naive_docs, log_unigram, pairs, device, workdir))
+            t_naive, (naive, t_write) = timed(
+                device, lambda: naive_pipeline(models, naive_docs, log_unigram, pairs, device, workdir)
+            )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         naive_rate = naive_positions / t_naive
         print(
-            f"naive                                     {naive_rate:8.0f} pos/s   {t_naive:7.2f} s   engine is {rate(t_eng) / naive_rate:.1f}x faster "
+            f"naive                                     {naive_rate:8.0f} pos/s   {t_naive:7.2f} s   "
+            f"engine is {rate(t_eng) / naive_rate:.1f}x faster "
             f"({naive_positions} positions; forward + fp16 log-probs to disk {t_write:.1f} s, "
             f"re-read per pair + KL {t_naive - t_write:.1f} s)"
         )
@@ -316,10 +336,7 @@ def main(argv=None):
         saved = engine_mod._CPU_CHUNK, engine_mod._CUDA_CHUNK
         for c in [int(x) for x in args.chunks.split(",")]:
             engine_mod._CPU_CHUNK = engine_mod._CUDA_CHUNK = c
-            t, _ = timed(
-                device,
-                lambda: extract_group(models, docs, log_unigram, PYTHIA_VOCAB, pairs, device=device, dtype=dtype, batch_tokens=batch_tokens),
-            )
+            t, _ = timed(device, run_engine)
             print(f"chunk {c:5d}: {rate(t):10.0f} pos/s")
         engine_mod._CPU_CHUNK, engine_mod._CUDA_CHUNK = saved
 

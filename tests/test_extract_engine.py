@@ -221,7 +221,7 @@ def test_kl_of_a_model_with_itself_is_zero(peaked, documents, log_unigram):
 
 def test_progress_reports_positions(near_uniform, documents, log_unigram):
     seen = []
-    extract_group(near_uniform, documents, log_unigram, V, [], batch_tokens=32, progress=lambda d, t: seen.append((d, t)))
+    extract_group(near_uniform, documents, log_unigram, V, [], batch_tokens=32, progress=lambda *a: seen.append(a))
     n = sum(max(len(d) - 1, 0) for d in documents)
     assert len(seen) > 1 and seen[-1] == (n, n)
     assert all(a[0] < b[0] for a, b in zip(seen, seen[1:]))

@@ -97,7 +97,8 @@ class _Runner:
         key = (forwarded.dtype, forwarded.device)
         buf = buffers.get(key)
         if buf is None or buf.shape[0] < forwarded.shape[0]:
-            buf = buffers[key] = torch.empty(forwarded.shape[0], self.weight.shape[0], dtype=forwarded.dtype, device=forwarded.device)
+            shape = (forwarded.shape[0], self.weight.shape[0])
+            buf = buffers[key] = torch.empty(shape, dtype=forwarded.dtype, device=forwarded.device)
         out = buf[: forwarded.shape[0]]
         torch.matmul(forwarded, self.weight.T, out=out)
         if self.bias is not None:
@@ -185,7 +186,9 @@ def extract_group(
     longest = min((int(n) for n in declared if n is not None), default=None)
     context_length = int(context_length or default_context_length(models))
     if longest is not None and not 2 <= context_length <= longest:
-        raise ConvdivError(f"context_length {context_length} must be in [2, {longest}] (the models' max_position_embeddings)")
+        raise ConvdivError(
+            f"context_length {context_length} must be in [2, {longest}] (the models' max_position_embeddings)"
+        )
     if context_length < 2:
         raise ConvdivError(f"context_length {context_length} must be at least 2")
     if window_stride is not None and not 1 <= window_stride < context_length:
