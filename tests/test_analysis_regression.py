@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from convdiv.analysis.regression import NO_TAG, aggregate_cells, fit_cells, fit_rows, fit_steps
+from convdiv.analysis.regression import (
+    NO_TAG, aggregate_cells, fit_cells, fit_moments, fit_rows, fit_steps, moments_from_rows,
+)
 
 TAGS_T = ["NN", "DT", "VB", "JJ", None]
 TAGS_PREV = ["DT", "NN", "IN", "PRP$"]
@@ -122,3 +124,19 @@ def test_fit_steps_shares_one_design_and_equals_per_step_fits():
         assert fit.r2 == pytest.approx(alone.r2, rel=1e-12) and fit.n == alone.n
     assert "pos_t[JJ]" not in set(fits[256].coefficients["term"])
     assert fit_steps(cells.iloc[:0]) == {}
+
+
+def test_fit_from_moments_equals_row_level_fit():
+    rows = synthetic_rows(n_positions=200, n_comparisons=3, seed=7)
+    direct = fit_rows(rows, size_order=SIZES)
+    moments = moments_from_rows(rows)
+    assert len(moments) < len(aggregate_cells(rows))
+    fit = fit_moments(moments, size_order=SIZES)
+    assert fit.references == direct.references and fit.n == direct.n
+    assert fit.method.startswith("exact OLS from sufficient statistics")
+    a = fit.coefficients.set_index("term")
+    b = direct.coefficients.set_index("term")
+    assert set(a.index) == set(b.index)
+    np.testing.assert_allclose(a.loc[b.index, "estimate"], b["estimate"], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(a.loc[b.index, "se"], b["se"], rtol=1e-6)
+    assert fit.r2 == pytest.approx(direct.r2, rel=1e-8)

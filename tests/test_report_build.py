@@ -201,16 +201,26 @@ def test_warehouse_without_views_says_to_upgrade(engine, tmp_path):
         assert "convdiv db upgrade" in sections[key].missing, key
 
 
-def test_regression_fallback_query_equals_materialised_cells(engine, db_url, tmp_path):
+def test_regression_sources_agree(engine, db_url, tmp_path):
+    """regression_moments, regression_cells and the on-the-fly query give the same fits."""
     build_synthetic_warehouse(engine, n_positions=150, steps=(0, 16, 256))
-    with_view = {s.key: s for s in build_report(engine, tmp_path / "a.html").sections}["regression"]
-    with psycopg.connect(conninfo(db_url), autocommit=True) as conn:
-        conn.execute("DROP MATERIALIZED VIEW regression_cells")
-    fallback = {s.key: s for s in build_report(engine, tmp_path / "b.html").sections}["regression"]
-    assert fallback.error is None and fallback.missing is None
+
+    def regression(name):
+        sec = {s.key: s for s in build_report(engine, tmp_path / name).sections}["regression"]
+        assert sec.error is None and sec.missing is None
+        return sec
+
+    results = [regression("moments.html")]
+    for view in ("regression_moments", "regression_cells"):
+        with psycopg.connect(conninfo(db_url), autocommit=True) as conn:
+            conn.execute(f"DROP MATERIALIZED VIEW {view}")
+        results.append(regression(f"without-{view}.html"))
+    assert "sufficient statistics" in " ".join(results[0].notes)
+    assert "aggregated design matrices" in " ".join(results[2].notes)
     for step in ("step 0", "step 16", "step 256"):
-        a = with_view.tables[1].choices[step].set_index("term")
-        b = fallback.tables[1].choices[step].set_index("term")
-        assert set(a.index) == set(b.index)
-        np.testing.assert_allclose(b.loc[a.index, "estimate"], a["estimate"], rtol=1e-6, atol=1e-12)
-        np.testing.assert_allclose(b.loc[a.index, "se"], a["se"], rtol=1e-6)
+        a = results[0].tables[1].choices[step].set_index("term")
+        for other in results[1:]:
+            b = other.tables[1].choices[step].set_index("term")
+            assert set(a.index) == set(b.index)
+            np.testing.assert_allclose(b.loc[a.index, "estimate"], a["estimate"], rtol=1e-6, atol=1e-12)
+            np.testing.assert_allclose(b.loc[a.index, "se"], a["se"], rtol=1e-5)

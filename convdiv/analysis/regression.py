@@ -146,18 +146,30 @@ def _solve(X: np.ndarray, names: list[str], df: pd.DataFrame, references: dict[s
     xtwx_inv = np.linalg.pinv(xtwx, hermitian=True)
     est = xtwx_inv @ (X.T @ (w * y))
     n_total = float(w.sum())
-    p = len(names)
-    rank = int(np.linalg.matrix_rank(xtwx, hermitian=True))
     fitted = X @ est
     ybar = float(np.average(y, weights=w))
     w_total = float(df["ss_within"].sum())
+    # Residual sums around the cell means plus within-cell sums: no cancellation even for KL ~ 1e-6.
     sse = w_total + float(np.sum(w * (y - fitted) ** 2))
     sst = w_total + float(np.sum(w * (y - ybar) ** 2))
+    method = (
+        f"exact OLS on an aggregated design matrix ({int(n_total):,} rows in {len(df):,} cells)"
+        if len(df) < n_total else f"OLS on {int(n_total):,} rows"
+    )
+    return _finish(names, xtwx, xtwx_inv, est, sse, sst, n_total, len(df), references, notes, level, method)
+
+
+def _finish(names: list[str], xtx: np.ndarray, xtx_inv: np.ndarray, est: np.ndarray, sse: float, sst: float,
+            n_total: float, n_cells: int, references: dict[str, str], notes: list[str], level: float,
+            method: str) -> RegressionFit:
+    """Standard errors, t, p, intervals and R^2 from the normal equations' pieces."""
+    p = len(names)
+    rank = int(np.linalg.matrix_rank(xtx, hermitian=True))
     df_resid = n_total - rank
     if df_resid <= 0:
         raise ValueError(f"{int(n_total)} rows cannot identify {rank} parameters")
-    scale = sse / df_resid
-    se = np.sqrt(np.clip(np.diag(xtwx_inv) * scale, 0, None))
+    scale = max(sse, 0.0) / df_resid
+    se = np.sqrt(np.clip(np.diag(xtx_inv) * scale, 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = est / se
     pval = 2 * stats.t.sf(np.abs(tval), df_resid)
@@ -191,13 +203,8 @@ def _solve(X: np.ndarray, names: list[str], df: pd.DataFrame, references: dict[s
     })
     r2 = 1 - sse / sst if sst > 0 else float("nan")
     adj = 1 - (1 - r2) * (n_total - 1) / df_resid if sst > 0 else float("nan")
-    aggregated = len(df) < n_total
-    method = (
-        f"exact OLS on an aggregated design matrix ({int(n_total):,} rows in {len(df):,} cells)"
-        if aggregated else f"OLS on {int(n_total):,} rows"
-    )
     return RegressionFit(
-        n=int(n_total), n_cells=len(df), n_params=p, rank=rank, r2=float(r2), adj_r2=float(adj),
+        n=int(n_total), n_cells=n_cells, n_params=p, rank=rank, r2=float(r2), adj_r2=float(adj),
         sigma=float(np.sqrt(scale)), references=references, coefficients=coefs, method=method, notes=notes,
     )
 
@@ -265,3 +272,77 @@ def fit_steps(
 def fit_rows(rows: pd.DataFrame, size_order: Sequence[str] | None = None, y: str = "kl") -> RegressionFit:
     """The same fit from row-level data (aggregated first; identical results to the cell form)."""
     return fit_cells(aggregate_cells(rows, y=y), size_order=size_order)
+
+
+MOMENT_COLUMNS = ("n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl")
+
+
+def fit_moments(moments: pd.DataFrame, size_order: Sequence[str] | None = None, level: float = 0.95) -> RegressionFit:
+    """The same OLS from sufficient statistics per (size, POS(t), POS(t-1)) group (the regression_moments view).
+
+    Within a group every regressor but log frequency is constant, so with the group's indicator row d_g (built by
+    the formula API), count n_g and sums of lf, lf^2, kl, kl^2 and lf * kl over its rows:
+
+        X'X = sum_g [[n_g d_g d_g', d_g S_lf], [S_lf d_g', S_lf2]],   X'y = sum_g [d_g S_kl; S_lf_kl],
+        y'y = sum_g S_kl2,   SSE = y'y - 2 b'X'y + b'X'X b,   SST = y'y - N ybar^2.
+
+    (SSE by this identity loses digits only when the residuals are tiny next to KL itself; fit_cells avoids that.)
+    """
+    df = moments[moments["n"] > 0].copy()
+    if df.empty:
+        raise ValueError("no rows to fit")
+    for col in ("pos_t", "pos_prev"):
+        df[col] = df[col].fillna(NO_TAG).astype(str)
+    df["size"] = df["size"].astype(str)
+    for col in MOMENT_COLUMNS:
+        df[col] = df[col].astype(float)
+    n = df["n"].to_numpy()
+    # log frequency varies unless every group's within variance and the group means agree
+    lf_mean = df["sum_lf"] / df["n"]
+    lf_var = float((df["sum_lf2"] - df["sum_lf"] ** 2 / df["n"]).sum())
+    varies = lf_var > 1e-12 * max(1.0, float(df["sum_lf2"].sum())) or lf_mean.nunique() > 1
+    probe = df.assign(log_frequency=lf_mean if varies else 0.0, mean_kl=0.0)
+    if varies and probe["log_frequency"].nunique() < 2:
+        probe.loc[probe.index[0], "log_frequency"] += 1.0  # only to keep the term; the design column is replaced
+    formula, references, notes = _formula(probe, size_order)
+    formula = formula.replace("log_frequency + ", "").replace("~ log_frequency", "~ 1")
+    D, d_names = _design(probe, formula)
+    xtx_d = D.T @ (D * n[:, None])
+    xty_d = D.T @ df["sum_kl"].to_numpy()
+    if varies:
+        s_lf = df["sum_lf"].to_numpy()
+        cross = D.T @ s_lf
+        q = len(d_names)
+        xtx = np.empty((q + 1, q + 1))
+        # order: Intercept, log_frequency, the indicators (as statsmodels orders them)
+        order = [0, q] + list(range(1, q))
+        full = np.zeros((q + 1, q + 1))
+        full[:q, :q] = xtx_d
+        full[:q, q] = cross
+        full[q, :q] = cross
+        full[q, q] = df["sum_lf2"].sum()
+        xtx = full[np.ix_(order, order)]
+        xty = np.append(xty_d, df["sum_lf_kl"].sum())[order]
+        names = [d_names[0], "log_frequency", *d_names[1:]]
+    else:
+        xtx, xty, names = xtx_d, xty_d, d_names
+    xtx_inv = np.linalg.pinv(xtx, hermitian=True)
+    est = xtx_inv @ xty
+    yty = float(df["sum_kl2"].sum())
+    n_total = float(n.sum())
+    sse = yty - 2 * float(est @ xty) + float(est @ xtx @ est)
+    sst = yty - float(df["sum_kl"].sum()) ** 2 / n_total
+    method = (f"exact OLS from sufficient statistics (X'X, X'y) of {int(n_total):,} rows in {len(df):,} "
+              "(size, POS(t), POS(t-1)) groups")
+    return _finish(names, xtx, xtx_inv, est, sse, sst, n_total, len(df), references, notes, level, method)
+
+
+def moments_from_rows(rows: pd.DataFrame, y: str = "kl") -> pd.DataFrame:
+    """The regression_moments statistics of row-level data (for tests and small inputs)."""
+    df = rows.copy()
+    for col in ("pos_t", "pos_prev"):
+        df[col] = df[col].fillna(NO_TAG).astype(str)
+    lf = df["log_frequency"].astype(float)
+    kl = df[y].astype(float)
+    df = df.assign(n=1.0, sum_lf=lf, sum_lf2=lf * lf, sum_kl=kl, sum_kl2=kl * kl, sum_lf_kl=lf * kl)
+    return df.groupby(["size", "pos_t", "pos_prev"], as_index=False)[list(MOMENT_COLUMNS)].sum()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from plotly.subplots import make_subplots
 
-from convdiv.analysis.regression import fit_steps
+from convdiv.analysis.regression import MOMENT_COLUMNS, fit_moments, fit_steps
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
@@ -18,9 +18,10 @@ GUIDE = (
     "version, every factor has a reference level (POS tags: NN; size: the smallest), so the coefficients are "
     "identified: beta_p is the KL difference of tag p from NN at equal frequency, context tag and size, and "
     "delta_m that of size m from the smallest size. Left: alpha (the log-frequency slope; negative = frequent "
-    "tokens diverge less) with its 95% interval; right: delta_m per size. The fit uses an aggregated design "
-    "matrix (rows with equal regressors collapsed into weighted cells with their within-cell sums of squares), "
-    "which gives exactly the row-level OLS estimates, standard errors and R^2. The tables give n and R^2 per step "
+    "tokens diverge less) with its 95% interval; right: delta_m per size. The fit uses the sufficient statistics "
+    "materialised in the warehouse (X'X and X'y summed over groups of rows) or an aggregated design matrix (rows "
+    "with equal regressors collapsed into weighted cells); both give exactly the row-level OLS estimates, standard "
+    "errors and R^2 (the note says which). The tables give n and R^2 per step "
     "and every coefficient for the step chosen in the menu. " + STEP_AXIS_NOTE + "."
 )
 
@@ -30,21 +31,36 @@ def build(data: ReportData) -> Section:
     kind, note = data.preferred_kind()
     if note:
         sec.notes.append(note)
-    if "regression_cells" in data.relations:
+    if "regression_moments" in data.relations:
+        # Sufficient statistics per (size, step, POS pair), materialised at ingest: thousands of rows per kind.
+        frame = data.view("regression_moments", "kind = %(kind)s", kind=kind,
+                          columns=("step", "size", "pos_t", "pos_prev", *MOMENT_COLUMNS))
+        basis = "sufficient statistics (X'X, X'y) per (size, POS(t), POS(t-1)) group"
+    elif "regression_cells" in data.relations:
         # The materialised cells of regression_inputs (refreshed by every ingest): no fact scan at report time.
-        cells = data.view("regression_cells", "kind = %(kind)s AND log_frequency IS NOT NULL", kind=kind,
+        frame = data.view("regression_cells", "kind = %(kind)s AND log_frequency IS NOT NULL", kind=kind,
                           columns=("step", "size", "log_frequency", "pos_t", "pos_prev", "n", "mean_kl", "ss_within"))
+        basis = "aggregated design matrices (cells of equal regressors)"
     else:
         data.require("regression_inputs")
-        cells = data.query_file("regression_cells", suite=data.scope.suite, corpus=data.scope.corpus, kind=kind)
-        cells = data.restrict_sizes(cells)
-    if cells.empty:
+        frame = data.query_file("regression_cells", suite=data.scope.suite, corpus=data.scope.corpus, kind=kind)
+        frame = data.restrict_sizes(frame)
+        basis = "aggregated design matrices (cells of equal regressors)"
+    if frame.empty:
         raise Missing(f"no regression inputs for {KIND_LABEL[kind]}")
-    present = set(cells["size"].unique().tolist())
+    present = set(frame["size"].unique().tolist())
     order = [s for s in data.scope.sizes if s in present]
     fits, coef_tables, coef_rows = [], {}, []
-    results = fit_steps(cells, size_order=order)
-    for step in sorted(set(cells["step"].unique().tolist()) - set(results)):
+    if "sum_kl" in frame.columns:
+        results = {}
+        for step, g in frame.groupby("step", sort=True):
+            try:
+                results[step] = fit_moments(g, size_order=order)
+            except ValueError:
+                continue
+    else:
+        results = fit_steps(frame, size_order=order)
+    for step in sorted(set(frame["step"].unique().tolist()) - set(results)):
         sec.notes.append(f"step {step}: not enough rows for the regression")
     for step, fit in results.items():
         fits.append({"step": int(step), "n": fit.n, "cells": fit.n_cells, "parameters": fit.n_params,
@@ -59,8 +75,8 @@ def build(data: ReportData) -> Section:
     coefs = pd.concat(coef_rows, ignore_index=True)
     sec.notes.append(f"{KIND_LABEL[kind]}; reference levels: "
                      + ", ".join(f"{k} = {v}" for k, v in references.items())
-                     + f"; fitted on aggregated design matrices ({int(summary['n'].sum()):,} rows in "
-                       f"{int(summary['cells'].sum()):,} cells, exact)")
+                     + f"; fitted exactly on {basis} ({int(summary['n'].sum()):,} rows in "
+                       f"{int(summary['cells'].sum()):,} groups)")
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=["alpha: log-frequency slope", "delta_m: size effect vs "
                                                          f"{order[0] if order else 'smallest'}"],
