@@ -49,6 +49,11 @@ def test_row_counts_all_comparisons(engine, settings, db_url, suite_root, corpus
                            " AND a.step = 4 AND b.step = 16") == sizes * seeds
     assert summary.units_done == sizes * steps + steps and summary.units_failed == 0
     assert summary.rows_checkpoint_token == n_checkpoints * n
+    # asking for cross-size comparisons alone touches only the cross-size units (here: all done already)
+    again = ingest(engine, settings, str(suite_root), S.CORPUS, steps="0,1,16", comparisons="cross_size",
+                   progress=False)
+    assert (again.units_total, again.units_done, again.units_skipped) == (steps, 0, steps)
+    assert S.count(db_url, "SELECT count(*) FROM pair_token") == (seed_pairs + consecutive + cross) * n
     # ledger provenance
     with psycopg.connect(S.conninfo(db_url)) as conn:
         rows = conn.execute("SELECT status, code_version, device, dtype, batch_tokens, elapsed_s, config_hash,"

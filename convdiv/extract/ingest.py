@@ -232,7 +232,10 @@ def plan_units(spec, sizes, seeds, steps, comparisons: Sequence[str]) -> list[Un
     seeds = list(spec._select("seed", spec.seeds, seeds, int))
     steps = list(spec._select("step", spec.steps, steps, int))
     units: list[UnitPlan] = []
-    for size in sizes:
+    # `--comparisons cross_size` alone adds the cross-size units and leaves the per-size units as they are
+    # (planning them without their pair kinds would change their configuration and redo them without pairs).
+    size_units = not comparisons or any(k in comparisons for k in SIZE_UNIT_KINDS)
+    for size in sizes if size_units else ():
         for step in steps:
             writes = tuple(label_of(size, s, step) for s in seeds)
             comps: list[tuple[str, str, str]] = []
