@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from convdiv.analysis.regression import (
-    NO_TAG, aggregate_cells, fit_cells, fit_moments, fit_rows, fit_steps, moments_from_rows,
+    NO_TAG, aggregate_cells, fit_cells, fit_moments, fit_moments_steps, fit_rows, fit_steps, moments_from_rows,
 )
 
 TAGS_T = ["NN", "DT", "VB", "JJ", None]
@@ -140,3 +140,21 @@ def test_fit_from_moments_equals_row_level_fit():
     np.testing.assert_allclose(a.loc[b.index, "estimate"], b["estimate"], rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(a.loc[b.index, "se"], b["se"], rtol=1e-6)
     assert fit.r2 == pytest.approx(direct.r2, rel=1e-8)
+
+
+def test_fit_moments_steps_equals_per_step_fits():
+    rows = pd.concat([synthetic_rows(n_positions=100, n_comparisons=2, seed=s).assign(step=step)
+                      for s, step in ((8, 0), (9, 16), (10, 256))], ignore_index=True)
+    rows = rows[~((rows["step"] == 16) & (rows["pos_prev"] == "IN"))]  # a level absent at one step
+    moments = pd.concat([moments_from_rows(g).assign(step=step) for step, g in rows.groupby("step")],
+                        ignore_index=True)
+    fits = fit_moments_steps(moments, size_order=SIZES)
+    assert sorted(fits) == [0, 16, 256]
+    for step, fit in fits.items():
+        direct = fit_rows(rows[rows["step"] == step], size_order=SIZES)
+        a = fit.coefficients.set_index("term")
+        b = direct.coefficients.set_index("term")
+        assert set(a.index) == set(b.index), step
+        np.testing.assert_allclose(a.loc[b.index, "estimate"], b["estimate"], rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(a.loc[b.index, "se"], b["se"], rtol=1e-6)
+    assert "pos_prev[IN]" not in set(fits[16].coefficients["term"])

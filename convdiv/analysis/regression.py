@@ -277,50 +277,43 @@ def fit_rows(rows: pd.DataFrame, size_order: Sequence[str] | None = None, y: str
 MOMENT_COLUMNS = ("n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl")
 
 
-def fit_moments(moments: pd.DataFrame, size_order: Sequence[str] | None = None, level: float = 0.95) -> RegressionFit:
-    """The same OLS from sufficient statistics per (size, POS(t), POS(t-1)) group (the regression_moments view).
-
-    Within a group every regressor but log frequency is constant, so with the group's indicator row d_g (built by
-    the formula API), count n_g and sums of lf, lf^2, kl, kl^2 and lf * kl over its rows:
-
-        X'X = sum_g [[n_g d_g d_g', d_g S_lf], [S_lf d_g', S_lf2]],   X'y = sum_g [d_g S_kl; S_lf_kl],
-        y'y = sum_g S_kl2,   SSE = y'y - 2 b'X'y + b'X'X b,   SST = y'y - N ybar^2.
-
-    (SSE by this identity loses digits only when the residuals are tiny next to KL itself; fit_cells avoids that.)
-    """
+def _prepare_moments(moments: pd.DataFrame) -> pd.DataFrame:
     df = moments[moments["n"] > 0].copy()
-    if df.empty:
-        raise ValueError("no rows to fit")
     for col in ("pos_t", "pos_prev"):
         df[col] = df[col].fillna(NO_TAG).astype(str)
     df["size"] = df["size"].astype(str)
     for col in MOMENT_COLUMNS:
         df[col] = df[col].astype(float)
-    n = df["n"].to_numpy()
-    # log frequency varies unless every group's within variance and the group means agree
+    return df
+
+
+def _moments_design(df: pd.DataFrame, size_order: Sequence[str] | None):
+    """Formula, references, notes and whether log frequency varies, from the moments rows."""
     lf_mean = df["sum_lf"] / df["n"]
     lf_var = float((df["sum_lf2"] - df["sum_lf"] ** 2 / df["n"]).sum())
-    varies = lf_var > 1e-12 * max(1.0, float(df["sum_lf2"].sum())) or lf_mean.nunique() > 1
-    probe = df.assign(log_frequency=lf_mean if varies else 0.0, mean_kl=0.0)
-    if varies and probe["log_frequency"].nunique() < 2:
-        probe.loc[probe.index[0], "log_frequency"] += 1.0  # only to keep the term; the design column is replaced
+    varies = bool(lf_var > 1e-12 * max(1.0, float(df["sum_lf2"].sum())) or lf_mean.nunique() > 1)
+    # _formula decides terms and references from a frame; a stand-in log_frequency column keeps (or drops) the
+    # term, whose design column is then built from the moments instead.
+    probe = df.assign(log_frequency=np.arange(len(df), dtype=float) if varies else 0.0, mean_kl=0.0)
     formula, references, notes = _formula(probe, size_order)
     formula = formula.replace("log_frequency + ", "").replace("~ log_frequency", "~ 1")
-    D, d_names = _design(probe, formula)
+    return formula, references, notes, varies
+
+
+def _solve_moments(df: pd.DataFrame, D: np.ndarray, d_names: list[str], varies: bool,
+                   references: dict[str, str], notes: list[str], level: float) -> RegressionFit:
+    n = df["n"].to_numpy()
     xtx_d = D.T @ (D * n[:, None])
     xty_d = D.T @ df["sum_kl"].to_numpy()
     if varies:
-        s_lf = df["sum_lf"].to_numpy()
-        cross = D.T @ s_lf
         q = len(d_names)
-        xtx = np.empty((q + 1, q + 1))
-        # order: Intercept, log_frequency, the indicators (as statsmodels orders them)
-        order = [0, q] + list(range(1, q))
+        cross = D.T @ df["sum_lf"].to_numpy()
         full = np.zeros((q + 1, q + 1))
         full[:q, :q] = xtx_d
         full[:q, q] = cross
         full[q, :q] = cross
         full[q, q] = df["sum_lf2"].sum()
+        order = [0, q] + list(range(1, q))  # Intercept, log_frequency, then the indicators
         xtx = full[np.ix_(order, order)]
         xty = np.append(xty_d, df["sum_lf_kl"].sum())[order]
         names = [d_names[0], "log_frequency", *d_names[1:]]
@@ -335,6 +328,58 @@ def fit_moments(moments: pd.DataFrame, size_order: Sequence[str] | None = None, 
     method = (f"exact OLS from sufficient statistics (X'X, X'y) of {int(n_total):,} rows in {len(df):,} "
               "(size, POS(t), POS(t-1)) groups")
     return _finish(names, xtx, xtx_inv, est, sse, sst, n_total, len(df), references, notes, level, method)
+
+
+def fit_moments(moments: pd.DataFrame, size_order: Sequence[str] | None = None, level: float = 0.95) -> RegressionFit:
+    """The same OLS from sufficient statistics per (size, POS(t), POS(t-1)) group (the regression_moments view).
+
+    Within a group every regressor but log frequency is constant, so with the group's indicator row d_g (built by
+    the formula API), count n_g and sums of lf, lf^2, kl, kl^2 and lf * kl over its rows:
+
+        X'X = sum_g [[n_g d_g d_g', d_g S_lf], [S_lf d_g', S_lf2]],   X'y = sum_g [d_g S_kl; S_lf_kl],
+        y'y = sum_g S_kl2,   SSE = y'y - 2 b'X'y + b'X'X b,   SST = y'y - N ybar^2.
+
+    (SSE by this identity loses digits only when the residuals are tiny next to KL itself; fit_cells avoids that.)
+    """
+    df = _prepare_moments(moments)
+    if df.empty:
+        raise ValueError("no rows to fit")
+    formula, references, notes, varies = _moments_design(df, size_order)
+    D, d_names = _design(df.assign(mean_kl=0.0), formula)
+    return _solve_moments(df, D, d_names, varies, references, notes, level)
+
+
+def fit_moments_steps(moments: pd.DataFrame, size_order: Sequence[str] | None = None, by: str = "step",
+                      level: float = 0.95) -> dict:
+    """:func:`fit_moments` per step with one formula design for all steps (as :func:`fit_steps` does for cells).
+
+    A step missing a level of a factor, or without log-frequency variation, gets its own design.
+    """
+    df = _prepare_moments(moments)
+    if df.empty:
+        return {}
+    formula, references, notes, varies = _moments_design(df, size_order)
+    keys = ["size", "pos_t", "pos_prev"]
+    combos = df[keys].drop_duplicates().reset_index(drop=True)
+    D_all, d_names = _design(combos.assign(mean_kl=0.0, n=1.0), formula)
+    row = pd.Series(np.arange(len(combos)), index=pd.MultiIndex.from_frame(combos))
+    factors = list(references)
+    local_levels = df.groupby(by)[factors].nunique() if factors else None
+    all_levels = {f: df[f].nunique() for f in factors}
+    out = {}
+    for value, g in df.groupby(by, sort=True):
+        try:
+            same = local_levels is None or all(local_levels.loc[value, f] == all_levels[f] for f in factors)
+            if same:
+                D = D_all[row.loc[pd.MultiIndex.from_frame(g[keys])].to_numpy()]
+                fit = _solve_moments(g, D, d_names, varies, references, notes, level)
+                if fit.rank == fit.n_params:
+                    out[value] = fit
+                    continue
+            out[value] = fit_moments(g, size_order=size_order, level=level)
+        except ValueError:
+            continue
+    return out
 
 
 def moments_from_rows(rows: pd.DataFrame, y: str = "kl") -> pd.DataFrame:

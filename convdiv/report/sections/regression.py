@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from plotly.subplots import make_subplots
 
-from convdiv.analysis.regression import MOMENT_COLUMNS, fit_moments, fit_steps
+from convdiv.analysis.regression import MOMENT_COLUMNS, fit_moments_steps, fit_steps
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
@@ -52,12 +52,7 @@ def build(data: ReportData) -> Section:
     order = [s for s in data.scope.sizes if s in present]
     fits, coef_tables, coef_rows = [], {}, []
     if "sum_kl" in frame.columns:
-        results = {}
-        for step, g in frame.groupby("step", sort=True):
-            try:
-                results[step] = fit_moments(g, size_order=order)
-            except ValueError:
-                continue
+        results = fit_moments_steps(frame, size_order=order)
     else:
         results = fit_steps(frame, size_order=order)
     for step in sorted(set(frame["step"].unique().tolist()) - set(results)):
