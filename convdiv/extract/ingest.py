@@ -801,7 +801,7 @@ def ingest(
                 reports, errors = _run_processes(plan, n_workers, bar)
     for r in reports:
         outcomes += r.outcomes
-    refreshed = _refresh(engine)
+    refreshed = _refresh(engine, plan.conninfo)
     done = [o for o in outcomes if o.status == "done"]
     failed = [o for o in outcomes if o.status == "failed"]
     summary = IngestSummary(
@@ -877,16 +877,37 @@ def _poll_progress(conn, plan, weights, seen, bar) -> None:
             bar.advance(UnitOutcome("", status), weights[unit_id] if status == "done" else 0)
 
 
-def _refresh(engine) -> bool:
-    """Refresh the materialised aggregates (views engineer's module); False when that module does not exist."""
+REFRESH_MARK = "refresh_aggregates"
+
+
+def _refresh(engine, info: str) -> bool:
+    """Bring the materialised aggregates (``convdiv.analysis.refresh``) up to date; True when they are current.
+
+    Refreshing costs about a minute on the demo, so it is skipped when no unit finished since the start of the
+    last successful refresh. Refreshes are recorded as ``ingest_run`` rows with ``arguments ? 'refresh_aggregates'``;
+    a run killed after publishing units but before refreshing therefore gets its refresh from the next call.
+    False when the analysis module does not exist.
+    """
     try:
         from convdiv.analysis.refresh import refresh_aggregates
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("convdiv.analysis"):
             return False
         raise
-    with engine.begin() as connection:
-        refresh_aggregates(connection)
+    with ledger.connect(info) as conn:
+        last = conn.execute("SELECT max(started_at) FROM ingest_run WHERE status = 'done' AND arguments ? %s",
+                            (REFRESH_MARK,)).fetchone()[0]
+        newest = conn.execute("SELECT max(finished_at) FROM ingest_unit WHERE status = 'done'").fetchone()[0]
+    if last is not None and (newest is None or newest < last):
+        return True
+    run_id = ledger.start_run(info, {REFRESH_MARK: True}, __version__)
+    try:
+        with engine.begin() as connection:
+            refresh_aggregates(connection)
+    except BaseException:
+        ledger.finish_run(info, run_id, "failed")
+        raise
+    ledger.finish_run(info, run_id, "done")
     return True
 
 
