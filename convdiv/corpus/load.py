@@ -24,7 +24,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from convdiv.corpus import frequency as freq
-from convdiv.corpus import pgbinary
+from convdiv.warehouse import pgbinary
 from convdiv.corpus.positions import PositionTable, build_positions
 from convdiv.corpus.tagging import TagVocab, load_tagger, mask_spans, resolve_model, tag_documents
 from convdiv.corpus.tokens import load_tokenizer, token_texts, tokenize_documents

@@ -1,4 +1,7 @@
-"""Encode column arrays as PostgreSQL binary COPY data with numpy (no per-row Python).
+"""Encode column arrays as PostgreSQL binary COPY data with numpy (no per-row Python), NULLs and text included.
+
+``loader.py`` is the fast path for fixed-width, NULL-free facts (one structured array per batch); this module
+handles the dimension rows that carry text and NULLs (positions' POS tags, vocabulary tokens).
 
 Binary COPY format (PostgreSQL docs, "COPY ... Binary Format"): a 19-byte header (signature, flags, extension
 length), then per row an int16 field count and per field an int32 byte length (-1 = NULL) followed by the value
@@ -15,8 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-TRAILER = (-1).to_bytes(2, "big", signed=True)
+from convdiv.warehouse.loader import COPY_HEADER as HEADER, COPY_TRAILER as TRAILER
 _FIXED = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float4": ">f4", "float8": ">f8", "bool": "u1"}
 
 
