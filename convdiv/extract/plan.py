@@ -1,0 +1,276 @@
+"""The plan of an ingest call: its units of work and how they are computed, before anything is computed.
+
+Holds the planning half of ``convdiv.extract.ingest`` (moved here so that the call, the worker and the plan can
+be read apart; ``convdiv.extract.ingest`` re-exports these names):
+
+- the comparison kinds and their aliases (:func:`parse_comparisons`), the device/dtype resolution;
+- :class:`UnitPlan` and :func:`plan_units`: the units of a selection of sizes/seeds/steps (labels only; ids and
+  hashes are filled in by ``ingest.prepare`` when it registers the dimensions);
+- :func:`config_hash` and :func:`checkpoint_fingerprint`: what makes a unit ``done`` under the same
+  configuration, so a re-run skips it (bump :data:`RESULTS_VERSION` to recompute every unit);
+- :func:`memory_budget_bytes` and :func:`_group_limits`: how many units of one size a worker claims at once;
+- :class:`Plan`: everything a worker needs, picklable, since workers may be separate processes.
+
+Nothing here touches the database; planning needs only the suite spec (and torch for the device checks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from convdiv import __version__
+from convdiv.errors import ConvdivError
+
+# Bump when a change to the extract engine changes stored values: every done unit is then recomputed.
+RESULTS_VERSION = 1
+
+COMPARISON_KINDS = ("seed_pair", "consecutive_step", "cross_size")
+DEFAULT_COMPARISONS = ("seed_pair", "consecutive_step")
+_COMPARISON_ALIASES = {
+    "seed_pair": "seed_pair", "seed_pairs": "seed_pair", "seeds": "seed_pair",
+    "consecutive_step": "consecutive_step", "consecutive_steps": "consecutive_step", "steps": "consecutive_step",
+    "cross_size": "cross_size", "cross_sizes": "cross_size",
+}
+SIZE_UNIT_KINDS = ["seed_pair", "consecutive_step"]
+DEFAULT_BATCH_TOKENS = 8192
+_DTYPES = ("float32", "bfloat16", "float16")
+
+
+# --------------------------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    key: str
+    size: str | None  # None for cross_size units
+    step: int
+    writes: tuple[str, ...]  # checkpoint labels whose checkpoint_token rows this unit writes
+    comparisons: tuple[tuple[str, str, str], ...]  # (kind, label_a, label_b)
+    needs: tuple[str, ...]  # checkpoint labels the extract pass must run
+    owned_kinds: tuple[str, ...]
+    group: str
+    unit_id: int = 0
+    config_hash: str = ""
+    owned_checkpoint_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ComputeOptions:
+    device: str
+    dtype: str
+    batch_tokens: int
+    context_length: int | None
+    threads: int | None = None
+
+
+@dataclass
+class Plan:
+    """Everything a worker needs (picklable: workers may be separate processes)."""
+
+    conninfo: str
+    suite_name: str
+    corpus_name: str
+    suite_id: int
+    corpus_id: int
+    vocab_size: int
+    refs: dict  # label -> CheckpointRef
+    checkpoint_ids: dict[str, int]
+    comparison_ids: dict[tuple[str, str, str], int]
+    units: list[UnitPlan]
+    group_limit: dict[str, int]
+    compute: ComputeOptions
+    force_before: datetime | None  # --force: redo units finished before this instant (the call's start)
+    started_at: datetime
+    arguments: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_comparisons(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Normalise comparison names (``seed_pairs`` or ``seed_pair``; comma-separated strings allowed)."""
+    if values is None:
+        return DEFAULT_COMPARISONS
+    items = _split_list(values)
+    out = []
+    for item in items:
+        kind = _COMPARISON_ALIASES.get(item.strip().lower().replace("-", "_"))
+        if kind is None:
+            raise ConvdivError(f"unknown comparison {item!r}: expected seed_pairs, consecutive_steps or cross_size")
+        if kind not in out:
+            out.append(kind)
+    return tuple(k for k in COMPARISON_KINDS if k in out)
+
+
+def _split_list(values) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, (str, int)):
+        values = [values]
+    out: list[str] = []
+    for v in values:
+        out += [p.strip() for p in str(v).split(",") if p.strip()]
+    return out
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConvdivError(f"--device {device}: CUDA is not available on this machine")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ConvdivError(f"unknown device {device!r}: expected auto, cpu or cuda")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    import torch
+
+    if dtype in (None, "auto"):
+        if device.startswith("cuda"):
+            return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        return "float32"
+    if dtype not in _DTYPES:
+        raise ConvdivError(f"unknown dtype {dtype!r}: expected auto, float32, bfloat16 or float16")
+    return dtype
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return getattr(torch, name)
+
+
+def label_of(size: str, seed: int, step: int) -> str:
+    return f"{size}/seed{seed}/step{step}"
+
+
+def _parse_label(label: str) -> tuple[str, int, int]:
+    size, seed, step = label.rsplit("/", 2)
+    return size, int(seed.removeprefix("seed")), int(step.removeprefix("step"))
+
+
+def plan_units(spec, sizes, seeds, steps, comparisons: Sequence[str]) -> list[UnitPlan]:
+    """The units for a selection (labels only; ids and hashes are filled in by :func:`register`)."""
+    sizes = list(spec._select("size", spec.sizes, sizes, str))
+    seeds = list(spec._select("seed", spec.seeds, seeds, int))
+    steps = list(spec._select("step", spec.steps, steps, int))
+    units: list[UnitPlan] = []
+    # `--comparisons cross_size` alone adds the cross-size units and leaves the per-size units as they are
+    # (planning them without their pair kinds would change their configuration and redo them without pairs).
+    size_units = not comparisons or any(k in comparisons for k in SIZE_UNIT_KINDS)
+    for size in sizes if size_units else ():
+        for step in steps:
+            writes = tuple(label_of(size, s, step) for s in seeds)
+            comps: list[tuple[str, str, str]] = []
+            needs = list(writes)
+            if "seed_pair" in comparisons:
+                comps += [("seed_pair", label_of(size, a, step), label_of(size, b, step))
+                          for i, a in enumerate(seeds) for b in seeds[i + 1:]]
+            k = spec.steps.index(step)
+            if "consecutive_step" in comparisons and k > 0:
+                prev = spec.steps[k - 1]
+                comps += [("consecutive_step", label_of(size, s, prev), label_of(size, s, step)) for s in seeds]
+                needs += [label_of(size, s, prev) for s in seeds]
+            units.append(UnitPlan(key=f"size={size}/step={step}", size=size, step=step, writes=writes,
+                                  comparisons=tuple(comps), needs=tuple(needs), owned_kinds=tuple(SIZE_UNIT_KINDS),
+                                  group=f"size={size}"))
+    if "cross_size" in comparisons and len(sizes) > 1:
+        for step in steps:
+            comps = [("cross_size", label_of(a, s, step), label_of(b, s, step))
+                     for s in seeds for i, a in enumerate(sizes) for b in sizes[i + 1:]]
+            needs = tuple(label_of(m, s, step) for m in sizes for s in seeds)
+            units.append(UnitPlan(key=f"cross_size/step={step}", size=None, step=step, writes=(),
+                                  comparisons=tuple(comps), needs=needs, owned_kinds=("cross_size",),
+                                  group=f"cross_size/step={step}"))
+    return units
+
+
+def config_hash(unit: UnitPlan, fingerprints: dict[str, str], corpus_sha: str, context_length) -> str:
+    payload = {
+        "unit": unit.key,
+        "results_version": RESULTS_VERSION,
+        "code_major": __version__.split(".")[0],
+        "corpus": corpus_sha,
+        "context_length": context_length,
+        "writes": sorted(unit.writes),
+        "comparisons": sorted(unit.comparisons),
+        "weights": {label: fingerprints[label] for label in sorted(unit.needs)},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def checkpoint_fingerprint(ref) -> str:
+    """sha256 of the checkpoint's safetensors files; ``repo@revision`` for a hub checkpoint not cached yet."""
+    from convdiv.suites.loading import checkpoint_weights_sha256
+
+    try:
+        sha = checkpoint_weights_sha256(ref)
+    except OSError:
+        sha = None
+    return sha or f"{ref.path}@{ref.revision}"
+
+
+_SIZE_LABEL = re.compile(r"^(\d+(?:\.\d+)?)([kmb])$", re.I)
+
+
+def _param_estimate(ref, spec) -> int:
+    """Parameters of a checkpoint without loading it: safetensors headers (local) or the size label (70m)."""
+    from convdiv.suites.loading import safetensors_param_count
+
+    if spec.source == "local":
+        n = safetensors_param_count(Path(ref.path))
+        if n:
+            return n
+    m = _SIZE_LABEL.match(ref.size)
+    if m:
+        return int(float(m.group(1)) * {"k": 1e3, "m": 1e6, "b": 1e9}[m.group(2).lower()])
+    return 500_000_000  # unknown: assume a mid-size model rather than overcommit memory
+
+
+def memory_budget_bytes(device: str, budget_gb: float | None) -> int:
+    """Memory the models and per-batch log-probs of one work group may use (two groups live at once)."""
+    if budget_gb:
+        return int(budget_gb * 2**30)
+    if device.startswith("cuda"):
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return int(free * 0.6)
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+        available_kb = int(re.search(r"MemAvailable:\s+(\d+)", meminfo).group(1))
+        # A quarter of what is free: the machine is usually shared (and pair kernels need scratch space).
+        return min(int(available_kb * 1024 * 0.25), 8 * 2**30)
+    except (OSError, AttributeError):
+        return 2 * 2**30
+
+
+def _group_limits(units, refs, spec, vocab_size, compute: ComputeOptions, budget_gb) -> dict[str, int]:
+    """Units per claim for each group: S seeds x (G + 1) steps of models must fit half the budget.
+
+    The extract engine keeps, per model, its weights and the batch's final hidden states (batch_tokens x hidden,
+    counted generously as hidden <= 2048); distributions only ever exist in its fixed chunk buffer (about 1 GiB
+    on CPU, ``engine._BUFFER_BYTES``), which is taken off the budget first.
+    """
+    budget = max(memory_budget_bytes(compute.device, budget_gb) - 2**30, 2**28) // 2  # + the prefetched group
+    bytes_per_param = 4 if compute.dtype == "float32" else 2
+    limits: dict[str, int] = {}
+    for unit in units:
+        if unit.group in limits:
+            continue
+        if unit.size is None:
+            limits[unit.group] = 1
+            continue
+        ref = refs[unit.writes[0]]
+        per_model = _param_estimate(ref, spec) * bytes_per_param + compute.batch_tokens * 2048 * 4
+        n_seeds = max(1, len(unit.writes))
+        models_fit = budget // max(1, per_model)
+        limits[unit.group] = max(1, int(models_fit // n_seeds) - 1)
+    return limits

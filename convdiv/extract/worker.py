@@ -1,0 +1,317 @@
+"""The ingest worker: claims work groups from the ledger, computes them and publishes each unit.
+
+Holds the computing half of ``convdiv.extract.ingest`` (moved here so that the call, the worker and the plan can
+be read apart; ``convdiv.extract.ingest`` re-exports these names): :class:`Worker` (one per process with
+``--workers N``, see :func:`_worker_process`), :func:`unit_rows` (an extract result turned into one unit's
+validated facts) and the per-unit results :class:`UnitOutcome` / :class:`WorkerReport`.
+
+Overlap: three stages run at once in each worker. While the extract engine computes group k, a prefetch thread
+claims group k+1 and loads its checkpoints (models already loaded for group k are reused, not reloaded), and a
+publish thread publishes group k-1's units (COPY, validation and INSERT are mostly the database server's work,
+about 5x slower per row than a plain COPY because of the facts' foreign-key checks; see bench/ingest.py). At
+Pythia scale loading a checkpoint takes about as long as running the corpus through it, so this hides most of
+the load time. Memory: two groups' models are alive at once (a group being published has dropped its models);
+the group size is chosen for that (``plan._group_limits``). Units are still published in order, one
+transaction each.
+
+KL values in (-1e-6, 0) are float32 rounding of a true 0 and are stored as 0; anything more negative fails
+the unit (see :func:`unit_rows`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from convdiv import __version__
+from convdiv.errors import ConvdivError
+from convdiv.extract.plan import Plan, UnitPlan, torch_dtype
+from convdiv.warehouse import ledger
+
+if TYPE_CHECKING:  # the corpus reader stays with the call (convdiv.extract.ingest), which imports this module
+    from convdiv.extract.ingest import CorpusData
+
+# KL >= -KL_TOLERANCE is rounding; the issue's validation threshold.
+KL_TOLERANCE = 1e-6
+
+
+# --------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class UnitOutcome:
+    unit_key: str
+    status: str  # done | skipped | failed
+    rows_checkpoint_token: int = 0
+    rows_pair_token: int = 0
+    elapsed_s: float = 0.0
+    worker: int = 0
+    error: str | None = None
+
+
+@dataclass
+class WorkerReport:
+    worker: int
+    ingest_run_id: int
+    outcomes: list[UnitOutcome] = field(default_factory=list)
+    forward_passes: int = 0
+    error: str | None = None
+
+
+# --------------------------------------------------------------------------------------------- the worker
+
+
+def unit_rows(plan: Plan, unit: UnitPlan, result, position_ids: np.ndarray,
+              loaded: dict) -> ledger.UnitRows:
+    """The facts of one unit from an extract result, validated and with rounding negatives clamped."""
+    n = len(position_ids)
+    ckpt_cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("checkpoint_id", "position_id", "ce", "entropy", "kl_uniform", "kl_unigram")
+    }
+    for label in unit.writes:
+        stats = np.asarray(result.stats[label], dtype=np.float32)
+        _check_values(stats, label, unit, kl_columns=(2, 3), n=n)
+        ckpt_cols["checkpoint_id"].append(np.full(n, plan.checkpoint_ids[label], np.int32))
+        ckpt_cols["position_id"].append(position_ids)
+        for j, name in enumerate(("ce", "entropy", "kl_uniform", "kl_unigram")):
+            col = stats[:, j]
+            ckpt_cols[name].append(np.maximum(col, 0) if name.startswith("kl") else col)
+    pair_cols: dict[str, list[np.ndarray]] = {k: [] for k in ("comparison_id", "position_id", "kl_ab", "kl_ba")}
+    for comp in unit.comparisons:
+        kl = np.asarray(result.pair_kl[(comp[1], comp[2])], dtype=np.float32)
+        _check_values(kl, f"{comp[0]} {comp[1]} vs {comp[2]}", unit, kl_columns=(0, 1), n=n)
+        pair_cols["comparison_id"].append(np.full(n, plan.comparison_ids[comp], np.int32))
+        pair_cols["position_id"].append(position_ids)
+        pair_cols["kl_ab"].append(np.maximum(kl[:, 0], 0))
+        pair_cols["kl_ba"].append(np.maximum(kl[:, 1], 0))
+
+    def cat(cols, dtype):
+        return {k: (np.concatenate(v) if v else np.zeros(0, dtype if k.endswith("_id") else np.float32))
+                for k, v in cols.items()}
+
+    weights = {}
+    for label in unit.writes:
+        lc = loaded.get(label)
+        if lc is not None:
+            weights[plan.checkpoint_ids[label]] = (lc.weights_sha256, lc.n_params)
+    return ledger.UnitRows(
+        unit_id=unit.unit_id, unit_key=unit.key, corpus_id=plan.corpus_id, config_hash=unit.config_hash,
+        owned_checkpoint_ids=list(unit.owned_checkpoint_ids), owned_kinds=list(unit.owned_kinds),
+        checkpoint_token=cat(ckpt_cols, np.int32), pair_token=cat(pair_cols, np.int32),
+        expected_checkpoint_rows=n * len(unit.writes), expected_pair_rows=n * len(unit.comparisons),
+        owns_checkpoint_rows=unit.size is not None, weights=weights,
+    )
+
+
+def _check_values(values: np.ndarray, what: str, unit: UnitPlan, kl_columns, n: int) -> None:
+    if values.shape[0] != n:
+        raise ConvdivError(f"ingest unit {unit.key}: {what}: {values.shape[0]} rows from the engine, expected {n}")
+    if not np.all(np.isfinite(values)):
+        bad = int(np.argwhere(~np.isfinite(values))[0][0])
+        raise ConvdivError(f"ingest unit {unit.key}: {what}: non-finite value at position row {bad}")
+    kl = values[:, list(kl_columns)]
+    if kl.size and kl.min() < -KL_TOLERANCE:
+        raise ConvdivError(f"ingest unit {unit.key}: {what}: KL {kl.min():.3g} < -{KL_TOLERANCE:g}")
+
+
+@dataclass(frozen=True)
+class _Identity:
+    weights_sha256: str | None
+    n_params: int
+
+
+@dataclass
+class _Group:
+    claim: ledger.Claim
+    units: list[UnitPlan]
+    loaded: dict  # label -> LoadedCheckpoint
+
+
+class Worker:
+    """Claims work groups from the ledger, computes them with the extract engine and publishes each unit."""
+
+    def __init__(self, plan: Plan, index: int = 0, on_unit: Callable[[UnitOutcome, int], None] | None = None,
+                 progress=None):
+        self.plan = plan
+        self.index = index
+        self.on_unit = on_unit
+        self.progress = progress  # a _Progress: fine-grained progress while a group computes
+        self.units = {u.unit_id: u for u in plan.units}
+        self._lock = threading.Lock()
+        self._current: dict = {}  # models of the group being computed (reused by the prefetch)
+
+    def run(self) -> WorkerReport:
+        import torch
+
+        plan = self.plan
+        if plan.compute.threads:
+            torch.set_num_threads(plan.compute.threads)
+        run_id = ledger.start_run(plan.conninfo, {**plan.arguments, "worker": self.index}, __version__)
+        report = WorkerReport(worker=self.index, ingest_run_id=run_id)
+        # Imported here: convdiv.extract.ingest imports this module at its top.
+        from convdiv.extract.ingest import read_corpus
+
+        with ledger.connect(plan.conninfo) as conn:
+            data = read_corpus(conn, plan.corpus_id, plan.vocab_size, plan.corpus_name)
+        candidates = [ledger.Candidate(u.unit_id, u.config_hash, u.group) for u in plan.units]
+        # Three stages in flight (see the module docstring): the prefetch thread claims and loads group k+1,
+        # this thread computes group k, the publish thread publishes group k-1 (its work is mostly the database
+        # server's, so it runs alongside the forward passes).
+        prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-prefetch")
+        publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-publish")
+        pending: Future | None = prefetch.submit(self._claim_and_load, candidates, run_id)
+        publishing: tuple[Future, _Group] | None = None
+        group: _Group | None = None
+        failed_publish: _Group | None = None
+
+        def wait_for_publish() -> None:
+            nonlocal publishing, failed_publish
+            if publishing is not None:
+                future, published = publishing
+                publishing = None
+                try:
+                    future.result()
+                except BaseException:
+                    failed_publish = published
+                    raise
+
+        try:
+            while True:
+                try:
+                    group = pending.result()
+                except BaseException as exc:
+                    group = getattr(exc, "group", None)  # claimed, but a checkpoint failed to load
+                    raise
+                finally:
+                    pending = None
+                if group is None:
+                    break
+                with self._lock:
+                    self._current = dict(group.loaded)
+                pending = prefetch.submit(self._claim_and_load, candidates, run_id)
+                result, compute_s = self._compute(group, data, report)
+                # Publishing needs only the weights' identity: let the models go (the next group may still hold
+                # the ones it shares through self._current).
+                group.loaded = {k: _Identity(v.weights_sha256, v.n_params) for k, v in group.loaded.items()}
+                wait_for_publish()  # the previous group's (raises its error)
+                publishing = (publisher.submit(self._publish, group, result, compute_s, data, report), group)
+                group = None
+            wait_for_publish()
+            ledger.finish_run(plan.conninfo, run_id, "done")
+        except BaseException as exc:
+            report.error = _message(exc)
+            if failed_publish is None:
+                try:
+                    wait_for_publish()  # a publish in flight finishes: its rows are good
+                except BaseException as publish_exc:  # noqa: BLE001 - the first error is the one reported
+                    self._fail(failed_publish, _message(publish_exc), report)
+                    failed_publish = None
+            if failed_publish is not None:
+                self._fail(failed_publish, report.error, report)
+                if group is not None:  # computed fine; stopped only because the publish before it failed
+                    group.claim.abandon()
+                    group.claim.release()
+            elif group is not None:
+                self._fail(group, report.error, report)
+            if pending is not None:
+                try:
+                    nxt = pending.result()
+                except BaseException as load_exc:  # noqa: BLE001 - the first error is the one reported
+                    nxt = getattr(load_exc, "group", None)
+                if nxt is not None:
+                    nxt.claim.abandon()
+                    nxt.claim.release()
+            try:
+                ledger.finish_run(plan.conninfo, run_id, "failed")
+            except Exception:  # noqa: BLE001 - the database may be what failed
+                pass
+            raise
+        finally:
+            prefetch.shutdown(wait=True)
+            publisher.shutdown(wait=True)
+        return report
+
+    def _fail(self, group: _Group, message: str, report: WorkerReport) -> None:
+        try:
+            group.claim.fail(message)
+        finally:
+            group.claim.release()
+        for unit in group.units:
+            if unit.unit_id not in group.claim.published:
+                outcome = UnitOutcome(unit.key, "failed", worker=self.index, error=message)
+                report.outcomes.append(outcome)
+                if self.on_unit:
+                    self.on_unit(outcome, 0)
+
+    def _claim_and_load(self, candidates, run_id) -> _Group | None:
+        from convdiv.suites.loading import load_checkpoint
+
+        plan = self.plan
+        claim = ledger.claim(plan.conninfo, candidates, run_id, limit=plan.group_limit, force_before=plan.force_before)
+        if claim is None:
+            return None
+        units = sorted((self.units[u] for u in claim.unit_ids), key=lambda u: u.step)
+        group = _Group(claim=claim, units=units, loaded={})
+        needs = list(dict.fromkeys(label for u in units for label in u.needs))
+        try:
+            for label in needs:
+                with self._lock:
+                    reuse = self._current.get(label)
+                group.loaded[label] = reuse if reuse is not None else load_checkpoint(
+                    plan.refs[label], device=plan.compute.device, dtype=torch_dtype(plan.compute.dtype))
+        except BaseException as exc:
+            exc.group = group  # so the caller can mark this group failed
+            raise
+        return group
+
+    def _compute(self, group: _Group, data: CorpusData, report: WorkerReport):
+        """One extract pass over every model the group needs; returns the result and its seconds."""
+        from convdiv.extract.engine import extract_group
+
+        plan = self.plan
+        started = time.perf_counter()
+        models = {label: lc.model for label, lc in group.loaded.items()}
+        pairs = list(dict.fromkeys((a, b) for u in group.units for (_, a, b) in u.comparisons))
+        on_positions = None
+        if self.progress is not None:
+            self.progress.group_started(sum(max(1, len(u.writes)) for u in group.units))
+            on_positions = self.progress.computing
+        result = extract_group(models, data.documents, data.log_unigram, plan.vocab_size, pairs,
+                               device=plan.compute.device, dtype=torch_dtype(plan.compute.dtype),
+                               batch_tokens=plan.compute.batch_tokens, context_length=plan.compute.context_length,
+                               progress=on_positions)
+        report.forward_passes += int(getattr(result, "forward_passes", 0) or 0)
+        return result, time.perf_counter() - started
+
+    def _publish(self, group: _Group, result, compute_s: float, data: CorpusData, report: WorkerReport) -> None:
+        """Publish the group's units one transaction each (in the publish thread), then drop its claim."""
+        plan = self.plan
+        provenance = ledger.Provenance(code_version=__version__, device=plan.compute.device,
+                                       dtype=plan.compute.dtype, batch_tokens=plan.compute.batch_tokens)
+        for unit in group.units:
+            t0 = time.perf_counter()
+            rows = unit_rows(plan, unit, result, data.position_ids, group.loaded)
+            # elapsed_s: the unit's share of the group's compute time plus its own publish time.
+            share = compute_s * max(1, len(unit.needs)) / max(1, sum(len(u.needs) for u in group.units))
+            n_ckpt, n_pair = ledger.publish_unit(group.claim, rows, provenance,
+                                                 lambda share=share, t0=t0: share + time.perf_counter() - t0)
+            outcome = UnitOutcome(unit.key, "done", n_ckpt, n_pair, share + time.perf_counter() - t0, self.index)
+            report.outcomes.append(outcome)
+            if self.on_unit:
+                self.on_unit(outcome, max(1, len(unit.writes)))
+        group.claim.release()
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, ConvdivError) else f"{type(exc).__name__}: {exc}"
+
+
+def _worker_process(plan: Plan, index: int) -> WorkerReport:
+    """Entry point of a worker process (``--workers N``)."""
+    return Worker(plan, index).run()
