@@ -133,7 +133,7 @@ def db_psql(obj: Context, psql_args: tuple[str, ...]) -> None:
 
 @cli.command("demo")
 @click.option("--quick", is_flag=True, help="A tiny suite and corpus: the whole run takes about a minute.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Report path [./convdiv-demo-report.html].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Report path [./convdiv-demo-report.html, or ./convdiv-demo-quick-report.html with --quick].")
 @click.option("--device", default="auto", help="auto, cpu or cuda.")
 @pass_context
 def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:

@@ -62,7 +62,9 @@ def run_demo(engine, settings: Settings, *, quick: bool = False, out: Path | Non
     spec = get_suite(suite_name, settings)
     tokenizer = load_tokenizer(spec)
     documents = demo_documents(demo_validation_text(), tokenizer, DEMO_TOKENS[quick])
-    add_corpus(engine, corpus_name, tokenizer=spec.tokenizer, documents=documents, bos=True,
+    # replace=True: the demo owns this corpus; if its content changed (a retrained suite's tokenizer, another
+    # spaCy version) the old one and its facts go, instead of the demo stopping on an option it does not have.
+    add_corpus(engine, corpus_name, tokenizer=spec.tokenizer, documents=documents, bos=True, replace=True,
                source="bundled: Jane Austen, Persuasion (held out from demo training)")
     ingest(engine, settings, suite_name, corpus_name, device=device, progress=progress)
     out = out or Path.cwd() / f"convdiv-{suite_name}-report.html"

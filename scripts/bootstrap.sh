@@ -7,6 +7,10 @@ VENV="${CONVDIV_VENV:-$ROOT/.venv}"
 EXTRA="${1:-spacy-model}"
 PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 
+if ! "$PY" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 13)))' 2>/dev/null; then
+  echo "convdiv: needs Python 3.11 or 3.12; $PY is $("$PY" -V 2>&1) (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   echo "convdiv: creating virtual environment $VENV" >&2
   "$PY" -m venv "$VENV"

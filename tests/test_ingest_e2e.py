@@ -157,15 +157,17 @@ def test_idempotent_and_force(engine, settings, db_url, suite_root, corpus):
 
 
 def test_changed_selection_recomputes_the_unit(engine, settings, db_url, suite_root, corpus):
-    """A unit's content follows the last configuration: fewer seeds -> the unit is redone without the others."""
+    """A narrower seed selection recomputes the unit's selected checkpoints and never drops the other seeds."""
     ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="0", progress=False)
     n = _n_positions(db_url, corpus)
     assert S.count(db_url, "SELECT count(*) FROM pair_token") == 3 * n
     summary = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="0", seeds="1,2",
                      progress=False)
     assert summary.units_done == 1
-    assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == 2 * n
-    assert S.count(db_url, "SELECT count(*) FROM pair_token") == 1 * n
+    assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == 3 * n
+    assert S.count(db_url, "SELECT count(*) FROM pair_token") == 3 * n
+    seeds = "SELECT count(DISTINCT r.seed) FROM checkpoint_token ct JOIN checkpoint c USING (checkpoint_id) JOIN run r USING (run_id)"
+    assert S.count(db_url, seeds) == 3
 
 
 def test_cli_summary_and_identical_weights_warning(engine, settings, db_url, suite_root, corpus, tmp_path):

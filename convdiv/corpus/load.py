@@ -151,6 +151,7 @@ def add_corpus(
                 raise ConvdivError(f"corpus {name!r} already exists with different content; use --replace")
             facts_removed = conn.execute(sql("count_dependent_facts"), {"corpus_id": current.corpus_id}).scalar_one()
             conn.execute(sql("delete_corpus"), {"corpus_id": current.corpus_id})
+            _refresh_if_facts_removed(conn, facts_removed)
         corpus_id = conn.execute(sql("insert_corpus"), row).scalar_one()
         copy_vocab(conn, corpus_id, texts, counts, logq)
         loaded = copy_positions(conn, corpus_id, table)
@@ -169,7 +170,17 @@ def remove_corpus(engine, name: str) -> int:
             raise ConvdivError(f"no corpus named {name!r}")
         facts = conn.execute(sql("count_dependent_facts"), {"corpus_id": current.corpus_id}).scalar_one()
         conn.execute(sql("delete_corpus"), {"corpus_id": current.corpus_id})
+        _refresh_if_facts_removed(conn, facts)
     return int(facts)
+
+
+def _refresh_if_facts_removed(conn, facts_removed: int) -> None:
+    """Facts cascaded away: refresh the materialised aggregates in the same transaction, so no view ever shows
+    rows of a corpus that is gone (the ingest refreshes only after it publishes units)."""
+    if facts_removed:
+        from convdiv.analysis.refresh import refresh_aggregates
+
+        refresh_aggregates(conn)
 
 
 def list_corpora(engine) -> list:

@@ -244,8 +244,13 @@ def prepare(
         unit_ids = ledger.ensure_units(conn, suite_id, corpus_id, [u.key for u in units])
         planned = []
         for unit in units:
-            owned = [r[0] for r in conn.execute(q("owned_checkpoints"),
-                                                {"suite_id": suite_id, "step": unit.step, "size": unit.size})]
+            if unit.writes:
+                # A size unit owns exactly the checkpoints it writes: a narrower --seeds selection recomputes those
+                # and leaves the other seeds' rows (and their pairs) in place instead of dropping them.
+                owned = [checkpoint_ids[label] for label in unit.writes]
+            else:  # a cross-size unit owns the cross_size pairs of every checkpoint at its step
+                owned = [r[0] for r in conn.execute(q("owned_checkpoints"),
+                                                    {"suite_id": suite_id, "step": unit.step, "size": unit.size})]
             planned.append(UnitPlan(**{**unit.__dict__, "unit_id": unit_ids[unit.key],
                                        "config_hash": config_hash(unit, fingerprints, content_sha, context_length),
                                        "owned_checkpoint_ids": tuple(sorted(owned))}))
@@ -309,6 +314,8 @@ def ingest(
                     reports.append(Worker(plan, 0, on_unit=bar.advance, progress=bar).run())
                 except ConvdivError as exc:
                     errors.append(str(exc))
+                except Exception as exc:  # noqa: BLE001 - same one-line report as a crashed worker process
+                    errors.append(f"ingest worker 0 failed: {type(exc).__name__}: {exc}")
             else:
                 reports, errors = _run_processes(plan, n_workers, bar)
     for r in reports:

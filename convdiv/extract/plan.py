@@ -207,9 +207,16 @@ def config_hash(unit: UnitPlan, fingerprints: dict[str, str], corpus_sha: str, c
 
 
 def checkpoint_fingerprint(ref) -> str:
-    """sha256 of the checkpoint's safetensors files; ``repo@revision`` for a hub checkpoint not cached yet."""
+    """sha256 of a local checkpoint's safetensors files; ``repo@revision`` for a hub checkpoint.
+
+    A hub checkpoint is named by its revision even once its files are cached: otherwise its fingerprint (and so
+    every unit's config hash) would change after the first download and the next run would recompute it all.
+    Its weights sha256 is still recorded in ``checkpoint.weights_sha256`` when the worker loads it.
+    """
     from convdiv.suites.loading import checkpoint_weights_sha256
 
+    if ref.revision is not None:
+        return f"{ref.path}@{ref.revision}"
     try:
         sha = checkpoint_weights_sha256(ref)
     except OSError:

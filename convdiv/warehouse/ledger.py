@@ -222,7 +222,7 @@ class UnitRows:
     unit_key: str
     corpus_id: int
     config_hash: str
-    owned_checkpoint_ids: list[int]  # every checkpoint whose rows this unit replaces (all seeds at its step)
+    owned_checkpoint_ids: list[int]  # every checkpoint whose rows this unit replaces (the ones it writes)
     owned_kinds: list[str]  # comparison kinds it owns (with checkpoint_b among owned_checkpoint_ids)
     checkpoint_token: dict[str, np.ndarray]  # checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram
     pair_token: dict[str, np.ndarray]  # comparison_id, position_id, kl_ab, kl_ba

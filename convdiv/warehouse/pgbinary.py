@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from convdiv.warehouse.loader import COPY_HEADER as HEADER, COPY_TRAILER as TRAILER
-_FIXED = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float4": ">f4", "float8": ">f8", "bool": "u1"}
+from convdiv.warehouse.loader import PG_BINARY_DTYPES as _FIXED
 
 
 @dataclass
