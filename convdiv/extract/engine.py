@@ -57,7 +57,7 @@ def default_context_length(models: Mapping[Hashable, torch.nn.Module]) -> int:
 def _chunk_size(device: torch.device, n_models: int, vocab_size: int) -> int:
     kind = "cuda" if device.type == "cuda" else "cpu"
     base = _CUDA_CHUNK if kind == "cuda" else _CPU_CHUNK
-    # reducer buffers: (2 n + 1) rows of |V| float32 per position, plus one model's head output
+    # reducer buffers: (2 n + 1) rows of |V| float32 per position, plus one model's head output = (2 n + 2)
     fits = _BUFFER_BYTES[kind] // (4 * (vocab_size + BLOCK) * (2 * n_models + 2))
     return int(max(8, min(base, fits)))
 
@@ -183,14 +183,13 @@ def extract_group(
             raise ConvdivError(f"document {i} has target token ids >= vocab_size {vocab_size}")
 
     declared = [getattr(getattr(m, "config", None), "max_position_embeddings", None) for m in models.values()]
+    # The models' shortest declared context bounds the windows; models that declare none (other
+    # architectures, passed with an explicit context_length) leave it unbounded.
     longest = min((int(n) for n in declared if n is not None), default=None)
     context_length = int(context_length or default_context_length(models))
-    if longest is not None and not 2 <= context_length <= longest:
-        raise ConvdivError(
-            f"context_length {context_length} must be in [2, {longest}] (the models' max_position_embeddings)"
-        )
-    if context_length < 2:
-        raise ConvdivError(f"context_length {context_length} must be at least 2")
+    if context_length < 2 or (longest is not None and context_length > longest):
+        bound = f"[2, {longest}] (the models' max_position_embeddings)" if longest is not None else ">= 2"
+        raise ConvdivError(f"context_length {context_length} must be in {bound}")
     if window_stride is not None and not 1 <= window_stride < context_length:
         raise ConvdivError(f"window_stride {window_stride} must be in [1, context_length - 1]")
     batch_tokens = int(batch_tokens or 8192)

@@ -259,7 +259,7 @@ def prepare(
 
     compute = ComputeOptions(device=device, dtype=dtype, batch_tokens=batch_tokens, context_length=context_length,
                              threads=max(1, (os.cpu_count() or 1) // workers) if device == "cpu" else None)
-    group_limit = _group_limits(planned, refs, spec, vocab_size, compute, memory_budget_gb)
+    group_limit = _group_limits(planned, refs, spec, compute, memory_budget_gb)
     arguments = {"suite": spec.name, "corpus": corpus, "sizes": _split_list(sizes), "seeds": _split_list(seeds),
                  "steps": _split_list(steps), "comparisons": list(comparisons), "device": device, "dtype": dtype,
                  "batch_tokens": batch_tokens, "context_length": context_length, "workers": workers, "force": force}

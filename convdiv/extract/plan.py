@@ -259,7 +259,7 @@ def memory_budget_bytes(device: str, budget_gb: float | None) -> int:
         return 2 * 2**30
 
 
-def _group_limits(units, refs, spec, vocab_size, compute: ComputeOptions, budget_gb) -> dict[str, int]:
+def _group_limits(units, refs, spec, compute: ComputeOptions, budget_gb) -> dict[str, int]:
     """Units per claim for each group: S seeds x (G + 1) steps of models must fit half the budget.
 
     The extract engine keeps, per model, its weights and the batch's final hidden states (batch_tokens x hidden,
