@@ -13,16 +13,15 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from convdiv import __version__
 from convdiv.config import Settings
 from convdiv.context import Context, pass_context
-from convdiv.errors import ConvdivError
+from convdiv.errors import ConvdivError, user_error
 
 console = Console(stderr=True)
-
-
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -175,9 +174,6 @@ _register_stage_commands()
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
-    except ConvdivError as exc:
-        console.print(f"[red]convdiv: error:[/red] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         console.print("convdiv: aborted")
         sys.exit(130)
@@ -186,6 +182,14 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
+    except Exception as exc:
+        # ConvdivError, and database failures a user can cause (privileges, server gone, disk full, lock
+        # timeout, ...) translated in one place; anything else is a bug and keeps its traceback.
+        error = user_error(exc)
+        if error is None:
+            raise
+        console.print(f"[red]convdiv: error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
 
 
 if __name__ == "__main__":

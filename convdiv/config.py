@@ -13,10 +13,14 @@ Resolution order for every setting: explicit argument (CLI flag) > environment v
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import platformdirs
+
+from convdiv.errors import register_secret
 
 APP_NAME = "convdiv"
 
@@ -34,6 +38,24 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def register_url_secrets(url: str) -> None:
+    """Mark every string of ``url`` that may be (part of) its password as never to be printed.
+
+    Done on the raw text before anything parses it: a URL with an unencoded '@' or '/' in its password is split
+    at the wrong place by libpq, and the rest of the password would otherwise show up as a host or database name.
+    """
+    rest = url.split("://", 1)[-1]
+    candidates = []
+    if "://" in url and "@" in rest:
+        credentials = rest[: rest.rindex("@")]
+        if ":" in credentials:
+            candidates.append(credentials.split(":", 1)[1])
+    candidates += [m.group(1).strip("'") for m in re.finditer(r"password\s*=\s*('(?:[^'\\]|\\.)*'|[^&\s]+)", url)]
+    for candidate in candidates:
+        register_secret(candidate)
+        register_secret(unquote(candidate))
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
@@ -42,6 +64,8 @@ class Settings:
     @classmethod
     def from_env(cls, database_url: str | None = None, data_dir: str | Path | None = None) -> "Settings":
         url = database_url or os.environ.get("DATABASE_URL") or None
+        if url:
+            register_url_secrets(url)
         return cls(
             database_url=url,
             data_dir=Path(data_dir).expanduser().resolve() if data_dir else default_data_dir(),

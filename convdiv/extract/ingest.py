@@ -47,7 +47,7 @@ from psycopg.types.json import Jsonb
 
 from convdiv import __version__
 from convdiv.config import Settings
-from convdiv.errors import ConvdivError
+from convdiv.errors import ConvdivError, describe
 from convdiv.extract.plan import (
     COMPARISON_KINDS,
     DEFAULT_BATCH_TOKENS,
@@ -312,15 +312,18 @@ def ingest(
             if n_workers == 1:
                 try:
                     reports.append(Worker(plan, 0, on_unit=bar.advance, progress=bar).run())
-                except ConvdivError as exc:
-                    errors.append(str(exc))
                 except Exception as exc:  # noqa: BLE001 - same one-line report as a crashed worker process
-                    errors.append(f"ingest worker 0 failed: {type(exc).__name__}: {exc}")
+                    errors.append(describe(exc, "ingest worker 0 failed"))
             else:
                 reports, errors = _run_processes(plan, n_workers, bar)
     for r in reports:
         outcomes += r.outcomes
-    refreshed = _refresh(engine, plan.conninfo)
+    try:
+        refreshed = _refresh(engine, plan.conninfo)
+    except Exception:
+        if not errors:
+            raise
+        refreshed = False  # the workers' failure is the one to report (often the same cause); the next run refreshes
     done = [o for o in outcomes if o.status == "done"]
     failed = [o for o in outcomes if o.status == "failed"]
     summary = IngestSummary(
@@ -377,10 +380,8 @@ def _run_processes(plan: Plan, n: int, bar) -> tuple[list[WorkerReport], list[st
         for i, f in enumerate(futures):
             try:
                 reports.append(f.result())
-            except ConvdivError as exc:
-                errors.append(str(exc))
             except Exception as exc:  # noqa: BLE001 - a crashed worker process: report it in one line
-                errors.append(f"ingest worker {i} failed: {type(exc).__name__}: {exc}")
+                errors.append(describe(exc, f"ingest worker {i} failed"))
     return reports, errors
 
 

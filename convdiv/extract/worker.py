@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from convdiv import __version__
-from convdiv.errors import ConvdivError
+from convdiv.errors import ConvdivError, describe
 from convdiv.extract.plan import Plan, UnitPlan, torch_dtype
 from convdiv.warehouse import ledger
 
@@ -309,9 +309,22 @@ class Worker:
 
 
 def _message(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, ConvdivError) else f"{type(exc).__name__}: {exc}"
+    return describe(exc)
 
 
 def _worker_process(plan: Plan, index: int) -> WorkerReport:
     """Entry point of a worker process (``--workers N``)."""
-    return Worker(plan, index).run()
+    from psycopg.conninfo import conninfo_to_dict
+
+    from convdiv.errors import note_connection
+
+    params = conninfo_to_dict(plan.conninfo)
+    note_connection(params.get("user"), params.get("host"))  # so database errors name the user, as in the parent
+    try:
+        return Worker(plan, index).run()
+    except Exception as exc:
+        # Translated here, where the chain of errors is still known (a cleanup error raised while handling the
+        # real one); only the exception itself is pickled back to the parent.
+        if isinstance(exc, ConvdivError):
+            raise
+        raise ConvdivError(describe(exc, f"ingest worker {index} failed")) from None

@@ -6,68 +6,143 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import re
 from functools import lru_cache
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Engine
 
 from convdiv.config import Settings
-from convdiv.errors import ConvdivError
+from convdiv.errors import ConvdivError, database_error, note_connection
 
 MIN_SERVER_VERSION = 150000
 
 
-def normalise_url(url: str) -> URL:
+def _url_error(what: str) -> ConvdivError:
+    return ConvdivError(f"DATABASE_URL {what}; the URL is not shown because it may hold a password")
+
+
+_ENCODE_HINT = "percent-encode them in the password or user (@ -> %40, / -> %2F, : -> %3A, # -> %23, % -> %25)"
+
+
+def parse_database_url(raw: str) -> URL:
+    """``raw`` read the way libpq reads it (psycopg's conninfo parser), as a SQLAlchemy URL for psycopg 3.
+
+    Accepts ``postgresql://`` and ``postgres://`` URLs (with or without a ``+driver``) and libpq's
+    ``key=value`` strings. A URL whose password holds an unencoded ``@`` or ``/`` is refused: libpq would read the
+    rest of the password as host or database name and print it in its errors. No error shows any part of the URL
+    that might hold the password.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    from convdiv.errors import register_secret
+
+    raw = raw.strip()
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.\-]*)://", raw)
+    if scheme:
+        backend = scheme.group(1).split("+", 1)[0].lower()
+        if backend not in ("postgresql", "postgres"):
+            raise ConvdivError(f"DATABASE_URL must point at PostgreSQL (postgresql://...), got {backend!r}")
+        rest = raw[scheme.end():]
+        # libpq: user info ends at the first '@' unless a '/' comes first; the host part ends at '/' or '?'.
+        cut = re.search(r"[@/]", rest)
+        after_user = rest[cut.end():] if cut and cut.group() == "@" else rest
+        if "@" in re.split(r"\?", after_user, maxsplit=1)[0]:
+            raise _url_error(f"has an '@' after its host: the password or user contains '@' or '/'; {_ENCODE_HINT}")
+        libpq_text = "postgresql://" + rest
+    elif "=" in raw:
+        libpq_text = raw
+    else:
+        raise _url_error("is not a PostgreSQL URL: expected postgresql://USER:PASSWORD@HOST:PORT/DBNAME")
     try:
-        parsed = make_url(url)
-    except Exception as exc:
-        raise ConvdivError(f"DATABASE_URL is not a valid database URL: {mask_url(url)}") from exc
-    if parsed.get_backend_name() != "postgresql":
-        raise ConvdivError(f"DATABASE_URL must point at PostgreSQL, got {parsed.get_backend_name()!r}")
-    return parsed.set(drivername="postgresql+psycopg")
+        params = conninfo_to_dict(libpq_text)
+    except Exception as exc:  # psycopg.ProgrammingError; its message quotes the offending token (the password?)
+        reason = re.sub(r'"[^"]*"', "...", " ".join(str(exc).split()))
+        if "percent" in reason:
+            raise _url_error(f"has an invalid percent-encoding (a literal % is written %25): {reason}") from None
+        raise _url_error(f"is not a valid PostgreSQL URL ({reason}); {_ENCODE_HINT}") from None
+    params = {k: str(v) for k, v in params.items() if v is not None}
+    password = params.pop("password", None)
+    register_secret(password)
+    port = params.pop("port", None)
+    if port is not None and not all(p.strip().isdigit() for p in port.split(",")):
+        raise _url_error(f"has a port that is not a number (a ':' or '/' in the password?); {_ENCODE_HINT}")
+    host = params.pop("host", None)
+    # A socket directory or several hosts go to the driver as libpq's own host/port parameters.
+    in_query = host is not None and (host.startswith("/") or "," in host) or (port is not None and "," in port)
+    if in_query:
+        params.update({"host": host} if host else {})
+        params.update({"port": port} if port else {})
+    return URL.create(
+        "postgresql+psycopg", username=params.pop("user", None), password=password,
+        host=None if in_query else host, port=None if in_query or port is None else int(port),
+        database=params.pop("dbname", None), query=params,
+    )
+
+
+def normalise_url(url: str) -> URL:
+    """Kept for callers of the old name: :func:`parse_database_url`."""
+    return parse_database_url(url)
+
+
+def libpq_conninfo(url: URL) -> str:
+    """A libpq ``key=value`` connection string for ``url`` (quoted by psycopg, so any password survives)."""
+    from psycopg.conninfo import make_conninfo
+
+    params = {"user": url.username, "password": url.password, "host": url.host, "port": url.port,
+              "dbname": url.database}
+    params.update({k: v if isinstance(v, str) else ",".join(v) for k, v in url.query.items()})
+    return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None})
 
 
 def mask_url(url: str | URL) -> str:
-    """The URL with any password replaced by ***."""
+    """The URL with its password replaced by *** (and any ``*password*`` query parameter hidden)."""
     try:
-        parsed = make_url(url) if isinstance(url, str) else url
-    except Exception:
-        return "<unparseable URL>"
-    return parsed.render_as_string(hide_password=True)
+        parsed = parse_database_url(url) if isinstance(url, str) else url
+    except ConvdivError:
+        return "<DATABASE_URL not shown: it does not parse>"
+    hidden = {k: "***" for k in parsed.query if "password" in k.lower()}
+    return parsed.update_query_dict(hidden).render_as_string(hide_password=True)
 
 
 def describe_host(url: URL) -> str:
     if url.host:
         return f"{url.host}:{url.port or 5432}"
-    return f"socket {url.query.get('host', '(default)')}"
+    host = url.query.get("host")
+    if host and not str(host).startswith("/"):
+        return f"{host}:{url.query.get('port', 5432)}"
+    return f"socket {host or '(default)'}"
 
 
 def resolve_url(settings: Settings) -> URL:
     """The warehouse URL: DATABASE_URL if set, else the embedded server (started on demand)."""
     if settings.database_url:
-        return normalise_url(settings.database_url)
+        return parse_database_url(settings.database_url)
     from convdiv.warehouse import embedded
 
-    return normalise_url(embedded.start(settings.pgdata))
+    return parse_database_url(embedded.start(settings.pgdata))
 
 
 @lru_cache(maxsize=8)
-def _engine_for(url_string: str) -> Engine:
-    return sa.create_engine(url_string, pool_pre_ping=True, future=True)
+def _engine_for(url: URL) -> Engine:
+    # The URL object itself, never its rendering: SQLAlchemy does not percent-encode every character libpq needs.
+    return sa.create_engine(url, pool_pre_ping=True, future=True)
 
 
 def get_engine(settings: Settings) -> Engine:
     """An engine on the warehouse after checking the server is reachable and new enough."""
     url = resolve_url(settings)
-    engine = _engine_for(url.render_as_string(hide_password=False))
+    engine = _engine_for(url)
     try:
         with engine.connect() as conn:
             version = conn.connection.dbapi_connection.info.server_version  # type: ignore[union-attr]
     except sa.exc.OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[-1] if exc.orig else str(exc)
         raise ConvdivError(
-            f"cannot connect to PostgreSQL at {describe_host(url)} ({mask_url(url)}): {reason}"
+            f"cannot connect to PostgreSQL at {describe_host(url)} ({mask_url(url)}): {database_error(exc)}"
         ) from None
+    note_connection(url.username or os.environ.get("PGUSER") or getpass.getuser(), describe_host(url))
     if version < MIN_SERVER_VERSION:
         raise ConvdivError(f"PostgreSQL at {describe_host(url)} is version {version}; convdiv needs >= 15")
     return engine

@@ -75,7 +75,10 @@ def q(name: str) -> str:
 
 def conninfo(engine) -> str:
     """libpq connection string of a SQLAlchemy engine (psycopg is used directly for COPY and session locks)."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    from convdiv.warehouse.engine import libpq_conninfo
+
+    # key=value quoting keeps any password intact (a rendered URL does not percent-encode every character)
+    return libpq_conninfo(engine.url)
 
 
 def connect(info: str, **kwargs) -> psycopg.Connection:
