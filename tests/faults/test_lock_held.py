@@ -1,0 +1,25 @@
+"""Fault: another session holds a lock on a table a command needs, and the server's lock_timeout expires.
+
+convdiv shows one line naming the lock wait and the fix (let the other session finish or stop it); nothing
+changed. The test sets lock_timeout on the test database, so it does not depend on convdiv's own default.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from fault_support import convdiv, libpq, one_error_line
+
+
+@pytest.mark.parametrize("command", [("corpus", "list"), ("corpus", "remove", "tiny"), ("report", "--out", "r.html")])
+def test_lock_held_by_another_session(db_url, tmp_path, command):
+    database = libpq(db_url).rsplit("/", 1)[1]
+    with psycopg.connect(libpq(db_url), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{database}" SET lock_timeout = \'300ms\'')
+    with psycopg.connect(libpq(db_url)) as holder:
+        holder.execute("LOCK TABLE corpus IN ACCESS EXCLUSIVE MODE")
+        proc = convdiv(*command, database_url=db_url, data_dir=tmp_path / "data", env={"PWD": str(tmp_path)})
+        holder.rollback()
+    line = one_error_line(proc)
+    assert "waiting for a lock" in line and "another" in line, line
