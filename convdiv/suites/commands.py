@@ -58,7 +58,13 @@ def show(obj: Context, name: str, sizes, seeds, steps, list_all: bool, as_json: 
     spec = get_suite(name, obj.settings)
     refs = spec.checkpoints(_csv(sizes), _ints(seeds, "seeds"), _ints(steps, "steps"))
     if as_json:
-        click.echo(json.dumps({**spec.to_dict(), "checkpoints": len(refs)}, indent=2))
+        from convdiv.suites.loading import disk_estimate
+
+        disk = disk_estimate(refs)
+        click.echo(json.dumps({**spec.to_dict(), "checkpoints": len(refs),
+                               "weights_bytes": disk.total_bytes, "weights_bytes_to_download": disk.download_bytes,
+                               "checkpoints_on_disk": disk.n_present, "free_disk_bytes": disk.free_bytes,
+                               "free_disk_at": str(disk.where)}, indent=2))
         return
     out = Console()
     out.print(f"[bold]suite[/bold]     {spec.name}  ({spec.source}; from {spec.origin or 'spec'})")
@@ -72,6 +78,10 @@ def show(obj: Context, name: str, sizes, seeds, steps, list_all: bool, as_json: 
     out.print(f"seeds      {_compact(sel_seeds)}  ({len(sel_seeds)})")
     out.print(f"steps      {_compact(sel_steps)}  ({len(sel_steps)})")
     out.print(f"checkpoints {len(refs)}")
+    from convdiv.suites.loading import disk_estimate
+
+    for line in disk_estimate(refs).lines():
+        out.print(line, highlight=False, markup=False)
     missing = [r for r in refs if spec.source == "local" and not Path(r.path).is_dir()]
     if missing:
         out.print(f"[yellow]missing on disk: {len(missing)}[/yellow] (first: {missing[0].path})")
@@ -108,17 +118,19 @@ def check(obj: Context, name: str) -> None:
     tokenizer = load_tokenizer(spec)
     refs = spec.checkpoints()
     hashes = []
+    nonfinite: list[str] = []
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("loading checkpoints", total=len(refs))
         for ref in refs:
             loaded = load_checkpoint(ref)
             hashes.append((ref, loaded.weights_sha256))
+            nonfinite += loaded.warnings()
             bar.advance(task)
-    warnings = check_identical_weights(hashes)
+    warnings = nonfinite + check_identical_weights(hashes)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
     click.echo(f"suite {spec.name}: {len(refs)} checkpoints load; tokenizer |V| = {len(tokenizer)}; "
-               f"{len(warnings)} identical-weight warning(s)")
+               f"{len(warnings)} warning(s) (non-finite or identical weights)")
 
 
 @suite.command("train")

@@ -9,19 +9,36 @@ different steps, which :func:`check_identical_weights` reports.
 The effective vocabulary is ``len(tokenizer)``; models may produce wider logits (Pythia pads 50,277 -> 50,304)
 which the extract engine slices. The tokenizer must be one and the same across a suite: a local step folder that
 carries its own tokenizer files must match the suite's (:func:`check_suite_tokenizer`).
+
+Weights that hold NaN or infinite values are reported (:attr:`LoadedCheckpoint.nonfinite`): the check reads the
+safetensors bytes while they are hashed anyway, so it also catches tensors the model never uses (padded vocabulary
+rows, stale buffers) and costs no second read.
+
+Hub checkpoints live in the ``huggingface_hub`` cache (``models--ORG--NAME/refs/<revision>`` holds the commit,
+``snapshots/<commit>/<file>`` links to ``blobs/<hash>``). This module reads that layout directly to tell whether a
+revision is cached (:func:`hub_revision_status`), how many bytes a selection of checkpoints takes
+(:func:`checkpoint_disk_bytes`) and to delete one checkpoint's snapshot and the blobs no other snapshot shares
+(:func:`evict_hub_checkpoint`). A download that fails for a reason that may pass (network, a partial file) is
+retried (:data:`DOWNLOAD_ATTEMPTS`) before the one-line error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import mmap
+import os
+import re
+import shutil
 import struct
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from convdiv.errors import ConvdivError
@@ -29,14 +46,32 @@ from convdiv.suites.spec import CheckpointRef, SuiteSpec
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model")
 _HASH_CHUNK = 1 << 22
+# A hub download is tried this many times; a failure that cannot pass (no such repository or revision, a gated
+# repository, a malformed config) is reported at once. Waits grow linearly: RETRY_DELAY_S, 2 x RETRY_DELAY_S, ...
+DOWNLOAD_ATTEMPTS = 3
+RETRY_DELAY_S = 5.0
+_PERMANENT_HUB_ERRORS = ("RepositoryNotFoundError", "RevisionNotFoundError", "GatedRepoError",
+                         "RemoteEntryNotFoundError", "DisabledRepoError", "HFValidationError")
+# Pythia publishes its checkpoints in float16: the bytes of a checkpoint not yet downloaded are estimated as
+# 2 x its parameter count (read from the size label, 70m -> 70e6).
+HUB_BYTES_PER_PARAM = 2
 
 
 @dataclass
 class LoadedCheckpoint:
     ref: CheckpointRef
     model: torch.nn.Module  # eval mode, on the requested device
-    weights_sha256: str | None  # None when no safetensors file could be found (e.g. a .bin-only hub branch)
+    weights_sha256: str | None  # None when no weights file could be found
     n_params: int
+    nonfinite: tuple[str, ...] = ()  # "tensor: n values" for every weight tensor holding NaN or inf
+
+    def warnings(self) -> list[str]:
+        """One line per checkpoint whose weights hold non-finite values (empty when all are finite)."""
+        if not self.nonfinite:
+            return []
+        shown = "; ".join(self.nonfinite[:3]) + (f"; ... ({len(self.nonfinite) - 3} more)" if len(self.nonfinite) > 3
+                                                  else "")
+        return [f"{self.ref.describe()}: non-finite weights (NaN/inf) in {len(self.nonfinite)} tensor(s): {shown}"]
 
 
 # -------------------------------------------------------------------------------------------- tokenizer
@@ -105,15 +140,66 @@ def check_suite_tokenizer(spec: SuiteSpec, tokenizer=None, refs: Iterable[Checkp
 
 
 def weights_sha256(files: Sequence[Path]) -> str | None:
-    """sha256 over the bytes of the given safetensors files, concatenated in name order."""
+    """sha256 over the bytes of the given weight files, concatenated in name order."""
+    return hash_weights(files)[0]
+
+
+def hash_weights(files: Sequence[Path]) -> tuple[str | None, tuple[str, ...]]:
+    """sha256 over the files' bytes (name order) and the safetensors tensors that hold NaN or inf.
+
+    The scan looks at the bit patterns of the mapped bytes the hash reads anyway (all exponent bits set = inf or
+    NaN, for float16, bfloat16, float32 and float64), so it needs no float conversion and no second read.
+    """
     if not files:
-        return None
+        return None, ()
     digest = hashlib.sha256()
+    nonfinite: list[str] = []
     for path in sorted(files, key=lambda p: Path(p).name):
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_HASH_CHUNK):
-                digest.update(chunk)
-    return digest.hexdigest()
+        path = Path(path)
+        if path.stat().st_size == 0:
+            continue
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            view = memoryview(mm)
+            try:
+                for start in range(0, len(mm), _HASH_CHUNK):
+                    digest.update(view[start:start + _HASH_CHUNK])
+                if path.suffix == ".safetensors":
+                    nonfinite += _nonfinite_tensors(path, mm)
+            finally:
+                view.release()
+    return digest.hexdigest(), tuple(nonfinite)
+
+
+# safetensors dtype -> (unsigned view, exponent mask): a float is inf/NaN exactly when its exponent bits are all set.
+_EXPONENT_MASKS = {
+    "F16": (np.uint16, 0x7C00),
+    "BF16": (np.uint16, 0x7F80),
+    "F32": (np.uint32, 0x7F800000),
+    "F64": (np.uint64, 0x7FF0000000000000),
+}
+
+
+def _nonfinite_tensors(path: Path, mm) -> list[str]:
+    try:
+        header = _read_safetensors_header(path)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []  # a corrupt file is load_checkpoint's to report
+    (n,) = struct.unpack("<Q", mm[:8])
+    base = 8 + n
+    out = []
+    for name, tensor in header.items():
+        if name == "__metadata__" or tensor.get("dtype") not in _EXPONENT_MASKS:
+            continue
+        kind, mask = _EXPONENT_MASKS[tensor["dtype"]]
+        begin, end = (int(x) for x in tensor["data_offsets"])
+        width = np.dtype(kind).itemsize
+        if end <= begin:
+            continue
+        bits = np.frombuffer(mm, dtype=kind, count=(end - begin) // width, offset=base + begin)
+        bad = int(np.count_nonzero((bits & kind(mask)) == kind(mask)))
+        if bad:
+            out.append(f"{name}: {bad} value(s)")
+    return out
 
 
 def safetensors_files(folder: Path) -> list[Path]:
@@ -160,7 +246,8 @@ def safetensors_param_count(folder: Path) -> int | None:
 
 
 def _hub_weight_files(ref: CheckpointRef) -> list[Path]:
-    """The cached safetensors files of a hub checkpoint (after from_pretrained has fetched them)."""
+    """The cached weight files of a hub checkpoint (after from_pretrained has fetched them): safetensors, or the
+    ``pytorch_model.bin`` files of branches published before safetensors (most of Pythia's step branches)."""
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
@@ -168,17 +255,20 @@ def _hub_weight_files(ref: CheckpointRef) -> list[Path]:
 
     def cached(name: str) -> Path | None:
         hit = try_to_load_from_cache(ref.path, name, revision=ref.revision)
-        return Path(hit) if isinstance(hit, str) else None
+        return Path(hit) if isinstance(hit, str) and Path(hit).is_file() else None
 
-    single = cached("model.safetensors")
-    if single is not None:
-        return [single]
-    index = cached("model.safetensors.index.json")
-    if index is None:
-        return []
-    shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-    files = [cached(name) for name in shards]
-    return [f for f in files if f is not None] if all(files) else []
+    for single_name, index_name in (("model.safetensors", "model.safetensors.index.json"),
+                                    ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+        single = cached(single_name)
+        if single is not None:
+            return [single]
+        index = cached(index_name)
+        if index is None:
+            continue
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        files = [cached(name) for name in shards]
+        return [f for f in files if f is not None] if all(files) else []
+    return []
 
 
 def checkpoint_weights_sha256(ref: CheckpointRef) -> str | None:
@@ -190,11 +280,14 @@ def checkpoint_weights_sha256(ref: CheckpointRef) -> str | None:
 # -------------------------------------------------------------------------------------------- models
 
 
-def load_checkpoint(ref: CheckpointRef, device: str = "cpu", dtype=torch.float32) -> LoadedCheckpoint:
+def load_checkpoint(ref: CheckpointRef, device: str = "cpu", dtype=torch.float32, *,
+                    attempts: int = DOWNLOAD_ATTEMPTS, retry_delay_s: float = RETRY_DELAY_S,
+                    on_retry: Callable[[str], None] | None = None) -> LoadedCheckpoint:
     """Load one checkpoint with ``from_pretrained`` in eval mode on ``device``.
 
     Any failure (missing folder, corrupt safetensors, a tokenizer in the step folder that differs from the
-    suite's, an unreachable hub) raises a one-line ConvdivError naming the checkpoint.
+    suite's, an unreachable hub) raises a one-line ConvdivError naming the checkpoint. A hub download that fails
+    for a reason that may pass is tried ``attempts`` times; ``on_retry`` gets a one-line message before each wait.
     """
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
@@ -217,18 +310,55 @@ def load_checkpoint(ref: CheckpointRef, device: str = "cpu", dtype=torch.float32
             except (OSError, ValueError, UnicodeDecodeError) as exc:
                 raise ConvdivError(f"{ref.describe()}: corrupt safetensors file {path.name}: {exc}") from None
         _check_step_tokenizer(ref)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(ref.path, revision=ref.revision, **_dtype_kwargs(dtype))
-    except Exception as exc:  # noqa: BLE001 - one line naming the checkpoint, whatever transformers raised
-        raise ConvdivError(f"{ref.describe()}: cannot load: {type(exc).__name__}: {exc}") from None
+    attempts = 1 if local else max(1, int(attempts))
+    for attempt in range(1, attempts + 1):
+        try:
+            model = AutoModelForCausalLM.from_pretrained(ref.path, revision=ref.revision, **_dtype_kwargs(dtype))
+            break
+        except Exception as exc:  # noqa: BLE001 - one line naming the checkpoint, whatever transformers raised
+            reason = f"{type(exc).__name__}: {_one_line(exc)}"
+            if attempt == attempts or not _may_pass(exc):
+                tried = f"download failed after {attempts} attempts" if attempt > 1 else "cannot load"
+                raise ConvdivError(f"{ref.describe()}: {tried}: {reason}") from None
+            wait = retry_delay_s * attempt
+            if on_retry is not None:
+                on_retry(f"{ref.describe()}: attempt {attempt} of {attempts} failed ({reason}); "
+                         f"retrying in {wait:g} s")
+            time.sleep(wait)
     try:
         model = model.to(device)
     except Exception as exc:  # noqa: BLE001
         raise ConvdivError(f"{ref.describe()}: cannot move to device {device!r}: {exc}") from None
     model.eval()
-    sha = weights_sha256(files) if local else weights_sha256(_hub_weight_files(ref))
+    if not local:
+        files = _hub_weight_files(ref)
+    sha, nonfinite = hash_weights(files)
+    if not any(f.suffix == ".safetensors" for f in files):
+        # No safetensors bytes to scan (a .bin-only branch): look at what the model holds instead.
+        nonfinite = tuple(f"{name}: {int((~torch.isfinite(t)).sum())} value(s)"
+                          for name, t in model.state_dict().items()
+                          if t.is_floating_point() and not bool(torch.isfinite(t).all()))
     n_params = sum(p.numel() for p in model.parameters())
-    return LoadedCheckpoint(ref=ref, model=model, weights_sha256=sha, n_params=n_params)
+    return LoadedCheckpoint(ref=ref, model=model, weights_sha256=sha, n_params=n_params, nonfinite=nonfinite)
+
+
+def _one_line(exc: BaseException, limit: int = 400) -> str:
+    """An exception's message on one line (transformers' messages span several), cut to ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _may_pass(exc: BaseException) -> bool:
+    """True when retrying a failed hub load may help: an OSError (network, timeout, partial or missing file)
+    that is not, anywhere in its chain, a missing repository/revision or a gated repository."""
+    seen = exc
+    retry = False
+    while seen is not None:
+        if type(seen).__name__ in _PERMANENT_HUB_ERRORS:
+            return False
+        retry = retry or isinstance(seen, OSError)
+        seen = seen.__cause__ or seen.__context__
+    return retry
 
 
 def _check_step_tokenizer(ref: CheckpointRef) -> None:
@@ -257,6 +387,205 @@ def _dtype_kwargs(dtype) -> dict:
 def _is_local(path: str) -> bool:
     p = Path(path).expanduser()
     return p.is_absolute() or path.startswith(".") or p.exists()
+
+
+# -------------------------------------------------------------------------------------------- hub cache
+
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def hub_cache_dir() -> Path:
+    """The ``huggingface_hub`` cache that ``from_pretrained`` uses (``HF_HUB_CACHE``, else ``$HF_HOME/hub``)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _repo_dir(repo_id: str, cache: Path | None = None) -> Path:
+    return (cache or hub_cache_dir()) / ("models--" + repo_id.replace("/", "--"))
+
+
+def cached_snapshot(ref: CheckpointRef, cache: Path | None = None) -> Path | None:
+    """``snapshots/<commit>`` of a hub checkpoint when its revision is in the cache with a config.json, else None."""
+    repo = _repo_dir(ref.path, cache)
+    revision = ref.revision or "main"
+    commit = revision if _COMMIT.match(revision) else None
+    ref_file = repo / "refs" / revision
+    if commit is None and ref_file.is_file():
+        commit = ref_file.read_text(encoding="utf-8").strip()
+    if commit is None:
+        return None
+    snapshot = repo / "snapshots" / commit
+    return snapshot if (snapshot / "config.json").exists() else None
+
+
+def hub_revision_status(refs: Iterable[CheckpointRef], offline: bool | None = None) -> dict[str, str]:
+    """Checkpoints whose revision cannot be loaded: label -> why (one phrase). Cached revisions always count as
+    available; offline, anything else is missing; online, each repository's branches and tags are listed once
+    (PolyPythias has gaps: some runs lack some steps)."""
+    refs = [r for r in refs if r.revision is not None]
+    offline = hub_offline() if offline is None else offline
+    missing: dict[str, str] = {}
+    branches: dict[str, set[str] | str] = {}
+    for ref in refs:
+        if cached_snapshot(ref) is not None:
+            continue
+        if offline:
+            missing[ref.label] = f"revision {ref.revision} of {ref.path} is not in the Hub cache {hub_cache_dir()} " \
+                                 "(HF_HUB_OFFLINE is set)"
+            continue
+        if ref.path not in branches:
+            branches[ref.path] = _list_revisions(ref.path)
+        known = branches[ref.path]
+        if isinstance(known, str):
+            missing[ref.label] = known
+        elif ref.revision not in known and not _COMMIT.match(ref.revision):
+            missing[ref.label] = f"revision {ref.revision} does not exist on the Hub for {ref.path}"
+    return missing
+
+
+def _list_revisions(repo_id: str) -> set[str] | str:
+    """Branch and tag names of a hub model, or a phrase saying why the repository is unavailable."""
+    from huggingface_hub import HfApi
+
+    try:
+        listed = HfApi().list_repo_refs(repo_id)
+    except Exception as exc:  # noqa: BLE001 - classified by name below; the user needs one line
+        name = type(exc).__name__
+        if name in ("RepositoryNotFoundError", "GatedRepoError", "DisabledRepoError"):
+            return f"repository {repo_id} is not available on the Hub ({name})"
+        raise ConvdivError(f"cannot list the revisions of {repo_id} on the Hub: {name}: {_one_line(exc)}; "
+                           "check the network or set HF_HUB_OFFLINE=1 to use the local cache only") from None
+    return {b.name for b in listed.branches} | {t.name for t in listed.tags}
+
+
+def _param_estimate(ref: CheckpointRef) -> int:
+    from convdiv.suites.spec import _SIZE_LABEL, _SIZE_UNIT
+
+    m = _SIZE_LABEL.match(ref.size)
+    return int(float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()]) if m else 0
+
+
+def checkpoint_disk_bytes(ref: CheckpointRef) -> tuple[int, bool]:
+    """(bytes on disk, True) for a local or cached checkpoint's files; else (estimated download bytes, False).
+
+    A cached snapshot counts the blobs its files link to; the estimate for a download is
+    :data:`HUB_BYTES_PER_PARAM` x the parameters its size label names (0 when the label says nothing).
+    """
+    if ref.revision is None and _is_local(ref.path):
+        folder = Path(ref.path)
+        return (sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) if folder.is_dir() else 0), True
+    snapshot = cached_snapshot(ref)
+    if snapshot is not None:
+        blobs = {f.resolve() for f in snapshot.rglob("*") if f.is_file()}
+        return sum(b.stat().st_size for b in blobs), True
+    return HUB_BYTES_PER_PARAM * _param_estimate(ref), False
+
+
+def free_disk_bytes(path: Path) -> tuple[Path, int]:
+    """Free bytes on the file system that holds ``path`` (or its nearest existing parent)."""
+    path = Path(path).expanduser().absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path, shutil.disk_usage(path).free
+
+
+@dataclass
+class DiskEstimate:
+    """Bytes of a selection's weights: present (local folders or Hub cache) and still to download (estimated)."""
+
+    n_present: int
+    present_bytes: int
+    n_download: int
+    download_bytes: int
+    where: Path  # the file system the downloads go to (the Hub cache) or the local suite's folder
+    free_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.present_bytes + self.download_bytes
+
+    def lines(self) -> list[str]:
+        """Two lines for people: the weights' size and the free disk, with a warning when downloads won't fit."""
+        parts = []
+        if self.n_present:
+            parts.append(f"{self.n_present} on disk: {human_bytes(self.present_bytes)}")
+        if self.n_download:
+            parts.append(f"{self.n_download} to download: ~{human_bytes(self.download_bytes)} "
+                         f"at {HUB_BYTES_PER_PARAM} bytes/parameter")
+        approx = "~" if self.n_download else ""
+        out = [f"weights    {approx}{human_bytes(self.total_bytes)} for {self.n_present + self.n_download} "
+               f"checkpoints ({'; '.join(parts) or 'none'})",
+               f"free disk  {human_bytes(self.free_bytes)} at {self.where}"]
+        if self.download_bytes > self.free_bytes:
+            out.append(f"warning: the downloads (~{human_bytes(self.download_bytes)}) exceed the free disk at "
+                       f"{self.where}; use --cache-policy evict or another HF_HUB_CACHE")
+        return out
+
+
+def disk_estimate(refs: Sequence[CheckpointRef]) -> DiskEstimate:
+    """What the selection's weights take (see :func:`checkpoint_disk_bytes`) and the free disk where they go."""
+    n_present = present = n_download = download = 0
+    for ref in refs:
+        size, on_disk = checkpoint_disk_bytes(ref)
+        if on_disk:
+            n_present, present = n_present + 1, present + size
+        else:
+            n_download, download = n_download + 1, download + size
+    hub = any(r.revision is not None for r in refs)
+    where, free = free_disk_bytes(hub_cache_dir() if hub or not refs else Path(refs[0].path))
+    return DiskEstimate(n_present, present, n_download, download, where, free)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover - the loop returns
+
+
+def evict_hub_checkpoint(ref: CheckpointRef) -> int:
+    """Delete a hub checkpoint's snapshot, the ref naming it and every blob no other snapshot of the repository
+    links to (config.json is often one blob shared by all steps of a run). Returns the bytes freed; 0 when the
+    checkpoint is local or not cached. Safe to call from several processes: a file already gone is skipped."""
+    if ref.revision is None:
+        return 0
+    repo = Path(os.path.normpath(_repo_dir(ref.path)))
+    snapshot = cached_snapshot(ref)
+    if snapshot is None:
+        return 0
+    snapshot = Path(os.path.normpath(snapshot))
+    commit = snapshot.name
+    doomed = {_link_target(f) for f in snapshot.rglob("*") if f.is_symlink()}
+    shutil.rmtree(snapshot, ignore_errors=True)
+    for ref_file in (repo / "refs").rglob("*") if (repo / "refs").is_dir() else ():
+        try:
+            if ref_file.is_file() and ref_file.read_text(encoding="utf-8").strip() == commit:
+                ref_file.unlink()
+        except FileNotFoundError:
+            pass
+    kept = {_link_target(f) for f in (repo / "snapshots").rglob("*") if f.is_symlink()}
+    freed = 0
+    for blob in doomed - kept:
+        if blob.parent.name == "blobs" and blob.parent.parent == repo:
+            try:
+                freed += blob.stat().st_size
+                blob.unlink()
+            except FileNotFoundError:
+                pass
+    return freed
+
+
+def _link_target(link: Path) -> Path:
+    return Path(os.path.normpath(link.parent / os.readlink(link)))
 
 
 # -------------------------------------------------------------------------------------------- checks
