@@ -26,35 +26,49 @@ LIST_HELP = "comma-separated; default: all of the suite's"
 @click.option("--context-length", type=int, default=None,
               help="Window length for long documents [default: the models' max_position_embeddings].")
 @click.option("--workers", type=int, default=1, help="Worker processes claiming units from the ledger.")
+@click.option("--devices", default=None,
+              help="One worker process per listed device, e.g. cuda:0,cuda:1 (repeat a device for two workers on it).")
+@click.option("--cache-policy", type=click.Choice(["keep", "evict"]), default="keep", show_default=True,
+              help="evict: delete a Hub checkpoint from the Hub cache once every unit needing it is done.")
 @click.option("--force", is_flag=True, help="Recompute units that are already done.")
 @click.option("--memory-gb", type=float, default=None,
               help="Memory budget for one work group's models [default: from free RAM / GPU memory].")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @pass_context
 def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, batch_tokens, context_length,
-           workers, force, memory_gb, progress) -> None:
+           workers, devices, cache_policy, force, memory_gb, progress) -> None:
     """Extract per-token CE/entropy/KL for every checkpoint of SUITE on a corpus and load them.
 
     Work is split into units (one model size at one step; cross-size comparisons per step) that are each
     published in one transaction; re-running skips units already done with the same weights and settings.
+    Several processes or machines may run the same command against one database: the ledger gives each unit
+    to exactly one of them (see docs/cluster.md).
     """
     from convdiv.extract.ingest import IngestError
     from convdiv.extract.ingest import ingest as run_ingest
 
     engine = obj.engine()
+    shown: set[str] = set()
+
+    def note(line: str) -> None:  # before the work starts, on stderr (stdout keeps the summary)
+        shown.add(line)
+        click.echo(line, err=True)
+
     try:
         summary = run_ingest(
             engine, obj.settings, suite, corpus, sizes=sizes or None, seeds=seeds or None, steps=steps or None,
             comparisons=comparisons, device=device, dtype=dtype, batch_tokens=batch_tokens, workers=workers,
             force=force, progress=progress, context_length=context_length, memory_budget_gb=memory_gb,
+            cache_policy=cache_policy, devices=devices, notes=note,
         )
     except IngestError as exc:
-        print_summary(exc.summary)
+        print_summary(exc.summary, shown)
         raise
-    print_summary(summary)
+    print_summary(summary, shown)
 
 
-def print_summary(summary) -> None:
+def print_summary(summary, shown: set[str] = frozenset()) -> None:
+    """The summary table, the warnings not already shown at the start, and one plain line for logs."""
     table = Table(title=f"ingest {summary.suite} x {summary.corpus} ({summary.device}, {summary.dtype})")
     for column in ("units done", "skipped", "failed", "checkpoint_token rows", "pair_token rows", "seconds"):
         table.add_column(column, justify="right")
@@ -63,6 +77,13 @@ def print_summary(summary) -> None:
     out = Console()
     out.print(table)
     for warning in summary.warnings:
-        out.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        if f"warning: {warning}" not in shown:
+            out.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if summary.missing_units:
+        out.print(f"skipped, revision missing: {', '.join(summary.missing_units)}", highlight=False)
+    # One plain line for logs (Slurm, Kubernetes) and scripts: what this process did.
+    click.echo(f"ingest {summary.suite} x {summary.corpus}: {summary.units_done} done, {summary.units_skipped} "
+               f"skipped (already done), {summary.units_elsewhere} done by other workers, {summary.units_failed} "
+               f"failed, {summary.units_missing} missing a revision")
     if not summary.refreshed:
         out.print("note: convdiv.analysis.refresh not available; aggregates were not refreshed")

@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,7 @@ from convdiv import __version__
 from convdiv.config import Settings
 from convdiv.errors import ConvdivError, describe
 from convdiv.extract.plan import (
+    CACHE_POLICIES,
     COMPARISON_KINDS,
     DEFAULT_BATCH_TOKENS,
     DEFAULT_COMPARISONS,
@@ -67,6 +69,7 @@ from convdiv.extract.plan import (
     parse_comparisons,
     plan_units,
     resolve_device,
+    resolve_devices,
     resolve_dtype,
     torch_dtype,
 )
@@ -111,6 +114,14 @@ class IngestSummary:
     refreshed: bool
     outcomes: list[UnitOutcome]
     warnings: list[str] = field(default_factory=list)  # e.g. identical weights at two steps of a run
+    units_missing: int = 0  # left out: a checkpoint they need has no revision on the Hub (or in the cache)
+    missing_units: dict[str, str] = field(default_factory=dict)  # unit key -> why
+
+    @property
+    def units_elsewhere(self) -> int:
+        """Units of the call that other workers (processes or machines on the same ledger) did meanwhile."""
+        return max(0, self.units_total - self.units_done - self.units_skipped - self.units_failed
+                   - self.units_missing)
 
 
 # --------------------------------------------------------------------------------------------- corpus data
@@ -166,13 +177,27 @@ def prepare(
     workers: int = 1,
     force: bool = False,
     memory_budget_gb: float | None = None,
+    cache_policy: str = "keep",
+    devices=None,
 ) -> Plan:
-    """Resolve suite and corpus, check they match, register dimensions and ledger units; returns the plan."""
-    from convdiv.suites.loading import load_tokenizer, safetensors_param_count
+    """Resolve suite and corpus, check they match, register dimensions and ledger units; returns the plan.
+
+    Hub checkpoints whose revision is missing (not on the Hub, or not in the cache when offline) are left out
+    with the units that need them: ``Plan.missing_units`` and one warning per missing revision say which.
+    """
+    from convdiv.suites.loading import hub_revision_status, load_tokenizer, safetensors_param_count
     from convdiv.suites.spec import get_suite
     from convdiv.vocab import tokenizer_fingerprint
 
     comparisons = parse_comparisons(comparisons)
+    if cache_policy not in CACHE_POLICIES:
+        raise ConvdivError(f"--cache-policy must be one of {', '.join(CACHE_POLICIES)}, not {cache_policy!r}")
+    device_list = resolve_devices(devices) if devices else ()
+    if device_list:
+        if int(workers) not in (1, len(device_list)):
+            raise ConvdivError(f"--workers {workers} and --devices {','.join(device_list)} disagree: --devices runs "
+                               "one worker per listed device (repeat a device for more workers on it)")
+        workers, device = len(device_list), device_list[0]
     spec = get_suite(suite, settings)
     info = ledger.conninfo(engine)
     with ledger.connect(info) as conn:
@@ -184,6 +209,11 @@ def prepare(
                 "add one with `convdiv corpus add`)"
             )
         corpus_id, _, _, corpus_tok_sha, vocab_size, content_sha, _, _ = row
+        corpus_options = conn.execute(q("corpus_options"), {"corpus_id": corpus_id}).fetchone()[0] or {}
+    # A corpus added with a window (`corpus add --preset study`) is evaluated with it unless the call names one.
+    window = corpus_options.get("window") or {}
+    window_stride = window.get("stride") if context_length is None else None
+    context_length = context_length if context_length is not None else window.get("context_length")
     tokenizer = load_tokenizer(spec)
     suite_tok_sha = tokenizer_fingerprint(tokenizer)
     if suite_tok_sha != corpus_tok_sha:
@@ -198,15 +228,25 @@ def prepare(
 
     units = plan_units(spec, _split_list(sizes) or None, _split_list(seeds) or None,
                        _split_list(steps) or None, comparisons)
-    labels = sorted({label for u in units for label in u.needs})
     refs = {}
-    for label in labels:
+    for label in sorted({label for u in units for label in u.needs}):
         size, seed, step = _parse_label(label)
         refs[label] = spec.ref(size, seed, step)
+    missing = hub_revision_status(refs.values()) if spec.source == "hub" else {}
+    missing_units: dict[str, str] = {}
+    warnings: list[str] = []
+    for label, why in missing.items():
+        keys = [u.key for u in units if label in u.needs]
+        warnings.append(f"{why}: skipping unit(s) {', '.join(keys)}")
+        for key in keys:
+            missing_units.setdefault(key, why)
+    units = [u for u in units if u.key not in missing_units]
+    labels = sorted({label for u in units for label in u.needs})
+    refs = {label: refs[label] for label in labels}
     fingerprints = {label: checkpoint_fingerprint(ref) for label, ref in refs.items()}
     from convdiv.suites.loading import check_identical_weights
 
-    warnings = check_identical_weights((refs[label], fp) for label, fp in fingerprints.items() if "@" not in fp)
+    warnings += check_identical_weights((refs[label], fp) for label, fp in fingerprints.items() if "@" not in fp)
 
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
@@ -252,21 +292,29 @@ def prepare(
                 owned = [r[0] for r in conn.execute(q("owned_checkpoints"),
                                                     {"suite_id": suite_id, "step": unit.step, "size": unit.size})]
             planned.append(UnitPlan(**{**unit.__dict__, "unit_id": unit_ids[unit.key],
-                                       "config_hash": config_hash(unit, fingerprints, content_sha, context_length),
+                                       "config_hash": config_hash(unit, fingerprints, content_sha, context_length,
+                                                                  window_stride),
                                        "owned_checkpoint_ids": tuple(sorted(owned))}))
         started_at = conn.execute("SELECT now()").fetchone()[0]
         force_before = started_at if force else None
 
     compute = ComputeOptions(device=device, dtype=dtype, batch_tokens=batch_tokens, context_length=context_length,
-                             threads=max(1, (os.cpu_count() or 1) // workers) if device == "cpu" else None)
-    group_limit = _group_limits(planned, refs, spec, compute, memory_budget_gb)
+                             threads=max(1, (os.cpu_count() or 1) // workers) if device == "cpu" else None,
+                             window_stride=window_stride)
+    # Every worker claims groups of the same size: size them for the smallest of the devices' budgets.
+    group_limit: dict[str, int] = {}
+    for dev in dict.fromkeys(device_list or (device,)):
+        limits = _group_limits(planned, refs, spec, replace(compute, device=dev), memory_budget_gb)
+        group_limit = {k: min(v, group_limit.get(k, v)) for k, v in limits.items()}
     arguments = {"suite": spec.name, "corpus": corpus, "sizes": _split_list(sizes), "seeds": _split_list(seeds),
                  "steps": _split_list(steps), "comparisons": list(comparisons), "device": device, "dtype": dtype,
-                 "batch_tokens": batch_tokens, "context_length": context_length, "workers": workers, "force": force}
+                 "batch_tokens": batch_tokens, "context_length": context_length, "window_stride": window_stride,
+                 "workers": workers, "force": force, "cache_policy": cache_policy, "devices": list(device_list)}
     return Plan(conninfo=info, suite_name=spec.name, corpus_name=corpus, suite_id=suite_id, corpus_id=corpus_id,
                 vocab_size=vocab_size, refs=refs, checkpoint_ids=checkpoint_ids, comparison_ids=comparison_ids,
                 units=planned, group_limit=group_limit, compute=compute, force_before=force_before,
-                started_at=started_at, arguments=arguments, warnings=warnings)
+                started_at=started_at, arguments=arguments, warnings=warnings, missing_units=missing_units,
+                cache_policy=cache_policy, devices=device_list)
 
 
 # --------------------------------------------------------------------------------------------- the call
@@ -290,22 +338,42 @@ def ingest(
     progress: bool = True,
     context_length: int | None = None,
     memory_budget_gb: float | None = None,
+    cache_policy: str = "keep",
+    devices=None,
+    notes: Callable[[str], None] | None = None,
 ) -> IngestSummary:
     """Compute and publish every unit of ``suite`` x ``corpus`` that is not already done; see the module doc.
 
     Returns a summary; raises ConvdivError (one line, naming the checkpoint or unit) on the first failure, after
     the other workers finished their current units. Units published before a failure stay published.
+    ``notes`` gets the lines a person wants before the work starts (missing revisions, weights size, free disk).
+    ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) runs one worker process per entry; ``cache_policy="evict"``
+    deletes a hub checkpoint's files once every unit of this call that needs it is done.
     """
+    from convdiv.suites.loading import disk_estimate
+
     started = time.perf_counter()
     plan = prepare(engine, settings, suite, corpus, sizes=sizes, seeds=seeds, steps=steps, comparisons=comparisons,
                    device=device, dtype=dtype, batch_tokens=batch_tokens, context_length=context_length,
-                   workers=workers, force=force, memory_budget_gb=memory_budget_gb)
+                   workers=workers, force=force, memory_budget_gb=memory_budget_gb, cache_policy=cache_policy,
+                   devices=devices)
     todo, skipped = _split_todo(plan)
     outcomes = [UnitOutcome(u.key, "skipped") for u in skipped]
+    outcomes += [UnitOutcome(key, "missing", error=why) for key, why in plan.missing_units.items()]
     reports: list[WorkerReport] = []
     errors: list[str] = []
     total = sum(max(1, len(u.writes)) for u in todo)
-    n_workers = max(1, int(workers))
+    n_workers = len(plan.devices) or max(1, int(workers))
+    if notes is not None:
+        for warning in plan.warnings:
+            notes(f"warning: {warning}")
+        needed = sorted({label for u in todo for label in u.needs})
+        disk = disk_estimate([plan.refs[label] for label in needed])
+        notes(f"{len(todo)} unit(s) to do, {len(skipped)} already done, {len(plan.missing_units)} skipped "
+              f"(revision missing); cache policy {plan.cache_policy}; {n_workers} worker(s) on "
+              f"{', '.join(plan.devices) or plan.compute.device}")
+        for line in disk.lines():
+            notes(line)
     with _Progress(progress, total, len(todo)) as bar:
         bar.todo_ids = {u.unit_id for u in todo}
         if todo:
@@ -316,8 +384,10 @@ def ingest(
                     errors.append(describe(exc, "ingest worker 0 failed"))
             else:
                 reports, errors = _run_processes(plan, n_workers, bar)
+    worker_warnings: list[str] = []
     for r in reports:
         outcomes += r.outcomes
+        worker_warnings += [w for w in r.warnings if w not in worker_warnings]
     try:
         refreshed = _refresh(engine, plan.conninfo)
     except Exception:
@@ -327,12 +397,13 @@ def ingest(
     done = [o for o in outcomes if o.status == "done"]
     failed = [o for o in outcomes if o.status == "failed"]
     summary = IngestSummary(
-        suite=plan.suite_name, corpus=plan.corpus_name, units_total=len(plan.units), units_done=len(done),
-        units_skipped=len(skipped), units_failed=len(failed),
+        suite=plan.suite_name, corpus=plan.corpus_name, units_total=len(plan.units) + len(plan.missing_units),
+        units_done=len(done), units_skipped=len(skipped), units_failed=len(failed),
         rows_checkpoint_token=sum(o.rows_checkpoint_token for o in done),
         rows_pair_token=sum(o.rows_pair_token for o in done), elapsed_s=time.perf_counter() - started,
-        device=plan.compute.device, dtype=plan.compute.dtype, workers=reports, refreshed=refreshed,
-        outcomes=outcomes, warnings=plan.warnings,
+        device=", ".join(plan.devices) or plan.compute.device, dtype=plan.compute.dtype, workers=reports,
+        refreshed=refreshed, outcomes=outcomes, warnings=plan.warnings + worker_warnings,
+        units_missing=len(plan.missing_units), missing_units=dict(plan.missing_units),
     )
     if errors:
         raise IngestError(errors[0], summary)
@@ -370,8 +441,13 @@ def _run_processes(plan: Plan, n: int, bar) -> tuple[list[WorkerReport], list[st
     weights = {u.unit_id: max(1, len(u.writes)) for u in plan.units}
     seen: set[int] = set()
     reports, errors = [], []
+    def worker_plan(i: int) -> Plan:  # --devices: worker i computes on the i-th listed device
+        if not plan.devices:
+            return plan
+        return replace(plan, compute=replace(plan.compute, device=plan.devices[i]))
+
     with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_worker_process, plan, i) for i in range(n)]
+        futures = [pool.submit(_worker_process, worker_plan(i), i) for i in range(n)]
         with ledger.connect(plan.conninfo, autocommit=True) as conn:
             while not all(f.done() for f in futures):
                 time.sleep(0.5)

@@ -39,6 +39,7 @@ _COMPARISON_ALIASES = {
 }
 SIZE_UNIT_KINDS = ["seed_pair", "consecutive_step"]
 DEFAULT_BATCH_TOKENS = 8192
+CACHE_POLICIES = ("keep", "evict")
 _DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -67,6 +68,7 @@ class ComputeOptions:
     batch_tokens: int
     context_length: int | None
     threads: int | None = None
+    window_stride: int | None = None  # None: context_length // 2 (see extract/windows.py)
 
 
 @dataclass
@@ -89,6 +91,9 @@ class Plan:
     started_at: datetime
     arguments: dict
     warnings: list[str] = field(default_factory=list)
+    missing_units: dict[str, str] = field(default_factory=dict)  # unit key -> why it is skipped (revision missing)
+    cache_policy: str = "keep"  # 'evict': delete a hub checkpoint's files once every unit needing it is done
+    devices: tuple[str, ...] = ()  # --devices: one worker process per entry (compute.device is the first)
 
 
 def parse_comparisons(values: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -124,9 +129,20 @@ def resolve_device(device: str) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConvdivError(f"--device {device}: CUDA is not available on this machine")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ConvdivError(f"unknown device {device!r}: expected auto, cpu or cuda")
+    if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConvdivError(f"unknown device {device!r}: expected auto, cpu, cuda or cuda:N")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise ConvdivError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                           f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
     return device
+
+
+def resolve_devices(devices) -> tuple[str, ...]:
+    """``--devices cuda:0,cuda:1`` (or ``cpu,cpu``): one worker process per entry; a device may repeat."""
+    items = _split_list(devices)
+    if not items:
+        raise ConvdivError("--devices: give at least one device, e.g. --devices cuda:0,cuda:1")
+    return tuple(resolve_device(d) for d in items)
 
 
 def resolve_dtype(dtype: str, device: str) -> str:
@@ -192,13 +208,15 @@ def plan_units(spec, sizes, seeds, steps, comparisons: Sequence[str]) -> list[Un
     return units
 
 
-def config_hash(unit: UnitPlan, fingerprints: dict[str, str], corpus_sha: str, context_length) -> str:
+def config_hash(unit: UnitPlan, fingerprints: dict[str, str], corpus_sha: str, context_length,
+                window_stride: int | None = None) -> str:
     payload = {
         "unit": unit.key,
         "results_version": RESULTS_VERSION,
         "code_major": __version__.split(".")[0],
         "corpus": corpus_sha,
         "context_length": context_length,
+        "window_stride": window_stride,
         "writes": sorted(unit.writes),
         "comparisons": sorted(unit.comparisons),
         "weights": {label: fingerprints[label] for label in sorted(unit.needs)},
@@ -248,7 +266,7 @@ def memory_budget_bytes(device: str, budget_gb: float | None) -> int:
     if device.startswith("cuda"):
         import torch
 
-        free, _ = torch.cuda.mem_get_info()
+        free, _ = torch.cuda.mem_get_info(torch.device(device))  # the worker's own GPU (--devices cuda:1)
         return int(free * 0.6)
     try:
         meminfo = Path("/proc/meminfo").read_text()

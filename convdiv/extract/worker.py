@@ -12,7 +12,13 @@ about 5x slower per row than a plain COPY because of the facts' foreign-key chec
 Pythia scale loading a checkpoint takes about as long as running the corpus through it, so this hides most of
 the load time. Memory: two groups' models are alive at once (a group being published has dropped its models);
 the group size is chosen for that (``plan._group_limits``). Units are still published in order, one
-transaction each.
+transaction each. Every checkpoint is loaded in the prefetch thread (``WorkerReport.loads`` records which thread
+loaded what); a hub download that fails for a reason that may pass is retried there
+(``suites.loading.DOWNLOAD_ATTEMPTS``), each retry announced on stderr, then the unit fails with one line.
+
+Cache policy ``evict`` (``Plan.cache_policy``): after a group is published, the publish thread deletes from the
+Hub cache every checkpoint of the group whose units (all units of the call that need it, whichever worker or
+machine claimed them) are done in the ledger, so a study that does not fit the disk runs in a bounded cache.
 
 KL values in (-1e-6, 0) are float32 rounding of a true 0 and are stored as 0; anything more negative fails
 the unit (see :func:`unit_rows`).
@@ -20,6 +26,7 @@ the unit (see :func:`unit_rows`).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -62,6 +69,9 @@ class WorkerReport:
     outcomes: list[UnitOutcome] = field(default_factory=list)
     forward_passes: int = 0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # non-finite weights, download retries
+    loads: list[tuple[str, str]] = field(default_factory=list)  # (checkpoint label, thread that loaded it)
+    evicted: list[str] = field(default_factory=list)  # --cache-policy evict: checkpoints deleted from the cache
 
 
 # --------------------------------------------------------------------------------------------- the worker
@@ -145,6 +155,12 @@ class Worker:
         self.units = {u.unit_id: u for u in plan.units}
         self._lock = threading.Lock()
         self._current: dict = {}  # models of the group being computed (reused by the prefetch)
+        self._needed_by: dict[str, list[int]] = {}  # checkpoint label -> ids of the units that need it
+        for u in plan.units:
+            for label in u.needs:
+                self._needed_by.setdefault(label, []).append(u.unit_id)
+        self._evicted: set[str] = set()
+        self.report = WorkerReport(worker=index, ingest_run_id=0)
 
     def run(self) -> WorkerReport:
         import torch
@@ -152,8 +168,10 @@ class Worker:
         plan = self.plan
         if plan.compute.threads:
             torch.set_num_threads(plan.compute.threads)
-        run_id = ledger.start_run(plan.conninfo, {**plan.arguments, "worker": self.index}, __version__)
-        report = WorkerReport(worker=self.index, ingest_run_id=run_id)
+        run_id = ledger.start_run(plan.conninfo, {**plan.arguments, "worker": self.index,
+                                                  "device": plan.compute.device}, __version__)
+        report = self.report
+        report.ingest_run_id = run_id
         # Imported here: convdiv.extract.ingest imports this module at its top.
         from convdiv.extract.ingest import read_corpus
 
@@ -237,6 +255,32 @@ class Worker:
             publisher.shutdown(wait=True)
         return report
 
+    def _warn(self, message: str) -> None:
+        if message not in self.report.warnings:
+            self.report.warnings.append(message)
+
+    def _retrying(self, message: str) -> None:
+        """A download attempt failed and will be retried: say so now (the wait may be long), keep it for the end."""
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+        self._warn(message)
+
+    def _evict_done(self, group: _Group) -> None:
+        """--cache-policy evict: delete the group's hub checkpoints that no unfinished unit of the call needs."""
+        from convdiv.suites.loading import evict_hub_checkpoint
+
+        needs = list(dict.fromkeys(label for u in group.units for label in u.needs))
+        with ledger.connect(self.plan.conninfo, autocommit=True) as conn:
+            for label in needs:
+                ref = self.plan.refs[label]
+                if ref.revision is None or label in self._evicted:
+                    continue
+                units = self._needed_by.get(label, [])
+                left = conn.execute(ledger.q("units_not_done"), {"unit_ids": units}).fetchone()[0]
+                if left == 0:
+                    evict_hub_checkpoint(ref)
+                    self._evicted.add(label)
+                    self.report.evicted.append(label)
+
     def _fail(self, group: _Group, message: str, report: WorkerReport) -> None:
         try:
             group.claim.fail(message)
@@ -263,8 +307,13 @@ class Worker:
             for label in needs:
                 with self._lock:
                     reuse = self._current.get(label)
-                group.loaded[label] = reuse if reuse is not None else load_checkpoint(
-                    plan.refs[label], device=plan.compute.device, dtype=torch_dtype(plan.compute.dtype))
+                if reuse is None:
+                    reuse = load_checkpoint(plan.refs[label], device=plan.compute.device,
+                                            dtype=torch_dtype(plan.compute.dtype), on_retry=self._retrying)
+                    self.report.loads.append((label, threading.current_thread().name))
+                    for warning in reuse.warnings():
+                        self._warn(warning)
+                group.loaded[label] = reuse
         except BaseException as exc:
             exc.group = group  # so the caller can mark this group failed
             raise
@@ -285,7 +334,7 @@ class Worker:
         result = extract_group(models, data.documents, data.log_unigram, plan.vocab_size, pairs,
                                device=plan.compute.device, dtype=torch_dtype(plan.compute.dtype),
                                batch_tokens=plan.compute.batch_tokens, context_length=plan.compute.context_length,
-                               progress=on_positions)
+                               window_stride=plan.compute.window_stride, progress=on_positions)
         report.forward_passes += int(getattr(result, "forward_passes", 0) or 0)
         return result, time.perf_counter() - started
 
@@ -306,6 +355,8 @@ class Worker:
             if self.on_unit:
                 self.on_unit(outcome, max(1, len(unit.writes)))
         group.claim.release()
+        if plan.cache_policy == "evict":
+            self._evict_done(group)
 
 
 def _message(exc: BaseException) -> str:

@@ -48,6 +48,10 @@ FROM position WHERE corpus_id = %(corpus_id)s ORDER BY document, idx
 -- name: corpus_log_unigram
 SELECT token_id, unigram_logprob::float8 FROM vocab_token WHERE corpus_id = %(corpus_id)s ORDER BY token_id
 
+-- name: corpus_options
+-- The options a corpus was added with (JSON); ingest takes the corpus's window (context_length, window_stride).
+SELECT options FROM corpus WHERE corpus_id = %(corpus_id)s;
+
 -- ------------------------------------------------------------------------------------------ ledger
 
 -- name: start_ingest_run
@@ -62,6 +66,10 @@ UPDATE ingest_run SET finished_at = now(), status = %(status)s WHERE ingest_run_
 INSERT INTO ingest_unit (suite_id, corpus_id, unit_key) VALUES (%(suite_id)s, %(corpus_id)s, %(unit_key)s)
 ON CONFLICT (suite_id, corpus_id, unit_key) DO UPDATE SET unit_key = EXCLUDED.unit_key
 RETURNING unit_id, status, config_hash;
+
+-- name: units_not_done
+-- How many of the given units are not done yet (--cache-policy evict deletes a checkpoint's files at 0).
+SELECT count(*) FROM ingest_unit WHERE unit_id = ANY(%(unit_ids)s::int[]) AND status <> 'done';
 
 -- name: claim_candidates
 -- The next units (in the caller's order) that still need work and that no other claimer is looking at,
