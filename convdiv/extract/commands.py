@@ -50,9 +50,9 @@ def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, 
     engine = obj.engine()
     shown: set[str] = set()
 
-    def note(line: str) -> None:  # before the work starts, on stderr (stdout keeps the summary)
+    def note(line: str) -> None:  # before the work starts; on stdout, as stderr is kept for the one error line
         shown.add(line)
-        click.echo(line, err=True)
+        click.echo(line)
 
     try:
         summary = run_ingest(

@@ -540,7 +540,7 @@ def disk_estimate(refs: Sequence[CheckpointRef]) -> DiskEstimate:
         else:
             n_download, download = n_download + 1, download + size
     hub = any(r.revision is not None for r in refs)
-    where, free = free_disk_bytes(hub_cache_dir() if hub or not refs else Path(refs[0].path))
+    where, free = free_disk_bytes(hub_cache_dir() if hub or not refs else Path(os.path.commonpath([r.path for r in refs])))
     return DiskEstimate(n_present, present, n_download, download, where, free)
 
 

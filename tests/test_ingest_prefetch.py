@@ -1,0 +1,30 @@
+"""The prefetch thread is what loads checkpoints: the worker's own thread only computes, so downloads and loads
+of the next group overlap the current group's forward passes (bench/prefetch.py measures the overlap)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import ingest_support as S
+from convdiv.extract.ingest import ingest
+
+
+@pytest.fixture(scope="module")
+def suite_root(tmp_path_factory):
+    return S.shared_suite(tmp_path_factory)
+
+
+def test_every_checkpoint_is_loaded_by_the_prefetch_thread(engine, settings, suite_root):
+    S.add_tiny_corpus(engine, suite_root)
+    # A budget for one unit per claim: several groups, so prefetching the next group happens while one computes.
+    summary = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", progress=False, memory_budget_gb=0.001)
+    [report] = summary.workers
+    assert summary.units_done == len(S.STEPS)
+    loaded = [label for label, _ in report.loads]
+    threads = {thread for _, thread in report.loads}
+    assert all(t.startswith("convdiv-prefetch") for t in threads), threads
+    assert threading.current_thread().name not in threads
+    # Every checkpoint of the selection, each loaded once: a step's models are reused as the next step's previous.
+    assert sorted(loaded) == sorted(f"xs/seed{s}/step{t}" for s in S.SEEDS for t in S.STEPS)

@@ -1,0 +1,61 @@
+"""Weights that hold NaN or inf where the model never looks (padded vocabulary rows) are warned about, not silently
+accepted: the scan runs over the safetensors bytes while they are hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import ingest_support as S
+from convdiv.extract.ingest import ingest
+from convdiv.suites.loading import hash_weights, load_checkpoint
+from convdiv.suites.spec import local_spec
+
+
+@pytest.fixture(scope="module")
+def suite_root(tmp_path_factory):
+    return S.shared_suite(tmp_path_factory)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_scan_finds_nan_and_inf_per_tensor_in_every_float_dtype(tmp_path, dtype):
+    clean = torch.linspace(-3e4 if dtype == torch.float16 else -1e30, 6e4 if dtype == torch.float16 else 1e30, 101,
+                           dtype=torch.float64).to(dtype)
+    assert torch.isfinite(clean).all()
+    bad = clean.clone()
+    bad[[3, 50]] = float("nan")
+    bad[7] = float("-inf")
+    path = tmp_path / "model.safetensors"
+    save_file({"a.clean": clean, "b.bad": bad, "c.ints": torch.arange(10)}, str(path))
+    sha, nonfinite = hash_weights([path])
+    assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert nonfinite == ("b.bad: 3 value(s)",)
+
+
+def test_unused_nan_weights_are_warned_naming_checkpoint_and_tensor(engine, settings, suite_root, tmp_path):
+    root = S.copy_suite(suite_root, tmp_path / "suite")
+    shutil.rmtree(root / "s")
+    step = root / "xs" / "seed2" / "step4"
+    tensors = load_file(str(step / "model.safetensors"))
+    vocab = 320
+    head = tensors["embed_out.weight"]
+    assert head.shape[0] > vocab  # padded like Pythia's 50,277 -> 50,304: rows past |V| are never used
+    head[vocab + 1] = float("nan")
+    save_file(tensors, str(step / "model.safetensors"), metadata={"format": "pt"})
+
+    ref = local_spec(root).ref("xs", 2, 4)
+    loaded = load_checkpoint(ref)
+    assert loaded.nonfinite == ("embed_out.weight: 16 value(s)",)
+    [warning] = loaded.warnings()
+    assert warning.startswith("checkpoint xs/seed2/step4 (") and "non-finite weights (NaN/inf)" in warning
+
+    S.add_tiny_corpus(engine, root)
+    summary = ingest(engine, settings, str(root), S.CORPUS, progress=False)
+    assert summary.units_failed == 0 and summary.units_done == len(S.STEPS)
+    assert [w for w in summary.warnings if "non-finite" in w] == [warning]
+    clean = load_checkpoint(local_spec(root).ref("xs", 1, 4))
+    assert clean.nonfinite == () and clean.warnings() == []
