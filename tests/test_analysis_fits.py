@@ -68,3 +68,25 @@ def test_fit_categories_groups_and_sorts_by_alpha():
         assert out.set_index("category").loc[cat, "alpha"] == pytest.approx(slope, rel=1e-10)
     assert out.set_index("category").loc["MD", "note"] == "fewer than 3 pairs"
     assert fit_categories(pd.DataFrame(columns=["family", "category", "delta_h", "mean_kl"])).empty
+
+
+def test_necessary_condition_shares_on_a_hand_made_cloud():
+    # size m: 8 points; KL quartile threshold = 0.175 (low KL: 0.1, 0.15), |dH| median = 0.35
+    df = pd.DataFrame({
+        "size_a": ["m"] * 8,
+        "step_a": [1, 1, 1, 1, 2, 2, 2, 2],
+        "mean_kl": [0.1, 0.15, 0.9, 0.8, 0.5, 0.6, 0.7, 1.0],
+        "delta_h": [0.01, -0.05, 0.02, 0.9, 0.4, -0.3, 0.6, 0.8],
+    })
+    from convdiv.analysis.fits import necessary_condition
+
+    got = necessary_condition(df).set_index("step_a")
+    assert got.loc[1, "kl_threshold"] == pytest.approx(np.quantile(df["mean_kl"], 0.25))
+    assert got.loc[1, "dh_threshold"] == pytest.approx(np.quantile(df["delta_h"].abs(), 0.5))
+    # step 1: both low-KL points have small |dH| (necessity 1.0); of its 3 small-|dH| points 2 have low KL
+    assert (got.loc[1, "n_low_kl"], got.loc[1, "n_small_dh"]) == (2, 3)
+    assert got.loc[1, "share_low_kl_with_small_dh"] == 1.0
+    assert got.loc[1, "share_small_dh_with_low_kl"] == pytest.approx(2 / 3)
+    # step 2: no low-KL point, so necessity is undefined there; one small |dH| (0.3), without low KL
+    assert got.loc[2, "n_low_kl"] == 0 and np.isnan(got.loc[2, "share_low_kl_with_small_dh"])
+    assert got.loc[2, "share_small_dh_with_low_kl"] == 0.0

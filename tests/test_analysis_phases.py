@@ -1,77 +1,42 @@
-"""Phase detection on synthetic curves whose boundaries are known by construction."""
+"""Phase spans from phase_boundaries rows (the rule itself is the view's: tests/test_views_rules.py)."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import math
 
-from convdiv.analysis.phases import PHASE_NAMES, detect_phases, deepest_valley
+from convdiv.analysis.phases import (
+    PHASE_NAMES, PRESENTATION_PHASE_NAMES, missing_reasons, paper_spans, presentation_spans,
+)
 
-PYTHIA_STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000,
-                128000, 143000]
-
-
-def four_phase_curve(steps, bump=16, valley=256, peak=2000):
-    """Piecewise-linear in log(step+1): ~0 at step 0, rise to `bump`, fall to `valley`, rise to `peak`, decay."""
-    x = np.log1p(np.asarray(steps, float))
-    knots = np.log1p([0, bump, valley, peak, steps[-1]])
-    values = [1e-6, 0.6, 0.15, 1.5, 0.9]
-    return np.interp(x, knots, values)
+FULL = dict(first_step=0, last_step=143000, uniform_end_step=16, unigram_closest_step=256, convergence_min_step=256,
+            divergence_peak_step=2000, reconvergence_start_step=2000, sharp_rise_start_step=64,
+            sharp_rise_end_step=1000)
 
 
-@pytest.mark.parametrize("bump,valley,peak", [(16, 256, 2000), (8, 64, 1000), (4, 512, 8000)])
-def test_four_phase_curve_recovers_boundaries(bump, valley, peak):
-    e = four_phase_curve(PYTHIA_STEPS, bump, valley, peak)
-    ph = detect_phases(PYTHIA_STEPS, e)
-    assert (ph.uniform_end_step, ph.convergence_min_step, ph.divergence_peak_step) == (bump, valley, peak)
-    assert ph.reconvergence_start_step == peak
-    assert [name for name, *_ in ph.spans()] == list(PHASE_NAMES)
-    assert ph.spans()[0] == ("uniform", 0, bump) and ph.spans()[-1] == ("slow reconvergence", peak, 143000)
+def test_all_boundaries_give_four_spans_each():
+    assert paper_spans(FULL) == [("uniform", 0, 16), ("sharp convergence", 16, 256),
+                                 ("sharp divergence", 256, 2000), ("slow reconvergence", 2000, 143000)]
+    assert [n for n, *_ in paper_spans(FULL)] == list(PHASE_NAMES)
+    assert presentation_spans(FULL) == [("uniform", 0, 16), ("functional universality", 16, 64),
+                                        ("unigram transition", 64, 1000), ("contextual learning", 1000, 143000)]
+    assert [n for n, *_ in presentation_spans(FULL)] == list(PRESENTATION_PHASE_NAMES)
+    assert missing_reasons(FULL) == []
 
 
-def test_noise_does_not_move_boundaries_and_order_is_irrelevant():
-    rng = np.random.default_rng(3)
-    e = four_phase_curve(PYTHIA_STEPS) * np.exp(rng.normal(scale=0.03, size=len(PYTHIA_STEPS)))
-    perm = rng.permutation(len(PYTHIA_STEPS))
-    ph = detect_phases(np.array(PYTHIA_STEPS)[perm], e[perm])
-    assert (ph.uniform_end_step, ph.convergence_min_step, ph.divergence_peak_step) == (16, 256, 2000)
+def test_a_curve_without_a_dip_has_no_sharp_convergence():
+    row = {**FULL, "convergence_min_step": math.nan, "reconvergence_start_step": None}
+    assert paper_spans(row) == [("uniform", 0, 16), ("sharp divergence", 16, 2000)]
+    reasons = missing_reasons(row)
+    assert any("never dips" in r for r in reasons) and any("still at its highest" in r for r in reasons)
 
 
-def test_nan_points_are_ignored():
-    e = four_phase_curve(PYTHIA_STEPS)
-    e[PYTHIA_STEPS.index(512)] = np.nan
-    ph = detect_phases(PYTHIA_STEPS, e)
-    assert ph.convergence_min_step == 256 and ph.divergence_peak_step == 2000
+def test_no_rise_leaves_the_presentation_phases_after_uniform_out():
+    row = {**FULL, "sharp_rise_start_step": None, "sharp_rise_end_step": None}
+    assert presentation_spans(row) == [("uniform", 0, 16)]
+    assert any("no sharp rise" in r for r in missing_reasons(row))
 
 
-def test_rise_and_fall_without_valley_uses_kl_uniform_for_uniform_end():
-    steps = PYTHIA_STEPS
-    x = np.log1p(np.asarray(steps, float))
-    e = np.interp(x, np.log1p([0, 2000, 143000]), [0.1, 1.5, 1.0])  # monotone up, then down: no valley
-    # KL to uniform stays at its start until step 32, then grows.
-    kl_uniform = np.where(np.asarray(steps) <= 32, 1e-4, np.log1p(np.asarray(steps, float)))
-    kl_unigram = np.abs(np.log1p(np.asarray(steps, float)) - np.log1p(256)) + 0.5
-    ph = detect_phases(steps, e, kl_uniform=kl_uniform, kl_unigram=kl_unigram)
-    assert ph.convergence_min_step is None
-    assert ph.divergence_peak_step == 2000
-    assert ph.uniform_end_step == 32
-    assert ph.unigram_closest_step == 256
-    assert ph.spans() == [("uniform", 0, 32), ("sharp divergence", 32, 2000), ("slow reconvergence", 2000, 143000)]
-
-
-def test_unigram_closest_ignores_step_zero_and_monotone_curves_have_no_peak():
-    steps = [0, 1, 10, 100]
-    ph = detect_phases(steps, [3.0, 2.0, 1.0, 0.5], kl_unigram=[0.0, 2.0, 1.0, 1.5])
-    assert ph.unigram_closest_step == 10
-    assert ph.divergence_peak_step is None and ph.convergence_min_step is None
-    rising = detect_phases(steps, [0.1, 0.2, 0.3, 0.4])
-    assert rising.divergence_peak_step is None
-
-
-def test_empty_and_flat_curves():
-    ph = detect_phases([], [])
-    assert ph.first_step is None and ph.spans() == []
-    flat = detect_phases([0, 1, 2, 4], [0.5] * 4)
-    assert flat.convergence_min_step is None and flat.divergence_peak_step is None
-    assert deepest_valley(np.array([0.0, 1.0, 0.97, 1.0, 0.0])) is None  # 3% of the range: noise
-    assert deepest_valley(np.array([0.0, 1.0, 0.5, 1.0, 0.0])) == 2
+def test_rows_without_the_newer_columns_give_what_they_can():
+    old = {k: v for k, v in FULL.items() if not k.startswith("sharp_rise")}
+    assert len(paper_spans(old)) == 4 and presentation_spans(old) == [("uniform", 0, 16)]
+    assert missing_reasons(old) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from convdiv.analysis.regression import (
@@ -158,3 +159,22 @@ def test_fit_moments_steps_equals_per_step_fits():
         np.testing.assert_allclose(a.loc[b.index, "estimate"], b["estimate"], rtol=1e-8, atol=1e-10)
         np.testing.assert_allclose(a.loc[b.index, "se"], b["se"], rtol=1e-6)
     assert "pos_prev[IN]" not in set(fits[16].coefficients["term"])
+
+
+def test_log10_row_is_the_same_fit_in_the_study_unit():
+    from convdiv.analysis.regression import with_log10
+
+    rng = np.random.default_rng(4)
+    freq = rng.integers(1, 10_000, 400).astype(float)
+    rows = pd.DataFrame({"kl": 2.0 - 0.3 * np.log10(freq) + rng.normal(0, 0.1, 400), "log_frequency": np.log(freq),
+                         "pos_t": rng.choice(["NN", "DT"], 400), "pos_prev": "NN", "size": "m"})
+    fit = fit_rows(rows)
+    table = with_log10(fit.coefficients).set_index("term")
+    ols = sm.OLS(rows["kl"], sm.add_constant(np.column_stack([np.log10(freq), rows["pos_t"] == "DT"]).astype(float))
+                 ).fit()
+    assert table.loc["log10_frequency", "estimate"] == pytest.approx(ols.params.iloc[1], rel=1e-9)
+    assert table.loc["log10_frequency", "se"] == pytest.approx(ols.bse.iloc[1], rel=1e-9)
+    assert table.loc["log10_frequency", "t"] == table.loc["log_frequency", "t"]
+    assert table.loc["log_frequency", "estimate"] == pytest.approx(ols.params.iloc[1] / np.log(10), rel=1e-9)
+    terms = list(table.index)
+    assert terms.index("log10_frequency") + 1 == terms.index("log_frequency") and len(terms) == 4

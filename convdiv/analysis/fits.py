@@ -101,3 +101,48 @@ def fit_categories(
             rows.append({**dict(zip(by, key)), "q": q, **fit.as_dict()})
     out = pd.DataFrame(rows, columns=[*by, "q", *FIT_COLUMNS])
     return out.sort_values("alpha", na_position="last", kind="stable").reset_index(drop=True)
+
+
+NECESSITY_COLUMNS = (
+    "n_points", "kl_threshold", "dh_threshold", "n_low_kl", "n_small_dh", "share_low_kl_with_small_dh",
+    "share_small_dh_with_low_kl",
+)
+
+
+def necessary_condition(
+    df: pd.DataFrame,
+    by: tuple[str, ...] = ("size_a", "step_a"),
+    pool: tuple[str, ...] = ("size_a",),
+    kl_quantile: float = 0.25,
+    dh_quantile: float = 0.5,
+    q: str = "delta_h",
+    y: str = "mean_kl",
+) -> pd.DataFrame:
+    """The presentation's claim "a low cross-entropy difference is a necessary condition for low KL", measured.
+
+    Over the (pair, category) points of ``df`` (as for :func:`fit_categories`), pooled per ``pool`` (a size):
+    a point has *low KL* when KL_c <= the ``kl_quantile`` quantile of KL_c in its pool and a *small |dH|* when
+    |dH_c| <= the ``dh_quantile`` quantile of |dH_c| in its pool. Per group of ``by`` (size and step) the result
+    gives the share of low-KL points whose |dH| is small (necessity: 1.0 when every low KL comes with a small
+    |dH|; ``dh_quantile`` when the two are unrelated) and the share of small-|dH| points with low KL
+    (sufficiency, expected lower). Thresholds are returned with the shares so the statement is explicit; shares
+    over no points are NaN.
+    """
+    cols = [*by, *NECESSITY_COLUMNS]
+    d = df[np.isfinite(df[q].astype(float)) & np.isfinite(df[y].astype(float))]
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    d = d.assign(_kl=d[y].astype(float), _dh=d[q].astype(float).abs())
+    pools = d.groupby(list(pool))
+    d["_kl_t"] = pools["_kl"].transform(lambda s: s.quantile(kl_quantile))
+    d["_dh_t"] = pools["_dh"].transform(lambda s: s.quantile(dh_quantile))
+    d["_low"] = d["_kl"] <= d["_kl_t"]
+    d["_small"] = d["_dh"] <= d["_dh_t"]
+    d["_both"] = d["_low"] & d["_small"]
+    g = d.groupby(list(by), sort=True).agg(n_points=("_kl", "size"), kl_threshold=("_kl_t", "first"),
+                                           dh_threshold=("_dh_t", "first"), n_low_kl=("_low", "sum"),
+                                           n_small_dh=("_small", "sum"), n_both=("_both", "sum"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g["share_low_kl_with_small_dh"] = np.where(g["n_low_kl"] > 0, g["n_both"] / g["n_low_kl"], np.nan)
+        g["share_small_dh_with_low_kl"] = np.where(g["n_small_dh"] > 0, g["n_both"] / g["n_small_dh"], np.nan)
+    return g.reset_index()[cols]

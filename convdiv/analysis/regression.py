@@ -159,6 +159,28 @@ def _solve(X: np.ndarray, names: list[str], df: pd.DataFrame, references: dict[s
     return _finish(names, xtwx, xtwx_inv, est, sse, sst, n_total, len(df), references, notes, level, method)
 
 
+def term_parts(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(factor, level) of each design column name: 'C(pos_t, Treatment(...))[T.JJ]' -> ('pos_t', 'JJ')."""
+    factors, levels_ = [], []
+    for name in names:
+        m = _TERM.match(name)
+        if m:
+            factors.append(m.group(1))
+            levels_.append(m.group(2))
+        elif name == "Intercept":
+            factors.append("intercept")
+            levels_.append("")
+        else:
+            factors.append(name)
+            levels_.append("")
+    return factors, levels_
+
+
+def term_names(names: Sequence[str]) -> list[str]:
+    """The coefficient table's term of each design column name (e.g. 'pos_t[JJ]')."""
+    return [f"{f}[{l}]" if l else f for f, l in zip(*term_parts(names))]
+
+
 def _finish(names: list[str], xtx: np.ndarray, xtx_inv: np.ndarray, est: np.ndarray, sse: float, sst: float,
             n_total: float, n_cells: int, references: dict[str, str], notes: list[str], level: float,
             method: str) -> RegressionFit:
@@ -178,18 +200,7 @@ def _finish(names: list[str], xtx: np.ndarray, xtx_inv: np.ndarray, est: np.ndar
     if rank < p:
         notes.append(f"design is rank deficient ({rank} < {p} parameters): some levels are confounded")
 
-    factors, levels_ = [], []
-    for name in names:
-        m = _TERM.match(name)
-        if m:
-            factors.append(m.group(1))
-            levels_.append(m.group(2))
-        elif name == "Intercept":
-            factors.append("intercept")
-            levels_.append("")
-        else:
-            factors.append(name)
-            levels_.append("")
+    factors, levels_ = term_parts(names)
     coefs = pd.DataFrame({
         "term": [f"{f}[{l}]" if l else f for f, l in zip(factors, levels_)],
         "factor": factors,
@@ -267,6 +278,27 @@ def fit_steps(
         except ValueError:
             continue
     return out
+
+
+LN10 = float(np.log(10.0))
+
+
+def with_log10(coefficients: pd.DataFrame) -> pd.DataFrame:
+    """The coefficient table with a 'log10_frequency' row next to 'log_frequency' (ln), as the study used log10.
+
+    log10(f) = ln(f) / ln(10), so the slope per log10 unit is ln(10) ~ 2.303 times the slope per ln unit, with the
+    standard error and interval scaled alike and t, p and every other coefficient unchanged: one fit, two units.
+    """
+    lf = coefficients[coefficients["factor"] == "log_frequency"]
+    if lf.empty:
+        return coefficients
+    scaled = lf.assign(term="log10_frequency", factor="log10_frequency",
+                       **{c: lf[c] * LN10 for c in ("estimate", "se", "ci_low", "ci_high") if c in lf})
+    for c in ("boot_low", "boot_high"):
+        if c in lf:
+            scaled[c] = lf[c] * LN10
+    at = coefficients.index.get_loc(lf.index[0])
+    return pd.concat([coefficients.iloc[:at], scaled, coefficients.iloc[at:]], ignore_index=True)
 
 
 def fit_rows(rows: pd.DataFrame, size_order: Sequence[str] | None = None, y: str = "kl") -> RegressionFit:
