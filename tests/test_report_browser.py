@@ -69,6 +69,26 @@ def test_report_renders_offline_in_chromium(engine, chromium, tmp_path):
             assert fig.evaluate("el => el.classList.contains('js-plotly-plot') && el.data.length > 0"), key
             traces = fig.locator("g.trace, g.hm, .heatmaplayer image, g.barlayer g.point").count()
             assert traces > 0, key
+        # The three sections the study's slides had and the report lacked render with data.
+        for section in ("relative-divergence-context", "learnability", "ce-fit-context"):
+            sec = page.locator(f"section#{section}")
+            assert sec.locator("div.missing-box, div.error-box").count() == 0, section
+            assert sec.locator("div.figure .main-svg").count() >= 1, section
+            # _fullData holds the decoded arrays (the spec may carry them base64-encoded)
+            assert sec.locator("div.figure").first.evaluate(
+                "el => el._fullData.some(t => t.visible === true && (t.z || t.x || []).length > 0)"), section
+        # Every multi-panel figure has one legend per panel and a y-axis title on every panel.
+        for key in ("pos-pos_t", "frequency-bins", "ce-fit-scatter"):
+            fig = page.locator(f"div#fig-{key}")
+            n_axes = fig.evaluate("el => Object.keys(el.layout).filter(k => /^yaxis\\d*$/.test(k)).length")
+            titled = fig.evaluate("el => Object.keys(el.layout).filter(k => /^yaxis\\d*$/.test(k))"
+                                  ".every(k => el.layout[k].title && el.layout[k].title.text)")
+            assert titled, key
+            legends = fig.evaluate("el => Array.from(el.querySelectorAll('g')).filter("
+                                   "g => /^legend\\d*$/.test(g.getAttribute('class') || '')).length")
+            assert legends == n_axes, key
+        # Tables fit the page: nothing makes the page scroll sideways.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         # The phase menu works: the study's lines add three shapes.
         conv = page.locator("div#fig-convergence-curve")
         before = conv.evaluate("el => el.layout.shapes.length")
@@ -98,7 +118,7 @@ def test_empty_report_renders_without_errors(engine, chromium, tmp_path):
     build_report(engine, report)
 
     def check(page, errors, requests):
-        assert page.locator("div.missing-box").count() == 9
+        assert page.locator("div.missing-box").count() == 12
         assert errors == []
         assert requests == [report.resolve().as_uri()]
         return True

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -20,9 +22,11 @@ from plotly.offline import get_plotlyjs
 from convdiv.analysis.regression import fit_rows
 from convdiv.errors import ConvdivError
 from convdiv.report.build import build_report
+from convdiv.report.data import Options
 from convdiv.report.synthetic import build_synthetic_warehouse
 
-ALL_SECTIONS = ["overview", "convergence", "reference", "pos", "frequency", "word", "ce-fit", "regression", "tokens"]
+ALL_SECTIONS = ["overview", "convergence", "learnability", "reference", "pos", "relative-divergence-context",
+                "frequency", "word", "ce-fit", "ce-fit-context", "regression", "tokens"]
 
 
 def conninfo(db_url: str) -> str:
@@ -107,7 +111,9 @@ def test_phases_regression_and_fits_match_independent_computations(engine, db_ur
     table = sections["regression"].tables[1]
     shown = table.choices["step 4000"].set_index("term")
     expected = direct.coefficients.set_index("term")
-    assert set(shown.index) == set(expected.index)
+    assert set(shown.index) == set(expected.index) | {"log10_frequency"}
+    assert shown.loc["log10_frequency", "estimate"] == pytest.approx(
+        expected.loc["log_frequency", "estimate"] * np.log(10), rel=1e-6)
     np.testing.assert_allclose(shown.loc[expected.index, "estimate"], expected["estimate"], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(shown.loc[expected.index, "se"], expected["se"], rtol=1e-6)
     summary = sections["regression"].tables[0].frame.set_index("step")
@@ -154,7 +160,8 @@ def test_partly_ingested_checkpoints_only(engine, db_url, tmp_path):
     sections = {s.key: s for s in result.sections}
     assert sections["reference"].missing is None and sections["reference"].figures
     assert sections["overview"].missing is None
-    for key in ("convergence", "pos", "ce-fit", "regression", "tokens"):
+    for key in ("convergence", "learnability", "pos", "relative-divergence-context", "ce-fit", "ce-fit-context",
+                "regression", "tokens"):
         assert sections[key].missing, key
 
 
@@ -224,3 +231,92 @@ def test_regression_sources_agree(engine, db_url, tmp_path):
             assert set(a.index) == set(b.index)
             np.testing.assert_allclose(b.loc[a.index, "estimate"], a["estimate"], rtol=1e-6, atol=1e-12)
             np.testing.assert_allclose(b.loc[a.index, "se"], a["se"], rtol=1e-5)
+
+
+def _fit_tables(result) -> dict[str, pd.DataFrame]:
+    sections = {s.key: s for s in result.sections}
+    return {key: sections[key].tables[0].frame for key in ("ce-fit", "ce-fit-context")}
+
+
+def test_ce_fit_is_stable_under_an_extra_cross_size_ingest(engine, tmp_path):
+    """The same facts with and without cross-size comparisons give the same CE fits unless cross-size is asked for."""
+    build_synthetic_warehouse(engine, suite="plain", corpus="plain-text", n_positions=150, steps=(0, 4, 16, 256, 1000))
+    build_synthetic_warehouse(engine, suite="crossed", corpus="crossed-text", n_positions=150,
+                              steps=(0, 4, 16, 256, 1000), comparisons=("seed_pair", "consecutive_step", "cross_size"))
+    plain = _fit_tables(build_report(engine, tmp_path / "plain.html", suite="plain"))
+    crossed_result = build_report(engine, tmp_path / "crossed.html", suite="crossed")
+    crossed = _fit_tables(crossed_result)
+    for key in plain:
+        a, b = plain[key].set_index(["category", "Q"]), crossed[key].set_index(["category", "Q"])
+        assert len(a) > 10 and set(a.index) == set(b.index)
+        pd.testing.assert_frame_equal(a.sort_index(), b.sort_index())
+        assert set(a["pairs"]) == {"consecutive steps"}
+        # alpha x 100 as the slides print it
+        row = a.dropna(subset=["alpha"]).iloc[0]
+        assert row["alpha_pct"] == f"{100 * row['alpha']:.2f}%"
+    ce = {s.key: s for s in crossed_result.sections}["ce-fit"]
+    assert any("pooled from consecutive steps comparisons" in n for n in ce.notes)
+
+    asked = _fit_tables(build_report(engine, tmp_path / "asked.html", suite="crossed",
+                                     options=Options(ce_fit_kinds=("consecutive_step", "cross_size"))))
+    both = asked["ce-fit"].set_index(["category", "Q"]).sort_index()
+    assert set(both["pairs"]) == {"consecutive steps, cross-size"}
+    only = plain["ce-fit"].set_index(["category", "Q"]).sort_index()
+    assert (both["n"] > only["n"]).all()
+    assert not np.allclose(both["alpha"].dropna(), only.loc[both["alpha"].dropna().index, "alpha"])
+
+
+def test_unknown_ce_fit_kind_is_one_line(engine, db_url, tmp_path):
+    res = subprocess.run([sys.executable, "-m", "convdiv", "--database-url", db_url, "report", "--out",
+                          str(tmp_path / "x.html"), "--ce-fit-kinds", "consecutive_step,sideways"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "unknown comparison kind sideways" in out and "Traceback" not in out
+
+
+def test_new_sections_show_their_numbers(engine, db_url, synthetic, tmp_path):
+    result = build_report(engine, tmp_path / "report.html")
+    sections = {s.key: s for s in result.sections}
+
+    # learnability: the consecutive-step expected_kl curve, read independently
+    curve = sections["learnability"].figures[0].data
+    view = read(db_url, "SELECT size, step, mean_kl FROM expected_kl WHERE kind = 'consecutive_step' "
+                        "ORDER BY size_rank, step")
+    assert list(curve["step"]) == list(view["step"]) and list(curve["size"]) == list(view["size"])
+    np.testing.assert_allclose(curve["mean_kl"], view["mean_kl"].astype(float), rtol=1e-9)
+    # a reweighted mean of the runs lies between the runs' smallest and largest value; 70m lacks seed 3 at step
+    # 1000, so its last two intervals have two runs and no bootstrap
+    runs = read(db_url, "SELECT ci.size_a AS size, ci.step_a AS step, min(cs.mean_kl) AS lo, max(cs.mean_kl) AS hi "
+                        "FROM comparison_stats cs JOIN comparison_info ci USING (comparison_id) WHERE cs.family = "
+                        "'all' AND ci.kind = 'consecutive_step' GROUP BY 1, 2")
+    both = curve.merge(runs, on=["size", "step"])
+    has = both["boot_low"].notna()
+    assert list(both.loc[~has, "step"]) == [256, 1000] and set(both.loc[~has, "size"]) == {"70m"}
+    assert (both.loc[has, "boot_low"] >= both.loc[has, "lo"].astype(float) * (1 - 1e-9)).all()
+    assert (both.loc[has, "boot_high"] <= both.loc[has, "hi"].astype(float) * (1 + 1e-9)).all()
+    assert (both.loc[has, "boot_high"] > both.loc[has, "boot_low"]).all()
+
+    # context heatmap: sigma of POS(t-1) from relative_divergence, with bootstrap intervals around it
+    heat = sections["relative-divergence-context"].figures[0].data
+    rd = read(db_url, "SELECT size, step, category, sigma FROM relative_divergence WHERE family = 'pos_prev' "
+                      "AND kind = 'seed_pair'")
+    merged = heat.merge(rd, on=["size", "step", "category"], suffixes=("", "_view"))
+    assert len(merged) == len(heat) > 0
+    np.testing.assert_allclose(merged["sigma"], merged["sigma_view"].astype(float), rtol=1e-9)
+    missing = heat["sigma_low"].isna()
+    assert set(zip(heat.loc[missing, "size"], heat.loc[missing, "step"])) == {("70m", 1000)}  # two seeds there
+    flagged = heat["sigma_excludes_1"].astype(bool)
+    assert flagged.any()
+    assert ((heat["sigma_low"] > 1) | (heat["sigma_high"] < 1)).eq(flagged).all()
+
+    # regression: the log10 slope is ln(10) times the ln slope of the same fit
+    coefs = sections["regression"].figures[0].data
+    ln = coefs[coefs["term"] == "log_frequency"].set_index("step")["estimate"]
+    log10 = coefs[coefs["term"] == "log10_frequency"].set_index("step")["estimate"]
+    np.testing.assert_allclose(log10, ln * np.log(10), rtol=1e-12)
+    assert coefs["boot_low"].notna().any()
+
+    # the necessary-condition statement, per size and step
+    need = {t.key: t.frame for t in sections["ce-fit"].tables}["ce-fit-necessity"]
+    assert set(need["size"]) == {"14m", "70m"} and need["share_low_kl_with_small_dh"].dropna().between(0, 1).all()

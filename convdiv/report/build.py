@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from convdiv import __version__
 from convdiv.errors import ConvdivError
-from convdiv.report.data import ReportData, Scope, resolve_scope
+from convdiv.report.data import Options, ReportData, Scope, resolve_scope
 from convdiv.report.model import Missing, Section
 from convdiv.report.sections import SECTIONS
 
@@ -131,12 +131,12 @@ def render(sections: list[Section], scope: Scope, warnings: list[str]) -> str:
 
 
 def build_report(engine: Engine, out: Path, *, suite: str | None = None, corpus: str | None = None,
-                 sizes: Sequence[str] | None = None) -> ReportResult:
+                 sizes: Sequence[str] | None = None, options: Options | None = None) -> ReportResult:
     """Write the HTML report of ``suite`` on ``corpus`` (defaults: the ingested ones) to ``out``."""
     t0 = time.perf_counter()
     out = Path(out)
     scope = resolve_scope(engine, suite, corpus, sizes)
-    data = ReportData(engine, scope)
+    data = ReportData(engine, scope, options)
     # The regression's least squares are small (cells x ~100 columns); multi-threaded OpenBLAS spent ~25x longer
     # on them than one thread on the 2 shared cores measured (thread hand-off dominates such small problems).
     with threadpool_limits(limits=1, user_api="blas"):

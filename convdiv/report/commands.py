@@ -14,18 +14,23 @@ from convdiv.context import Context, pass_context
 @click.option("--corpus", default=None, help="Corpus to report on [the suite's ingested one].")
 @click.option("--sizes", default=None, help="Comma-separated sizes to include [all].")
 @click.option("--out", type=click.Path(dir_okay=False), default="report.html", help="Where to write the HTML file.")
+@click.option("--ce-fit-kinds", default="consecutive_step", show_default=True,
+              help="Comparison kinds the cross-entropy fits pool, comma-separated (seed_pair, consecutive_step, "
+                   "cross_size); the study fits consecutive steps within a run.")
 @click.option("--timings", is_flag=True, help="Print the time each section took.")
 @pass_context
-def report(obj: Context, suite: str | None, corpus: str | None, sizes: str | None, out: str,
+def report(obj: Context, suite: str | None, corpus: str | None, sizes: str | None, out: str, ce_fit_kinds: str,
            timings: bool) -> None:
     """Write one self-contained HTML report (figures, reading guides, CSVs) of every analysis.
 
     The file opens offline in any browser. Sections whose data is missing say so instead of failing.
     """
     from convdiv.report.build import build_report
+    from convdiv.report.data import Options
 
     size_list = [s.strip() for s in sizes.split(",") if s.strip()] if sizes else None
-    result = build_report(obj.engine(), Path(out), suite=suite, corpus=corpus, sizes=size_list)
+    options = Options(ce_fit_kinds=tuple(k.strip() for k in ce_fit_kinds.split(",") if k.strip()))
+    result = build_report(obj.engine(), Path(out), suite=suite, corpus=corpus, sizes=size_list, options=options)
     for warning in result.warnings:
         click.echo(f"note: {warning}", err=True)
     if timings:

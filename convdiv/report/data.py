@@ -17,12 +17,33 @@ from typing import Sequence
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from convdiv.analysis.bootstrap import DEFAULT_REPLICATES, expected_kl_intervals
 from convdiv.errors import ConvdivError
 from convdiv.report.model import Missing
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 WORK_MEM = "256MB"
 KIND_LABEL = {"seed_pair": "seed pairs", "consecutive_step": "consecutive steps", "cross_size": "cross-size"}
+KINDS = tuple(KIND_LABEL)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Choices of the report beyond its scope.
+
+    ce_fit_kinds: the comparison kinds whose pairs the cross-entropy fits pool. The study fits consecutive steps
+    within a run; other kinds change the fit with what was ingested, so they enter only when asked (and the
+    section says which were pooled). bootstrap_replicates: draws of the bootstrap over seeds.
+    """
+
+    ce_fit_kinds: tuple[str, ...] = ("consecutive_step",)
+    bootstrap_replicates: int = DEFAULT_REPLICATES
+
+    def __post_init__(self):
+        unknown = [k for k in self.ce_fit_kinds if k not in KINDS]
+        if unknown or not self.ce_fit_kinds:
+            raise ConvdivError(f"unknown comparison kind {', '.join(unknown) or '(none given)'} for the CE fit: "
+                               f"choose from {', '.join(KINDS)}")
 
 
 def read_sql_file(name: str) -> str:
@@ -53,19 +74,23 @@ class Scope:
 class ReportData:
     """Query access for one scope, with a per-report cache of view reads."""
 
-    def __init__(self, engine: Engine, scope: Scope):
+    def __init__(self, engine: Engine, scope: Scope, options: Options | None = None):
         self.engine = engine
         self.scope = scope
+        self.options = options or Options()
         self._cache: dict[tuple, pd.DataFrame] = {}
 
     # ------------------------------------------------------------------ raw access
 
-    def query(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+    def query(self, sql: str, params: dict | None = None, *, planner: dict[str, str] | None = None) -> pd.DataFrame:
+        """Rows of ``sql`` as a DataFrame; ``planner``: planner settings for this query only (SET LOCAL)."""
         raw = self.engine.raw_connection()
         try:
             with raw.driver_connection.cursor() as cur:
                 # Grouping millions of fact rows (the regression cells) spills to disk at the default 4 MB.
                 cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+                for name, value in (planner or {}).items():
+                    cur.execute(f"SET LOCAL {name} = {value}")
                 cur.execute(sql, params or {})
                 columns = [d.name for d in cur.description]
                 rows = cur.fetchall()
@@ -74,8 +99,8 @@ class ReportData:
             raw.close()
         return _to_float(pd.DataFrame(rows, columns=columns))
 
-    def query_file(self, name: str, **params) -> pd.DataFrame:
-        return self.query(read_sql_file(name), params)
+    def query_file(self, name: str, planner: dict[str, str] | None = None, **params) -> pd.DataFrame:
+        return self.query(read_sql_file(name), params, planner=planner)
 
     @cached_property
     def relations(self) -> set[str]:
@@ -146,6 +171,18 @@ class ReportData:
 
     def size_order(self) -> list[str]:
         return list(self.scope.sizes)
+
+    @cached_property
+    def seed_bootstrap(self) -> pd.DataFrame:
+        """Bootstrap over seeds of E[KL] and sigma (POS(t), POS(t-1)) per kind, size and step (analysis.bootstrap).
+
+        Computed once per report from the per-comparison means (comparison_stats) and shared by the sections.
+        """
+        self.require("comparison_stats", "comparison_info")
+        pairs = self.restrict_sizes(self.query_file("pair_stats", suite=self.scope.suite, corpus=self.scope.corpus,
+                                                    kinds=["seed_pair", "consecutive_step"]))
+        return expected_kl_intervals(pairs, keys=("kind", "size", "step"),
+                                     replicates=self.options.bootstrap_replicates)
 
 
 def resolve_scope(engine: Engine, suite: str | None, corpus: str | None,

@@ -11,11 +11,21 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 STEP_OFFSET = 1
 STEP_AXIS_NOTE = "x axis: log scale of step + 1, so that step 0 (initialisation) is visible at the left edge"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
+# Categories of one panel each get their own colour: the ten above, then Dark24's that differ from them (a panel
+# of the "other" POS tags has 10 lines, a heatmap's outliers up to 25).
+CATEGORY_PALETTE = tuple(PALETTE) + tuple(c for c in qualitative.Dark24 if c.lower() not in PALETTE)
+PRESENTATION_PHASE_COLOURS = {
+    "uniform": "rgba(150,150,150,0.15)",
+    "functional universality": "rgba(44,160,44,0.12)",
+    "unigram transition": "rgba(255,127,14,0.14)",
+    "contextual learning": "rgba(31,119,180,0.10)",
+}
 PHASE_COLOURS = {
     "uniform": "rgba(150,150,150,0.15)",
     "sharp convergence": "rgba(44,160,44,0.12)",
@@ -35,6 +45,32 @@ LIGHT_TEMPLATE = go.layout.Template(layout=dict(
 
 def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
+
+
+def category_colour(i: int) -> str:
+    """The i-th category's colour within one panel (distinct for up to len(CATEGORY_PALETTE) categories)."""
+    return CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)]
+
+
+def legend_ref(panel: int) -> str:
+    """The legend a trace of panel ``panel`` (0-based) belongs to: 'legend', 'legend2', ..."""
+    return "legend" if panel == 0 else f"legend{panel + 1}"
+
+
+def panel_legends(fig: go.Figure, n_panels: int, cols: int) -> None:
+    """One legend per subplot, to the right of its panel and level with its top (needs horizontal room: see
+    PANEL_SPACING), so that each panel names its own lines."""
+    layout = fig.layout
+    for p in range(n_panels):
+        suffix = "" if p == 0 else str(p + 1)
+        xd = layout[f"xaxis{suffix}"].domain
+        yd = layout[f"yaxis{suffix}"].domain
+        layout[legend_ref(p)] = dict(x=xd[1] + 0.005, y=yd[1], xanchor="left", yanchor="top", font=dict(size=10),
+                                     bgcolor="rgba(255,255,255,0.6)", tracegroupgap=0)
+
+
+# Room between the columns of subplots for the left panel's legend and the right panel's y-axis title.
+PANEL_SPACING = 0.2
 
 
 def rgba(hex_colour: str, alpha: float) -> str:

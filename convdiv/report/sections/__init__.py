@@ -1,7 +1,12 @@
-"""One generator per report section: ``build(data: ReportData) -> Section``, in report order."""
+"""One generator per report section: ``build(data: ReportData) -> Section``, in report order.
+
+Each module's KEY is the section's stable ``id`` in the HTML (links and tests rely on it).
+"""
 
 from convdiv.report.sections import (
-    ce_fit, convergence, frequency, overview, pos, reference, regression, tokens, word,
+    ce_fit, ce_fit_context, convergence, frequency, learnability, overview, pos, reference, regression,
+    relative_divergence_context, tokens, word,
 )
 
-SECTIONS = (overview, convergence, reference, pos, frequency, word, ce_fit, regression, tokens)
+SECTIONS = (overview, convergence, learnability, reference, pos, relative_divergence_context, frequency, word, ce_fit,
+            ce_fit_context, regression, tokens)

@@ -9,13 +9,15 @@ import pandas as pd
 from plotly.subplots import make_subplots
 
 from convdiv.report.figures import (
-    base_layout, colour, line_with_band, size_dropdown, step_axis, step_x, subplot_axes, with_traces,
+    PANEL_SPACING, base_layout, category_colour, colour, legend_ref, line_with_band, panel_legends, size_dropdown,
+    step_axis, step_x, subplot_axes, with_traces,
 )
 
-# The presentation's groupings of PTB tags (the study's slides on conditional convergence).
+# The presentation's groupings of PTB tags (the study's slides on conditional convergence). The study's "verbs"
+# leave VBP (non-3rd-person present) out; it is drawn with the other tags instead.
 NOUNS = ("NN", "NNS", "NNP", "NNPS")
-VERBS = ("VB", "VBD", "VBG", "VBN", "VBP", "VBZ")
-OTHER = ("PRP$", "DT", "CC", "JJ", "IN", "TO", "RB", "MD", "PRP")
+VERBS = ("VB", "VBD", "VBG", "VBN", "VBZ")
+OTHER = ("PRP$", "DT", "CC", "JJ", "IN", "TO", "RB", "MD", "PRP", "VBP")
 GROUPED = ("JJ", "IN", "DT", "MD", "PRP", "nouns", "verbs")
 POS_PANELS = {"nouns": NOUNS, "verbs": VERBS, "other": OTHER, "grouped": GROUPED}
 
@@ -52,12 +54,14 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
                     families: dict[str, str] | None = None) -> tuple[dict, pd.DataFrame]:
     """Subplots (one per panel: its categories, or all categories when None), size dropdown, CI bands.
 
-    ``families`` (panel -> family) restricts a panel to one category family. Returns the figure and the
-    plotted rows (panel column added).
+    Every panel has its own legend and y-axis title, and its categories each their own colour. ``families``
+    (panel -> family) restricts a panel to one category family. Returns the figure and the plotted rows (panel
+    column added).
     """
     n = len(panels)
     rows = int(np.ceil(n / cols))
-    fig = make_subplots(rows=rows, cols=min(cols, n), subplot_titles=list(panels), horizontal_spacing=0.08,
+    ncols = min(cols, n)
+    fig = make_subplots(rows=rows, cols=ncols, subplot_titles=list(panels), horizontal_spacing=PANEL_SPACING,
                         vertical_spacing=0.14)
     trace_sizes: list[str] = []
     plotted = []
@@ -81,18 +85,62 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
                 hi = g["ci_low"] * sign if "ci_low" in g else None
                 if not negate:
                     lo, hi = hi, lo
-                traces = line_with_band(step_x(g["step"]), sign * g[value], lo, hi, name=f"{panel}: {cat}",
-                                        colour_=colour(k), legendgroup=f"{panel}:{cat}", visible=size == shown,
+                traces = line_with_band(step_x(g["step"]), sign * g[value], lo, hi, name=cat,
+                                        colour_=category_colour(k), legendgroup=f"{panel}:{cat}",
+                                        visible=size == shown,
                                         hover=f"{cat} ({size})<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>",
                                         customdata=g["step"].to_numpy(), **subplot_axes(r, c, cols))
+                for tr in traces:
+                    tr["legend"] = legend_ref(p)
                 pending.extend(traces)
                 trace_sizes.extend([size] * len(traces))
                 plotted.append(g.assign(panel=panel))  # noqa: PD (small frames)
     all_steps = df["step"].unique() if not df.empty else [0]
     for p in range(n):
         fig.update_xaxes(**step_axis(all_steps), row=p // cols + 1, col=p % cols + 1)
-        fig.update_yaxes(title_text=ylabel if p % cols == 0 else None, row=p // cols + 1, col=p % cols + 1)
-    fig.update_layout(**base_layout(title, height=330 * rows + 80))
+        fig.update_yaxes(title_text=ylabel, row=p // cols + 1, col=p % cols + 1)
+    fig.update_layout(**base_layout(title, height=330 * rows + 80, margin=dict(l=60, r=150, t=60, b=50)))
+    panel_legends(fig, n, cols)
     size_dropdown(fig, trace_sizes, sizes)
+    data = pd.concat(plotted, ignore_index=True) if plotted else pd.DataFrame()
+    return with_traces(fig, pending), data
+
+
+def size_panels(df: pd.DataFrame, sizes: Sequence[str], title: str, *, panel_title: str = "{category}",
+                value: str = "mean_kl", cols: int = 3, ylabel: str = "-E[KL] (nats)") -> tuple[dict, pd.DataFrame]:
+    """One panel per category (in category_order), every size overlaid in it (the size's colour, as in the
+    convergence figure), each panel with its own legend and y-axis title: the paper's layout for frequency bins."""
+    order = list(df.sort_values(["category_order", "category"] if "category_order" in df else ["category"])
+                 ["category"].drop_duplicates())
+    n = max(len(order), 1)
+    rows = int(np.ceil(n / cols))
+    ncols = min(cols, n)
+    fig = make_subplots(rows=rows, cols=ncols, subplot_titles=[panel_title.format(category=c) for c in order],
+                        horizontal_spacing=PANEL_SPACING * 0.8, vertical_spacing=0.16)
+    pending: list[dict] = []
+    groups = {key: g.sort_values("step") for key, g in df.groupby(["category", "size"], sort=False)}
+    plotted = []
+    for p, cat in enumerate(order):
+        r, c = p // cols + 1, p % cols + 1
+        for i, size in enumerate(sizes):
+            g = groups.get((cat, size))
+            if g is None:
+                continue
+            lo = -g["ci_high"].astype(float) if "ci_high" in g else None
+            hi = -g["ci_low"].astype(float) if "ci_low" in g else None
+            traces = line_with_band(step_x(g["step"]), -g[value].astype(float), lo, hi, name=size, colour_=colour(i),
+                                    legendgroup=f"{cat}:{size}",
+                                    hover=f"{cat}, size {size}<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>",
+                                    customdata=g["step"].to_numpy(), **subplot_axes(r, c, cols))
+            for tr in traces:
+                tr["legend"] = legend_ref(p)
+            pending.extend(traces)
+            plotted.append(g)
+    all_steps = df["step"].unique() if not df.empty else [0]
+    for p in range(n):
+        fig.update_xaxes(**step_axis(all_steps), row=p // cols + 1, col=p % cols + 1)
+        fig.update_yaxes(title_text=ylabel, row=p // cols + 1, col=p % cols + 1)
+    fig.update_layout(**base_layout(title, height=300 * rows + 80, margin=dict(l=60, r=110, t=60, b=50)))
+    panel_legends(fig, n, cols)
     data = pd.concat(plotted, ignore_index=True) if plotted else pd.DataFrame()
     return with_traces(fig, pending), data

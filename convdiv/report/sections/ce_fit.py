@@ -7,25 +7,28 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from convdiv.analysis.fits import fit_categories
+from convdiv.analysis.fits import fit_categories, necessary_condition
 from convdiv.report.data import KIND_LABEL, ReportData
-from convdiv.report.figures import base_layout, colour, tidy
+from convdiv.report.figures import base_layout, category_colour, legend_ref, panel_legends, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.sections._categories import GROUPED, NOUNS, VERBS
 
 KEY = "ce-fit"
 TITLE = "Cross-entropy fitting"
 GUIDE = (
-    "Does a category's divergence follow from how much its cross-entropy changes? For every checkpoint pair "
-    "(a, b) and POS(t) category c, dH = H_c(a) - H_c(b) is the difference of mean surprisal over the category's "
-    "positions and KL_c the mean KL between a and b there. Pooling all pairs over sizes, we fit "
-    "KL_c = alpha * Q + b by OLS, with Q = dH and with Q = H_c(a) / H_c(b) (the CE ratio). The first figure shows "
-    "the pairs and the fitted lines of the presentation's grouped categories; the table gives alpha, b, their "
+    "Does a category's divergence follow from how much its cross-entropy changes? For every pair of consecutive "
+    "checkpoints of a run (t -> t_next; the study's pairs) and POS(t) category c, dH = H_c(t) - H_c(t_next) is "
+    "the difference of mean surprisal over the category's positions and KL_c the mean KL between the two "
+    "checkpoints there. Pooling the pairs of every run and size, we fit KL_c = alpha * Q + b by OLS, with Q = dH "
+    "and with Q = H_c(t) / H_c(t_next) (the CE ratio). The first figure shows the pairs and the fitted lines of the "
+    "presentation's grouped categories; the table gives alpha (also x100 in %, as the slides print it), b, their "
     "95% intervals, R^2 and the number of pairs n for every category, sorted by alpha. The last figure puts every "
-    "(pair, category) point's KL against dH: if low KL only ever occurs at dH near 0, a small change in "
-    "cross-entropy is necessary (though not sufficient) for agreement."
+    "(pair, category) point's KL against dH, and the table below it measures the presentation's claim that a low "
+    "cross-entropy difference is necessary for low KL, per size and step. Other comparison kinds enter the fit "
+    "only when asked (`convdiv report --ce-fit-kinds`), and the note names the kinds pooled."
 )
 SELECTED = GROUPED  # JJ, IN, DT, MD, PRP, nouns, verbs
+FAMILY_LABEL = {"pos_t": "POS(t)", "pos_prev": "POS(t-1)"}
 
 
 def merge_pairs(df: pd.DataFrame) -> pd.DataFrame:
@@ -47,55 +50,112 @@ def merge_pairs(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def build(data: ReportData) -> Section:
-    sec = Section(KEY, TITLE, GUIDE)
-    kinds = [k for k in data.kinds() if k != "seed_pair"] or ["seed_pair"]
-    df = data.view("ce_difference", "family = 'pos_t' AND kind = ANY(%(kinds)s)", kinds=kinds)
+def fit_pairs(data: ReportData, family: str) -> tuple[pd.DataFrame, str]:
+    """The ce_difference rows of ``family`` for the kinds the options pool, and the label of those kinds."""
+    kinds = list(data.options.ce_fit_kinds)
+    label = ", ".join(KIND_LABEL[k] for k in kinds)
+    df = data.view("ce_difference", "family = %(family)s AND kind = ANY(%(kinds)s)", family=family, kinds=kinds)
     if df.empty:
-        raise Missing("no ce_difference rows for POS(t) categories: ingest comparisons first")
-    sec.notes.append(f"pairs pooled from {', '.join(KIND_LABEL[k] for k in kinds)} comparisons over all sizes")
-    df = merge_pairs(df)
-    fits = pd.concat([fit_categories(df, q="delta_h"), fit_categories(df, q="ce_ratio")], ignore_index=True)
+        raise Missing(f"no ce_difference rows for {FAMILY_LABEL[family]} categories and {label} comparisons: "
+                      "ingest consecutive steps (the default), or choose kinds with `convdiv report --ce-fit-kinds`")
+    return df, label
 
+
+def fit_table(fits: pd.DataFrame, kinds_label: str) -> pd.DataFrame:
+    table = fits.drop(columns=["family"]).rename(columns={"q": "Q"})
+    table["Q"] = table["Q"].map({"delta_h": "dH", "ce_ratio": "CE ratio"})
+    # The slides print alpha x 100 as a percentage (NNP in context: 394.09%).
+    table.insert(table.columns.get_loc("alpha") + 1, "alpha_pct",
+                 table["alpha"].map(lambda a: f"{100 * a:.2f}%" if np.isfinite(a) else ""))
+    table["pairs"] = kinds_label
+    return table
+
+
+def fit_figure(df: pd.DataFrame, fits: pd.DataFrame, cats: list[str], title: str) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=["Q = dH (nats)", "Q = CE ratio H(a)/H(b)"],
-                        horizontal_spacing=0.08)
-    shown = []
-    for k, cat in enumerate([c for c in SELECTED if c in set(df["category"])]):
+                        horizontal_spacing=0.2)
+    for k, cat in enumerate(cats):
         g = df[df["category"] == cat]
-        shown.append(g)
         for j, q in enumerate(("delta_h", "ce_ratio")):
             fig.add_trace(go.Scatter(
-                x=g[q], y=g["mean_kl"], mode="markers", name=cat, legendgroup=cat, showlegend=j == 0,
-                marker=dict(size=5, color=colour(k), opacity=0.55),
+                x=g[q], y=g["mean_kl"], mode="markers", name=cat, legendgroup=f"{q}:{cat}", legend=legend_ref(j),
+                marker=dict(size=5, color=category_colour(k), opacity=0.55),
                 hovertemplate=f"{cat}<br>Q %{{x:.4g}}<br>KL %{{y:.4g}}<extra></extra>"), row=1, col=j + 1)
             fit = fits[(fits["category"] == cat) & (fits["q"] == q)]
             if not fit.empty and np.isfinite(fit["alpha"].iloc[0]):
                 xs = np.linspace(g[q].min(), g[q].max(), 2)
                 a, b = fit["alpha"].iloc[0], fit["b"].iloc[0]
                 fig.add_trace(go.Scatter(
-                    x=xs, y=a * xs + b, mode="lines", legendgroup=cat, showlegend=False,
-                    line=dict(color=colour(k), width=2), name=f"{cat} fit",
+                    x=xs, y=a * xs + b, mode="lines", legendgroup=f"{q}:{cat}", legend=legend_ref(j),
+                    showlegend=False, line=dict(color=category_colour(k), width=2), name=f"{cat} fit",
                     hovertemplate=f"{cat}: KL = {a:.3g} Q + {b:.3g} (R2 {fit['r2'].iloc[0]:.2f})<extra></extra>"),
                     row=1, col=j + 1)
+    fig.update_xaxes(title_text="dH = H(a) - H(b) (nats)", row=1, col=1)
+    fig.update_xaxes(title_text="H(a) / H(b)", row=1, col=2)
     fig.update_yaxes(title_text="KL_c (nats)", row=1, col=1)
-    fig.update_layout(**base_layout("KL_c against the change in cross-entropy, with OLS fits", height=460))
-    points = pd.concat(shown, ignore_index=True) if shown else df.iloc[:0]
-    sec.figures.append(Figure("ce-fit-scatter", fig, tidy(points, [
+    fig.update_yaxes(title_text="KL_c (nats)", row=1, col=2)
+    fig.update_layout(**base_layout(title, height=460, margin=dict(l=60, r=120, t=60, b=50)))
+    panel_legends(fig, 2, 2)
+    return fig
+
+
+def build_family(sec: Section, data: ReportData, family: str, prefix: str, selected: list[str] | None) -> pd.DataFrame:
+    """Figures and the fit table of one category family; returns the (merged) pairs."""
+    df, kinds_label = fit_pairs(data, family)
+    sec.notes.append(f"pairs pooled from {kinds_label} comparisons over all sizes")
+    if family == "pos_t":
+        df = merge_pairs(df)
+    fits = pd.concat([fit_categories(df, q="delta_h"), fit_categories(df, q="ce_ratio")], ignore_index=True)
+    present = set(df["category"])
+    if selected is None:
+        # the most frequent context tags (by positions in one comparison), as many as one panel keeps apart
+        top = df.groupby("category")["n_positions"].max().sort_values(ascending=False).head(8).index
+        selected = list(top)
+    cats = [c for c in selected if c in present]
+    label = FAMILY_LABEL[family]
+    fig = fit_figure(df, fits, cats, f"KL_c against the change in cross-entropy by {label}, with OLS fits "
+                                     f"({kinds_label})")
+    points = df[df["category"].isin(cats)]
+    sec.figures.append(Figure(f"{prefix}-scatter", fig, tidy(points, [
         "category", "comparison_id", "kind", "size_a", "size_b", "seed_a", "seed_b", "step_a", "step_b",
         "n_positions", "ce_a", "ce_b", "delta_h", "ce_ratio", "mean_kl"])))
+    sec.tables.append(Table(f"{prefix}-table", f"Fits per {label} category, sorted by alpha",
+                            fit_table(fits, kinds_label),
+                            caption="alpha, b: OLS slope and intercept with 95% intervals; alpha_pct: alpha x 100 "
+                                    "as the slides print it; n: pairs pooled."))
+    return df
+
+
+def build(data: ReportData) -> Section:
+    sec = Section(KEY, TITLE, GUIDE)
+    df = build_family(sec, data, "pos_t", "ce-fit", list(SELECTED))
 
     base = df[~df["category"].isin(("nouns", "verbs"))]
     fig2 = go.Figure(go.Scatter(
         x=base["delta_h"], y=base["mean_kl"], mode="markers", marker=dict(size=4, opacity=0.4, color="#1f77b4"),
-        text=base["category"], hovertemplate="%{text}<br>dH %{x:.4g}<br>KL %{y:.4g}<extra></extra>"))
+        text=base["category"], name="(pair, POS(t)) points", showlegend=True,
+        hovertemplate="%{text}<br>dH %{x:.4g}<br>KL %{y:.4g}<extra></extra>"))
     fig2.update_layout(**base_layout("KL against dH for every pair and POS(t) category", height=420,
                                      xaxis=dict(title="dH = H(a) - H(b) (nats)", zeroline=True),
                                      yaxis=dict(title="KL_c (nats)", type="log")))
     sec.figures.append(Figure("ce-fit-kl-vs-dh", fig2, tidy(base, [
         "category", "comparison_id", "kind", "size_a", "step_a", "step_b", "n_positions", "delta_h", "mean_kl"])))
 
-    table = fits.drop(columns=["family"]).rename(columns={"q": "Q"})
-    table["Q"] = table["Q"].map({"delta_h": "dH", "ce_ratio": "CE ratio"})
-    sec.tables.append(Table("ce-fit-table", "Fits per category, sorted by alpha", table,
-                            caption="alpha, b: OLS slope and intercept with 95% intervals; n: pairs pooled."))
+    need = necessary_condition(base)
+    if not need.empty:
+        pooled = necessary_condition(base, by=("size_a",))
+        for _, r in pooled.iterrows():
+            sec.notes.append(
+                f"size {r['size_a']}: of the (pair, POS(t)) points with low KL (KL_c <= {r['kl_threshold']:.3g} "
+                f"nats, the size's lower quartile), {r['share_low_kl_with_small_dh']:.0%} have a small |dH| "
+                f"(<= {r['dh_threshold']:.3g} nats, the size's median |dH|; 50% if unrelated), while only "
+                f"{r['share_small_dh_with_low_kl']:.0%} of the small-|dH| points have low KL: a small change in "
+                "cross-entropy is " + ("necessary but not sufficient" if r["share_low_kl_with_small_dh"] >= 0.9
+                                       else "not necessary on this data") + " for low KL")
+        sec.tables.append(Table(
+            "ce-fit-necessity", "Low KL needs a small |dH|? per size and step", need.rename(
+                columns={"size_a": "size", "step_a": "step"}),
+            caption="low KL: KL_c <= the size's lower quartile (kl_threshold); small |dH|: |dH_c| <= the size's "
+                    "median (dh_threshold). share_low_kl_with_small_dh near 1 = necessary; "
+                    "share_small_dh_with_low_kl < 1 = not sufficient. Empty shares: no such point at that step."))
     return sec

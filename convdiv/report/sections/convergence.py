@@ -6,10 +6,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from convdiv.analysis.phases import PAPER_LINES, PRESENTATION_LINES, detect_phases
+from convdiv.analysis.phases import (
+    PAPER_LINES, PRESENTATION_LINES, missing_reasons, paper_spans, presentation_spans,
+)
 from convdiv.report.data import ReportData
 from convdiv.report.figures import (
-    PHASE_COLOURS, STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy,
+    PHASE_COLOURS, PRESENTATION_PHASE_COLOURS, STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis,
+    step_x, tidy,
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 
@@ -19,29 +22,19 @@ GUIDE = (
     "Convergence is -E[KL]: minus the expected KL divergence between the next-token distributions of two models "
     "of the same size trained from different seeds, averaged over seed pairs and over the corpus's positions "
     "(0 = the seeds predict identically; lower = they disagree more). The band is the 95% confidence interval "
-    "over seed pairs. The shaded spans are the four phases detected on the largest size's curve: uniform "
-    "(the models still predict close to uniform), sharp convergence (they fall onto the same unigram-like "
-    "prediction), sharp divergence (they learn context and part ways) and slow reconvergence; a phase the curve "
-    "does not show (e.g. no convergence valley in a short run) is left out. The menu adds the "
-    "study's phase lines (steps 16, 256, 2000) or the presentation's (8, 64, 1000) for comparison; the table "
-    "gives every size's boundaries from the Python rule and from the SQL view. " + STEP_AXIS_NOTE + "."
+    "over seed pairs; the dotted lines the 95% bootstrap interval over seeds (resampling seeds and recomputing "
+    "the pairs, which respects that every seed takes part in several pairs). The shaded spans are the phases of "
+    "the largest size's curve as the phase_boundaries view places them (one rule, in SQL; docs/sql.md): the "
+    "paper's uniform, sharp convergence, sharp divergence and slow reconvergence, or, with the menu, the "
+    "presentation's uniform, functional universality, unigram transition and contextual learning. A phase the "
+    "data cannot place is left out and the notes say why (e.g. a curve that never dips below its value at the "
+    "end of the uniform phase has no sharp convergence). The menu also adds the study's phase lines (steps 16, "
+    "256, 2000) or the presentation's (8, 64, 1000); the table gives every size's boundaries. "
+    + STEP_AXIS_NOTE + "."
 )
-
-
-def phases_by_size(data: ReportData, curves: pd.DataFrame) -> pd.DataFrame:
-    """Python phase boundaries per size from E[KL] (seed pairs) and the reference KL curves."""
-    try:
-        ref = data.view("reference_kl")
-    except Missing:
-        ref = pd.DataFrame(columns=["size", "step", "mean_kl_uniform", "mean_kl_unigram"])
-    rows = []
-    for size, g in curves.groupby("size", sort=False):
-        r = ref[ref["size"] == size].set_index("step").reindex(g["step"])
-        ph = detect_phases(g["step"].to_numpy(), g["mean_kl"].to_numpy(),
-                           kl_uniform=r["mean_kl_uniform"].to_numpy(dtype=float),
-                           kl_unigram=r["mean_kl_unigram"].to_numpy(dtype=float))
-        rows.append({"size": size, **ph.as_dict(), "spans": ph.spans()})
-    return pd.DataFrame(rows)
+BOUNDARY_COLUMNS = ["first_step", "uniform_end_step", "convergence_min_step", "unigram_closest_step",
+                    "divergence_peak_step", "reconvergence_start_step", "sharp_rise_start_step",
+                    "sharp_rise_end_step", "last_step"]
 
 
 def _vline(step: int, colour_: str, label: str) -> tuple[dict, dict]:
@@ -52,6 +45,36 @@ def _vline(step: int, colour_: str, label: str) -> tuple[dict, dict]:
     return shape, note
 
 
+def _shaded(spans: list[tuple[str, int, int]], colours: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    shapes, notes = [], []
+    for name, start, end in spans:
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=start + 1, x1=end + 1, y0=0, y1=1,
+                           fillcolor=colours[name], line=dict(width=0), layer="below"))
+        mid = (np.log10(start + 1) + np.log10(end + 1)) / 2
+        notes.append(dict(x=mid, xref="x", yref="paper", y=1.0, yanchor="bottom", text=name, showarrow=False,
+                          font=dict(size=10)))
+    return shapes, notes
+
+
+def boundaries(data: ReportData, curves: pd.DataFrame, sec: Section) -> pd.DataFrame:
+    """phase_boundaries rows for seed pairs per size (first/last step from the curve where the view lacks them)."""
+    try:
+        pb = data.view("phase_boundaries", "kind = 'seed_pair'")
+    except Missing as exc:
+        sec.notes.append(str(exc))
+        return pd.DataFrame(columns=["size"])
+    ends = curves.groupby("size")["step"].agg(["min", "max"]).rename(columns={"min": "first_step",
+                                                                             "max": "last_step"})
+    for col in ("first_step", "last_step"):
+        if col not in pb.columns:
+            pb[col] = pb["size"].map(ends[col])
+    if "sharp_rise_start_step" not in pb.columns:
+        sec.notes.append("the warehouse's phase_boundaries lacks the presentation's boundaries: run "
+                         "`convdiv db upgrade`")
+    order = {s: i for i, s in enumerate(data.scope.sizes)}
+    return pb.sort_values("size", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
     df = data.view("expected_kl", "kind = 'seed_pair'")
@@ -60,6 +83,16 @@ def build(data: ReportData) -> Section:
                       "expected convergence across seeds is omitted")
     df = df.sort_values(["size_rank", "step"])
     df["convergence"] = -df["mean_kl"]
+    try:
+        boot = data.seed_bootstrap
+        boot = boot[(boot["kind"] == "seed_pair") & (boot["family"] == "all")][
+            ["size", "step", "boot_low", "boot_high", "n_seeds"]]
+        df = df.merge(boot, on=["size", "step"], how="left")
+    except Missing as exc:
+        sec.notes.append(f"no bootstrap intervals: {exc}")
+        df = df.assign(boot_low=np.nan, boot_high=np.nan, n_seeds=np.nan)
+    if df["boot_low"].isna().all():
+        sec.notes.append("no bootstrap interval: the bootstrap over seeds needs at least 3 seeds")
     sizes = [s for s in data.scope.sizes if s in set(df["size"])]
     fig = go.Figure()
     for i, size in enumerate(sizes):
@@ -69,46 +102,46 @@ def build(data: ReportData) -> Section:
             hover=f"size {size}<br>step %{{customdata}}<br>-E[KL] %{{y:.4g}}<extra></extra>",
             customdata=g["step"].to_numpy(),
         ))
+        if g["boot_low"].notna().any():
+            for col in ("boot_low", "boot_high"):
+                fig.add_trace(go.Scatter(x=step_x(g["step"]), y=-g[col], mode="lines", legendgroup=size,
+                                         showlegend=False, line=dict(color=colour(i), dash="dot", width=1),
+                                         name=f"{size} bootstrap", hoverinfo="skip"))
 
-    phases = phases_by_size(data, df)
-    shapes, notes = [], []
+    phases = boundaries(data, df, sec)
+    shapes, notes, pshapes, pnotes = [], [], [], []
     if not phases.empty:
-        largest = phases.iloc[-1]
-        for name, start, end in largest["spans"]:
-            shapes.append(dict(type="rect", xref="x", yref="paper", x0=start + 1, x1=end + 1, y0=0, y1=1,
-                               fillcolor=PHASE_COLOURS[name], line=dict(width=0), layer="below"))
-            mid = (np.log10(start + 1) + np.log10(end + 1)) / 2
-            notes.append(dict(x=mid, xref="x", yref="paper", y=1.0, yanchor="bottom", text=name, showarrow=False,
-                              font=dict(size=10)))
+        largest = phases.iloc[-1].to_dict()
+        shapes, notes = _shaded(paper_spans(largest), PHASE_COLOURS)
+        pshapes, pnotes = _shaded(presentation_spans(largest), PRESENTATION_PHASE_COLOURS)
+        for _, row in phases.iterrows():
+            for reason in missing_reasons(row.to_dict()):
+                sec.notes.append(f"size {row['size']}: {reason}")
     study = [_vline(s, "#444", f"study {s}") for s in PAPER_LINES]
     pres = [_vline(s, "#a33", f"presentation {s}") for s in PRESENTATION_LINES]
     menus = [dict(
         type="buttons", direction="right", x=0, y=-0.2, xanchor="left", yanchor="top", showactive=True, active=0,
         buttons=[
-            dict(label="detected phases", method="relayout", args=[{"shapes": shapes, "annotations": notes}]),
+            dict(label="paper's phases", method="relayout", args=[{"shapes": shapes, "annotations": notes}]),
             dict(label="+ study lines 16/256/2000", method="relayout",
                  args=[{"shapes": shapes + [s for s, _ in study], "annotations": notes + [a for _, a in study]}]),
+            dict(label="presentation's phases", method="relayout",
+                 args=[{"shapes": pshapes, "annotations": pnotes}]),
             dict(label="+ presentation lines 8/64/1000", method="relayout",
-                 args=[{"shapes": shapes + [s for s, _ in pres], "annotations": notes + [a for _, a in pres]}]),
+                 args=[{"shapes": pshapes + [s for s, _ in pres], "annotations": pnotes + [a for _, a in pres]}]),
         ],
     )]
     fig.update_layout(**base_layout("Convergence across seeds, -E[KL] (nats)", height=480,
                                     xaxis=step_axis(df["step"]), yaxis=dict(title="-E[KL] across seeds (nats)"),
                                     shapes=shapes, annotations=notes, updatemenus=menus,
-                                    margin=dict(l=60, r=20, t=70, b=110)))
+                                    legend=dict(title="size"), margin=dict(l=60, r=20, t=70, b=110)))
     sec.figures.append(Figure("convergence-curve", fig, tidy(df, [
         "size", "step", "n_comparisons", "n_positions", "mean_kl", "convergence", "sd_kl", "se_kl", "ci_low",
-        "ci_high"])))
+        "ci_high", "boot_low", "boot_high"])))
 
-    # Boundaries table: Python rule next to the SQL view's rule.
-    table = phases.drop(columns=["spans", "first_step", "last_step"]) if not phases.empty else phases
-    try:
-        sql = data.view("phase_boundaries", "kind = 'seed_pair'")
-        cols = ["uniform_end_step", "convergence_min_step", "divergence_peak_step", "unigram_closest_step"]
-        sql = sql[["size", *[c for c in cols if c in sql.columns]]].rename(columns={c: f"sql_{c}" for c in cols})
-        table = table.merge(sql, on="size", how="left")
-    except Missing as exc:
-        sec.notes.append(str(exc))
-    sec.tables.append(Table("convergence-phases", "Phase boundaries per size (steps)", table,
-                            caption="Python rule (convdiv.analysis.phases) and, prefixed sql_, the view's rule."))
+    if not phases.empty:
+        table = phases[["size", *[c for c in BOUNDARY_COLUMNS if c in phases.columns]]]
+        sec.tables.append(Table("convergence-phases", "Phase boundaries per size (steps)", table,
+                                caption="From the phase_boundaries view (seed pairs); empty: the data cannot "
+                                        "place that boundary (see the notes)."))
     return sec

@@ -16,24 +16,40 @@ TITLE = "By part of speech"
 GUIDE = (
     "Convergence -E[KL] restricted to the positions whose predicted token has a given part of speech, POS(t), or "
     "whose context token has it, POS(t-1), one size at a time (menu). Panels follow the presentation's groupings: "
-    "nouns (NN, NNS, NNP, NNPS), verbs (VB, VBD, VBG, VBN, VBP, VBZ), other function and content tags, and a "
+    "nouns (NN, NNS, NNP, NNPS), verbs (VB, VBD, VBG, VBN, VBZ: the study's verbs, without VBP), other "
+    "function and content tags (with VBP), and a "
     "grouped view where 'nouns' and 'verbs' are merged tags (their position-weighted mean; no band). Bands are 95% "
     "intervals over comparisons. The heatmaps show relative divergence sigma = E[KL | category] / E[KL] per "
     "category and step: red above 1 (the category diverges more than average), blue below; crosses mark outliers "
-    "outside the view's band (default [0.8, 1.25]). For consecutive steps sigma is the study's learnability "
+    "outside the view's band (default [0.8, 1.25]), rings mark cells whose 95% bootstrap interval over seeds "
+    "(resampling seeds, recomputing the pairs) excludes 1. For consecutive steps sigma is the study's learnability "
     "analysis (how much a category's predictions still change between checkpoints). The last table gives example "
-    "tokens of every outlying category. " + STEP_AXIS_NOTE + "."
+    "tokens of every outlying category. The same heatmap for POS(t-1) is the next section. " + STEP_AXIS_NOTE + "."
 )
 HEATMAP_TOP = 25  # most frequent tags shown in heatmaps; rarer ones are noise at corpus scale
 
 
-def sigma_heatmap(rd: pd.DataFrame, kind: str, sizes: list[str]) -> tuple[go.Figure, pd.DataFrame]:
-    sub = rd[rd["kind"] == kind]
+FAMILY_LABEL = {"pos_t": "POS(t)", "pos_prev": "POS(t-1)"}
+
+
+def sigma_heatmap(rd: pd.DataFrame, kind: str, sizes: list[str], family: str = "pos_t",
+                  boot: pd.DataFrame | None = None) -> tuple[go.Figure, pd.DataFrame]:
+    """Heatmap of log2 sigma per category and step (one size at a time), crosses on the view's band outliers and
+    rings where the bootstrap interval of sigma excludes 1; the plotted rows carry the interval columns."""
+    sub = rd[(rd["kind"] == kind) & (rd["family"] == family)]
+    if boot is not None and not boot.empty:
+        b = boot[(boot["kind"] == kind) & (boot["family"] == family)][
+            ["size", "step", "category", "sigma_low", "sigma_high", "sigma_excludes_1"]]
+        sub = sub.merge(b, on=["size", "step", "category"], how="left")
+    else:
+        sub = sub.assign(sigma_low=np.nan, sigma_high=np.nan, sigma_excludes_1=False)
+    sub["sigma_excludes_1"] = sub["sigma_excludes_1"].fillna(False).astype(bool)
     top = (sub.groupby("category")["n_positions"].max().sort_values(ascending=False).head(HEATMAP_TOP).index)
     sub = sub[sub["category"].isin(top)]
     cats = list(sub.groupby("category")["n_positions"].max().sort_values().index)
     steps = sorted(sub["step"].unique())
     x = [str(s) for s in steps]
+    label = FAMILY_LABEL.get(family, family)
     fig = go.Figure()
     trace_sizes = []
     shown = sizes[-1]
@@ -42,24 +58,74 @@ def sigma_heatmap(rd: pd.DataFrame, kind: str, sizes: list[str]) -> tuple[go.Fig
         if g.empty:
             continue
         z = g.pivot_table(index="category", columns="step", values="sigma").reindex(index=cats, columns=steps)
+        lo = g.pivot_table(index="category", columns="step", values="sigma_low").reindex(index=cats, columns=steps)
+        hi = g.pivot_table(index="category", columns="step", values="sigma_high").reindex(index=cats, columns=steps)
         fig.add_trace(go.Heatmap(
             z=np.log2(z.to_numpy(float)), x=x, y=cats, zmid=0, colorscale="RdBu_r", visible=size == shown,
-            customdata=z.to_numpy(float), colorbar=dict(title="log2 sigma"),
-            hovertemplate="%{y}, step %{x}: sigma %{customdata:.3f}<extra>" + size + "</extra>"))
+            customdata=np.dstack([z.to_numpy(float), lo.to_numpy(float), hi.to_numpy(float)]),
+            colorbar=dict(title="log2 sigma"),
+            hovertemplate="%{y}, step %{x}: sigma %{customdata[0]:.3f} (bootstrap %{customdata[1]:.3f} to "
+                          "%{customdata[2]:.3f})<extra>" + size + "</extra>"))
         out = g[g["is_outlier"].astype(bool)]
         fig.add_trace(go.Scatter(
             x=out["step"].astype(str), y=out["category"], mode="markers", visible=size == shown,
-            marker=dict(symbol="x-thin", size=9, line=dict(width=2, color="black")), name="outlier",
-            showlegend=False, hovertemplate="outlier %{y}, step %{x}<extra></extra>"))
-        trace_sizes += [size, size]
-    fig.update_layout(**base_layout(f"Relative divergence sigma by POS(t), {KIND_LABEL[kind]}",
-                                    height=max(360, 18 * len(cats) + 140),
+            marker=dict(symbol="x-thin", size=9, line=dict(width=2, color="black")), name="outside the band",
+            showlegend=size == shown, legendgroup="band", hovertemplate="outlier %{y}, step %{x}<extra></extra>"))
+        ex = g[g["sigma_excludes_1"]]
+        fig.add_trace(go.Scatter(
+            x=ex["step"].astype(str), y=ex["category"], mode="markers", visible=size == shown,
+            marker=dict(symbol="circle-open", size=13, line=dict(width=1.5, color="#333")),
+            name="bootstrap interval excludes 1", showlegend=size == shown, legendgroup="boot",
+            hovertemplate="%{y}, step %{x}: sigma's interval excludes 1<extra></extra>"))
+        trace_sizes += [size, size, size]
+    fig.update_layout(**base_layout(f"Relative divergence sigma by {label}, {KIND_LABEL[kind]}",
+                                    height=max(380, 18 * len(cats) + 160),
                                     xaxis=dict(title="training step", type="category"),
-                                    yaxis=dict(title="POS(t)", type="category")))
+                                    yaxis=dict(title=label, type="category"),
+                                    legend=dict(orientation="h", x=0, y=-0.12, xanchor="left", yanchor="top")))
     size_dropdown(fig, trace_sizes, sizes)
     return fig, tidy(sub.sort_values(["size_rank", "category", "step"]),
-                     ["kind", "size", "step", "step_b", "category", "n_positions", "mean_kl", "overall_kl", "sigma",
-                      "is_outlier"])
+                     ["kind", "family", "size", "step", "step_b", "category", "n_positions", "mean_kl", "overall_kl",
+                      "sigma", "is_outlier", "sigma_low", "sigma_high", "sigma_excludes_1"])
+
+
+def seed_bootstrap(data: ReportData, sec: Section) -> pd.DataFrame | None:
+    """The report's bootstrap over seeds, or None with a note when it cannot be computed."""
+    try:
+        boot = data.seed_bootstrap
+    except Missing as exc:
+        sec.notes.append(f"no bootstrap intervals: {exc}")
+        return None
+    if boot.empty or boot["sigma_low"].isna().all():
+        sec.notes.append("no bootstrap intervals for sigma: the bootstrap over seeds needs at least 3 seeds")
+    return boot
+
+
+def outlier_table(data: ReportData, frames: list[pd.DataFrame], family: str, key: str) -> Table | None:
+    """Categories outside the band or with a bootstrap interval of sigma that excludes 1, with example tokens."""
+    plotted = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if plotted.empty:
+        return None
+    flagged = plotted[plotted["is_outlier"].astype(bool) | plotted["sigma_excludes_1"].astype(bool)]
+    if flagged.empty:
+        return None
+    examples = data.query_file("example_tokens", corpus=data.scope.corpus, per_category=5)
+    ex = (examples[examples["family"] == family]
+          .assign(shown=lambda d: d["token"].map(lambda t: repr(t)[1:-1].replace(" ", "\u2423")))
+          .groupby("category")["shown"].agg(lambda s: "  ".join(s)))
+    summary = (flagged.assign(_band=flagged["is_outlier"].astype(bool),
+                              _boot=flagged["sigma_excludes_1"].astype(bool))
+               .groupby(["kind", "category"], as_index=False)
+               .agg(band_outlier_steps=("_band", "sum"), excludes_1_steps=("_boot", "sum"),
+                    min_sigma=("sigma", "min"), max_sigma=("sigma", "max")))
+    summary["kind"] = summary["kind"].map(KIND_LABEL)
+    summary["example_tokens"] = summary["category"].map(ex).fillna("")
+    label = FAMILY_LABEL[family]
+    return Table(key, f"Outlying {label} categories and example tokens",
+                 summary.sort_values(["kind", "band_outlier_steps"], ascending=[True, False]),
+                 caption="band_outlier_steps: steps with sigma outside the view's band; excludes_1_steps: steps "
+                         "where sigma's 95% bootstrap interval over seeds excludes 1. \u2423 marks a leading "
+                         "space; examples are the category's most frequent tokens in the corpus.")
 
 
 def build(data: ReportData) -> Section:
@@ -84,26 +150,16 @@ def build(data: ReportData) -> Section:
             "ci_low", "ci_high", "mean_ce"])))
 
     rd = data.view("relative_divergence", "family = 'pos_t'")
-    outliers = []
+    boot = seed_bootstrap(data, sec)
+    frames = []
     for k in ("seed_pair", "consecutive_step"):
         if rd.empty or k not in set(rd["kind"]):
             sec.notes.append(f"no relative divergence for {KIND_LABEL[k]}")
             continue
-        fig, plotted = sigma_heatmap(rd, k, [s for s in sizes if s in set(rd["size"])] or sizes)
+        fig, plotted = sigma_heatmap(rd, k, [s for s in sizes if s in set(rd["size"])] or sizes, "pos_t", boot)
         sec.figures.append(Figure(f"pos-sigma-{k}", fig, plotted))
-        outliers.append(plotted[plotted["is_outlier"].astype(bool)])
-    out = pd.concat(outliers, ignore_index=True) if outliers else pd.DataFrame()
-    if not out.empty:
-        examples = data.query_file("example_tokens", corpus=data.scope.corpus, per_category=5)
-        ex = (examples[examples["family"] == "pos_t"]
-              .assign(shown=lambda d: d["token"].map(lambda t: repr(t)[1:-1].replace(" ", "\u2423")))
-              .groupby("category")["shown"].agg(lambda s: "  ".join(s)))
-        summary = (out.groupby(["kind", "category"], as_index=False)
-                      .agg(outlier_steps=("step", "count"), min_sigma=("sigma", "min"), max_sigma=("sigma", "max")))
-        summary["kind"] = summary["kind"].map(KIND_LABEL)
-        summary["example_tokens"] = summary["category"].map(ex).fillna("")
-        sec.tables.append(Table("pos-outliers", "Outlying POS(t) categories and example tokens",
-                                summary.sort_values(["kind", "outlier_steps"], ascending=[True, False]),
-                                caption="\u2423 marks a leading space; examples are the category's most "
-                                        "frequent target tokens in the corpus."))
+        frames.append(plotted)
+    table = outlier_table(data, frames, "pos_t", "pos-outliers")
+    if table is not None:
+        sec.tables.append(table)
     return sec

@@ -63,7 +63,7 @@ def build(data: ReportData) -> Section:
                                     .rename(columns={"shown": "token"})))
     fig.update_layout(**base_layout(f"Most and least diverging tokens at the last step ({KIND_LABEL[kind]})",
                                     height=max(420, 18 * 2 * TOP + 120),
-                                    xaxis=dict(title="mean KL (nats)", type="log"),
+                                    xaxis=dict(title="mean KL (nats)", type="linear", rangemode="tozero"),
                                     yaxis=dict(type="category", automargin=True), barmode="overlay"))
     size_dropdown(fig, trace_sizes, sizes)
     plotted = pd.concat(frames, ignore_index=True) if frames else df.iloc[:0]
