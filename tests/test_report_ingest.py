@@ -6,6 +6,7 @@ that every section draws from what a real ingest writes (and that the report's n
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 import ingest_support as S
@@ -51,3 +52,14 @@ def test_report_after_real_ingest(engine, settings, suite_root, chromium, tmp_pa
 
     ARTIFACTS.mkdir(exist_ok=True)
     assert open_report(result.path, chromium, check)
+
+    # An extra `--comparisons cross_size` ingest leaves the CE fits alone: they pool consecutive steps only.
+    fits = {key: sections[key].tables[0].frame for key in ("ce-fit", "ce-fit-context")}
+    ingest(engine, settings, str(suite_root), S.CORPUS, comparisons="cross_size", progress=False)
+    with engine.connect() as conn:
+        assert "cross_size" in conn.exec_driver_sql("SELECT DISTINCT kind FROM comparison").scalars().all()
+    again = {s.key: s for s in build_report(engine, tmp_path / "again.html").sections}
+    for key, before in fits.items():
+        after = again[key].tables[0].frame
+        assert len(before) > 5
+        pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))
