@@ -57,9 +57,10 @@ def log_unigram():
 
 
 def window_start(x: int, context: int) -> int:
-    """The documented rule, restated: x is scored by the earliest window (stride context // 2) holding x + 1."""
+    """The documented rule, restated: x is scored by the earliest window (stride context // 2) whose inputs hold x
+    (its target x + 1 may lie just past the window)."""
     stride = context // 2
-    return max(0, -(-(x + 2 - context) // stride)) * stride
+    return max(0, -(-(x + 1 - context) // stride)) * stride
 
 
 def oracle_log_probs(model, documents, context):
@@ -72,7 +73,7 @@ def oracle_log_probs(model, documents, context):
             for x in range(len(doc) - 1):
                 starts.setdefault(window_start(x, context), []).append(x)
             for start, xs in starts.items():
-                ids = torch.from_numpy(doc[start : min(start + context, len(doc))]).view(1, -1)
+                ids = torch.from_numpy(doc[start : min(start + context, len(doc) - 1)]).view(1, -1)
                 logits = model64(input_ids=ids).logits[0].numpy()
                 for x in xs:
                     row = logits[x - start, :V]
@@ -159,7 +160,7 @@ def test_packing_does_not_change_results_and_counts_forward_passes(peaked, docum
     packed = extract_group(peaked, documents, log_unigram, V, pairs, batch_tokens=10_000, context_length=16)
     alone = extract_group(peaked, documents, log_unigram, V, pairs, batch_tokens=1, context_length=16)
     assert packed.forward_passes == len(peaked)  # every model once for the single batch
-    n_windows = sum(1 + max(0, -(-(n - 16) // 8)) for n in LENGTHS if n >= 2)
+    n_windows = sum(1 + max(0, -(-(n - 1 - 16) // 8)) for n in LENGTHS if n >= 2)
     assert alone.forward_passes == n_windows * len(peaked)
     for k in peaked:
         np.testing.assert_allclose(packed.stats[k], alone.stats[k], rtol=1e-5, atol=1e-5)

@@ -162,8 +162,8 @@ def test_non_finite_logits_are_detected(bad):
 
 
 def first_window_start(x: int, context: int, stride: int) -> int:
-    """Independent statement of the rule: x is scored by the earliest window k*stride that holds token x+1."""
-    k = max(0, -(-(x + 2 - context) // stride))
+    """Independent statement of the rule: x is scored by the earliest window k*stride whose inputs hold token x."""
+    k = max(0, -(-(x + 1 - context) // stride))
     return k * stride
 
 
@@ -174,18 +174,31 @@ def test_windows_cover_each_position_once_with_long_context(context, stride):
     s = stride or context // 2
     seen = {}
     for w in windows:
-        assert 2 <= w.n_tokens <= context and w.start % s == 0
-        for x in range(w.score_from, w.stop - 1):
+        assert 1 <= w.n_tokens <= context and w.start % s == 0 and w.stop < lengths[w.doc]
+        for x in range(w.score_from, w.stop):
             assert (w.doc, x) not in seen
             seen[(w.doc, x)] = w.start
     expected = {(d, x) for d, n in enumerate(lengths) for x in range(n - 1)}
     assert set(seen) == expected
     for (d, x), start in seen.items():
         assert start == first_window_start(x, context, s)
-        if x >= context - 1:
-            assert x - start >= context - s - 1  # context tokens before the predicted one, beyond the first window
+        if x >= context:
+            assert x - start + 1 >= context - s + 1  # tokens of context w(start..x), beyond the first window
+        else:
+            assert start == 0  # the first window: the whole history
     offs = document_offsets(lengths)
     assert list(offs) == list(np.concatenate([[0], np.cumsum(np.maximum(np.array(lengths) - 1, 0))[:-1]]))
+
+
+def test_study_windows_give_the_study_context_lengths():
+    """The study's sample: 4,663 tokens (4,662 positions), windows of 2,048 with stride 1,024."""
+    windows = plan_windows([4663], 2048, 1024)
+    assert [(w.start, w.stop, w.score_from) for w in windows] == [
+        (0, 2048, 0), (1024, 3072, 2048), (2048, 4096, 3072), (3072, 4662, 4096)]
+    context = {x: x - w.start + 1 for w in windows for x in range(w.score_from, w.stop)}
+    assert sorted(context) == list(range(4662))
+    assert context[2047] == context[3071] == context[4095] == 2048
+    assert min(c for x, c in context.items() if x >= 2048) == 1025
 
 
 def test_batches_respect_the_token_budget_and_keep_every_window():
@@ -195,7 +208,7 @@ def test_batches_respect_the_token_budget_and_keep_every_window():
     assert sorted(flat, key=lambda w: (w.doc, w.start)) == sorted(windows, key=lambda w: (w.doc, w.start))
     for b in batches:
         assert len(b) * max(w.n_tokens for w in b) <= 40
-    one_long = plan_batches(plan_windows([30], 30), batch_tokens=10)
+    one_long = plan_batches(plan_windows([31], 30), batch_tokens=10)
     assert len(one_long) == 1 and one_long[0][0].n_tokens == 30  # a window is never split
 
 

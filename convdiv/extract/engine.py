@@ -300,7 +300,7 @@ def _pack(batch: list[Window], docs, offsets, device):
         tokens = docs[w.doc][w.start : w.stop]
         ids[i, : len(tokens)] = tokens
         mask[i, : len(tokens)] = 1
-        xs = np.arange(w.score_from, w.stop - 1, dtype=np.int64)
+        xs = np.arange(w.score_from, w.stop, dtype=np.int64)  # targets x + 1 may lie just past the inputs
         rows.append(np.full(len(xs), i, dtype=np.int64))
         cols.append(xs - w.start)
         targets.append(docs[w.doc][xs + 1])

@@ -28,7 +28,9 @@ from convdiv import __version__
 from convdiv.errors import ConvdivError
 
 # Bump when a change to the extract engine changes stored values: every done unit is then recomputed.
-RESULTS_VERSION = 1
+# 2: windows feed only input tokens, so each position past the first window gets one more token of context
+#    (the study's 2048/1024 windows; see extract/windows.py).
+RESULTS_VERSION = 2
 
 COMPARISON_KINDS = ("seed_pair", "consecutive_step", "cross_size")
 DEFAULT_COMPARISONS = ("seed_pair", "consecutive_step")

@@ -1,13 +1,16 @@
 """Documents -> context windows -> padded batches, so that no context ever crosses a document boundary.
 
-A document of L tokens w(0..L-1) has L-1 *positions*: position x predicts w(x+1) from w(0..x).
+A document of L tokens w(0..L-1) has L-1 *positions*: position x predicts w(x+1) from w(0..x). A window feeds
+the model *input* tokens only; the token a position predicts is a label, so it may lie just past the window.
 
-Windowing rule (documents longer than the context length C):
-    stride S = C // 2 (``window_stride``); window k covers tokens [k*S, min(k*S + C, L)).
-    Window 0 scores positions [0, C-1); every later window scores only the positions it adds,
-    [prev_end, end - 1) with prev_end the previous window's end - 1. So each position is scored exactly once,
-    and every position after the first window sees at least C - S - 1 (about C/2) tokens of context.
-A document with L <= C is one window scoring all its L-1 positions. The cost for long documents is about
+Windowing rule (documents with more than C positions, C = the context length):
+    stride S = C // 2 (``window_stride``); window k feeds tokens [k*S, min(k*S + C, L - 1)) and scores the
+    positions it adds: [prev_stop, stop), with prev_stop the previous window's stop (0 for window 0).
+    So each position is scored exactly once, window 0 scores positions 0..C-1 with their full context, and
+    every later position x sees x - k*S + 1 tokens, between C - S + 1 and C.
+This is the study's evaluation (Fehlauer et al., 2025: Pythia, C = 2048, S = 1024): on its 4,663-token sample the
+windows start at 0, 1024, 2048 and 3072, and positions 2047, 3071 and 4095 get a full 2,048-token context.
+A document with L - 1 <= C positions is one window scoring all of them. The cost for long documents is about
 C / S = 2 forward tokens per scored position beyond the first window.
 
 Batching: windows are sorted longest first and packed greedily, one window per row, right-padded, while
@@ -25,7 +28,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Window:
-    """Tokens [start, stop) of document `doc`; scores positions x in [score_from, stop - 1)."""
+    """Input tokens [start, stop) of document `doc`; scores positions x in [score_from, stop) (targets x + 1)."""
 
     doc: int
     start: int
@@ -38,7 +41,7 @@ class Window:
 
     @property
     def n_scored(self) -> int:
-        return self.stop - 1 - self.score_from
+        return self.stop - self.score_from
 
 
 def plan_windows(lengths: Sequence[int], context_length: int, stride: int | None = None) -> list[Window]:
@@ -50,15 +53,15 @@ def plan_windows(lengths: Sequence[int], context_length: int, stride: int | None
         raise ValueError(f"window stride must be in [1, context_length - 1], got {stride}")
     windows: list[Window] = []
     for doc, n in enumerate(lengths):
-        n = int(n)
-        if n < 2:
-            continue  # no position to predict
+        positions = int(n) - 1  # the last token is only ever a target
+        if positions < 1:
+            continue
         start, scored_until = 0, 0
         while True:
-            stop = min(start + context_length, n)
+            stop = min(start + context_length, positions)
             windows.append(Window(doc, start, stop, scored_until))
-            scored_until = stop - 1
-            if stop == n:
+            scored_until = stop
+            if stop == positions:
                 break
             start += stride
     return windows
