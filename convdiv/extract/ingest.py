@@ -374,6 +374,10 @@ def ingest(
               f"{', '.join(plan.devices) or plan.compute.device}")
         for line in disk.lines():
             notes(line)
+        c = plan.compute
+        notes(f"windows    {c.context_length or 'max_position_embeddings'} tokens, stride "
+              f"{c.window_stride or (c.context_length // 2 if c.context_length else 'half of that')}"
+              f"{' (from the corpus options)' if c.window_stride else ''}")
     with _Progress(progress, total, len(todo)) as bar:
         bar.todo_ids = {u.unit_id for u in todo}
         if todo:
