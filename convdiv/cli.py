@@ -177,6 +177,12 @@ def main() -> None:
     except click.exceptions.Abort:
         console.print("convdiv: aborted")
         sys.exit(130)
+    except click.UsageError as exc:
+        # One line like every other error: the bad value and where the help is (click's default adds usage lines).
+        command = exc.ctx.command_path if exc.ctx is not None else "convdiv"
+        console.print(f"[red]convdiv: error:[/red] {escape(exc.format_message())} (see `{command} --help`)",
+                      highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

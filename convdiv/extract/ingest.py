@@ -62,6 +62,8 @@ from convdiv.extract.plan import (
     _group_limits,
     _parse_label,
     _split_list,
+    check_arguments,
+    check_context_length,
     checkpoint_fingerprint,
     config_hash,
     label_of,
@@ -189,6 +191,8 @@ def prepare(
     from convdiv.suites.spec import get_suite
     from convdiv.vocab import tokenizer_fingerprint
 
+    check_arguments(batch_tokens=batch_tokens, workers=workers, context_length=context_length,
+                    memory_budget_gb=memory_budget_gb)
     comparisons = parse_comparisons(comparisons)
     if cache_policy not in CACHE_POLICIES:
         raise ConvdivError(f"--cache-policy must be one of {', '.join(CACHE_POLICIES)}, not {cache_policy!r}")
@@ -198,6 +202,8 @@ def prepare(
             raise ConvdivError(f"--workers {workers} and --devices {','.join(device_list)} disagree: --devices runs "
                                "one worker per listed device (repeat a device for more workers on it)")
         workers, device = len(device_list), device_list[0]
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
     spec = get_suite(suite, settings)
     info = ledger.conninfo(engine)
     with ledger.connect(info) as conn:
@@ -213,6 +219,7 @@ def prepare(
     # A corpus added with a window (`corpus add --preset study`) is evaluated with it unless the call names one.
     window = corpus_options.get("window") or {}
     window_stride = window.get("stride") if context_length is None else None
+    context_from = "--context-length" if context_length is not None else f"corpus {corpus!r}'s window length"
     context_length = context_length if context_length is not None else window.get("context_length")
     tokenizer = load_tokenizer(spec)
     suite_tok_sha = tokenizer_fingerprint(tokenizer)
@@ -243,17 +250,14 @@ def prepare(
     units = [u for u in units if u.key not in missing_units]
     labels = sorted({label for u in units for label in u.needs})
     refs = {label: refs[label] for label in labels}
+    check_context_length(context_length, refs.values(), context_from)
     fingerprints = {label: checkpoint_fingerprint(ref) for label, ref in refs.items()}
     from convdiv.suites.loading import check_identical_weights
 
     warnings += check_identical_weights((refs[label], fp) for label, fp in fingerprints.items() if "@" not in fp)
 
-    device = resolve_device(device)
-    dtype = resolve_dtype(dtype, device)
-    batch_tokens = int(batch_tokens or DEFAULT_BATCH_TOKENS)
-    if batch_tokens <= 0:
-        raise ConvdivError("--batch-tokens must be positive")
-    workers = max(1, int(workers))
+    batch_tokens = int(batch_tokens or DEFAULT_BATCH_TOKENS)  # None: the default (0 was refused above)
+    workers = int(workers or 1)
 
     with ledger.connect(info) as conn, conn.transaction():
         suite_id = conn.execute(q("upsert_suite"), {
@@ -293,7 +297,7 @@ def prepare(
                                                     {"suite_id": suite_id, "step": unit.step, "size": unit.size})]
             planned.append(UnitPlan(**{**unit.__dict__, "unit_id": unit_ids[unit.key],
                                        "config_hash": config_hash(unit, fingerprints, content_sha, context_length,
-                                                                  window_stride),
+                                                                  window_stride, dtype),
                                        "owned_checkpoint_ids": tuple(sorted(owned))}))
         started_at = conn.execute("SELECT now()").fetchone()[0]
         force_before = started_at if force else None

@@ -210,8 +210,44 @@ def plan_units(spec, sizes, seeds, steps, comparisons: Sequence[str]) -> list[Un
     return units
 
 
+def check_arguments(*, batch_tokens=None, workers=1, context_length=None, memory_budget_gb=None) -> None:
+    """Refuse impossible knobs in one line before anything is registered, claimed or loaded.
+
+    None means "the default"; 0 and negative values are errors, never silently the default.
+    """
+    def positive(value, flag: str, minimum=1) -> None:
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < minimum
+                                  or value != value):
+            raise ConvdivError(f"{flag} {value!r} is invalid: give a number >= {minimum} (or leave it out for the "
+                               "default)")
+
+    positive(batch_tokens, "--batch-tokens")
+    positive(workers, "--workers")
+    # A window predicts its tokens from at least one token of context: 2 is the least that scores anything.
+    positive(context_length, "--context-length", 2)
+    if memory_budget_gb is not None and not (isinstance(memory_budget_gb, (int, float)) and memory_budget_gb > 0):
+        raise ConvdivError(f"--memory-gb {memory_budget_gb!r} is invalid: give a positive number of GiB (or leave "
+                           "it out to size groups from free memory)")
+
+
+def check_context_length(context_length: int | None, refs, what: str = "--context-length") -> None:
+    """``context_length`` must fit every local checkpoint's declared max_position_embeddings (read from its
+    config.json, so before anything is claimed; hub checkpoints are checked by the engine once loaded)."""
+    if context_length is None:
+        return
+    for ref in refs:
+        config = Path(ref.path) / "config.json"
+        try:
+            longest = json.loads(config.read_text(encoding="utf-8")).get("max_position_embeddings")
+        except (OSError, ValueError):
+            continue
+        if isinstance(longest, int) and context_length > longest:
+            raise ConvdivError(f"{what} {context_length} exceeds checkpoint {ref.path}'s "
+                               f"max_position_embeddings {longest}: give at most {longest}")
+
+
 def config_hash(unit: UnitPlan, fingerprints: dict[str, str], corpus_sha: str, context_length,
-                window_stride: int | None = None) -> str:
+                window_stride: int | None = None, dtype: str = "float32") -> str:
     payload = {
         "unit": unit.key,
         "results_version": RESULTS_VERSION,
@@ -223,6 +259,10 @@ def config_hash(unit: UnitPlan, fingerprints: dict[str, str], corpus_sha: str, c
         "comparisons": sorted(unit.comparisons),
         "weights": {label: fingerprints[label] for label in sorted(unit.needs)},
     }
+    if dtype != "float32":
+        # The forward dtype changes the stored values, so a bfloat16 unit is not done for a float32 request. Only
+        # non-float32 runs carry it, so float32 units done before the dtype counted keep their hash.
+        payload["dtype"] = dtype
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
