@@ -94,11 +94,11 @@ def main() -> None:
                 sys.path.insert(0, str(ROOT / "bench"))
                 import views  # bench/views.py: the SQL issue's paper-scale warehouse
 
-                from convdiv.analysis.refresh import refresh_aggregates
+                from convdiv.warehouse import aggregates
 
                 conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
                 built = views.build(conninfo, 1, np.random.default_rng(1))
-                refresh_aggregates(engine)
+                aggregates.rebuild(engine)
                 rows = (built["rows checkpoint_token"], built["rows pair_token"])
             else:
                 info = build_synthetic_warehouse(
@@ -106,7 +106,7 @@ def main() -> None:
                     steps=PAPER_STEPS, n_positions=args.positions, n_documents=1, vocab_size=5000)
                 rows = (info.checkpoint_token_rows, info.pair_token_rows)
             print(f"warehouse ({args.builder}): {rows[0]:,} checkpoint_token + {rows[1]:,} pair_token rows loaded "
-                  f"and aggregates refreshed in {time.perf_counter() - t:.1f} s")
+                  f"and aggregates rebuilt in {time.perf_counter() - t:.1f} s")
         out = Path(args.out)
         result = build_report(engine, out)
         print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)")

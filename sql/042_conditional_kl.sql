@@ -10,62 +10,30 @@
 --   mean_kl, sd_kl, se_kl, ci_low, ci_high   as in expected_kl, over the category's positions
 --   mean_ce       mean over comparisons of (CE of a + CE of b) / 2 over the category's positions, nats
 --                 (for seed pairs: the mean CE of the category over the seeds)
--- Materialised (refreshed by refresh_aggregates after comparison_stats and checkpoint_stats): averaging ~100k
--- per-comparison category rows with their CEs took seconds per read at paper scale; reading this takes ms.
-CREATE MATERIALIZED VIEW conditional_kl AS
+-- Reads agg_conditional_kl, maintained per comparison group in each unit's publish transaction.
+CREATE OR REPLACE VIEW conditional_kl AS
 SELECT
     g.suite,
     g.suite_id,
     co.name AS corpus,
-    g.corpus_id,
+    a.corpus_id,
     g.kind,
-    g.size,
-    g.size_rank,
+    g.size_a AS size,
+    g.size_rank_a AS size_rank,
     g.size_b,
-    g.step,
+    g.step_a AS step,
     g.step_b,
-    g.family,
-    g.category,
-    g.category_order,
-    g.n_comparisons,
-    g.n_positions,
-    g.mean_kl,
-    g.sd_kl,
-    g.sd_kl / sqrt(g.n_comparisons) AS se_kl,
-    g.mean_kl - t_quantile_975(g.n_comparisons - 1) * g.sd_kl / sqrt(g.n_comparisons) AS ci_low,
-    g.mean_kl + t_quantile_975(g.n_comparisons - 1) * g.sd_kl / sqrt(g.n_comparisons) AS ci_high,
-    g.mean_ce
-FROM (
-    SELECT
-        ci.suite,
-        ci.suite_id,
-        cs.corpus_id,
-        ci.kind,
-        ci.size_a AS size,
-        ci.size_rank_a AS size_rank,
-        ci.size_b,
-        ci.step_a AS step,
-        ci.step_b,
-        cs.family,
-        cs.category,
-        cs.category_order,
-        count(*) AS n_comparisons,
-        max(cs.n_positions) AS n_positions,
-        avg(cs.mean_kl) AS mean_kl,
-        stddev_samp(cs.mean_kl) AS sd_kl,
-        avg((ka.mean_ce + kb.mean_ce) / 2) AS mean_ce
-    FROM comparison_stats AS cs
-    JOIN comparison_info AS ci ON ci.comparison_id = cs.comparison_id
-    LEFT JOIN checkpoint_stats AS ka
-        ON ka.checkpoint_id = ci.checkpoint_a AND ka.corpus_id = cs.corpus_id
-        AND ka.family = cs.family AND ka.category = cs.category
-    LEFT JOIN checkpoint_stats AS kb
-        ON kb.checkpoint_id = ci.checkpoint_b AND kb.corpus_id = cs.corpus_id
-        AND kb.family = cs.family AND kb.category = cs.category
-    WHERE cs.family <> 'all'
-    GROUP BY ci.suite, ci.suite_id, cs.corpus_id, ci.kind, ci.size_a, ci.size_rank_a, ci.size_b, ci.step_a, ci.step_b,
-             cs.family, cs.category, cs.category_order
-) AS g
-JOIN corpus AS co ON co.corpus_id = g.corpus_id;
-
-CREATE INDEX ix_conditional_kl_group ON conditional_kl (suite_id, corpus_id, kind, size, step);
+    a.family,
+    a.category,
+    a.category_order,
+    a.n_comparisons,
+    a.n_positions,
+    a.mean_kl,
+    a.sd_kl,
+    a.sd_kl / sqrt(a.n_comparisons) AS se_kl,
+    a.mean_kl - t_quantile_975(a.n_comparisons - 1) * a.sd_kl / sqrt(a.n_comparisons) AS ci_low,
+    a.mean_kl + t_quantile_975(a.n_comparisons - 1) * a.sd_kl / sqrt(a.n_comparisons) AS ci_high,
+    a.mean_ce
+FROM agg_conditional_kl AS a
+JOIN comparison_group_info AS g ON g.group_id = a.group_id
+JOIN corpus AS co ON co.corpus_id = a.corpus_id;

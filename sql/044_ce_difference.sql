@@ -11,8 +11,8 @@
 --   delta_h        dH = H(a) - H(b)
 --   ce_ratio       H(a) / H(b) (NULL when H(b) is 0)
 --   mean_kl        mean over the category's positions of (KL(p_a||p_b) + KL(p_b||p_a)) / 2, nats
--- Materialised (refreshed by refresh_aggregates): one row per comparison and category, read whole by the fits.
-CREATE MATERIALIZED VIEW ce_difference AS
+-- A join of the maintained comparison_stats and checkpoint_stats (one row per comparison and category).
+CREATE OR REPLACE VIEW ce_difference AS
 SELECT
     ci.suite,
     ci.suite_id,
@@ -46,5 +46,3 @@ LEFT JOIN checkpoint_stats AS kb
     ON kb.checkpoint_id = ci.checkpoint_b AND kb.corpus_id = cs.corpus_id
     AND kb.family = cs.family AND kb.category = cs.category
 WHERE cs.family <> 'all';
-
-CREATE INDEX ix_ce_difference_group ON ce_difference (suite_id, corpus_id, kind, family);

@@ -1,4 +1,4 @@
--- context_variance (materialised): per suite, corpus, kind, size and step, how E[KL] varies across contexts.
+-- context_variance: per suite, corpus, kind, size and step, how E[KL] varies across contexts.
 --   E[KL](x) = mean over comparisons of (KL(p_a||p_b) + KL(p_b||p_a)) / 2 at position x;
 --   mean_kl = mean over positions of E[KL](x), sd_kl = its sample SD across positions.
 -- Serves: the study's question whether seeds disagree uniformly or on a few contexts (a large sd_kl relative to
@@ -9,26 +9,23 @@
 --   n_comparisons     comparisons averaged per position (the largest, if unequal)
 --   n_positions       positions with at least one comparison
 --   mean_kl, sd_kl    mean and sample SD across positions of E[KL](x), nats
--- Reads position_kl; refreshed by refresh_aggregates.
-CREATE MATERIALIZED VIEW context_variance AS
+-- Reads agg_context_variance, maintained per comparison group in each unit's publish transaction.
+CREATE OR REPLACE VIEW context_variance AS
 SELECT
-    s.name AS suite,
-    pk.suite_id,
+    g.suite,
+    g.suite_id,
     co.name AS corpus,
-    pk.corpus_id,
-    pk.kind,
-    pk.size,
-    pk.size_rank,
-    pk.size_b,
-    pk.step,
-    pk.step_b,
-    max(pk.n_comparisons) AS n_comparisons,
-    count(*) AS n_positions,
-    avg(pk.mean_kl) AS mean_kl,
-    stddev_samp(pk.mean_kl) AS sd_kl
-FROM position_kl AS pk
-JOIN suite AS s ON s.suite_id = pk.suite_id
-JOIN corpus AS co ON co.corpus_id = pk.corpus_id
-GROUP BY s.name, pk.suite_id, co.name, pk.corpus_id, pk.kind, pk.size, pk.size_rank, pk.size_b, pk.step, pk.step_b;
-
-CREATE INDEX ix_context_variance_group ON context_variance (suite_id, corpus_id, kind, size, step);
+    cv.corpus_id,
+    g.kind,
+    g.size_a AS size,
+    g.size_rank_a AS size_rank,
+    g.size_b,
+    g.step_a AS step,
+    g.step_b,
+    cv.n_comparisons,
+    cv.n_positions,
+    cv.mean_kl,
+    cv.sd_kl
+FROM agg_context_variance AS cv
+JOIN comparison_group_info AS g ON g.group_id = cv.group_id
+JOIN corpus AS co ON co.corpus_id = cv.corpus_id;

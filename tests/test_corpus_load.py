@@ -137,16 +137,16 @@ def test_different_content_is_refused_unless_replace(engine):
 
 
 def test_remove_corpus(engine):
-    from convdiv.analysis.refresh import refresh_aggregates
+    from convdiv.warehouse import aggregates
 
     add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL)
     _add_fact(engine, "small")
-    refresh_aggregates(engine)
+    aggregates.rebuild(engine)
     stats = sa.text("SELECT count(*) FROM checkpoint_stats")
     with engine.connect() as conn:
         assert conn.execute(stats).scalar_one() > 0
     assert remove_corpus(engine, "small") == 2  # idx 0 of both documents
-    with engine.connect() as conn:  # the aggregates were refreshed with the removal: nothing of it is left
+    with engine.connect() as conn:  # its facts and aggregates went with it
         assert conn.execute(stats).scalar_one() == 0
     assert table_counts(engine) == {"corpus": 0, "vocab_token": 0, "position": 0}
     with pytest.raises(ConvdivError, match="no corpus named 'small'"):

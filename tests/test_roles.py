@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from convdiv.analysis.refresh import refresh_aggregates
+from convdiv.warehouse import aggregates
 from convdiv.cli import cli
 from convdiv.errors import ConvdivError
 from convdiv.warehouse.roles import grant_analyst
@@ -43,7 +43,7 @@ def _relations(engine) -> list[str]:
 
 
 def test_analyst_reads_every_table_and_view(engine, db_url, role):
-    refresh_aggregates(engine)
+    aggregates.rebuild(engine)
     result = grant_analyst(engine, role)
     assert result.created and not result.login and result.warnings == []
     relations = _relations(engine)

@@ -24,12 +24,12 @@ def test_there_are_enough_examples():
 def test_example_query_runs(engine, index):
     """Every documented query runs and finds rows on a warehouse that has the data it asks about: the four-phase
     curve suite plus the report's synthetic suite (POS tags, consecutive steps, token texts ' w1', ...)."""
-    from convdiv.analysis.refresh import refresh_aggregates
     from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.warehouse import aggregates
 
     build_curve_warehouse(engine)
     build_synthetic_warehouse(engine)
-    refresh_aggregates(engine)
+    aggregates.rebuild(engine)
     query = EXAMPLES[index].replace("' the'", "' w1'")  # the synthetic vocabulary has no English words
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(query).all()

@@ -1,4 +1,4 @@
-"""The SQL files as replaceable objects (sqlfiles), migration 0002's object list, and refresh_aggregates."""
+"""The SQL files as replaceable objects (sqlfiles), the latest migration's object list, rebuild and check."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from convdiv.analysis import sqlfiles
-from convdiv.analysis.refresh import refresh_aggregates
 from convdiv.errors import ConvdivError
+from convdiv.warehouse import aggregates
 from convdiv.warehouse.schema import MIGRATIONS_DIR, SQL_DIR
 
 from test_views_rules import build_curve_warehouse
@@ -40,9 +40,10 @@ CONTRACT_VIEWS = {
 }
 
 
-def _migration_0002():
-    path = next(MIGRATIONS_DIR.glob("versions/*_0002_analysis_views.py"))
-    spec = importlib.util.spec_from_file_location("migration_0002", path)
+def _latest_migration():
+    """The newest migration that pins the analysis layer (it lists every object of sql/ in creation order)."""
+    path = sorted(p for p in MIGRATIONS_DIR.glob("versions/*.py") if "OBJECTS = (" in p.read_text())[-1]
+    spec = importlib.util.spec_from_file_location("latest_migration", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -50,7 +51,7 @@ def _migration_0002():
 
 def test_every_file_is_one_documented_object_in_dependency_order():
     objs = sqlfiles.objects()
-    assert [o.name for o in objs] == list(_migration_0002().OBJECTS), "migration 0002 must list every sql/ file"
+    assert [o.name for o in objs] == list(_latest_migration().OBJECTS), "the latest migration must list sql/"
     names = [o.name for o in objs]
     for i, obj in enumerate(objs):
         text = obj.path.read_text()
@@ -59,10 +60,8 @@ def test_every_file_is_one_documented_object_in_dependency_order():
         # an object may only use objects created before it
         later = [n for n in names[i + 1:] if re.search(rf"\b{n}\b", body)]
         assert later == [], f"{obj.name} uses later objects {later}"
-    assert sqlfiles.materialized_views() == [
-        "final_surprisal", "checkpoint_stats", "comparison_stats", "conditional_kl", "ce_difference",
-        "position_kl", "token_divergence", "context_variance", "regression_cells",
-        "regression_moments"]
+    # aggregates are tables maintained at publish (migration 0003): nothing needs a REFRESH
+    assert [o.name for o in objs if o.kind == "materialized view"] == []
 
 
 def test_views_have_the_contract_columns(engine):
@@ -90,33 +89,31 @@ def test_replace_recreates_the_object_and_its_dependants(engine):
     build_curve_warehouse(engine)
     with engine.begin() as conn:
         before = conn.execute(sa.text("SELECT * FROM phase_boundaries")).all()
-        redone = sqlfiles.replace(conn, "comparison_stats")
-        assert redone[0] == "comparison_stats"
-        assert {"expected_kl", "conditional_kl", "relative_divergence", "phase_boundaries", "context_variance"} <= set(
-            redone)
+        redone = sqlfiles.replace(conn, "expected_kl")
+        assert redone[0] == "expected_kl"
+        assert {"conditional_kl", "relative_divergence", "phase_boundaries", "context_variance"} <= set(redone)
         assert conn.execute(sa.text("SELECT * FROM phase_boundaries")).all() == before
 
 
-def test_refresh_brings_aggregates_up_to_date_in_the_callers_transaction(engine):
+def test_check_finds_stale_aggregates_and_rebuild_fixes_them(engine):
+    """Facts changed behind the ingest's back (a direct UPDATE): the maintained aggregates are stale, `check`
+    names them, and `rebuild` recomputes them from the facts in the caller's transaction."""
     build_curve_warehouse(engine)
+    assert all(c.ok for c in aggregates.check(engine))
     query = sa.text("SELECT mean_kl FROM expected_kl WHERE size = 'm' AND step = 2000")
     with engine.connect() as conn:
         assert conn.execute(query).scalar() == pytest.approx(1.5)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE pair_token SET kl_ab = 2.5 WHERE comparison_id IN (SELECT comparison_id FROM "
                              "comparison_info WHERE size_a = 'm' AND step_a = 2000)")
-        assert conn.execute(query).scalar() == pytest.approx(1.5)  # stale until refreshed
-        timings = refresh_aggregates(conn)
-        assert list(timings) == sqlfiles.materialized_views()
+        assert conn.execute(query).scalar() == pytest.approx(1.5)  # stale: nothing published
+        stale = {c.aggregate for c in aggregates.check(conn) if not c.ok}
+        # each level is checked against its inputs: the facts' direct aggregates are stale; what derives from them
+        # (conditional_kl from comparison_stats) is consistent with its stale inputs
+        assert {"comparison_stats", "agg_position_kl"} <= stale
+        assert "checkpoint_stats" not in stale  # the checkpoint facts did not change
+        aggregates.rebuild(conn)
         assert conn.execute(query).scalar() == pytest.approx(2.0)  # (2.5 + 1.5) / 2
+    assert all(c.ok for c in aggregates.check(engine))
     with engine.connect() as conn:
         assert conn.execute(query).scalar() == pytest.approx(2.0)
-        assert conn.exec_driver_sql("SHOW enable_nestloop").scalar() == "on"  # planner settings restored
-    # an engine works too (own transaction)
-    assert set(refresh_aggregates(engine)) == set(timings)
-
-
-def test_refresh_skips_aggregates_an_older_schema_lacks(engine):
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP MATERIALIZED VIEW context_variance")
-        assert "context_variance" not in refresh_aggregates(conn)

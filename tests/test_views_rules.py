@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from scipy import stats
 
-from convdiv.analysis.refresh import refresh_aggregates
+from convdiv.warehouse import aggregates
+
 
 STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000]
 # KL to uniform: flat until 8, rising from 16: threshold 0.01 + 0.1 * (6 - 0.01) = 0.609 -> uniform ends at 16
@@ -70,7 +71,7 @@ def build_curve_warehouse(engine, frequencies=(5, 50)) -> None:
                 for p in positions:
                     conn.execute(sa.text("INSERT INTO pair_token VALUES (:c, :p, :k, :k)"),
                                  dict(c=cmp, p=p, k=curve[i]))
-        refresh_aggregates(conn)
+        aggregates.rebuild(conn)
 
 
 def test_phase_boundaries_of_the_four_phase_curve(engine):

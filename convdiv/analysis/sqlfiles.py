@@ -76,11 +76,6 @@ def get(name: str, sql_dir: Path = SQL_DIR) -> SqlObject:
     raise ConvdivError(f"no SQL file for {name!r} in {sql_dir}")
 
 
-def materialized_views(sql_dir: Path = SQL_DIR) -> list[str]:
-    """Names of the materialised aggregates, in refresh order (an aggregate may read the ones before it)."""
-    return [o.name for o in objects(sql_dir) if o.kind == "materialized view"]
-
-
 def read(name: str, as_of: str | None = None, sql_dir: Path = SQL_DIR) -> str:
     """The SQL text of ``name`` as migration ``as_of`` loads it (the newest file when no older copy was kept)."""
     if as_of is not None:
@@ -106,8 +101,19 @@ def create(connection, name: str, as_of: str | None = None) -> None:
 
 
 def drop(connection, name: str) -> None:
-    """Drop ``name``; dependants must be dropped first (no CASCADE: a forgotten dependant should fail loudly)."""
-    connection.exec_driver_sql(get(name).drop_statement)
+    """Drop ``name`` as whatever kind it is in the database (a migration may have changed its kind: a materialised
+    view at 0002 is a table-backed view later); dependants must be dropped first (no CASCADE: a forgotten dependant
+    should fail loudly). Nothing happens when it does not exist."""
+    kind = connection.exec_driver_sql(
+        "SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' END "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname = %s AND c.relkind IN ('v', 'm') "
+        "UNION ALL SELECT 'FUNCTION' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = current_schema() AND p.proname = %s",
+        (name, name),
+    ).scalar()
+    if kind is not None:
+        connection.exec_driver_sql(f"DROP {kind} IF EXISTS {name}")
 
 
 def replace(connection, name: str, as_of: str | None = None) -> list[str]:

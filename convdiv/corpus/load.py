@@ -150,8 +150,7 @@ def add_corpus(
             if not replace:
                 raise ConvdivError(f"corpus {name!r} already exists with different content; use --replace")
             facts_removed = conn.execute(sql("count_dependent_facts"), {"corpus_id": current.corpus_id}).scalar_one()
-            conn.execute(sql("delete_corpus"), {"corpus_id": current.corpus_id})
-            _refresh_if_facts_removed(conn, facts_removed)
+            _delete_corpus(conn, current.corpus_id)
         corpus_id = conn.execute(sql("insert_corpus"), row).scalar_one()
         copy_vocab(conn, corpus_id, texts, counts, logq)
         loaded = copy_positions(conn, corpus_id, table)
@@ -169,18 +168,16 @@ def remove_corpus(engine, name: str) -> int:
         if current is None:
             raise ConvdivError(f"no corpus named {name!r}")
         facts = conn.execute(sql("count_dependent_facts"), {"corpus_id": current.corpus_id}).scalar_one()
-        conn.execute(sql("delete_corpus"), {"corpus_id": current.corpus_id})
-        _refresh_if_facts_removed(conn, facts)
+        _delete_corpus(conn, current.corpus_id)
     return int(facts)
 
 
-def _refresh_if_facts_removed(conn, facts_removed: int) -> None:
-    """Facts cascaded away: refresh the materialised aggregates in the same transaction, so no view ever shows
-    rows of a corpus that is gone (the ingest refreshes only after it publishes units)."""
-    if facts_removed:
-        from convdiv.analysis.refresh import refresh_aggregates
-
-        refresh_aggregates(conn)
+def _delete_corpus(conn, corpus_id: int) -> None:
+    """The corpus, its positions and vocabulary, its facts (explicitly: the fact tables have no foreign keys) and
+    its aggregates (foreign keys with ON DELETE CASCADE), in the caller's transaction."""
+    conn.execute(sql("delete_corpus_checkpoint_facts"), {"corpus_id": corpus_id})
+    conn.execute(sql("delete_corpus_pair_facts"), {"corpus_id": corpus_id})
+    conn.execute(sql("delete_corpus"), {"corpus_id": corpus_id})
 
 
 def list_corpora(engine) -> list:

@@ -85,5 +85,3 @@ def print_summary(summary, shown: set[str] = frozenset()) -> None:
     click.echo(f"ingest {summary.suite} x {summary.corpus}: {summary.units_done} done, {summary.units_skipped} "
                f"skipped (already done), {summary.units_elsewhere} done by other workers, {summary.units_failed} "
                f"failed, {summary.units_missing} missing a revision")
-    if not summary.refreshed:
-        out.print("note: convdiv.analysis.refresh not available; aggregates were not refreshed")

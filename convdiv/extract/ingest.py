@@ -11,6 +11,8 @@ Units of work (the ledger's ``ingest_unit`` rows; see ``warehouse/ledger.py`` fo
 A unit owns its rows: publishing replaces whatever the warehouse held for it (``checkpoint_token`` of its
 checkpoints, ``pair_token`` of its comparison kinds with checkpoint b among its checkpoints), so a unit is
 always fully visible or absent, and units never overlap whatever selection of sizes/seeds/steps a call uses.
+The same publish transaction maintains the aggregates the analysis views read (``maintain_aggregates`` in
+``sql/060_maintain_aggregates.sql``): there is no refresh at the end, and readers never wait on an ingest.
 
 Work groups: a worker claims several consecutive units of one size at once (as many as the memory budget
 allows; all steps of a size when models are tiny) and runs ONE extract pass over the models they need: every
@@ -29,8 +31,7 @@ local cache), its comparisons, the corpus content hash, the context length,
 KL values in (-1e-6, 0) are float32 rounding of a true 0 and are stored as 0; anything more negative fails
 the unit (see :func:`convdiv.extract.worker.unit_rows`).
 
-Modules: this one holds the call (:func:`ingest`: plan, split into todo/skipped, run the workers, refresh the
-aggregates, summarise), the registration of dimensions and ledger units (:func:`prepare`) and the corpus reader;
+Modules: this one holds the call (:func:`ingest`: plan, split into todo/skipped, run the workers, summarise), the registration of dimensions and ledger units (:func:`prepare`) and the corpus reader;
 ``convdiv.extract.plan`` holds the units and their configuration hashes, ``convdiv.extract.worker`` the worker
 that computes and publishes them. Their public names are re-exported here.
 """
@@ -113,7 +114,6 @@ class IngestSummary:
     device: str
     dtype: str
     workers: list[WorkerReport]
-    refreshed: bool
     outcomes: list[UnitOutcome]
     warnings: list[str] = field(default_factory=list)  # e.g. identical weights at two steps of a run
     units_missing: int = 0  # left out: a checkpoint they need has no revision on the Hub (or in the cache)
@@ -396,12 +396,6 @@ def ingest(
     for r in reports:
         outcomes += r.outcomes
         worker_warnings += [w for w in r.warnings if w not in worker_warnings]
-    try:
-        refreshed = _refresh(engine, plan.conninfo)
-    except Exception:
-        if not errors:
-            raise
-        refreshed = False  # the workers' failure is the one to report (often the same cause); the next run refreshes
     done = [o for o in outcomes if o.status == "done"]
     failed = [o for o in outcomes if o.status == "failed"]
     summary = IngestSummary(
@@ -410,7 +404,7 @@ def ingest(
         rows_checkpoint_token=sum(o.rows_checkpoint_token for o in done),
         rows_pair_token=sum(o.rows_pair_token for o in done), elapsed_s=time.perf_counter() - started,
         device=", ".join(plan.devices) or plan.compute.device, dtype=plan.compute.dtype, workers=reports,
-        refreshed=refreshed, outcomes=outcomes, warnings=plan.warnings + worker_warnings,
+        outcomes=outcomes, warnings=plan.warnings + worker_warnings,
         units_missing=len(plan.missing_units), missing_units=dict(plan.missing_units),
     )
     if errors:
@@ -479,40 +473,6 @@ def _poll_progress(conn, plan, weights, seen, bar) -> None:
         if unit_id not in seen and unit_id in bar.todo_ids:
             seen.add(unit_id)
             bar.advance(UnitOutcome("", status), weights[unit_id] if status == "done" else 0)
-
-
-REFRESH_MARK = "refresh_aggregates"
-
-
-def _refresh(engine, info: str) -> bool:
-    """Bring the materialised aggregates (``convdiv.analysis.refresh``) up to date; True when they are current.
-
-    Refreshing costs about a minute on the demo, so it is skipped when no unit finished since the start of the
-    last successful refresh. Refreshes are recorded as ``ingest_run`` rows with ``arguments ? 'refresh_aggregates'``;
-    a run killed after publishing units but before refreshing therefore gets its refresh from the next call.
-    False when the analysis module does not exist.
-    """
-    try:
-        from convdiv.analysis.refresh import refresh_aggregates
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("convdiv.analysis"):
-            return False
-        raise
-    with ledger.connect(info) as conn:
-        last = conn.execute("SELECT max(started_at) FROM ingest_run WHERE status = 'done' AND arguments ? %s",
-                            (REFRESH_MARK,)).fetchone()[0]
-        newest = conn.execute("SELECT max(finished_at) FROM ingest_unit WHERE status = 'done'").fetchone()[0]
-    if last is not None and (newest is None or newest < last):
-        return True
-    run_id = ledger.start_run(info, {REFRESH_MARK: True}, __version__)
-    try:
-        with engine.begin() as connection:
-            refresh_aggregates(connection)
-    except BaseException:
-        ledger.finish_run(info, run_id, "failed")
-        raise
-    ledger.finish_run(info, run_id, "done")
-    return True
 
 
 class _Progress:

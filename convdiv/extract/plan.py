@@ -183,8 +183,11 @@ def plan_units(spec, sizes, seeds, steps, comparisons: Sequence[str]) -> list[Un
     # `--comparisons cross_size` alone adds the cross-size units and leaves the per-size units as they are
     # (planning them without their pair kinds would change their configuration and redo them without pairs).
     size_units = not comparisons or any(k in comparisons for k in SIZE_UNIT_KINDS)
+    # Each size's last selected step first: the surprisal bins of every checkpoint of a size follow its last ingested
+    # step (final_surprisal), and a publish that moves that step recomputes them for the whole size.
+    size_steps = steps[-1:] + steps[:-1]
     for size in sizes if size_units else ():
-        for step in steps:
+        for step in size_steps:
             writes = tuple(label_of(size, s, step) for s in seeds)
             comps: list[tuple[str, str, str]] = []
             needs = list(writes)

@@ -2,7 +2,7 @@
 
 Rows go into the real tables (suite, model, run, checkpoint, corpus, vocab_token, position, comparison,
 checkpoint_token, pair_token, ingest_run, ingest_unit) by COPY, exactly where an ingest would put them, and the
-materialised aggregates are refreshed after, so every view sees them as ingested data. The numbers are drawn from
+aggregates are rebuilt after (aggregates.rebuild), so every view sees them as ingested data. The numbers are drawn from
 a known model rather than computed by language models:
 
 - E[KL] across seeds follows the study's four phases in log(step + 1): ~0 at step 0, up to a bump at step 16,
@@ -234,10 +234,10 @@ def build_synthetic_warehouse(
     finally:
         raw.close()
 
-    from convdiv.analysis.refresh import refresh_aggregates
+    from convdiv.warehouse import aggregates
 
     with engine.connect() as conn:  # planner statistics for the fresh rows, as after a real bulk load
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
-    refresh_aggregates(engine)
+    aggregates.rebuild(engine)  # the facts bypassed the ingest: its aggregates are built here in one pass
     return SyntheticInfo(suite, corpus, sizes, seeds, steps, n_positions, n_ck, n_pair)

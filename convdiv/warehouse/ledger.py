@@ -272,12 +272,22 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
                 problems.append(f"{bad_ckpt + bad_pair} rows with non-finite values or negative KL")
             if problems:
                 raise ConvdivError(f"ingest unit {rows.unit_key}: validation failed: {'; '.join(problems)}")
-            owned = {"checkpoint_ids": rows.owned_checkpoint_ids, "corpus_id": rows.corpus_id}
+            owned = {"checkpoint_ids": rows.owned_checkpoint_ids, "corpus_id": rows.corpus_id,
+                     "kinds": rows.owned_kinds}
+            references = cur.execute(q("validate_stage_references"), owned).fetchone()
+            if any(references):
+                raise ConvdivError(
+                    f"ingest unit {rows.unit_key}: rows reference what the unit does not own: "
+                    f"{references[0]} checkpoint rows of other checkpoints, {references[1] + references[3]} rows of "
+                    f"positions outside corpus {rows.corpus_id}, {references[2]} pair rows of other comparisons; "
+                    "not published (this is a bug in convdiv: please report it)"
+                )
             if rows.owns_checkpoint_rows:
                 cur.execute(q("delete_owned_checkpoint_rows"), owned)
-            cur.execute(q("delete_owned_pair_rows"), {**owned, "kinds": rows.owned_kinds})
+            cur.execute(q("delete_owned_pair_rows"), owned)
             cur.execute(q("publish_checkpoint_rows"))
             cur.execute(q("publish_pair_rows"))
+            cur.execute(q("maintain_aggregates"), {**owned, "writes_checkpoints": rows.owns_checkpoint_rows})
             for checkpoint_id, (sha, n_params) in rows.weights.items():
                 if sha:
                     cur.execute(q("set_checkpoint_weights"), {"checkpoint_id": checkpoint_id, "weights_sha256": sha})

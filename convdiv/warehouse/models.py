@@ -22,6 +22,7 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     MetaData,
     REAL,
@@ -242,13 +243,11 @@ class CheckpointToken(Base):
     )
     # Key = two integers (8 bytes): the narrow primary key the design asks for, checkpoint first so that one
     # checkpoint's rows are contiguous in the index (Citus-ready: the distribution column leads every key).
-    checkpoint_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("checkpoint.checkpoint_id", ondelete="CASCADE"), primary_key=True,
-        comment="The checkpoint.",
-    )
-    position_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("position.position_id", ondelete="CASCADE"), primary_key=True, comment="The position."
-    )
+    # No foreign keys on facts (migration 0003): per-row FK triggers made every load 7x slower. The publish
+    # transaction checks a unit's references set-wise while its rows are staged (ledger.publish_unit), and the
+    # deletes that used to cascade are explicit statements (corpus removal, unit re-publish).
+    checkpoint_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The checkpoint (checkpoint.checkpoint_id).")
+    position_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The position (position.position_id).")
     ce: Mapped[float] = mapped_column(REAL, comment="Cross-entropy (surprisal) -log p(w(x+1)) in nats.")
     entropy: Mapped[float] = mapped_column(REAL, comment="Entropy H(p) of the predicted distribution, nats.")
     kl_uniform: Mapped[float] = mapped_column(REAL, comment="KL(p || uniform) = log|V| - H(p), nats.")
@@ -262,14 +261,222 @@ class PairToken(Base):
     )
 
     comparison_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, comment="The comparison (comparison.comparison_id)."
+    )
+    position_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The position (position.position_id).")
+    kl_ab: Mapped[float] = mapped_column(REAL, comment="KL(p_a || p_b) in nats.")
+    kl_ba: Mapped[float] = mapped_column(REAL, comment="KL(p_b || p_a) in nats.")
+
+
+# --------------------------------------------------------------------------------------------- aggregates
+# Maintained where facts are published (migration 0003; sql/06x_* functions): the publish transaction of a unit
+# recomputes the rows of the checkpoints, comparisons and comparison groups it touched from their facts (through
+# the facts' primary-key indexes, so the cost is the unit's, not the warehouse's). Readers never wait: no REFRESH.
+# Tables named like a view of docs/sql.md hold that view's columns; agg_* tables are read through views of sql/.
+
+
+class ComparisonGroup(Base):
+    __tablename__ = "comparison_group"
+    __table_args__ = (
+        UniqueConstraint("kind", "model_a", "model_b", "step_a", "step_b"),
+        {"comment": "The comparisons averaged together by the analyses: one kind, size pair and step pair "
+                    "(seed pairs of one size and step; consecutive steps t1 -> t2 of one size; cross sizes)."},
+    )
+
+    group_id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True, comment="Surrogate key.")
+    kind: Mapped[str] = mapped_column(Text, comment="Comparison kind (seed_pair, consecutive_step, cross_size).")
+    model_a: Mapped[int] = mapped_column(
+        SmallInteger, ForeignKey("model.model_id", ondelete="CASCADE"), comment="Model size of checkpoint a."
+    )
+    model_b: Mapped[int] = mapped_column(
+        SmallInteger, ForeignKey("model.model_id", ondelete="CASCADE"), comment="Model size of checkpoint b."
+    )
+    step_a: Mapped[int] = mapped_column(Integer, comment="Step of checkpoint a.")
+    step_b: Mapped[int] = mapped_column(Integer, comment="Step of checkpoint b.")
+
+
+def _corpus_fk(comment: str = "The corpus.") -> Mapped[int]:
+    return mapped_column(SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), primary_key=True,
+                         comment=comment)
+
+
+class FinalSurprisal(Base):
+    __tablename__ = "final_surprisal"
+    __table_args__ = ({"comment": "Each position's surprisal at the end of training per model size and corpus "
+                                  "(see sql/030_compute_final_surprisal.sql)."},)
+
+    model_id: Mapped[int] = mapped_column(
+        SmallInteger, ForeignKey("model.model_id", ondelete="CASCADE"), primary_key=True, comment="The model size."
+    )
+    corpus_id: Mapped[int] = _corpus_fk()
+    position_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The position.")
+    final_step: Mapped[int] = mapped_column(Integer, comment="Last step of the size with facts in the corpus.")
+    n_seeds: Mapped[int] = mapped_column(BigInteger, comment="Seeds with a row at final_step.")
+    final_ce: Mapped[float] = mapped_column(Double, comment="Mean CE over those seeds at final_step, nats.")
+    surprisal_bin_order: Mapped[int] = mapped_column(Integer, comment="0..4 for [0,1), [1,2), [2,4), [4,8), [8,inf).")
+    surprisal_bin: Mapped[str] = mapped_column(Text, comment="Bin label: '0-1', '1-2', '2-4', '4-8', '8+'.")
+
+
+class CheckpointStats(Base):
+    __tablename__ = "checkpoint_stats"
+    __table_args__ = ({"comment": "Per checkpoint, corpus and category: means of the per-token statistics "
+                                  "(see sql/031_compute_checkpoint_stats.sql and docs/sql.md)."},)
+
+    checkpoint_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("checkpoint.checkpoint_id", ondelete="CASCADE"), primary_key=True,
+        comment="The checkpoint.",
+    )
+    corpus_id: Mapped[int] = _corpus_fk()
+    family: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category family ('all', 'pos_t', ...).")
+    category: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category within the family.")
+    category_order: Mapped[int | None] = mapped_column(Integer, comment="Sort key of bins; NULL for POS tags.")
+    n_positions: Mapped[int] = mapped_column(BigInteger, comment="Positions of the checkpoint in the category.")
+    mean_ce: Mapped[float] = mapped_column(Double, comment="Mean CE over those positions, nats.")
+    mean_entropy: Mapped[float] = mapped_column(Double, comment="Mean entropy, nats.")
+    mean_kl_uniform: Mapped[float] = mapped_column(Double, comment="Mean KL to uniform, nats.")
+    mean_kl_unigram: Mapped[float] = mapped_column(Double, comment="Mean KL to the unigram, nats.")
+
+
+class ComparisonStats(Base):
+    __tablename__ = "comparison_stats"
+    __table_args__ = ({"comment": "Per comparison, corpus and category: mean symmetrised KL over the positions "
+                                  "(see sql/032_compute_comparison_stats.sql and docs/sql.md)."},)
+
+    comparison_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("comparison.comparison_id", ondelete="CASCADE"), primary_key=True,
         comment="The comparison.",
     )
-    position_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("position.position_id", ondelete="CASCADE"), primary_key=True, comment="The position."
+    corpus_id: Mapped[int] = _corpus_fk()
+    family: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category family ('all', 'pos_t', ...).")
+    category: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category within the family.")
+    category_order: Mapped[int | None] = mapped_column(Integer, comment="Sort key of bins; NULL for POS tags.")
+    n_positions: Mapped[int] = mapped_column(BigInteger, comment="Positions of the comparison in the category.")
+    mean_kl: Mapped[float] = mapped_column(Double, comment="Mean of (KL(p_a||p_b) + KL(p_b||p_a)) / 2, nats.")
+
+
+class AggTokenCe(Base):
+    __tablename__ = "agg_token_ce"
+    __table_args__ = ({"comment": "Mean CE per model size, step, corpus and predicted token over every seed's "
+                                  "checkpoint (token_divergence's CE side)."},)
+
+    model_id: Mapped[int] = mapped_column(
+        SmallInteger, ForeignKey("model.model_id", ondelete="CASCADE"), primary_key=True, comment="The model size."
     )
-    kl_ab: Mapped[float] = mapped_column(REAL, comment="KL(p_a || p_b) in nats.")
-    kl_ba: Mapped[float] = mapped_column(REAL, comment="KL(p_b || p_a) in nats.")
+    step: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The step.")
+    corpus_id: Mapped[int] = _corpus_fk()
+    token_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="Predicted token w(x+1).")
+    n: Mapped[int] = mapped_column(BigInteger, comment="(checkpoint, position) rows of the token.")
+    mean_ce: Mapped[float] = mapped_column(Double, comment="Mean CE over those rows, nats.")
+
+
+def _group_fk() -> Mapped[int]:
+    return mapped_column(Integer, ForeignKey("comparison_group.group_id", ondelete="CASCADE"), primary_key=True,
+                         comment="The comparison group.")
+
+
+class AggPositionKl(Base):
+    __tablename__ = "agg_position_kl"
+    __table_args__ = ({"comment": "Per comparison group and position: E[KL](x) over the group's comparisons "
+                                  "(read through the position_kl view)."},)
+
+    group_id: Mapped[int] = _group_fk()
+    corpus_id: Mapped[int] = _corpus_fk()
+    position_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The position x.")
+    n_comparisons: Mapped[int] = mapped_column(Integer, comment="Comparisons with a row at x.")
+    mean_kl: Mapped[float] = mapped_column(Double, comment="E[KL](x), nats.")
+    m2_kl: Mapped[float] = mapped_column(Double, comment="Sum over those comparisons of (kl - mean_kl)^2.")
+
+
+class AggContextVariance(Base):
+    __tablename__ = "agg_context_variance"
+    __table_args__ = ({"comment": "Per comparison group and corpus: mean and SD across positions of E[KL](x) "
+                                  "(read through the context_variance view)."},)
+
+    group_id: Mapped[int] = _group_fk()
+    corpus_id: Mapped[int] = _corpus_fk()
+    n_comparisons: Mapped[int] = mapped_column(Integer, comment="Comparisons per position (the largest).")
+    n_positions: Mapped[int] = mapped_column(BigInteger, comment="Positions with at least one comparison.")
+    mean_kl: Mapped[float] = mapped_column(Double, comment="Mean across positions of E[KL](x), nats.")
+    sd_kl: Mapped[float | None] = mapped_column(Double, comment="Sample SD across positions of E[KL](x).")
+
+
+class AggTokenKl(Base):
+    __tablename__ = "agg_token_kl"
+    __table_args__ = ({"comment": "Per comparison group, corpus and predicted token: pooled mean KL "
+                                  "(token_divergence's KL side)."},)
+
+    group_id: Mapped[int] = _group_fk()
+    corpus_id: Mapped[int] = _corpus_fk()
+    token_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="Predicted token w(x+1).")
+    occurrences: Mapped[int] = mapped_column(BigInteger, comment="Positions that predict the token.")
+    n_comparisons: Mapped[int] = mapped_column(Integer, comment="Comparisons per position (the largest).")
+    mean_kl: Mapped[float] = mapped_column(Double, comment="Mean over all (comparison, position) rows, nats.")
+
+
+class AggConditionalKl(Base):
+    __tablename__ = "agg_conditional_kl"
+    __table_args__ = ({"comment": "Per comparison group, corpus and category: E[KL | c] over the group's "
+                                  "comparisons (read through the conditional_kl view)."},)
+
+    group_id: Mapped[int] = _group_fk()
+    corpus_id: Mapped[int] = _corpus_fk()
+    family: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category family.")
+    category: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category within the family.")
+    category_order: Mapped[int | None] = mapped_column(Integer, comment="Sort key of bins; NULL for POS tags.")
+    n_comparisons: Mapped[int] = mapped_column(BigInteger, comment="Comparisons averaged.")
+    n_positions: Mapped[int] = mapped_column(BigInteger, comment="Positions of the category per comparison (max).")
+    mean_kl: Mapped[float] = mapped_column(Double, comment="Mean over comparisons of the category's mean KL.")
+    sd_kl: Mapped[float | None] = mapped_column(Double, comment="Sample SD of the per-comparison means.")
+    mean_ce: Mapped[float | None] = mapped_column(Double, comment="Mean over comparisons of (CE a + CE b) / 2.")
+
+
+class AggRegressionCells(Base):
+    __tablename__ = "agg_regression_cells"
+    __table_args__ = (
+        Index("ix_agg_regression_cells_group", "group_id", "corpus_id"),
+        {"comment": "Per comparison group and cell of identical regressors (frequency, POS(t), POS(t-1)): n, mean "
+                    "and within-cell sum of squares of KL (read through the regression_cells view)."},
+    )
+
+    # Tags may be NULL (their own cell), so no primary key over them: the rows are replaced per group.
+    row_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True, comment="Surrogate key.")
+    group_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("comparison_group.group_id", ondelete="CASCADE"), comment="The comparison group."
+    )
+    corpus_id: Mapped[int] = mapped_column(
+        SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), comment="The corpus."
+    )
+    frequency: Mapped[int] = mapped_column(BigInteger, comment="Count of the predicted token in the frequency source.")
+    pos_t: Mapped[str | None] = mapped_column(Text, comment="POS(t) of the cell.")
+    pos_prev: Mapped[str | None] = mapped_column(Text, comment="POS(t-1) of the cell.")
+    n: Mapped[int] = mapped_column(BigInteger, comment="(comparison, position) rows in the cell.")
+    mean_kl: Mapped[float] = mapped_column(Double, comment="Mean KL of those rows, nats.")
+    ss_within: Mapped[float] = mapped_column(Double, comment="Sum over the rows of (kl - mean_kl)^2.")
+
+
+class AggRegressionMoments(Base):
+    __tablename__ = "agg_regression_moments"
+    __table_args__ = (
+        Index("ix_agg_regression_moments_group", "group_id", "corpus_id"),
+        {"comment": "Per comparison group, POS(t) and POS(t-1): sufficient statistics of the regression "
+                    "(read through the regression_moments view)."},
+    )
+
+    row_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True, comment="Surrogate key.")
+    group_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("comparison_group.group_id", ondelete="CASCADE"), comment="The comparison group."
+    )
+    corpus_id: Mapped[int] = mapped_column(
+        SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), comment="The corpus."
+    )
+    pos_t: Mapped[str | None] = mapped_column(Text, comment="POS(t) of the cell.")
+    pos_prev: Mapped[str | None] = mapped_column(Text, comment="POS(t-1) of the cell.")
+    n: Mapped[int] = mapped_column(BigInteger, comment="(comparison, position) rows with a log frequency.")
+    sum_lf: Mapped[float] = mapped_column(Double, comment="Sum of ln(frequency).")
+    sum_lf2: Mapped[float] = mapped_column(Double, comment="Sum of ln(frequency)^2.")
+    sum_kl: Mapped[float] = mapped_column(Double, comment="Sum of kl.")
+    sum_kl2: Mapped[float] = mapped_column(Double, comment="Sum of kl^2.")
+    sum_lf_kl: Mapped[float] = mapped_column(Double, comment="Sum of ln(frequency) * kl.")
 
 
 # --------------------------------------------------------------------------------------------- ingest ledger

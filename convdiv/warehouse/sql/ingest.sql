@@ -131,6 +131,24 @@ SELECT
   (SELECT count(*) FROM stage_pair_token
     WHERE NOT (abs(kl_ab) < 'Infinity' AND abs(kl_ba) < 'Infinity') OR kl_ab < 0 OR kl_ba < 0);
 
+-- name: validate_stage_references
+-- The facts have no foreign keys (migration 0003: per-row FK checks made every load 7x slower), so a unit's
+-- references are checked here, set-wise, against the dimension rows it owns: its checkpoints, its comparisons (its
+-- kinds, with checkpoint b among its checkpoints) and the positions of its corpus.
+SELECT
+  (SELECT count(*) FROM stage_checkpoint_token s
+    WHERE NOT (s.checkpoint_id = ANY(%(checkpoint_ids)s::int[]))),
+  (SELECT count(*) FROM stage_checkpoint_token s
+    LEFT JOIN position p ON p.position_id = s.position_id AND p.corpus_id = %(corpus_id)s
+    WHERE p.position_id IS NULL),
+  (SELECT count(*) FROM stage_pair_token s
+    LEFT JOIN comparison c ON c.comparison_id = s.comparison_id AND c.kind = ANY(%(kinds)s::text[])
+                          AND c.checkpoint_b = ANY(%(checkpoint_ids)s::int[])
+    WHERE c.comparison_id IS NULL),
+  (SELECT count(*) FROM stage_pair_token s
+    LEFT JOIN position p ON p.position_id = s.position_id AND p.corpus_id = %(corpus_id)s
+    WHERE p.position_id IS NULL);
+
 -- name: delete_owned_checkpoint_rows
 -- A unit owns the checkpoint_token rows of its checkpoints on its corpus (whatever run produced them before).
 DELETE FROM checkpoint_token ct
@@ -153,6 +171,10 @@ SELECT checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram FROM stag
 -- name: publish_pair_rows
 INSERT INTO pair_token (comparison_id, position_id, kl_ab, kl_ba)
 SELECT comparison_id, position_id, kl_ab, kl_ba FROM stage_pair_token;
+
+-- name: maintain_aggregates
+-- The unit's aggregates, recomputed from its published facts in the same transaction (sql/060_maintain_aggregates.sql).
+SELECT maintain_aggregates(%(corpus_id)s, %(checkpoint_ids)s::int[], %(writes_checkpoints)s, %(kinds)s::text[]);
 
 -- name: set_checkpoint_weights
 UPDATE checkpoint SET weights_sha256 = %(weights_sha256)s
