@@ -1,0 +1,102 @@
+"""Workers as a cluster runs them: three `convdiv ingest` processes with their own data dirs and Hub caches (as three
+machines would have) against one database do every unit exactly once; `--devices` runs one worker process per
+listed device (the plumbing, on CPU: `--devices cpu,cpu`)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import ingest_support as S
+from convdiv.extract.ingest import ingest
+from factories import build_fake_hub
+from test_hub_offline import CONVDIV, add_corpus, hub_env
+
+SIZES, SEEDS, STEPS = ("14m", "31m"), (1, 3), (0, 1, 2, 4)
+DONE_LINE = re.compile(r"^ingest pythia x tiny: (\d+) done, (\d+) skipped \(already done\), (\d+) done by other "
+                       r"workers, 0 failed, 0 missing a revision$", re.M)
+
+
+@pytest.fixture(scope="module")
+def hub_template(tmp_path_factory) -> Path:
+    return build_fake_hub(tmp_path_factory.mktemp("hub") / "cache", sizes=SIZES, seeds=SEEDS, steps=STEPS)
+
+
+def rows(db_url: str, sql: str) -> list[tuple]:
+    with psycopg.connect(S.conninfo(db_url)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_three_machines_against_one_database_do_every_unit_exactly_once(hub_template, tmp_path, db_url):
+    machines = []
+    for i in range(3):
+        home = tmp_path / f"machine{i}"
+        cache = Path(shutil.copytree(hub_template, home / "hub", symlinks=True))
+        machines.append(hub_env(cache, home, db_url))
+    add_corpus(machines[0], tmp_path)  # once, before the array starts (docs/cluster.md does the same)
+    command = [CONVDIV, "ingest", "pythia", "--corpus", "tiny", "--sizes", ",".join(SIZES),
+               "--seeds", ",".join(map(str, SEEDS)), "--steps", ",".join(map(str, STEPS)), "--no-progress",
+               "--memory-gb", "0.001", "--cache-policy", "evict"]  # one unit per claim: the workers race for them
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for env in machines]
+    outputs = [p.communicate(timeout=900) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err
+
+    units = len(SIZES) * len(STEPS)
+    done = [DONE_LINE.search(out) for out, _ in outputs]
+    assert all(done), [out for out, _ in outputs]
+    # Every unit counted once over the three processes: done by one, "done by other workers" for the others.
+    assert sum(int(m.group(1)) for m in done) == units
+    for m in done:
+        assert int(m.group(1)) + int(m.group(2)) + int(m.group(3)) == units
+    assert rows(db_url, "SELECT status, count(*) FROM ingest_unit GROUP BY 1") == [("done", units)]
+    n = rows(db_url, "SELECT n_positions FROM corpus")[0][0]
+    facts = rows(db_url, "SELECT count(*) FROM checkpoint_token")[0][0]
+    assert facts == len(SIZES) * len(SEEDS) * len(STEPS) * n
+    # Published exactly once: the server's own counters saw each fact row inserted once and none deleted (a unit
+    # published twice replaces its rows, which would count deletions and extra insertions).
+    rows(db_url, "SELECT pg_stat_clear_snapshot()")
+    [(inserted, deleted)] = rows(db_url, "SELECT n_tup_ins, n_tup_del FROM pg_stat_user_tables "
+                                         "WHERE relname = 'checkpoint_token'")
+    assert (inserted, deleted) == (facts, 0)
+    # Each machine evicted from its own cache the checkpoints whose units were all done when it finished a group;
+    # whatever any one cache still holds, the union of what was loaded covers the grid.
+    runs = rows(db_url, "SELECT count(*) FROM ingest_run WHERE arguments ? 'worker' AND status = 'done'")[0][0]
+    assert runs == 3
+
+
+def test_devices_runs_one_worker_process_per_listed_device(engine, settings, db_url, tmp_path_factory):
+    suite_root = S.shared_suite(tmp_path_factory)
+    S.add_tiny_corpus(engine, suite_root)
+    summary = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", devices="cpu,cpu",
+                     memory_budget_gb=0.001, progress=False)
+    assert summary.units_done == len(S.STEPS) and summary.units_failed == 0
+    assert sorted(r.worker for r in summary.workers) == [0, 1]
+    runs = rows(db_url, "SELECT arguments->>'worker', arguments->>'device', arguments->'devices', host "
+                        "FROM ingest_run WHERE arguments ? 'worker' ORDER BY 1")
+    assert [(w, d, devs) for w, d, devs, _ in runs] == [("0", "cpu", ["cpu", "cpu"]), ("1", "cpu", ["cpu", "cpu"])]
+    assert len({host for *_, host in runs}) == 2  # two processes (host:pid)
+    assert summary.device == "cpu, cpu"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--devices", "cpu,tpu"], "unknown device 'tpu': expected auto, cpu, cuda or cuda:N"),
+    (["--devices", "cpu,cpu", "--workers", "3"], "--workers 3 and --devices cpu,cpu disagree"),
+    (["--devices", ","], "--devices: give at least one device"),
+])
+def test_bad_devices_get_one_line_before_any_work(args, message, engine, db_url, tmp_path, tmp_path_factory):
+    suite_root = S.shared_suite(tmp_path_factory)
+    S.add_tiny_corpus(engine, suite_root)
+    proc = subprocess.run([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--no-progress", *args],
+                          env={**hub_env(tmp_path / "hub", tmp_path, db_url)}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0
+    [line] = proc.stderr.strip().splitlines()
+    assert message in line
+    assert rows(db_url, "SELECT count(*) FROM ingest_unit")[0][0] == 0
