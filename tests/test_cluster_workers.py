@@ -1,16 +1,20 @@
 """Workers as a cluster runs them: three `convdiv ingest` processes with their own data dirs and Hub caches (as three
-machines would have) against one database do every unit exactly once; `--devices` runs one worker process per
-listed device (the plumbing, on CPU: `--devices cpu,cpu`)."""
+machines would have) against one database do every unit exactly once, started through the recipes of
+docs/cluster.md (two Slurm array tasks and one Kubernetes Indexed Job pod); the Job manifest's structure;
+`--devices` runs one worker process per listed device (the plumbing, on CPU: `--devices cpu,cpu`)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 import ingest_support as S
 from convdiv.extract.ingest import ingest
@@ -18,6 +22,7 @@ from factories import build_fake_hub
 from test_hub_offline import CONVDIV, add_corpus, hub_env
 
 SIZES, SEEDS, STEPS = ("14m", "31m"), (1, 3), (0, 1, 2, 4)
+CLUSTER = Path(__file__).resolve().parents[1] / "docs" / "cluster"
 DONE_LINE = re.compile(r"^ingest pythia x tiny: (\d+) done, (\d+) skipped \(already done\), (\d+) done by other "
                        r"workers, 0 failed, 0 missing a revision$", re.M)
 
@@ -33,20 +38,31 @@ def rows(db_url: str, sql: str) -> list[tuple]:
 
 
 def test_three_machines_against_one_database_do_every_unit_exactly_once(hub_template, tmp_path, db_url):
-    machines = []
-    for i in range(3):
-        home = tmp_path / f"machine{i}"
-        cache = Path(shutil.copytree(hub_template, home / "hub", symlinks=True))
-        machines.append(hub_env(cache, home, db_url))
-    add_corpus(machines[0], tmp_path)  # once, before the array starts (docs/cluster.md does the same)
-    command = [CONVDIV, "ingest", "pythia", "--corpus", "tiny", "--sizes", ",".join(SIZES),
-               "--seeds", ",".join(map(str, SEEDS)), "--steps", ",".join(map(str, STEPS)), "--no-progress",
-               "--memory-gb", "0.001", "--cache-policy", "evict"]  # one unit per claim: the workers race for them
-    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for env in machines]
+    add_corpus(hub_env(hub_template, tmp_path, db_url), tmp_path)  # once, before the array (as docs/cluster.md)
+    procs = []
+    for task in range(3):
+        scratch = tmp_path / f"machine{task}"
+        # The task's own Hub cache where ingest-task.sh puts it, filled as a download would have.
+        shutil.copytree(hub_template, scratch / f"convdiv-task-{task}" / "hub", symlinks=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_CACHE", "HF_HOME", "CONVDIV_DATA_DIR")}
+        env.update(DATABASE_URL=db_url, HF_HUB_OFFLINE="1", CONVDIV_SCRATCH=str(scratch), CORPUS="tiny",
+                   CONVDIV_VENV=str(Path(sys.executable).parents[1]), HF_HOME=str(scratch / "hf-home"),
+                   # one unit per claim (tiny memory budget), so the three workers race for every unit
+                   INGEST_ARGS=f"--sizes {','.join(SIZES)} --seeds {','.join(map(str, SEEDS))} "
+                               f"--steps {','.join(map(str, STEPS))} --memory-gb 0.001")
+        if task < 2:  # two Slurm array tasks
+            command = ["bash", str(CLUSTER / "slurm-ingest.sbatch")]
+            env["SLURM_ARRAY_TASK_ID"] = str(task)
+        else:  # one pod of the Kubernetes Indexed Job: the container's command
+            command = yaml.safe_load((CLUSTER / "ingest-job.yaml").read_text())[
+                "spec"]["template"]["spec"]["containers"][0]["command"]
+            command = [c.replace("/opt/convdiv/docs/cluster", str(CLUSTER)) for c in command]
+            env["JOB_COMPLETION_INDEX"] = str(task)
+        procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [p.communicate(timeout=900) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
+    for task, (p, (out, err)) in enumerate(zip(procs, outputs)):
         assert p.returncode == 0, err
+        assert f"convdiv task {task} on " in out and f"machine{task}/convdiv-task-{task}/hub" in out
 
     units = len(SIZES) * len(STEPS)
     done = [DONE_LINE.search(out) for out, _ in outputs]
@@ -65,10 +81,28 @@ def test_three_machines_against_one_database_do_every_unit_exactly_once(hub_temp
     [(inserted, deleted)] = rows(db_url, "SELECT n_tup_ins, n_tup_del FROM pg_stat_user_tables "
                                          "WHERE relname = 'checkpoint_token'")
     assert (inserted, deleted) == (facts, 0)
-    # Each machine evicted from its own cache the checkpoints whose units were all done when it finished a group;
-    # whatever any one cache still holds, the union of what was loaded covers the grid.
-    runs = rows(db_url, "SELECT count(*) FROM ingest_run WHERE arguments ? 'worker' AND status = 'done'")[0][0]
-    assert runs == 3
+    runs = rows(db_url, "SELECT arguments->>'cache_policy' FROM ingest_run WHERE arguments ? 'worker' "
+                        "AND status = 'done'")
+    assert runs == [("evict",)] * 3
+
+
+def test_kubernetes_job_is_an_indexed_job_with_a_gpu_and_a_cache_per_pod():
+    job = yaml.safe_load((CLUSTER / "ingest-job.yaml").read_text())
+    assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"] >= 1
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    [container] = pod["containers"]
+    assert container["command"][-1].endswith("/docs/cluster/ingest-task.sh")
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "convdiv-db"  # never a password in the file
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    scratch = env["CONVDIV_SCRATCH"]["value"]
+    [mount] = container["volumeMounts"]
+    assert mount["mountPath"] == scratch
+    [volume] = pod["volumes"]
+    assert volume["name"] == mount["name"] and "emptyDir" in volume  # each pod its own Hub cache
 
 
 def test_devices_runs_one_worker_process_per_listed_device(engine, settings, db_url, tmp_path_factory):
