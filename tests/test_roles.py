@@ -104,3 +104,19 @@ def test_cli_grant_analyst(settings, db_url, role):
     assert result.exit_code == 0, result.output
     assert f"created read-only role {role}" in result.output
     assert _as_role(db_url, role, "SELECT count(*) FROM expected_kl") == [(0,)]
+
+
+def test_login_role_cannot_write_by_privileges_alone(engine, db_url, role):
+    """default_transaction_read_only is a convenience a session can switch off; the grants must hold without it."""
+    assert grant_analyst(engine, role, login=True).created
+    conninfo = sa.engine.make_url(db_url).set(drivername="postgresql", username=role).render_as_string(
+        hide_password=False)
+    with psycopg.connect(conninfo, options="-c default_transaction_read_only=off", autocommit=True) as conn:
+        assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("off",)
+        assert conn.execute("SELECT count(*) FROM suite").fetchone() == (0,)
+        for statement in ["INSERT INTO suite (name, source, tokenizer, spec) VALUES ('x', 'local', 't', '{}')",
+                          "UPDATE corpus SET name = 'y'", "DELETE FROM position", "TRUNCATE checkpoint_token",
+                          "CREATE TABLE scratch (x int)", "CREATE SCHEMA scratch",
+                          f'GRANT pg_write_all_data TO "{role}"', f'ALTER ROLE "{role}" CREATEROLE']:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)

@@ -8,21 +8,34 @@ What the role gets, in the warehouse's database and schema:
 - CONNECT on the database, USAGE on the schema, SELECT on every table, view and materialised view in it;
 - SELECT on objects the granting user creates later (ALTER DEFAULT PRIVILEGES), so new views of later migrations
   are readable without granting again;
-- nothing else: INSERT/UPDATE/DELETE/TRUNCATE are revoked (in case an existing role had them) and CREATE on the
-  schema is revoked; the function refuses a superuser role, which no grant can restrict. Sessions that log in as
-  the role also start read-only (default_transaction_read_only). Temporary tables stay possible for everyone who
-  has the database's default TEMP privilege; they vanish with the session and touch no warehouse data.
+- nothing else: INSERT/UPDATE/DELETE/TRUNCATE/REFERENCES/TRIGGER (and column grants) are revoked in case an
+  existing role had them, and CREATE on the schema is revoked.
+
+Read-only by privileges alone: after granting, and in the same transaction, the command lists every way the role
+could still write, create or own objects in the warehouse (``sql/analyst_write_paths.sql``): its own attributes
+(SUPERUSER, CREATEROLE, which could grant itself pg_write_all_data, BYPASSRLS, REPLICATION), every role it is a
+member of, directly or through other roles and whether or not it inherits (a member can SET ROLE), predefined
+writer roles (pg_write_all_data, ...), ownership of the database, schema or any object in it, write privileges on
+any table, view, column or sequence, CREATE on the schema or database, and SECURITY DEFINER functions it can run;
+PUBLIC's grants count too. Any path refuses the role (one line with the path and the statement that removes it)
+and rolls everything back, a new role included. Sessions that log in as the role also start read-only
+(default_transaction_read_only), a convenience a session can switch off, not a protection. Temporary tables stay
+possible for everyone who has the database's default TEMP privilege; they vanish with the session and touch no
+warehouse data. Memberships granted to the role later are not watched: re-run the command to check again.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from convdiv.errors import ConvdivError
+from convdiv.errors import ConvdivError, database_error
+
+WRITE_PATHS_SQL = Path(__file__).resolve().parent / "sql" / "analyst_write_paths.sql"
 
 _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
 
@@ -41,6 +54,11 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _ident(name: str) -> str:
+    """``name`` as it reads in a statement a user copies: bare when that is unambiguous, else quoted."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else _quote(name)
+
+
 def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantResult:
     """Create ``role`` if needed and make it read-only on the warehouse (see the module docstring)."""
     if not _ROLE_NAME.match(role):
@@ -56,8 +74,8 @@ def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantRes
             existing = conn.execute(
                 sa.text("SELECT rolsuper, rolcanlogin FROM pg_roles WHERE rolname = :r"), {"r": role}
             ).one_or_none()
-            if existing is not None and existing.rolsuper:
-                raise ConvdivError(f"role {role!r} is a superuser and cannot be made read-only")
+            if existing is not None and existing.rolsuper:  # no grant restricts a superuser: say so before anything
+                raise ConvdivError(f"role {role!r} is a superuser and cannot be made read-only; choose another role")
             if existing is None:
                 conn.exec_driver_sql(f"CREATE ROLE {q} {'LOGIN' if login else 'NOLOGIN'}")
             elif login and not existing.rolcanlogin:
@@ -74,17 +92,34 @@ def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantRes
             conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {qs} TO {q}")
             conn.exec_driver_sql(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {qs} GRANT SELECT ON TABLES TO {q}")
             conn.exec_driver_sql(f"ALTER ROLE {q} IN DATABASE {_quote(database)} SET default_transaction_read_only = on")
-            warnings = []
-            can_create = conn.execute(
-                sa.text("SELECT has_schema_privilege(:r, :s, 'CREATE')"), {"r": role, "s": schema}
-            ).scalar_one()
-            if can_create:
-                # granted to PUBLIC (PostgreSQL < 15 default) or through another role: not ours to revoke silently
-                warnings.append(
-                    f"{role} can still CREATE in schema {schema} through PUBLIC or another role; "
-                    f"run REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC"
-                )
+            warnings: list[str] = []
+            _refuse_write_paths(conn, role, schema)
     except sa.exc.DBAPIError as exc:
-        raise ConvdivError(f"cannot grant analyst role {role!r}: {exc.orig}") from exc
+        error = database_error(exc)
+        raise ConvdivError(f"cannot grant analyst role {role!r}: {error}") from None
     return GrantResult(role, existing is None, login or bool(existing and existing.rolcanlogin), database, schema,
                        warnings)
+
+
+def _refuse_write_paths(conn, role: str, schema: str) -> None:
+    """Raise (rolling the grant back) when ``role`` could still write by privileges alone; see the module doc."""
+    rows = conn.execute(sa.text(WRITE_PATHS_SQL.read_text(encoding="utf-8")), {"role": role, "schema": schema}).all()
+    if not rows:
+        return
+    # has_*_privilege counts what a role inherits and what PUBLIC holds: a capability of the role itself that a
+    # membership or PUBLIC explains is reported there, where revoking it helps.
+    explained = {r.reason for r in rows if r.member_of is not None or r.via == "PUBLIC"}
+    rows = [r for r in rows if r.member_of is not None or r.via == "PUBLIC" or r.reason not in explained]
+    # The role's own attributes first, then memberships (the role that holds a capability itself, i.e. the one
+    # furthest along its path, before the roles that only inherit it), then PUBLIC, then the role's own grants.
+    rows.sort(key=lambda r: (1, -r.via.count(" -> ") - ("(via" in r.via)) if r.member_of is not None else
+              (2, 0) if r.via == "PUBLIC" else (0, 0) if r.reason.startswith(("has ", "is ", "owns ")) else (3, 0))
+    # A path through a membership is cut by revoking that membership, whatever the member role can do.
+    fixes = [f"REVOKE {_ident(r.member_of)} FROM {_ident(role)}" if r.member_of is not None else r.fix for r in rows]
+    via, reason, fix = rows[0].via, rows[0].reason, fixes[0]
+    more = len(set(fixes)) - 1
+    raise ConvdivError(
+        f"role {role!r} cannot be made read-only: {via} {reason}; fix: {fix}"
+        + (f" (and {more} more way{'s' if more > 1 else ''} to write; run the command again after fixing)"
+           if more > 0 else "")
+    )
