@@ -107,15 +107,16 @@ def engine_forward_path(models, docs, context, batch_tokens, device):
     batches = plan_batches(plan_windows(lengths, context), batch_tokens)
     offsets = document_offsets(lengths)
     runners = [_Runner(k, m, PYTHIA_VOCAB) for k, m in models.items()]
-    chunk = engine_mod._chunk_size(device, len(runners), PYTHIA_VOCAB)
+    tile = engine_mod._head_tile(device)
     buffers: dict = {}
     with torch.inference_mode():
         for batch in batches:
             ids, mask, rows, cols, _, _ = _pack(batch, docs, offsets, device)
             hidden = [r.forward(ids, mask, rows, cols) for r in runners]
-            for lo in range(0, rows.shape[0], chunk):
+            n = rows.shape[0]
+            for lo in range(0, n, tile):
                 for r, h in zip(runners, hidden):
-                    r.logits(h[lo : lo + chunk], buffers)
+                    r.logits(h, lo, min(lo + tile, n), tile, buffers)
 
 
 def naive_pipeline(models, docs, log_unigram, pairs, device, workdir: Path, rows=256):
@@ -185,7 +186,7 @@ def kl_engine(la, lb):
     targets = torch.zeros(la.shape[0], dtype=torch.long, device=la.device)
     red.load(0, la, targets)
     red.load(1, lb, targets)
-    return red.finish()[1][:, 0, 1]
+    return red.finish([(0, 1)])[1][0, :, 0]
 
 
 def accuracy_table(device, n=64):
@@ -199,8 +200,27 @@ def accuracy_table(device, n=64):
         print(f"{sd:9.0e} {ref.median().item():10.2e} {errs[0]:10.1e} {errs[1]:16.1e} {errs[2]:16.1e}")
 
 
+def gram_kernel(logits, vocab, block=1024):
+    """The engine's earlier kernel, kept here as a speed baseline: shift + exp per model, then one batched matmul
+    Gram G[a, b] = sum_v e_a yh_b over vocabulary blocks (float32 within a block, float64 across). Its results
+    change in the last bits with the number of models (BLAS picks its blocking by shape), which is why the engine
+    no longer uses it."""
+    c, n = logits[0].shape[0], len(logits)
+    nb = -(-vocab // block)
+    y = torch.zeros(c, nb * block, n, dtype=torch.float32, device=logits[0].device)
+    e = torch.zeros(c, n, nb * block, dtype=torch.float32, device=logits[0].device)
+    for k, x in enumerate(logits):
+        x = x[:, :vocab]
+        y[:, :vocab, k] = x - x.amax(dim=1, keepdim=True)
+        e[:, k, :vocab] = torch.exp(y[:, :vocab, k])
+    tiles = torch.bmm(e.view(c, n, nb, block).transpose(1, 2).reshape(c * nb, n, block),
+                      y.view(c, nb, block, n).reshape(c * nb, block, n))
+    return tiles.view(c, nb, n, n).sum(dim=1, dtype=torch.float64)
+
+
 def kernel_timing(device, n_models, chunk, repeat=3):
-    """One chunk of reductions for n_models models and all their pairs: Gram kernel vs per-pair direct sums."""
+    """One chunk of reductions for n_models models and all their pairs: the engine's fixed-order kernel vs the
+    earlier batched-matmul Gram and vs float32 log_softmax + direct per-pair sums."""
     gen = torch.Generator(device="cpu").manual_seed(1)
     logits = [(torch.randn(chunk, PYTHIA_PADDED, generator=gen) * 2).to(device) for _ in range(n_models)]
     targets = torch.zeros(chunk, dtype=torch.long, device=device)
@@ -208,18 +228,10 @@ def kernel_timing(device, n_models, chunk, repeat=3):
     red = ChunkReducer(n_models, chunk, uniform, device)
     pairs = [(a, b) for a in range(n_models) for b in range(a + 1, n_models)]
 
-    def load():
+    def engine():
         for k, x in enumerate(logits):
             red.load(k, x, targets)
-
-    def gram():
-        load()
-        red.finish()
-
-    def direct():
-        load()
-        for a, b in pairs:
-            red.pair_kl_direct(a, b)
+        red.finish(pairs)
 
     def logsoftmax_pairs():  # float32 log-probs, then a direct sum per pair (the textbook direct kernel)
         lps = [torch.log_softmax(x[:, :PYTHIA_VOCAB], -1) for x in logits]
@@ -232,8 +244,8 @@ def kernel_timing(device, n_models, chunk, repeat=3):
     print(f"(all stats + {len(pairs)} pairs, both directions)")
     base = None
     variants = [
-        ("engine (Gram, blocked float64)", gram),
-        ("per-pair direct sums", direct),
+        ("engine (fixed-order trees)", engine),
+        ("earlier Gram (batched matmul)", lambda: gram_kernel(logits, PYTHIA_VOCAB)),
         ("log_softmax + per-pair direct", logsoftmax_pairs),
     ]
     for name, fn in variants:
@@ -258,6 +270,7 @@ def main(argv=None):
     ap.add_argument("--naive-tokens", type=int, default=8192, help="corpus tokens for the naive pipeline (disk!)")
     ap.add_argument("--repeat", type=int, default=2, help="alternating runs of forward and engine (best kept)")
     ap.add_argument("--dry-run", action="store_true", help="check the arguments and the model config, run nothing")
+    ap.add_argument("--kernels-only", action="store_true", help="only the one-chunk kernel timing and accuracy table")
     args = ap.parse_args(argv)
     if args.dry_run:
         with torch.device("meta"):
@@ -268,6 +281,10 @@ def main(argv=None):
 
     device = torch.device(args.device)
     dtype = DTYPES[args.dtype]
+    if args.kernels_only:
+        kernel_timing(device, args.seeds, engine_mod._chunk_size(device, args.seeds, PYTHIA_VOCAB))
+        accuracy_table(device)
+        return
     tokens = args.tokens or (32768 if device.type == "cuda" else 1024)
     batch_tokens = args.batch_tokens or (16384 if device.type == "cuda" else 2048)
     rng = np.random.default_rng(0)

@@ -121,8 +121,9 @@ def count(db_url: str, sql: str, params=()) -> int:
 # ------------------------------------------------------------------------------------------ float64 oracle
 
 
-def oracle_logprobs(model_dir: Path, tokens: np.ndarray, vocab_size: int) -> np.ndarray:
-    """log p(. | w(0..x)) in float64 for every x of one document: the model run in float64, logits sliced to |V|."""
+def oracle_logprobs(model_dir: Path, tokens: np.ndarray, vocab_size: int | None) -> np.ndarray:
+    """log p(. | w(0..x)) in float64 for every x of one document: the model run in float64, logits sliced to |V|
+    (vocab_size None: over the model's full, padded output width, as ce is defined)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -133,10 +134,12 @@ def oracle_logprobs(model_dir: Path, tokens: np.ndarray, vocab_size: int) -> np.
     return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
 
 
-def oracle_stats(logp: np.ndarray, targets: np.ndarray, log_unigram: np.ndarray) -> np.ndarray:
-    """ce, entropy, kl_uniform, kl_unigram per position (float64)."""
+def oracle_stats(logp: np.ndarray, targets: np.ndarray, log_unigram: np.ndarray,
+                 logp_full: np.ndarray | None = None) -> np.ndarray:
+    """ce, entropy, kl_uniform, kl_unigram per position (float64); ce from logp_full (over the model's full output
+    width, the study's surprisal) when given, else from the renormalised logp."""
     p = np.exp(logp)
-    ce = -logp[np.arange(len(targets)), targets]
+    ce = -(logp if logp_full is None else logp_full)[np.arange(len(targets)), targets]
     entropy = -(p * logp).sum(axis=1)
     kl_uniform = math.log(logp.shape[1]) - entropy
     kl_unigram = (p * (logp - log_unigram[None, :])).sum(axis=1)

@@ -63,9 +63,13 @@ def window_start(x: int, context: int) -> int:
     return max(0, -(-(x + 1 - context) // stride)) * stride
 
 
-def oracle_log_probs(model, documents, context):
-    """float64 log-probs (N, V) in (document, x) order: each document alone, unpadded, batch of one."""
+def oracle_log_probs(model, documents, context, full_width=False):
+    """float64 log-probs (N, V) in (document, x) order: each document alone, unpadded, batch of one.
+
+    full_width: over all the model's PADDED output columns (N, PADDED) instead of the renormalised real vocabulary.
+    """
     model64 = copy.deepcopy(model).to(torch.float64)
+    width = PADDED if full_width else V
     out = []
     with torch.no_grad():
         for doc in documents:
@@ -76,21 +80,23 @@ def oracle_log_probs(model, documents, context):
                 ids = torch.from_numpy(doc[start : min(start + context, len(doc) - 1)]).view(1, -1)
                 logits = model64(input_ids=ids).logits[0].numpy()
                 for x in xs:
-                    row = logits[x - start, :V]
+                    row = logits[x - start, :width]
                     out.append(row - row.max() - np.log(np.exp(row - row.max()).sum()))
     return np.array(out)
 
 
 def oracle(models, documents, log_unigram, pairs, context):
+    """float64 statistics: ce over the full (padded) output width, everything else over the real vocabulary."""
     lp = {k: oracle_log_probs(m, documents, context) for k, m in models.items()}
     targets = np.concatenate([d[1:] for d in documents if len(d) > 1])
     stats = {}
     for k, l in lp.items():
         p = np.exp(l)
         entropy = -(p * l).sum(-1)
+        full = oracle_log_probs(models[k], documents, context, full_width=True)
         stats[k] = np.stack(
             [
-                -l[np.arange(len(targets)), targets],
+                -full[np.arange(len(targets)), targets],
                 entropy,
                 np.log(V) - entropy,
                 (p * (l - log_unigram)).sum(-1),
@@ -140,6 +146,30 @@ def test_peaked_models_match_float64_oracle_with_windows(peaked, documents, log_
     assert np.median(np.concatenate([w.ravel() for w in want_pairs.values()])) > 0.05
     assert_matches(result, want_stats, want_pairs, atol_big=1e-5, atol_kl=1e-6)
     np.testing.assert_array_equal(result.pair_kl[(("s", 3), ("s", 1))], result.pair_kl[(("s", 1), ("s", 3))][:, ::-1])
+
+
+def test_ce_is_the_full_width_surprisal_while_entropy_and_kls_renormalise(peaked, documents, log_unigram):
+    """ce = -log softmax over ALL PADDED output columns (the study's surprisal, the training loss); entropy and the
+    KLs over the renormalised |V| = len(tokenizer) columns. Padded columns get real mass here, so the two
+    conventions differ by far more than the tolerance."""
+    model = copy.deepcopy(peaked[("s", 1)])
+    with torch.no_grad():
+        head = model.get_output_embeddings().weight
+        head[V:] = head[: PADDED - V] * 1.5  # padded logits with real probability mass
+    result = extract_group({"m": model}, documents, log_unigram, V, [], context_length=16)
+    targets = np.concatenate([d[1:] for d in documents if len(d) > 1])
+    full = oracle_log_probs(model, documents, 16, full_width=True)
+    real = oracle_log_probs(model, documents, 16)
+    assert full.shape[1] == PADDED > V == real.shape[1]
+    ce_full = -full[np.arange(len(targets)), targets]
+    ce_real = -real[np.arange(len(targets)), targets]
+    assert (ce_full - ce_real).min() > 0.05  # the padded mass is really there
+    got = result.stats["m"]
+    np.testing.assert_allclose(got[:, 0], ce_full, rtol=0, atol=1e-5)
+    entropy = -(np.exp(real) * real).sum(-1)
+    np.testing.assert_allclose(got[:, 1], entropy, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(got[:, 2], np.log(V) - entropy, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[:, 3], (np.exp(real) * (real - log_unigram)).sum(-1), rtol=1e-5, atol=1e-6)
 
 
 def test_windows_give_long_context_not_restarts(peaked, documents, log_unigram):
@@ -235,11 +265,12 @@ def test_nan_logits_name_the_model(peaked, documents, log_unigram):
     models = {("s", 1): peaked[("s", 1)], ("s", 2): broken}
     with pytest.raises(ConvdivError, match=r"\('s', 2\).*NaN"):
         extract_group(models, documents, log_unigram, V, [(("s", 1), ("s", 2))], context_length=16)
+    # ce is over the full output width: a NaN in a padded logit column is as fatal as one in the real vocabulary
     padded_only = copy.deepcopy(peaked[("s", 2)])
     with torch.no_grad():
-        padded_only.get_output_embeddings().weight[V + 5] = float("inf")  # a padded logit column: not part of p
-    ok = extract_group({"m": padded_only}, documents, log_unigram, V, [], context_length=16)
-    assert np.isfinite(ok.stats["m"]).all()
+        padded_only.get_output_embeddings().weight[V + 5] = float("nan")
+    with pytest.raises(ConvdivError, match="'m'.*NaN"):
+        extract_group({"m": padded_only}, documents, log_unigram, V, [], context_length=16)
 
 
 def test_bad_inputs_are_user_errors(peaked, documents, log_unigram):

@@ -1,11 +1,18 @@
 """extract_group: run a group of checkpoints over a corpus once and reduce every per-token measurement.
 
 For every batch of windows (see windows.py) each model is forward-passed exactly once; its final hidden states
-at the scored positions are kept (tokens x hidden, small), and the output head (real-vocabulary rows only), the
-softmax and all reductions then run over chunks of positions (kernels.ChunkReducer), so at most
-(models x chunk x |V|) floats of distributions exist at any time and none leaves the batch. Per-token
-statistics and every requested pair KL come from the same chunk of logits; only float32 scalars per position
-come back. The same code runs on CPU and CUDA; a bf16/fp16 forward is reduced in float32 with float64 scalars.
+at the scored positions are kept (tokens x hidden, small), and the output head, the softmax and all reductions
+then run over chunks of positions (kernels.ChunkReducer), so at most (models x chunk x |V|) floats of
+distributions exist at any time and none leaves the batch. Per-token statistics and every requested pair KL come
+from the same chunk of logits; only float32 scalars per position come back. The same code runs on CPU and CUDA;
+a bf16/fp16 forward is reduced in float32 with float64 scalars.
+
+Same inputs, same bits: a position's results do not depend on which other checkpoints are in the group, on the
+reduction chunk (which follows the number of models and memory) or on the pairs requested. The reductions are
+elementwise or fixed-order trees (kernels.py), and the output head, the one matrix product after the forward,
+always runs on tiles of exactly _HEAD_TILE rows aligned to the start of the batch (the last tile zero-padded) in
+reused buffers, so every head product has the same shape, inputs and addresses whatever the grouping.
+The forward batches themselves depend only on the corpus, context length and batch_tokens.
 """
 
 from __future__ import annotations
@@ -26,12 +33,15 @@ from convdiv.extract.windows import Window, document_offsets, plan_batches, plan
 # these we apply the head only to scored positions and only to the real-vocabulary rows.
 _HEAD_ON_HIDDEN = {"gpt_neox", "gpt2", "llama", "mistral", "qwen2"}
 
-# Positions per reduction chunk. CPU, 5 models, |V| = 50277 (bench/extract.py --chunks): 32 -> 30, 64 -> 57,
-# 128 -> 136, 256 -> 115, 512 -> 123 positions/s on a loaded 2-core machine (per-op overhead below 128). The
-# buffers hold (2 x models + 2) x chunk x |V| float32, so the chunk also shrinks with the number of models.
+# Positions per reduction chunk (at most; always a multiple of the head tile). The buffers hold
+# (2 x models + 3) x chunk x |V| float32, so the chunk shrinks with the number of models; results do not depend
+# on it (see the module docstring).
 _CPU_CHUNK = 256
 _CUDA_CHUNK = 4096
 _BUFFER_BYTES = {"cpu": 1 << 30, "cuda": 8 << 30}
+# Rows per output-head product: fixed, so that BLAS sees the same shapes whatever the chunk (a matrix product's
+# row can change in the last bits with the number of rows). Large enough for an efficient product on each device.
+_HEAD_TILE = {"cpu": 64, "cuda": 1024}
 
 
 @dataclass
@@ -54,12 +64,18 @@ def default_context_length(models: Mapping[Hashable, torch.nn.Module]) -> int:
     return min(lengths)
 
 
+def _head_tile(device: torch.device) -> int:
+    return _HEAD_TILE["cuda" if device.type == "cuda" else "cpu"]
+
+
 def _chunk_size(device: torch.device, n_models: int, vocab_size: int) -> int:
+    """Positions per reduction chunk: a multiple of the head tile that keeps the reducer's buffers in budget."""
     kind = "cuda" if device.type == "cuda" else "cpu"
+    tile = _head_tile(device)
     base = _CUDA_CHUNK if kind == "cuda" else _CPU_CHUNK
-    # reducer buffers: (2 n + 1) rows of |V| float32 per position, plus one model's head output = (2 n + 2)
-    fits = _BUFFER_BYTES[kind] // (4 * (vocab_size + BLOCK) * (2 * n_models + 2))
-    return int(max(8, min(base, fits)))
+    # reducer buffers: y and e per model, 3 scratch rows, of |V| (block-padded) float32 per position
+    fits = _BUFFER_BYTES[kind] // (4 * (vocab_size + BLOCK) * (2 * n_models + 3))
+    return int(max(1, min(base, fits) // tile)) * tile
 
 
 class _Runner:
@@ -76,8 +92,9 @@ class _Runner:
             and hasattr(model, "base_model")
         )
         if self.on_hidden:
-            self.weight = head.weight[:vocab_size]
-            self.bias = head.bias[:vocab_size] if head.bias is not None else None
+            # every output column: ce is over the model's full output width (padded columns included)
+            self.weight = head.weight
+            self.bias = head.bias
         width = _logit_width(model)
         if width is not None and width < vocab_size:
             raise ConvdivError(f"model {key!r} has {width} logits, fewer than the vocabulary's {vocab_size}")
@@ -89,21 +106,30 @@ class _Runner:
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
         return out.logits[rows, cols]
 
-    def logits(self, forwarded: torch.Tensor, buffers: dict) -> torch.Tensor:
-        """Logits (c, >= V) of a chunk; the head writes into a reused buffer (fresh 50 MB tensors per chunk cost
-        page faults comparable to the arithmetic on CPU)."""
+    def logits(self, forwarded: torch.Tensor, lo: int, hi: int, tile: int, buffers: dict) -> torch.Tensor:
+        """Logits (hi - lo, W) of the scored rows [lo, hi), hi - lo <= tile.
+
+        The head runs on a fixed (tile, hidden) input buffer, zero-padded past hi - lo, into a reused (tile, W)
+        output buffer: the same shapes and addresses for every tile (see the module docstring; fresh 50 MB
+        tensors per chunk also cost page faults comparable to the arithmetic on CPU).
+        """
         if not self.on_hidden:
-            return forwarded
-        key = (forwarded.dtype, forwarded.device)
-        buf = buffers.get(key)
-        if buf is None or buf.shape[0] < forwarded.shape[0]:
-            shape = (forwarded.shape[0], self.weight.shape[0])
-            buf = buffers[key] = torch.empty(shape, dtype=forwarded.dtype, device=forwarded.device)
-        out = buf[: forwarded.shape[0]]
-        torch.matmul(forwarded, self.weight.T, out=out)
+            return forwarded[lo:hi]
+        key = (forwarded.dtype, forwarded.device, forwarded.shape[1], self.weight.shape[0], tile)
+        bufs = buffers.get(key)
+        if bufs is None:
+            bufs = buffers[key] = (
+                torch.zeros(tile, forwarded.shape[1], dtype=forwarded.dtype, device=forwarded.device),
+                torch.empty(tile, self.weight.shape[0], dtype=forwarded.dtype, device=forwarded.device),
+            )
+        inp, out = bufs
+        rows = hi - lo
+        inp[:rows] = forwarded[lo:hi]
+        inp[rows:] = 0
+        torch.matmul(inp, self.weight.T, out=out)
         if self.bias is not None:
             out.add_(self.bias)
-        return out
+        return out[:rows]
 
 
 def _logit_width(model) -> int | None:
@@ -206,9 +232,11 @@ def extract_group(
 
     _prepare_models(models, device, dtype)
     runners = [_Runner(k, models[k], vocab_size) for k in keys]
-    # no bigger than the largest batch: the buffers are allocated (and page-faulted) once per call
+    # no bigger than the largest batch (rounded up to whole head tiles): the buffers are allocated (and
+    # page-faulted) once per call
     largest = max(sum(w.n_scored for w in b) for b in batches)
-    chunk = min(_chunk_size(device, len(keys), vocab_size), largest)
+    tile = _head_tile(device)
+    chunk = min(_chunk_size(device, len(keys), vocab_size), -(-largest // tile) * tile)
     reducer = _take_reducer(len(keys), chunk, torch.from_numpy(log_unigram), device)
     try:
         _run_batches(result, batches, docs, offsets, device, runners, reducer, chunk, progress, n_positions)
@@ -218,6 +246,7 @@ def extract_group(
 
 
 def _run_batches(result, batches, docs, offsets, device, runners, reducer, chunk, progress, n_positions):
+    tile = _head_tile(device)
     keys = [r.key for r in runners]
     index = {k: i for i, k in enumerate(keys)}
     pair_idx = [(index[a], index[b]) for a, b in result.pair_kl]
@@ -237,16 +266,17 @@ def _run_batches(result, batches, docs, offsets, device, runners, reducer, chunk
             for lo in range(0, n, chunk):
                 hi = min(lo + chunk, n)
                 for k, r in enumerate(runners):
-                    if not reducer.load(k, r.logits(forwarded[k][lo:hi], head_buffers), targets[lo:hi]):
-                        raise ConvdivError(f"model {r.key!r} produced NaN or infinite logits")
-                chunk_stats, kl = reducer.finish()
+                    for t in range(lo, hi, tile):  # tiles aligned to the batch start, whatever the chunk
+                        u = min(t + tile, hi)
+                        logits = r.logits(forwarded[k], t, u, tile, head_buffers)
+                        if not reducer.load(k, logits, targets[t:u], at=t - lo):
+                            raise ConvdivError(f"model {r.key!r} produced NaN or infinite logits")
+                chunk_stats, kl = reducer.finish(pair_idx)
                 for k, finite in enumerate(reducer.finite_models(chunk_stats)):
                     if not finite:
                         raise ConvdivError(f"model {runners[k].key!r} produced NaN or infinite logits")
                 stats[:, lo:hi] = chunk_stats
-                for j, (a, b) in enumerate(pair_idx):
-                    pkl[j, lo:hi, 0] = kl[:, a, b]
-                    pkl[j, lo:hi, 1] = kl[:, b, a]
+                pkl[:, lo:hi] = kl
             stats_np = stats.to(torch.float32).cpu().numpy()
             pkl_np = pkl.to(torch.float32).cpu().numpy()
             for k, key in enumerate(keys):

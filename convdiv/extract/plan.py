@@ -30,7 +30,9 @@ from convdiv.errors import ConvdivError
 # Bump when a change to the extract engine changes stored values: every done unit is then recomputed.
 # 2: windows feed only input tokens, so each position past the first window gets one more token of context
 #    (the study's 2048/1024 windows; see extract/windows.py).
-RESULTS_VERSION = 2
+# 3: ce over the model's full output width (entropy and KLs stay over the renormalised |V|); reductions in a
+#    fixed order, independent of grouping and chunking (see extract/kernels.py).
+RESULTS_VERSION = 3
 
 COMPARISON_KINDS = ("seed_pair", "consecutive_step", "cross_size")
 DEFAULT_COMPARISONS = ("seed_pair", "consecutive_step")
