@@ -73,9 +73,8 @@ def test_corrupt_checkpoint_fails_naming_it_and_keeps_earlier_units(engine, sett
     line = _one_error_line(proc)
     assert "s/seed2/step4" in line and "safetensors" in line
     states = _unit_states(db_url)
-    # Sizes are worked through smallest first (xs, then s): the units of xs were published completely before
-    # the group of s failed on its corrupt checkpoint.
-    assert states["size=s/step=0"] == "failed" and states["size=s/step=4"] == "failed"
+    # Only the unit that needs the corrupt checkpoint fails; the healthy step of the same size is published.
+    assert states["size=s/step=4"] == "failed" and states["size=s/step=0"] == "done"
     assert states["size=xs/step=0"] == "done" and states["size=xs/step=4"] == "done"
     n = S.count(db_url, "SELECT count(*) FROM position")
     with psycopg.connect(S.conninfo(db_url)) as conn:
@@ -83,14 +82,14 @@ def test_corrupt_checkpoint_fails_naming_it_and_keeps_earlier_units(engine, sett
                                      " (checkpoint_id) JOIN run USING (run_id) JOIN model m USING (model_id)"
                                      " GROUP BY 1").fetchall())
         error = conn.execute("SELECT error FROM ingest_unit WHERE unit_key = 'size=s/step=4'").fetchone()[0]
-    assert per_size == {"xs": 2 * len(S.SEEDS) * n}
+    assert per_size == {"xs": 2 * len(S.SEEDS) * n, "s": len(S.SEEDS) * n}
     assert "s/seed2/step4" in error
 
     # Repairing the checkpoint and re-running completes the warehouse without touching the done units.
     (root / "s" / "seed2" / "step4" / "model.safetensors").write_bytes(
         (suite_root / "s" / "seed2" / "step4" / "model.safetensors").read_bytes())
     summary = ingest(engine, settings, str(root), S.CORPUS, steps="0,4", progress=False)
-    assert (summary.units_done, summary.units_skipped) == (2, 2)
+    assert (summary.units_done, summary.units_skipped) == (1, 3)
     assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == 2 * 2 * len(S.SEEDS) * n
 
 

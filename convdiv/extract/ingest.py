@@ -396,6 +396,8 @@ def ingest(
     for r in reports:
         outcomes += r.outcomes
         worker_warnings += [w for w in r.warnings if w not in worker_warnings]
+        if r.error and r.error not in errors:  # a worker that finished, but with units failed on bad checkpoints
+            errors.append(r.error)
     done = [o for o in outcomes if o.status == "done"]
     failed = [o for o in outcomes if o.status == "failed"]
     summary = IngestSummary(

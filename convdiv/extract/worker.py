@@ -22,15 +22,25 @@ machine claimed them) are done in the ledger, so a study that does not fit the d
 
 KL values in (-1e-6, 0) are float32 rounding of a true 0 and are stored as 0; anything more negative fails
 the unit (see :func:`unit_rows`).
+
+A checkpoint that fails to load fails only the units that need it: the group's other units are computed and
+published, the worker goes on with the next groups, and the run ends with one line naming the first bad
+checkpoint (``WorkerReport.error``). What transformers logs while loading (its LOAD REPORT table, 8+ lines on
+stderr) is captured and summarised in that line (:func:`_loading_noise`); weights that transformers would
+silently re-initialise (MISSING or MISMATCH in the report) make the checkpoint fail too.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -68,10 +78,11 @@ class WorkerReport:
     ingest_run_id: int
     outcomes: list[UnitOutcome] = field(default_factory=list)
     forward_passes: int = 0
-    error: str | None = None
+    error: str | None = None  # set when the worker stopped on an error, or when units failed on bad checkpoints
     warnings: list[str] = field(default_factory=list)  # non-finite weights, download retries
     loads: list[tuple[str, str]] = field(default_factory=list)  # (checkpoint label, thread that loaded it)
     evicted: list[str] = field(default_factory=list)  # --cache-policy evict: checkpoints deleted from the cache
+    bad_checkpoints: dict[str, str] = field(default_factory=dict)  # label -> the one-line reason
 
 
 # --------------------------------------------------------------------------------------------- the worker
@@ -141,6 +152,7 @@ class _Group:
     claim: ledger.Claim
     units: list[UnitPlan]
     loaded: dict  # label -> LoadedCheckpoint
+    bad: dict = field(default_factory=dict)  # label -> why it failed to load
 
 
 class Worker:
@@ -161,6 +173,7 @@ class Worker:
                 self._needed_by.setdefault(label, []).append(u.unit_id)
         self._evicted: set[str] = set()
         self.report = WorkerReport(worker=index, ingest_run_id=0)
+        self._bad: dict[str, str] = {}  # checkpoints that failed to load (not retried by later groups)
 
     def run(self) -> WorkerReport:
         import torch
@@ -213,6 +226,12 @@ class Worker:
                 with self._lock:
                     self._current = dict(group.loaded)
                 pending = prefetch.submit(self._claim_and_load, candidates, run_id)
+                if group.bad:
+                    self._fail_bad_units(group, report)
+                    if not group.units:  # every unit needed a bad checkpoint: nothing to compute
+                        group.claim.release()
+                        group = None
+                        continue
                 result, compute_s = self._compute(group, data, report)
                 # Publishing needs only the weights' identity: let the models go (the next group may still hold
                 # the ones it shares through self._current).
@@ -221,7 +240,9 @@ class Worker:
                 publishing = (publisher.submit(self._publish, group, result, compute_s, data, report), group)
                 group = None
             wait_for_publish()
-            ledger.finish_run(plan.conninfo, run_id, "done")
+            if report.bad_checkpoints:
+                report.error = _bad_checkpoint_summary(report)
+            ledger.finish_run(plan.conninfo, run_id, "failed" if report.error else "done")
         except BaseException as exc:
             report.error = _message(exc)
             if failed_publish is None:
@@ -293,6 +314,23 @@ class Worker:
                 if self.on_unit:
                     self.on_unit(outcome, 0)
 
+    def _fail_bad_units(self, group: _Group, report: WorkerReport) -> None:
+        """Mark failed the units that need a checkpoint that did not load; the group keeps the others."""
+        report.bad_checkpoints.update(group.bad)
+        bad_units = [u for u in group.units if any(label in group.bad for label in u.needs)]
+        for unit in bad_units:
+            message = f"ingest unit {unit.key}: " + next(group.bad[lb] for lb in unit.needs if lb in group.bad)
+            # the group's claim holds the unit's lock; a claim of this unit alone marks just this one failed
+            dataclasses.replace(group.claim, unit_ids=[unit.unit_id], published=set()).fail(message)
+            group.claim.unit_ids = [u for u in group.claim.unit_ids if u != unit.unit_id]
+            outcome = UnitOutcome(unit.key, "failed", worker=self.index, error=message)
+            report.outcomes.append(outcome)
+            if self.on_unit:
+                self.on_unit(outcome, 0)
+        group.units = [u for u in group.units if u not in bad_units]
+        needed = {label for u in group.units for label in u.needs}
+        group.loaded = {k: v for k, v in group.loaded.items() if k in needed}
+
     def _claim_and_load(self, candidates, run_id) -> _Group | None:
         from convdiv.suites.loading import load_checkpoint
 
@@ -307,16 +345,35 @@ class Worker:
             for label in needs:
                 with self._lock:
                     reuse = self._current.get(label)
-                if reuse is None:
-                    reuse = load_checkpoint(plan.refs[label], device=plan.compute.device,
-                                            dtype=torch_dtype(plan.compute.dtype), on_retry=self._retrying)
-                    self.report.loads.append((label, threading.current_thread().name))
-                    for warning in reuse.warnings():
-                        self._warn(warning)
-                group.loaded[label] = reuse
+                    known_bad = self._bad.get(label)
+                if reuse is not None:
+                    group.loaded[label] = reuse
+                    continue
+                if known_bad is not None:
+                    group.bad[label] = known_bad
+                    continue
+                ref = plan.refs[label]
+                try:
+                    with _loading_noise() as noise:
+                        loaded = load_checkpoint(ref, device=plan.compute.device,
+                                                 dtype=torch_dtype(plan.compute.dtype), on_retry=self._retrying)
+                except ConvdivError as exc:  # this checkpoint only: its units fail, the others go on
+                    group.bad[label] = _load_failure(ref, str(exc), noise)
+                    continue
+                self.report.loads.append((label, threading.current_thread().name))
+                problem = _report_problem(noise)
+                if problem is not None:
+                    group.bad[label] = f"{ref.describe()}: {problem}"
+                    continue
+                for warning in loaded.warnings():
+                    self._warn(warning)
+                group.loaded[label] = loaded
         except BaseException as exc:
             exc.group = group  # so the caller can mark this group failed
             raise
+        if group.bad:
+            with self._lock:
+                self._bad.update(group.bad)
         return group
 
     def _compute(self, group: _Group, data: CorpusData, report: WorkerReport):
@@ -325,7 +382,8 @@ class Worker:
 
         plan = self.plan
         started = time.perf_counter()
-        models = {label: lc.model for label, lc in group.loaded.items()}
+        needed = {label for u in group.units for label in u.needs}
+        models = {label: lc.model for label, lc in group.loaded.items() if label in needed}
         pairs = list(dict.fromkeys((a, b) for u in group.units for (_, a, b) in u.comparisons))
         on_positions = None
         if self.progress is not None:
@@ -361,6 +419,101 @@ class Worker:
 
 def _message(exc: BaseException) -> str:
     return describe(exc)
+
+
+def _bad_checkpoint_summary(report: WorkerReport) -> str:
+    failed = [o for o in report.outcomes if o.status == "failed"]
+    label, reason = next(iter(report.bad_checkpoints.items()))
+    more = len(report.bad_checkpoints) - 1
+    others = f" (and {more} more checkpoint(s); see ingest_unit.error)" if more else ""
+    return (f"{len(failed)} ingest unit(s) failed because a checkpoint did not load, the others were published: "
+            f"{reason}{others}; fix or replace the checkpoint and run the ingest again")
+
+
+# --------------------------------------------------------------------------------------------- library noise
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _Noise(logging.Handler):
+    """Collects what the transformers loggers emit in one thread (other threads' records pass untouched)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(_ANSI.sub("", record.getMessage()))
+
+    def others_only(self, record: logging.LogRecord) -> bool:
+        """Filter for the library's own handlers: let through only other threads' records."""
+        return record.thread != self.thread
+
+
+@contextmanager
+def _loading_noise() -> Iterator[_Noise]:
+    """While loading a checkpoint in this thread, take transformers' log records (its LOAD REPORT table, printed
+    to stderr before it raises "look at the above report!") off the terminal and keep them for the error line."""
+    root = logging.getLogger("transformers")
+    noise = _Noise()
+    handlers = list(root.handlers)
+    for h in handlers:
+        h.addFilter(noise.others_only)
+    root.addHandler(noise)
+    try:
+        yield noise
+    finally:
+        root.removeHandler(noise)
+        for h in handlers:
+            h.removeFilter(noise.others_only)
+
+
+# One row of the LOAD REPORT table: "key | STATUS | details".
+_REPORT_ROW = re.compile(r"^\s*(\S+)\s*\|\s*(MISSING|MISMATCH|UNEXPECTED|CONVERSION)\s*\|\s*(.*?)\s*$")
+_SHAPES = re.compile(r"ckpt:\s*torch\.Size\((\[[^\]]*\])\)\s*vs\s*model:\s*torch\.Size\((\[[^\]]*\])\)")
+
+
+def _report_rows(noise: _Noise) -> list[tuple[str, str, str]]:
+    rows = []
+    for message in noise.messages:
+        if "LOAD REPORT" not in message:
+            continue
+        for line in message.splitlines():
+            m = _REPORT_ROW.match(line)
+            if m:
+                rows.append(m.groups())
+    return rows
+
+
+def _report_problem(noise: _Noise) -> str | None:
+    """One line for the weights transformers would not take from the checkpoint as they are (MISSING ones are
+    randomly initialised, MISMATCHed ones re-initialised); None when the report names none (UNEXPECTED keys, such
+    as old checkpoints' attention buffers, are harmless)."""
+    bad = [r for r in _report_rows(noise) if r[1] != "UNEXPECTED"]
+    if not bad:
+        return None
+    parts = []
+    for key, status, details in bad[:2]:
+        shapes = _SHAPES.search(details)
+        if status == "MISMATCH" and shapes:
+            parts.append(f"{key} has shape {shapes.group(1)} in the checkpoint but {shapes.group(2)} in config.json")
+        elif status == "MISSING":
+            parts.append(f"{key} is missing from the checkpoint")
+        else:
+            parts.append(f"{key}: {status.lower()} {details}".strip())
+    more = f" (+{len(bad) - 2} more)" if len(bad) > 2 else ""
+    return ("weights do not match the model's config.json: " + "; ".join(parts) + more
+            + "; re-save the checkpoint with save_pretrained or fix its config.json")
+
+
+def _load_failure(ref, message: str, noise: _Noise) -> str:
+    """The loader's one line, with transformers' "look at the above report!" replaced by the report's gist."""
+    problem = _report_problem(noise)
+    if problem is not None and "report" in message:
+        return f"{ref.describe()}: {problem}"
+    return message
 
 
 def _worker_process(plan: Plan, index: int) -> WorkerReport:
