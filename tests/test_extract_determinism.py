@@ -126,8 +126,10 @@ def oracle(model, documents, log_unigram):
                 continue
             assert len(doc) <= CONTEXT * 4
             for x in range(len(doc) - 1):
-                start = max(0, -(-(x + 2 - CONTEXT) // (CONTEXT // 2))) * (CONTEXT // 2)
-                logits = m64(input_ids=torch.from_numpy(doc[start:start + CONTEXT]).view(1, -1)).logits[0, x - start]
+                # windows.py's rule, restated: the earliest window (stride CONTEXT // 2) whose inputs hold x
+                start = max(0, -(-(x + 1 - CONTEXT) // (CONTEXT // 2))) * (CONTEXT // 2)
+                ids = torch.from_numpy(doc[start:min(start + CONTEXT, len(doc) - 1)]).view(1, -1)
+                logits = m64(input_ids=ids).logits[0, x - start]
                 rows.append(torch.log_softmax(logits[:V], -1).numpy())
                 full_rows.append(torch.log_softmax(logits, -1).numpy())
     lp, full = np.array(rows), np.array(full_rows)

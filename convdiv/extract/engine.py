@@ -30,7 +30,7 @@ from convdiv.extract.kernels import BLOCK, STAT_COLUMNS, ChunkReducer
 from convdiv.extract.windows import Window, document_offsets, plan_batches, plan_windows
 
 # Architectures whose CausalLM logits are exactly output_embeddings(base_model(...).last_hidden_state): for
-# these we apply the head only to scored positions and only to the real-vocabulary rows.
+# these we apply the head only to scored positions (all of its output columns: ce is over the full width).
 _HEAD_ON_HIDDEN = {"gpt_neox", "gpt2", "llama", "mistral", "qwen2"}
 
 # Positions per reduction chunk (at most; always a multiple of the head tile). The buffers hold
