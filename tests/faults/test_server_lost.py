@@ -2,7 +2,7 @@
 transaction, and every later connection is refused).
 
 The worker's real error (the terminated connection) is the one line shown, not the error of a later cleanup step
-(marking the unit failed, refreshing the aggregates) that fails on the refused connections; the units published
+(marking the unit failed) that fails on the refused connections; the units published
 before stay done and the interrupted one is not visible.
 """
 
