@@ -138,7 +138,8 @@ _BY_MESSAGE: list[tuple[re.Pattern, str]] = [
     (re.compile(r"server closed the connection|connection is (closed|lost)|consuming input failed|"
                 r"could not receive data|could not send data|SSL SYSCALL|EOF detected|connection refused|"
                 r"Connection refused|could not connect|connection failed|timeout expired|"
-                r"could not translate host name|No such file or directory"), "08006"),
+                r"could not translate host name|failed to resolve host|Name or service not known|"
+                r"No such file or directory"), "08006"),
 ]
 
 
@@ -158,7 +159,7 @@ def _primary_message(err) -> str:
     diag = getattr(err, "diag", None)
     text = (diag.message_primary if diag is not None else None) or str(err)
     # libpq prefixes connection failures with "connection failed: connection to server at ... failed: FATAL:"
-    text = re.sub(r"^.*\bfailed: (FATAL|ERROR):\s*", "", " ".join(text.split()))
+    text = re.sub(r"^.*\bfailed:\s*(?:(?:FATAL|ERROR):\s*)?", "", " ".join(text.split()))
     return text.strip().rstrip(".")
 
 
@@ -173,8 +174,16 @@ def _sqlstate(err) -> str | None:
     return None
 
 
-def database_error(exc: BaseException) -> DatabaseError | None:
-    """``exc`` as one line naming the cause and the fix when it is a database failure, else None."""
+_CONNECT_FIX = ("start the server, or fix the host and port in DATABASE_URL (unset it to use convdiv's embedded "
+                "server)")
+
+
+def database_error(exc: BaseException, *, connecting: bool = False) -> DatabaseError | None:
+    """``exc`` as one line naming the cause and the fix when it is a database failure, else None.
+
+    ``connecting``: the failure happened while opening the first connection (nothing was running yet), so a
+    connection failure's fix is about where the server is, not about re-running.
+    """
     err = _database_exception(exc)
     if err is None:
         return None
@@ -190,6 +199,8 @@ def database_error(exc: BaseException) -> DatabaseError | None:
         # Not a failure a user can cause by setup or load (a bug or a constraint we did not expect): still one
         # line, with the server's code so it can be looked up.
         cause, fix = "database error {code} ({msg})", "see the server's log; report it if it persists"
+    if connecting and code and code.startswith("08"):
+        cause, fix = "{msg}", _CONNECT_FIX
     user = _CONNECTION["user"]
     names = {"msg": msg, "code": code or type(err).__name__, "user": repr(user) if user else "(default)",
              "role": user or "ROLE", "server": f" at {_CONNECTION['server']}" if _CONNECTION["server"] else ""}
