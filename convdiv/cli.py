@@ -90,6 +90,73 @@ def db_status(obj: Context) -> None:
         out.print(table)
 
 
+@db.command("check")
+@click.option("--corpus", default=None, help="Check only this corpus's aggregates (default: every corpus).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
+    """Recompute every aggregate from the facts and compare with what is stored; compare the live schema with
+    the one this convdiv expects. Exit 1 on any difference."""
+    from convdiv.warehouse import aggregates, catalog
+
+    engine = obj.engine(check_schema=False)
+    drift = catalog.drift(engine)
+    corpus_id = None
+    if corpus is not None:
+        with engine.connect() as conn:
+            corpus_id = conn.exec_driver_sql("SELECT corpus_id FROM corpus WHERE name = %s", (corpus,)).scalar()
+        if corpus_id is None:
+            raise ConvdivError(f"no corpus named {corpus!r} (see `convdiv corpus list`)")
+    # a schema that drifted cannot be trusted to recompute: report the drift alone
+    checks = [] if drift else aggregates.check(engine, corpus_id)
+    bad = [c for c in checks if not c.ok]
+    if as_json:
+        import dataclasses
+        import json
+
+        click.echo(json.dumps({"schema_drift": drift, "aggregates": [dataclasses.asdict(c) for c in checks],
+                               "ok": not drift and not bad}))
+    else:
+        out = Console()
+        for line in drift:
+            out.print(f"schema drift: {line}", highlight=False)
+        if checks:
+            table = Table("aggregate", "corpus", "stored", "expected", "missing", "extra", "differing",
+                          title="aggregates vs a recomputation from the facts")
+            for c in checks:
+                style = None if c.ok else "red"
+                table.add_row(c.aggregate, str(c.corpus_id), f"{c.stored:,}", f"{c.expected:,}", str(c.missing),
+                              str(c.extra), str(c.differing), style=style)
+            out.print(table)
+        out.print("ok: aggregates equal their recomputation; schema as expected" if not drift and not bad else
+                  f"{len(drift)} schema difference(s), {len(bad)} aggregate(s) differ")
+    if drift:
+        raise ConvdivError(f"the warehouse schema differs from what convdiv {__version__} expects "
+                           f"({len(drift)} difference(s), listed above): run `convdiv db upgrade`, or restore what "
+                           "was changed by hand")
+    if bad:
+        raise ConvdivError(f"{len(bad)} aggregate(s) differ from the facts ({', '.join(c.aggregate for c in bad)}): "
+                           "run `convdiv db rebuild` to recompute them")
+
+
+@db.command("rebuild")
+@click.option("--corpus", default=None, help="Rebuild only this corpus's aggregates (default: every corpus).")
+@pass_context
+def db_rebuild(obj: Context, corpus: str | None) -> None:
+    """Recompute every aggregate from the facts (after facts were changed by hand; the ingest never needs it)."""
+    from convdiv.warehouse import aggregates
+
+    engine = obj.engine()
+    corpus_id = None
+    if corpus is not None:
+        with engine.connect() as conn:
+            corpus_id = conn.exec_driver_sql("SELECT corpus_id FROM corpus WHERE name = %s", (corpus,)).scalar()
+        if corpus_id is None:
+            raise ConvdivError(f"no corpus named {corpus!r} (see `convdiv corpus list`)")
+    aggregates.rebuild(engine, corpus_id)
+    click.echo("aggregates rebuilt from the facts")
+
+
 @db.command("url")
 @pass_context
 def db_url(obj: Context) -> None:

@@ -7,12 +7,12 @@ validated facts) and the per-unit results :class:`UnitOutcome` / :class:`WorkerR
 
 Overlap: three stages run at once in each worker. While the extract engine computes group k, a prefetch thread
 claims group k+1 and loads its checkpoints (models already loaded for group k are reused, not reloaded), and a
-publish thread publishes group k-1's units (COPY, validation and INSERT are mostly the database server's work,
-about 5x slower per row than a plain COPY because of the facts' foreign-key checks; see bench/ingest.py). At
+publish thread publishes group k-1's units (COPY, set-wise validation, INSERT and the unit's aggregates are the
+database server's work; see bench/ingest.py). At
 Pythia scale loading a checkpoint takes about as long as running the corpus through it, so this hides most of
 the load time. Memory: two groups' models are alive at once (a group being published has dropped its models);
-the group size is chosen for that (``plan._group_limits``). Units are still published in order, one
-transaction each. Every checkpoint is loaded in the prefetch thread (``WorkerReport.loads`` records which thread
+the group size is chosen for that (``plan._group_limits``). Units are published in the plan's order (each size's
+last step first), one transaction each. Every checkpoint is loaded in the prefetch thread (``WorkerReport.loads`` records which thread
 loaded what); a hub download that fails for a reason that may pass is retried there
 (``suites.loading.DOWNLOAD_ATTEMPTS``), each retry announced on stderr, then the unit fails with one line.
 
@@ -165,6 +165,7 @@ class Worker:
         self.on_unit = on_unit
         self.progress = progress  # a _Progress: fine-grained progress while a group computes
         self.units = {u.unit_id: u for u in plan.units}
+        self._order = {u.unit_id: i for i, u in enumerate(plan.units)}
         self._lock = threading.Lock()
         self._current: dict = {}  # models of the group being computed (reused by the prefetch)
         self._needed_by: dict[str, list[int]] = {}  # checkpoint label -> ids of the units that need it
@@ -338,7 +339,9 @@ class Worker:
         claim = ledger.claim(plan.conninfo, candidates, run_id, limit=plan.group_limit, force_before=plan.force_before)
         if claim is None:
             return None
-        units = sorted((self.units[u] for u in claim.unit_ids), key=lambda u: u.step)
+        # Published in the plan's order, which puts each size's last step first (its final-surprisal bins are
+        # then fixed before the earlier steps publish; see plan.plan_units).
+        units = sorted((self.units[u] for u in claim.unit_ids), key=lambda u: self._order[u.unit_id])
         group = _Group(claim=claim, units=units, loaded={})
         needs = list(dict.fromkeys(label for u in units for label in u.needs))
         try:
@@ -389,6 +392,7 @@ class Worker:
         if self.progress is not None:
             self.progress.group_started(sum(max(1, len(u.writes)) for u in group.units))
             on_positions = self.progress.computing
+        ledger.test_pause("compute")
         result = extract_group(models, data.documents, data.log_unigram, plan.vocab_size, pairs,
                                device=plan.compute.device, dtype=torch_dtype(plan.compute.dtype),
                                batch_tokens=plan.compute.batch_tokens, context_length=plan.compute.context_length,

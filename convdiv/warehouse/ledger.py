@@ -49,10 +49,13 @@ LOCK_CLASS = 0x43445631  # "CDV1"
 CHECKPOINT_TOKEN_TYPES = ("int4", "int4", "float4", "float4", "float4", "float4")
 PAIR_TOKEN_TYPES = ("int4", "int4", "float4", "float4")
 
-# Test hook (see tests/test_ingest_crash.py): "N:SECONDS:FILE" pauses the N-th publish of this process inside
-# its transaction, after the rows are inserted and before COMMIT, touching FILE first so a test knows when.
+# Test hook (see tests/test_ingest_crash.py, tests/test_live_warehouse.py): "[STAGE@]N:SECONDS:FILE" pauses the
+# N-th passage of this process through STAGE, touching FILE (with the pid) first so a test knows when to kill it.
+# Stages: "compute" (before a group's extract pass), "copy" (inside a unit's publish transaction, right after the
+# COPY into staging), "publish" (the default: inside the transaction, after facts and aggregates are written,
+# before COMMIT), "between" (right after a unit's COMMIT, before the next one).
 PAUSE_ENV = "CONVDIV_TEST_PUBLISH_PAUSE"
-_publish_count = 0
+_pause_counts: dict[str, int] = {}
 
 
 @lru_cache(maxsize=1)
@@ -262,6 +265,7 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
                     cur.execute(statement)
             n_ckpt = loader.copy_into(cur, "stage_checkpoint_token", rows.checkpoint_token, CHECKPOINT_TOKEN_TYPES)
             n_pair = loader.copy_into(cur, "stage_pair_token", rows.pair_token, PAIR_TOKEN_TYPES)
+            test_pause("copy")
             staged_ckpt, bad_ckpt, staged_pair, bad_pair = cur.execute(q("validate_stage")).fetchone()
             problems = []
             if staged_ckpt != rows.expected_checkpoint_rows or n_ckpt != staged_ckpt:
@@ -301,19 +305,22 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
                  "rows_pair_token": staged_pair,
                  "elapsed_s": float(elapsed_s() if callable(elapsed_s) else elapsed_s)},
             )
-            _maybe_pause()
+            test_pause("publish")
     claim_.published.add(rows.unit_id)
+    test_pause("between")
     return staged_ckpt, staged_pair
 
 
-def _maybe_pause() -> None:
-    """The crash-test hook: sleep inside the publish transaction of the N-th publish (see PAUSE_ENV)."""
-    global _publish_count
-    _publish_count += 1
+def test_pause(stage: str) -> None:
+    """The crash-test hook: sleep at the N-th passage through ``stage`` when PAUSE_ENV asks for it."""
     spec = os.environ.get(PAUSE_ENV)
     if not spec:
         return
-    nth, seconds, signal_file = spec.split(":", 2)
-    if _publish_count == int(nth):
+    head, seconds, signal_file = spec.split(":", 2)
+    wanted, _, nth = head.rpartition("@")
+    if (wanted or "publish") != stage:
+        return
+    _pause_counts[stage] = _pause_counts.get(stage, 0) + 1
+    if _pause_counts[stage] == int(nth):
         Path(signal_file).write_text(str(os.getpid()))
         time.sleep(float(seconds))

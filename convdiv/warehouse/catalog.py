@@ -1,0 +1,111 @@
+"""Schema drift: the live catalog compared with what convdiv expects (`convdiv db check`).
+
+Two parts: tables, columns, types, constraints and indexes against the SQLAlchemy models (Alembic's autogenerate
+comparison, the same check tests/test_migrations.py runs on a fresh database), and every view and function of the
+analytics layer against its SQL file (each expected object is created in a scratch schema inside a transaction that
+is rolled back, and the server's own rendering of both definitions is compared). A warehouse changed by hand is
+reported here, before an ingest stumbles on it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection, Engine
+
+from convdiv.analysis import sqlfiles
+from convdiv.warehouse.models import Base
+
+SCRATCH = "convdiv_expected"
+
+
+def drift(connection: Connection | Engine) -> list[str]:
+    """One line per difference between the live schema and the expected one (empty: no drift)."""
+    if isinstance(connection, Engine):
+        with connection.connect() as conn:
+            return drift(conn)
+    problems = [_describe(d) for d in compare_metadata(
+        MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)]
+    return problems + _object_drift(connection)
+
+
+def _describe(diff) -> str:
+    if isinstance(diff, list):  # column modifications come as a list of tuples
+        return "; ".join(_describe(d) for d in diff)
+    kind, *rest = diff
+    names = {
+        "add_table": "table missing", "remove_table": "unexpected table", "add_column": "column missing",
+        "remove_column": "unexpected column", "modify_type": "column type differs", "modify_nullable":
+        "column nullability differs", "add_index": "index missing", "remove_index": "unexpected index",
+        "add_constraint": "constraint missing", "remove_constraint": "unexpected constraint", "add_fk":
+        "foreign key missing", "remove_fk": "unexpected foreign key", "modify_comment": "column comment differs",
+        "modify_table_comment": "table comment differs", "modify_default": "column default differs",
+    }
+    what = names.get(kind, kind)
+    detail = []
+    for item in rest:
+        name = getattr(item, "name", None)
+        table = getattr(item, "table", None)
+        if name is not None:
+            detail.append(f"{table.name}.{name}" if table is not None and hasattr(table, "name") else str(name))
+        elif isinstance(item, str):
+            detail.append(item)
+    return f"{what}: {' '.join(detail[:3])}".strip()
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.sub(rf"\b(public|{SCRATCH})\.", "", text or "").split())
+
+
+_LIVE = """
+SELECT c.relname, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' END, n.nspname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname IN (%(schema)s, %(scratch)s) AND c.relkind IN ('v', 'm')
+UNION ALL
+SELECT p.proname, 'function', n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname IN (%(schema)s, %(scratch)s)
+"""
+_DEFINITION = """
+SELECT CASE WHEN %(kind)s = 'function'
+            THEN (SELECT string_agg(pg_get_function_arguments(p.oid) || ' -> ' || pg_get_function_result(p.oid)
+                                    || ' ' || md5(p.prosrc), ';')
+                  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                  WHERE n.nspname = %(schema)s AND p.proname = %(name)s)
+            ELSE pg_get_viewdef(format('%%I.%%I', %(schema)s::text, %(name)s::text)::regclass) END
+"""
+
+
+def _object_drift(connection: Connection) -> list[str]:
+    schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
+    problems: list[str] = []
+    transaction = connection.begin_nested() if connection.in_transaction() else connection.begin()
+    try:
+        connection.exec_driver_sql(f"CREATE SCHEMA {SCRATCH}")
+        connection.exec_driver_sql(f"SET LOCAL search_path = {SCRATCH}, {schema}")
+        expected = sqlfiles.objects()
+        for obj in expected:
+            sqlfiles.create(connection, obj.name)
+        live: dict[tuple[str, str], str] = {}
+        for name, kind, nsp in connection.exec_driver_sql(_LIVE, {"schema": schema, "scratch": SCRATCH}).fetchall():
+            live[(nsp, name)] = kind
+        for obj in expected:
+            kind = live.get((schema, obj.name))
+            if kind is None:
+                problems.append(f"{obj.kind} missing: {obj.name} (sql/{obj.path.name})")
+                continue
+            if kind != obj.kind:
+                problems.append(f"{obj.name} is a {kind}, expected a {obj.kind} (sql/{obj.path.name})")
+                continue
+            have, want = (_normalise(connection.exec_driver_sql(
+                _DEFINITION, {"kind": obj.kind, "schema": nsp, "name": obj.name}).scalar()) for nsp in (schema, SCRATCH))
+            if have != want:
+                problems.append(f"{obj.kind} differs from sql/{obj.path.name}: {obj.name}")
+        names = {o.name for o in expected}
+        for (nsp, name), kind in sorted(live.items()):
+            if nsp == schema and name not in names:
+                problems.append(f"unexpected {kind}: {name}")
+    finally:
+        transaction.rollback()
+    return problems
