@@ -320,3 +320,23 @@ def test_new_sections_show_their_numbers(engine, db_url, synthetic, tmp_path):
     # the necessary-condition statement, per size and step
     need = {t.key: t.frame for t in sections["ce-fit"].tables}["ce-fit-necessity"]
     assert set(need["size"]) == {"14m", "70m"} and need["share_low_kl_with_small_dh"].dropna().between(0, 1).all()
+
+
+def test_report_prints_the_views_phase_rule_only(engine, tmp_path):
+    """A seed curve that only rises has no convergence minimum; the report says so and shows no second rule."""
+    build_synthetic_warehouse(engine, n_positions=120, steps=(0, 1, 4, 16, 64, 256, 1000, 2000, 4000), dip=False)
+    result = build_report(engine, tmp_path / "nodip.html")
+    conv = {s.key: s for s in result.sections}["convergence"]
+    table = conv.tables[0].frame.set_index("size")
+    assert table["convergence_min_step"].isna().all()
+    assert not any(c.startswith("sql_") for c in table.columns)
+    assert (table["divergence_peak_step"] == 2000).all()
+    assert sum("never dips below its value at the end of the uniform phase" in n for n in conv.notes) == 2
+    spec = conv.figures[0].figure
+    menu = {b["label"]: b["args"][0] for b in spec["layout"]["updatemenus"][0]["buttons"]}
+    paper = [a["text"] for a in menu["paper's phases"]["annotations"]]
+    assert "sharp convergence" not in paper and "sharp divergence" in paper
+    presentation = [a["text"] for a in menu["presentation's phases"]["annotations"]]
+    # the synthetic curve rises sharply right where the uniform phase ends: no functional universality span
+    assert presentation[0] == "uniform" and "unigram transition" in presentation
+    assert "functional universality" not in presentation

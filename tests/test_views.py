@@ -288,16 +288,29 @@ class Oracle:
             pts = sorted(zip(curve["step"], curve["mean_kl"]))
             start = max([x for x in (u, g) if x is not None], default=None)
             cand = [(s, k) for s, k in pts if start is None or s >= start]
+            # E[KL] where the uniform phase ends: at u, or the last curve step before it (the first step without u)
+            level = [k for s, k in pts if s <= (u if u is not None else pts[0][0])][-1]
             c = p = rec = None
             if cand:  # else: the curve ends before the uniform phase does (no boundary visible)
                 peak_step, peak_kl = min(cand, key=lambda p: (-p[1], p[0]))
                 window = [(s, k) for s, k in pts if (u is None or s >= u) and s <= peak_step]
-                c = min(window, key=lambda p: (p[1], p[0]))[0]
-                p = peak_step if peak_step != c else None
+                valley_step, valley_kl = min(window, key=lambda p: (p[1], p[0]))
+                c = valley_step if valley_kl < level else None  # a minimum only where the curve dips
+                p = peak_step if peak_kl > min(level, valley_kl) else None
                 rec = p if p is not None and any(s > peak_step and k < peak_kl for s, k in pts) else None
+            after = [(s, k) for s, k in pts if s >= (u if u is not None else pts[0][0])]
+            rises = [(s0, k1 - k0) for (s0, k0), (_s1, k1) in zip(after, after[1:])]
+            top = max((r for _s, r in rises), default=0.0)
+            sharp = [(s0, top > 0 and r >= 0.5 * top) for s0, r in rises]
+            rise_start = next((s0 for s0, is_sharp in sharp if is_sharp), None)
+            rise_end = None
+            if rise_start is not None:
+                rise_end = next((s0 for s0, is_sharp in sharp if s0 > rise_start and not is_sharp), pts[-1][0])
             rows.append(dict(suite_id=suite_id, corpus_id=corpus_id, size=size, kind=kind, n_steps=len(pts),
-                             uniform_end_step=u, unigram_closest_step=g, convergence_min_step=c,
-                             divergence_peak_step=p, reconvergence_start_step=rec))
+                             first_step=pts[0][0], last_step=pts[-1][0], uniform_end_step=u,
+                             unigram_closest_step=g, convergence_min_step=c, divergence_peak_step=p,
+                             reconvergence_start_step=rec, sharp_rise_start_step=rise_start,
+                             sharp_rise_end_step=rise_end))
         return pd.DataFrame(rows)
 
 
@@ -490,8 +503,8 @@ def test_context_variance(warehouse, oracle):
 def test_phase_boundaries_follow_the_documented_rule(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM phase_boundaries")
     assert_matches(view, oracle.phase_boundaries(), ["suite_id", "corpus_id", "size", "kind"], [
-        "n_steps", "uniform_end_step", "unigram_closest_step", "convergence_min_step", "divergence_peak_step",
-        "reconvergence_start_step"])
+        "n_steps", "first_step", "last_step", "uniform_end_step", "unigram_closest_step", "convergence_min_step",
+        "divergence_peak_step", "reconvergence_start_step", "sharp_rise_start_step", "sharp_rise_end_step"])
     assert all(list(v) == [16, 256, 2000] for v in view["paper_lines"])
     assert all(list(v) == [8, 64, 1000] for v in view["presentation_lines"])
 

@@ -25,14 +25,18 @@ EXPECTED_KL = {
     # still diverging at the last step: no reconvergence seen
     "l": [0.001, 0.5, 2.0, 3.0, 1.0, 1.0, 0.6, 0.3, 0.2, 0.1, 0.5, 1.2, 1.5, 1.6, 1.7],
 }
+# never dips: rises from the end of the uniform phase (16) to a peak at 1000, then decays (demo-quick's shape)
+RISING = [0.001, 0.002, 0.003, 0.005, 0.01, 0.05, 0.25, 0.5, 0.8, 1.0, 1.2, 1.3, 1.25, 1.2, 1.1]
 
 
 def _insert(conn, sql: str, **params):
     return conn.execute(sa.text(sql), params).scalar()
 
 
-def build_curve_warehouse(engine, frequencies=(5, 50)) -> None:
-    """Two sizes x two seeds x STEPS; every position of a checkpoint carries the step's curve values."""
+def build_curve_warehouse(engine, frequencies=(5, 50), curves: dict | None = None) -> None:
+    """Sizes (``curves``: size -> E[KL] per step, default EXPECTED_KL) x two seeds x STEPS; every position of a
+    checkpoint carries the step's curve values."""
+    curves = EXPECTED_KL if curves is None else curves
     with engine.begin() as conn:
         suite = _insert(conn, "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('curve', 'local', 't', '{}') "
                               "RETURNING suite_id")
@@ -50,7 +54,7 @@ def build_curve_warehouse(engine, frequencies=(5, 50)) -> None:
                     c=corpus, i=i, f=f)
             for i, f in enumerate(frequencies)
         ]
-        for rank, (size, curve) in enumerate(EXPECTED_KL.items()):
+        for rank, (size, curve) in enumerate(curves.items()):
             model = _insert(conn, "INSERT INTO model (suite_id, size, size_rank) VALUES (:s, :z, :r) RETURNING model_id",
                             s=suite, z=size, r=rank)
             ckpts = {}
@@ -87,6 +91,53 @@ def test_phase_boundaries_of_the_four_phase_curve(engine):
     assert m["reconvergence_start_step"] == 2000
     assert (l["divergence_peak_step"], l["convergence_min_step"]) == (8000, 256)
     assert pd.isna(l["reconvergence_start_step"])
+    assert (m["first_step"], m["last_step"]) == (0, 8000)
+
+
+def test_a_curve_without_a_dip_has_no_convergence_minimum(engine):
+    build_curve_warehouse(engine, curves={**EXPECTED_KL, "r": RISING})
+    with engine.connect() as conn:
+        r = pd.read_sql(sa.text("SELECT * FROM phase_boundaries WHERE size = 'r'"), conn).iloc[0]
+    # E[KL] at the end of the uniform phase (16) is 0.05 and the curve never goes below it before its peak
+    assert r["uniform_end_step"] == 16
+    assert pd.isna(r["convergence_min_step"])
+    assert (r["divergence_peak_step"], r["reconvergence_start_step"]) == (1000, 1000)
+
+
+def test_presentation_boundaries_from_the_sharp_rise(engine):
+    build_curve_warehouse(engine, curves={**EXPECTED_KL, "r": RISING})
+    with engine.connect() as conn:
+        df = pd.read_sql(sa.text("SELECT size, sharp_rise_start_step, sharp_rise_end_step FROM phase_boundaries"),
+                         conn).set_index("size")
+        # rises of 'r' after 16: .2, .25, .3, .2, .2, .1, then falls; half the largest (.15) is sharp
+        assert tuple(df.loc["r"]) == (16, 512)
+        # 'm': falls to 256, then rises .4, .7, .3: sharp from 256 until the .3 interval starting at 1000
+        assert tuple(df.loc["m"]) == (256, 1000)
+        conn.exec_driver_sql("SET convdiv.sharp_rise_fraction = 0.9")  # only the largest rise (.3 from 64) is sharp
+        r = conn.execute(sa.text("SELECT sharp_rise_start_step, sharp_rise_end_step FROM phase_boundaries "
+                                 "WHERE size = 'r'")).one()
+    assert tuple(r) == (64, 128)
+
+
+def test_sigma_per_pair_is_the_mean_of_the_comparisons_ratios(engine):
+    build_curve_warehouse(engine, frequencies=(5, 50, 500))
+    with engine.begin() as conn:
+        # a second comparison per step with KL twice as large at the first position only
+        conn.exec_driver_sql(
+            "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) SELECT 'seed_pair', checkpoint_b, checkpoint_a "
+            "FROM comparison")
+        conn.exec_driver_sql(
+            "INSERT INTO pair_token SELECT c2.comparison_id, pt.position_id, pt.kl_ab * (1 + (p.idx = 0)::int), "
+            "pt.kl_ba * (1 + (p.idx = 0)::int) FROM pair_token pt JOIN comparison c1 ON c1.comparison_id = "
+            "pt.comparison_id JOIN comparison c2 ON c2.checkpoint_a = c1.checkpoint_b AND c2.checkpoint_b = "
+            "c1.checkpoint_a JOIN position p ON p.position_id = pt.position_id")
+        refresh_aggregates(conn)
+        row = conn.execute(sa.text("SELECT sigma, sigma_per_pair FROM relative_divergence WHERE size = 'm' AND "
+                                   "step = 16 AND family = 'frequency_bin' AND category_order = 0")).one()
+    # position 0 (frequency 5) is its own bin: comparison 1 ratio 1, comparison 2 ratio 2 / (4/3) = 1.5
+    assert row.sigma_per_pair == pytest.approx((1 + 1.5) / 2)
+    # ratio of means: (1 + 2) / 2 over (1 + 4/3) / 2
+    assert row.sigma == pytest.approx(1.5 / (7 / 6))
 
 
 def test_uniform_end_fraction_is_a_setting(engine):
