@@ -131,7 +131,7 @@ def test_sigma_per_pair_is_the_mean_of_the_comparisons_ratios(engine):
             "pt.kl_ba * (1 + (p.idx = 0)::int) FROM pair_token pt JOIN comparison c1 ON c1.comparison_id = "
             "pt.comparison_id JOIN comparison c2 ON c2.checkpoint_a = c1.checkpoint_b AND c2.checkpoint_b = "
             "c1.checkpoint_a JOIN position p ON p.position_id = pt.position_id")
-        refresh_aggregates(conn)
+        aggregates.rebuild(conn)
         row = conn.execute(sa.text("SELECT sigma, sigma_per_pair FROM relative_divergence WHERE size = 'm' AND "
                                    "step = 16 AND family = 'frequency_bin' AND category_order = 0")).one()
     # position 0 (frequency 5) is its own bin: comparison 1 ratio 1, comparison 2 ratio 2 / (4/3) = 1.5

@@ -10,8 +10,8 @@ from the study made selectable; docs/sql.md). Only these two views are replaced:
 aggregate is rebuilt.
 
 Revision ID: 0004
-Revises: 0002
-Create Date: 2026-12-02 02:00:00
+Revises: 0003
+Create Date: 2026-12-02 02:30:00
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from alembic import op
 from convdiv.analysis import sqlfiles
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
