@@ -55,9 +55,21 @@ def register_secret(secret: str | None) -> None:
     _SECRETS.update(p for p in pieces if p)
 
 
+# Words convdiv prints itself and names the masked URL shows anyway (user, database, host; see
+# ``warehouse.engine.parse_database_url``). A password equal to one of them (docker-compose.yml's default password is
+# "convdiv") is not redacted from them: that would turn every `convdiv db upgrade` hint into `*** db upgrade` and hide
+# nothing the masked URL does not already show.
+_PUBLIC: set[str] = {"convdiv", "postgres", "postgresql", "psycopg"}
+
+
+def register_public(*names: str | None) -> None:
+    _PUBLIC.update(n for n in names if n)
+
+
 def redact(text: str) -> str:
     for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "***")
+        if secret not in _PUBLIC:
+            text = text.replace(secret, "***")
     return text
 
 

@@ -37,7 +37,7 @@ def parse_database_url(raw: str) -> URL:
     """
     from psycopg.conninfo import conninfo_to_dict
 
-    from convdiv.errors import register_secret
+    from convdiv.errors import register_public, register_secret
 
     raw = raw.strip()
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.\-]*)://", raw)
@@ -66,6 +66,7 @@ def parse_database_url(raw: str) -> URL:
     params = {k: str(v) for k, v in params.items() if v is not None}
     password = params.pop("password", None)
     register_secret(password)
+    register_public(params.get("user"), params.get("dbname"), params.get("host"))
     port = params.pop("port", None)
     if port is not None and not all(p.strip().isdigit() for p in port.split(",")):
         raise _url_error(f"has a port that is not a number (a ':' or '/' in the password?); {_ENCODE_HINT}")

@@ -78,3 +78,11 @@ def test_encoded_password_reaches_libpq_intact(db_url, tmp_path):
     proc = convdiv("corpus", "list", database_url=settings.database_url, data_dir=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "SECRET" not in proc.stdout + proc.stderr
+
+
+def test_default_compose_password_does_not_blank_convdiv_hints(tmp_path):
+    """docker-compose.yml's default password is "convdiv": redaction must not turn every hint into `*** ...`."""
+    proc = convdiv("db", "status", database_url="postgresql://convdiv:convdiv@127.0.0.1:1/convdiv", data_dir=tmp_path)
+    line = one_error_line(proc)
+    assert line.count("***") == 1 and "postgresql+psycopg://convdiv:***@127.0.0.1:1/convdiv" in line, line
+    assert "convdiv's embedded server" in line, line
