@@ -42,7 +42,8 @@ def test_disk_full_during_publish(engine, db_url, suite_root, tmp_path):
     with psycopg.connect(libpq(db_url), autocommit=True) as conn:
         conn.execute(DISK_FULL)
 
-    full = convdiv(*args, database_url=db_url, data_dir=tmp_path / "data")
+    # Two worker processes: the failure is translated in the worker process and reported once by the parent.
+    full = convdiv(*args, "--workers", "2", database_url=db_url, data_dir=tmp_path / "data")
     line = one_error_line(full)
     assert "disk is full" in line and "free space" in line, line
     assert _done(db_url) == ["size=xs/step=0", "size=xs/step=1"]
