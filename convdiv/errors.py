@@ -83,8 +83,8 @@ def note_connection(user: str | None, server: str | None) -> None:
     _CONNECTION.update(user=user or "", server=server or "")
 
 
-_CONNECTION_LOST_FIX = ("check that the server{server} is running and reachable, then re-run the command (what was already "
-                        "committed stays; `convdiv ingest` resumes after its last published unit)")
+_CONNECTION_LOST_FIX = ("check that the server{server} is running and reachable, then re-run the command (what was "
+                        "already committed stays; `convdiv ingest` resumes after its last published unit)")
 
 # SQLSTATE (exact code, or its two-character class) -> (cause, fix). {msg} is the server's primary message.
 _BY_SQLSTATE: dict[str, tuple[str, str]] = {

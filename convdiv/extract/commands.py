@@ -22,10 +22,12 @@ LIST_HELP = "comma-separated; default: all of the suite's"
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto",
               help="Forward-pass dtype (auto: float32 on CPU, bfloat16 on CUDA); reductions are float32/64.")
-@click.option("--batch-tokens", type=click.IntRange(min=1), default=None, help="Tokens per forward batch [default: 8192].")
+@click.option("--batch-tokens", type=click.IntRange(min=1), default=None,
+              help="Tokens per forward batch [default: 8192].")
 @click.option("--context-length", type=click.IntRange(min=2), default=None,
               help="Window length for long documents [default: the models' max_position_embeddings].")
-@click.option("--workers", type=click.IntRange(min=1), default=1, help="Worker processes claiming units from the ledger.")
+@click.option("--workers", type=click.IntRange(min=1), default=1,
+              help="Worker processes claiming units from the ledger.")
 @click.option("--devices", default=None,
               help="One worker process per listed device, e.g. cuda:0,cuda:1 (repeat a device for two workers on it).")
 @click.option("--cache-policy", type=click.Choice(["keep", "evict"]), default="keep", show_default=True,

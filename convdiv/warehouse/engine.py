@@ -140,9 +140,8 @@ def get_engine(settings: Settings) -> Engine:
         with engine.connect() as conn:
             version = conn.connection.dbapi_connection.info.server_version  # type: ignore[union-attr]
     except sa.exc.OperationalError as exc:
-        raise ConvdivError(
-            f"cannot connect to PostgreSQL at {describe_host(url)} ({mask_url(url)}): {database_error(exc, connecting=True)}"
-        ) from None
+        reason = database_error(exc, connecting=True)
+        raise ConvdivError(f"cannot connect to PostgreSQL at {describe_host(url)} ({mask_url(url)}): {reason}") from None
     note_connection(url.username or os.environ.get("PGUSER") or getpass.getuser(), describe_host(url))
     if version < MIN_SERVER_VERSION:
         raise ConvdivError(f"PostgreSQL at {describe_host(url)} is version {version}; convdiv needs >= 15")

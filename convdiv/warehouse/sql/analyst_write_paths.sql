@@ -30,7 +30,8 @@ named AS (
            CASE WHEN h.name = 'public' THEN 'PUBLIC'
                 WHEN cardinality(h.path) = 0 THEN quote_ident(:role)
                 WHEN cardinality(h.path) = 1 THEN format('its member role %I', h.name)
-                ELSE format('its member role %I (via %s)', h.name, array_to_string(h.path[1:cardinality(h.path) - 1], ' -> '))
+                ELSE format('its member role %I (via %s)', h.name,
+                            array_to_string(h.path[1:cardinality(h.path) - 1], ' -> '))
            END AS via,
            h.path[1]::text AS member_of
     FROM holders h
@@ -74,10 +75,12 @@ WHERE r.relkind <> 'S'
            THEN has_any_column_privilege(h.name, r.oid, w.privilege)  -- table-level or any single column
            ELSE has_table_privilege(h.name, r.oid, w.privilege) END
 UNION ALL
-SELECT h.member_of, h.via, format('can UPDATE sequence %I', r.relname), format('REVOKE UPDATE ON %I FROM %s', r.relname, h.shown)
+SELECT h.member_of, h.via, format('can UPDATE sequence %I', r.relname),
+       format('REVOKE UPDATE ON %I FROM %s', r.relname, h.shown)
 FROM named h JOIN relations r ON r.relkind = 'S' WHERE has_sequence_privilege(h.name, r.oid, 'UPDATE')
 UNION ALL
-SELECT h.member_of, h.via, format('can CREATE in schema %I', :schema), format('REVOKE CREATE ON SCHEMA %I FROM %s', :schema, h.shown)
+SELECT h.member_of, h.via, format('can CREATE in schema %I', :schema),
+       format('REVOKE CREATE ON SCHEMA %I FROM %s', :schema, h.shown)
 FROM named h WHERE has_schema_privilege(h.name, :schema, 'CREATE')
 UNION ALL
 SELECT h.member_of, h.via, format('can CREATE schemas in database %I', current_database()),
