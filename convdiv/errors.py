@@ -210,7 +210,9 @@ def database_error(exc: BaseException, *, connecting: bool = False) -> DatabaseE
     if cause is None:
         # Not a failure a user can cause by setup or load (a bug or a constraint we did not expect): still one
         # line, with the server's code so it can be looked up.
-        cause, fix = "database error {code} ({msg})", "see the server's log; report it if it persists"
+        cause, fix = ("unexpected database error {code} ({msg})",
+                      "unless the warehouse was changed by hand, this is a bug in convdiv: please report it with the "
+                      "command you ran")
     if connecting and code and code.startswith("08"):
         cause, fix = "{msg}", _CONNECT_FIX
     user = _CONNECTION["user"]
