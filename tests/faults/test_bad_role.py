@@ -32,6 +32,9 @@ CASES = {
     "replication": ("ALTER ROLE {a} REPLICATION", ["has REPLICATION", "NOREPLICATION"]),
     "pg_write_all_data": ("GRANT pg_write_all_data TO {a}", ["pg_write_all_data", "REVOKE pg_write_all_data FROM"]),
     "writer's createrole": ("ALTER ROLE {w} CREATEROLE; GRANT {w} TO {a}", ["has CREATEROLE", "REVOKE {w} FROM {a}"]),
+    "member of an owner": ("CREATE TABLE scratch_{w} (x int); ALTER TABLE scratch_{w} OWNER TO {w}; GRANT {w} TO {m}; "
+                           "GRANT {m} TO {a}",
+                            ["member role {w} (via {m})", "REVOKE {m} FROM {a}"]),
     "owner of an object": ("CREATE TABLE scratch_{a} (x int); ALTER TABLE scratch_{a} OWNER TO {a}", ["owns"]),
     "column grant": ("GRANT UPDATE (name) ON suite TO {w}; GRANT {w} TO {a}", ["can UPDATE suite"]),
     "public can write": ("GRANT INSERT ON corpus TO PUBLIC", ["PUBLIC can INSERT corpus",
