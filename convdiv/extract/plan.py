@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -218,19 +220,22 @@ def plan_units(spec, sizes, seeds, steps, comparisons: Sequence[str]) -> list[Un
 def check_arguments(*, batch_tokens=None, workers=1, context_length=None, memory_budget_gb=None) -> None:
     """Refuse impossible knobs in one line before anything is registered, claimed or loaded.
 
-    None means "the default"; 0 and negative values are errors, never silently the default.
+    None means "the default"; 0, negative and non-finite values are errors, never silently the default.
     """
-    def positive(value, flag: str, minimum=1) -> None:
-        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < minimum
-                                  or value != value):
-            raise ConvdivError(f"{flag} {value!r} is invalid: give a number >= {minimum} (or leave it out for the "
-                               "default)")
+    def bad(value, minimum, whole: bool) -> bool:
+        if value is None:
+            return False
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            return True
+        return value < minimum or (whole and value != int(value))
 
-    positive(batch_tokens, "--batch-tokens")
-    positive(workers, "--workers")
-    # A window predicts its tokens from at least one token of context: 2 is the least that scores anything.
-    positive(context_length, "--context-length", 2)
-    if memory_budget_gb is not None and not (isinstance(memory_budget_gb, (int, float)) and memory_budget_gb > 0):
+    for value, flag, minimum in ((batch_tokens, "--batch-tokens", 1), (workers, "--workers", 1),
+                                 # a window predicts from at least one token of context: 2 is the least that scores
+                                 (context_length, "--context-length", 2)):
+        if bad(value, minimum, whole=True):
+            raise ConvdivError(f"{flag} {value!r} is invalid: give a whole number >= {minimum} (or leave it out for "
+                               "the default)")
+    if bad(memory_budget_gb, 0, whole=False) or memory_budget_gb == 0:
         raise ConvdivError(f"--memory-gb {memory_budget_gb!r} is invalid: give a positive number of GiB (or leave "
                            "it out to size groups from free memory)")
 
