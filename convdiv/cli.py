@@ -164,6 +164,37 @@ def db_url(obj: Context) -> None:
     from convdiv.warehouse.engine import mask_url, resolve_url
 
     click.echo(mask_url(resolve_url(obj.settings)))
+    if not obj.settings.database_url:
+        console.print("note: the embedded server stops when this command exits; `convdiv db serve` keeps it up "
+                      "so the URL can be used", highlight=False)
+
+
+@db.command("serve")
+@pass_context
+def db_serve(obj: Context) -> None:
+    """Keep the embedded server up and print its libpq URL (psql, pandas, DuckDB); Ctrl-C or SIGTERM stops it.
+
+    The server listens on a Unix socket only: the URL names its directory (host=...). With DATABASE_URL set,
+    prints that URL (password masked) and exits.
+    """
+    from convdiv.warehouse import embedded
+    from convdiv.warehouse.engine import libpq_url, normalise_url
+
+    if obj.settings.database_url:
+        click.echo(libpq_url(normalise_url(obj.settings.database_url)))
+        return
+
+    def announce(held: embedded.Hold) -> None:
+        click.echo(held.libpq_url)
+        sys.stdout.flush()  # one line, at once: scripts and notebooks read it from a pipe
+        console.print(f"convdiv: serving the embedded warehouse (socket in {held.socket_dir}); SQLAlchemy/pandas: "
+                      f"{held.url} ; Ctrl-C or SIGTERM stops it", highlight=False, soft_wrap=True)
+
+    status = embedded.serve(obj.settings.pgdata, announce)
+    if status:
+        raise ConvdivError(f"the embedded server in {obj.settings.pgdata} stopped while being served; "
+                           "run `convdiv db serve` again")
+    console.print("convdiv: embedded warehouse released", highlight=False)
 
 
 @db.command("grant-analyst")

@@ -156,3 +156,32 @@ def _ensure_database(server) -> None:
                 conn.execute(f'CREATE DATABASE "{DATABASE}"')
             except psycopg.errors.DuplicateDatabase:  # another process won the race
                 pass
+
+
+def serve(pgdata: Path, announce, *, poll_s: float = 1.0) -> int:
+    """Hold the embedded server until SIGINT/SIGTERM/SIGHUP, then release it (a clean stop when last holder).
+
+    ``announce(hold)`` is called once the server is up (the command prints the URL). Returns the exit status:
+    0 after a signal, 1 when the server went away under us (stopped by hand).
+    """
+    import signal
+
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum, _frame):
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    held = hold(pgdata)
+    try:
+        announce(held)
+        while not stop.wait(poll_s):
+            if not held.server_running():
+                return 1
+        return 0
+    finally:
+        held.release()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
