@@ -39,13 +39,21 @@ console = Console(stderr=True)
     type=click.Path(file_okay=False),
     help="Where convdiv keeps trained suites, caches and the embedded server's data.",
 )
+@click.option("--quiet", "-q", is_flag=True, envvar="CONVDIV_QUIET",
+              help="No progress output (status lines on a terminal, progress lines in logs).")
+@click.option("--progress-every", type=click.FloatRange(min=0.1), envvar="CONVDIV_PROGRESS_EVERY", default=30.0,
+              metavar="SECONDS", help="When stderr is not a terminal (a log), print a progress line this often.")
 @click.pass_context
-def cli(ctx: click.Context, database_url: str | None, data_dir: str | None) -> None:
+def cli(ctx: click.Context, database_url: str | None, data_dir: str | None, quiet: bool,
+        progress_every: float) -> None:
     """convdiv: how language models trained from different seeds converge and diverge.
 
     Extract per-token surprisal and KL divergences from every checkpoint of a model suite, store them in
     PostgreSQL, analyse them with SQL views, and report them as one HTML file.
     """
+    from convdiv import progress
+
+    progress.configure(enabled=True, quiet=quiet, every=progress_every)
     ctx.obj = Context(Settings.from_env(database_url=database_url, data_dir=data_dir))
 
 
@@ -71,13 +79,19 @@ def db_upgrade(obj: Context) -> None:
 
 
 @db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
 @pass_context
-def db_status(obj: Context) -> None:
+def db_status(obj: Context, as_json: bool) -> None:
     """Show the schema revision (current vs head), the server version and row counts per table."""
     from convdiv.warehouse import status
 
     engine = obj.engine(check_schema=False)
     report = status.collect(engine)
+    if as_json:
+        from convdiv.jsonout import echo_json
+
+        echo_json(report.to_dict())
+        return
     out = Console()
     out.print(f"database: {report.url}")
     out.print(f"server:   PostgreSQL {report.server_version}")

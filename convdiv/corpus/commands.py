@@ -94,11 +94,10 @@ def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column
         freq_docs = sources.from_text_files(list(frequency_corpus), separator).documents
         label = ", ".join(str(Path(p).resolve()) for p in frequency_corpus)
     engine = obj.engine()
-    with Console(stderr=True).status(f"preparing corpus {name} ({len(docs.documents)} documents)"):
-        info = add_corpus(engine, name, tokenizer=tokenizer, documents=docs.documents, frequency_counts=counts,
-                          frequency_documents=freq_docs, bos=bos, eos=eos, spacy_model=spacy_model, replace=replace,
-                          source=docs.source, alpha=alpha, frequency_label=label,
-                          options=options)
+    # progress: tokenise, tag and load each report through convdiv.progress (a status line or log lines)
+    info = add_corpus(engine, name, tokenizer=tokenizer, documents=docs.documents, frequency_counts=counts,
+                      frequency_documents=freq_docs, bos=bos, eos=eos, spacy_model=spacy_model, replace=replace,
+                      source=docs.source, alpha=alpha, frequency_label=label, options=options)
     if not info.created:
         click.echo(f"corpus {name}: already present and identical ({info.n_documents:,} documents, "
                    f"{info.n_positions:,} positions); nothing to do")
@@ -117,12 +116,18 @@ def _vocab_size(tokenizer: str) -> int:
 
 
 @corpus.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (one object per corpus) instead of a table.")
 @click.pass_obj
-def list_(obj) -> None:
+def list_(obj, as_json: bool) -> None:
     """List corpora: name, tokenizer, documents, positions, created."""
     from convdiv.corpus.load import list_corpora
 
     rows = list_corpora(obj.engine())
+    if as_json:
+        from convdiv.jsonout import echo_json
+
+        echo_json([dict(r._mapping) for r in rows])
+        return
     table = Table("name", "tokenizer", "documents", "positions", "frequency", "created")
     for r in rows:
         table.add_row(r.name, r.tokenizer, f"{r.n_documents:,}", f"{r.n_positions:,}", r.frequency_source,

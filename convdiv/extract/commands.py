@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -35,10 +38,12 @@ LIST_HELP = "comma-separated; default: all of the suite's"
 @click.option("--force", is_flag=True, help="Recompute units that are already done.")
 @click.option("--memory-gb", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Memory budget for one work group's models [default: from free RAM / GPU memory].")
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option("--progress/--no-progress", default=True,
+              help="Show progress: a bar on a terminal, a line every --progress-every seconds in a log.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object instead of a table.")
 @pass_context
 def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, batch_tokens, context_length,
-           workers, devices, cache_policy, force, memory_gb, progress) -> None:
+           workers, devices, cache_policy, force, memory_gb, progress, as_json) -> None:
     """Extract per-token CE/entropy/KL for every checkpoint of SUITE on a corpus and load them.
 
     Work is split into units (one model size at one step; cross-size comparisons per step) that are each
@@ -49,24 +54,71 @@ def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, 
     from convdiv.extract.ingest import IngestError
     from convdiv.extract.ingest import ingest as run_ingest
 
+    from convdiv import progress as progress_lines
+
     engine = obj.engine()
     shown: set[str] = set()
 
     def note(line: str) -> None:  # before the work starts; on stdout, as stderr is kept for the one error line
         shown.add(line)
-        click.echo(line)
+        click.echo(line, err=as_json)  # with --json, stdout holds the JSON document alone
 
+    show = print_json if as_json else print_summary
+    in_log = progress and progress_lines.lines_in_logs()
     try:
-        summary = run_ingest(
-            engine, obj.settings, suite, corpus, sizes=sizes or None, seeds=seeds or None, steps=steps or None,
-            comparisons=comparisons, device=device, dtype=dtype, batch_tokens=batch_tokens, workers=workers,
-            force=force, progress=progress, context_length=context_length, memory_budget_gb=memory_gb,
-            cache_policy=cache_policy, devices=devices, notes=note,
-        )
+        # In a log the live bar would print once, at the end; the ledger tells the units done instead.
+        with _ledger_progress(engine, corpus) if in_log else contextlib.nullcontext():
+            summary = run_ingest(
+                engine, obj.settings, suite, corpus, sizes=sizes or None, seeds=seeds or None, steps=steps or None,
+                comparisons=comparisons, device=device, dtype=dtype, batch_tokens=batch_tokens, workers=workers,
+                force=force, progress=progress and not in_log, context_length=context_length,
+                memory_budget_gb=memory_gb, cache_policy=cache_policy, devices=devices, notes=note,
+            )
     except IngestError as exc:
-        print_summary(exc.summary, shown)
+        show(exc.summary, shown)
         raise
-    print_summary(summary, shown)
+    show(summary, shown)
+
+
+@contextlib.contextmanager
+def _ledger_progress(engine, corpus: str):
+    """Progress lines from the ledger (units of ``corpus`` finished since now), whatever the workers do."""
+    import sqlalchemy as sa
+
+    from convdiv import progress
+
+    query = sa.text((Path(__file__).resolve().parent / "sql" / "ingest_progress.sql").read_text(encoding="utf-8"))
+    with engine.connect() as conn:
+        since = conn.execute(sa.text("SELECT now()")).scalar_one()  # the server's clock, as finished_at's
+
+    def poll():
+        with engine.connect() as conn:
+            row = conn.execute(query, {"since": since, "corpus": corpus}).one()
+        return row.done, row.total or None
+
+    with progress.step(f"ingest on {corpus}", unit="units", poll=poll) as step:
+        yield step
+
+
+def summary_json(summary) -> dict:
+    """What `ingest --json` prints: totals, then one entry per unit (done, skipped or failed)."""
+    return {
+        "suite": summary.suite, "corpus": summary.corpus, "device": summary.device, "dtype": summary.dtype,
+        "units_total": summary.units_total, "units_done": summary.units_done,
+        "units_skipped": summary.units_skipped, "units_failed": summary.units_failed,
+        "rows_checkpoint_token": summary.rows_checkpoint_token, "rows_pair_token": summary.rows_pair_token,
+        "elapsed_s": summary.elapsed_s, "warnings": list(summary.warnings),
+        "units": [{"unit": o.unit_key, "status": o.status, "rows_checkpoint_token": o.rows_checkpoint_token,
+                   "rows_pair_token": o.rows_pair_token, "elapsed_s": o.elapsed_s, "error": o.error}
+                  for o in summary.outcomes],
+    }
+
+
+def print_json(summary, shown: set[str] = frozenset()) -> None:
+    """The summary as JSON (the notes in ``shown`` went to stderr already)."""
+    from convdiv.jsonout import echo_json
+
+    echo_json(summary_json(summary))
 
 
 def print_summary(summary, shown: set[str] = frozenset()) -> None:

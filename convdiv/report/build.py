@@ -23,7 +23,7 @@ from plotly.offline import get_plotlyjs
 from sqlalchemy.engine import Engine
 from threadpoolctl import threadpool_limits
 
-from convdiv import __version__
+from convdiv import __version__, progress
 from convdiv.errors import ConvdivError
 from convdiv.report.data import Options, ReportData, Scope, resolve_scope
 from convdiv.report.model import Missing, Section
@@ -80,19 +80,22 @@ def _table_rows(frame: pd.DataFrame, float_format: str) -> list[list[tuple[str, 
 
 def compute_sections(data: ReportData) -> list[Section]:
     out = []
-    for module in SECTIONS:
-        start = time.perf_counter()
-        try:
-            section = module.build(data)
-        except Missing as exc:
-            section = Section(module.KEY, module.TITLE, module.GUIDE, missing=str(exc))
-        except ConvdivError:
-            raise
-        except Exception as exc:  # a bug must not cost the user the other sections; it is shown and returned
-            section = Section(module.KEY, module.TITLE, module.GUIDE,
-                              error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
-        section.seconds = time.perf_counter() - start
-        out.append(section)
+    with progress.step("report: sections", total=len(SECTIONS), unit="sections") as bar:
+        for module in SECTIONS:
+            bar.note(module.KEY)
+            start = time.perf_counter()
+            try:
+                section = module.build(data)
+            except Missing as exc:
+                section = Section(module.KEY, module.TITLE, module.GUIDE, missing=str(exc))
+            except ConvdivError:
+                raise
+            except Exception as exc:  # a bug must not cost the user the other sections; it is shown and returned
+                section = Section(module.KEY, module.TITLE, module.GUIDE,
+                                  error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
+            section.seconds = time.perf_counter() - start
+            out.append(section)
+            bar.advance()
     return out
 
 

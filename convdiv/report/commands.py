@@ -18,9 +18,11 @@ from convdiv.context import Context, pass_context
               help="Comparison kinds the cross-entropy fits pool, comma-separated (seed_pair, consecutive_step, "
                    "cross_size); the study fits consecutive steps within a run.")
 @click.option("--timings", is_flag=True, help="Print the time each section took.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON object (path, scope, sections with status and seconds, timings, warnings).")
 @pass_context
 def report(obj: Context, suite: str | None, corpus: str | None, sizes: str | None, out: str, ce_fit_kinds: str,
-           timings: bool) -> None:
+           timings: bool, as_json: bool) -> None:
     """Write one self-contained HTML report (figures, reading guides, CSVs) of every analysis.
 
     The file opens offline in any browser. Sections whose data is missing say so instead of failing.
@@ -36,4 +38,27 @@ def report(obj: Context, suite: str | None, corpus: str | None, sizes: str | Non
     if timings:
         for key, seconds in result.timings.items():
             click.echo(f"{key:>12}: {seconds:6.2f} s", err=True)
+    if as_json:
+        from convdiv.jsonout import echo_json
+
+        echo_json(report_json(result))
+        return
     click.echo(str(result.path.resolve()))
+
+
+def report_json(result) -> dict:
+    """What `report --json` prints: where the file is, what it covers and how each section went."""
+    scope = result.scope
+    return {
+        "path": str(result.path.resolve()),
+        "suite": getattr(scope, "suite", None),
+        "corpus": getattr(scope, "corpus", None),
+        "sizes": list(getattr(scope, "sizes", None) or []),
+        "sections": [{"key": s.key, "title": s.title,
+                      "status": "error" if s.error else "missing" if s.missing else "ok",
+                      "message": (s.error or s.missing or "").splitlines()[0] if (s.error or s.missing) else None,
+                      "figures": len(s.figures), "tables": len(s.tables), "seconds": s.seconds}
+                     for s in result.sections],
+        "timings": result.timings,
+        "warnings": result.warnings,
+    }

@@ -24,6 +24,11 @@ class Status:
     def up_to_date(self) -> bool:
         return self.current == self.head
 
+    def to_dict(self) -> dict:
+        """The `db status --json` object."""
+        return {"url": self.url, "server_version": self.server_version, "current": self.current, "head": self.head,
+                "up_to_date": self.up_to_date, "row_counts": dict(self.row_counts)}
+
 
 def collect(engine: Engine) -> Status:
     st = schema.state(engine)
