@@ -269,6 +269,7 @@ COMMAND_MODULES: list[str] = [
     "convdiv.suites.commands:suite",
     "convdiv.extract.commands:ingest",
     "convdiv.report.commands:report",
+    "convdiv.export.commands:export",
 ]
 
 

@@ -1,0 +1,7 @@
+-- checkpoint_token rows of one (suite, corpus) partition: the suite's checkpoints (%(suite_id)s) on the corpus's
+-- positions (%(corpus_id)s). Semi-joins on the small dimensions; the fact table is scanned once.
+SELECT *
+FROM checkpoint_token
+WHERE checkpoint_id IN (SELECT c.checkpoint_id FROM checkpoint c JOIN run r USING (run_id) JOIN model m USING (model_id)
+                        WHERE m.suite_id = %(suite_id)s)
+  AND position_id IN (SELECT position_id FROM position WHERE corpus_id = %(corpus_id)s)
