@@ -29,10 +29,10 @@ def export(obj, directory: str, fmt: str, suites: tuple[str, ...], corpora: tupl
     the datasets it writes.
     """
     from convdiv.export.parquet import export_parquet
-    from convdiv.warehouse.engine import libpq_url
+    from convdiv.warehouse.engine import libpq_conninfo
 
     engine = obj.engine()
-    result = export_parquet(libpq_url(engine.url, hide_password=False), Path(directory), suites=suites or None,
+    result = export_parquet(libpq_conninfo(engine.url), Path(directory), suites=suites or None,
                             corpora=corpora or None, batch_rows=batch_rows)
     if as_json:
         from convdiv.jsonout import echo_json

@@ -129,7 +129,7 @@ def export_parquet(conninfo: str, directory: Path, *, suites: Sequence[str] | No
                    corpora: Sequence[str] | None = None, batch_rows: int = DEFAULT_BATCH_ROWS) -> ExportResult:
     """Write the selected suites/corpora (default: everything) as Parquet under ``directory``; see the module doc.
 
-    ``conninfo`` is a libpq URL or connection string. Raises ConvdivError (one line) on an unknown suite or
+    ``conninfo`` is a libpq URL or ``key=value`` connection string (``warehouse.engine.libpq_conninfo``). Raises ConvdivError (one line) on an unknown suite or
     corpus, a directory that holds something else, or a write failure.
     """
     import psycopg
