@@ -188,6 +188,8 @@ def main() -> None:
             print(f"    COPY TO CSV files  : {tc:7.2f} s {total / tc:12,.0f} rows/s")
             print(f"    export_parquet     : {to:7.2f} s {total / to:12,.0f} rows/s")
             print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
+            print("  per dataset (last export):", ", ".join(
+                f"{d.name} {d.rows:,} rows {d.seconds:.2f} s ({d.path})" for d in result.datasets if d.rows))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         drop(url)

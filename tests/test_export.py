@@ -72,6 +72,11 @@ def test_every_dataset_round_trips_through_duckdb(small, exported):
     out, manifest = exported
     datasets = manifest["datasets"]
     assert set(datasets) == {*DIMENSIONS, *CORPUS_TABLES, *FACT_TABLES, *VIEWS}
+    # all three readers are exercised: binary COPY (facts), CSV COPY (text and NULLs), cursor (JSON, arrays)
+    assert {n: datasets[n]["read_by"] for n in ("checkpoint_token", "position", "vocab_token", "suite",
+                                                "phase_boundaries")} == {
+        "checkpoint_token": "fixed", "position": "csv", "vocab_token": "csv", "suite": "cursor",
+        "phase_boundaries": "cursor"}
     with _pg(small[0]) as conn:
         for name, info in datasets.items():
             types = _column_types(conn, name)

@@ -20,7 +20,10 @@ stays bounded whatever the table size:
 
 - fact tables (every column NOT NULL and fixed-width: int, float, bool) come through ``COPY (query) TO STDOUT
   (FORMAT binary)``, cut at whole rows and decoded with one numpy structured dtype (no Python object per value);
-- everything else (text, NULLs, arrays, timestamps, JSON) through a server-side cursor, column by column.
+- views and dimensions of numbers, booleans and text (NULLs allowed) through ``COPY ... (FORMAT csv)`` parsed by
+  pyarrow's streaming CSV reader with the columns' types given (PostgreSQL writes NULL unquoted and an empty
+  string quoted; float output is shortest-exact, so values round-trip);
+- the few with arrays, timestamps or JSON (suite, corpus, phase_boundaries) through a server-side cursor.
 
 A new export replaces each dataset folder it writes as a whole (written aside, then renamed into place), so
 stale partitions of an earlier export never mix in. DIR must be empty, new, or an earlier convdiv export.
@@ -29,6 +32,7 @@ stale partitions of an earlier export never mix in. DIR must be empty, new, or a
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import shutil
@@ -41,6 +45,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from convdiv import __version__, progress
@@ -71,7 +76,9 @@ ARROW_TYPES: dict[int, pa.DataType] = {
     1021: pa.list_(pa.float32()), 1022: pa.list_(pa.float64()), 1009: pa.list_(pa.string()),
 }
 FIXED_COPY_TYPES = {_BOOL: "bool", _INT2: "int2", _INT4: "int4", _INT8: "int8", _FLOAT4: "float4", _FLOAT8: "float8"}
-
+# Types whose CSV text pyarrow parses back exactly: numbers (NaN/Infinity included), booleans (t/f), text.
+CSV_TYPES = {*FIXED_COPY_TYPES, 1700, 25, 1043, 19}
+CSV_BYTES_PER_VALUE = 12  # a rough width of one CSV value, to turn batch_rows into pyarrow's block size
 
 @lru_cache(maxsize=None)
 def _sql(name: str) -> str:
@@ -97,7 +104,8 @@ class DatasetResult:
     rows: int = 0
     files: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
-    path: str = "columnar"          # fixed (binary COPY) | columnar (cursor)
+    path: str = "cursor"            # how rows were read: fixed (binary COPY) | csv (CSV COPY) | cursor
+    seconds: float = 0.0
 
 
 @dataclass
@@ -118,7 +126,8 @@ class ExportResult:
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "suites": self.suites, "corpora": self.corpora, "seconds": round(self.seconds, 3),
             "datasets": {d.name: {"kind": d.kind, "partitioning": d.partitioning, "rows": d.rows, "files": d.files,
-                                  "columns": d.columns} for d in self.datasets},
+                                  "columns": d.columns, "read_by": d.path, "seconds": round(d.seconds, 3)}
+                         for d in self.datasets},
         }
 
 
@@ -221,6 +230,7 @@ def _export_dataset(conn, staging: Path, name: str, kind: str, parts: list[Parti
                     on_rows: Callable[[int], None]) -> DatasetResult:
     from psycopg import sql as pgsql
 
+    started = time.perf_counter()
     columns, relkind = _columns(conn, name)
     partition_keys = PARTITIONING[kind]
     if kind == "view":  # the partition values live in the path
@@ -230,20 +240,22 @@ def _export_dataset(conn, staging: Path, name: str, kind: str, parts: list[Parti
     else:
         query = pgsql.SQL(_sql(f"rows/{name}"))
     fixed = relkind in ("r", "p") and all(c.not_null and c.type_oid in FIXED_COPY_TYPES for c in columns)
+    csv = not fixed and all(c.type_oid in CSV_TYPES for c in columns)
     schema = pa.schema([pa.field(c.name, c.arrow_type, nullable=not c.not_null) for c in columns])
     result = DatasetResult(name, kind, partition_keys, columns=[c.name for c in columns],
-                           path="fixed" if fixed else "columnar")
+                           path="fixed" if fixed else "csv" if csv else "cursor")
     for path_parts, params in parts:
         folder = staging / name
         for key, value in path_parts:
             folder = folder / f"{key}={quote(value, safe='')}"
-        batches = (_fixed_batches(conn, query, params, columns, schema, batch_rows) if fixed
-                   else _cursor_batches(conn, query, params, columns, schema, batch_rows))
+        reader = _fixed_batches if fixed else _csv_batches if csv else _cursor_batches
+        batches = reader(conn, query, params, columns, schema, batch_rows)
         rows = _write_file(folder / "part-0.parquet", schema, batches, on_rows,
                            keep_empty=not path_parts)  # an unpartitioned dataset always has its (maybe empty) file
         if rows or not path_parts:
             result.files.append(str((folder / "part-0.parquet").relative_to(staging)))
         result.rows += rows
+    result.seconds = time.perf_counter() - started
     return result
 
 
@@ -315,6 +327,54 @@ def _decode(body: bytes, dtype: np.dtype, columns: list[Column], schema: pa.Sche
         raise ConvdivError("export: binary COPY rows do not match the declared column types")
     arrays = [pa.array(rows[f"v{i}"].astype(dtype[f"v{i}"].newbyteorder("="))) for i in range(len(columns))]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+class _CopyStream(io.RawIOBase):
+    """A COPY's chunks as a readable binary file, for pyarrow's streaming CSV reader."""
+
+    def __init__(self, first: bytes, chunks: Iterator):
+        self._buf = memoryview(first)
+        self._chunks = chunks
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not len(self._buf):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._buf = memoryview(bytes(chunk))
+        n = min(len(target), len(self._buf))
+        target[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+def _csv_batches(conn, query, params, columns: list[Column], schema: pa.Schema,
+                 batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """``COPY ... (FORMAT csv)`` parsed by pyarrow as it streams, the column types given (nothing inferred)."""
+    from psycopg import sql as pgsql
+
+    block = min(256 << 20, max(1 << 20, batch_rows * len(columns) * CSV_BYTES_PER_VALUE))
+    statement = pgsql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
+    with conn.cursor() as cur:
+        with cur.copy(statement, params) as copy:
+            chunks = iter(copy)
+            first = next(chunks, None)
+            if first is None:
+                return
+            reader = pacsv.open_csv(
+                io.BufferedReader(_CopyStream(bytes(first), chunks), buffer_size=1 << 20),
+                read_options=pacsv.ReadOptions(column_names=[c.name for c in columns], block_size=block,
+                                               use_threads=False),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c.name: f.type for c, f in zip(columns, schema)}, true_values=["t"],
+                    false_values=["f"], null_values=[""], strings_can_be_null=True,
+                    quoted_strings_can_be_null=False))
+            for batch in reader:
+                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
 
 
 def _cursor_batches(conn, query, params, columns: list[Column], schema: pa.Schema,
