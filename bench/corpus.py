@@ -144,7 +144,7 @@ def bench_copy(table, repeat):
         to, tp = min(t_ours), min(t_psql)
         print(f"loading: {n:,} position rows")
         print(f"  psql \\copy (CSV file)      : {tp:7.2f} s  {n / tp:10,.0f} rows/s")
-        print(f"  ours (numpy binary COPY)   : {to:7.2f} s  {n / to:10,.0f} rows/s  (encode included)")
+        print(f"  ours (psycopg binary COPY) : {to:7.2f} s  {n / to:10,.0f} rows/s  (encode included)")
         print(f"  ratio ours/psql rows/s     : {tp / to:.3f}")
     finally:
         engine.dispose()
