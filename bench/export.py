@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from convdiv.export import parquet as P  # noqa: E402
-from convdiv.warehouse import schema  # noqa: E402
+from convdiv.warehouse import aggregates, schema  # noqa: E402
 
 SERVER = os.environ.get("CONVDIV_TEST_SERVER") or os.environ.get("DATABASE_URL") or \
     "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -77,13 +77,7 @@ def build(positions: int, steps: int) -> str:
         with psycopg.connect(url) as conn:
             # client-side binding: the script is several statements
             psycopg.ClientCursor(conn).execute(BUILD, {"positions": positions, "steps": steps})
-        try:  # the materialised aggregates of this schema version, if it has them, so the views have rows
-            from convdiv.analysis.refresh import refresh_aggregates
-        except ModuleNotFoundError:
-            refresh_aggregates = None
-        if refresh_aggregates is not None:
-            with engine.begin() as c:
-                refresh_aggregates(c)
+        aggregates.rebuild(engine)  # the facts bypassed the ingest: compute the aggregates the views read
         engine.dispose()
     except BaseException:
         drop(url)
