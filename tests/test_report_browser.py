@@ -78,7 +78,7 @@ def test_report_renders_offline_in_chromium(engine, chromium, tmp_path):
             assert sec.locator("div.figure").first.evaluate(
                 "el => el._fullData.some(t => t.visible === true && (t.z || t.x || []).length > 0)"), section
         # Every multi-panel figure has one legend per panel and a y-axis title on every panel.
-        for key in ("pos-pos_t", "frequency-bins", "ce-fit-scatter"):
+        for key in ("pos-pos_t", "frequency-bins", "ce-fit-scatter", "reference-curves", "regression-coefficients"):
             fig = page.locator(f"div#fig-{key}")
             n_axes = fig.evaluate("el => Object.keys(el.layout).filter(k => /^yaxis\\d*$/.test(k)).length")
             titled = fig.evaluate("el => Object.keys(el.layout).filter(k => /^yaxis\\d*$/.test(k))"

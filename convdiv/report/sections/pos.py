@@ -86,7 +86,8 @@ def sigma_heatmap(rd: pd.DataFrame, kind: str, sizes: list[str], family: str = "
     size_dropdown(fig, trace_sizes, sizes)
     return fig, tidy(sub.sort_values(["size_rank", "category", "step"]),
                      ["kind", "family", "size", "step", "step_b", "category", "n_positions", "mean_kl", "overall_kl",
-                      "sigma", "is_outlier", "sigma_low", "sigma_high", "sigma_excludes_1"])
+                      "sigma", "is_outlier", "sigma_low", "sigma_high", "sigma_excludes_1", "sigma_per_pair",
+                      "is_outlier_per_pair"])
 
 
 def seed_bootstrap(data: ReportData, sec: Section) -> pd.DataFrame | None:

@@ -7,7 +7,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from convdiv.report.data import ReportData
-from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
+from convdiv.report.figures import (
+    PANEL_SPACING, STEP_AXIS_NOTE, base_layout, colour, legend_ref, line_with_band, panel_legends, step_axis, step_x,
+    tidy,
+)
 from convdiv.report.model import Figure, Missing, Section, Table
 
 KEY = "reference"
@@ -16,8 +19,9 @@ GUIDE = (
     "Where each model's predictions sit relative to two fixed references, averaged over positions and seeds "
     "(band: plus/minus one SD over seeds). KL to uniform = log|V| - H(p) grows from about 0 as the model leaves "
     "the uniform initialisation. KL to unigram measures how close the model is to predicting every token by its "
-    "corpus frequency, ignoring context; its minimum (star) marks where the model is closest to the unigram, "
-    "which the study places at the end of the sharp-convergence phase. Cross-entropy is the mean surprisal of "
+    "corpus frequency, ignoring context; the star marks where the model is closest to the unigram after the "
+    "uniform phase (the phase_boundaries view's unigram_closest_step), which the study places at the end of the "
+    "sharp-convergence phase. Cross-entropy is the mean surprisal of "
     "the true next token (nats). " + STEP_AXIS_NOTE + "."
 )
 
@@ -33,30 +37,41 @@ def build(data: ReportData) -> Section:
         raise Missing("no checkpoint measurements for this suite and corpus: run `convdiv ingest`")
     df = df.sort_values(["size_rank", "step"])
     sizes = [s for s in data.scope.sizes if s in set(df["size"])]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[p[2] for p in PANELS], horizontal_spacing=0.07)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[p[2] for p in PANELS],
+                        horizontal_spacing=PANEL_SPACING * 0.8)
     closest = []
+    try:  # the one phase rule: the view places the unigram-closest step
+        pb = data.view("phase_boundaries")
+        unigram_step = pb.groupby("size")["unigram_closest_step"].min().dropna()
+    except Missing as exc:
+        sec.notes.append(str(exc))
+        unigram_step = pd.Series(dtype=float)
     for i, size in enumerate(sizes):
         g = df[df["size"] == size]
         for j, (mean, sd, _label) in enumerate(PANELS):
             m, s = g[mean].to_numpy(float), g[sd].to_numpy(float)
             for tr in line_with_band(step_x(g["step"]), m, m - s, m + s, name=size, colour_=colour(i),
-                                     legendgroup=size, showlegend=j == 0):
+                                     legendgroup=f"{j}:{size}"):
+                tr["legend"] = legend_ref(j)
                 fig.add_trace(tr, row=1, col=j + 1)
-        trained = g[g["step"] > 0]
-        if not trained.empty and trained["mean_kl_unigram"].notna().any():
-            best = trained.loc[trained["mean_kl_unigram"].idxmin()]
+        at = g[g["step"] == unigram_step.get(size, -1)]
+        if not at.empty:
+            best = at.iloc[0]
             closest.append({"size": size, "unigram_closest_step": int(best["step"]),
                             "kl_unigram": float(best["mean_kl_unigram"]), "ce": float(best["mean_ce"])})
             fig.add_trace(go.Scatter(
-                x=[best["step"] + 1], y=[best["mean_kl_unigram"]], mode="markers", legendgroup=size,
+                x=[best["step"] + 1], y=[best["mean_kl_unigram"]], mode="markers", legendgroup=f"1:{size}",
+                legend=legend_ref(1),
                 marker=dict(symbol="star", size=13, color=colour(i), line=dict(width=1, color="black")),
                 name=f"{size} closest to unigram", showlegend=False,
                 hovertemplate=f"{size}: closest to unigram at step {int(best['step'])}<extra></extra>"),
                 row=1, col=2)
-    for j in range(3):
+    for j, (_m, _s, label) in enumerate(PANELS):
         fig.update_xaxes(**step_axis(df["step"]), row=1, col=j + 1)
-    fig.update_yaxes(title_text="nats", row=1, col=1)
-    fig.update_layout(**base_layout("KL to the reference distributions and cross-entropy", height=430))
+        fig.update_yaxes(title_text=f"{label} (nats)", row=1, col=j + 1)
+    fig.update_layout(**base_layout("KL to the reference distributions and cross-entropy", height=430,
+                                    margin=dict(l=60, r=90, t=60, b=50)))
+    panel_legends(fig, 3, 3)
     sec.figures.append(Figure("reference-curves", fig, tidy(df, [
         "size", "step", "n_seeds", "mean_kl_uniform", "sd_kl_uniform", "mean_kl_unigram", "sd_kl_unigram",
         "mean_ce", "sd_ce", "mean_entropy"])))
