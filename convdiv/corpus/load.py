@@ -9,6 +9,12 @@ version, the frequency counts, the smoothing alpha and ``CORPUS_FORMAT``. Adding
 stored one is a no-op; a different corpus under an existing name is refused unless ``replace=True``, which
 deletes the old corpus and inserts the new one in the same transaction. Facts (checkpoint_token, pair_token)
 and ingest units that referenced the old positions cascade away with it.
+
+Both answers come before any heavy work (tokenising a large corpus took minutes): ``corpus.options`` also
+records ``documents_sha256`` (the documents and every setting above except the counts) and
+``frequency_input`` (what the counts are computed from), which need no tokenising. Different documents or
+settings mean different content: refused at once; the same ones and the same frequency input mean the same
+content: a no-op at once. Only corpora added before these keys existed take the full path.
 """
 
 from __future__ import annotations
@@ -98,10 +104,22 @@ def add_corpus(
     tok = load_tokenizer(tokenizer)
     vocab_size = len(tok)
     model_name, model_version = resolve_model(spacy_model)
+    tokenizer_sha = tokenizer_fingerprint(tok)
+    if frequency_counts is not None:
+        frequency_counts = freq.validate_counts(frequency_counts, vocab_size, frequency_label or "frequency counts")
+    # What the content hash depends on, known without tokenising (see the module docstring).
+    inputs = {"format": CORPUS_FORMAT, "tokenizer_sha256": tokenizer_sha, "bos": bos, "eos": eos,
+              "spacy_model": model_name, "spacy_version": model_version, "alpha": alpha}
+    documents_sha = _content_hash(inputs, documents)
+    frequency_input = _frequency_input(frequency_counts, frequency_documents)
+    early = _compare_existing(engine, name, documents_sha, frequency_input, replace)
+    if early is not None:
+        return early
+
     docs = _tokenize(tok, documents, bos=bos, eos=eos, what=f"corpus add {name}: tokenise")
 
     if frequency_counts is not None:
-        counts = freq.validate_counts(frequency_counts, vocab_size, frequency_label or "frequency counts")
+        counts = frequency_counts
         frequency_source = frequency_label or "counts array"
     elif frequency_documents is not None:
         counts = freq.count_tokens((d.ids for d in tokenize_documents(tok, frequency_documents, bos=bos, eos=eos)),
@@ -111,7 +129,6 @@ def add_corpus(
         counts = freq.count_tokens((d.ids for d in docs), vocab_size)
         frequency_source = "self"
 
-    tokenizer_sha = tokenizer_fingerprint(tok)
     settings = {"format": CORPUS_FORMAT, "tokenizer_sha256": tokenizer_sha, "bos": bos, "eos": eos,
                 "spacy_model": model_name, "spacy_version": model_version, "alpha": alpha,
                 "frequency_sha256": freq.counts_sha256(counts)}
@@ -146,7 +163,8 @@ def add_corpus(
         "spacy_model": f"{model_name} {model_version}".strip(),
         "frequency_source": frequency_source,
         "options": json.dumps({**(options or {}), "bos": bos, "eos": eos, "unigram_alpha": alpha,
-                               "source": source, "format": CORPUS_FORMAT}),
+                               "source": source, "format": CORPUS_FORMAT, "documents_sha256": documents_sha,
+                               "frequency_input": frequency_input}),
     }
     with engine.begin() as conn:
         conn.execute(sql("lock_corpus_name"), {"name": name})
@@ -303,6 +321,33 @@ def _content_hash(settings: dict, documents: list[str]) -> str:
         h.update(struct.pack("<Q", len(data)))  # length prefix: ["ab","c"] != ["a","bc"]
         h.update(data)
     return h.hexdigest()
+
+
+def _frequency_input(counts: np.ndarray | None, documents: list[str] | None) -> str:
+    """What the frequency counts are computed from, as a string that changes whenever they may."""
+    if counts is not None:
+        return "counts:" + freq.counts_sha256(counts)
+    if documents is not None:
+        return "documents:" + _content_hash({}, documents)
+    return "self"
+
+
+def _compare_existing(engine, name: str, documents_sha: str, frequency_input: str, replace: bool):
+    """The answer for an existing corpus of that name when it needs no tokenising (module docstring), else None."""
+    existing = _find(engine, name)
+    if existing is None:
+        return None
+    stored = existing.options or {}
+    if stored.get("documents_sha256") is None:
+        return None  # added before these keys existed: compare the full content hash after tokenising
+    if stored["documents_sha256"] != documents_sha:
+        if replace:
+            return None
+        raise ConvdivError(f"corpus {name!r} already exists with different content (documents or options differ); "
+                           f"use --replace to replace it (its facts will be deleted) or choose another name")
+    if stored.get("frequency_input") == frequency_input:
+        return CorpusInfo(existing.corpus_id, name, existing.n_documents, existing.n_positions, created=False)
+    return None  # same documents, another frequency source: the counts decide
 
 
 def _find(engine, name: str):

@@ -4,11 +4,18 @@ A document's token sequence is ``[BOS] + tokenizer(document) + [EOS]`` (BOS/EOS 
 convention is both, id 0). Contexts never cross documents. Offsets are character (code point) offsets into the
 document as returned by the fast tokenizer; BOS and EOS get empty spans at the start and the end. Byte-level BPE
 tokens that split one multi-byte character all report that character's span, which ``align`` accounts for.
+
+Long documents are tokenised in pieces of about ``PIECE_CHARS`` characters, cut at a single space between two
+non-space characters (where byte-level BPE pre-tokenisers such as GPT-2's and Pythia's always start a new word),
+and kept as numpy arrays: the fast tokenizer's Python lists of ids and offsets cost ~175 MB per MB of text
+for one 5 MB line. Whether a tokenizer really gives the same tokens across such a cut is checked at every cut
+(a window around it is tokenised whole and compared); if not, the document is tokenised whole, as before.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from convdiv.errors import ConvdivError
+
+# Characters per tokenizer call for long documents (bounded memory); windows of CHECK_CHARS either side of each
+# cut are tokenised whole to check that the cut changes no token.
+PIECE_CHARS = 100_000
+CHECK_CHARS = 400
+_CUT = re.compile(r"(?<=\S) (?=\S)")
 
 
 @dataclass
@@ -60,18 +73,19 @@ def special_ids(tokenizer) -> np.ndarray:
 
 
 def tokenize_documents(tokenizer, documents: list[str], *, bos: bool = False, eos: bool = False,
-                       batch_size: int = 64) -> list[TokenizedDocument]:
-    """Each document tokenised separately (batched calls; no special tokens added by the tokenizer itself)."""
+                       batch_size: int = 64, piece_chars: int = PIECE_CHARS) -> list[TokenizedDocument]:
+    """Each document tokenised separately (batched calls; no special tokens added by the tokenizer itself;
+    documents longer than piece_chars in pieces, see the module docstring)."""
     bos_id = _special_id(tokenizer, "bos") if bos else None
     eos_id = _special_id(tokenizer, "eos") if eos else None
     specials = special_ids(tokenizer)
     out: list[TokenizedDocument] = []
     for start in range(0, len(documents), batch_size):
         batch = documents[start:start + batch_size]
-        enc = tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False)
-        for text, ids, offsets in zip(batch, enc["input_ids"], enc["offset_mapping"]):
-            ids = np.asarray(ids, dtype=np.int64)
-            offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+        short = [t for t in batch if len(t) <= piece_chars]
+        enc = iter(_encode(tokenizer, short)) if short else iter(())
+        for text in batch:
+            ids, offsets = next(enc) if len(text) <= piece_chars else _encode_long(tokenizer, text, piece_chars)
             if bos_id is not None:
                 ids = np.concatenate([[bos_id], ids])
                 offsets = np.concatenate([[[0, 0]], offsets])
@@ -80,6 +94,66 @@ def tokenize_documents(tokenizer, documents: list[str], *, bos: bool = False, eo
                 offsets = np.concatenate([offsets, [[len(text), len(text)]]])
             out.append(TokenizedDocument(ids=ids, offsets=offsets, special=np.isin(ids, specials)))
     return out
+
+
+def _encode(tokenizer, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False)
+    return [(np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64).reshape(-1, 2))
+            for ids, offsets in zip(enc["input_ids"], enc["offset_mapping"])]
+
+
+def cut_points(text: str, piece_chars: int) -> list[int]:
+    """Starts of the pieces after the first: the last single space between non-space characters before every
+    piece_chars characters (none found: that stretch stays in one piece)."""
+    cuts, last = [], 0
+    while len(text) - last > piece_chars:
+        limit = last + piece_chars
+        cut = None
+        for m in _CUT.finditer(text, max(last + 1, limit - piece_chars // 2), limit):
+            cut = m.start()  # the last one in the range (finditer is lazy: at most half a piece scanned)
+        if cut is None:  # no single space in the second half of the piece: look further ahead
+            m = _CUT.search(text, limit)
+            if m is None:
+                break
+            cut = m.start()
+        cuts.append(cut)
+        last = cut
+    return cuts
+
+
+def _encode_long(tokenizer, text: str, piece_chars: int) -> tuple[np.ndarray, np.ndarray]:
+    """A long document tokenised piece by piece (offsets shifted back), or whole if a cut would change a token."""
+    cuts = cut_points(text, piece_chars)
+    bounds = [0, *cuts, len(text)]
+    parts = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        (ids, offsets), = _encode(tokenizer, [text[lo:hi]])
+        parts.append((ids, offsets + lo))
+    ids = np.concatenate([p[0] for p in parts])
+    offsets = np.concatenate([p[1] for p in parts])
+    for cut in cuts:
+        if not _same_across(tokenizer, text, cut, ids, offsets):
+            (ids, offsets), = _encode(tokenizer, [text])
+            break
+    return ids, offsets
+
+
+def _same_across(tokenizer, text: str, cut: int, ids: np.ndarray, offsets: np.ndarray) -> bool:
+    """Do the pieces' tokens near ``cut`` equal those of a window tokenised whole? Compared: the tokens that lie
+    within CHECK_CHARS / 2 of the cut, far enough from the window's own edges to be unaffected by them."""
+    lo, hi = max(0, cut - CHECK_CHARS), min(len(text), cut + CHECK_CHARS)
+    (w_ids, w_off), = _encode(tokenizer, [text[lo:hi]])
+    w_off = w_off + lo
+    a, b = cut - CHECK_CHARS // 2, cut + CHECK_CHARS // 2
+
+    def inner(i, o):
+        keep = (o[:, 0] >= a) & (o[:, 1] <= b)
+        return i[keep], o[keep]
+
+    near = (offsets[:, 1] >= lo) & (offsets[:, 0] <= hi)
+    got_ids, got_off = inner(ids[near], offsets[near])
+    want_ids, want_off = inner(w_ids, w_off)
+    return np.array_equal(got_ids, want_ids) and np.array_equal(got_off, want_off)
 
 
 def _special_id(tokenizer, which: str) -> int:

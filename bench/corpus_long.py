@@ -1,0 +1,102 @@
+"""`corpus add` of one long single-line text: peak memory and time per MB, against spaCy alone in the same process.
+
+For each size (default 0.5, 1 and 2 MB) a fresh child process builds a single line of that many bytes (the
+bundled Austen novels, newlines turned into spaces, repeated), loads the tokenizer and the spaCy tagger (its
+"setup" memory), then runs ``add_corpus`` into a scratch database (tokenise, tag, align, COPY) and reports
+its peak RSS (``ru_maxrss``) and wall time; after that, the baseline in the same child: spaCy's own tagger-only
+``nlp.pipe`` over the same text in the same 10,000-character pieces, which is the floor of any tagging.
+
+Goals (issue 11, item 9): memory flat in the text's size (peak - setup about constant; < 1 GB peak for 5 MB),
+time linear in it (s/MB about constant, a steady ratio to spaCy alone).
+
+Usage: .venv/bin/python bench/corpus_long.py [--sizes 0.5,1,2] [--tokenizer DIR]
+Needs PostgreSQL at CONVDIV_TEST_SERVER (default postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# the shared data beside the repository (a git worktree sits one level deeper)
+SHARED = next((p / "shared" / "data" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "data").is_dir()),
+              ROOT.parent / "shared" / "data")
+
+
+def one_line(n_bytes: int) -> str:
+    books = " ".join(p.read_text(encoding="utf-8") for p in sorted((SHARED / "austen").glob("*.txt")))
+    line = " ".join(books.split())  # one line, single spaces
+    while len(line.encode("utf-8")) < n_bytes:
+        line = line + " " + line
+    return line.encode("utf-8")[:n_bytes].decode("utf-8", errors="ignore")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def child(mb: float, tokenizer: str) -> dict:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import sqlalchemy as sa
+    from conftest import create_database, drop_database
+
+    from convdiv.corpus.load import add_corpus
+    from convdiv.corpus.tagging import BATCH_CHARS, FALLBACK_MODEL, MAX_CHARS, chunk_spans, load_tagger
+    from convdiv.corpus.tokens import load_tokenizer
+    from convdiv.warehouse import schema
+
+    text = one_line(int(mb * 1e6))
+    load_tokenizer(tokenizer)
+    nlp = load_tagger(FALLBACK_MODEL)
+    url = create_database("convdiv_bench_long")
+    engine = sa.create_engine(url)
+    try:
+        schema.upgrade(engine)
+        # warm-up on a tiny corpus: imports, tagger and database paths, so that "setup" holds all of them
+        add_corpus(engine, "warm", tokenizer=tokenizer, documents=[text[:2000]], spacy_model=FALLBACK_MODEL)
+        setup = peak_mb()
+        t0 = time.perf_counter()
+        info = add_corpus(engine, "long", tokenizer=tokenizer, documents=[text], spacy_model=FALLBACK_MODEL)
+        seconds = time.perf_counter() - t0
+        peak = peak_mb()
+    finally:
+        engine.dispose()
+        drop_database(url)
+    pieces = [text[a:b] for a, b in chunk_spans(text, MAX_CHARS)]
+    t0 = time.perf_counter()
+    for _ in nlp.pipe(pieces, batch_size=max(1, BATCH_CHARS // MAX_CHARS)):
+        pass
+    spacy_s = time.perf_counter() - t0
+    return {"mb": mb, "positions": info.n_positions, "seconds": seconds, "spacy_s": spacy_s,
+            "setup_mb": setup, "peak_mb": peak}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="0.5,1,2", help="text sizes in MB (one child process each)")
+    ap.add_argument("--tokenizer", default=str(SHARED / "pythia-tokenizer"))
+    ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.tokenizer)))
+        return
+    print(f"# corpus add, one single-line text; tokenizer {args.tokenizer}")
+    print(f"{'MB':>5} {'positions':>10} {'add s':>8} {'s/MB':>7} {'spaCy s':>8} {'add/spaCy':>9} "
+          f"{'setup MB':>9} {'peak MB':>8} {'peak-setup':>10}")
+    for mb in [float(x) for x in args.sizes.split(",")]:
+        out = subprocess.run([sys.executable, __file__, "--child", str(mb), "--tokenizer", args.tokenizer],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{mb:5.1f} {r['positions']:10,d} {r['seconds']:8.1f} {r['seconds'] / mb:7.1f} {r['spacy_s']:8.1f} "
+              f"{r['seconds'] / r['spacy_s']:9.2f} {r['setup_mb']:9.0f} {r['peak_mb']:8.0f} "
+              f"{r['peak_mb'] - r['setup_mb']:10.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
