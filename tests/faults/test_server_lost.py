@@ -57,5 +57,6 @@ def test_server_lost_mid_publish_shows_the_workers_error(engine, db_url, suite_r
         done = conn.execute("SELECT unit_key FROM ingest_unit WHERE status = 'done'").fetchall()
         steps = conn.execute("SELECT DISTINCT c.step FROM checkpoint_token JOIN checkpoint c USING (checkpoint_id)"
                              " ORDER BY 1").fetchall()
-    assert [k for (k,) in done] == ["size=xs/step=0"]
-    assert steps == [(0,)]
+    # The first publish committed (whichever unit the worker took first); the paused second one left nothing.
+    assert len(done) == 1, done
+    assert steps == [(int(done[0][0].rsplit("=", 1)[1]),)]
