@@ -1,7 +1,9 @@
 """The `convdiv` command line: thin wrappers, one function per command; the work lives in the stage modules.
 
 Every command except `db upgrade`, `db url` and `db status` refuses to run on a stale schema (see
-``warehouse.schema.require_current``). Errors a user can fix print one line and exit 1.
+``warehouse.schema.require_current``). Errors a user can fix print one line and exit 1 (2 for a malformed command
+line): ConvdivError, and database failures translated by ``convdiv.errors.user_error`` in :func:`main`; what each
+fault guarantees is in docs/operations.md.
 """
 
 from __future__ import annotations
