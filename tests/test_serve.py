@@ -62,9 +62,9 @@ def test_db_serve_until_sigterm(data_dir):
         assert url == f"postgresql://postgres@/convdiv?host={pgdata}"
         assert _postmasters(pgdata)
 
-        put = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-c",
-                              "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('served', 'local', 't', '{}')"],
-                             capture_output=True, text=True, timeout=60)
+        insert = "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('served', 'local', 't', '{}')"
+        put = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-c", insert], capture_output=True, text=True,
+                             timeout=60)
         assert put.returncode == 0, put.stderr
         # another convdiv command joins the served server and exits: the server stays up
         status = run_cli(["db", "status"], None, data_dir=data_dir)

@@ -138,8 +138,9 @@ def export_parquet(conninfo: str, directory: Path, *, suites: Sequence[str] | No
                    corpora: Sequence[str] | None = None, batch_rows: int = DEFAULT_BATCH_ROWS) -> ExportResult:
     """Write the selected suites/corpora (default: everything) as Parquet under ``directory``; see the module doc.
 
-    ``conninfo`` is a libpq URL or ``key=value`` connection string (``warehouse.engine.libpq_conninfo``). Raises ConvdivError (one line) on an unknown suite or
-    corpus, a directory that holds something else, or a write failure.
+    ``conninfo`` is a libpq URL or ``key=value`` connection string (``warehouse.engine.libpq_conninfo``).
+    Raises ConvdivError (one line) on an unknown suite or corpus, a directory that holds something else, or a
+    write failure.
     """
     import psycopg
 
@@ -228,17 +229,10 @@ def _columns(conn, name: str) -> tuple[list[Column], str]:
 
 def _export_dataset(conn, staging: Path, name: str, kind: str, parts: list[Partition], batch_rows: int,
                     on_rows: Callable[[int], None]) -> DatasetResult:
-    from psycopg import sql as pgsql
-
     started = time.perf_counter()
     columns, relkind = _columns(conn, name)
     partition_keys = PARTITIONING[kind]
-    if kind == "view":  # the partition values live in the path
-        columns = [c for c in columns if c.name not in partition_keys]
-        query = pgsql.SQL("SELECT {} FROM {} WHERE suite_id = %(suite_id)s AND corpus_id = %(corpus_id)s").format(
-            pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in columns), pgsql.Identifier(name))
-    else:
-        query = pgsql.SQL(_sql(f"rows/{name}"))
+    columns, query = partition_query(name, kind, columns)
     fixed = relkind in ("r", "p") and all(c.not_null and c.type_oid in FIXED_COPY_TYPES for c in columns)
     csv = not fixed and all(c.type_oid in CSV_TYPES for c in columns)
     schema = pa.schema([pa.field(c.name, c.arrow_type, nullable=not c.not_null) for c in columns])
@@ -257,6 +251,18 @@ def _export_dataset(conn, staging: Path, name: str, kind: str, parts: list[Parti
         result.rows += rows
     result.seconds = time.perf_counter() - started
     return result
+
+
+def partition_query(name: str, kind: str, columns: list[Column]):
+    """(the columns written, the SELECT of one partition's rows) for a dataset; parameters as in ``_plan``."""
+    from psycopg import sql as pgsql
+
+    if kind != "view":
+        return columns, pgsql.SQL(_sql(f"rows/{name}"))
+    columns = [c for c in columns if c.name not in PARTITIONING[kind]]  # the partition values live in the path
+    query = pgsql.SQL("SELECT {} FROM {} WHERE suite_id = %(suite_id)s AND corpus_id = %(corpus_id)s").format(
+        pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in columns), pgsql.Identifier(name))
+    return columns, query
 
 
 def _write_file(path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch], on_rows, *,
