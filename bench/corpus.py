@@ -6,6 +6,7 @@
    file, each into an empty ``position`` table of a scratch database.
 
 Usage: .venv/bin/python bench/corpus.py [--text FILE ...] [--max-chars N] [--repeat K]
+Default text: the bundled *Persuasion*; tokenizer: the Pythia tokenizer of ``tests/data/``.
 Needs PostgreSQL at CONVDIV_TEST_SERVER (default postgresql://postgres@127.0.0.1:5432/postgres) and psql.
 """
 
@@ -15,27 +16,25 @@ import argparse
 import csv
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-SHARED = ROOT.parent / "shared" / "data"
-
-from conftest import create_database, drop_database  # noqa: E402
-
-from convdiv.corpus import frequency as freq  # noqa: E402
-from convdiv.corpus.load import POSITION_COLUMNS, copy_positions  # noqa: E402
-from convdiv.corpus.positions import build_positions  # noqa: E402
-from convdiv.corpus.tagging import (  # noqa: E402
+from convdiv.corpus import frequency as freq
+from convdiv.corpus.load import POSITION_COLUMNS, copy_positions
+from convdiv.corpus.positions import build_positions
+from convdiv.corpus.tagging import (
     BATCH_CHARS, MAX_CHARS, TagVocab, chunk_spans, load_tagger, mask_spans, resolve_model, tag_documents)
-from convdiv.corpus.tokens import load_tokenizer, tokenize_documents  # noqa: E402
-from convdiv.warehouse import schema  # noqa: E402
-from convdiv.warehouse.engine import psql_command  # noqa: E402
+from convdiv.corpus.tokens import load_tokenizer, tokenize_documents
+from convdiv.data import austen
+from convdiv.testing import data as fixture_data
+from convdiv.testing.databases import create_database, drop_database
+from convdiv.warehouse import schema
+from convdiv.warehouse.engine import psql_command
+
+TEST_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 def best(fn, repeat):
@@ -153,16 +152,18 @@ def bench_copy(table, repeat):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--text", nargs="*", default=[str(SHARED / "austen" / "persuasion.txt")])
+    ap.add_argument("--text", nargs="*", default=[], help="text files (default: the bundled Persuasion)")
     ap.add_argument("--max-chars", type=int, default=0, help="use only the first N characters of each file")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
-    texts = [Path(p).read_text(encoding="utf-8") for p in args.text]
+    texts = [Path(p).read_text(encoding="utf-8") for p in args.text] or [austen.raw_text("persuasion")]
     if args.max_chars:
         texts = [t[: args.max_chars] for t in texts]
-    tokenizer = load_tokenizer(str(SHARED / "pythia-tokenizer"))
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = load_tokenizer(str(fixture_data.unpack(TEST_DATA, "pythia-tokenizer", Path(tmp))))
     nlp = load_tagger(resolve_model(None)[0])
-    print(f"texts: {', '.join(Path(p).name for p in args.text)} ({sum(map(len, texts)):,} characters)")
+    names = [Path(p).name for p in args.text] or ["persuasion (bundled)"]
+    print(f"texts: {', '.join(names)} ({sum(map(len, texts)):,} characters)")
     table = bench_tagging(texts, tokenizer, nlp, args.repeat)
     bench_copy(table, args.repeat)
 

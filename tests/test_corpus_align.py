@@ -10,8 +10,7 @@ import pytest
 from convdiv.corpus.align import align_tokens
 from convdiv.corpus.tagging import TagVocab, chunk_spans, load_tagger, mask_spans, resolve_model, tag_documents
 from convdiv.corpus.tokens import load_tokenizer, tokenize_documents
-
-from conftest import SHARED_DATA
+from convdiv.data import austen
 
 TEXT = (
     "  Join us for our 5th Annual WARRIOR VoLLEYball Tournament on\n\nSunday, August 20, 2017!\n"
@@ -21,8 +20,8 @@ TEXT = (
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer(str(SHARED_DATA / "pythia-tokenizer"))
+def tokenizer(pythia_tokenizer):
+    return load_tokenizer(pythia_tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +81,8 @@ def test_matches_brute_force_oracle_on_mixed_text(tokenizer, nlp):
     assert tags == oracle(TEXT, spacy_doc, doc.offsets, doc.special)
 
 
-def test_matches_oracle_on_the_pile_sample(tokenizer, nlp):
-    text = (SHARED_DATA / "pile-sample" / "input_text.txt").read_text(encoding="utf-8")[:6000]
+def test_matches_oracle_on_the_pile_sample(tokenizer, nlp, pile_sample):
+    text = pile_sample.text[:6000]
     doc, _, _, tags, spacy_doc = tagged(tokenizer, nlp, text)
     assert tags == oracle(text, spacy_doc, doc.offsets, doc.special)
 
@@ -164,7 +163,7 @@ def test_synthetic_words_majority_ties_and_whitespace():
 
 
 def test_chunking_keeps_offsets_and_tags(nlp):
-    text = (SHARED_DATA / "austen" / "persuasion.txt").read_text(encoding="utf-8")[:8000]
+    text = austen.raw_text("persuasion")[:8000]
     spans = chunk_spans(text, 1500)
     assert spans[0][0] == 0 and spans[-1][1] == len(text)
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))

@@ -3,7 +3,6 @@ bad input leaving nothing written."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +18,6 @@ from convdiv.corpus.load import add_corpus, remove_corpus
 from convdiv.corpus.tokens import load_tokenizer, tokenize_documents
 from convdiv.errors import ConvdivError
 
-from conftest import SHARED_DATA
-
-PYTHIA = str(SHARED_DATA / "pythia-tokenizer")
-PILE = SHARED_DATA / "pile-sample"
 SMALL = ["The cat sat on the mat.\nIt purred.", "Dogs don't purr, Zoë said 🏐."]
 
 
@@ -46,21 +41,19 @@ def sequences(engine, corpus: str) -> list[list[int]]:
     return [docs[d] for d in sorted(docs)]
 
 
-def test_pile_sample_reproduces_the_study_ids():
-    text = (PILE / "input_text.txt").read_text(encoding="utf-8")
-    study = json.loads((PILE / "token_ids.json").read_text())
-    doc = tokenize_documents(load_tokenizer(PYTHIA), [text], bos=True, eos=True)[0]
+def test_pile_sample_reproduces_the_study_ids(pythia_tokenizer, pile_sample):
+    study = pile_sample.ids
+    doc = tokenize_documents(load_tokenizer(pythia_tokenizer), [pile_sample.text], bos=True, eos=True)[0]
     assert len(study) == 4663 and doc.ids[1:-1].tolist() == study[1:-1]
     assert doc.ids.tolist() == study  # BOS 0 + 4,661 ids + EOS 0
 
 
-def test_pile_sample_loads_with_the_pile_counts(engine):
-    text = (PILE / "input_text.txt").read_text(encoding="utf-8")
-    study = json.loads((PILE / "token_ids.json").read_text())
-    counts_path = PILE / "pile_validation_unigram_counts.npy"
+def test_pile_sample_loads_with_the_pile_counts(engine, pythia_tokenizer, pile_sample):
+    study = pile_sample.ids
+    counts_path = pile_sample.counts_path
     counts = freq.load_counts(counts_path, 50277)
-    info = add_corpus(engine, "pile-sample", tokenizer=PYTHIA, documents=[text], bos=True, eos=True,
-                      frequency_counts=counts, frequency_label=str(counts_path))
+    info = add_corpus(engine, "pile-sample", tokenizer=pythia_tokenizer, documents=[pile_sample.text], bos=True,
+                      eos=True, frequency_counts=counts, frequency_label=str(counts_path))
     assert info.created and info.n_documents == 1 and info.n_positions == 4662
     assert table_counts(engine) == {"corpus": 1, "vocab_token": 50277, "position": 4662}
     assert sequences(engine, "pile-sample") == [study]
@@ -87,8 +80,8 @@ def test_pile_sample_loads_with_the_pile_counts(engine):
     assert len(bins) == 4662 and all(label == freq.frequency_bin_label(f) for f, label in bins)
 
 
-def test_self_frequency_is_bincount_and_readd_is_a_noop(engine):
-    info = add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL, bos=True)
+def test_self_frequency_is_bincount_and_readd_is_a_noop(engine, pythia_tokenizer):
+    info = add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=SMALL, bos=True)
     assert info.created and info.n_documents == 2
     seqs = sequences(engine, "small")
     expected = np.bincount(np.concatenate(seqs), minlength=50277)
@@ -96,7 +89,7 @@ def test_self_frequency_is_bincount_and_readd_is_a_noop(engine):
         stored = np.array(conn.execute(sa.text("SELECT frequency FROM vocab_token ORDER BY token_id")).scalars().all())
         created = conn.execute(sa.text("SELECT created_at FROM corpus")).scalar_one()
     assert np.array_equal(stored, expected)
-    again = add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL, bos=True)
+    again = add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=SMALL, bos=True)
     assert not again.created and again.corpus_id == info.corpus_id and again.n_positions == info.n_positions
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT created_at FROM corpus")).scalar_one() == created
@@ -119,15 +112,16 @@ def _add_fact(engine, corpus: str) -> None:
             "(corpus_id) WHERE name = :n AND idx = 0"), {"c": ckpt, "n": corpus})
 
 
-def test_different_content_is_refused_unless_replace(engine):
-    first = add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL)
+def test_different_content_is_refused_unless_replace(engine, pythia_tokenizer):
+    first = add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=SMALL)
     _add_fact(engine, "small")
     with pytest.raises(ConvdivError, match="'small' already exists with different content"):
-        add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL[:1])
+        add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=SMALL[:1])
     with pytest.raises(ConvdivError, match="already exists"):  # BOS changes the content too
-        add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL, bos=True)
-    assert sequences(engine, "small") == [d.ids.tolist() for d in tokenize_documents(load_tokenizer(PYTHIA), SMALL)]
-    second = add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL[:1], replace=True)
+        add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=SMALL, bos=True)
+    expected = [d.ids.tolist() for d in tokenize_documents(load_tokenizer(pythia_tokenizer), SMALL)]
+    assert sequences(engine, "small") == expected
+    second = add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=SMALL[:1], replace=True)
     assert second.created and second.replaced and second.facts_removed == 2  # idx 0 of each of the 2 documents
     assert second.corpus_id != first.corpus_id and second.n_documents == 1
     counts = table_counts(engine)
@@ -136,10 +130,10 @@ def test_different_content_is_refused_unless_replace(engine):
         assert conn.execute(sa.text("SELECT count(*) FROM checkpoint_token")).scalar_one() == 0
 
 
-def test_remove_corpus(engine):
+def test_remove_corpus(engine, pythia_tokenizer):
     from convdiv.warehouse import aggregates
 
-    add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL)
+    add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=SMALL)
     _add_fact(engine, "small")
     aggregates.rebuild(engine)
     stats = sa.text("SELECT count(*) FROM checkpoint_stats")
@@ -160,37 +154,38 @@ def invoke(db_url, *args):
     return CliRunner().invoke(cli, ["--database-url", db_url, "corpus", *args])
 
 
-def test_cli_add_list_remove(db_url, engine, tmp_path):
+def test_cli_add_list_remove(db_url, engine, tmp_path, pythia_tokenizer):
     text = tmp_path / "docs.txt"
     text.write_text("<|endoftext|>".join(SMALL), encoding="utf-8")
     other = tmp_path / "freq.txt"
     other.write_text("The the the cat.", encoding="utf-8")
-    result = invoke(db_url, "add", "small", "--tokenizer", PYTHIA, "--text", str(text), "--bos",
+    result = invoke(db_url, "add", "small", "--tokenizer", pythia_tokenizer, "--text", str(text), "--bos",
                     "--frequency-corpus", str(other))
     assert result.exit_code == 0, result.output
     assert "added 2 documents" in result.output
-    tok = load_tokenizer(PYTHIA)
+    tok = load_tokenizer(pythia_tokenizer)
     freq_ids = tokenize_documents(tok, ["The the the cat."], bos=True)[0].ids
     expected = np.bincount(freq_ids, minlength=len(tok))
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT frequency FROM vocab_token ORDER BY token_id")).scalars().all()
         source = conn.execute(sa.text("SELECT frequency_source FROM corpus")).scalar_one()
     assert np.array_equal(stored, expected) and "freq.txt" in source
-    assert "nothing to do" in invoke(db_url, "add", "small", "--tokenizer", PYTHIA, "--text", str(text), "--bos",
-                                     "--frequency-corpus", str(other)).output
+    assert "nothing to do" in invoke(db_url, "add", "small", "--tokenizer", pythia_tokenizer, "--text", str(text),
+                                     "--bos", "--frequency-corpus", str(other)).output
     listing = invoke(db_url, "list")
     assert listing.exit_code == 0 and "small" in listing.output
-    replaced = invoke(db_url, "add", "small", "--tokenizer", PYTHIA, "--text", str(text), "--replace")
+    replaced = invoke(db_url, "add", "small", "--tokenizer", pythia_tokenizer, "--text", str(text), "--replace")
     assert replaced.exit_code == 0 and "replaced" in replaced.output and "fact rows" in replaced.output
     removed = invoke(db_url, "remove", "small")
     assert removed.exit_code == 0 and table_counts(engine)["corpus"] == 0
 
 
-def test_cli_counts_file(db_url, engine, tmp_path):
+def test_cli_counts_file(db_url, engine, tmp_path, pile_sample, pythia_tokenizer):
     text = tmp_path / "docs.txt"
     text.write_text(SMALL[0], encoding="utf-8")
-    counts = PILE / "pile_validation_unigram_counts.npy"
-    result = invoke(db_url, "add", "c", "--tokenizer", PYTHIA, "--text", str(text), "--frequency-counts", str(counts))
+    counts = pile_sample.counts_path
+    result = invoke(db_url, "add", "c", "--tokenizer", pythia_tokenizer, "--text", str(text),
+                    "--frequency-counts", str(counts))
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT frequency FROM vocab_token ORDER BY token_id")).scalars().all()
@@ -198,10 +193,11 @@ def test_cli_counts_file(db_url, engine, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["empty", "non_utf8", "missing_tokenizer", "missing_spacy_model", "bad_counts"])
-def test_bad_input_is_one_error_naming_the_culprit_and_writes_nothing(db_url, engine, tmp_path, case):
+def test_bad_input_is_one_error_naming_the_culprit_and_writes_nothing(db_url, engine, tmp_path, pythia_tokenizer,
+                                                                      case):
     good = tmp_path / "good.txt"
     good.write_text(SMALL[0], encoding="utf-8")
-    args = ["add", "c", "--tokenizer", PYTHIA, "--text", str(good)]
+    args = ["add", "c", "--tokenizer", pythia_tokenizer, "--text", str(good)]
     if case == "empty":
         (tmp_path / "empty.txt").write_text("")
         args[-1], culprit = str(tmp_path / "empty.txt"), "empty.txt"
@@ -225,20 +221,21 @@ def test_bad_input_is_one_error_naming_the_culprit_and_writes_nothing(db_url, en
     assert table_counts(engine) == {"corpus": 0, "vocab_token": 0, "position": 0}
 
 
-def test_cli_error_is_one_line_on_stderr(db_url, tmp_path):
+def test_cli_error_is_one_line_on_stderr(db_url, tmp_path, pythia_tokenizer):
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\xe9".encode("latin-1"))
     # the installed entry point, as a user runs it
     proc = subprocess.run([str(Path(sys.executable).parent / "convdiv"), "--database-url", db_url, "corpus", "add", "x",
-                           "--tokenizer", PYTHIA, "--text", str(bad)], capture_output=True, text=True, timeout=300)
+                           "--tokenizer", pythia_tokenizer, "--text", str(bad)],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "latin1.txt is not UTF-8" in lines[0], proc.stderr
 
 
-def test_a_failure_mid_copy_leaves_the_old_corpus_untouched(engine):
+def test_a_failure_mid_copy_leaves_the_old_corpus_untouched(engine, pythia_tokenizer):
     """A real server-side error in the middle of the position COPY (a trigger) rolls back the whole replace."""
-    first = add_corpus(engine, "small", tokenizer=PYTHIA, documents=SMALL)
+    first = add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=SMALL)
     before = sequences(engine, "small")
     with engine.begin() as conn:
         conn.execute(sa.text(
@@ -248,6 +245,6 @@ def test_a_failure_mid_copy_leaves_the_old_corpus_untouched(engine):
         conn.execute(sa.text("CREATE TRIGGER fail BEFORE INSERT ON position FOR EACH ROW "
                              "WHEN (NEW.corpus_id <> " + str(first.corpus_id) + ") EXECUTE FUNCTION fail_on_doc1()"))
     with pytest.raises(Exception, match="injected failure"):
-        add_corpus(engine, "small", tokenizer=PYTHIA, documents=list(reversed(SMALL)), replace=True)
+        add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=list(reversed(SMALL)), replace=True)
     assert sequences(engine, "small") == before
     assert table_counts(engine) == {"corpus": 1, "vocab_token": 50277, "position": first.n_positions}

@@ -13,8 +13,6 @@ from convdiv.corpus.tagging import TagVocab, load_tagger, mask_spans, resolve_mo
 from convdiv.corpus.tokens import load_tokenizer, token_texts, tokenize_documents
 from convdiv.errors import ConvdivError
 
-from conftest import SHARED_DATA
-
 DOCS = [
     "The quick brown fox jumps over the lazy dog.\n\nIt didn't care.",
     "  Zoë sent 🏐 emojis to Łukasiewicz, twice!",
@@ -23,8 +21,8 @@ DOCS = [
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer(str(SHARED_DATA / "pythia-tokenizer"))
+def tokenizer(pythia_tokenizer):
+    return load_tokenizer(pythia_tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +91,12 @@ def test_special_and_whitespace_targets_are_untagged_and_not_word_boundaries(tok
             assert pos_t[i] is None and not table.begin_of_word[i] and not table.end_of_word[i]
 
 
-def test_unigram_is_normalised_and_smoothed():
+def test_unigram_is_normalised_and_smoothed(pile_sample):
     counts = np.array([0, 1, 5, 94])
     logq = freq.unigram_logprob(counts, alpha=1.0)
     assert np.isclose(np.exp(logq).sum(), 1.0)
     assert np.allclose(np.exp(logq), (counts + 1) / (100 + 4))
-    pile = np.load(SHARED_DATA / "pile-sample" / "pile_validation_unigram_counts.npy")
-    logq = freq.unigram_logprob(freq.validate_counts(pile, 50277))
+    logq = freq.unigram_logprob(freq.validate_counts(pile_sample.counts, 50277))
     assert np.isfinite(logq).all() and np.isclose(np.exp(logq).sum(), 1.0)
     with pytest.raises(ConvdivError):
         freq.unigram_logprob(counts, alpha=0)

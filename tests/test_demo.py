@@ -6,19 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from test_report_browser import ARTIFACTS, chromium, open_report  # noqa: F401 - chromium is a fixture
+from convdiv.testing.browser import open_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SECTIONS = ["overview", "convergence", "reference", "pos", "frequency", "word", "ce-fit", "regression", "tokens"]
 
 
-def test_quick_demo_end_to_end_in_chromium(db_url, tmp_path, chromium):  # noqa: F811
+def test_quick_demo_end_to_end_in_chromium(db_url, tmp_path, chromium, artifacts):
     out = tmp_path / "demo.html"
     env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.run([sys.executable, "-m", "convdiv", "demo", "--quick", "--out", str(out)],
@@ -47,7 +46,6 @@ def test_quick_demo_end_to_end_in_chromium(db_url, tmp_path, chromium):  # noqa:
             assert sec.locator(".missing-box").count() == 0, f"{section}: {sec.locator('.missing-box').all_inner_texts()}"
         assert errors == []
         assert [r for r in requests if not r.startswith("file://")] == []
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "demo-quick-report-test.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "demo-quick-report-test.png"), full_page=True)
 
     open_report(out, chromium, check)

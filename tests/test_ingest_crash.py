@@ -11,18 +11,12 @@ import time
 from pathlib import Path
 
 import psycopg
-import pytest
 
-import ingest_support as S
 from convdiv.extract.ingest import ingest
+from convdiv.testing import ingest as S
 from convdiv.warehouse.ledger import PAUSE_ENV
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
 
 
 def test_kill_during_publish_then_rerun(engine, settings, db_url, suite_root, tmp_path):

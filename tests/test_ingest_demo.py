@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-import ingest_support as S
 from convdiv.extract.ingest import ingest
+from convdiv.testing import ingest as S
 
 
 @pytest.mark.slow

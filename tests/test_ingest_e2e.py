@@ -10,13 +10,8 @@ import numpy as np
 import psycopg
 import pytest
 
-import ingest_support as S
 from convdiv.extract.ingest import ingest, read_corpus
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
+from convdiv.testing import ingest as S
 
 
 @pytest.fixture

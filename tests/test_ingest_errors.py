@@ -10,17 +10,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-import ingest_support as S
 from convdiv.errors import ConvdivError
 from convdiv.extract.ingest import ingest
-from factories import build_tokenizer
+from convdiv.testing import ingest as S
+from convdiv.testing.suites import build_tokenizer
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
 
 
 def _cli(db_url, tmp_path, *args):

@@ -4,16 +4,10 @@ and `ingest(workers=2)` processes every unit exactly once."""
 from __future__ import annotations
 
 import psycopg
-import pytest
 
-import ingest_support as S
 from convdiv.extract.ingest import ingest
+from convdiv.testing import ingest as S
 from convdiv.warehouse import ledger
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
 
 
 def _units(db_url, n_units=6):

@@ -1,13 +1,13 @@
 """The report in a real headless Chromium: every figure renders, nothing is fetched, nothing logs an error.
 
 Needs Debian's chromium at /usr/bin/chromium (``apt-get install -y chromium``); in CI (CI=true) its absence is a
-failure, locally a skip. The full-page screenshot is kept under ``artifacts/`` (gitignored).
+failure, locally a skip (the ``chromium`` fixture). The full-page screenshot is kept under ``artifacts/``
+(gitignored).
 """
 
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -15,46 +15,12 @@ import pytest
 
 from convdiv.report.build import build_report
 from convdiv.report.synthetic import build_synthetic_warehouse
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+from convdiv.testing.browser import open_report
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
-
-
-def open_report(path: Path, chromium: Path, check):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-            errors, requests = [], []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(path.resolve().as_uri(), wait_until="load")
-            page.wait_for_function("Array.from(document.querySelectorAll('div.figure'))"
-                                   ".every(d => d.querySelector('.main-svg'))", timeout=30_000)
-            return check(page, errors, requests)
-        finally:
-            browser.close()
-
-
-def test_report_renders_offline_in_chromium(engine, chromium, tmp_path):
+def test_report_renders_offline_in_chromium(engine, chromium, artifacts, tmp_path):
     build_synthetic_warehouse(engine, n_positions=200)
     report = tmp_path / "report.html"
     result = build_report(engine, report)
@@ -102,15 +68,14 @@ def test_report_renders_offline_in_chromium(engine, chromium, tmp_path):
         csv = pd.read_csv(io.StringIO(Path(download.path()).read_text()))
         assert download.suggested_filename == "convergence-curve.csv"
         assert len(csv) == len(result.sections[1].figures[0].data)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "report.png"), full_page=True)
         assert errors == []
         # Only the file itself (and the in-page blob of the download) was requested.
         assert [u for u in requests if not u.startswith("blob:")] == [report.resolve().as_uri()]
         return True
 
     assert open_report(report, chromium, check)
-    assert (ARTIFACTS / "report.png").stat().st_size > 50_000
+    assert (artifacts / "report.png").stat().st_size > 50_000
 
 
 def test_empty_report_renders_without_errors(engine, chromium, tmp_path):

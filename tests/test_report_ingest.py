@@ -9,20 +9,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import ingest_support as S
-from test_report_browser import ARTIFACTS, chromium, open_report  # noqa: F401 (chromium: fixture)
 from convdiv.extract.ingest import ingest
 from convdiv.report.build import build_report
+from convdiv.testing import ingest as S
+from convdiv.testing.browser import open_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
-
-
-def test_report_after_real_ingest(engine, settings, suite_root, chromium, tmp_path):
+def test_report_after_real_ingest(engine, settings, suite_root, chromium, artifacts, tmp_path):
     S.add_tiny_corpus(engine, suite_root)
     ingest(engine, settings, str(suite_root), S.CORPUS, comparisons="seed_pairs,consecutive_steps", progress=False)
     result = build_report(engine, tmp_path / "real.html")
@@ -46,11 +41,10 @@ def test_report_after_real_ingest(engine, settings, suite_root, chromium, tmp_pa
         for sec in result.sections:
             for fig in sec.figures:
                 assert page.locator(f"div#fig-{fig.key} .main-svg").count() >= 1, fig.key
-        page.screenshot(path=str(ARTIFACTS / "report-real-ingest.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "report-real-ingest.png"), full_page=True)
         assert errors == [] and requests == [result.path.resolve().as_uri()]
         return True
 
-    ARTIFACTS.mkdir(exist_ok=True)
     assert open_report(result.path, chromium, check)
 
     # An extra `--comparisons cross_size` ingest leaves the CE fits alone: they pool consecutive steps only.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,9 +40,16 @@ def probe(n: int = 32) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------- bundled corpus
 
 
-def test_bundled_novels_are_byte_identical_to_the_shared_copy(shared_data):
+def test_bundled_novels_match_the_checksums_recorded_in_their_provenance():
+    """Each .xz file, decompressed here independently of austen.py, has the sha256 PROVENANCE.md records for the
+    source file, and raw_text returns exactly those bytes: the bundled novels are the published texts."""
+    provenance = (austen.DATA_DIR.parent / "PROVENANCE.md").read_text(encoding="utf-8")
+    recorded = dict(re.findall(r"^\s*\| (\w+)\.txt \| ([0-9a-f]{64}) \|$", provenance, flags=re.M))
+    assert sorted(recorded) == sorted(austen.NOVELS)
     for novel in austen.NOVELS:
-        assert austen.raw_text(novel).encode() == (shared_data / "austen" / f"{novel}.txt").read_bytes()
+        data = lzma.decompress((austen.DATA_DIR / f"{novel}.txt.xz").read_bytes())
+        assert hashlib.sha256(data).hexdigest() == recorded[novel], novel
+        assert austen.raw_text(novel).encode() == data
 
 
 def test_validation_text_is_persuasion_by_chapter():

@@ -22,8 +22,8 @@ from convdiv.suites.loading import (
     safetensors_param_count,
 )
 from convdiv.suites.spec import local_spec
+from convdiv.testing.suites import build_random_suite, build_tokenizer
 from convdiv.vocab import tokenizer_fingerprint
-from factories import build_random_suite, build_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVDIV = [sys.executable, "-c", "from convdiv.cli import main; main()"]
@@ -162,7 +162,7 @@ def test_cli_check_fails_on_a_corrupt_checkpoint(suite_root):
     assert len(lines) == 1 and "s/seed1/step0" in lines[0] and "corrupt" in lines[0], bad.stderr
 
 
-def test_random_init_pythia_70m_config_loads_through_the_same_path(tmp_path, shared_data):
+def test_random_init_pythia_70m_config_loads_through_the_same_path(tmp_path, pythia_tokenizer):
     """Pythia-70m's published architecture, random weights, saved locally: 70,426,624 parameters (Pythia paper)."""
     from transformers import AutoTokenizer, GPTNeoXConfig, GPTNeoXForCausalLM
 
@@ -177,7 +177,7 @@ def test_random_init_pythia_70m_config_loads_through_the_same_path(tmp_path, sha
     with torch.device("cpu"):
         model = GPTNeoXForCausalLM(config).half()  # the hub's Pythia checkpoints are stored in float16
     model.save_pretrained(str(root / "70m" / "seed1" / "step0"), safe_serialization=True)
-    AutoTokenizer.from_pretrained(str(shared_data / "pythia-tokenizer")).save_pretrained(str(root / "tokenizer"))
+    AutoTokenizer.from_pretrained(pythia_tokenizer).save_pretrained(str(root / "tokenizer"))
     del model
 
     spec = local_spec(root)

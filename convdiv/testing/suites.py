@@ -1,6 +1,6 @@
-"""Builders for small real artefacts that tests share: a byte-level BPE tokenizer and a random-init local suite.
+"""Small real suites: a byte-level BPE tokenizer and a random-init local suite of GPT-NeoX checkpoints.
 
-Nothing is downloaded: the tokenizer is trained on a slice of the shared Austen corpus with `tokenizers`,
+Nothing is downloaded: the tokenizer is trained on a slice of the bundled Austen corpus with `tokenizers`,
 models are GPT-NeoX (the Pythia architecture) built from configs and saved with `save_pretrained` in the local
 suite layout ``<root>/<size>/seed<k>/step<N>/`` with the tokenizer in ``<root>/tokenizer/``.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from convdiv.data import austen
 
 TINY_SIZES = {
     # size label -> (hidden, layers, heads, intermediate)
@@ -24,10 +24,8 @@ TINY_SIZES = {
 
 
 def austen_text(chars: int = 200_000) -> str:
-    path = SHARED_DATA / "austen" / "persuasion.txt"
-    if not path.exists():
-        path = sorted((SHARED_DATA / "austen").glob("*.txt"))[0]
-    return path.read_text(encoding="utf-8")[:chars]
+    """The first `chars` characters of *Persuasion* exactly as published (title page and hard-wrapped lines kept)."""
+    return austen.raw_text(austen.VALIDATION_NOVEL)[:chars]
 
 
 def build_tokenizer(out_dir: Path, vocab_size: int = 320, text: str | None = None):

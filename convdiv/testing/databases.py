@@ -1,0 +1,70 @@
+"""Scratch databases on a real PostgreSQL server: created with unique names, dropped afterwards.
+
+Running the whole Alembic upgrade for every test database costs seconds each; instead a test session migrates one
+*template* database once and every test database is a ``CREATE DATABASE ... TEMPLATE`` copy of it (a file-level
+copy, a fraction of the upgrade's time). PostgreSQL copies only what lives inside the database, so the migrations
+must keep to that (no ``ALTER DATABASE ... SET``); roles are cluster-wide and not part of the copy either way.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from convdiv.warehouse import schema
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def server_url() -> str:
+    """The server tests create their databases on: ``CONVDIV_TEST_SERVER``, else ``DATABASE_URL`` (what CI
+    exports), else the machine's PostgreSQL on 127.0.0.1:5432 as user postgres."""
+    return os.environ.get("CONVDIV_TEST_SERVER") or os.environ.get("DATABASE_URL") or DEFAULT_SERVER
+
+
+def _admin_conninfo() -> str:
+    return make_url(server_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_database(prefix: str = "convdiv_test", template: str | None = None) -> str:
+    """Create a uniquely named database (empty, or a copy of the database named `template`) on the test server and
+    return its SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    return make_url(server_url()).set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False
+    )
+
+
+def drop_database(url: str) -> None:
+    """Drop the test server's database named in `url`, disconnecting whoever is still on it."""
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def create_migrated_template(prefix: str = "convdiv_template") -> str:
+    """A new database migrated to head, with no connection left open on it, ready to be a TEMPLATE; returns its
+    URL."""
+    url = create_database(prefix)
+    # No pool: CREATE DATABASE ... TEMPLATE refuses while any session is still connected to the template.
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        schema.upgrade(engine)
+    except BaseException:
+        drop_database(url)
+        raise
+    finally:
+        engine.dispose()
+    return url
+
+
+def create_migrated_database(template_url: str, prefix: str = "convdiv_test") -> str:
+    """A new database at head, copied from a template made by :func:`create_migrated_template`."""
+    return create_database(prefix, template=make_url(template_url).database)
