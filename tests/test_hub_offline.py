@@ -21,10 +21,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from convdiv.testing.cli import CONVDIV, run_convdiv
+from convdiv.testing.hub import add_hub_corpus, build_fake_hub, hub_env
 from convdiv.warehouse.ledger import PAUSE_ENV
-from factories import build_fake_hub, packaged_text
 
-CONVDIV = str(Path(sys.executable).with_name("convdiv"))
 SELECTION = ["--sizes", "14m", "--seeds", "1,3", "--steps", "0,1"]
 
 
@@ -37,27 +37,6 @@ def hub_template(tmp_path_factory) -> Path:
 def hub(hub_template, tmp_path) -> Path:
     """A private copy of the fake Hub cache (tests evict and damage it)."""
     return Path(shutil.copytree(hub_template, tmp_path / "hub", symlinks=True))
-
-
-def hub_env(cache: Path, tmp_path: Path, db_url: str | None = None, **extra) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "HF_HOME": str(tmp_path / "hf-home"),
-           "CONVDIV_DATA_DIR": str(tmp_path / "data"), "TRANSFORMERS_OFFLINE": "1", **extra}
-    if db_url:
-        env["DATABASE_URL"] = db_url
-    return env
-
-
-def convdiv(args: list[str], env: dict, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([CONVDIV, *args], env=env, capture_output=True, text=True, timeout=600)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
-
-
-def add_corpus(env: dict, tmp_path: Path) -> None:
-    text = tmp_path / "corpus.txt"
-    text.write_text(packaged_text(302_000)[300_000:301_200], encoding="utf-8")
-    convdiv(["corpus", "add", "tiny", "--tokenizer", "EleutherAI/pythia-70m", "--text", str(text)], env)
 
 
 def repo_dir(cache: Path, repo: str) -> Path:
@@ -76,7 +55,7 @@ def rows(db_url: str, sql: str, params=()) -> list[tuple]:
 
 def test_suite_show_pythia_states_selection_weights_and_free_disk(hub, tmp_path):
     env = hub_env(hub, tmp_path)
-    out = convdiv(["suite", "show", "pythia", *SELECTION], env).stdout
+    out = run_convdiv(["suite", "show", "pythia", *SELECTION], env).stdout
     assert "EleutherAI/pythia-14m-seed1" in out and "EleutherAI/pythia-14m-seed3" in out
     assert "from_pretrained('EleutherAI/pythia-14m-seed1', revision='step0')" in " ".join(out.split())
     # The four cached checkpoints count the distinct blobs their snapshots link to.
@@ -87,7 +66,7 @@ def test_suite_show_pythia_states_selection_weights_and_free_disk(hub, tmp_path)
     assert sum(len(b) for b in per_run) == len(blobs)
     import json
 
-    shown = json.loads(convdiv(["suite", "show", "pythia", *SELECTION, "--json"], env).stdout)
+    shown = json.loads(run_convdiv(["suite", "show", "pythia", *SELECTION, "--json"], env).stdout)
     snap_bytes = 0
     for repo in ("EleutherAI/pythia-14m-seed1", "EleutherAI/pythia-14m-seed3"):
         for rev in ("step0", "step1"):
@@ -99,7 +78,7 @@ def test_suite_show_pythia_states_selection_weights_and_free_disk(hub, tmp_path)
     assert "weights" in out and "4 on disk" in " ".join(out.split()) and "free disk" in out
 
     # The whole study grid: 500 checkpoints, 496 of them to download (estimated at 2 bytes per parameter).
-    whole = json.loads(convdiv(["suite", "show", "pythia", "--json"], env).stdout)
+    whole = json.loads(run_convdiv(["suite", "show", "pythia", "--json"], env).stdout)
     assert whole["checkpoints"] == 500 and whole["checkpoints_on_disk"] == 4
     per_seed_step = 2 * (14 + 31 + 70 + 160 + 410) * 10**6
     assert whole["weights_bytes_to_download"] == 100 * per_seed_step - 4 * 2 * 14 * 10**6
@@ -107,7 +86,7 @@ def test_suite_show_pythia_states_selection_weights_and_free_disk(hub, tmp_path)
 
 def test_ingest_by_revision_resumes_after_kill_and_skips_done_units(hub, tmp_path, db_url):
     env = hub_env(hub, tmp_path, db_url)
-    add_corpus(env, tmp_path)
+    add_hub_corpus(env, tmp_path)
     n = rows(db_url, "SELECT n_positions FROM corpus WHERE name = 'tiny'")[0][0]
 
     # The first run stops for good inside the transaction of its 2nd unit; kill -9 it there.
@@ -131,10 +110,10 @@ def test_ingest_by_revision_resumes_after_kill_and_skips_done_units(hub, tmp_pat
     assert done == [("size=14m/step=0",)]
     assert rows(db_url, "SELECT count(*) FROM checkpoint_token")[0][0] == 2 * n
 
-    resumed = convdiv(["ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"], env)
+    resumed = run_convdiv(["ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"], env)
     assert "1 done, 1 skipped (already done)" in resumed.stdout
     assert "weights" in resumed.stdout and "free disk" in resumed.stdout and resumed.stderr.strip() == ""
-    again = convdiv(["ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"], env)
+    again = run_convdiv(["ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"], env)
     assert "0 done, 2 skipped (already done)" in again.stdout
 
     # Every checkpoint: its revision and the sha256 of the weights file the Hub cache holds for that revision.
@@ -156,8 +135,8 @@ def test_missing_revision_is_warned_once_and_only_its_units_are_skipped(hub, tmp
     shutil.rmtree(gone / "snapshots" / commit)
     (gone / "refs" / "step1").unlink()
     env = hub_env(hub, tmp_path, db_url)
-    add_corpus(env, tmp_path)
-    proc = convdiv(["ingest", "pythia", "--corpus", "tiny", "--sizes", "14m", "--seeds", "1,3", "--steps", "0,1",
+    add_hub_corpus(env, tmp_path)
+    proc = run_convdiv(["ingest", "pythia", "--corpus", "tiny", "--sizes", "14m", "--seeds", "1,3", "--steps", "0,1",
                     "--no-progress"], env)
     warned = [line for line in (proc.stderr + proc.stdout).splitlines() if "step1" in line and "warning" in line]
     assert len(warned) == 1, proc.stderr + proc.stdout
@@ -171,16 +150,16 @@ def test_missing_revision_is_warned_once_and_only_its_units_are_skipped(hub, tmp
 
 def test_cache_policy_evict_deletes_each_snapshot_once_its_units_are_done(hub, tmp_path, db_url):
     env = hub_env(hub, tmp_path, db_url)
-    add_corpus(env, tmp_path)
+    add_hub_corpus(env, tmp_path)
     seed1, seed3 = (repo_dir(hub, f"EleutherAI/pythia-14m-seed{s}") for s in (1, 3))
     before = {p for p in hub.rglob("*")}
     base = ["ingest", "pythia", "--corpus", "tiny", "--sizes", "14m", "--no-progress"]
-    convdiv([*base, "--seeds", "1,3", "--steps", "0"], env)
+    run_convdiv([*base, "--seeds", "1,3", "--steps", "0"], env)
     assert {p for p in hub.rglob("*")} == before  # keep is the default
 
     # Seed 1 at step 0 only: its step0 snapshot goes with its own blobs; the config blob step1 shares stays.
     step0_weights = snapshot_weights(hub, "EleutherAI/pythia-14m-seed1", "step0").resolve()
-    convdiv([*base, "--seeds", "1", "--steps", "0", "--cache-policy", "evict"], env)
+    run_convdiv([*base, "--seeds", "1", "--steps", "0", "--cache-policy", "evict"], env)
     assert not (seed1 / "refs" / "step0").exists() and (seed1 / "refs" / "step1").is_file()
     assert len(list((seed1 / "snapshots").iterdir())) == 1 and not step0_weights.exists()
     linked = {f.resolve() for f in (seed1 / "snapshots").rglob("*") if f.is_file()}
@@ -189,13 +168,13 @@ def test_cache_policy_evict_deletes_each_snapshot_once_its_units_are_done(hub, t
 
     # Step 1 needs step 0 as its previous checkpoint, so step 0 must be on disk again: the offline cache no longer
     # has it, and the call says so in one line instead of computing half a unit.
-    proc = convdiv([*base, "--seeds", "1", "--steps", "0,1", "--cache-policy", "evict"], env)
+    proc = run_convdiv([*base, "--seeds", "1", "--steps", "0,1", "--cache-policy", "evict"], env)
     assert "0 done" in proc.stdout and "2 missing a revision" in proc.stdout
     assert sorted(p.name for p in (seed1 / "refs").iterdir()) == ["step1"]
 
     # Seed 3 untouched by the seed-1 calls; evicting it after both its steps leaves an empty repository folder.
     assert sorted(p.name for p in (seed3 / "refs").iterdir()) == ["step0", "step1"]
-    convdiv([*base, "--seeds", "3", "--steps", "0,1", "--cache-policy", "evict"], env)
+    run_convdiv([*base, "--seeds", "3", "--steps", "0,1", "--cache-policy", "evict"], env)
     assert list((seed3 / "refs").iterdir()) == [] and list((seed3 / "blobs").iterdir()) == []
     assert list((seed3 / "snapshots").iterdir()) == []
     assert (repo_dir(hub, "EleutherAI/pythia-70m") / "refs" / "main").is_file()  # the tokenizer is not a checkpoint

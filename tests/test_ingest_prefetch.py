@@ -5,15 +5,8 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
-import ingest_support as S
 from convdiv.extract.ingest import ingest
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
+from convdiv.testing import ingest as S
 
 
 def test_every_checkpoint_is_loaded_by_the_prefetch_thread(engine, settings, suite_root):

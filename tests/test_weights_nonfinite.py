@@ -10,15 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-import ingest_support as S
 from convdiv.extract.ingest import ingest
 from convdiv.suites.loading import hash_weights, load_checkpoint
 from convdiv.suites.spec import local_spec
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
+from convdiv.testing import ingest as S
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import psycopg
 import sqlalchemy as sa
@@ -68,3 +69,33 @@ def create_migrated_template(prefix: str = "convdiv_template") -> str:
 def create_migrated_database(template_url: str, prefix: str = "convdiv_test") -> str:
     """A new database at head, copied from a template made by :func:`create_migrated_template`."""
     return create_database(prefix, template=make_url(template_url).database)
+
+
+def libpq(db_url: str, user: str | None = None) -> str:
+    """libpq URL of a test database, optionally as another user (the test server trusts local logins)."""
+    url = make_url(db_url).set(drivername="postgresql")
+    if user is not None:
+        url = url.set(username=user)
+    return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def login_role(db_url: str, prefix: str, attributes: str = ""):
+    """A new LOGIN role (``attributes`` as in CREATE ROLE), dropped with whatever was granted to it. Roles are
+    cluster-wide: every test drops the ones it made."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(libpq(db_url), autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN {attributes}')
+    try:
+        yield name
+    finally:
+        drop_roles(db_url, name)
+
+
+def drop_roles(db_url: str, *names: str) -> None:
+    """Drop each named role that exists, with everything it owns or was granted in the database of `db_url`."""
+    with psycopg.connect(libpq(db_url), autocommit=True) as conn:
+        for name in names:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+                conn.execute(f'DROP OWNED BY "{name}"')
+                conn.execute(f'DROP ROLE "{name}"')

@@ -10,14 +10,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-import ingest_support as S
+from convdiv.testing import ingest as S
+from convdiv.testing.cli import convdiv, one_error_line
+from convdiv.testing.databases import drop_roles, libpq
 from convdiv.warehouse.roles import grant_analyst
-from fault_support import convdiv, drop_roles, libpq, one_error_line
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
 
 
 @pytest.fixture

@@ -11,21 +11,17 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-import ingest_support as S
 from convdiv.errors import ConvdivError
 from convdiv.extract.ingest import ingest
-from fault_support import convdiv, libpq, one_error_line
+from convdiv.testing import ingest as S
+from convdiv.testing.cli import convdiv, one_error_line
+from convdiv.testing.databases import libpq
 
 BAD = [
     ("--batch-tokens", "0"), ("--batch-tokens", "-8"), ("--workers", "0"), ("--workers", "-2"),
     ("--context-length", "0"), ("--context-length", "1"), ("--context-length", "-5"),
     ("--memory-gb", "0"), ("--memory-gb", "-1"),
 ]
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
 
 
 def _ledger(db_url):

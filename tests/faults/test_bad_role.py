@@ -16,8 +16,9 @@ import psycopg
 import pytest
 
 from convdiv.errors import ConvdivError
+from convdiv.testing.cli import convdiv, one_error_line
+from convdiv.testing.databases import drop_roles, libpq
 from convdiv.warehouse.roles import grant_analyst
-from fault_support import convdiv, drop_roles, libpq, one_error_line
 
 # setup SQL ({a}: the analyst candidate, {m}: a middle role, {w}: a role that writes) -> what the refusal names
 CASES = {

@@ -9,10 +9,11 @@ published before stay done, and once space is back a re-run completes the rest.
 from __future__ import annotations
 
 import psycopg
-import pytest
 
-import ingest_support as S
-from fault_support import convdiv, libpq, one_error_line
+from convdiv.testing import ingest as S
+from convdiv.testing.cli import convdiv, one_error_line
+from convdiv.testing.databases import libpq
+
 
 DISK_FULL = """
 CREATE FUNCTION fault_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -22,11 +23,6 @@ BEGIN
 END $$;
 CREATE TRIGGER fault_disk_full BEFORE INSERT ON checkpoint_token FOR EACH STATEMENT EXECUTE FUNCTION fault_disk_full();
 """
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
 
 
 def _done(db_url):

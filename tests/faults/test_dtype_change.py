@@ -7,16 +7,10 @@ a bfloat16 run published (and the other way round) instead of skipping them, and
 from __future__ import annotations
 
 import psycopg
-import pytest
 
-import ingest_support as S
 from convdiv.extract.ingest import ingest
-from fault_support import libpq
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
+from convdiv.testing import ingest as S
+from convdiv.testing.databases import libpq
 
 
 def test_dtype_is_part_of_a_done_unit(engine, settings, db_url, suite_root):

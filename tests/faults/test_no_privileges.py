@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from fault_support import convdiv, libpq, login_role, one_error_line
+from convdiv.testing.cli import convdiv, one_error_line
+from convdiv.testing.databases import libpq, login_role
+
 
 COMMANDS = [
     ("db", "status"),

@@ -13,9 +13,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from convdiv.config import Settings
+from convdiv.testing.cli import convdiv, one_error_line
 from convdiv.warehouse import ledger
 from convdiv.warehouse.engine import get_engine
-from fault_support import convdiv, one_error_line
 
 PASSWORDS = ["p@ss/w0rdSECRET", "a:b#cSECRET", "50%offSECRET", "q?u&e=rySECRET", "with spaceSECRET", "plainSECRET"]
 

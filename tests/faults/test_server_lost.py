@@ -13,16 +13,11 @@ import subprocess
 import time
 
 import psycopg
-import pytest
 
-import ingest_support as S
+from convdiv.testing import ingest as S
+from convdiv.testing.cli import CONVDIV, one_error_line
+from convdiv.testing.databases import libpq
 from convdiv.warehouse.ledger import PAUSE_ENV
-from fault_support import CONVDIV, libpq, one_error_line
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
 
 
 def test_server_lost_mid_publish_shows_the_workers_error(engine, db_url, suite_root, tmp_path):

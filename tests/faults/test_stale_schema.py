@@ -9,7 +9,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from fault_support import convdiv, libpq, one_error_line
+from convdiv.testing.cli import convdiv, one_error_line
+from convdiv.testing.databases import libpq
 
 
 @pytest.mark.parametrize("command", [("corpus", "list"), ("corpus", "remove", "tiny")])
