@@ -25,6 +25,7 @@ from convdiv.config import Settings
 from convdiv.testing import browser, databases
 from convdiv.testing import data as fixture_data
 from convdiv.testing import ingest as ingest_support
+from convdiv.testing import warehouses
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -105,6 +106,19 @@ def pile_sample(tmp_path_factory) -> PileSample:
 def suite_root(tmp_path_factory) -> Path:
     """The tiny random-init suite of the ingest tests, built once per session (read-only: copy it to damage it)."""
     return ingest_support.build_suite(tmp_path_factory.mktemp("suites") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def small_warehouse(migrated_template, suite_root, tmp_path_factory) -> tuple[str, Path]:
+    """(database URL, suite root): the tiny suite really ingested over the tiny corpus; one per test module."""
+    url = databases.create_migrated_database(migrated_template, "convdiv_small")
+    try:
+        warehouses.fill_small_warehouse(url, suite_root, tmp_path_factory.mktemp("data"))
+    except BaseException:
+        databases.drop_database(url)
+        raise
+    yield url, suite_root
+    databases.drop_database(url)
 
 
 # ------------------------------------------------------------------------------------------------- browser

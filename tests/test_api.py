@@ -16,26 +16,19 @@ import pytest
 
 import convdiv
 from convdiv.api import DOCUMENTED_VIEWS
-import ingest_support as S
-from conftest import drop_database
 from convdiv.errors import ConvdivError
-from warehouse_support import build_small_warehouse, documented_views, run_cli
+from convdiv.testing import ingest as S
+from convdiv.testing.cli import run_cli
+from convdiv.testing.docs import documented_views
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTED = documented_views()
+DOCUMENTED = documented_views(ROOT / "docs" / "sql.md")
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    url, suite_root = build_small_warehouse(tmp_path_factory)
-    yield url, suite_root
-    drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def wh(small):
-    with convdiv.connect(small[0]) as warehouse:
+def wh(small_warehouse):
+    with convdiv.connect(small_warehouse[0]) as warehouse:
         yield warehouse
 
 
@@ -52,8 +45,8 @@ def test_every_documented_view_returns_its_documented_columns(wh, name):
     assert len(frame) > 0, f"{name} is empty on a warehouse with ingested data"
 
 
-def test_filters_are_equalities_any_of_and_null(wh, small):
-    suite = small[1].name  # a local suite is named after its folder
+def test_filters_are_equalities_any_of_and_null(wh, small_warehouse):
+    suite = small_warehouse[1].name  # a local suite is named after its folder
     everything = wh.view("expected_kl")
     curve = wh.view("expected_kl", suite=suite, kind="seed_pair", size="xs")
     assert sorted(curve["step"]) == list(S.STEPS)
@@ -78,9 +71,9 @@ def test_filters_are_equalities_any_of_and_null(wh, small):
                        size="xs")) == 1
 
 
-def test_suites_and_corpora(wh, small):
+def test_suites_and_corpora(wh, small_warehouse):
     suites = wh.suites()
-    assert list(suites["suite"]) == [small[1].name]
+    assert list(suites["suite"]) == [small_warehouse[1].name]
     row = suites.iloc[0]
     assert list(row["sizes"]) == list(S.SIZES) and list(row["seeds"]) == list(S.SEEDS)
     assert list(row["steps"]) == list(S.STEPS) and row["n_checkpoints"] == 24
@@ -100,8 +93,8 @@ def test_mistakes_are_one_line_errors_naming_the_fix(wh):
         wh.view("expected_kl", limit=-1)
 
 
-def test_context_manager_closes(small):
-    with convdiv.connect(small[0]) as warehouse:
+def test_context_manager_closes(small_warehouse):
+    with convdiv.connect(small_warehouse[0]) as warehouse:
         assert not warehouse.closed and warehouse.url.startswith("postgresql://")
     assert warehouse.closed
     with pytest.raises(ConvdivError, match="closed"):
@@ -153,13 +146,13 @@ def test_the_embedded_server_is_held_for_the_objects_life(tmp_path_factory, monk
             proc.kill()
 
 
-def test_the_example_script_runs(small):
+def test_the_example_script_runs(small_warehouse):
     """examples/expected_kl.py as a user runs it: prints the suites and the convergence curve it read."""
-    env = {**os.environ, "DATABASE_URL": small[0]}
+    env = {**os.environ, "DATABASE_URL": small_warehouse[0]}
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "expected_kl.py")], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
-    assert f"suite {small[1].name}: sizes xs, s; seeds 1, 2, 3; 4 steps; corpora {S.CORPUS}" in lines
+    assert f"suite {small_warehouse[1].name}: sizes xs, s; seeds 1, 2, 3; 4 steps; corpora {S.CORPUS}" in lines
     curve = [line for line in lines if line.startswith("xs ")]
     assert [int(line.split()[1]) for line in curve] == list(S.STEPS)

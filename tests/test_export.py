@@ -12,26 +12,18 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import drop_database
 from convdiv.export.parquet import CORPUS_TABLES, DIMENSIONS, FACT_TABLES, VIEWS
-import ingest_support as S
-from warehouse_support import build_small_warehouse, run_cli
+from convdiv.testing import ingest as S
+from convdiv.testing.cli import run_cli
 
 pytestmark = pytest.mark.slow
 BATCH_ROWS = 700  # small batches: the fact tables (thousands of rows) span several row groups
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    url, suite_root = build_small_warehouse(tmp_path_factory)
-    yield url, suite_root
-    drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def exported(small, tmp_path_factory):
+def exported(small_warehouse, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "parquet"
-    proc = run_cli(["export", str(out), "--batch-rows", str(BATCH_ROWS), "--json"], small[0])
+    proc = run_cli(["export", str(out), "--batch-rows", str(BATCH_ROWS), "--json"], small_warehouse[0])
     assert proc.returncode == 0, proc.stderr
     return out, json.loads(proc.stdout)
 
@@ -68,7 +60,7 @@ def _close(a, b) -> bool:
         float(x), float(y), rel_tol=1e-9, abs_tol=1e-9)) for x, y in zip(a, b))
 
 
-def test_every_dataset_round_trips_through_duckdb(small, exported):
+def test_every_dataset_round_trips_through_duckdb(small_warehouse, exported):
     out, manifest = exported
     datasets = manifest["datasets"]
     assert set(datasets) == {*DIMENSIONS, *CORPUS_TABLES, *FACT_TABLES, *VIEWS}
@@ -77,7 +69,7 @@ def test_every_dataset_round_trips_through_duckdb(small, exported):
                                                 "phase_boundaries")} == {
         "checkpoint_token": "fixed", "position": "csv", "vocab_token": "csv", "suite": "cursor",
         "phase_boundaries": "cursor"}
-    with _pg(small[0]) as conn:
+    with _pg(small_warehouse[0]) as conn:
         for name, info in datasets.items():
             types = _column_types(conn, name)
             if info["kind"] == "view":
@@ -91,9 +83,9 @@ def test_every_dataset_round_trips_through_duckdb(small, exported):
             assert _close(files, warehouse), (name, files, warehouse)
 
 
-def test_facts_are_partitioned_and_batched(small, exported):
+def test_facts_are_partitioned_and_batched(small_warehouse, exported):
     out, manifest = exported
-    suite, corpus = small[1].name, S.CORPUS
+    suite, corpus = small_warehouse[1].name, S.CORPUS
     info = manifest["datasets"]["checkpoint_token"]
     assert info["partitioning"] == ["suite", "corpus"]
     assert info["files"] == [f"checkpoint_token/suite={suite}/corpus={corpus}/part-0.parquet"]
@@ -105,9 +97,9 @@ def test_facts_are_partitioned_and_batched(small, exported):
     assert got == [(suite, corpus)]
 
 
-def test_a_view_comes_back_whole(small, exported):
+def test_a_view_comes_back_whole(small_warehouse, exported):
     out, _ = exported
-    with _pg(small[0]) as conn:
+    with _pg(small_warehouse[0]) as conn:
         cur = conn.execute("SELECT * FROM expected_kl ORDER BY kind, size_rank, step")
         names = [d.name for d in cur.description]
         warehouse = cur.fetchall()
@@ -118,15 +110,15 @@ def test_a_view_comes_back_whole(small, exported):
         assert all(x == y or (isinstance(y, float) and math.isclose(x, y, rel_tol=1e-12)) for x, y in zip(a, b)), (a, b)
 
 
-def test_reexport_of_one_suite_replaces_the_datasets(small, exported, tmp_path):
+def test_reexport_of_one_suite_replaces_the_datasets(small_warehouse, exported, tmp_path):
     out = tmp_path / "again"
-    first = run_cli(["export", str(out), "--batch-rows", "100000"], small[0])
+    first = run_cli(["export", str(out), "--batch-rows", "100000"], small_warehouse[0])
     assert first.returncode == 0, first.stderr
     assert "rows in" in first.stdout.splitlines()[-1]
     stale = out / "checkpoint_token" / "suite=gone" / "corpus=x"
     stale.mkdir(parents=True)
     (stale / "part-0.parquet").write_bytes(b"not parquet")
-    again = run_cli(["export", str(out), "--suite", small[1].name, "--corpus", S.CORPUS], small[0])
+    again = run_cli(["export", str(out), "--suite", small_warehouse[1].name, "--corpus", S.CORPUS], small_warehouse[0])
     assert again.returncode == 0, again.stderr
     assert not stale.exists()
     n = duckdb.sql(f"SELECT count(*) FROM '{out}/checkpoint_token/**/*.parquet'").fetchall()[0][0]
@@ -134,12 +126,12 @@ def test_reexport_of_one_suite_replaces_the_datasets(small, exported, tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".export")]
 
 
-def test_export_mistakes_are_one_line_errors(small, tmp_path):
+def test_export_mistakes_are_one_line_errors(small_warehouse, tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    proc = run_cli(["export", str(foreign)], small[0])
+    proc = run_cli(["export", str(foreign)], small_warehouse[0])
     assert proc.returncode == 1 and "is not empty and holds no convdiv export" in proc.stderr
     assert "Traceback" not in proc.stderr and (foreign / "notes.txt").read_text() == "mine"
-    proc = run_cli(["export", str(tmp_path / "new"), "--suite", "nope"], small[0])
+    proc = run_cli(["export", str(tmp_path / "new"), "--suite", "nope"], small_warehouse[0])
     assert proc.returncode == 1 and "no suite named 'nope'" in proc.stderr and "Traceback" not in proc.stderr

@@ -8,18 +8,10 @@ import json
 import psycopg
 import pytest
 
-import ingest_support as S
-from conftest import drop_database
-from warehouse_support import build_small_warehouse, run_cli
+from convdiv.testing import ingest as S
+from convdiv.testing.cli import run_cli
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    url, suite_root = build_small_warehouse(tmp_path_factory)
-    yield url, suite_root
-    drop_database(url)
 
 
 def _json(args, url, **kw):
@@ -33,39 +25,39 @@ def _count(url: str, table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def test_corpus_list_json(small):
-    got, _ = _json(["corpus", "list"], small[0])
+def test_corpus_list_json(small_warehouse):
+    got, _ = _json(["corpus", "list"], small_warehouse[0])
     assert [c["name"] for c in got] == [S.CORPUS]
-    assert got[0]["n_positions"] == _count(small[0], "position") and "T" in got[0]["created_at"]
+    assert got[0]["n_positions"] == _count(small_warehouse[0], "position") and "T" in got[0]["created_at"]
 
 
-def test_db_status_json(small):
-    got, _ = _json(["db", "status"], small[0])
+def test_db_status_json(small_warehouse):
+    got, _ = _json(["db", "status"], small_warehouse[0])
     assert got["up_to_date"] is True and got["current"] == got["head"]
-    assert got["row_counts"]["checkpoint_token"] == _count(small[0], "checkpoint_token") > 0
+    assert got["row_counts"]["checkpoint_token"] == _count(small_warehouse[0], "checkpoint_token") > 0
     assert got["url"].startswith("postgresql+psycopg://") and got["server_version"]
 
 
-def test_suite_show_json(small):
-    got, _ = _json(["suite", "show", str(small[1])], small[0])
+def test_suite_show_json(small_warehouse):
+    got, _ = _json(["suite", "show", str(small_warehouse[1])], small_warehouse[0])
     assert got["checkpoints"] == len(S.SIZES) * len(S.SEEDS) * len(S.STEPS)
 
 
-def test_ingest_summary_json_and_progress_from_the_ledger(small, tmp_path):
+def test_ingest_summary_json_and_progress_from_the_ledger(small_warehouse, tmp_path):
     """A re-run skips every unit: the JSON says so unit by unit; in a log the ledger-based progress lines show."""
-    got, proc = _json(["--progress-every", "0.2", "ingest", str(small[1]), "--corpus", S.CORPUS], small[0],
+    got, proc = _json(["--progress-every", "0.2", "ingest", str(small_warehouse[1]), "--corpus", S.CORPUS], small_warehouse[0],
                       data_dir=tmp_path / "data")
-    assert got["suite"] == small[1].name and got["corpus"] == S.CORPUS
+    assert got["suite"] == small_warehouse[1].name and got["corpus"] == S.CORPUS
     assert got["units_total"] == got["units_skipped"] == len(got["units"]) > 0 and got["units_done"] == 0
     assert {u["status"] for u in got["units"]} == {"skipped"}
     assert f"ingest on {S.CORPUS}: started" in proc.stderr and f"ingest on {S.CORPUS}: done 0 units" in proc.stderr
 
 
-def test_report_json(small, tmp_path):
+def test_report_json(small_warehouse, tmp_path):
     out = tmp_path / "r.html"
-    got, proc = _json(["report", "--out", str(out)], small[0])
+    got, proc = _json(["report", "--out", str(out)], small_warehouse[0])
     assert got["path"] == str(out.resolve()) and out.exists()
-    assert got["suite"] == small[1].name and got["corpus"] == S.CORPUS
+    assert got["suite"] == small_warehouse[1].name and got["corpus"] == S.CORPUS
     keys = [s["key"] for s in got["sections"]]
     assert "convergence" in keys and len(keys) == len(set(keys)) >= 5
     assert all(s["status"] in ("ok", "missing", "error") and s["seconds"] >= 0 for s in got["sections"])
@@ -75,9 +67,9 @@ def test_report_json(small, tmp_path):
     assert "report: sections: started" in proc.stderr and "report: sections: done" in proc.stderr
 
 
-def test_export_json(small, tmp_path):
-    got, _ = _json(["export", str(tmp_path / "x")], small[0])
-    assert got["format"] == "parquet" and got["suites"] == [small[1].name] and got["corpora"] == [S.CORPUS]
-    assert got["datasets"]["pair_token"]["rows"] == _count(small[0], "pair_token")
+def test_export_json(small_warehouse, tmp_path):
+    got, _ = _json(["export", str(tmp_path / "x")], small_warehouse[0])
+    assert got["format"] == "parquet" and got["suites"] == [small_warehouse[1].name] and got["corpora"] == [S.CORPUS]
+    assert got["datasets"]["pair_token"]["rows"] == _count(small_warehouse[0], "pair_token")
     assert json.loads((tmp_path / "x" / "_convdiv_export.json").read_text())["datasets"].keys() == \
         got["datasets"].keys()

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-import ingest_support as S
 from convdiv.extract.ingest import ingest
+from convdiv.testing import ingest as S
 from convdiv.warehouse import aggregates, catalog, schema
 from convdiv.warehouse.ledger import PAUSE_ENV
 
@@ -27,11 +27,6 @@ ANALYSIS_VIEWS = ("expected_kl", "reference_kl", "conditional_kl", "relative_div
                   "phase_boundaries", "position_kl", "token_divergence", "context_variance", "regression_cells",
                   "regression_moments")
 REPORT_VIEWS = tuple(v for v in ANALYSIS_VIEWS if v != "position_kl")
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
 
 
 def _env(db_url: str, data_dir: Path, **extra) -> dict[str, str]:

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from convdiv import progress
-from factories import austen_text, build_tokenizer
-from warehouse_support import run_cli
+from convdiv.testing.cli import run_cli
+from convdiv.testing.suites import austen_text, build_tokenizer
 
 LINE = re.compile(r"^\d\d:\d\d:\d\d (?P<text>.*)$")
 

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 import convdiv
-from warehouse_support import CONVDIV, run_cli
+from convdiv.testing.cli import CONVDIV_MODULE, run_cli
 
 
 def _postmasters(pgdata: Path) -> list[psutil.Process]:
@@ -55,8 +55,8 @@ def test_db_serve_until_sigterm(data_dir):
     assert _wait(lambda: not _postmasters(pgdata))
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CONVDIV_TEST_SERVER"}}
     env["CONVDIV_DATA_DIR"] = str(data_dir)
-    server = subprocess.Popen([*CONVDIV, "db", "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen([*CONVDIV_MODULE, "db", "serve"], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = _first_line(server)
         assert url == f"postgresql://postgres@/convdiv?host={pgdata}"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 # The installed entry point next to the running interpreter, so subprocess tests run what a user runs.
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))
+# The same command as `python -m convdiv` (what the API and serve tests start).
+CONVDIV_MODULE = [sys.executable, "-m", "convdiv"]
 
 
 def convdiv(*args: str, database_url: str, data_dir: Path, env: dict[str, str] | None = None,
@@ -25,6 +27,20 @@ def run_convdiv(args: list[str], env: dict, check: bool = True) -> subprocess.Co
     if check and proc.returncode != 0:
         raise AssertionError(f"convdiv {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
     return proc
+
+
+def run_cli(args, db_url: str | None, *, data_dir: Path | None = None, timeout: float = 300, **kw):
+    """``python -m convdiv ARGS`` with stdin/stdout/stderr not terminals (as in a batch log), DATABASE_URL set to
+    `db_url` or removed (then the embedded server is the default), the data dir `data_dir` if given, and any
+    ``env=`` entries on top."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CONVDIV_TEST_SERVER"}}
+    if db_url:
+        env["DATABASE_URL"] = db_url
+    if data_dir:
+        env["CONVDIV_DATA_DIR"] = str(data_dir)
+    env.update(kw.pop("env", {}))
+    return subprocess.run([*CONVDIV_MODULE, *args], env=env, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, **kw)
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:

@@ -1,6 +1,9 @@
 """Hand-made warehouses with known answers: every value is written by hand, so the views' rules can be checked
 against numbers chosen to sit on their edges.
 
+The small warehouse is the opposite: nothing by hand, the tiny random-init suite ingested over a spaCy-tagged Austen
+corpus by the real pipeline (for the API, export and JSON-output tests).
+
 The curve warehouse is shaped like the study's four phases (uniform, unigram, convergence, divergence): sizes x two
 seeds x STEPS, one corpus whose positions carry the given frequencies, and every position of a checkpoint carrying
 that step's values; the aggregate tables are rebuilt at the end.
@@ -8,8 +11,12 @@ that step's values; the aggregate tables are rebuilt at the end.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 
+from convdiv.config import Settings
+from convdiv.testing import ingest as tiny
 from convdiv.warehouse import aggregates
 
 STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000]
@@ -75,3 +82,18 @@ def build_curve_warehouse(engine, frequencies=(5, 50), curves: dict | None = Non
                     conn.execute(sa.text("INSERT INTO pair_token VALUES (:c, :p, :k, :k)"),
                                  dict(c=cmp, p=p, k=curve[i]))
         aggregates.rebuild(conn)
+
+
+def fill_small_warehouse(url: str, suite_root: Path, data_dir: Path) -> None:
+    """Into the migrated database `url`: the tiny corpus and every unit of the tiny suite at `suite_root` (built by
+    :func:`convdiv.testing.ingest.build_suite`), seed pairs and consecutive steps."""
+    from convdiv.extract.ingest import ingest
+
+    engine = sa.create_engine(url)
+    try:
+        tiny.add_tiny_corpus(engine, suite_root)
+        settings = Settings.from_env(database_url=url, data_dir=data_dir)
+        ingest(engine, settings, str(suite_root), tiny.CORPUS, comparisons="seed_pairs,consecutive_steps",
+               progress=False)
+    finally:
+        engine.dispose()

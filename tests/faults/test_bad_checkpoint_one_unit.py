@@ -11,17 +11,11 @@ import sys
 from pathlib import Path
 
 import psycopg
-import pytest
 
-import ingest_support as S
 from convdiv.extract.ingest import ingest
+from convdiv.testing import ingest as S
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))
-
-
-@pytest.fixture(scope="module")
-def suite_root(tmp_path_factory):
-    return S.shared_suite(tmp_path_factory)
 
 
 def _mismatched_config(folder: Path) -> None:
