@@ -270,3 +270,29 @@ def test_db_check_reports_drift_and_stale_aggregates(engine, db_url, tmp_path):
     out = _check(db_url, tmp_path)
     assert any("regression_moments" in d for d in out["schema_drift"]), out
     assert any("note" in d for d in out["schema_drift"]), out
+
+
+# ------------------------------------------------------------------------------------------ bounded lock waits
+
+
+def test_ingest_blocked_by_a_held_lock_names_the_holder_and_loses_nothing(engine, settings, db_url, suite_root,
+                                                                          tmp_path):
+    S.add_tiny_corpus(engine, suite_root)
+    ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="0,1", progress=False)
+    before = S.snapshot(db_url)
+    info = S.conninfo(db_url)
+    with psycopg.connect(info) as holder:  # a maintenance session that locked the facts and went idle
+        holder.execute("LOCK TABLE checkpoint_token IN SHARE MODE")
+        proc = subprocess.run([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--steps",
+                               "4", "--no-progress"], env=_env(db_url, tmp_path / "data", CONVDIV_LOCK_TIMEOUT="1"),
+                              capture_output=True, text=True, timeout=300)
+        holder.rollback()
+        pid = holder.info.backend_pid
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    blocked = [line for line in errors if "lock" in line]
+    assert blocked and f"pid {pid}" in blocked[0] and "CONVDIV_LOCK_TIMEOUT" in blocked[0], proc.stderr
+    assert S.snapshot(db_url) == before  # nothing lost, nothing half-written
+    assert _check(db_url, tmp_path)["ok"]
+    again = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="4", progress=False)
+    assert again.units_done == 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,7 @@ import sqlalchemy as sa
 
 from convdiv import progress
 from convdiv.corpus import frequency as freq
+from convdiv.warehouse import locks
 from convdiv.corpus.positions import PositionTable, build_positions
 from convdiv.corpus.tagging import (BATCH_CHARS, TagVocab, Words, chunk_spans, load_tagger, mask_spans,
                                     resolve_model, tag_documents)
@@ -166,7 +168,7 @@ def add_corpus(
                                "source": source, "format": CORPUS_FORMAT, "documents_sha256": documents_sha,
                                "frequency_input": frequency_input}),
     }
-    with engine.begin() as conn:
+    with _bounded_transaction(engine, f"corpus add {name!r}") as conn:
         conn.execute(sql("lock_corpus_name"), {"name": name})
         current = conn.execute(sql("find_corpus"), {"name": name}).first()
         facts_removed = 0
@@ -189,7 +191,7 @@ def add_corpus(
 
 def remove_corpus(engine, name: str) -> int:
     """Delete a corpus and everything on it; returns the number of fact rows that cascaded away."""
-    with engine.begin() as conn:
+    with _bounded_transaction(engine, f"corpus remove {name!r}") as conn:
         conn.execute(sql("lock_corpus_name"), {"name": name})
         current = conn.execute(sql("find_corpus"), {"name": name}).first()
         if current is None:
@@ -197,6 +199,22 @@ def remove_corpus(engine, name: str) -> int:
         facts = conn.execute(sql("count_dependent_facts"), {"corpus_id": current.corpus_id}).scalar_one()
         _delete_corpus(conn, current.corpus_id)
     return int(facts)
+
+
+@contextmanager
+def _bounded_transaction(engine, what: str):
+    """A transaction whose every lock wait is bounded (warehouse/locks.py): a session holding what the command
+    needs makes it stop with one line naming that session, and the transaction rolls back."""
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (locks.lock_timeout_setting(),))
+            yield conn
+    except sa.exc.DBAPIError as exc:
+        info = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        blocked = locks.lock_error(what, info, exc)
+        if blocked is not None:
+            raise blocked from exc
+        raise
 
 
 def _delete_corpus(conn, corpus_id: int) -> None:

@@ -39,7 +39,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from convdiv.errors import ConvdivError
-from convdiv.warehouse import loader
+from convdiv.warehouse import loader, locks
 
 SQL_FILE = Path(__file__).with_name("sql") / "ingest.sql"
 
@@ -135,6 +135,7 @@ class Claim:
     unit_ids: list[int]
     ingest_run_id: int
     published: set[int] = field(default_factory=set)
+    info: str = ""  # the connection string, for a second connection when a lock wait must be explained
 
     def fail(self, error: str) -> None:
         """Mark the units not yet published as failed (earlier, published units stay done)."""
@@ -174,6 +175,8 @@ def claim(
     if not candidates:
         return None
     conn = connect(info, autocommit=True)  # explicit transaction() blocks only: never idle in a transaction
+    # every lock of the claim and of the publish transactions waits at most this long (see warehouse/locks.py)
+    conn.execute("SELECT set_config('lock_timeout', %s, false)", (locks.lock_timeout_setting(),))
     try:
         by_id = {c.unit_id: c for c in candidates}
         tried: list[int] = []
@@ -211,7 +214,7 @@ def claim(
         if not taken:
             conn.close()
             return None
-        return Claim(conn=conn, unit_ids=taken, ingest_run_id=ingest_run_id)
+        return Claim(conn=conn, unit_ids=taken, ingest_run_id=ingest_run_id, info=info)
     except BaseException:
         conn.close()
         raise
@@ -255,6 +258,21 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
     conn = claim_.conn
     if rows.unit_id not in claim_.unit_ids:
         raise ValueError(f"unit {rows.unit_key} is not held by this claim")
+    try:
+        counts = _publish(claim_, rows, provenance, elapsed_s)
+    except psycopg.Error as exc:
+        blocked = locks.lock_error(f"ingest unit {rows.unit_key}", claim_.info, exc)
+        if blocked is not None:
+            raise blocked from exc
+        raise
+    claim_.published.add(rows.unit_id)
+    test_pause("between")
+    return counts
+
+
+def _publish(claim_: Claim, rows: UnitRows, provenance: Provenance,
+             elapsed_s: float | Callable[[], float]) -> tuple[int, int]:
+    conn = claim_.conn
     with conn.transaction():
         status = conn.execute(q("lock_unit_for_publish"), {"unit_id": rows.unit_id}).fetchone()
         if status is None or status[1] != claim_.ingest_run_id:
@@ -306,8 +324,6 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
                  "elapsed_s": float(elapsed_s() if callable(elapsed_s) else elapsed_s)},
             )
             test_pause("publish")
-    claim_.published.add(rows.unit_id)
-    test_pause("between")
     return staged_ckpt, staged_pair
 
 
