@@ -1,0 +1,286 @@
+"""The live warehouse as it grows: per-unit publish time, report-view times, bytes per row and `db check`, on
+warehouses of 1, 4 and 16 paper-scale suites.
+
+Paper scale (bench/views.py): one suite of 5 sizes x 5 seeds x 20 steps on the study's 4,662 positions = 2.33M
+checkpoint_token + 4.66M pair_token rows. xK holds K such suites on one corpus (x16 = 37M + 75M rows), loaded
+with binary COPY and aggregated once with ``rebuild_aggregates()`` (timed: what migration 0003's backfill costs).
+Then, on each warehouse, in one process:
+
+- publish: one new unit of a probe suite (5 seeds x 4,662 positions + 10 seed pairs + 5 consecutive-step pairs =
+  23k checkpoint_token + 70k pair_token rows) through the real path (``ledger.claim`` + ``ledger.publish_unit``:
+  staging COPY, set-wise checks, INSERT, ``maintain_aggregates``), best of 3; baseline: ``psql \\copy`` of the same
+  rows into the same (foreign-key free) fact tables. Goal: x16 publish within 1.3x of x1; publish >= 0.7x psql.
+- every report view for one suite (``WHERE suite = 'paper-0'``, as ``convdiv report --suite`` reads), best of 2.
+  Goal: < 2 s at x16 on 2 cores.
+- bytes per fact row on disk, table + indexes; the aggregates' total size.
+- ``check_aggregates()`` (``convdiv db check``): recomputes every aggregate (--check to time it; it reads every
+  fact, so it costs what the backfill costs).
+
+    .venv/bin/python bench/scale.py [--scales 1,4,16] [--check] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import views  # noqa: E402  (bench/views.py: the paper-scale shape and its synthetic values)
+
+from convdiv.warehouse import ledger, loader, schema  # noqa: E402
+
+REPORT_VIEWS = ("expected_kl", "reference_kl", "conditional_kl", "relative_divergence", "ce_difference",
+                "phase_boundaries", "token_divergence", "context_variance", "regression_cells", "regression_moments")
+CK_TYPES = ["int4", "int4", "float4", "float4", "float4", "float4"]
+PT_TYPES = ["int4", "int4", "float4", "float4"]
+
+
+def add_suite(cur, name: str, corpus: int, position_ids: np.ndarray, difficulty: np.ndarray,
+              rng: np.random.Generator, steps=views.STEPS, sizes=views.SIZES, facts: bool = True) -> dict:
+    """One paper-grid suite (dimensions, seed-pair and consecutive comparisons; facts by COPY when asked)."""
+    suite = cur.execute("INSERT INTO suite (name, source, tokenizer, spec) VALUES (%s, 'hub', 't', '{}') "
+                        "RETURNING suite_id", (name,)).fetchone()[0]
+    n = len(position_ids)
+    ckpt, comps = {}, []
+    for rank, size in enumerate(sizes):
+        model = cur.execute("INSERT INTO model (suite_id, size, size_rank) VALUES (%s, %s, %s) RETURNING model_id",
+                            (suite, size, rank)).fetchone()[0]
+        for seed in views.SEEDS:
+            run = cur.execute("INSERT INTO run (model_id, seed, source) VALUES (%s, %s, 'hub') RETURNING run_id",
+                              (model, seed)).fetchone()[0]
+            for step in steps:
+                ckpt[size, seed, step] = cur.execute(
+                    "INSERT INTO checkpoint (run_id, step) VALUES (%s, %s) RETURNING checkpoint_id",
+                    (run, step)).fetchone()[0]
+        for k, step in enumerate(steps):
+            pairs = [("seed_pair", ckpt[size, a, step], ckpt[size, b, step])
+                     for a, b in itertools.combinations(views.SEEDS, 2)]
+            if k:
+                pairs += [("consecutive_step", ckpt[size, s, steps[k - 1]], ckpt[size, s, step]) for s in views.SEEDS]
+            for kind, a, b in pairs:
+                cid = cur.execute("INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES (%s, %s, %s) "
+                                  "RETURNING comparison_id", (kind, a, b)).fetchone()[0]
+                comps.append((cid, rank, step))
+    rows_ct = rows_pt = 0
+    if facts:
+        for rank, size in enumerate(sizes):
+            for step in steps:
+                ct, pt = unit_rows(ckpt, comps, size, rank, step, position_ids, difficulty, rng)
+                rows_ct += loader.copy_into(cur, "checkpoint_token", ct, CK_TYPES)
+                rows_pt += loader.copy_into(cur, "pair_token", pt, PT_TYPES)
+    return {"suite_id": suite, "ckpt": ckpt, "comps": comps, "rows": (rows_ct, rows_pt), "n": n}
+
+
+def unit_rows(ckpt, comps, size, rank, step, position_ids, difficulty, rng):
+    n = len(position_ids)
+    level = views.curve(rank, step)
+    ids = np.concatenate([np.full(n, ckpt[size, s, step], np.int32) for s in views.SEEDS])
+    ce = np.abs(np.tile(difficulty, len(views.SEEDS)) * (1 + 0.1 * rng.standard_normal(ids.size, np.float32)))
+    ent = (ce * 0.8).astype(np.float32)
+    ct = {"checkpoint_id": ids, "position_id": np.tile(position_ids, len(views.SEEDS)),
+          "ce": ce.astype(np.float32), "entropy": ent, "kl_uniform": np.float32(np.log(views.VOCAB)) - ent,
+          "kl_unigram": (np.abs(rng.standard_normal(ids.size, np.float32)) + 0.5).astype(np.float32)}
+    cids = [c for c, r, s in comps if r == rank and s == step]
+    cid = np.repeat(np.array(cids, np.int32), n)
+    base = np.tile(difficulty, len(cids)) * level
+    noise = rng.lognormal(0, 0.3, (2, cid.size)).astype(np.float32)
+    pt = {"comparison_id": cid, "position_id": np.tile(position_ids, len(cids)),
+          "kl_ab": (base * noise[0]).astype(np.float32), "kl_ba": (base * noise[1]).astype(np.float32)}
+    return ct, pt
+
+
+def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
+    t = {}
+    t0 = time.perf_counter()
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        # the first suite with the corpus (positions, vocabulary) from bench/views.py's builder, without facts
+        corpus = cur.execute("INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
+                             "n_documents, n_positions, frequency_source, options) VALUES ('pile-sample', 't', 'x', "
+                             "%s, 'y', 10, %s, 'npy', '{}') RETURNING corpus_id",
+                             (views.VOCAB, views.POSITIONS)).fetchone()[0]
+        n = views.POSITIONS
+        ranks = np.arange(1, views.VOCAB + 1)
+        freq = (3.4e8 / ranks ** 1.07).astype(np.int64)
+        with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
+            logq = np.log((freq + 1) / (freq.sum() + views.VOCAB))
+            for i in range(views.VOCAB):
+                cp.write_row((corpus, i, f"tok{i}", int(freq[i]), float(logq[i])))
+        target = np.minimum(rng.zipf(1.3, n) - 1, views.VOCAB - 1)
+        tag_p = 1 / np.arange(1, len(views.TAGS) + 1)
+        tags = [views.TAGS[t] for t in rng.choice(len(views.TAGS), n, p=tag_p / tag_p.sum())]
+        with cur.copy("COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, "
+                      "group_t, group_prev, begin_of_word, end_of_word, frequency) FROM STDIN") as cp:
+            for i in range(n):
+                group = views.GROUPS.get(tags[i][0], "function")
+                cp.write_row((corpus, i // 466, i % 466, int(target[i - 1]), int(target[i]), tags[i], tags[i - 1],
+                              group, group, True, True, int(freq[target[i]])))
+        position_ids = np.array(cur.execute("SELECT position_id FROM position ORDER BY 1").fetchall(),
+                                dtype=np.int32).ravel()
+        difficulty = rng.gamma(2.0, 1.0, n).astype(np.float32)
+        # primary keys dropped for the bulk load, rebuilt after (the design's "indexes after bulk loads")
+        cur.execute("ALTER TABLE checkpoint_token DROP CONSTRAINT pk_checkpoint_token")
+        cur.execute("ALTER TABLE pair_token DROP CONSTRAINT pk_pair_token")
+        rows = [0, 0]
+        for i in range(k):
+            s = add_suite(cur, f"paper-{i}", corpus, position_ids, difficulty, rng)
+            rows[0] += s["rows"][0]
+            rows[1] += s["rows"][1]
+            conn.commit()
+        t["copy facts"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cur.execute("SET maintenance_work_mem = '1GB'")
+        cur.execute("ALTER TABLE checkpoint_token ADD CONSTRAINT pk_checkpoint_token "
+                    "PRIMARY KEY (checkpoint_id, position_id)")
+        cur.execute("ALTER TABLE pair_token ADD CONSTRAINT pk_pair_token PRIMARY KEY (comparison_id, position_id)")
+        conn.commit()
+        t["primary keys"] = time.perf_counter() - t0
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        t0 = time.perf_counter()
+        conn.execute("SET work_mem = '256MB'")
+        conn.execute("SELECT rebuild_aggregates()")
+        t["rebuild_aggregates (backfill)"] = time.perf_counter() - t0
+        conn.execute("VACUUM ANALYZE")
+    return {"timings": t, "rows": rows, "corpus": corpus, "position_ids": position_ids, "difficulty": difficulty}
+
+
+def probe_publish(conninfo: str, built: dict, rng: np.random.Generator, repeat: int = 3) -> dict:
+    """Publish one unit of a new suite through the real ledger path, best of ``repeat`` (re-publishing replaces)."""
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        probe = add_suite(cur, "probe", built["corpus"], built["position_ids"], built["difficulty"], rng,
+                          steps=[1000, 2000], sizes=["70m"], facts=False)
+        run_id = ledger.start_run(conninfo, {"bench": "scale"}, "bench")
+        unit = ledger.ensure_units(conn, probe["suite_id"], built["corpus"], ["size=70m/step=2000"])[
+            "size=70m/step=2000"]
+        conn.commit()
+    ct, pt = unit_rows(probe["ckpt"], probe["comps"], "70m", 0, 2000, built["position_ids"], built["difficulty"], rng)
+    owned = [probe["ckpt"]["70m", s, 2000] for s in views.SEEDS]
+    rows = ledger.UnitRows(unit_id=unit, unit_key="size=70m/step=2000", corpus_id=built["corpus"], config_hash="h",
+                           owned_checkpoint_ids=owned, owned_kinds=["seed_pair", "consecutive_step"],
+                           checkpoint_token=ct, pair_token=pt, expected_checkpoint_rows=len(ct["ce"]),
+                           expected_pair_rows=len(pt["kl_ab"]))
+    best = float("inf")
+    for _ in range(repeat):
+        claim = ledger.claim(conninfo, [ledger.Candidate(unit, "h", "g")], run_id, force_before=None)
+        if claim is None:  # done: make it due again
+            with psycopg.connect(conninfo) as conn:
+                conn.execute("UPDATE ingest_unit SET status = 'pending' WHERE unit_id = %s", (unit,))
+            claim = ledger.claim(conninfo, [ledger.Candidate(unit, "h", "g")], run_id)
+        t0 = time.perf_counter()
+        ledger.publish_unit(claim, rows, ledger.Provenance("bench", "cpu", "float32", 0), 0.0)
+        best = min(best, time.perf_counter() - t0)
+        claim.release()
+        with psycopg.connect(conninfo) as conn:
+            conn.execute("UPDATE ingest_unit SET status = 'pending' WHERE unit_id = %s", (unit,))
+    n_rows = len(ct["ce"]) + len(pt["kl_ab"])
+    # baseline: psql \copy of the same rows (binary files written beforehand) into the same tables
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for table, data, types in (("checkpoint_token", ct, CK_TYPES), ("pair_token", pt, PT_TYPES)):
+            files[table] = Path(tmp) / f"{table}.bin"
+            files[table].write_bytes(loader.encode_binary_copy(list(data.values()), types))
+        psql_best = float("inf")
+        for _ in range(repeat):
+            with psycopg.connect(conninfo) as conn:  # the rows must not be there: delete the probe's
+                conn.execute("DELETE FROM checkpoint_token WHERE checkpoint_id = ANY(%s)", (owned,))
+                conn.execute("DELETE FROM pair_token WHERE comparison_id = ANY(%s)",
+                             ([c for c, _, s in probe["comps"] if s == 2000],))
+            t0 = time.perf_counter()
+            for table, path in files.items():
+                subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", conninfo, "-c",
+                                f"\\copy {table} FROM '{path}' (FORMAT binary)"], check=True)
+            psql_best = min(psql_best, time.perf_counter() - t0)
+    return {"publish_s": best, "rows": n_rows, "psql_s": psql_best}
+
+
+def view_times(conninfo: str) -> dict[str, tuple[float, int]]:
+    out = {}
+    for view in REPORT_VIEWS:
+        out[view] = views.time_query(conninfo, f"SELECT * FROM {view} WHERE suite = 'paper-0'")
+    return out
+
+
+def sizes(conninfo: str, rows: list[int]) -> dict[str, float]:
+    with psycopg.connect(conninfo) as conn:
+        ct, pt, agg = conn.execute(
+            "SELECT pg_total_relation_size('checkpoint_token'), pg_total_relation_size('pair_token'), "
+            "(SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relkind = 'r' AND c.relname IN "
+            "('final_surprisal', 'checkpoint_stats', 'comparison_stats', 'comparison_group') "
+            "OR (c.relkind = 'r' AND c.relname LIKE 'agg\\_%'))").fetchone()
+    return {"bytes/checkpoint_token row": ct / rows[0], "bytes/pair_token row": pt / rows[1],
+            "fact tables GB": (ct + pt) / 1e9, "aggregates GB": float(agg) / 1e9}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1,4,16")
+    parser.add_argument("--check", action="store_true", help="also time check_aggregates() (db check)")
+    parser.add_argument("--server", default=os.environ.get("DATABASE_URL",
+                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
+    args = parser.parse_args()
+    results = {}
+    for k in [int(x) for x in args.scales.split(",")]:
+        name = views.create_db(args.server)
+        url = sa.engine.make_url(args.server).set(drivername="postgresql+psycopg", database=name)
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        engine = sa.create_engine(url)
+        try:
+            schema.upgrade(engine)
+            rng = np.random.default_rng(k)
+            built = build(conninfo, k, rng)
+            r = {"build": built["timings"], "rows": built["rows"]}
+            r["publish"] = probe_publish(conninfo, built, rng)
+            r["views"] = view_times(conninfo)
+            r["size"] = sizes(conninfo, built["rows"])
+            if args.check:
+                t0 = time.perf_counter()
+                with psycopg.connect(conninfo) as conn:
+                    bad = [row for row in conn.execute("SELECT * FROM check_aggregates()") if any(row[4:])]
+                r["check_s"] = time.perf_counter() - t0
+                r["check_bad"] = len(bad)
+            results[k] = r
+            print_scale(k, r, flush=True)
+        finally:
+            engine.dispose()
+            views.drop_db(args.server, name)
+    base = results.get(min(results))
+    print("\nratios against the smallest warehouse (same process):")
+    for k, r in results.items():
+        worst = max(t for t, _ in r["views"].values())
+        print(f"  x{k:<3} publish {r['publish']['publish_s'] / base['publish']['publish_s']:.2f}x   "
+              f"slowest report view {worst:.3f} s")
+
+
+def print_scale(k: int, r: dict, flush: bool = False) -> None:
+    ct, pt = r["rows"]
+    print(f"\n== x{k}: {ct:,} checkpoint_token + {pt:,} pair_token rows", flush=flush)
+    for label, seconds in r["build"].items():
+        print(f"  build {label:<32} {seconds:8.1f} s")
+    p = r["publish"]
+    line = f"  publish one unit ({p['rows']:,} rows)        {p['publish_s']:8.3f} s  ({p['rows'] / p['publish_s']:,.0f} rows/s)"
+    if p["psql_s"]:
+        line += f"; psql \\copy {p['psql_s']:.3f} s -> publish = {p['psql_s'] / p['publish_s']:.2f}x psql (goal >= 0.7)"
+    print(line)
+    for view, (seconds, n) in r["views"].items():
+        print(f"  view {view:<24} {seconds:7.3f} s  {n:>9,} rows")
+    for label, value in r["size"].items():
+        print(f"  {label:<32} {value:10.2f}")
+    if "check_s" in r:
+        print(f"  check_aggregates (db check)     {r['check_s']:8.1f} s, {r['check_bad']} aggregate(s) differing")
+
+
+if __name__ == "__main__":
+    main()
