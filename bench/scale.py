@@ -102,6 +102,10 @@ def unit_rows(ckpt, comps, size, rank, step, position_ids, difficulty, rng):
     return ct, pt
 
 
+def _phase(k: int, label: str, seconds: float) -> None:
+    print(f"  [x{k}] {label}: {seconds:.1f} s", flush=True)
+
+
 def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
     t = {}
     t0 = time.perf_counter()
@@ -140,6 +144,7 @@ def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
             rows[1] += s["rows"][1]
             conn.commit()
         t["copy facts"] = time.perf_counter() - t0
+        _phase(k, "copy facts", t["copy facts"])
         t0 = time.perf_counter()
         cur.execute("SET maintenance_work_mem = '1GB'")
         cur.execute("ALTER TABLE checkpoint_token ADD CONSTRAINT pk_checkpoint_token "
@@ -147,12 +152,14 @@ def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
         cur.execute("ALTER TABLE pair_token ADD CONSTRAINT pk_pair_token PRIMARY KEY (comparison_id, position_id)")
         conn.commit()
         t["primary keys"] = time.perf_counter() - t0
+        _phase(k, "primary keys", t["primary keys"])
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         t0 = time.perf_counter()
         conn.execute("SET work_mem = '256MB'")
         conn.execute("SELECT rebuild_aggregates()")
         t["rebuild_aggregates (backfill)"] = time.perf_counter() - t0
+        _phase(k, "rebuild_aggregates", t["rebuild_aggregates (backfill)"])
         conn.execute("VACUUM ANALYZE")
     return {"timings": t, "rows": rows, "corpus": corpus, "position_ids": position_ids, "difficulty": difficulty}
 
