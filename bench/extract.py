@@ -323,8 +323,8 @@ def main(argv=None):
     print(f"engine's forward path (no reductions)     {rate(t_path):8.0f} pos/s   {t_path:7.2f} s")
     print(
         f"engine                                    {rate(t_eng):8.0f} pos/s   {t_eng:7.2f} s   metrics add "
-        f"{100 * (t_eng / t_fwd - 1):.0f}% over the HF forward, "
-        f"{100 * (t_eng / t_path - 1):.0f}% over its own forward path"
+        f"{100 * (t_eng / t_path - 1):.0f}% over the engine's own forward path (the overhead figure; "
+        f"{100 * (t_eng / t_fwd - 1):+.0f}% against an HF forward that builds full logits for every position)"
     )
 
     if not args.skip_naive:
@@ -333,9 +333,14 @@ def main(argv=None):
         naive_docs = docs[: max(1, min(len(docs), args.naive_tokens // args.doc_tokens))]
         naive_positions = sum(len(d) - 1 for d in naive_docs)
         try:
-            t_naive, (naive, t_write) = timed(
-                device, lambda: naive_pipeline(models, naive_docs, log_unigram, pairs, device, workdir)
-            )
+            # best of N like the others (each run rewrites its log-prob files, so runs are independent)
+            t_naive = float("inf")
+            for _ in range(args.repeat):
+                t, (out, write_s) = timed(
+                    device, lambda: naive_pipeline(models, naive_docs, log_unigram, pairs, device, workdir)
+                )
+                if t < t_naive:
+                    t_naive, naive, t_write = t, out, write_s
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         naive_rate = naive_positions / t_naive
