@@ -17,13 +17,17 @@ from sqlalchemy.engine import Engine
 
 from convdiv.errors import StaleSchemaError
 
-ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS_DIR = ROOT / "migrations"
-SQL_DIR = ROOT / "sql"
+# Inside the package, so a wheel ships them (in the repository these are links to the top-level migrations/ and
+# sql/ the user asked for: one copy of each file, browsable at the top and installed with the package).
+PACKAGE_DIR = Path(__file__).resolve().parent
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+SQL_DIR = PACKAGE_DIR / "views"
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
+    # no alembic.ini needed (an installed package has none): the one setting convdiv uses is given here; the
+    # repository's alembic.ini serves the bare `alembic` command
+    cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
         cfg.attributes["engine"] = engine
