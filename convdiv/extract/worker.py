@@ -418,7 +418,11 @@ class Worker:
                 self.on_unit(outcome, max(1, len(unit.writes)))
         group.claim.release()
         if plan.cache_policy == "evict":
-            self._evict_done(group)
+            try:
+                self._evict_done(group)
+            except Exception as exc:  # noqa: BLE001 - a cache left fuller than asked must not fail published units
+                self._warn(f"--cache-policy evict: could not evict the checkpoints of {group.units[0].key}: "
+                           f"{_message(exc)}")
 
 
 def _message(exc: BaseException) -> str:
