@@ -118,12 +118,7 @@ class IngestSummary:
     warnings: list[str] = field(default_factory=list)  # e.g. identical weights at two steps of a run
     units_missing: int = 0  # left out: a checkpoint they need has no revision on the Hub (or in the cache)
     missing_units: dict[str, str] = field(default_factory=dict)  # unit key -> why
-
-    @property
-    def units_elsewhere(self) -> int:
-        """Units of the call that other workers (processes or machines on the same ledger) did meanwhile."""
-        return max(0, self.units_total - self.units_done - self.units_skipped - self.units_failed
-                   - self.units_missing)
+    units_elsewhere: int = 0  # done meanwhile by other workers on the same ledger (other processes or machines)
 
 
 # --------------------------------------------------------------------------------------------- corpus data
@@ -400,6 +395,14 @@ def ingest(
             errors.append(r.error)
     done = [o for o in outcomes if o.status == "done"]
     failed = [o for o in outcomes if o.status == "failed"]
+    elsewhere = 0
+    if todo:
+        try:
+            with ledger.connect(plan.conninfo) as conn:
+                left = conn.execute(q("units_not_done"), {"unit_ids": [u.unit_id for u in todo]}).fetchone()[0]
+            elsewhere = max(0, len(todo) - left - len(done))
+        except Exception:  # noqa: BLE001 - only a count for the summary; the workers' error, if any, is reported
+            elsewhere = 0
     summary = IngestSummary(
         suite=plan.suite_name, corpus=plan.corpus_name, units_total=len(plan.units) + len(plan.missing_units),
         units_done=len(done), units_skipped=len(skipped), units_failed=len(failed),
@@ -407,7 +410,7 @@ def ingest(
         rows_pair_token=sum(o.rows_pair_token for o in done), elapsed_s=time.perf_counter() - started,
         device=", ".join(plan.devices) or plan.compute.device, dtype=plan.compute.dtype, workers=reports,
         outcomes=outcomes, warnings=plan.warnings + worker_warnings,
-        units_missing=len(plan.missing_units), missing_units=dict(plan.missing_units),
+        units_missing=len(plan.missing_units), missing_units=dict(plan.missing_units), units_elsewhere=elsewhere,
     )
     if errors:
         raise IngestError(errors[0], summary)
