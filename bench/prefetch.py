@@ -205,7 +205,9 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             engine.dispose()
             assert summary.units_failed == 0 and summary.units_done == len(steps), summary
-            print(f"  {label}: {elapsed:.1f} s ({summary.units_done} units, {info.n_positions} positions)", flush=True)
+            [report] = summary.workers
+            print(f"  {label}: {elapsed:.1f} s ({summary.units_done} units, {info.n_positions} positions; extract "
+                  f"passes {report.compute_s:.1f} s, waiting for the prefetch {report.wait_s:.1f} s)", flush=True)
             return elapsed
 
         def run_loads(label: str) -> float:

@@ -19,5 +19,7 @@ def test_every_checkpoint_is_loaded_by_the_prefetch_thread(engine, settings, sui
     threads = {thread for _, thread in report.loads}
     assert all(t.startswith("convdiv-prefetch") for t in threads), threads
     assert threading.current_thread().name not in threads
-    # Every checkpoint of the selection, each loaded once: a step's models are reused as the next step's previous.
-    assert sorted(loaded) == sorted(f"xs/seed{s}/step{t}" for s in S.SEEDS for t in S.STEPS)
+    # Every checkpoint of the selection; a step's models are reused as the next group's previous step, so only a
+    # group that does not follow its previous step (the last step goes first, see plan_units) loads it again.
+    assert set(loaded) == {f"xs/seed{s}/step{t}" for s in S.SEEDS for t in S.STEPS}, report.loads
+    assert len(loaded) <= len(S.SEEDS) * (len(S.STEPS) + 1), report.loads

@@ -5,8 +5,9 @@ be read apart; ``convdiv.extract.ingest`` re-exports these names): :class:`Worke
 ``--workers N``, see :func:`_worker_process`), :func:`unit_rows` (an extract result turned into one unit's
 validated facts) and the per-unit results :class:`UnitOutcome` / :class:`WorkerReport`.
 
-Overlap: three stages run at once in each worker. While the extract engine computes group k, a prefetch thread
-claims group k+1 and loads its checkpoints (models already loaded for group k are reused, not reloaded), and a
+Overlap: four stages run at once in each worker. While the extract engine computes group k, a prefetch thread
+builds group k+1's models from files already on disk (models loaded for group k are reused, not reloaded), a
+download thread claims group k+2 and fetches its hub files (so the network never waits for model building), and a
 publish thread publishes group k-1's units (COPY, set-wise validation, INSERT and the unit's aggregates are the
 database server's work; see bench/ingest.py). At
 Pythia scale loading a checkpoint takes about as long as running the corpus through it, so this hides most of
@@ -83,6 +84,8 @@ class WorkerReport:
     loads: list[tuple[str, str]] = field(default_factory=list)  # (checkpoint label, thread that loaded it)
     evicted: list[str] = field(default_factory=list)  # --cache-policy evict: checkpoints deleted from the cache
     bad_checkpoints: dict[str, str] = field(default_factory=dict)  # label -> the one-line reason
+    compute_s: float = 0.0  # seconds in extract passes
+    wait_s: float = 0.0  # seconds the compute thread waited for the prefetch (claim + loads not hidden by compute)
 
 
 # --------------------------------------------------------------------------------------------- the worker
@@ -197,6 +200,9 @@ class Worker:
         # server's, so it runs alongside the forward passes).
         prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-prefetch")
         publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-publish")
+        # Download-ahead: the group after the prefetched one is claimed and its files fetched meanwhile.
+        self._downloader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-download")
+        self._ahead = None
         pending: Future | None = prefetch.submit(self._claim_and_load, candidates, run_id)
         publishing: tuple[Future, _Group] | None = None
         group: _Group | None = None
@@ -215,8 +221,10 @@ class Worker:
 
         try:
             while True:
+                waited = time.perf_counter()
                 try:
                     group = pending.result()
+                    report.wait_s += time.perf_counter() - waited
                 except BaseException as exc:
                     group = getattr(exc, "group", None)  # claimed, but a checkpoint failed to load
                     raise
@@ -234,6 +242,7 @@ class Worker:
                         group = None
                         continue
                 result, compute_s = self._compute(group, data, report)
+                report.compute_s += compute_s
                 # Publishing needs only the weights' identity: let the models go (the next group may still hold
                 # the ones it shares through self._current).
                 group.loaded = {k: _Identity(v.weights_sha256, v.n_params) for k, v in group.loaded.items()}
@@ -267,6 +276,7 @@ class Worker:
                 if nxt is not None:
                     nxt.claim.abandon()
                     nxt.claim.release()
+            self._abandon_ahead()  # after the prefetch finished: nothing submits a download any more
             try:
                 ledger.finish_run(plan.conninfo, run_id, "failed")
             except Exception:  # noqa: BLE001 - the database may be what failed
@@ -275,6 +285,8 @@ class Worker:
         finally:
             prefetch.shutdown(wait=True)
             publisher.shutdown(wait=True)
+            self._abandon_ahead()  # a no-op after a normal end (the last download-ahead found no work)
+            self._downloader.shutdown(wait=True)
         return report
 
     def _warn(self, message: str) -> None:
@@ -332,9 +344,7 @@ class Worker:
         needed = {label for u in group.units for label in u.needs}
         group.loaded = {k: v for k, v in group.loaded.items() if k in needed}
 
-    def _claim_and_load(self, candidates, run_id) -> _Group | None:
-        from convdiv.suites.loading import load_checkpoint
-
+    def _claim(self, candidates, run_id) -> _Group | None:
         plan = self.plan
         claim = ledger.claim(plan.conninfo, candidates, run_id, limit=plan.group_limit, force_before=plan.force_before)
         if claim is None:
@@ -342,8 +352,55 @@ class Worker:
         # Published in the plan's order, which puts each size's last step first (its final-surprisal bins are
         # then fixed before the earlier steps publish; see plan.plan_units).
         units = sorted((self.units[u] for u in claim.unit_ids), key=lambda u: self._order[u.unit_id])
-        group = _Group(claim=claim, units=units, loaded={})
-        needs = list(dict.fromkeys(label for u in units for label in u.needs))
+        return _Group(claim=claim, units=units, loaded={})
+
+    def _claim_and_download(self, candidates, run_id) -> _Group | None:
+        """Claim a group and fetch the hub files of the checkpoints it needs, building no model (download thread).
+        A checkpoint whose download fails is marked bad: only the units that need it fail."""
+        from convdiv.suites.loading import download_checkpoint
+
+        group = self._claim(candidates, run_id)
+        if group is None:
+            return None
+        try:
+            for label in dict.fromkeys(label for u in group.units for label in u.needs):
+                with self._lock:
+                    skip = label in self._current or label in self._bad
+                if not skip:
+                    try:
+                        download_checkpoint(self.plan.refs[label], on_retry=self._retrying)
+                    except ConvdivError as exc:
+                        group.bad[label] = str(exc)
+        except BaseException as exc:
+            exc.group = group  # so the caller can mark this group failed
+            raise
+        return group
+
+    def _abandon_ahead(self) -> None:
+        """Give back the group claimed for download-ahead when the worker stops early."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        try:
+            nxt = ahead.result()
+        except BaseException as exc:  # noqa: BLE001 - the worker already reports its first error
+            nxt = getattr(exc, "group", None)
+        if nxt is not None:
+            nxt.claim.abandon()
+            nxt.claim.release()
+
+    def _claim_and_load(self, candidates, run_id) -> _Group | None:
+        """The next group with its models built (prefetch thread). Its files were fetched while the group before
+        computed; fetching the group after it starts now, so the network stays busy while models are built."""
+        from convdiv.suites.loading import load_checkpoint
+
+        plan = self.plan
+        ahead, self._ahead = self._ahead, None
+        group = ahead.result() if ahead is not None else self._claim_and_download(candidates, run_id)
+        if group is None:
+            return None
+        self._ahead = self._downloader.submit(self._claim_and_download, candidates, run_id)
+        needs = list(dict.fromkeys(label for u in group.units for label in u.needs))
         try:
             for label in needs:
                 with self._lock:
@@ -352,8 +409,8 @@ class Worker:
                 if reuse is not None:
                     group.loaded[label] = reuse
                     continue
-                if known_bad is not None:
-                    group.bad[label] = known_bad
+                if known_bad is not None or label in group.bad:
+                    group.bad.setdefault(label, known_bad)
                     continue
                 ref = plan.refs[label]
                 try:

@@ -310,21 +310,9 @@ def load_checkpoint(ref: CheckpointRef, device: str = "cpu", dtype=torch.float32
             except (OSError, ValueError, UnicodeDecodeError) as exc:
                 raise ConvdivError(f"{ref.describe()}: corrupt safetensors file {path.name}: {exc}") from None
         _check_step_tokenizer(ref)
-    attempts = 1 if local else max(1, int(attempts))
-    for attempt in range(1, attempts + 1):
-        try:
-            model = AutoModelForCausalLM.from_pretrained(ref.path, revision=ref.revision, **_dtype_kwargs(dtype))
-            break
-        except Exception as exc:  # noqa: BLE001 - one line naming the checkpoint, whatever transformers raised
-            reason = f"{type(exc).__name__}: {_one_line(exc)}"
-            if attempt == attempts or not _may_pass(exc):
-                tried = f"download failed after {attempts} attempts" if attempt > 1 else "cannot load"
-                raise ConvdivError(f"{ref.describe()}: {tried}: {reason}") from None
-            wait = retry_delay_s * attempt
-            if on_retry is not None:
-                on_retry(f"{ref.describe()}: attempt {attempt} of {attempts} failed ({reason}); "
-                         f"retrying in {wait:g} s")
-            time.sleep(wait)
+    model = _with_retries(
+        ref, lambda: AutoModelForCausalLM.from_pretrained(ref.path, revision=ref.revision, **_dtype_kwargs(dtype)),
+        1 if local else attempts, retry_delay_s, on_retry, "cannot load")
     try:
         model = model.to(device)
     except Exception as exc:  # noqa: BLE001
@@ -340,6 +328,63 @@ def load_checkpoint(ref: CheckpointRef, device: str = "cpu", dtype=torch.float32
                           if t.is_floating_point() and not bool(torch.isfinite(t).all()))
     n_params = sum(p.numel() for p in model.parameters())
     return LoadedCheckpoint(ref=ref, model=model, weights_sha256=sha, n_params=n_params, nonfinite=nonfinite)
+
+
+def download_checkpoint(ref: CheckpointRef, *, attempts: int = DOWNLOAD_ATTEMPTS, retry_delay_s: float = RETRY_DELAY_S,
+                        on_retry: Callable[[str], None] | None = None) -> None:
+    """Fetch a hub checkpoint's config and weights into the Hub cache without loading it (a no-op for local ones).
+
+    The files are the ones ``from_pretrained`` reads: config.json, then model.safetensors (or its index and
+    shards), else pytorch_model.bin (or its index and shards), so a later :func:`load_checkpoint` finds them all
+    cached. The worker runs this for the group after next while the next group loads, so the network never idles
+    while models are being built. Failures are retried and reported like :func:`load_checkpoint`'s.
+    """
+    if (ref.revision is None and _is_local(ref.path)) or hub_offline():
+        return  # offline there is nothing to fetch: load_checkpoint reads the cache and names what it lacks
+
+    def fetch() -> None:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import RemoteEntryNotFoundError
+
+        def get(name: str) -> Path:
+            return Path(hf_hub_download(ref.path, name, revision=ref.revision))
+
+        get("config.json")
+        for single, index in (("model.safetensors", "model.safetensors.index.json"),
+                              ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+            for name in (single, index):
+                try:
+                    path = get(name)
+                except RemoteEntryNotFoundError:  # the revision has no such file: try the next layout
+                    continue
+                if name == index:
+                    for shard in sorted(set(json.loads(path.read_text())["weight_map"].values())):
+                        get(shard)
+                return
+        raise ConvdivError(f"{ref.describe()}: no weights (model.safetensors or pytorch_model.bin) at this revision")
+
+    _with_retries(ref, fetch, attempts, retry_delay_s, on_retry, "cannot download")
+
+
+def _with_retries(ref: CheckpointRef, call: Callable, attempts: int, retry_delay_s: float,
+                  on_retry: Callable[[str], None] | None, what: str):
+    """``call()``, tried up to ``attempts`` times while its failure may pass; then one ConvdivError naming ``ref``."""
+    attempts = max(1, int(attempts))
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except ConvdivError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one line naming the checkpoint, whatever the libraries raised
+            reason = f"{type(exc).__name__}: {_one_line(exc)}"
+            if attempt == attempts or not _may_pass(exc):
+                tried = f"download failed after {attempts} attempts" if attempt > 1 else what
+                raise ConvdivError(f"{ref.describe()}: {tried}: {reason}") from None
+            wait = retry_delay_s * attempt
+            if on_retry is not None:
+                on_retry(f"{ref.describe()}: attempt {attempt} of {attempts} failed ({reason}); retrying in {wait:g} s")
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def _one_line(exc: BaseException, limit: int = 400) -> str:
