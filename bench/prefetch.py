@@ -3,7 +3,7 @@
 Goal (issue 12): total <= 1.1 x max(load, compute), i.e. downloading the next work group hides behind computing the
 current one.
 
-Everything is local: a fake Hub cache (tests/factories.build_fake_hub: random-init GPT-NeoX checkpoints under
+Everything is local: a fake Hub cache (convdiv.testing.hub.build_fake_hub: random-init GPT-NeoX checkpoints under
 Pythia's names, the study's 20 steps) is served over HTTP by a small server in this process that speaks the part of
 the Hub protocol ``huggingface_hub`` uses (HEAD/GET ``/<repo>/resolve/<revision>/<file>`` with ``X-Repo-Commit`` and
 ``ETag``, ``/api/models/<repo>/refs``) and streams file bytes through one token bucket at R bytes/s, a throttled
@@ -36,7 +36,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -148,7 +147,8 @@ def main() -> None:
     os.environ["HF_HOME"] = str(work / "hf-home")
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     os.environ["HF_HUB_DISABLE_XET"] = "1"
-    from factories import build_fake_hub, packaged_text
+    from convdiv.testing.hub import build_fake_hub
+    from convdiv.testing.suites import austen_text
 
     from convdiv.suites.spec import PYTHIA_STUDY_STEPS
 
@@ -185,7 +185,7 @@ def main() -> None:
 
     databases = []
     try:
-        text = packaged_text(400_000)[300_000:]
+        text = austen_text(400_000)[300_000:]
         selection = dict(sizes="14m", seeds=args.seeds, steps=",".join(map(str, steps)))
         refs = pythia_spec().checkpoints(sizes="14m", seeds=seeds, steps=steps)
         nbytes = sum(f.resolve().stat().st_size for r in source.glob("models--EleutherAI--pythia-14m-*")

@@ -1,5 +1,6 @@
-"""Weights that hold NaN or inf where the model never looks (padded vocabulary rows) are warned about, not silently
-accepted: the scan runs over the safetensors bytes while they are hashed."""
+"""Weights that hold NaN or inf where the model never looks (input-embedding rows of padded vocabulary ids, which no
+token ever looks up) are warned about, not silently accepted: the scan runs over the safetensors bytes while they
+are hashed."""
 
 from __future__ import annotations
 
@@ -37,14 +38,14 @@ def test_unused_nan_weights_are_warned_naming_checkpoint_and_tensor(engine, sett
     step = root / "xs" / "seed2" / "step4"
     tensors = load_file(str(step / "model.safetensors"))
     vocab = 320
-    head = tensors["embed_out.weight"]
-    assert head.shape[0] > vocab  # padded like Pythia's 50,277 -> 50,304: rows past |V| are never used
-    head[vocab + 1] = float("nan")
+    embed = tensors["gpt_neox.embed_in.weight"]
+    assert embed.shape[0] > vocab  # padded like Pythia's 50,277 -> 50,304: ids past |V| are never an input
+    embed[vocab + 1] = float("nan")
     save_file(tensors, str(step / "model.safetensors"), metadata={"format": "pt"})
 
     ref = local_spec(root).ref("xs", 2, 4)
     loaded = load_checkpoint(ref)
-    assert loaded.nonfinite == ("embed_out.weight: 16 value(s)",)
+    assert loaded.nonfinite == ("gpt_neox.embed_in.weight: 16 value(s)",)
     [warning] = loaded.warnings()
     assert warning.startswith("checkpoint xs/seed2/step4 (") and "non-finite weights (NaN/inf)" in warning
 
