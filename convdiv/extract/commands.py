@@ -17,6 +17,9 @@ LIST_HELP = "comma-separated; default: all of the suite's"
 @click.command("ingest")
 @click.argument("suite")
 @click.option("--corpus", required=True, help="Corpus name (see `convdiv corpus list`).")
+@click.option("--name", default=None,
+              help="The name the suite is stored under [default: its own name]; one name holds one suite folder or "
+                   "hub repository, so a second suite with a taken name needs its own.")
 @click.option("--sizes", multiple=True, help=f"Model sizes, {LIST_HELP}.")
 @click.option("--seeds", multiple=True, help=f"Seeds, {LIST_HELP}.")
 @click.option("--steps", multiple=True, help=f"Training steps, {LIST_HELP}.")
@@ -43,7 +46,7 @@ LIST_HELP = "comma-separated; default: all of the suite's"
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object instead of a table.")
 @pass_context
 def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, batch_tokens, context_length,
-           workers, devices, cache_policy, force, memory_gb, progress, as_json) -> None:
+           workers, devices, cache_policy, force, memory_gb, progress, as_json, name) -> None:
     """Extract per-token CE/entropy/KL for every checkpoint of SUITE on a corpus and load them.
 
     Work is split into units (one model size at one step; cross-size comparisons per step) that are each
@@ -73,7 +76,7 @@ def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, 
                 engine, obj.settings, suite, corpus, sizes=sizes or None, seeds=seeds or None, steps=steps or None,
                 comparisons=comparisons, device=device, dtype=dtype, batch_tokens=batch_tokens, workers=workers,
                 force=force, progress=progress and not in_log, context_length=context_length,
-                memory_budget_gb=memory_gb, cache_policy=cache_policy, devices=devices, notes=note,
+                memory_budget_gb=memory_gb, cache_policy=cache_policy, devices=devices, notes=note, name=name,
             )
     except IngestError as exc:
         show(exc.summary, shown)

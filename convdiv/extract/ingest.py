@@ -65,6 +65,7 @@ from convdiv.extract.plan import (
     _split_list,
     check_arguments,
     check_context_length,
+    check_suite_name,
     checkpoint_fingerprint,
     config_hash,
     label_of,
@@ -74,6 +75,7 @@ from convdiv.extract.plan import (
     resolve_device,
     resolve_devices,
     resolve_dtype,
+    suite_origin,
     torch_dtype,
 )
 from convdiv.extract.worker import (
@@ -176,11 +178,14 @@ def prepare(
     memory_budget_gb: float | None = None,
     cache_policy: str = "keep",
     devices=None,
+    name: str | None = None,
 ) -> Plan:
     """Resolve suite and corpus, check they match, register dimensions and ledger units; returns the plan.
 
     Hub checkpoints whose revision is missing (not on the Hub, or not in the cache when offline) are left out
     with the units that need them: ``Plan.missing_units`` and one warning per missing revision say which.
+    ``name`` stores the suite under another name than its own (``--name``); a name already registered from another
+    origin (folder or hub repository pattern) is refused before anything heavy is done.
     """
     from convdiv.suites.loading import hub_revision_status, load_tokenizer, safetensors_param_count
     from convdiv.suites.spec import get_suite
@@ -188,6 +193,7 @@ def prepare(
 
     check_arguments(batch_tokens=batch_tokens, workers=workers, context_length=context_length,
                     memory_budget_gb=memory_budget_gb)
+    check_suite_name(name)
     comparisons = parse_comparisons(comparisons)
     if cache_policy not in CACHE_POLICIES:
         raise ConvdivError(f"--cache-policy must be one of {', '.join(CACHE_POLICIES)}, not {cache_policy!r}")
@@ -200,8 +206,12 @@ def prepare(
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     spec = get_suite(suite, settings)
+    if name is not None:
+        spec = replace(spec, name=name.strip())
+    origin = suite_origin(spec)
     info = ledger.conninfo(engine)
     with ledger.connect(info) as conn:
+        _check_suite_origin(conn, spec.name, origin)
         row = conn.execute(q("corpus_by_name"), {"name": corpus}).fetchone()
         if row is None:
             known = [r[0] for r in conn.execute("SELECT name FROM corpus ORDER BY name")]
@@ -255,9 +265,12 @@ def prepare(
     workers = int(workers or 1)
 
     with ledger.connect(info) as conn, conn.transaction():
-        suite_id = conn.execute(q("upsert_suite"), {
-            "name": spec.name, "source": spec.source, "tokenizer": spec.tokenizer,
-            "tokenizer_sha256": suite_tok_sha, "spec": Jsonb(spec.to_dict())}).fetchone()[0]
+        registered = conn.execute(q("upsert_suite"), {
+            "name": spec.name, "source": spec.source, "origin": origin, "tokenizer": spec.tokenizer,
+            "tokenizer_sha256": suite_tok_sha, "spec": Jsonb(spec.to_dict())}).fetchone()
+        if registered is None:  # registered from another origin since the check above
+            _check_suite_origin(conn, spec.name, origin)
+        suite_id = registered[0]
         model_ids, run_ids, checkpoint_ids = {}, {}, {}
         for label in labels:
             ref = refs[label]
@@ -316,6 +329,17 @@ def prepare(
                 cache_policy=cache_policy, devices=device_list)
 
 
+def _check_suite_origin(conn, name: str, origin: str) -> None:
+    """Refuse a suite name that is registered from another origin (its facts would be overwritten)."""
+    row = conn.execute(q("suite_origin"), {"name": name}).fetchone()
+    if row is not None and row[0] != origin:
+        stored = row[0] or "an unknown origin (written by hand)"
+        raise ConvdivError(
+            f"suite name {name!r} is already used by the suite from {stored}; this suite comes from {origin}: "
+            f"store it under another name with `convdiv ingest ... --name NEW` (the stored suite is left as it is)"
+        )
+
+
 # --------------------------------------------------------------------------------------------- the call
 
 
@@ -340,6 +364,7 @@ def ingest(
     cache_policy: str = "keep",
     devices=None,
     notes: Callable[[str], None] | None = None,
+    name: str | None = None,
 ) -> IngestSummary:
     """Compute and publish every unit of ``suite`` x ``corpus`` that is not already done; see the module doc.
 
@@ -355,7 +380,7 @@ def ingest(
     plan = prepare(engine, settings, suite, corpus, sizes=sizes, seeds=seeds, steps=steps, comparisons=comparisons,
                    device=device, dtype=dtype, batch_tokens=batch_tokens, context_length=context_length,
                    workers=workers, force=force, memory_budget_gb=memory_budget_gb, cache_policy=cache_policy,
-                   devices=devices)
+                   devices=devices, name=name)
     todo, skipped = _split_todo(plan)
     outcomes = [UnitOutcome(u.key, "skipped") for u in skipped]
     outcomes += [UnitOutcome(key, "missing", error=why) for key, why in plan.missing_units.items()]

@@ -256,6 +256,26 @@ def check_context_length(context_length: int | None, refs, what: str = "--contex
                                f"max_position_embeddings {longest}: give at most {longest}")
 
 
+def suite_origin(spec) -> str:
+    """Where a suite comes from, the half of its identity besides its name (``suite.origin``).
+
+    ``local:<folder>`` (resolved, so two spellings of one folder are one origin) or ``hub:<repository pattern>``
+    with its per-seed overrides (migration 0005 computes the same string from stored specs). Two local folders
+    with the same name are two origins: registering the second under the first's name is refused, never merged.
+    """
+    if spec.source == "local":
+        return f"local:{Path(spec.root).expanduser().resolve()}"
+    overrides = "".join(f"; seed {seed}: {template}" for seed, template in sorted(spec.repo_overrides))
+    return f"hub:{spec.repo}{overrides}"
+
+
+def check_suite_name(name: str | None) -> None:
+    """``--name``: the name the suite is stored under must say something."""
+    if name is not None and not name.strip():
+        raise ConvdivError("--name must not be empty: give the name to store the suite under (or leave it out for "
+                           "the suite's own name)")
+
+
 def config_hash(unit: UnitPlan, fingerprints: dict[str, str], corpus_sha: str, context_length,
                 window_stride: int | None = None, dtype: str = "float32") -> str:
     payload = {

@@ -45,6 +45,7 @@ NAMING_CONVENTION = {
 
 COMPARISON_KINDS = ("seed_pair", "consecutive_step", "cross_size")
 UNIT_STATUSES = ("pending", "running", "done", "failed")
+RUN_STATUSES = ("running", "done", "failed", "aborted")
 
 
 class Base(DeclarativeBase):
@@ -69,6 +70,11 @@ class Suite(Base):
         Text, comment="sha256 of the tokenizer's vocabulary and merges; must match the corpus's tokenizer."
     )
     spec: Mapped[dict[str, Any]] = mapped_column(JSONB, comment="The resolved suite spec (sizes, seeds, steps).")
+    origin: Mapped[str | None] = mapped_column(
+        Text,
+        comment="Where the suite comes from: 'local:<resolved folder>' or 'hub:<repository pattern>'; one name, one "
+                "origin (NULL: written by hand, never matched by an ingest).",
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), comment="When the suite was first registered."
     )
@@ -484,7 +490,10 @@ class AggRegressionMoments(Base):
 
 class IngestRun(Base):
     __tablename__ = "ingest_run"
-    __table_args__ = ({"comment": "One invocation of `convdiv ingest` (a worker process)."},)
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'done', 'failed', 'aborted')", name="status"),
+        {"comment": "One invocation of `convdiv ingest` (a worker process)."},
+    )
 
     ingest_run_id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True, comment="Surrogate key.")
     started_at: Mapped[datetime] = mapped_column(
@@ -494,7 +503,17 @@ class IngestRun(Base):
     convdiv_version: Mapped[str] = mapped_column(Text, comment="convdiv version that ran.")
     host: Mapped[str] = mapped_column(Text, comment="Hostname and pid of the worker.")
     arguments: Mapped[dict[str, Any]] = mapped_column(JSONB, comment="Command-line arguments as resolved.")
-    status: Mapped[str] = mapped_column(Text, server_default="running", comment="running, done or failed.")
+    status: Mapped[str] = mapped_column(Text, server_default="running", comment="running, done, failed or aborted.")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="Last heartbeat of the worker (every third of its lease)."
+    )
+    lease_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        comment="A 'running' run whose lease ended is aborted and its units given back (CONVDIV_LEASE_SECONDS).",
+    )
+    aborted_reason: Mapped[str | None] = mapped_column(
+        Text, comment="Why the run was aborted (lease expired, process gone)."
+    )
 
 
 class IngestUnit(Base):

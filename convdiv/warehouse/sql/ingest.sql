@@ -4,12 +4,18 @@
 
 -- ------------------------------------------------------------------------------------------ dimensions
 
+-- name: suite_origin
+-- Where the suite registered under a name comes from (no row: the name is free).
+SELECT origin FROM suite WHERE name = %(name)s;
+
 -- name: upsert_suite
-INSERT INTO suite (name, source, tokenizer, tokenizer_sha256, spec)
-VALUES (%(name)s, %(source)s, %(tokenizer)s, %(tokenizer_sha256)s, %(spec)s)
+-- A name is one suite only when it comes from the same origin (folder or hub pattern): a name registered from
+-- another origin is left untouched and no row is returned (the caller refuses; see migration 0005).
+INSERT INTO suite (name, source, origin, tokenizer, tokenizer_sha256, spec)
+VALUES (%(name)s, %(source)s, %(origin)s, %(tokenizer)s, %(tokenizer_sha256)s, %(spec)s)
 ON CONFLICT (name) DO UPDATE
-   SET source = EXCLUDED.source, tokenizer = EXCLUDED.tokenizer,
-       tokenizer_sha256 = EXCLUDED.tokenizer_sha256, spec = EXCLUDED.spec
+   SET tokenizer = EXCLUDED.tokenizer, tokenizer_sha256 = EXCLUDED.tokenizer_sha256, spec = EXCLUDED.spec
+ WHERE suite.origin = EXCLUDED.origin
 RETURNING suite_id;
 
 -- name: upsert_model
