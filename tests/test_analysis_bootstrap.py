@@ -72,6 +72,15 @@ def test_intervals_cover_the_estimate_and_flag_sigma_away_from_one():
     assert not bool(got.loc["all", "sigma_excludes_1"])
 
 
+def test_sigma_per_pair_is_the_mean_of_each_pairs_ratio():
+    frame = pair_frame(np.random.default_rng(1))
+    got = expected_kl_intervals(frame, replicates=20).set_index("category")
+    wide = frame.pivot_table(index="comparison_id", columns="category", values="mean_kl")
+    assert got.loc["NN", "sigma_per_pair"] == pytest.approx((wide["NN"] / wide["all"]).mean(), rel=1e-12)
+    assert got.loc["NN", "sigma"] == pytest.approx(wide["NN"].mean() / wide["all"].mean(), rel=1e-12)
+    assert got.loc["NN", "sigma"] != pytest.approx(got.loc["NN", "sigma_per_pair"], rel=1e-6)
+
+
 def test_two_seeds_give_no_interval():
     frame = pair_frame(np.random.default_rng(0))
     two = frame[(frame["seed_a"] == 1) & (frame["seed_b"] == 2)]
@@ -125,3 +134,17 @@ def test_regression_interval_contains_the_slope():
     got = regression_intervals(moments, size_order=["s", "l"], replicates=200).set_index("term")
     assert got.loc["log_frequency", "boot_low"] < -0.1 < got.loc["log_frequency", "boot_high"]
     assert got.loc["log_frequency", "boot_high"] - got.loc["log_frequency", "boot_low"] < 0.02
+
+
+def test_percentiles_equal_numpys_nanpercentile():
+    from convdiv.analysis.bootstrap import _percentiles
+
+    rng = np.random.default_rng(9)
+    values = rng.normal(size=(57, 40))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[:, 3] = np.nan
+    lo, hi = _percentiles(values, 0.95)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        ref = np.nanpercentile(values, [2.5, 97.5], axis=0)
+    np.testing.assert_allclose(lo, ref[0], rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(hi, ref[1], rtol=1e-12, equal_nan=True)

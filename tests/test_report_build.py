@@ -212,12 +212,16 @@ def test_regression_sources_agree(engine, db_url, tmp_path):
     """regression_moments, regression_cells and the on-the-fly query give the same fits."""
     build_synthetic_warehouse(engine, n_positions=150, steps=(0, 16, 256))
 
-    def regression(name):
-        sec = {s.key: s for s in build_report(engine, tmp_path / name).sections}["regression"]
+    def regression(name, **options):
+        sec = {s.key: s for s in build_report(engine, tmp_path / name,
+                                              options=Options(**options)).sections}["regression"]
         assert sec.error is None and sec.missing is None
         return sec
 
     results = [regression("moments.html")]
+    assert results[0].figures[0].data["boot_low"].notna().any()
+    unasked = regression("no-bootstrap.html", regression_bootstrap=False).figures[0].data
+    assert "boot_low" not in unasked or unasked["boot_low"].isna().all()
     for view in ("regression_moments", "regression_cells"):
         with psycopg.connect(conninfo(db_url), autocommit=True) as conn:
             conn.execute(f"DROP VIEW {view}")

@@ -55,27 +55,6 @@ def test_presentation_boundaries_from_the_sharp_rise(engine):
     assert tuple(r) == (64, 128)
 
 
-def test_sigma_per_pair_is_the_mean_of_the_comparisons_ratios(engine):
-    build_curve_warehouse(engine, frequencies=(5, 50, 500))
-    with engine.begin() as conn:
-        # a second comparison per step with KL twice as large at the first position only
-        conn.exec_driver_sql(
-            "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) SELECT 'seed_pair', checkpoint_b, checkpoint_a "
-            "FROM comparison")
-        conn.exec_driver_sql(
-            "INSERT INTO pair_token SELECT c2.comparison_id, pt.position_id, pt.kl_ab * (1 + (p.idx = 0)::int), "
-            "pt.kl_ba * (1 + (p.idx = 0)::int) FROM pair_token pt JOIN comparison c1 ON c1.comparison_id = "
-            "pt.comparison_id JOIN comparison c2 ON c2.checkpoint_a = c1.checkpoint_b AND c2.checkpoint_b = "
-            "c1.checkpoint_a JOIN position p ON p.position_id = pt.position_id")
-        aggregates.rebuild(conn)
-        row = conn.execute(sa.text("SELECT sigma, sigma_per_pair FROM relative_divergence WHERE size = 'm' AND "
-                                   "step = 16 AND family = 'frequency_bin' AND category_order = 0")).one()
-    # position 0 (frequency 5) is its own bin: comparison 1 ratio 1, comparison 2 ratio 2 / (4/3) = 1.5
-    assert row.sigma_per_pair == pytest.approx((1 + 1.5) / 2)
-    # ratio of means: (1 + 2) / 2 over (1 + 4/3) / 2
-    assert row.sigma == pytest.approx(1.5 / (7 / 6))
-
-
 def test_uniform_end_fraction_is_a_setting(engine):
     build_curve_warehouse(engine)
     with engine.connect() as conn:

@@ -59,8 +59,31 @@ def comparison_weights(counts: np.ndarray, seeds: Sequence[int], seed_a: Sequenc
 
 
 def _percentiles(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = np.nanpercentile(values, [50 * (1 - level), 50 * (1 + level)], axis=0)
-    return lo, hi
+    """Per column, the (1 - level) / 2 and (1 + level) / 2 quantiles of the finite values (linear interpolation, as
+    numpy.nanpercentile), NaN for a column without any; vectorised: nanpercentile loops over columns in Python."""
+    ordered = np.sort(np.where(np.isfinite(values), values, np.nan), axis=0)  # NaN sort last
+    n = np.isfinite(values).sum(axis=0)
+    out = []
+    for q in ((1 - level) / 2, (1 + level) / 2):
+        pos = np.maximum(n - 1, 0) * q
+        below = np.floor(pos).astype(np.int64)
+        above = np.minimum(below + 1, np.maximum(n - 1, 0))
+        frac = pos - below
+        a = np.take_along_axis(ordered, below[None, :], axis=0)[0]
+        b = np.take_along_axis(ordered, above[None, :], axis=0)[0]
+        out.append(np.where(n > 0, a + (b - a) * frac, np.nan))
+    return out[0], out[1]
+
+
+def _group_sums(weights: np.ndarray, values: np.ndarray, starts: np.ndarray, chunk: int = 32) -> tuple:
+    """Per replicate and segment (rows sorted by segment, ``starts`` its first rows): sum of w * v and of w."""
+    num = np.empty((weights.shape[0], len(starts)))
+    den = np.empty_like(num)
+    for b in range(0, weights.shape[0], chunk):  # chunks of replicates bound the (replicates x rows) temporaries
+        w = weights[b:b + chunk]
+        num[b:b + chunk] = np.add.reduceat(w * values, starts, axis=1)
+        den[b:b + chunk] = np.add.reduceat(w, starts, axis=1)
+    return num, den
 
 
 def expected_kl_intervals(pairs: pd.DataFrame, keys: Sequence[str] = ("kind", "size", "step"),
@@ -70,68 +93,72 @@ def expected_kl_intervals(pairs: pd.DataFrame, keys: Sequence[str] = ("kind", "s
 
     ``pairs``: one row per (comparison, category) with ``keys``, seed_a, seed_b, comparison_id, family,
     category and mean_kl; family 'all' (category 'all') is the comparison's mean over all positions. Returns one
-    row per ``keys`` + family + category: mean_kl (the estimate: unweighted mean over comparisons), sigma (for
-    categories; NaN for 'all'), boot_low / boot_high (interval of mean_kl), sigma_low / sigma_high, and
-    n_seeds. Groups with fewer than MIN_SEEDS seeds get NaN intervals.
+    row per ``keys`` + family + category: mean_kl (the estimate: unweighted mean over comparisons), sigma (ratio of
+    means, as the view; NaN for 'all'), sigma_per_pair (the mean over comparisons of each comparison's own ratio,
+    the per-pair version), boot_low / boot_high (interval of mean_kl), sigma_low / sigma_high (interval of sigma),
+    sigma_excludes_1 and n_seeds. Groups with fewer than MIN_SEEDS seeds get NaN intervals.
     """
     keys = list(keys)
-    cols = [*keys, "family", "category", "mean_kl", "boot_low", "boot_high", "sigma", "sigma_low", "sigma_high",
-            "n_seeds"]
-    if pairs.empty:
+    cols = [*keys, "family", "category", "mean_kl", "boot_low", "boot_high", "sigma", "sigma_per_pair", "sigma_low",
+            "sigma_high", "n_seeds", "sigma_excludes_1"]
+    allrows = pairs[pairs["family"] == "all"]
+    if allrows.empty:
         return pd.DataFrame(columns=cols)
     seeds = sorted(set(pairs["seed_a"].astype(int)) | set(pairs["seed_b"].astype(int)))
-    counts = seed_counts(seeds, replicates, rng_seed) if len(seeds) >= 2 else None
-    rows = []
-    for key, g in pairs.groupby(keys, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        allrows = g[g["family"] == "all"]
-        comps = allrows["comparison_id"].to_numpy()
-        n_seeds = len(set(allrows["seed_a"]) | set(allrows["seed_b"]))
-        if len(comps) == 0:
-            continue
-        w = comparison_weights(counts, seeds, allrows["seed_a"], allrows["seed_b"]) if counts is not None else None
-        overall = allrows["mean_kl"].to_numpy(float)
-        est_all = float(overall.mean())
-        ok = n_seeds >= MIN_SEEDS and w is not None
-        if ok:
-            wsum = w.sum(axis=1)
-            valid = wsum > 0
-            rep_all = (w[valid] @ overall) / wsum[valid]
-            lo, hi = _percentiles(rep_all, level)
-        else:
-            lo = hi = np.nan
-        rows.append({**dict(zip(keys, key)), "family": "all", "category": "all", "mean_kl": est_all,
-                     "boot_low": float(lo), "boot_high": float(hi), "sigma": np.nan, "sigma_low": np.nan,
-                     "sigma_high": np.nan, "n_seeds": n_seeds})
-        cats = g[g["family"] != "all"]
-        if cats.empty:
-            continue
-        # comparisons x categories matrix of mean_kl (a category absent from a comparison: NaN, left out)
-        wide = cats.pivot_table(index="comparison_id", columns=["family", "category"], values="mean_kl",
-                                aggfunc="first").reindex(comps)
-        values = wide.to_numpy(float)
-        present = np.isfinite(values)
-        est = np.nanmean(values, axis=0) / est_all if est_all > 0 else np.full(values.shape[1], np.nan)
-        if ok:
-            ww = w[valid]
-            num = ww @ np.where(present, values, 0.0)
-            den = ww @ present.astype(float)
+    # comparisons sorted by group; one weight column per comparison
+    comps = allrows.sort_values([*keys, "comparison_id"]).drop_duplicates("comparison_id").reset_index(drop=True)
+    comps["_g"] = comps.groupby(keys, sort=False).ngroup()
+    overall = comps["mean_kl"].to_numpy(float)
+    seed_sets = comps.groupby("_g").apply(lambda d: len(set(d["seed_a"]) | set(d["seed_b"])), include_groups=False)
+    groups = comps.drop_duplicates("_g")[[*keys, "_g"]].reset_index(drop=True)
+    groups["n_seeds"] = groups["_g"].map(seed_sets)
+    groups["mean_kl"] = comps.groupby("_g")["mean_kl"].mean().to_numpy()
+    ok = (groups["n_seeds"] >= MIN_SEEDS).to_numpy() & (len(seeds) >= 2)
+    if len(seeds) >= 2:
+        counts = seed_counts(seeds, replicates, rng_seed)
+        weights = comparison_weights(counts, seeds, comps["seed_a"], comps["seed_b"])
+        starts = np.flatnonzero(np.r_[True, np.diff(comps["_g"].to_numpy()) != 0])
+        num, den = _group_sums(weights, overall, starts)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rep_all = num / den                                   # replicates x groups
+        lo, hi = _percentiles(rep_all, level)
+    else:
+        rep_all = None
+        lo = hi = np.full(len(groups), np.nan)
+    groups["boot_low"] = np.where(ok, lo, np.nan)
+    groups["boot_high"] = np.where(ok, hi, np.nan)
+    out = [groups.assign(family="all", category="all", sigma=np.nan, sigma_per_pair=np.nan, sigma_low=np.nan,
+                         sigma_high=np.nan)]
+
+    cats = pairs[pairs["family"] != "all"]
+    index = pd.Series(np.arange(len(comps)), index=comps["comparison_id"])
+    cats = cats[cats["comparison_id"].isin(index.index)]
+    if not cats.empty:
+        cats = cats.assign(_c=index.loc[cats["comparison_id"]].to_numpy())
+        cats = cats.assign(_g=comps["_g"].to_numpy()[cats["_c"].to_numpy()],
+                           _ratio=cats["mean_kl"].to_numpy(float) / overall[cats["_c"].to_numpy()])
+        cats = cats.sort_values(["_g", "family", "category", "_c"]).reset_index(drop=True)
+        seg = cats.groupby(["_g", "family", "category"], sort=False)
+        segs = seg.agg(mean_kl=("mean_kl", "mean"), sigma_per_pair=("_ratio", "mean")).reset_index()
+        segs = segs.merge(groups[[*keys, "_g", "n_seeds"]], on="_g")
+        segs["sigma"] = segs["mean_kl"] / groups.set_index("_g").loc[segs["_g"], "mean_kl"].to_numpy()
+        if rep_all is not None:
+            starts = np.flatnonzero(np.r_[True, (seg.ngroup().to_numpy()[1:] != seg.ngroup().to_numpy()[:-1])])
+            num, den = _group_sums(weights[:, cats["_c"].to_numpy()], cats["mean_kl"].to_numpy(float), starts)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rep_c = num / den
-                rep_sigma = rep_c / rep_all[:, None]
+                rep_sigma = rep_c / rep_all[:, segs["_g"].to_numpy()]
             c_lo, c_hi = _percentiles(rep_c, level)
             s_lo, s_hi = _percentiles(rep_sigma, level)
+            seg_ok = ok[segs["_g"].to_numpy()]
+            segs["boot_low"], segs["boot_high"] = np.where(seg_ok, c_lo, np.nan), np.where(seg_ok, c_hi, np.nan)
+            segs["sigma_low"], segs["sigma_high"] = np.where(seg_ok, s_lo, np.nan), np.where(seg_ok, s_hi, np.nan)
         else:
-            c_lo = c_hi = s_lo = s_hi = np.full(values.shape[1], np.nan)
-        mean_c = np.nanmean(values, axis=0)
-        for j, (family, category) in enumerate(wide.columns):
-            rows.append({**dict(zip(keys, key)), "family": family, "category": category,
-                         "mean_kl": float(mean_c[j]), "boot_low": float(c_lo[j]), "boot_high": float(c_hi[j]),
-                         "sigma": float(est[j]), "sigma_low": float(s_lo[j]), "sigma_high": float(s_hi[j]),
-                         "n_seeds": n_seeds})
-    out = pd.DataFrame(rows, columns=cols)
-    out["sigma_excludes_1"] = (out["sigma_low"] > 1) | (out["sigma_high"] < 1)
-    return out
+            segs = segs.assign(boot_low=np.nan, boot_high=np.nan, sigma_low=np.nan, sigma_high=np.nan)
+        out.append(segs)
+    result = pd.concat(out, ignore_index=True)
+    result["sigma_excludes_1"] = (result["sigma_low"] > 1) | (result["sigma_high"] < 1)
+    return result[cols].reset_index(drop=True)
 
 
 def _design_for(moments: pd.DataFrame, size_order: Sequence[str] | None):
@@ -179,23 +206,30 @@ def regression_intervals(moments: pd.DataFrame, size_order: Sequence[str] | None
         index = {cid: i for i, cid in enumerate(comps["comparison_id"])}
         xtx = np.zeros((len(comps), k, k))
         xty = np.zeros((len(comps), k))
+        # Comparisons of one size cover the same positions, so their X'X (which depends on the regressors only) is
+        # one matrix per size: built once and reused (the q x q products dominated at paper scale).
+        cache: dict[bytes, np.ndarray] = {}
         for cid, gc in g.groupby("comparison_id", sort=False):
             i = index[cid]
-            D = D_all[gc["_row"].to_numpy()]
+            rows = gc["_row"].to_numpy()
+            D = D_all[rows]
             n = gc["n"].to_numpy()
-            xtx_d = D.T @ (D * n[:, None])
             xty_d = D.T @ gc["sum_kl"].to_numpy()
-            if varies:
-                cross = D.T @ gc["sum_lf"].to_numpy()
-                full = np.zeros((q + 1, q + 1))
-                full[:q, :q] = xtx_d
-                full[:q, q] = cross
-                full[q, :q] = cross
-                full[q, q] = gc["sum_lf2"].sum()
-                xtx[i] = full[np.ix_(order, order)]
-                xty[i] = np.append(xty_d, gc["sum_lf_kl"].sum())[order]
-            else:
-                xtx[i], xty[i] = xtx_d, xty_d
+            key = b"".join(a.tobytes() for a in (rows, n, gc["sum_lf"].to_numpy(), gc["sum_lf2"].to_numpy()))
+            if key not in cache:
+                xtx_d = D.T @ (D * n[:, None])
+                if varies:
+                    cross = D.T @ gc["sum_lf"].to_numpy()
+                    full = np.zeros((q + 1, q + 1))
+                    full[:q, :q] = xtx_d
+                    full[:q, q] = cross
+                    full[q, :q] = cross
+                    full[q, q] = gc["sum_lf2"].sum()
+                    cache[key] = full[np.ix_(order, order)]
+                else:
+                    cache[key] = xtx_d
+            xtx[i] = cache[key]
+            xty[i] = np.append(xty_d, gc["sum_lf_kl"].sum())[order] if varies else xty_d
         w = comparison_weights(counts, seeds, comps["seed_a"], comps["seed_b"])
         w = w[w.sum(axis=1) > 0]
         rep_xtx = np.einsum("bp,pij->bij", w, xtx)

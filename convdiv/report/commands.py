@@ -17,12 +17,14 @@ from convdiv.context import Context, pass_context
 @click.option("--ce-fit-kinds", default="consecutive_step", show_default=True,
               help="Comparison kinds the cross-entropy fits pool, comma-separated (seed_pair, consecutive_step, "
                    "cross_size); the study fits consecutive steps within a run.")
+@click.option("--regression-bootstrap/--no-regression-bootstrap", default=None,
+              help="Bootstrap the regression coefficients over seeds [on up to 1,000,000 seed-pair rows].")
 @click.option("--timings", is_flag=True, help="Print the time each section took.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON object (path, scope, sections with status and seconds, timings, warnings).")
 @pass_context
 def report(obj: Context, suite: str | None, corpus: str | None, sizes: str | None, out: str, ce_fit_kinds: str,
-           timings: bool, as_json: bool) -> None:
+           regression_bootstrap: bool | None, timings: bool, as_json: bool) -> None:
     """Write one self-contained HTML report (figures, reading guides, CSVs) of every analysis.
 
     The file opens offline in any browser. Sections whose data is missing say so instead of failing.
@@ -31,7 +33,8 @@ def report(obj: Context, suite: str | None, corpus: str | None, sizes: str | Non
     from convdiv.report.data import Options
 
     size_list = [s.strip() for s in sizes.split(",") if s.strip()] if sizes else None
-    options = Options(ce_fit_kinds=tuple(k.strip() for k in ce_fit_kinds.split(",") if k.strip()))
+    options = Options(ce_fit_kinds=tuple(k.strip() for k in ce_fit_kinds.split(",") if k.strip()),
+                      regression_bootstrap=regression_bootstrap)
     result = build_report(obj.engine(), Path(out), suite=suite, corpus=corpus, sizes=size_list, options=options)
     for warning in result.warnings:
         click.echo(f"note: {warning}", err=True)

@@ -25,6 +25,8 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 WORK_MEM = "256MB"
 KIND_LABEL = {"seed_pair": "seed pairs", "consecutive_step": "consecutive steps", "cross_size": "cross-size"}
 KINDS = tuple(KIND_LABEL)
+# demo: 0.46M seed-pair rows, bootstrap scan + fits ~5 s; paper scale (2.33M) ~50 s on 2 shared cores (bench/report.py)
+REGRESSION_BOOTSTRAP_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,14 @@ class Options:
     ce_fit_kinds: the comparison kinds whose pairs the cross-entropy fits pool. The study fits consecutive steps
     within a run; other kinds change the fit with what was ingested, so they enter only when asked (and the
     section says which were pooled). bootstrap_replicates: draws of the bootstrap over seeds.
+    regression_bootstrap: bootstrap the regression coefficients (None: when the rows are few enough).
     """
 
     ce_fit_kinds: tuple[str, ...] = ("consecutive_step",)
     bootstrap_replicates: int = DEFAULT_REPLICATES
+    # The regression's bootstrap needs one more scan of the kind's pair_token rows (per comparison sums): on by
+    # default up to REGRESSION_BOOTSTRAP_ROWS rows, above only when asked (True) or never (False).
+    regression_bootstrap: bool | None = None
 
     def __post_init__(self):
         unknown = [k for k in self.ce_fit_kinds if k not in KINDS]

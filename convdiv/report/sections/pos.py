@@ -36,11 +36,16 @@ def sigma_heatmap(rd: pd.DataFrame, kind: str, sizes: list[str], family: str = "
                   boot: pd.DataFrame | None = None) -> tuple[go.Figure, pd.DataFrame]:
     """Heatmap of log2 sigma per category and step (one size at a time), crosses on the view's band outliers and
     rings where the bootstrap interval of sigma excludes 1; the plotted rows carry the interval columns."""
-    sub = rd[(rd["kind"] == kind) & (rd["family"] == family)]
+    # (a warehouse at migration 0004 has the view's own per-pair columns; the bootstrap's replace them)
+    sub = rd[(rd["kind"] == kind) & (rd["family"] == family)].drop(
+        columns=["sigma_per_pair", "is_outlier_per_pair"], errors="ignore")
     if boot is not None and not boot.empty:
         b = boot[(boot["kind"] == kind) & (boot["family"] == family)][
-            ["size", "step", "category", "sigma_low", "sigma_high", "sigma_excludes_1"]]
+            ["size", "step", "category", "sigma_low", "sigma_high", "sigma_excludes_1", "sigma_per_pair"]]
         sub = sub.merge(b, on=["size", "step", "category"], how="left")
+        # the study's per-pair sigma against the same band (docs/sql.md, Differences from the study)
+        sub["is_outlier_per_pair"] = (sub["sigma_per_pair"] < sub["band_low"]) | (
+            sub["sigma_per_pair"] > sub["band_high"])
     else:
         sub = sub.assign(sigma_low=np.nan, sigma_high=np.nan, sigma_excludes_1=False)
     sub["sigma_excludes_1"] = sub["sigma_excludes_1"].fillna(False).astype(bool)

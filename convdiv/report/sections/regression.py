@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 
 from convdiv.analysis.bootstrap import regression_intervals
 from convdiv.analysis.regression import MOMENT_COLUMNS, fit_moments_steps, fit_steps, with_log10
-from convdiv.report.data import KIND_LABEL, ReportData
+from convdiv.report.data import KIND_LABEL, REGRESSION_BOOTSTRAP_ROWS, ReportData
 from convdiv.report.figures import (
     PANEL_SPACING, STEP_AXIS_NOTE, base_layout, colour, line_with_band, panel_legends, step_axis, step_x, tidy,
 )
@@ -33,9 +33,17 @@ GUIDE = (
 )
 
 
-def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section) -> pd.DataFrame | None:
+def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section, n_rows: int) -> pd.DataFrame | None:
     """Bootstrap intervals over seeds of every coefficient per step (seed pairs only), or None with a note."""
     if kind != "seed_pair":
+        return None
+    wanted = data.options.regression_bootstrap
+    if wanted is False:
+        return None
+    if wanted is None and n_rows > REGRESSION_BOOTSTRAP_ROWS:
+        sec.notes.append(f"no bootstrap intervals for the coefficients: they need one more scan of the {n_rows:,} "
+                         f"rows (more than {REGRESSION_BOOTSTRAP_ROWS:,}); ask with `convdiv report "
+                         "--regression-bootstrap`")
         return None
     try:
         data.require("comparison_info", "position_features")
@@ -82,7 +90,7 @@ def build(data: ReportData) -> Section:
         results = fit_moments_steps(frame, size_order=order)
     else:
         results = fit_steps(frame, size_order=order)
-    boot = bootstrap(data, kind, order, sec)
+    boot = bootstrap(data, kind, order, sec, int(frame["n"].sum()))
     for step in sorted(set(frame["step"].unique().tolist()) - set(results)):
         sec.notes.append(f"step {step}: not enough rows for the regression")
     for step, fit in results.items():
