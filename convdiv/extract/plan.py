@@ -260,7 +260,7 @@ def suite_origin(spec) -> str:
     """Where a suite comes from, the half of its identity besides its name (``suite.origin``).
 
     ``local:<folder>`` (resolved, so two spellings of one folder are one origin) or ``hub:<repository pattern>``
-    with its per-seed overrides (migration 0005 computes the same string from stored specs). Two local folders
+    with its per-seed overrides (migration 0006 computes the same string from stored specs). Two local folders
     with the same name are two origins: registering the second under the first's name is refused, never merged.
     """
     if spec.source == "local":

@@ -10,7 +10,7 @@ SELECT origin FROM suite WHERE name = %(name)s;
 
 -- name: upsert_suite
 -- A name is one suite only when it comes from the same origin (folder or hub pattern): a name registered from
--- another origin is left untouched and no row is returned (the caller refuses; see migration 0005).
+-- another origin is left untouched and no row is returned (the caller refuses; see migration 0006).
 INSERT INTO suite (name, source, origin, tokenizer, tokenizer_sha256, spec)
 VALUES (%(name)s, %(source)s, %(origin)s, %(tokenizer)s, %(tokenizer_sha256)s, %(spec)s)
 ON CONFLICT (name) DO UPDATE

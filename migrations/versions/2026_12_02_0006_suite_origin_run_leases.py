@@ -14,8 +14,8 @@ Why (issue 11, items 3 and 6):
   Runs still 'running' at this upgrade get a lease that ends now: they predate heartbeats, so the next ingest or
   ``db status`` decides about them like any other expired run. ``status`` gains a CHECK of its values.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 03:00:00
 """
 
@@ -24,8 +24,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
