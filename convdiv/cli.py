@@ -265,7 +265,8 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
     schema.require_current(engine)
     # In a log, the ingest's units are reported from the ledger (training and ingest bars print only at their end);
     # the corpus name is the one run_demo loads.
-    ledger = (ledger_progress(engine, f"{'demo-quick' if quick else 'demo'}-validation")
+    ledger = (ledger_progress(engine, f"{'demo-quick' if quick else 'demo'}-validation",
+                              what="demo (train, corpus, ingest units, report)")
               if progress.lines_in_logs() else contextlib.nullcontext())
     with ledger:
         result = run_demo(engine, obj.settings, quick=quick, out=Path(out) if out else None, device=device,

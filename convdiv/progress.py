@@ -72,7 +72,9 @@ def format_seconds(seconds: float) -> str:
 
 
 def _number(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
+    if abs(x) >= 100 or float(x).is_integer():
+        return f"{x:,.0f}"
+    return f"{x:,.1f}" if abs(x) >= 1 else f"{x:.2g}"  # slow rates (units/s) keep two significant digits
 
 
 class Step:
@@ -84,7 +86,7 @@ class Step:
     def __init__(self, what: str, total: float | None = None, unit: str = "", *, ticker: bool = True,
                  poll=None):
         self.what = what
-        self._poll = poll  # () -> (done, total): asked before each periodic line, for work done elsewhere
+        self._poll = poll  # () -> (done, total[, detail]): asked before each periodic line, for work done elsewhere
         self.total = total
         self.unit = unit
         self.done = 0.0
@@ -170,10 +172,12 @@ class Step:
         if self._poll is None:
             return
         try:
-            done, total = self._poll()
+            done, total, *detail = self._poll()
         except Exception:  # noqa: BLE001 - progress must never break the work it reports on
             return
         self.update(done, total)
+        if detail:
+            self.note(detail[0])
 
     def _text(self) -> str:
         with self._lock:
@@ -207,8 +211,8 @@ class Step:
 def step(what: str, total: float | None = None, unit: str = "", *, ticker: bool = True, poll=None) -> Step:
     """A progress ``Step`` (a context manager); silent unless the command line turned progress on.
 
-    ``poll``: a callable returning (done, total), asked before every periodic line, for work that reports
-    elsewhere (an ingest's units in the ledger)."""
+    ``poll``: a callable returning (done, total) or (done, total, detail), asked before every periodic line, for
+    work that reports elsewhere (an ingest's units in the ledger)."""
     return Step(what, total, unit, ticker=ticker, poll=poll)
 
 

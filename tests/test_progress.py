@@ -60,14 +60,14 @@ def test_a_failed_step_says_where_it_stopped(log):
 
 def test_poll_reads_work_done_elsewhere(log):
     state = {"done": 0}
-    with progress.step("ingest on x", unit="units", poll=lambda: (state["done"], 4)):
+    with progress.step("ingest on x", unit="units", poll=lambda: (state["done"], 4, "1 running")):
         state["done"] = 3
         deadline = time.time() + 30
         while not any("3/4 units" in t for t in _texts(log)) and time.time() < deadline:
             time.sleep(0.01)
         state["done"] = 4
     texts = _texts(log)
-    assert any(t.startswith("ingest on x: 3/4 units (75%)") for t in texts), texts
+    assert any(t.startswith("ingest on x: 3/4 units (75%)") and t.endswith("[1 running]") for t in texts), texts
     assert texts[-1].startswith("ingest on x: done 4 units in ")
 
 

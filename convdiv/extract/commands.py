@@ -85,7 +85,7 @@ def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, 
 
 
 @contextlib.contextmanager
-def ledger_progress(engine, corpus: str):
+def ledger_progress(engine, corpus: str, what: str | None = None):
     """Progress lines from the ledger (units of ``corpus`` finished since now), whatever the workers do."""
     import sqlalchemy as sa
 
@@ -98,9 +98,9 @@ def ledger_progress(engine, corpus: str):
     def poll():
         with engine.connect() as conn:
             row = conn.execute(query, {"since": since, "corpus": corpus}).one()
-        return row.done, row.total or None
+        return row.done, row.total or None, f"{row.running} running" if row.running else ""
 
-    with progress.step(f"ingest on {corpus}", unit="units", poll=poll) as step:
+    with progress.step(what or f"ingest on {corpus}", unit="units", poll=poll) as step:
         yield step
 
 
