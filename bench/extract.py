@@ -201,21 +201,27 @@ def accuracy_table(device, n=64):
 
 
 def gram_kernel(logits, vocab, block=1024):
-    """The engine's earlier kernel, kept here as a speed baseline: shift + exp per model, then one batched matmul
-    Gram G[a, b] = sum_v e_a yh_b over vocabulary blocks (float32 within a block, float64 across). Its results
-    change in the last bits with the number of models (BLAS picks its blocking by shape), which is why the engine
-    no longer uses it."""
+    """The engine's earlier kernel (before results version 3), kept here as a speed baseline: per model shift +
+    exp into a block-major (positions, blocks, model, BLOCK) layout, then one batched matmul Gram
+    G[a, b] = sum_v e_a yh_b over all blocks of all positions (float32 within a block, float64 across). Fast, but
+    its results change in the last bits with the number of models (BLAS picks its blocking by shape), which is
+    why the engine no longer uses it."""
     c, n = logits[0].shape[0], len(logits)
     nb = -(-vocab // block)
-    y = torch.zeros(c, nb * block, n, dtype=torch.float32, device=logits[0].device)
-    e = torch.zeros(c, n, nb * block, dtype=torch.float32, device=logits[0].device)
+    full, tail = (nb - 1) * block, vocab - (nb - 1) * block
+    y = torch.zeros(c, nb, n + 2, block, dtype=torch.float32, device=logits[0].device)
+    e = torch.zeros(c, nb, n, block, dtype=torch.float32, device=logits[0].device)
+    y[:, : nb - 1, n + 1] = 1.0  # ones: G[a, n + 1] = s_a (slot n, the centred unigram, is 0 here)
+    y[:, nb - 1, n + 1, :tail] = 1.0
     for k, x in enumerate(logits):
         x = x[:, :vocab]
-        y[:, :vocab, k] = x - x.amax(dim=1, keepdim=True)
-        e[:, k, :vocab] = torch.exp(y[:, :vocab, k])
-    tiles = torch.bmm(e.view(c, n, nb, block).transpose(1, 2).reshape(c * nb, n, block),
-                      y.view(c, nb, block, n).reshape(c * nb, block, n))
-    return tiles.view(c, nb, n, n).sum(dim=1, dtype=torch.float64)
+        m = x.amax(dim=1).view(c, 1, 1)
+        torch.sub(x[:, :full].unflatten(1, (nb - 1, block)), m, out=y[:, : nb - 1, k])
+        torch.sub(x[:, full:].unsqueeze(1), m, out=y[:, nb - 1 :, k, :tail])
+        torch.exp(y[:, :, k], out=e[:, :, k])
+        e[:, nb - 1, k, tail:] = 0.0
+    tiles = torch.bmm(e.view(c * nb, n, block), y.view(c * nb, n + 2, block).transpose(1, 2))
+    return tiles.view(c, nb, n, n + 2).sum(dim=1, dtype=torch.float64)
 
 
 def kernel_timing(device, n_models, chunk, repeat=3):
@@ -245,7 +251,7 @@ def kernel_timing(device, n_models, chunk, repeat=3):
     base = None
     variants = [
         ("engine (fixed-order trees)", engine),
-        ("earlier Gram (batched matmul)", lambda: gram_kernel(logits, PYTHIA_VOCAB)),
+        ("earlier kernel (batched Gram)", lambda: gram_kernel(logits, PYTHIA_VOCAB)),
         ("log_softmax + per-pair direct", logsoftmax_pairs),
     ]
     for name, fn in variants:
