@@ -67,10 +67,11 @@ def test_three_machines_against_one_database_do_every_unit_exactly_once(hub_temp
     units = len(SIZES) * len(STEPS)
     done = [DONE_LINE.search(out) for out, _ in outputs]
     assert all(done), [out for out, _ in outputs]
-    # Every unit counted once over the three processes: done by one, "done by other workers" for the others.
+    # Every unit done by exactly one of the three processes.
     assert sum(int(m.group(1)) for m in done) == units
     for m in done:
-        assert int(m.group(1)) + int(m.group(2)) + int(m.group(3)) == units
+        # what a worker saw done by others when it finished (others may still have been publishing)
+        assert int(m.group(1)) + int(m.group(2)) + int(m.group(3)) <= units
     assert rows(db_url, "SELECT status, count(*) FROM ingest_unit GROUP BY 1") == [("done", units)]
     n = rows(db_url, "SELECT n_positions FROM corpus")[0][0]
     facts = rows(db_url, "SELECT count(*) FROM checkpoint_token")[0][0]
