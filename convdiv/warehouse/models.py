@@ -44,6 +44,10 @@ NAMING_CONVENTION = {
 }
 
 COMPARISON_KINDS = ("seed_pair", "consecutive_step", "cross_size")
+# results version 3 (issue 15): the study's surprisal convention, stated where analysts read the catalog
+CE_COMMENT = ("Surprisal -log p(w(x+1)) in nats under the model's own distribution over its full output width "
+              "(softmax over all logits, padded columns included: the study's surprisal and the training loss); "
+              "entropy and the KLs use the renormalised real vocabulary |V|.")
 UNIT_STATUSES = ("pending", "running", "done", "failed")
 RUN_STATUSES = ("running", "done", "failed", "aborted")
 
@@ -254,7 +258,7 @@ class CheckpointToken(Base):
     # deletes that used to cascade are explicit statements (corpus removal, unit re-publish).
     checkpoint_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The checkpoint (checkpoint.checkpoint_id).")
     position_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The position (position.position_id).")
-    ce: Mapped[float] = mapped_column(REAL, comment="Cross-entropy (surprisal) -log p(w(x+1)) in nats.")
+    ce: Mapped[float] = mapped_column(REAL, comment=CE_COMMENT)
     entropy: Mapped[float] = mapped_column(REAL, comment="Entropy H(p) of the predicted distribution, nats.")
     kl_uniform: Mapped[float] = mapped_column(REAL, comment="KL(p || uniform) = log|V| - H(p), nats.")
     kl_unigram: Mapped[float] = mapped_column(REAL, comment="KL(p || q), q = the corpus's smoothed unigram, nats.")
