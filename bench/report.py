@@ -9,6 +9,8 @@ builders, both loading by COPY into a fresh database:
   rows, so every section (learnability heatmap, CE fits over consecutive steps) has data.
 
 Goal: the report in under 30 s on 2 cores. Keep the warehouse (``--keep``) so that reruns time only the report.
+The bootstrap over seeds of the regression coefficients scans the seed-pair facts once more and is off by default
+above 1M rows (paper scale: 2.33M); ``--regression-bootstrap`` times the report with it.
 
     .venv/bin/python bench/report.py [--builder views|synthetic]   # build a fresh warehouse, report, drop it
     .venv/bin/python bench/report.py --keep                        # ... and keep it; prints its URL
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from convdiv.report.build import build_report  # noqa: E402
+from convdiv.report.data import Options  # noqa: E402
 from convdiv.report.synthetic import PAPER_SEEDS, PAPER_SIZES, PAPER_STEPS, build_synthetic_warehouse  # noqa: E402
 from convdiv.warehouse import schema  # noqa: E402
 
@@ -79,6 +82,7 @@ def main() -> None:
     ap.add_argument("--positions", type=int, default=4662, help="positions (synthetic builder)")
     ap.add_argument("--builder", choices=("views", "synthetic"), default="views")
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "bench-report.html"))
+    ap.add_argument("--regression-bootstrap", action="store_true", help="bootstrap the regression coefficients too")
     args = ap.parse_args()
     print(f"cpus: {os.cpu_count()}")
 
@@ -108,7 +112,8 @@ def main() -> None:
             print(f"warehouse ({args.builder}): {rows[0]:,} checkpoint_token + {rows[1]:,} pair_token rows loaded "
                   f"and aggregates rebuilt in {time.perf_counter() - t:.1f} s")
         out = Path(args.out)
-        result = build_report(engine, out)
+        options = Options(regression_bootstrap=True) if args.regression_bootstrap else None
+        result = build_report(engine, out, options=options)
         print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)")
         for key, seconds in result.timings.items():
             print(f"  {key:>12}: {seconds:7.2f} s")
