@@ -85,7 +85,8 @@ def db_upgrade(obj: Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
 @pass_context
 def db_status(obj: Context, as_json: bool) -> None:
-    """Show the schema revision (current vs head), the server version and row counts per table."""
+    """Show the schema revision (current vs head), the server version, row counts per table and the ingest runs
+    that are running, stale or aborted (dead workers' runs are aborted first, as an ingest would)."""
     from convdiv.warehouse import status
 
     engine = obj.engine(check_schema=False)
@@ -104,6 +105,18 @@ def db_status(obj: Context, as_json: bool) -> None:
         table = Table("table", "rows", title="row counts")
         for name, rows in report.row_counts.items():
             table.add_row(name, f"{rows:,}")
+        out.print(table)
+    if report.run_counts:
+        counts = ", ".join(f"{n} {state}" for state, n in report.run_counts.items())
+        out.print(f"ingest runs: {counts}" + (f" (aborted now: {', '.join(map(str, report.aborted_now))})"
+                                              if report.aborted_now else ""), highlight=False)
+    if report.runs:
+        table = Table("run", "host", "state", "started", "last heartbeat", "units held", "why",
+                      title="ingest runs running, stale (lease expired) or aborted")
+        for r in report.runs:
+            table.add_row(str(r.ingest_run_id), r.host, r.state, f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+                          f"{r.heartbeat_at:%H:%M:%S}" if r.heartbeat_at else "-", str(r.units_running),
+                          r.reason or "")
         out.print(table)
 
 

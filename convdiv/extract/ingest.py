@@ -194,6 +194,7 @@ def prepare(
     check_arguments(batch_tokens=batch_tokens, workers=workers, context_length=context_length,
                     memory_budget_gb=memory_budget_gb)
     check_suite_name(name)
+    ledger.lease_seconds()  # a bad CONVDIV_LEASE_SECONDS is refused before anything is registered
     comparisons = parse_comparisons(comparisons)
     if cache_policy not in CACHE_POLICIES:
         raise ConvdivError(f"--cache-policy must be one of {', '.join(CACHE_POLICIES)}, not {cache_policy!r}")
@@ -381,6 +382,8 @@ def ingest(
                    device=device, dtype=dtype, batch_tokens=batch_tokens, context_length=context_length,
                    workers=workers, force=force, memory_budget_gb=memory_budget_gb, cache_policy=cache_policy,
                    devices=devices, name=name)
+    # Workers that died (same host) or lost their lease: their runs are aborted and their units claimable again.
+    aborted = ledger.reap(plan.conninfo)
     todo, skipped = _split_todo(plan)
     outcomes = [UnitOutcome(u.key, "skipped") for u in skipped]
     outcomes += [UnitOutcome(key, "missing", error=why) for key, why in plan.missing_units.items()]
@@ -389,6 +392,8 @@ def ingest(
     total = sum(max(1, len(u.writes)) for u in todo)
     n_workers = len(plan.devices) or max(1, int(workers))
     if notes is not None:
+        for run in aborted:
+            notes(f"aborted ingest run {run.ingest_run_id} ({run.host}): {run.reason}; its units are claimable again")
         for warning in plan.warnings:
             notes(f"warning: {warning}")
         needed = sorted({label for u in todo for label in u.needs})

@@ -178,6 +178,7 @@ class Worker:
         self._evicted: set[str] = set()
         self.report = WorkerReport(worker=index, ingest_run_id=0)
         self._bad: dict[str, str] = {}  # checkpoints that failed to load (not retried by later groups)
+        self._heartbeat: ledger.Heartbeat | None = None
 
     def run(self) -> WorkerReport:
         import torch
@@ -189,11 +190,27 @@ class Worker:
                                                   "device": plan.compute.device}, __version__)
         report = self.report
         report.ingest_run_id = run_id
+        # The run's lease is renewed from now until this method returns (see warehouse/ledger.py, Leases).
+        self._heartbeat = ledger.Heartbeat(plan.conninfo, run_id).__enter__()
+        try:
+            return self._run(run_id)
+        finally:
+            self._heartbeat.__exit__(None, None, None)
+
+    def _run(self, run_id: int) -> WorkerReport:
+        plan, report = self.plan, self.report
         # Imported here: convdiv.extract.ingest imports this module at its top.
         from convdiv.extract.ingest import read_corpus
 
-        with ledger.connect(plan.conninfo) as conn:
-            data = read_corpus(conn, plan.corpus_id, plan.vocab_size, plan.corpus_name)
+        try:
+            with ledger.connect(plan.conninfo) as conn:
+                data = read_corpus(conn, plan.corpus_id, plan.vocab_size, plan.corpus_name)
+        except BaseException:
+            try:
+                ledger.finish_run(plan.conninfo, run_id, "failed")
+            except Exception:  # noqa: BLE001 - the database may be what failed; the first error is reported
+                pass
+            raise
         candidates = [ledger.Candidate(u.unit_id, u.config_hash, u.group) for u in plan.units]
         # Three stages in flight (see the module docstring): the prefetch thread claims and loads group k+1,
         # this thread computes group k, the publish thread publishes group k-1 (its work is mostly the database
@@ -346,6 +363,10 @@ class Worker:
 
     def _claim(self, candidates, run_id) -> _Group | None:
         plan = self.plan
+        if self._heartbeat is not None and self._heartbeat.aborted:
+            raise ConvdivError(f"ingest run {run_id} was aborted by another process (its lease of "
+                               f"{self._heartbeat.lease_s:g} s expired before a heartbeat renewed it): re-run convdiv "
+                               "ingest (raise CONVDIV_LEASE_SECONDS if this machine stalls that long)")
         claim = ledger.claim(plan.conninfo, candidates, run_id, limit=plan.group_limit, force_before=plan.force_before)
         if claim is None:
             return None

@@ -19,14 +19,24 @@ comparisons, every value finite, KL >= 0), deletion of whatever the unit owned b
 into the facts, ``status = 'done'`` with provenance, COMMIT. A concurrent reader therefore sees a unit's rows
 either all or not at all; a crash anywhere before COMMIT leaves the facts as they were.
 
+Leases (:class:`Heartbeat`, :func:`reap_runs`): each worker's ``ingest_run`` holds a lease (``lease_until``,
+CONVDIV_LEASE_SECONDS, default 60 s) that a heartbeat thread renews every third of it on its own connection. The
+next ingest, claim or ``convdiv db status`` aborts a 'running' run whose lease ended, or at once one whose process
+is gone on the same host (``host`` is "hostname:pid"): the run is marked ``aborted`` with the reason, a session
+still holding one of its units' locks (a hung worker, a dead machine's half-open connection) is terminated, and its
+units go back to ``pending``. The publish checks that its unit is still ``running`` under its own run, so a worker
+whose units were given back can never publish them.
+
 SQL lives in ``convdiv/warehouse/sql/ingest.sql`` (named queries).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +65,11 @@ PAIR_TOKEN_TYPES = ("int4", "int4", "float4", "float4")
 # COPY into staging), "publish" (the default: inside the transaction, after facts and aggregates are written,
 # before COMMIT), "between" (right after a unit's COMMIT, before the next one).
 PAUSE_ENV = "CONVDIV_TEST_PUBLISH_PAUSE"
+
+# A worker's lease: long enough to ride out a busy machine (beats every third of it), short enough that a dead
+# worker's units come back within a minute. Tests shorten it.
+LEASE_ENV = "CONVDIV_LEASE_SECONDS"
+DEFAULT_LEASE_S = 60.0
 _pause_counts: dict[str, int] = {}
 
 
@@ -91,19 +106,140 @@ def connect(info: str, **kwargs) -> psycopg.Connection:
 # --------------------------------------------------------------------------------------------- runs and units
 
 
+def lease_seconds() -> float:
+    """The lease of this process's runs (CONVDIV_LEASE_SECONDS, default 60 s)."""
+    raw = os.environ.get(LEASE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LEASE_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConvdivError(f"{LEASE_ENV}={raw!r} is invalid: give a positive number of seconds (or unset it for "
+                           f"the default {DEFAULT_LEASE_S:g})")
+    return value
+
+
 def start_run(info: str, arguments: Mapping, version: str) -> int:
-    """Register one worker process (``ingest_run``) and return its id."""
+    """Register one worker process (``ingest_run``, holding a lease from now) and return its id."""
     with connect(info) as conn:
         return conn.execute(
             q("start_ingest_run"),
             {"convdiv_version": version, "host": f"{socket.gethostname()}:{os.getpid()}",
-             "arguments": Jsonb(dict(arguments))},
+             "arguments": Jsonb(dict(arguments)), "lease_s": lease_seconds()},
         ).fetchone()[0]
 
 
 def finish_run(info: str, ingest_run_id: int, status: str) -> None:
+    """Close a run (an aborted run stays aborted)."""
     with connect(info) as conn:
         conn.execute(q("finish_ingest_run"), {"ingest_run_id": ingest_run_id, "status": status})
+
+
+class Heartbeat:
+    """Renews a run's lease every third of it, in a daemon thread on its own connection.
+
+    A failed beat (server gone for a moment) is retried at the next one with a new connection; the worker's own
+    work reports real database failures. ``aborted`` turns true when the run was aborted by another process.
+    """
+
+    def __init__(self, info: str, ingest_run_id: int, lease_s: float | None = None):
+        self.info = info
+        self.ingest_run_id = ingest_run_id
+        self.lease_s = lease_s or lease_seconds()
+        self.aborted = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"convdiv-heartbeat-{ingest_run_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn: psycopg.Connection | None = None
+        try:
+            while not self._stop.wait(self.lease_s / 3):
+                try:
+                    if conn is None or conn.closed:
+                        conn = connect(self.info, autocommit=True, connect_timeout=max(2, int(self.lease_s / 3)))
+                    row = conn.execute(q("renew_lease"), {"ingest_run_id": self.ingest_run_id,
+                                                          "lease_s": self.lease_s}).fetchone()
+                except psycopg.Error:
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    continue
+                if row is None:
+                    self.aborted = True
+                    return
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+@dataclass(frozen=True)
+class AbortedRun:
+    ingest_run_id: int
+    host: str
+    reason: str
+
+
+def _process_gone(host: str) -> bool:
+    """True when ``host`` ("hostname:pid") names a process of this host that no longer runs (or is a zombie)."""
+    name, _, pid_text = host.rpartition(":")
+    if name != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine: only its lease can tell
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    try:  # a killed child its parent has not reaped yet still answers signal 0
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
+
+
+def reap_runs(conn: psycopg.Connection) -> list[AbortedRun]:
+    """Abort the runs whose process is gone (same host) or whose lease ended; give their units back.
+
+    ``conn`` is in autocommit mode. Sessions that still hold a lock of an expired run's unit are terminated (they
+    belong to a worker that lost its lease); without the privilege to do so, those units stay locked until the
+    server drops the sessions, and the run is aborted all the same.
+    """
+    running = conn.execute(q("running_runs")).fetchall()
+    gone = [run_id for run_id, host in running if _process_gone(host)]
+    with conn.transaction():
+        rows = conn.execute(q("abort_runs"), {"gone": gone}).fetchall()
+    if not rows:
+        return []
+    expired = [r[0] for r in rows if r[3]]
+    if expired:
+        for (pid,) in conn.execute(q("lease_lock_holders"), {"run_ids": expired, "lock_class": LOCK_CLASS}).fetchall():
+            try:
+                conn.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+            except psycopg.errors.InsufficientPrivilege:
+                pass
+    with conn.transaction():
+        conn.execute(q("give_back_units"), {"run_ids": [r[0] for r in rows]})
+    return [AbortedRun(r[0], r[1], r[2]) for r in rows]
+
+
+def reap(info: str) -> list[AbortedRun]:
+    """:func:`reap_runs` on a connection of its own, waiting for locks no longer than claims do."""
+    with connect(info, autocommit=True) as conn:
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (locks.lock_timeout_setting(),))
+        return reap_runs(conn)
 
 
 def ensure_units(conn: psycopg.Connection, suite_id: int, corpus_id: int, unit_keys: Sequence[str]) -> dict[str, int]:
@@ -178,6 +314,7 @@ def claim(
     # every lock of the claim and of the publish transactions waits at most this long (see warehouse/locks.py)
     conn.execute("SELECT set_config('lock_timeout', %s, false)", (locks.lock_timeout_setting(),))
     try:
+        reap_runs(conn)  # units of dead or lease-expired workers become claimable now, not when someone notices
         by_id = {c.unit_id: c for c in candidates}
         tried: list[int] = []
 
@@ -277,6 +414,11 @@ def _publish(claim_: Claim, rows: UnitRows, provenance: Provenance,
         status = conn.execute(q("lock_unit_for_publish"), {"unit_id": rows.unit_id}).fetchone()
         if status is None or status[1] != claim_.ingest_run_id:
             raise ConvdivError(f"ingest unit {rows.unit_key}: claimed by another worker meanwhile; not published")
+        if status[0] != "running":
+            raise ConvdivError(
+                f"ingest unit {rows.unit_key}: given back by another process (this worker's ingest run "
+                f"{claim_.ingest_run_id} lost its lease: no heartbeat for {lease_seconds():g} s); not published: re-run "
+                "convdiv ingest (raise CONVDIV_LEASE_SECONDS if this machine stalls that long)")
         with conn.cursor() as cur:
             for statement in q("create_stage_tables").split(";"):
                 if statement.strip():

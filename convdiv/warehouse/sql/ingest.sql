@@ -61,12 +61,69 @@ SELECT options FROM corpus WHERE corpus_id = %(corpus_id)s;
 -- ------------------------------------------------------------------------------------------ ledger
 
 -- name: start_ingest_run
-INSERT INTO ingest_run (convdiv_version, host, arguments, status)
-VALUES (%(convdiv_version)s, %(host)s, %(arguments)s, 'running')
+-- A run holds a lease from its start; its heartbeat thread renews it (renew_lease).
+INSERT INTO ingest_run (convdiv_version, host, arguments, status, heartbeat_at, lease_until)
+VALUES (%(convdiv_version)s, %(host)s, %(arguments)s, 'running', now(), now() + make_interval(secs => %(lease_s)s))
 RETURNING ingest_run_id;
 
 -- name: finish_ingest_run
-UPDATE ingest_run SET finished_at = now(), status = %(status)s WHERE ingest_run_id = %(ingest_run_id)s;
+-- An aborted run stays aborted: another process gave its units away.
+UPDATE ingest_run SET finished_at = now(), status = %(status)s, lease_until = NULL
+ WHERE ingest_run_id = %(ingest_run_id)s AND status = 'running';
+
+-- name: renew_lease
+-- No row: the run is no longer running (another process aborted it after its lease expired).
+UPDATE ingest_run SET heartbeat_at = now(), lease_until = now() + make_interval(secs => %(lease_s)s)
+ WHERE ingest_run_id = %(ingest_run_id)s AND status = 'running'
+RETURNING ingest_run_id;
+
+-- name: running_runs
+-- Runs still marked running, with their "host:pid" (the reaper checks the pids of its own host).
+SELECT ingest_run_id, host FROM ingest_run WHERE status = 'running';
+
+-- name: abort_runs
+-- Runs whose process is gone (checked on their host) or whose lease ended are aborted, saying why.
+UPDATE ingest_run r
+   SET status = 'aborted', finished_at = now(),
+       aborted_reason = CASE WHEN r.ingest_run_id = ANY(%(gone)s::int[])
+                             THEN 'process ' || r.host || ' is gone (seen from its host)'
+                             ELSE 'lease expired at ' || r.lease_until::timestamptz(0) || ' (last heartbeat '
+                                  || coalesce(r.heartbeat_at::timestamptz(0)::text, 'never') || ')' END
+ WHERE r.status = 'running'
+   AND (r.ingest_run_id = ANY(%(gone)s::int[]) OR r.lease_until < now())
+RETURNING r.ingest_run_id, r.host, r.aborted_reason, NOT (r.ingest_run_id = ANY(%(gone)s::int[]));
+
+-- name: lease_lock_holders
+-- Sessions of this database that still hold the advisory lock of a unit of the given (lease-expired) runs: a hung
+-- worker, or a dead machine whose connection the server still believes open.
+SELECT DISTINCT l.pid
+FROM pg_locks l
+JOIN ingest_unit u ON l.objid::bigint = u.unit_id
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid::bigint = %(lock_class)s
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.pid <> pg_backend_pid()
+  AND u.ingest_run_id = ANY(%(run_ids)s::int[]) AND u.status = 'running';
+
+-- name: give_back_units
+-- The aborted runs' units are claimable again, and the ledger says so.
+UPDATE ingest_unit
+   SET status = 'pending', error = 'given back: ingest run ' || ingest_run_id || ' was aborted'
+ WHERE ingest_run_id = ANY(%(run_ids)s::int[]) AND status = 'running';
+
+-- name: runs_for_status
+-- `convdiv db status`: runs still running (stale when their lease ended) and the most recent aborted ones.
+SELECT r.ingest_run_id, r.host, r.status, r.started_at, r.finished_at, r.heartbeat_at, r.lease_until,
+       r.aborted_reason, (r.status = 'running' AND r.lease_until < now()) AS stale,
+       (SELECT count(*) FROM ingest_unit u WHERE u.ingest_run_id = r.ingest_run_id AND u.status = 'running')
+         AS units_running
+FROM ingest_run r
+WHERE r.status = 'running'
+   OR r.ingest_run_id IN (SELECT ingest_run_id FROM ingest_run WHERE status = 'aborted'
+                           ORDER BY ingest_run_id DESC LIMIT %(aborted_limit)s)
+ORDER BY r.ingest_run_id;
+
+-- name: run_status_counts
+SELECT status, count(*) FROM ingest_run GROUP BY status ORDER BY status;
 
 -- name: ensure_unit
 INSERT INTO ingest_unit (suite_id, corpus_id, unit_key) VALUES (%(suite_id)s, %(corpus_id)s, %(unit_key)s)
@@ -110,6 +167,8 @@ UPDATE ingest_unit SET status = 'failed', error = %(error)s, finished_at = now()
  WHERE unit_id = ANY(%(unit_ids)s::int[]) AND ingest_run_id = %(ingest_run_id)s;
 
 -- name: lock_unit_for_publish
+-- The fence: a unit is published only while it is still 'running' under the publishing worker's run (a unit given
+-- back after that run's lease expired, or claimed by another worker, is not).
 SELECT status, ingest_run_id FROM ingest_unit WHERE unit_id = %(unit_id)s FOR UPDATE;
 
 -- name: mark_done
