@@ -220,7 +220,8 @@ def reap_runs(conn: psycopg.Connection) -> list[AbortedRun]:
     running = conn.execute(q("running_runs")).fetchall()
     gone = [run_id for run_id, host in running if _process_gone(host)]
     with conn.transaction():
-        rows = conn.execute(q("abort_runs"), {"gone": gone}).fetchall()
+        rows = conn.execute(q("abort_runs"), {"gone": gone,
+                                              "self_host": f"{socket.gethostname()}:{os.getpid()}"}).fetchall()
     if not rows:
         return []
     expired = [r[0] for r in rows if r[3]]

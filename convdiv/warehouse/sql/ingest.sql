@@ -82,7 +82,8 @@ RETURNING ingest_run_id;
 SELECT ingest_run_id, host FROM ingest_run WHERE status = 'running';
 
 -- name: abort_runs
--- Runs whose process is gone (checked on their host) or whose lease ended are aborted, saying why.
+-- Runs whose process is gone (checked on their host) or whose lease ended are aborted, saying why. A process never
+-- aborts its own runs (a bench or test that holds a run without a heartbeat).
 UPDATE ingest_run r
    SET status = 'aborted', finished_at = now(),
        aborted_reason = CASE WHEN r.ingest_run_id = ANY(%(gone)s::int[])
@@ -90,7 +91,7 @@ UPDATE ingest_run r
                              ELSE 'lease expired at ' || r.lease_until::timestamptz(0) || ' (last heartbeat '
                                   || coalesce(r.heartbeat_at::timestamptz(0)::text, 'never') || ')' END
  WHERE r.status = 'running'
-   AND (r.ingest_run_id = ANY(%(gone)s::int[]) OR r.lease_until < now())
+   AND (r.ingest_run_id = ANY(%(gone)s::int[]) OR r.lease_until < now()) AND r.host <> %(self_host)s
 RETURNING r.ingest_run_id, r.host, r.aborted_reason, NOT (r.ingest_run_id = ANY(%(gone)s::int[]));
 
 -- name: lease_lock_holders
