@@ -22,8 +22,7 @@ WITH last_step AS (
     -- a checkpoint "has facts in a corpus" when one of its checkpoint_token rows points at a position of it
     SELECT ci.model_id, max(ci.step) AS final_step
     FROM checkpoint_info AS ci
-    JOIN unnest(p_model_ids) AS sel(model_id) ON sel.model_id = ci.model_id
-    WHERE EXISTS (
+    WHERE ci.model_id = ANY (p_model_ids) AND EXISTS (
         SELECT 1
         FROM checkpoint_token AS ct
         JOIN position AS p ON p.position_id = ct.position_id

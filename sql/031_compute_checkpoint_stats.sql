@@ -62,14 +62,14 @@ FROM (
         avg(ct.entropy::double precision) AS mean_entropy,
         avg(ct.kl_uniform::double precision) AS mean_kl_uniform,
         avg(ct.kl_unigram::double precision) AS mean_kl_unigram
-    FROM unnest(p_checkpoint_ids) AS sel(checkpoint_id)
-    JOIN checkpoint_token AS ct ON ct.checkpoint_id = sel.checkpoint_id
+    FROM checkpoint_token AS ct
     JOIN position_features AS pf ON pf.position_id = ct.position_id
     JOIN checkpoint AS c ON c.checkpoint_id = ct.checkpoint_id
     JOIN run AS r ON r.run_id = c.run_id
     LEFT JOIN final_surprisal AS fs
         ON fs.model_id = r.model_id AND fs.corpus_id = pf.corpus_id AND fs.position_id = ct.position_id
-    WHERE pf.corpus_id = p_corpus_id
+    -- the ids as an index condition of the scan itself (not a join the planner could turn into a full scan)
+    WHERE ct.checkpoint_id = ANY (p_checkpoint_ids) AND pf.corpus_id = p_corpus_id
     GROUP BY GROUPING SETS (
         (ct.checkpoint_id, pf.corpus_id),
         (ct.checkpoint_id, pf.corpus_id, pf.pos_t),

@@ -53,8 +53,7 @@ FROM (
         END AS category_order,
         count(*) AS n_positions,
         avg((pt.kl_ab::double precision + pt.kl_ba::double precision) / 2) AS mean_kl
-    FROM unnest(p_comparison_ids) AS sel(comparison_id)
-    JOIN pair_token AS pt ON pt.comparison_id = sel.comparison_id
+    FROM pair_token AS pt
     JOIN position_features AS pf ON pf.position_id = pt.position_id
     JOIN comparison AS cmp ON cmp.comparison_id = pt.comparison_id
     JOIN checkpoint AS c ON c.checkpoint_id = cmp.checkpoint_a
@@ -62,7 +61,8 @@ FROM (
     LEFT JOIN final_surprisal AS fs
         ON cmp.kind <> 'cross_size'
         AND fs.model_id = r.model_id AND fs.corpus_id = pf.corpus_id AND fs.position_id = pt.position_id
-    WHERE pf.corpus_id = p_corpus_id
+    -- the ids as an index condition of the scan itself (not a join the planner could turn into a full scan)
+    WHERE pt.comparison_id = ANY (p_comparison_ids) AND pf.corpus_id = p_corpus_id
     GROUP BY GROUPING SETS (
         (pt.comparison_id, pf.corpus_id),
         (pt.comparison_id, pf.corpus_id, pf.pos_t),

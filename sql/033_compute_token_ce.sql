@@ -11,16 +11,16 @@ RETURNS TABLE (model_id smallint, step int, corpus_id smallint, token_id int, n 
 LANGUAGE sql STABLE
 AS $$
 WITH size_step AS (
-    SELECT DISTINCT ci.model_id, ci.step
-    FROM unnest(p_checkpoint_ids) AS sel(checkpoint_id)
-    JOIN checkpoint_info AS ci ON ci.checkpoint_id = sel.checkpoint_id
+    SELECT DISTINCT ci.model_id, ci.step FROM checkpoint_info AS ci WHERE ci.checkpoint_id = ANY (p_checkpoint_ids)
 )
 SELECT ci.model_id::smallint, ci.step, p.corpus_id::smallint, p.target_token_id, count(*),
        avg(ct.ce::double precision)
-FROM size_step AS ss
-JOIN checkpoint_info AS ci ON ci.model_id = ss.model_id AND ci.step = ss.step
-JOIN checkpoint_token AS ct ON ct.checkpoint_id = ci.checkpoint_id
+FROM checkpoint_token AS ct
+JOIN checkpoint_info AS ci ON ci.checkpoint_id = ct.checkpoint_id
 JOIN position AS p ON p.position_id = ct.position_id
 WHERE p.corpus_id = p_corpus_id
+  AND ct.checkpoint_id = ANY (ARRAY(
+      SELECT c.checkpoint_id FROM checkpoint_info AS c JOIN size_step AS ss ON ss.model_id = c.model_id AND ss.step = c.step
+  ))
 GROUP BY ci.model_id, ci.step, p.corpus_id, p.target_token_id
 $$;

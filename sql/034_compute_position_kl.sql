@@ -20,10 +20,13 @@ SELECT
     count(*)::int,
     avg((pt.kl_ab::double precision + pt.kl_ba::double precision) / 2),
     var_pop((pt.kl_ab::double precision + pt.kl_ba::double precision) / 2) * count(*)
-FROM unnest(p_group_ids) AS sel(group_id)
-JOIN comparison_group_member AS gm ON gm.group_id = sel.group_id
-JOIN pair_token AS pt ON pt.comparison_id = gm.comparison_id
+FROM pair_token AS pt
+JOIN comparison_group_member AS gm ON gm.comparison_id = pt.comparison_id
 JOIN position AS p ON p.position_id = pt.position_id
 WHERE p.corpus_id = p_corpus_id
+  -- the groups' comparisons as an index condition of the scan itself
+  AND pt.comparison_id = ANY (ARRAY(
+      SELECT m.comparison_id FROM comparison_group_member AS m WHERE m.group_id = ANY (p_group_ids)
+  ))
 GROUP BY gm.group_id, p.corpus_id, pt.position_id
 $$;

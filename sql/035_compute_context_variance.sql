@@ -14,7 +14,7 @@ RETURNS TABLE (
 LANGUAGE sql STABLE
 AS $$
 SELECT pk.group_id, pk.corpus_id, max(pk.n_comparisons), count(*), avg(pk.mean_kl), stddev_samp(pk.mean_kl)
-FROM unnest(p_group_ids) AS sel(group_id)
-JOIN agg_position_kl AS pk ON pk.group_id = sel.group_id AND pk.corpus_id = p_corpus_id
+FROM agg_position_kl AS pk
+WHERE pk.group_id = ANY (p_group_ids) AND pk.corpus_id = p_corpus_id
 GROUP BY pk.group_id, pk.corpus_id
 $$;

@@ -15,8 +15,8 @@ LANGUAGE sql STABLE
 AS $$
 SELECT pk.group_id, pk.corpus_id, p.target_token_id, count(*), max(pk.n_comparisons),
        sum(pk.n_comparisons * pk.mean_kl) / sum(pk.n_comparisons)
-FROM unnest(p_group_ids) AS sel(group_id)
-JOIN agg_position_kl AS pk ON pk.group_id = sel.group_id AND pk.corpus_id = p_corpus_id
+FROM agg_position_kl AS pk
 JOIN position AS p ON p.position_id = pk.position_id
+WHERE pk.group_id = ANY (p_group_ids) AND pk.corpus_id = p_corpus_id
 GROUP BY pk.group_id, pk.corpus_id, p.target_token_id
 $$;

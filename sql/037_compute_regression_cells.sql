@@ -21,9 +21,9 @@ WITH cells AS (
     SELECT
         pk.group_id, pk.corpus_id, p.frequency, p.pos_t, p.pos_prev, pk.n_comparisons, pk.mean_kl, pk.m2_kl,
         sum(pk.n_comparisons * pk.mean_kl) OVER cell / sum(pk.n_comparisons) OVER cell AS cell_mean
-    FROM unnest(p_group_ids) AS sel(group_id)
-    JOIN agg_position_kl AS pk ON pk.group_id = sel.group_id AND pk.corpus_id = p_corpus_id
+    FROM agg_position_kl AS pk
     JOIN position AS p ON p.position_id = pk.position_id
+    WHERE pk.group_id = ANY (p_group_ids) AND pk.corpus_id = p_corpus_id
     WINDOW cell AS (PARTITION BY pk.group_id, p.frequency, p.pos_t, p.pos_prev)
 )
 SELECT group_id, corpus_id, frequency, pos_t, pos_prev, sum(n_comparisons), min(cell_mean),

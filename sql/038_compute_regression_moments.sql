@@ -26,9 +26,8 @@ SELECT
     sum(pk.n_comparisons * pk.mean_kl),
     sum(pk.m2_kl + pk.n_comparisons * pk.mean_kl ^ 2),
     sum(pk.n_comparisons * pf.log_frequency * pk.mean_kl)
-FROM unnest(p_group_ids) AS sel(group_id)
-JOIN agg_position_kl AS pk ON pk.group_id = sel.group_id AND pk.corpus_id = p_corpus_id
+FROM agg_position_kl AS pk
 JOIN position_features AS pf ON pf.position_id = pk.position_id
-WHERE pf.log_frequency IS NOT NULL
+WHERE pk.group_id = ANY (p_group_ids) AND pk.corpus_id = p_corpus_id AND pf.log_frequency IS NOT NULL
 GROUP BY pk.group_id, pk.corpus_id, pf.pos_t, pf.pos_prev
 $$;

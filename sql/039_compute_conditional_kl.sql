@@ -25,15 +25,17 @@ SELECT
     avg(cs.mean_kl),
     stddev_samp(cs.mean_kl),
     avg((ka.mean_ce + kb.mean_ce) / 2)
-FROM unnest(p_group_ids) AS sel(group_id)
-JOIN comparison_group_member AS gm ON gm.group_id = sel.group_id
-JOIN comparison_stats AS cs ON cs.comparison_id = gm.comparison_id AND cs.corpus_id = p_corpus_id
+FROM comparison_stats AS cs
+JOIN comparison_group_member AS gm ON gm.comparison_id = cs.comparison_id
 LEFT JOIN checkpoint_stats AS ka
     ON ka.checkpoint_id = gm.checkpoint_a AND ka.corpus_id = cs.corpus_id
     AND ka.family = cs.family AND ka.category = cs.category
 LEFT JOIN checkpoint_stats AS kb
     ON kb.checkpoint_id = gm.checkpoint_b AND kb.corpus_id = cs.corpus_id
     AND kb.family = cs.family AND kb.category = cs.category
-WHERE cs.family <> 'all'
+WHERE cs.corpus_id = p_corpus_id AND cs.family <> 'all'
+  AND cs.comparison_id = ANY (ARRAY(
+      SELECT m.comparison_id FROM comparison_group_member AS m WHERE m.group_id = ANY (p_group_ids)
+  ))
 GROUP BY gm.group_id, cs.corpus_id, cs.family, cs.category, cs.category_order
 $$;

@@ -397,6 +397,7 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
     if rows.unit_id not in claim_.unit_ids:
         raise ValueError(f"unit {rows.unit_key} is not held by this claim")
     try:
+        _refresh_stale_statistics(claim_.conn)
         counts = _publish(claim_, rows, provenance, elapsed_s)
     except psycopg.Error as exc:
         blocked = locks.lock_error(f"ingest unit {rows.unit_key}", claim_.info, exc)
@@ -406,6 +407,13 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
     claim_.published.add(rows.unit_id)
     test_pause("between")
     return counts
+
+
+def _refresh_stale_statistics(conn: psycopg.Connection) -> None:
+    """ANALYZE the tables the aggregates read that outgrew their statistics, each in its own short transaction (the
+    claim connection is in autocommit): ANALYZE's lock then never sits inside a publish transaction."""
+    for (table,) in conn.execute(q("stale_statistics")).fetchall():
+        conn.execute(f'ANALYZE "{table}"')
 
 
 def _publish(claim_: Claim, rows: UnitRows, provenance: Provenance,

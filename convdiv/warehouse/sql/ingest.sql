@@ -238,6 +238,17 @@ SELECT checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram FROM stag
 INSERT INTO pair_token (comparison_id, position_id, kl_ab, kl_ba)
 SELECT comparison_id, position_id, kl_ab, kl_ba FROM stage_pair_token;
 
+-- name: stale_statistics
+-- Tables the unit's aggregates read whose size passed twice what their last ANALYZE saw (autovacuum lags behind a
+-- fast ingest; a fresh warehouse was analysed empty): the publish analyses them first, outside its transaction.
+SELECT c.relname
+FROM pg_class c
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+  AND c.relname = ANY(ARRAY['checkpoint_token', 'pair_token', 'position', 'vocab_token', 'checkpoint', 'run', 'model',
+                            'comparison', 'comparison_group', 'final_surprisal', 'checkpoint_stats',
+                            'comparison_stats', 'agg_token_ce', 'agg_position_kl'])
+  AND pg_relation_size(c.oid) / current_setting('block_size')::int > 2 * greatest(c.relpages, 0) + 8;
+
 -- name: maintain_aggregates
 -- The unit's aggregates, recomputed from its published facts in the same transaction (sql/060_maintain_aggregates.sql).
 SELECT maintain_aggregates(%(corpus_id)s, %(checkpoint_ids)s::int[], %(writes_checkpoints)s, %(kinds)s::text[]);
