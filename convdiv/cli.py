@@ -131,12 +131,7 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
 
     engine = obj.engine(check_schema=False)
     drift = catalog.drift(engine)
-    corpus_id = None
-    if corpus is not None:
-        with engine.connect() as conn:
-            corpus_id = conn.exec_driver_sql("SELECT corpus_id FROM corpus WHERE name = %s", (corpus,)).scalar()
-        if corpus_id is None:
-            raise ConvdivError(f"no corpus named {corpus!r} (see `convdiv corpus list`)")
+    corpus_id = _corpus_id(engine, corpus)
     # a schema that drifted cannot be trusted to recompute: report the drift alone
     checks = [] if drift else aggregates.check(engine, corpus_id)
     bad = [c for c in checks if not c.ok]
@@ -169,6 +164,17 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
                            "run `convdiv db rebuild` to recompute them")
 
 
+def _corpus_id(engine, name: str | None) -> int | None:
+    """The id of corpus ``name`` (None: every corpus), or one line naming the unknown corpus."""
+    if name is None:
+        return None
+    with engine.connect() as conn:
+        corpus_id = conn.exec_driver_sql("SELECT corpus_id FROM corpus WHERE name = %s", (name,)).scalar()
+    if corpus_id is None:
+        raise ConvdivError(f"no corpus named {name!r} (see `convdiv corpus list`)")
+    return corpus_id
+
+
 @db.command("rebuild")
 @click.option("--corpus", default=None, help="Rebuild only this corpus's aggregates (default: every corpus).")
 @pass_context
@@ -177,12 +183,7 @@ def db_rebuild(obj: Context, corpus: str | None) -> None:
     from convdiv.warehouse import aggregates
 
     engine = obj.engine()
-    corpus_id = None
-    if corpus is not None:
-        with engine.connect() as conn:
-            corpus_id = conn.exec_driver_sql("SELECT corpus_id FROM corpus WHERE name = %s", (corpus,)).scalar()
-        if corpus_id is None:
-            raise ConvdivError(f"no corpus named {corpus!r} (see `convdiv corpus list`)")
+    corpus_id = _corpus_id(engine, corpus)
     aggregates.rebuild(engine, corpus_id)
     click.echo("aggregates rebuilt from the facts")
 

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from convdiv import progress
 from convdiv.corpus import frequency as freq
 from convdiv.warehouse import locks
+from convdiv.warehouse.engine import libpq_conninfo
 from convdiv.corpus.positions import PositionTable, build_positions
 from convdiv.corpus.tagging import (BATCH_CHARS, TagVocab, Words, chunk_spans, load_tagger, mask_spans,
                                     resolve_model, tag_documents)
@@ -210,8 +211,7 @@ def _bounded_transaction(engine, what: str):
             conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (locks.lock_timeout_setting(),))
             yield conn
     except sa.exc.DBAPIError as exc:
-        info = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        blocked = locks.lock_error(what, info, exc)
+        blocked = locks.lock_error(what, libpq_conninfo(engine.url), exc)
         if blocked is not None:
             raise blocked from exc
         raise
