@@ -58,6 +58,9 @@ def test_three_machines_against_one_database_do_every_unit_exactly_once(hub_temp
                 "spec"]["template"]["spec"]["containers"][0]["command"]
             command = [c.replace("/opt/convdiv/docs/cluster", str(CLUSTER)) for c in command]
             env["JOB_COMPLETION_INDEX"] = str(task)
+            # the pod's image has convdiv on PATH; here that is the test's own environment (CI runs the venv's
+            # python without activating it, so its bin folder is not on PATH by itself)
+            env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [p.communicate(timeout=900) for p in procs]
     for task, (p, (out, err)) in enumerate(zip(procs, outputs)):
