@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from convdiv.analysis import sqlfiles
+from convdiv.warehouse import views
 from convdiv.testing.warehouses import build_curve_warehouse
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "sql.md"
@@ -36,5 +36,5 @@ def test_example_query_runs(engine, index):
 
 def test_every_view_and_aggregate_is_documented():
     text = DOC.read_text()
-    missing = [o.name for o in sqlfiles.objects() if f"`{o.name}" not in text]
+    missing = [o.name for o in views.objects() if f"`{o.name}" not in text]
     assert missing == []

@@ -1,4 +1,4 @@
-"""The SQL files as replaceable objects (sqlfiles), the latest migration's object list, rebuild and check."""
+"""The SQL files as replaceable objects (convdiv.warehouse.views), the latest migration's object list, rebuild and check."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from convdiv.analysis import sqlfiles
+from convdiv.warehouse import views
 from convdiv.errors import ConvdivError
 from convdiv.testing.warehouses import build_curve_warehouse
 from convdiv.warehouse import aggregates
@@ -49,13 +49,13 @@ def _latest_migration():
 
 
 def test_every_file_is_one_documented_object_in_dependency_order():
-    objs = sqlfiles.objects()
+    objs = views.objects()
     assert [o.name for o in objs] == list(_latest_migration().OBJECTS), "the latest migration must list sql/"
     names = [o.name for o in objs]
     for i, obj in enumerate(objs):
         text = obj.path.read_text()
         assert text.startswith(f"-- {obj.name}"), f"{obj.path.name}: header comment must start with the name"
-        body = sqlfiles._strip_comments(text)
+        body = views._strip_comments(text)
         # an object may only use objects created before it
         later = [n for n in names[i + 1:] if re.search(rf"\b{n}\b", body)]
         assert later == [], f"{obj.name} uses later objects {later}"
@@ -74,21 +74,21 @@ def test_read_prefers_the_version_pinned_for_a_revision(tmp_path):
     (tmp_path / "010_thing.sql").write_text("-- thing\nCREATE VIEW thing AS SELECT 2 AS x;\n")
     (tmp_path / "history").mkdir()
     (tmp_path / "history" / "thing@0002.sql").write_text("-- thing\nCREATE VIEW thing AS SELECT 1 AS x;\n")
-    assert "SELECT 1" in sqlfiles.read("thing", as_of="0002", sql_dir=tmp_path)
-    assert "SELECT 2" in sqlfiles.read("thing", as_of="0003", sql_dir=tmp_path)
-    assert "SELECT 2" in sqlfiles.read("thing", sql_dir=tmp_path)
+    assert "SELECT 1" in views.read("thing", as_of="0002", sql_dir=tmp_path)
+    assert "SELECT 2" in views.read("thing", as_of="0003", sql_dir=tmp_path)
+    assert "SELECT 2" in views.read("thing", sql_dir=tmp_path)
     with pytest.raises(ConvdivError, match="no SQL file"):
-        sqlfiles.read("other", sql_dir=tmp_path)
+        views.read("other", sql_dir=tmp_path)
     (tmp_path / "011_wrong.sql").write_text("CREATE VIEW right_name AS SELECT 1;\n")
     with pytest.raises(ConvdivError, match="named for another object"):
-        sqlfiles.objects(tmp_path)
+        views.objects(tmp_path)
 
 
 def test_replace_recreates_the_object_and_its_dependants(engine):
     build_curve_warehouse(engine)
     with engine.begin() as conn:
         before = conn.execute(sa.text("SELECT * FROM phase_boundaries")).all()
-        redone = sqlfiles.replace(conn, "expected_kl")
+        redone = views.replace(conn, "expected_kl")
         assert redone[0] == "expected_kl"
         assert {"conditional_kl", "relative_divergence", "phase_boundaries", "context_variance"} <= set(redone)
         assert conn.execute(sa.text("SELECT * FROM phase_boundaries")).all() == before

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,9 @@ from sqlalchemy.engine import Engine
 
 from convdiv.config import Settings
 from convdiv.errors import ConvdivError
+from convdiv.warehouse import queries
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+Q = queries.beside(__file__)
 
 # The analysis views of docs/sql.md ("## Views"); tests/test_api.py checks this list against that page.
 DOCUMENTED_VIEWS: tuple[str, ...] = (
@@ -27,11 +27,6 @@ DOCUMENTED_VIEWS: tuple[str, ...] = (
     "ce_difference", "phase_boundaries", "regression_inputs", "regression_cells", "regression_moments",
     "token_divergence", "context_variance", "position_kl",
 )
-
-
-@lru_cache(maxsize=None)
-def _sql(name: str) -> sa.TextClause:
-    return sa.text((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
 
 
 def connect(url: str | None = None, data_dir: str | Path | None = None) -> "Warehouse":
@@ -122,7 +117,7 @@ class Warehouse:
         """The columns of view (or table) ``name``, in order."""
         if name not in self._columns:
             with self._connect() as conn:
-                cols = list(conn.execute(_sql("relation_columns"), {"name": name}).scalars())
+                cols = list(conn.exec_driver_sql(queries.WAREHOUSE["relation_columns"], {"name": name}).scalars())
             if not cols:
                 raise ConvdivError(f"no view or table named {name!r} in the warehouse; documented views: "
                                    f"{', '.join(DOCUMENTED_VIEWS)}")
@@ -151,17 +146,17 @@ class Warehouse:
             if value is None:
                 where.append(f"{quote(column)} IS NULL")
             elif _is_collection(value):
-                where.append(f"{quote(column)} = ANY(:{key})")
+                where.append(f"{quote(column)} = ANY(%({key})s)")
                 params[key] = [_plain(v) for v in value]
             else:
-                where.append(f"{quote(column)} = :{key}")
+                where.append(f"{quote(column)} = %({key})s")
                 params[key] = _plain(value)
         sql = f"SELECT {', '.join(quote(c) for c in wanted)} FROM {quote(name)}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self._read(sa.text(sql), params, what=f"view {name}")
+        return self._read(sql, params, what=f"view {name}")
 
     def query(self, sql: str, **params: Any) -> pd.DataFrame:
         """Any SQL as a DataFrame, with ``:name`` parameters bound from keyword arguments (never formatted in)."""
@@ -169,13 +164,13 @@ class Warehouse:
 
     def suites(self) -> pd.DataFrame:
         """One row per suite: source, sizes, seeds, steps, checkpoints and the corpora ingested on it."""
-        return self._read(_sql("suites"), {}, what="suites")
+        return self._read(Q["suites"], {}, what="suites")
 
     def corpora(self) -> pd.DataFrame:
         """One row per corpus: tokenizer, documents, positions, frequency source, spaCy model, created."""
-        from convdiv.corpus.load import sql as corpus_sql
+        from convdiv.corpus.load import Q as corpus_queries
 
-        return self._read(corpus_sql("list_corpora"), {}, what="corpora")
+        return self._read(corpus_queries["list_corpora"], {}, what="corpora")
 
     # ------------------------------------------------------------------------------------------- helpers
 

@@ -24,7 +24,6 @@ import json
 import struct
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ import sqlalchemy as sa
 
 from convdiv import progress
 from convdiv.corpus import frequency as freq
-from convdiv.warehouse import locks
+from convdiv.warehouse import locks, queries
 from convdiv.warehouse.engine import libpq_conninfo
 from convdiv.corpus.positions import PositionTable, build_positions
 from convdiv.corpus.tagging import (BATCH_CHARS, TagVocab, Words, chunk_spans, load_tagger, mask_spans,
@@ -43,7 +42,7 @@ from convdiv.vocab import tokenizer_fingerprint
 
 # Bump when the rows produced for the same inputs change (alignment rules, columns), so re-adds are not no-ops.
 CORPUS_FORMAT = 1
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+Q = queries.beside(__file__)
 COPY_CHUNK_ROWS = 200_000
 
 POSITION_COLUMNS = ("corpus_id", "document", "idx", "context_token_id", "target_token_id", "pos_t", "pos_prev",
@@ -55,11 +54,6 @@ TEXT_CODE_COLUMNS = ("pos_t", "pos_prev", "upos_t", "upos_prev", "group_t", "gro
 # (never below a few tagger batches, so spaCy's batching stays as efficient as in one call).
 PROGRESS_SLICES = 50
 TOKENIZE_SLICE_DOCS = 1024
-
-
-@lru_cache(maxsize=None)
-def sql(name: str) -> sa.TextClause:
-    return sa.text((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -170,17 +164,17 @@ def add_corpus(
                                "frequency_input": frequency_input}),
     }
     with _bounded_transaction(engine, f"corpus add {name!r}") as conn:
-        conn.execute(sql("lock_corpus_name"), {"name": name})
-        current = conn.execute(sql("find_corpus"), {"name": name}).first()
+        conn.exec_driver_sql(Q["lock_corpus_name"], {"name": name})
+        current = conn.exec_driver_sql(Q["find_corpus"], {"name": name}).first()
         facts_removed = 0
         if current is not None:
             if current.content_sha256 == content_sha:  # a concurrent add of the same corpus won
                 return CorpusInfo(current.corpus_id, name, current.n_documents, current.n_positions, created=False)
             if not replace:
                 raise ConvdivError(f"corpus {name!r} already exists with different content; use --replace")
-            facts_removed = conn.execute(sql("count_dependent_facts"), {"corpus_id": current.corpus_id}).scalar_one()
+            facts_removed = conn.exec_driver_sql(Q["count_dependent_facts"], {"corpus_id": current.corpus_id}).scalar_one()
             _delete_corpus(conn, current.corpus_id)
-        corpus_id = conn.execute(sql("insert_corpus"), row).scalar_one()
+        corpus_id = conn.exec_driver_sql(Q["insert_corpus"], row).scalar_one()
         copy_vocab(conn, corpus_id, texts, counts, logq)
         with progress.step(f"corpus add {name}: load", total=len(table), unit="positions") as bar:
             loaded = copy_positions(conn, corpus_id, table, on_rows=bar.advance)
@@ -193,11 +187,11 @@ def add_corpus(
 def remove_corpus(engine, name: str) -> int:
     """Delete a corpus and everything on it; returns the number of fact rows that cascaded away."""
     with _bounded_transaction(engine, f"corpus remove {name!r}") as conn:
-        conn.execute(sql("lock_corpus_name"), {"name": name})
-        current = conn.execute(sql("find_corpus"), {"name": name}).first()
+        conn.exec_driver_sql(Q["lock_corpus_name"], {"name": name})
+        current = conn.exec_driver_sql(Q["find_corpus"], {"name": name}).first()
         if current is None:
             raise ConvdivError(f"no corpus named {name!r}")
-        facts = conn.execute(sql("count_dependent_facts"), {"corpus_id": current.corpus_id}).scalar_one()
+        facts = conn.exec_driver_sql(Q["count_dependent_facts"], {"corpus_id": current.corpus_id}).scalar_one()
         _delete_corpus(conn, current.corpus_id)
     return int(facts)
 
@@ -220,14 +214,14 @@ def _bounded_transaction(engine, what: str):
 def _delete_corpus(conn, corpus_id: int) -> None:
     """The corpus, its positions and vocabulary, its facts (explicitly: the fact tables have no foreign keys) and
     its aggregates (foreign keys with ON DELETE CASCADE), in the caller's transaction."""
-    conn.execute(sql("delete_corpus_checkpoint_facts"), {"corpus_id": corpus_id})
-    conn.execute(sql("delete_corpus_pair_facts"), {"corpus_id": corpus_id})
-    conn.execute(sql("delete_corpus"), {"corpus_id": corpus_id})
+    conn.exec_driver_sql(Q["delete_corpus_checkpoint_facts"], {"corpus_id": corpus_id})
+    conn.exec_driver_sql(Q["delete_corpus_pair_facts"], {"corpus_id": corpus_id})
+    conn.exec_driver_sql(Q["delete_corpus"], {"corpus_id": corpus_id})
 
 
 def list_corpora(engine) -> list:
     with engine.connect() as conn:
-        return list(conn.execute(sql("list_corpora")))
+        return list(conn.exec_driver_sql(Q["list_corpora"]))
 
 
 # ------------------------------------------------------------------------------------------------ COPY
@@ -370,4 +364,4 @@ def _compare_existing(engine, name: str, documents_sha: str, frequency_input: st
 
 def _find(engine, name: str):
     with engine.connect() as conn:
-        return conn.execute(sql("find_corpus"), {"name": name}).first()
+        return conn.exec_driver_sql(Q["find_corpus"], {"name": name}).first()

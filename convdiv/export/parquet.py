@@ -38,7 +38,6 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 from urllib.parse import quote
@@ -50,9 +49,10 @@ import pyarrow.parquet as pq
 
 from convdiv import __version__, progress
 from convdiv.errors import ConvdivError
+from convdiv.warehouse import queries
 from convdiv.warehouse.loader import COPY_SIGNATURE, _row_dtype
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+Q = queries.beside(__file__)
 MANIFEST = "_convdiv_export.json"
 DEFAULT_BATCH_ROWS = 1_000_000
 COMPRESSION = "zstd"
@@ -79,10 +79,6 @@ FIXED_COPY_TYPES = {_BOOL: "bool", _INT2: "int2", _INT4: "int4", _INT8: "int8", 
 # Types whose CSV text pyarrow parses back exactly: numbers (NaN/Infinity included), booleans (t/f), text.
 CSV_TYPES = {*FIXED_COPY_TYPES, 1700, 25, 1043, 19}
 CSV_BYTES_PER_VALUE = 12  # a rough width of one CSV value, to turn batch_rows into pyarrow's block size
-
-@lru_cache(maxsize=None)
-def _sql(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
 @dataclass
@@ -188,7 +184,7 @@ class Selection:
 
 def _selection(conn, suites, corpora) -> Selection:
     params = {"suites": list(suites) if suites else None, "corpora": list(corpora) if corpora else None}
-    rows = conn.execute(_sql("selection"), params).fetchall()
+    rows = conn.execute(Q["selection"], params).fetchall()
     sel = Selection(suites=[(r[1], r[3]) for r in rows if r[0] == "suite"],
                     corpora=[(r[2], r[4]) for r in rows if r[0] == "corpus"],
                     pairs=sorted((r[1], r[2], r[3], r[4]) for r in rows if r[0] == "pair"))
@@ -221,7 +217,7 @@ def _plan(sel: Selection) -> Iterator[tuple[str, str, list[Partition]]]:
 
 
 def _columns(conn, name: str) -> tuple[list[Column], str]:
-    rows = conn.execute(_sql("relation_columns"), {"name": name}).fetchall()
+    rows = conn.execute(queries.WAREHOUSE["relation_columns"], {"name": name}).fetchall()
     if not rows:
         raise ConvdivError(f"the warehouse has no table or view {name!r}; run `convdiv db upgrade`")
     return [Column(r[0], r[1], r[2]) for r in rows], rows[0][3]
@@ -258,7 +254,7 @@ def partition_query(name: str, kind: str, columns: list[Column]):
     from psycopg import sql as pgsql
 
     if kind != "view":
-        return columns, pgsql.SQL(_sql(f"rows/{name}"))
+        return columns, pgsql.SQL(Q[f"rows/{name}"])
     columns = [c for c in columns if c.name not in PARTITIONING[kind]]  # the partition values live in the path
     query = pgsql.SQL("SELECT {} FROM {} WHERE suite_id = %(suite_id)s AND corpus_id = %(corpus_id)s").format(
         pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in columns), pgsql.Identifier(name))

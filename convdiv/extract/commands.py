@@ -90,14 +90,15 @@ def ledger_progress(engine, corpus: str, what: str | None = None):
     import sqlalchemy as sa
 
     from convdiv import progress
+    from convdiv.warehouse import queries
 
-    query = sa.text((Path(__file__).resolve().parent / "sql" / "ingest_progress.sql").read_text(encoding="utf-8"))
+    query = queries.beside(__file__)["ingest_progress"]
     with engine.connect() as conn:
         since = conn.execute(sa.text("SELECT now()")).scalar_one()  # the server's clock, as finished_at's
 
     def poll():
         with engine.connect() as conn:
-            row = conn.execute(query, {"since": since, "corpus": corpus}).one()
+            row = conn.exec_driver_sql(query, {"since": since, "corpus": corpus}).one()
         return row.done, row.total or None, f"{row.running} running" if row.running else ""
 
     with progress.step(what or f"ingest on {corpus}", unit="units", poll=poll) as step:

@@ -20,8 +20,9 @@ from sqlalchemy.engine import Engine
 from convdiv.analysis.bootstrap import DEFAULT_REPLICATES, expected_kl_intervals
 from convdiv.errors import ConvdivError
 from convdiv.report.model import Missing
+from convdiv.warehouse import queries
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+Q = queries.beside(__file__)
 WORK_MEM = "256MB"
 KIND_LABEL = {"seed_pair": "seed pairs", "consecutive_step": "consecutive steps", "cross_size": "cross-size"}
 KINDS = tuple(KIND_LABEL)
@@ -50,10 +51,6 @@ class Options:
         if unknown or not self.ce_fit_kinds:
             raise ConvdivError(f"unknown comparison kind {', '.join(unknown) or '(none given)'} for the CE fit: "
                                f"choose from {', '.join(KINDS)}")
-
-
-def read_sql_file(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def _to_float(df: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +103,7 @@ class ReportData:
         return _to_float(pd.DataFrame(rows, columns=columns))
 
     def query_file(self, name: str, planner: dict[str, str] | None = None, **params) -> pd.DataFrame:
-        return self.query(read_sql_file(name), params, planner=planner)
+        return self.query(Q[name], params, planner=planner)
 
     @cached_property
     def relations(self) -> set[str]:

@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
-from convdiv.analysis import sqlfiles
+from convdiv.warehouse import views
 from convdiv.warehouse.models import Base
 
 SCRATCH = "convdiv_expected"
@@ -84,9 +84,9 @@ def _object_drift(connection: Connection) -> list[str]:
     try:
         connection.exec_driver_sql(f"CREATE SCHEMA {SCRATCH}")
         connection.exec_driver_sql(f"SET LOCAL search_path = {SCRATCH}, {schema}")
-        expected = sqlfiles.objects()
+        expected = views.objects()
         for obj in expected:
-            sqlfiles.create(connection, obj.name)
+            views.create(connection, obj.name)
         live: dict[tuple[str, str], str] = {}
         for name, kind, nsp in connection.exec_driver_sql(_LIVE, {"schema": schema, "scratch": SCRATCH}).fetchall():
             live[(nsp, name)] = kind

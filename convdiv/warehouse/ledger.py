@@ -27,21 +27,19 @@ still holding one of its units' locks (a hung worker, a dead machine's half-open
 units go back to ``pending``. The publish checks that its unit is still ``running`` under its own run, so a worker
 whose units were given back can never publish them.
 
-SQL lives in ``convdiv/warehouse/sql/ingest.sql`` (named queries).
+SQL lives in ``convdiv/warehouse/sql/ingest.sql`` (named queries, read by ``convdiv.warehouse.queries``).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +47,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from convdiv.errors import ConvdivError
-from convdiv.warehouse import loader, locks
+from convdiv.warehouse import loader, locks, queries
 
-SQL_FILE = Path(__file__).with_name("sql") / "ingest.sql"
 
 # Advisory locks have a two-int4 key (class, object); the class keeps ours apart from other users of the server.
 LOCK_CLASS = 0x43445631  # "CDV1"
@@ -73,22 +70,9 @@ DEFAULT_LEASE_S = 60.0
 _pause_counts: dict[str, int] = {}
 
 
-@lru_cache(maxsize=1)
-def queries() -> dict[str, str]:
-    """The named queries of ``ingest.sql`` (``-- name: x`` starts query x; comment lines are kept)."""
-    text = SQL_FILE.read_text(encoding="utf-8")
-    out: dict[str, str] = {}
-    for block in re.split(r"^-- name: ", text, flags=re.M)[1:]:
-        name, _, body = block.partition("\n")
-        lines = body.strip().splitlines()
-        while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
-            lines.pop()  # the next section's header comments
-        out[name.strip()] = "\n".join(lines).rstrip().rstrip(";")
-    return out
-
-
 def q(name: str) -> str:
-    return queries()[name]
+    """A named query of ``convdiv/warehouse/sql/`` (psycopg placeholders)."""
+    return queries.WAREHOUSE[name]
 
 
 def conninfo(engine) -> str:

@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from convdiv.errors import ConvdivError, database_error
+from convdiv.warehouse import queries
 
-WRITE_PATHS_SQL = Path(__file__).resolve().parent / "sql" / "analyst_write_paths.sql"
 
 _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
 
@@ -71,8 +70,8 @@ def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantRes
             ).one()
             if role == me:
                 raise ConvdivError(f"role {role!r} is the user convdiv connects as; choose another analyst role")
-            existing = conn.execute(
-                sa.text("SELECT rolsuper, rolcanlogin FROM pg_roles WHERE rolname = :r"), {"r": role}
+            existing = conn.exec_driver_sql(
+                "SELECT rolsuper, rolcanlogin FROM pg_roles WHERE rolname = %(r)s", {"r": role}
             ).one_or_none()
             if existing is not None and existing.rolsuper:  # no grant restricts a superuser: say so before anything
                 raise ConvdivError(f"role {role!r} is a superuser and cannot be made read-only; choose another role")
@@ -103,7 +102,7 @@ def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantRes
 
 def _refuse_write_paths(conn, role: str, schema: str) -> None:
     """Raise (rolling the grant back) when ``role`` could still write by privileges alone; see the module doc."""
-    rows = conn.execute(sa.text(WRITE_PATHS_SQL.read_text(encoding="utf-8")), {"role": role, "schema": schema}).all()
+    rows = conn.exec_driver_sql(queries.WAREHOUSE["analyst_write_paths"], {"role": role, "schema": schema}).all()
     if not rows:
         return
     # has_*_privilege counts what a role inherits and what PUBLIC holds: a capability of the role itself that a

@@ -21,7 +21,7 @@ from convdiv.errors import StaleSchemaError
 # sql/ the user asked for: one copy of each file, browsable at the top and installed with the package).
 PACKAGE_DIR = Path(__file__).resolve().parent
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
-SQL_DIR = PACKAGE_DIR / "views"
+SQL_DIR = PACKAGE_DIR / "analytics"
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from convdiv.analysis import sqlfiles
+from convdiv.warehouse import views as sqlfiles
 
 revision = "0003"
 down_revision = "0002"

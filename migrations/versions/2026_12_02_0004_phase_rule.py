@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from convdiv.analysis import sqlfiles
+from convdiv.warehouse import views as sqlfiles
 
 revision = "0004"
 down_revision = "0003"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from convdiv.analysis import sqlfiles
+from convdiv.warehouse import views as sqlfiles
 
 revision = "0005"
 down_revision = "0004"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from convdiv.analysis import sqlfiles
+from convdiv.warehouse import views as sqlfiles
 
 revision = "0007"
 down_revision = "0006"

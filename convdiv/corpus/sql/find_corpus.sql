@@ -2,4 +2,4 @@
 -- (options: documents_sha256 and frequency_input, compared before any tokenising).
 SELECT corpus_id, content_sha256, n_documents, n_positions, options
 FROM corpus
-WHERE name = :name
+WHERE name = %(name)s

@@ -1,5 +1,5 @@
 -- Named queries of the ingest stage (ledger, dimensions, staging and publish).
--- Each query starts with a line `-- name: <name>`; `convdiv.warehouse.ledger.queries()` reads them.
+-- Each query starts with a line `-- name: <name>`; `convdiv.warehouse.queries` reads them.
 -- Placeholders are psycopg's %(name)s. Everything here runs through psycopg 3 directly (no ORM).
 
 -- ------------------------------------------------------------------------------------------ dimensions
