@@ -19,13 +19,17 @@ from convdiv.config import Settings
 from convdiv.errors import ConvdivError
 from convdiv.warehouse import queries
 
-Q = queries.beside(__file__)
+
+# Warehouse.suites(): the suite_summary view, as the API has always shown it.
+SUITES = ("SELECT suite_id, suite, source, tokenizer, sizes, seeds, steps, n_checkpoints, corpora, created_at "
+          "FROM suite_summary ORDER BY suite")
 
 # The analysis views of docs/sql.md ("## Views"); tests/test_api.py checks this list against that page.
 DOCUMENTED_VIEWS: tuple[str, ...] = (
     "token_records", "pair_records", "expected_kl", "reference_kl", "conditional_kl", "relative_divergence",
     "ce_difference", "phase_boundaries", "regression_inputs", "regression_cells", "regression_moments",
-    "token_divergence", "context_variance", "position_kl",
+    "token_divergence", "context_variance", "position_kl", "comparison_kl", "comparison_moments", "suite_summary",
+    "corpus_summary", "checkpoint_coverage", "ingest_coverage", "ingest_provenance", "example_tokens",
 )
 
 
@@ -164,7 +168,7 @@ class Warehouse:
 
     def suites(self) -> pd.DataFrame:
         """One row per suite: source, sizes, seeds, steps, checkpoints and the corpora ingested on it."""
-        return self._read(Q["suites"], {}, what="suites")
+        return self._read(SUITES, {}, what="suites")
 
     def corpora(self) -> pd.DataFrame:
         """One row per corpus: tokenizer, documents, positions, frequency source, spaCy model, created."""

@@ -1,9 +1,9 @@
 """Read the warehouse's analysis views into pandas for one report scope (suite, corpus, sizes).
 
-Everything the report shows comes from the views of ``sql/`` (documented in ``docs/sql.md``) and the report's own
-few queries in ``convdiv/report/sql/``; nothing is recomputed from facts in Python except the statistics that need
-statsmodels. A view that does not exist yet (an older warehouse) or has no rows for the scope raises
-:class:`~convdiv.report.model.Missing`, which the section turns into a note saying what is missing.
+Everything the report shows comes from the views of ``sql/`` (documented in ``docs/sql.md``), read by name with
+equality filters: no table is read directly and nothing is recomputed from facts in Python except the statistics
+that need statsmodels. A view with no rows for the scope raises :class:`~convdiv.report.model.Missing`, which the
+section turns into a note saying what is missing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from convdiv.errors import ConvdivError
 from convdiv.report.model import Missing
 from convdiv.warehouse import queries
 
-Q = queries.beside(__file__)
 WORK_MEM = "256MB"
 KIND_LABEL = {"seed_pair": "seed pairs", "consecutive_step": "consecutive steps", "cross_size": "cross-size"}
 KINDS = tuple(KIND_LABEL)
@@ -102,16 +101,17 @@ class ReportData:
             raw.close()
         return _to_float(pd.DataFrame(rows, columns=columns))
 
-    def query_file(self, name: str, planner: dict[str, str] | None = None, **params) -> pd.DataFrame:
-        return self.query(Q[name], params, planner=planner)
+    def lookup(self, name: str, where: str = "", **params) -> pd.DataFrame:
+        """Rows of view ``name`` whose columns equal ``params`` (not limited to the scope), ``where`` added."""
+        self.require(name)
+        conditions = [f"{column} = %({column})s" for column in params] + ([f"({where})"] if where else [])
+        sql = f"SELECT * FROM {name}" + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
+        return self.query(sql, params)
 
     @cached_property
     def relations(self) -> set[str]:
         """Views, materialised views and tables of the current schema."""
-        df = self.query(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'v', 'm', 'p')"
-        )
+        df = self.query(queries.WAREHOUSE["relation_names"])
         return set(df["relname"])
 
     def require(self, *views: str) -> None:
@@ -122,7 +122,8 @@ class ReportData:
                 "run `convdiv db upgrade`"
             )
 
-    def view(self, name: str, where: str = "", *, columns: tuple[str, ...] | None = None, **params) -> pd.DataFrame:
+    def view(self, name: str, where: str = "", *, columns: tuple[str, ...] | None = None,
+             planner: dict[str, str] | None = None, **params) -> pd.DataFrame:
         """Rows of a view for the scope's suite and corpus (and sizes, where the view has a size column).
 
         ``where`` adds a condition with %(name)s parameters (trusted text written in the sections); ``columns``
@@ -138,7 +139,7 @@ class ReportData:
         sql = f"SELECT {select} FROM {name} WHERE suite = %(suite)s AND corpus = %(corpus)s"
         if where:
             sql += f" AND ({where})"
-        df = self.query(sql, {"suite": self.scope.suite, "corpus": self.scope.corpus, **params})
+        df = self.query(sql, {"suite": self.scope.suite, "corpus": self.scope.corpus, **params}, planner=planner)
         df = self.restrict_sizes(df)
         self._cache[key] = df
         return df.copy()
@@ -181,9 +182,10 @@ class ReportData:
 
         Computed once per report from the per-comparison means (comparison_stats) and shared by the sections.
         """
-        self.require("comparison_stats", "comparison_info")
-        pairs = self.restrict_sizes(self.query_file("pair_stats", suite=self.scope.suite, corpus=self.scope.corpus,
-                                                    kinds=["seed_pair", "consecutive_step"]))
+        pairs = self.view("comparison_kl", "kind = ANY(%(kinds)s) AND family IN ('all', 'pos_t', 'pos_prev')",
+                          kinds=["seed_pair", "consecutive_step"],
+                          columns=("kind", "size", "step", "comparison_id", "seed_a", "seed_b", "family", "category",
+                                   "mean_kl"))
         return expected_kl_intervals(pairs, keys=("kind", "size", "step"),
                                      replicates=self.options.bootstrap_replicates)
 
@@ -193,9 +195,10 @@ def resolve_scope(engine: Engine, suite: str | None, corpus: str | None,
     """Pick the suite and corpus to report on; unknown names are a user error naming what exists."""
     probe = ReportData(engine, Scope(None, None))
     notes: list[str] = []
-    suites = probe.query_file("suites")
+    suites = probe.lookup("ingest_coverage").sort_values(["units_done", "suite", "corpus"],
+                                                          ascending=[False, True, True], na_position="last")
     all_suites = sorted(set(suites["suite"])) if not suites.empty else []
-    all_corpora = sorted(probe.query("SELECT name FROM corpus")["name"])
+    all_corpora = sorted(probe.lookup("corpus_summary")["corpus"])
     if suite is not None and suite not in all_suites:
         raise ConvdivError(f"no suite named {suite!r} in the warehouse (suites: {', '.join(all_suites) or 'none'})")
     if corpus is not None and corpus not in all_corpora:
@@ -220,10 +223,8 @@ def resolve_scope(engine: Engine, suite: str | None, corpus: str | None,
                          f"{corpus!r} (choose with --corpus)")
     present: list[str] = []
     if suite is not None:
-        df = probe.query(
-            "SELECT m.size FROM model m JOIN suite s ON s.suite_id = m.suite_id WHERE s.name = %(suite)s "
-            "ORDER BY m.size_rank, m.size", {"suite": suite})
-        present = list(df["size"])
+        df = probe.lookup("suite_summary", suite=suite)
+        present = list(df["sizes"].iloc[0]) if not df.empty else []
     chosen = present
     if sizes:
         unknown = [s for s in sizes if s not in present]

@@ -96,8 +96,111 @@ def execute_script(connection, sql: str) -> None:
 
 
 def create(connection, name: str, as_of: str | None = None) -> None:
-    """Run the file of ``name`` (its CREATE statement and any indexes) on a SQLAlchemy connection."""
-    execute_script(connection, read(name, as_of))
+    """Run the file of ``name`` (its CREATE statement and any indexes) on a SQLAlchemy connection, then document
+    the object from the file's header (``\\d+ expected_kl`` shows it)."""
+    text = read(name, as_of)
+    execute_script(connection, text)
+    comment(connection, name, text)
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a file's header comment says: the object's description and one per documented column."""
+
+    description: str
+    columns: dict[str, str]
+
+
+_ENTRY = re.compile(r"^--   (\S.*?)(?: {2,}(\S.*))?$")
+_CONTINUED = re.compile(r"^-- {4,}(\S.*)$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def header(text: str) -> Header:
+    """Parse the header convention of ``sql/``: a first line ``-- name: summary``, description lines, then
+    ``-- Columns:`` (or ``-- Columns (as table x):``) with ``--   col[, col]   description`` entries whose
+    description may continue on more-indented lines. Columns listed without a description get none."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line.rstrip())
+    described: list[str] = []
+    columns: dict[str, str] = {}
+    in_columns = False
+    current: list[str] = []
+    names: list[str] = []
+
+    def flush() -> None:
+        if names and current:
+            for col in names:
+                columns[col] = " ".join(current)
+
+    for line in lines:
+        if line.startswith("-- Columns"):
+            in_columns = True
+            continue
+        if not in_columns:
+            body = line[2:].strip()
+            if body:
+                described.append(body)
+            continue
+        continued = _CONTINUED.match(line)
+        entry = _ENTRY.match(line)
+        if continued and current:
+            current.append(continued.group(1))
+        elif entry:
+            flush()
+            candidates = [re.sub(r"\s*\([^)]*\)", "", n).strip() for n in entry.group(1).split(",")]
+            names = [n for n in candidates if _IDENTIFIER.match(n)]
+            if len(names) != len(candidates):  # a line of prose after the column list, not an entry
+                names, current, in_columns = [], [], False
+                described.append(line[2:].strip())
+                continue
+            current = [entry.group(2)] if entry.group(2) else []
+        else:
+            flush()
+            names, current, in_columns = [], [], False
+            if line[2:].strip():
+                described.append(line[2:].strip())
+    flush()
+    if described:  # the first line names the object: "expected_kl: ..." / "compute_x(ids, corpus_id): ..."
+        described[0] = re.sub(r"^[a-z0-9_]+(\([^)]*\))?: ", "", described[0])
+    return Header(" ".join(described), columns)
+
+
+def comment(connection, name: str, text: str | None = None) -> None:
+    """COMMENT ON the view (or function) ``name`` and its columns from the header of its file (``text``: the
+    version just created; default the newest file). Columns the header documents but the object lacks are skipped."""
+    head = header(text if text is not None else read(name))
+    kind = connection.exec_driver_sql(
+        "SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname = %s AND c.relkind IN ('v', 'm')",
+        (name,),
+    ).scalar()
+    if kind is None:
+        for signature in connection.exec_driver_sql(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = current_schema() AND p.proname = %s",
+            (name,),
+        ).scalars():
+            execute_script(connection, f"COMMENT ON FUNCTION {signature} IS {_literal(head.description)}")
+        return
+    what = "VIEW" if kind == "v" else "MATERIALIZED VIEW"
+    execute_script(connection, f"COMMENT ON {what} {name} IS {_literal(head.description)}")
+    present = set(connection.exec_driver_sql(
+        "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+        (name,),
+    ).scalars())
+    for column, description in head.columns.items():
+        if column in present:
+            execute_script(connection, f"COMMENT ON COLUMN {name}.{column} IS {_literal(description)}")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def drop(connection, name: str) -> None:

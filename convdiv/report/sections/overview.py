@@ -29,10 +29,10 @@ def build(data: ReportData) -> Section:
         raise Missing("the warehouse holds no suite: run `convdiv ingest SUITE --corpus NAME`")
     if scope.corpus is None:
         raise Missing("the warehouse holds no corpus: run `convdiv corpus add NAME ...`")
-    corpus = data.query_file("corpus", corpus=scope.corpus)
-    ck = data.query_file("checkpoints", suite=scope.suite, corpus=scope.corpus)
-    ck = data.restrict_sizes(ck)
-    prov = data.query_file("provenance", suite=scope.suite, corpus=scope.corpus)
+    corpus = data.lookup("corpus_summary", corpus=scope.corpus)
+    ck = (data.view("checkpoint_coverage").sort_values(["size_rank", "size", "seed", "step"])
+          .reset_index(drop=True))
+    prov = data.view("ingest_provenance").sort_values("started_at", na_position="last").reset_index(drop=True)
 
     summary = {
         "suite": scope.suite,
@@ -91,7 +91,7 @@ def build(data: ReportData) -> Section:
         more = f" and {len(holes) - 12} more" if len(holes) > 12 else ""
         sec.notes.append(f"warning: {len(holes)} checkpoint(s) without measurements on this corpus: "
                          f"{listed}{more}")
-    spec = data.query("SELECT spec FROM suite WHERE name = %(suite)s", {"suite": scope.suite})["spec"].iloc[0]
+    spec = data.lookup("suite_summary", suite=scope.suite)["spec"].iloc[0]
     if isinstance(spec, dict) and all(isinstance(spec.get(k), list) for k in ("sizes", "seeds", "steps")):
         wanted = [s_ for s_ in spec["sizes"] if s_ in set(scope.sizes)] or spec["sizes"]
         total = len(wanted) * len(spec["seeds"]) * len(spec["steps"])

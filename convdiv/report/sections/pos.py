@@ -115,7 +115,8 @@ def outlier_table(data: ReportData, frames: list[pd.DataFrame], family: str, key
     flagged = plotted[plotted["is_outlier"].astype(bool) | plotted["sigma_excludes_1"].astype(bool)]
     if flagged.empty:
         return None
-    examples = data.query_file("example_tokens", corpus=data.scope.corpus, per_category=5)
+    examples = data.lookup("example_tokens", "rank <= 5", corpus=data.scope.corpus).sort_values(
+        ["family", "category", "rank"])
     ex = (examples[examples["family"] == family]
           .assign(shown=lambda d: d["token"].map(lambda t: repr(t)[1:-1].replace(" ", "\u2423")))
           .groupby("category")["shown"].agg(lambda s: "  ".join(s)))

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from convdiv.analysis.bootstrap import regression_intervals
-from convdiv.analysis.regression import MOMENT_COLUMNS, fit_moments_steps, fit_steps, with_log10
+from convdiv.analysis.regression import MOMENT_COLUMNS, fit_moments_steps, with_log10
 from convdiv.report.data import KIND_LABEL, REGRESSION_BOOTSTRAP_ROWS, ReportData
 from convdiv.report.figures import (
     PANEL_SPACING, STEP_AXIS_NOTE, base_layout, colour, line_with_band, panel_legends, step_axis, step_x, tidy,
@@ -46,11 +46,9 @@ def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section, n_row
                          "--regression-bootstrap`")
         return None
     try:
-        data.require("comparison_info", "position_features")
         # The planner underestimates the corpus's positions behind the views and probes pair_token's index once
         # per (comparison, position): 2.4x slower than one hash join on demo-quick (measured), so no nested loop.
-        moments = data.restrict_sizes(data.query_file("comparison_moments", planner={"enable_nestloop": "off"},
-                                                      suite=data.scope.suite, corpus=data.scope.corpus, kind=kind))
+        moments = data.view("comparison_moments", "kind = %(kind)s", kind=kind, planner={"enable_nestloop": "off"})
     except Missing as exc:
         sec.notes.append(f"no bootstrap intervals: {exc}")
         return None
@@ -66,30 +64,16 @@ def build(data: ReportData) -> Section:
     kind, note = data.preferred_kind()
     if note:
         sec.notes.append(note)
-    if "regression_moments" in data.relations:
-        # Sufficient statistics per (size, step, POS pair), materialised at ingest: thousands of rows per kind.
-        frame = data.view("regression_moments", "kind = %(kind)s", kind=kind,
-                          columns=("step", "size", "pos_t", "pos_prev", *MOMENT_COLUMNS))
-        basis = "sufficient statistics (X'X, X'y) per (size, POS(t), POS(t-1)) group"
-    elif "regression_cells" in data.relations:
-        # The materialised cells of regression_inputs (refreshed by every ingest): no fact scan at report time.
-        frame = data.view("regression_cells", "kind = %(kind)s AND log_frequency IS NOT NULL", kind=kind,
-                          columns=("step", "size", "log_frequency", "pos_t", "pos_prev", "n", "mean_kl", "ss_within"))
-        basis = "aggregated design matrices (cells of equal regressors)"
-    else:
-        data.require("regression_inputs")
-        frame = data.query_file("regression_cells", suite=data.scope.suite, corpus=data.scope.corpus, kind=kind)
-        frame = data.restrict_sizes(frame)
-        basis = "aggregated design matrices (cells of equal regressors)"
+    # Sufficient statistics per (size, step, POS pair), maintained at ingest: thousands of rows per kind.
+    frame = data.view("regression_moments", "kind = %(kind)s", kind=kind,
+                      columns=("step", "size", "pos_t", "pos_prev", *MOMENT_COLUMNS))
+    basis = "sufficient statistics (X'X, X'y) per (size, POS(t), POS(t-1)) group"
     if frame.empty:
         raise Missing(f"no regression inputs for {KIND_LABEL[kind]}")
     present = set(frame["size"].unique().tolist())
     order = [s for s in data.scope.sizes if s in present]
     fits, coef_tables, coef_rows = [], {}, []
-    if "sum_kl" in frame.columns:
-        results = fit_moments_steps(frame, size_order=order)
-    else:
-        results = fit_steps(frame, size_order=order)
+    results = fit_moments_steps(frame, size_order=order)
     boot = bootstrap(data, kind, order, sec, int(frame["n"].sum()))
     for step in sorted(set(frame["step"].unique().tolist()) - set(results)):
         sec.notes.append(f"step {step}: not enough rows for the regression")
