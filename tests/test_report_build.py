@@ -195,46 +195,49 @@ def test_cli_report_command(engine, db_url, tmp_path):
     assert out.stat().st_size > 4_000_000
 
 
-def test_warehouse_without_views_says_to_upgrade(engine, tmp_path):
+def test_a_stale_warehouse_is_refused_with_the_fix(engine, tmp_path):
+    """The report reads views only; on a warehouse whose schema is older than this convdiv it says to upgrade
+    (no section-by-section fallbacks for older layouts)."""
+    from convdiv.errors import StaleSchemaError
     from convdiv.warehouse import schema
 
     build_synthetic_warehouse(engine, n_positions=80, steps=(0, 16))
-    schema.downgrade(engine, "0001")
-    result = build_report(engine, tmp_path / "old.html")
-    assert result.errors == {}
-    sections = {s.key: s for s in result.sections}
-    assert sections["overview"].missing is None  # reads tables only
-    for key in ("convergence", "reference", "pos", "regression", "tokens"):
-        assert "convdiv db upgrade" in sections[key].missing, key
+    schema.downgrade(engine, "0009")
+    with pytest.raises(StaleSchemaError, match="convdiv db upgrade"):
+        build_report(engine, tmp_path / "old.html")
+    assert not (tmp_path / "old.html").exists()
 
 
-def test_regression_sources_agree(engine, db_url, tmp_path):
-    """regression_moments, regression_cells and the on-the-fly query give the same fits."""
+def test_regression_moments_and_cells_give_the_same_fits(engine, tmp_path):
+    """The report fits the per-group sufficient statistics (regression_moments); the exact cells of equal
+    regressors (regression_cells) are an independent route to the same OLS: equal estimates and SEs per step."""
+    from convdiv.analysis.regression import fit_moments_steps, fit_steps
+
     build_synthetic_warehouse(engine, n_positions=150, steps=(0, 16, 256))
-
-    def regression(name, **options):
-        sec = {s.key: s for s in build_report(engine, tmp_path / name,
-                                              options=Options(**options)).sections}["regression"]
-        assert sec.error is None and sec.missing is None
-        return sec
-
-    results = [regression("moments.html")]
-    assert results[0].figures[0].data["boot_low"].notna().any()
-    unasked = regression("no-bootstrap.html", regression_bootstrap=False).figures[0].data
+    sec = {s.key: s for s in build_report(engine, tmp_path / "r.html").sections}["regression"]
+    assert sec.error is None and sec.missing is None
+    assert "sufficient statistics" in " ".join(sec.notes)
+    assert sec.figures[0].data["boot_low"].notna().any()
+    unasked = {s.key: s for s in build_report(engine, tmp_path / "n.html", options=Options(
+        regression_bootstrap=False)).sections}["regression"].figures[0].data
     assert "boot_low" not in unasked or unasked["boot_low"].isna().all()
-    for view in ("regression_moments", "regression_cells"):
-        with psycopg.connect(conninfo(db_url), autocommit=True) as conn:
-            conn.execute(f"DROP VIEW {view}")
-        results.append(regression(f"without-{view}.html"))
-    assert "sufficient statistics" in " ".join(results[0].notes)
-    assert "aggregated design matrices" in " ".join(results[2].notes)
-    for step in ("step 0", "step 16", "step 256"):
-        a = results[0].tables[1].choices[step].set_index("term")
-        for other in results[1:]:
-            b = other.tables[1].choices[step].set_index("term")
-            assert set(a.index) == set(b.index)
-            np.testing.assert_allclose(b.loc[a.index, "estimate"], a["estimate"], rtol=1e-6, atol=1e-12)
-            np.testing.assert_allclose(b.loc[a.index, "se"], a["se"], rtol=1e-5)
+
+    where = "kind = 'seed_pair' AND log_frequency IS NOT NULL"
+    moments = pd.read_sql(f"SELECT * FROM regression_moments WHERE kind = 'seed_pair'", engine)
+    cells = pd.read_sql(f"SELECT * FROM regression_cells WHERE {where}", engine)
+    by_moments = fit_moments_steps(moments)
+    by_cells = fit_steps(cells)
+    assert sorted(by_moments) == sorted(by_cells) == [0, 16, 256]
+    for step in by_moments:
+        a = by_moments[step].coefficients.set_index("term")
+        b = by_cells[step].coefficients.set_index("term")
+        assert set(a.index) == set(b.index)
+        np.testing.assert_allclose(b.loc[a.index, "estimate"], a["estimate"], rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(b.loc[a.index, "se"], a["se"], rtol=1e-5)
+    shown = sec.tables[1].choices["step 16"].set_index("term")
+    np.testing.assert_allclose(shown.loc[a.index.intersection(shown.index), "estimate"],
+                               by_moments[16].coefficients.set_index("term").loc[
+                                   a.index.intersection(shown.index), "estimate"], rtol=1e-6, atol=1e-12)
 
 
 def _fit_tables(result) -> dict[str, pd.DataFrame]:

@@ -116,3 +116,26 @@ def test_check_finds_stale_aggregates_and_rebuild_fixes_them(engine):
     assert all(c.ok for c in aggregates.check(engine))
     with engine.connect() as conn:
         assert conn.execute(query).scalar() == pytest.approx(2.0)
+
+
+def test_views_document_themselves_from_their_headers(engine):
+    """COMMENT ON VIEW / COLUMN / FUNCTION from each file's header: `\\d+ expected_kl` in psql shows them."""
+    header = views.header(views.read("expected_kl"))
+    assert header.description.startswith("the study's expected KL between checkpoints")
+    assert header.columns["ci_low"].startswith("95% interval") and "sd_kl" in header.columns
+    with engine.connect() as conn:
+        described = conn.exec_driver_sql(
+            "SELECT obj_description('expected_kl'::regclass, 'pg_class'), "
+            "col_description('expected_kl'::regclass, (SELECT attnum FROM pg_attribute "
+            " WHERE attrelid = 'expected_kl'::regclass AND attname = 'mean_kl'))").one()
+        undocumented = conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'v' "
+            "AND obj_description(c.oid, 'pg_class') IS NULL").scalars().all()
+        functions = conn.exec_driver_sql(
+            "SELECT count(*) FILTER (WHERE obj_description(p.oid, 'pg_proc') IS NULL), count(*) FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()").one()
+    assert described[0] == header.description
+    assert described[1] == header.columns["mean_kl"] == "E[KL], nats"
+    assert undocumented == []
+    assert functions[0] == 0 and functions[1] >= 10

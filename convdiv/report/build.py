@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from convdiv import __version__, progress
 from convdiv.errors import ConvdivError
 from convdiv.report.data import Options, ReportData, Scope, resolve_scope
+from convdiv.warehouse import schema
 from convdiv.report.model import Missing, Section
 from convdiv.report.sections import SECTIONS
 
@@ -138,6 +139,7 @@ def build_report(engine: Engine, out: Path, *, suite: str | None = None, corpus:
     """Write the HTML report of ``suite`` on ``corpus`` (defaults: the ingested ones) to ``out``."""
     t0 = time.perf_counter()
     out = Path(out)
+    schema.require_current(engine)  # the report reads the views of this convdiv's schema, nothing older
     scope = resolve_scope(engine, suite, corpus, sizes)
     data = ReportData(engine, scope, options)
     # The regression's least squares are small (cells x ~100 columns); multi-threaded OpenBLAS spent ~25x longer
