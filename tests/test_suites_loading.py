@@ -19,8 +19,8 @@ from convdiv.suites.loading import (
     checkpoint_weights_sha256,
     load_checkpoint,
     load_tokenizer,
-    safetensors_param_count,
 )
+from convdiv.suites.safetensors import safetensors_param_count
 from convdiv.suites.spec import local_spec
 from convdiv.testing.suites import build_random_suite, build_tokenizer
 from convdiv.vocab import tokenizer_fingerprint

@@ -12,7 +12,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from convdiv.extract.ingest import ingest
-from convdiv.suites.loading import hash_weights, load_checkpoint
+from convdiv.suites.loading import load_checkpoint
+from convdiv.suites.safetensors import hash_weights
 from convdiv.suites.spec import local_spec
 from convdiv.testing import ingest as S
 

@@ -507,7 +507,7 @@ def train_run(job: RunJob, train_ids: np.ndarray, val_ids: np.ndarray, report: C
     from transformers import GPTNeoXForCausalLM
     from transformers.utils import logging as hf_logging
 
-    from convdiv.suites.loading import _dtype_kwargs
+    from convdiv.suites.loading import dtype_kwargs
 
     hf_logging.disable_progress_bar()
     cfg, arch = job.cfg, job.arch
@@ -525,7 +525,7 @@ def train_run(job: RunJob, train_ids: np.ndarray, val_ids: np.ndarray, report: C
         else:
             # from_pretrained, not load_state_dict: transformers maps saved names (embed_out) to module names.
             model = GPTNeoXForCausalLM.from_pretrained(
-                str(run_dir / f"step{int(state['step'])}"), **_dtype_kwargs(torch.float32)
+                str(run_dir / f"step{int(state['step'])}"), **dtype_kwargs(torch.float32)
             )
         decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # biases and LayerNorm: no decay

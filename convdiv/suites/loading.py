@@ -3,7 +3,7 @@
 Every checkpoint is loaded with ``AutoModelForCausalLM.from_pretrained(path, revision=...)``: for hub suites
 ``path`` is the run's repository and ``revision`` its ``step<N>`` branch; for local suites ``path`` is the step
 folder. The weights' identity is the sha256 over the checkpoint's safetensors files (sorted by name, bytes
-concatenated); it is recorded per checkpoint because some published Pythia branches hold identical weights for
+concatenated; :mod:`convdiv.suites.safetensors` computes it); it is recorded per checkpoint because some published Pythia branches hold identical weights for
 different steps, which :func:`check_identical_weights` reports.
 
 The effective vocabulary is ``len(tokenizer)``; models may produce wider logits (Pythia pads 50,277 -> 50,304)
@@ -24,13 +24,10 @@ retried (:data:`DOWNLOAD_ATTEMPTS`) before the one-line error.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import mmap
 import os
 import re
 import shutil
-import struct
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -38,14 +35,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from convdiv.errors import ConvdivError
-from convdiv.suites.spec import CheckpointRef, SuiteSpec
+from convdiv.suites.safetensors import hash_weights, read_safetensors_header, safetensors_files, weights_sha256
+from convdiv.suites.safetensors import safetensors_param_count  # noqa: F401 - extract/ still imports it from here
+from convdiv.suites.spec import CheckpointRef, SuiteSpec, size_label_params
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model")
-_HASH_CHUNK = 1 << 22
 # A hub download is tried this many times; a failure that cannot pass (no such repository or revision, a gated
 # repository, a malformed config) is reported at once. Waits grow linearly: RETRY_DELAY_S, 2 x RETRY_DELAY_S, ...
 DOWNLOAD_ATTEMPTS = 3
@@ -139,112 +136,6 @@ def check_suite_tokenizer(spec: SuiteSpec, tokenizer=None, refs: Iterable[Checkp
 # -------------------------------------------------------------------------------------------- weights identity
 
 
-def weights_sha256(files: Sequence[Path]) -> str | None:
-    """sha256 over the bytes of the given weight files, concatenated in name order."""
-    return hash_weights(files)[0]
-
-
-def hash_weights(files: Sequence[Path]) -> tuple[str | None, tuple[str, ...]]:
-    """sha256 over the files' bytes (name order) and the safetensors tensors that hold NaN or inf.
-
-    The scan looks at the bit patterns of the mapped bytes the hash reads anyway (all exponent bits set = inf or
-    NaN, for float16, bfloat16, float32 and float64), so it needs no float conversion and no second read.
-    """
-    if not files:
-        return None, ()
-    digest = hashlib.sha256()
-    nonfinite: list[str] = []
-    for path in sorted(files, key=lambda p: Path(p).name):
-        path = Path(path)
-        if path.stat().st_size == 0:
-            continue
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            view = memoryview(mm)
-            try:
-                for start in range(0, len(mm), _HASH_CHUNK):
-                    digest.update(view[start:start + _HASH_CHUNK])
-                if path.suffix == ".safetensors":
-                    nonfinite += _nonfinite_tensors(path, mm)
-            finally:
-                view.release()
-    return digest.hexdigest(), tuple(nonfinite)
-
-
-# safetensors dtype -> (unsigned view, exponent mask): a float is inf/NaN exactly when its exponent bits are all set.
-_EXPONENT_MASKS = {
-    "F16": (np.uint16, 0x7C00),
-    "BF16": (np.uint16, 0x7F80),
-    "F32": (np.uint32, 0x7F800000),
-    "F64": (np.uint64, 0x7FF0000000000000),
-}
-
-
-def _nonfinite_tensors(path: Path, mm) -> list[str]:
-    try:
-        header = _read_safetensors_header(path)
-    except (OSError, ValueError, UnicodeDecodeError):
-        return []  # a corrupt file is load_checkpoint's to report
-    (n,) = struct.unpack("<Q", mm[:8])
-    base = 8 + n
-    out = []
-    for name, tensor in header.items():
-        if name == "__metadata__" or tensor.get("dtype") not in _EXPONENT_MASKS:
-            continue
-        kind, mask = _EXPONENT_MASKS[tensor["dtype"]]
-        begin, end = (int(x) for x in tensor["data_offsets"])
-        width = np.dtype(kind).itemsize
-        if end <= begin:
-            continue
-        bits = np.frombuffer(mm, dtype=kind, count=(end - begin) // width, offset=base + begin)
-        bad = int(np.count_nonzero((bits & kind(mask)) == kind(mask)))
-        if bad:
-            out.append(f"{name}: {bad} value(s)")
-    return out
-
-
-def safetensors_files(folder: Path) -> list[Path]:
-    return sorted(Path(folder).glob("*.safetensors"))
-
-
-def _read_safetensors_header(path: Path) -> dict:
-    """Parse a safetensors header and check the file is as long as the header says (catches truncation)."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        raw = fh.read(8)
-        if len(raw) < 8:
-            raise ValueError("file shorter than the 8-byte header length")
-        (n,) = struct.unpack("<Q", raw)
-        if n <= 0 or 8 + n > size:
-            raise ValueError(f"header length {n} does not fit a file of {size} bytes")
-        header = json.loads(fh.read(n))
-    if not isinstance(header, dict):
-        raise ValueError("header is not a JSON object")
-    end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
-    if 8 + n + end != size:
-        raise ValueError(f"data section ends at byte {8 + n + end} but the file has {size} bytes")
-    return header
-
-
-def safetensors_param_count(folder: Path) -> int | None:
-    """Number of parameters stored in a folder's safetensors files (headers only), None if there are none."""
-    files = safetensors_files(folder)
-    if not files:
-        return None
-    total = 0
-    for path in files:
-        try:
-            header = _read_safetensors_header(path)
-        except (OSError, ValueError):
-            return None
-        for key, tensor in header.items():
-            if key != "__metadata__":
-                n = 1
-                for dim in tensor["shape"]:
-                    n *= int(dim)
-                total += n
-    return total
-
-
 def _hub_weight_files(ref: CheckpointRef) -> list[Path]:
     """The cached weight files of a hub checkpoint (after from_pretrained has fetched them): safetensors, or the
     ``pytorch_model.bin`` files of branches published before safetensors (most of Pythia's step branches)."""
@@ -306,12 +197,12 @@ def load_checkpoint(ref: CheckpointRef, device: str = "cpu", dtype=torch.float32
             raise ConvdivError(f"{ref.describe()}: no weights (*.safetensors) in the folder")
         for path in files:
             try:
-                _read_safetensors_header(path)
+                read_safetensors_header(path)
             except (OSError, ValueError, UnicodeDecodeError) as exc:
                 raise ConvdivError(f"{ref.describe()}: corrupt safetensors file {path.name}: {exc}") from None
         _check_step_tokenizer(ref)
     model = _with_retries(
-        ref, lambda: AutoModelForCausalLM.from_pretrained(ref.path, revision=ref.revision, **_dtype_kwargs(dtype)),
+        ref, lambda: AutoModelForCausalLM.from_pretrained(ref.path, revision=ref.revision, **dtype_kwargs(dtype)),
         1 if local else attempts, retry_delay_s, on_retry, "cannot load")
     try:
         model = model.to(device)
@@ -421,7 +312,7 @@ def _check_step_tokenizer(ref: CheckpointRef) -> None:
         )
 
 
-def _dtype_kwargs(dtype) -> dict:
+def dtype_kwargs(dtype) -> dict:
     """transformers >= 4.56 calls it ``dtype``; older releases only know ``torch_dtype``."""
     import transformers
 
@@ -512,10 +403,7 @@ def _list_revisions(repo_id: str) -> set[str] | str:
 
 
 def _param_estimate(ref: CheckpointRef) -> int:
-    from convdiv.suites.spec import _SIZE_LABEL, _SIZE_UNIT
-
-    m = _SIZE_LABEL.match(ref.size)
-    return int(float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()]) if m else 0
+    return int(size_label_params(ref.size) or 0)
 
 
 def checkpoint_disk_bytes(ref: CheckpointRef) -> tuple[int, bool]:

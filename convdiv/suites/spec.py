@@ -39,6 +39,7 @@ from typing import Any
 
 from convdiv.config import Settings
 from convdiv.errors import ConvdivError
+from convdiv.suites.safetensors import safetensors_param_count
 
 # Pythia's published checkpoint branches (Biderman et al., 2023): step 0, ten log-spaced steps 1..512, then every
 # 1000 steps up to 143000 -> 154 checkpoints. PolyPythias (van der Wal et al., 2025) publishes the same 154.
@@ -458,18 +459,22 @@ _SIZE_LABEL = re.compile(r"^(\d+(?:\.\d+)?)([kmbt])$", re.IGNORECASE)
 _SIZE_UNIT = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 
 
+def size_label_params(label: str) -> float | None:
+    """The parameter count a size label names ('70m' -> 70e6, '1.4b' -> 1.4e9), None for other labels."""
+    m = _SIZE_LABEL.match(label)
+    return float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()] if m else None
+
+
 def order_sizes(root: Path, sizes: list[str]) -> list[str]:
     """Smallest -> largest: by the label when all look like '70m'/'1.4b', else by parameter count on disk."""
-    parsed = [_SIZE_LABEL.match(s) for s in sizes]
-    if all(parsed):
-        return [s for _, s in sorted(zip((float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()] for m in parsed), sizes))]
+    named = [size_label_params(s) for s in sizes]
+    if all(n is not None for n in named):
+        return [s for _, s in sorted(zip(named, sizes))]
     return sorted(sizes, key=lambda s: (_params_on_disk(Path(root) / s), s))
 
 
 def _params_on_disk(size_dir: Path) -> int:
     """Parameter count of the first checkpoint under a size folder, read from safetensors headers only."""
-    from convdiv.suites.loading import safetensors_param_count
-
     for run in sorted(size_dir.glob("seed*")):
         for step in sorted(run.glob("step*")):
             n = safetensors_param_count(step)
