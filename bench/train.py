@@ -23,9 +23,9 @@ IDLE_1THREAD = 5.5
 def steps_per_second(config, batch: int, seq: int, steps: int, threads: int = 1) -> float:
     from transformers import GPTNeoXForCausalLM
 
-    from convdiv.suites.demo import _deterministic_torch
+    from convdiv.suites.demo.run import deterministic_torch
 
-    with _deterministic_torch(threads):
+    with deterministic_torch(threads):
         torch.manual_seed(0)
         model = GPTNeoXForCausalLM(config)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95))
@@ -49,7 +49,8 @@ def steps_per_second(config, batch: int, seq: int, steps: int, threads: int = 1)
 def main() -> None:
     from transformers import GPTNeoXConfig
 
-    from convdiv.suites.demo import DEMO, DEMO_QUICK, _model_config, size_labels
+    from convdiv.suites.demo import DEMO, DEMO_QUICK
+    from convdiv.suites.demo.model import model_config, size_labels
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=30)
@@ -70,7 +71,7 @@ def main() -> None:
     labels = size_labels(cfg, cfg.vocab_size)
     total_s = 0.0
     for label, arch in zip(labels, cfg.sizes):
-        rate = steps_per_second(_model_config(cfg, arch, cfg.vocab_size), cfg.batch_size, cfg.seq_len, args.steps)
+        rate = steps_per_second(model_config(cfg, arch, cfg.vocab_size), cfg.batch_size, cfg.seq_len, args.steps)
         run_s = cfg.max_step / rate
         total_s += run_s * len(cfg.seeds)
         print(f"{cfg.name} {label:>6} batch {cfg.batch_size}x{cfg.seq_len}: {rate:6.1f} steps/s = {rate / base:4.2f}x "

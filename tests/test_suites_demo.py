@@ -17,8 +17,19 @@ from click.testing import CliRunner
 
 from convdiv.config import Settings
 from convdiv.data import austen
-from convdiv.suites import demo
-from convdiv.suites.demo import DEMO, DEMO_QUICK, DemoConfig, DemoSize, read_train_log, train_demo
+from convdiv.suites.demo import (
+    DEMO,
+    DEMO_QUICK,
+    DemoConfig,
+    DemoSize,
+    demo_training_text,
+    demo_validation_text,
+    read_train_log,
+    train_demo,
+)
+from convdiv.suites.demo.config import pythia_checkpoint_steps
+from convdiv.suites.demo.schedule import BatchSchedule, learning_rate
+from convdiv.suites.demo.tokenizer import encode_stream
 from convdiv.suites.loading import load_checkpoint, load_tokenizer
 from convdiv.suites.spec import get_suite
 
@@ -53,14 +64,14 @@ def test_bundled_novels_match_the_checksums_recorded_in_their_provenance():
 
 
 def test_validation_text_is_persuasion_by_chapter():
-    text = demo.demo_validation_text()
+    text = demo_validation_text()
     docs = text.split("<|endoftext|>")
     assert len(docs) == 24  # Persuasion has 24 chapters
     assert docs[0].startswith("Sir Walter Elliot, of Kellynch Hall")
     assert docs[-1].endswith("than in its national importance.")
     assert "Chapter" not in text.split(".")[0] and "Finis" not in text
-    assert demo.demo_validation_text(max_documents=2).count("<|endoftext|>") == 1
-    training = demo.demo_training_text()
+    assert demo_validation_text(max_documents=2).count("<|endoftext|>") == 1
+    training = demo_training_text()
     assert "Kellynch" not in training and "Emma Woodhouse" in training  # the held-out novel is not trained on
     assert training.count("<|endoftext|>") == 55 + 48 + 31 + 61 + 50 - 1
 
@@ -71,25 +82,25 @@ def test_validation_text_is_persuasion_by_chapter():
 def test_learning_rate_warms_up_then_cosine_decays_to_a_tenth():
     cfg = replace(DEMO, max_step=1000)  # 10 warm-up steps (1%)
     peak = 1.0
-    lrs = [demo.learning_rate(t, peak, cfg) for t in range(cfg.max_step)]
+    lrs = [learning_rate(t, peak, cfg) for t in range(cfg.max_step)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10]))
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     assert lrs[10 + 495] == pytest.approx(0.55, abs=0.01)  # halfway through the cosine: (1 + 0.1) / 2
-    assert demo.learning_rate(cfg.max_step, peak, cfg) == pytest.approx(0.1)
+    assert learning_rate(cfg.max_step, peak, cfg) == pytest.approx(0.1)
 
 
 def test_checkpoint_schedule_is_pythias():
-    assert demo.pythia_checkpoint_steps(1000) == (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)
-    assert demo.pythia_checkpoint_steps(3000)[-3:] == (1000, 2000, 3000)
+    assert pythia_checkpoint_steps(1000) == (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)
+    assert pythia_checkpoint_steps(3000)[-3:] == (1000, 2000, 3000)
     assert DEMO.checkpoint_steps()[-1] >= 1000 and len(DEMO.sizes) >= 2 and len(DEMO.seeds) >= 3
 
 
 def test_seed_changes_data_order():
     stream = np.arange(64 * 40, dtype=np.int32)
-    a, b = demo.BatchSchedule(stream, 1, 4, 64), demo.BatchSchedule(stream, 2, 4, 64)
+    a, b = BatchSchedule(stream, 1, 4, 64), BatchSchedule(stream, 2, 4, 64)
     assert not torch.equal(a.batch(0), b.batch(0))
-    assert torch.equal(a.batch(3), demo.BatchSchedule(stream, 1, 4, 64).batch(3))  # a pure function of (seed, t)
+    assert torch.equal(a.batch(3), BatchSchedule(stream, 1, 4, 64).batch(3))  # a pure function of (seed, t)
     # One epoch visits every sequence exactly once.
     epoch = torch.cat([a.batch(t) for t in range(10)])[:, 0].sort().values
     assert torch.equal(epoch, torch.arange(0, 64 * 40, 64))
@@ -108,7 +119,7 @@ def test_quick_suite_resolves_and_has_the_layout(quick):
     tok = load_tokenizer(spec)
     assert len(tok) == DEMO_QUICK.vocab_size
     assert tok.convert_ids_to_tokens([0, 1]) == ["<|endoftext|>", "<|padding|>"]
-    paragraph = demo.demo_validation_text().split("\n\n")[3]
+    paragraph = demo_validation_text().split("\n\n")[3]
     assert tok.decode(tok(paragraph)["input_ids"]) == paragraph  # byte-level: lossless
 
 
@@ -145,7 +156,7 @@ def test_quick_loss_falls_and_the_log_matches_the_checkpoints(quick):
             assert run[-1]["train_loss"] < run[0]["train_loss"] - 1.0
     # Oracle: recompute one logged validation loss from the saved checkpoint and the held-out text.
     tok = load_tokenizer(spec)
-    stream = demo._encode_stream(tok, demo.demo_validation_text())
+    stream = encode_stream(tok, demo_validation_text())
     starts = [i * (len(stream) - DEMO_QUICK.seq_len) // (DEMO_QUICK.val_sequences - 1)
               for i in range(DEMO_QUICK.val_sequences)]  # evenly spread windows, as documented
     val = torch.stack([torch.from_numpy(stream[s : s + DEMO_QUICK.seq_len].astype(np.int64)) for s in starts])
@@ -203,6 +214,17 @@ def test_killed_training_resumes_to_identical_weights(tmp_path):
     assert not (run / "seed5" / "step8").exists()
     resumed = train_demo(settings, progress=False, config=TINY)
     assert (resumed / "suite.toml").is_file() and not (run / "seed5" / "train_state.pt").exists()
-    assert hashes(resumed) == hashes(fresh) and len(hashes(fresh)) == len(demo.pythia_checkpoint_steps(16))
+    assert hashes(resumed) == hashes(fresh) and len(hashes(fresh)) == len(pythia_checkpoint_steps(16))
     log = [json.loads(l) for l in (resumed / "train_log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == list(demo.pythia_checkpoint_steps(16))
+    assert [r["step"] for r in log] == list(pythia_checkpoint_steps(16))
+
+
+def test_parallel_workers_train_the_same_weights_as_one_process(tmp_path):
+    # Two seeds in two spawned processes: the jobs and the worker function cross a pickle boundary, and each run
+    # stays a pure function of its seed, so the weights match those of the same runs trained one after another.
+    cfg = replace(TINY, name="tiny-pair", seeds=(5, 6))
+    serial = train_demo(Settings.from_env(data_dir=tmp_path / "a"), progress=False, config=cfg, workers=1)
+    parallel = train_demo(Settings.from_env(data_dir=tmp_path / "b"), progress=False, config=cfg, workers=2)
+    assert len(hashes(serial)) == 2 * len(pythia_checkpoint_steps(16))
+    assert hashes(parallel) == hashes(serial)
+    assert read_train_log(parallel) == read_train_log(serial)
