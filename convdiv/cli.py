@@ -269,7 +269,7 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
     from pathlib import Path
 
     from convdiv import progress
-    from convdiv.demo import run_demo
+    from convdiv.pipeline import run_demo
     from convdiv.extract.commands import ledger_progress
     from convdiv.warehouse import schema
 
