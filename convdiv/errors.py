@@ -201,7 +201,8 @@ def database_error(exc: BaseException, *, connecting: bool = False) -> DatabaseE
         return None
     code = _sqlstate(err)
     msg = _primary_message(err)
-    cause, fix = None, None
+    cause: str | None = None
+    fix = ""  # set together with cause below
     if code:
         for key in (code, code[:3], code[:2]):
             if key in _BY_SQLSTATE:

@@ -21,7 +21,10 @@ import os
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 DEFAULT_EVERY_S = 30.0
 
@@ -95,8 +98,8 @@ class Step:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._started = time.monotonic()
-        self._status = None
-        self._thread = None
+        self._status: Status | None = None
+        self._thread: threading.Thread | None = None
         self._ticker = ticker
         self._lines = self._on and not _is_terminal(_stream())
 
@@ -119,7 +122,7 @@ class Step:
             self._status.__enter__()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()

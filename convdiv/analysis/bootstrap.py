@@ -21,7 +21,8 @@ estimate, so fewer than three seeds give no interval (NaN).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,8 +49,8 @@ def seed_counts(seeds: Sequence[int], replicates: int = DEFAULT_REPLICATES, rng_
     return out[:replicates]
 
 
-def comparison_weights(counts: np.ndarray, seeds: Sequence[int], seed_a: Sequence[int],
-                       seed_b: Sequence[int]) -> np.ndarray:
+def comparison_weights(counts: np.ndarray, seeds: Sequence[int], seed_a: Iterable[int],
+                       seed_b: Iterable[int]) -> np.ndarray:
     """(replicates x comparisons) weights: c_a * c_b for a seed pair, c_a for a comparison within one run."""
     index = {int(s): i for i, s in enumerate(seeds)}
     ia = np.array([index[int(s)] for s in seed_a], dtype=np.int64)
@@ -109,7 +110,7 @@ def expected_kl_intervals(pairs: pd.DataFrame, keys: Sequence[str] = ("kind", "s
     comps = allrows.sort_values([*keys, "comparison_id"]).drop_duplicates("comparison_id").reset_index(drop=True)
     comps["_g"] = comps.groupby(keys, sort=False).ngroup()
     overall = comps["mean_kl"].to_numpy(float)
-    seed_sets = comps.groupby("_g").apply(lambda d: len(set(d["seed_a"]) | set(d["seed_b"])), include_groups=False)
+    seed_sets = comps.groupby("_g")[["seed_a", "seed_b"]].apply(lambda d: len(set(d["seed_a"]) | set(d["seed_b"])))
     groups = comps.drop_duplicates("_g")[[*keys, "_g"]].reset_index(drop=True)
     groups["n_seeds"] = groups["_g"].map(seed_sets)
     groups["mean_kl"] = comps.groupby("_g")["mean_kl"].mean().to_numpy()
@@ -197,7 +198,7 @@ def regression_intervals(moments: pd.DataFrame, size_order: Sequence[str] | None
     k = len(names)
     terms = term_names(names)
     df = df.assign(_row=row.loc[pd.MultiIndex.from_frame(df[["size", "pos_t", "pos_prev"]])].to_numpy())
-    out = []
+    out: list[dict[str, Any]] = []
     for value, g in df.groupby(by, sort=True):
         comps = g.drop_duplicates("comparison_id")[["comparison_id", "seed_a", "seed_b"]]
         n_seeds = len(set(comps["seed_a"]) | set(comps["seed_b"]))

@@ -37,7 +37,7 @@ def align_tokens(text_length: int, word_starts: np.ndarray, word_ends: np.ndarra
                  special: np.ndarray | None = None) -> Alignment:
     """Word index and begin/end flags for each token (see the module docstring for the rules)."""
     L = int(text_length)
-    it = np.int32 if L < 2**31 - 1 else np.int64  # character positions (see the module docstring)
+    it: type[np.signedinteger] = np.int32 if L < 2**31 - 1 else np.int64  # character positions (module docstring)
     starts = np.asarray(word_starts, dtype=it)
     ends = np.asarray(word_ends, dtype=it)
     offsets = np.asarray(offsets, dtype=it).reshape(-1, 2)

@@ -150,7 +150,7 @@ def tag_documents(nlp, texts: list[str], vocab: TagVocab, *, batch_size: int | N
             mapped[i] = codes[h]
         return mapped[inverse.reshape(-1)]
 
-    per_doc: list[list[np.ndarray]] = [[] for _ in texts]
+    per_doc: list[list[tuple[np.ndarray, int]]] = [[] for _ in texts]  # (words array, chunk offset)
     for (doc_no, offset), doc in zip(chunks, nlp.pipe(pieces, batch_size=batch_size)):
         arr = doc.to_array([IDX, LENGTH, TAG, POS, IS_SPACE]).astype(np.uint64)
         arr = arr[arr[:, 4] == 0]

@@ -112,10 +112,10 @@ def cut_points(text: str, piece_chars: int) -> list[int]:
         for m in _CUT.finditer(text, max(last + 1, limit - piece_chars // 2), limit):
             cut = m.start()  # the last one in the range (finditer is lazy: at most half a piece scanned)
         if cut is None:  # no single space in the second half of the piece: look further ahead
-            m = _CUT.search(text, limit)
-            if m is None:
+            ahead = _CUT.search(text, limit)
+            if ahead is None:
                 break
-            cut = m.start()
+            cut = ahead.start()
         cuts.append(cut)
         last = cut
     return cuts

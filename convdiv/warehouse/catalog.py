@@ -55,7 +55,7 @@ def _describe(diff) -> str:
     return f"{what}: {' '.join(detail[:3])}".strip()
 
 
-def _normalise(text: str) -> str:
+def _normalise(text: str | None) -> str:
     return " ".join(re.sub(rf"\b(public|{SCRATCH})\.", "", text or "").split())
 
 
@@ -78,7 +78,7 @@ SELECT CASE WHEN %(kind)s = 'function'
 
 
 def _object_drift(connection: Connection) -> list[str]:
-    schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
+    schema: str = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
     problems: list[str] = []
     transaction = connection.begin_nested() if connection.in_transaction() else connection.begin()
     try:

@@ -57,13 +57,13 @@ def parse_database_url(raw: str) -> URL:
     else:
         raise _url_error("is not a PostgreSQL URL: expected postgresql://USER:PASSWORD@HOST:PORT/DBNAME")
     try:
-        params = conninfo_to_dict(libpq_text)
+        parsed = conninfo_to_dict(libpq_text)
     except Exception as exc:  # psycopg.ProgrammingError; its message quotes the offending token (the password?)
         reason = re.sub(r'"[^"]*"', "...", " ".join(str(exc).split()))
         if "percent" in reason:
             raise _url_error(f"has an invalid percent-encoding (a literal % is written %25): {reason}") from None
         raise _url_error(f"is not a valid PostgreSQL URL ({reason}); {_ENCODE_HINT}") from None
-    params = {k: str(v) for k, v in params.items() if v is not None}
+    params = {k: str(v) for k, v in parsed.items() if v is not None}
     password = params.pop("password", None)
     register_secret(password)
     register_public(params.get("user"), params.get("dbname"), params.get("host"))

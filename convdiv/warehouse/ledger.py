@@ -41,6 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -48,6 +49,14 @@ from psycopg.types.json import Jsonb
 
 from convdiv.errors import ConvdivError
 from convdiv.warehouse import loader, locks, queries
+
+
+def _one(cursor: psycopg.Cursor) -> tuple[Any, ...]:
+    """The row of a statement that always returns exactly one (``RETURNING``, an aggregate, a function call)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("a statement that returns one row returned none")
+    return row
 
 
 # Advisory locks have a two-int4 key (class, object); the class keeps ours apart from other users of the server.
@@ -108,11 +117,11 @@ def lease_seconds() -> float:
 def start_run(info: str, arguments: Mapping, version: str) -> int:
     """Register one worker process (``ingest_run``, holding a lease from now) and return its id."""
     with connect(info) as conn:
-        return conn.execute(
+        return _one(conn.execute(
             q("start_ingest_run"),
             {"convdiv_version": version, "host": f"{socket.gethostname()}:{os.getpid()}",
              "arguments": Jsonb(dict(arguments)), "lease_s": lease_seconds()},
-        ).fetchone()[0]
+        ))[0]
 
 
 def finish_run(info: str, ingest_run_id: int, status: str) -> None:
@@ -232,7 +241,7 @@ def ensure_units(conn: psycopg.Connection, suite_id: int, corpus_id: int, unit_k
     out = {}
     for key in unit_keys:
         row = conn.execute(q("ensure_unit"), {"suite_id": suite_id, "corpus_id": corpus_id, "unit_key": key})
-        out[key] = row.fetchone()[0]
+        out[key] = _one(row)[0]
     return out
 
 
@@ -311,7 +320,7 @@ def claim(
 
         def try_lock(unit_id: int) -> bool:
             tried.append(unit_id)
-            return conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, unit_id)).fetchone()[0]
+            return _one(conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, unit_id)))[0]
 
         taken: list[int] = []
         with conn.transaction():
@@ -419,7 +428,7 @@ def _publish(claim_: Claim, rows: UnitRows, provenance: Provenance,
             n_ckpt = loader.copy_into(cur, "stage_checkpoint_token", rows.checkpoint_token, CHECKPOINT_TOKEN_TYPES)
             n_pair = loader.copy_into(cur, "stage_pair_token", rows.pair_token, PAIR_TOKEN_TYPES)
             test_pause("copy")
-            staged_ckpt, bad_ckpt, staged_pair, bad_pair = cur.execute(q("validate_stage")).fetchone()
+            staged_ckpt, bad_ckpt, staged_pair, bad_pair = _one(cur.execute(q("validate_stage")))
             problems = []
             if staged_ckpt != rows.expected_checkpoint_rows or n_ckpt != staged_ckpt:
                 problems.append(f"{staged_ckpt} checkpoint_token rows staged, expected {rows.expected_checkpoint_rows}")
@@ -431,7 +440,7 @@ def _publish(claim_: Claim, rows: UnitRows, provenance: Provenance,
                 raise ConvdivError(f"ingest unit {rows.unit_key}: validation failed: {'; '.join(problems)}")
             owned = {"checkpoint_ids": rows.owned_checkpoint_ids, "corpus_id": rows.corpus_id,
                      "kinds": rows.owned_kinds}
-            references = cur.execute(q("validate_stage_references"), owned).fetchone()
+            references = _one(cur.execute(q("validate_stage_references"), owned))
             if any(references):
                 raise ConvdivError(
                     f"ingest unit {rows.unit_key}: rows reference what the unit does not own: "

@@ -93,7 +93,7 @@ def copy_into(cursor, table: str, columns: Mapping[str, np.ndarray], pg_types: S
     """
     names = list(columns)
     rows = encode_rows([np.asarray(columns[c]) for c in names], pg_types)
-    body = memoryview(rows.view(np.uint8)) if len(rows) else memoryview(b"")
+    body = rows.view(np.uint8).data if len(rows) else memoryview(b"")  # .data: the array's buffer, not a copy
     column_list = ", ".join(names)
     with cursor.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT binary)") as copy:
         copy.write(COPY_HEADER)

@@ -78,7 +78,7 @@ def _runs(engine: Engine) -> tuple[dict[str, int], list[RunState], list[int]]:
         except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction,
                 psycopg.errors.LockNotAvailable):
             aborted = []  # a reader's status: expired runs show as stale
-        counts = dict(conn.execute(ledger.q("run_status_counts")).fetchall())
+        counts: dict[str, int] = dict(conn.execute(ledger.q("run_status_counts")).fetchall())
         rows = conn.execute(ledger.q("runs_for_status"), {"aborted_limit": ABORTED_SHOWN}).fetchall()
     runs = [RunState(ingest_run_id=r[0], host=r[1], state="stale" if r[8] else r[2], started_at=r[3],
                      finished_at=r[4], heartbeat_at=r[5], lease_until=r[6], reason=r[7], units_running=r[9])
