@@ -48,7 +48,8 @@ def _kind_of(text: str, path: Path) -> str:
     if match is None:
         raise ConvdivError(f"{path}: no CREATE VIEW / MATERIALIZED VIEW / FUNCTION statement found")
     kind = " ".join(match.group(1).lower().split())
-    if match.group(2).lower() != _FILE_NAME.match(path.name).group(2):
+    named = _FILE_NAME.match(path.name)
+    if named is None or match.group(2).lower() != named.group(2):
         raise ConvdivError(f"{path}: creates {match.group(2)}, but the file is named for another object")
     return kind
 
