@@ -165,7 +165,7 @@ def main() -> None:
 
     from convdiv.config import Settings
     from convdiv.corpus.load import add_corpus
-    from convdiv.extract.ingest import ingest
+    from convdiv.ingest.run import ingest
     from convdiv.suites.loading import load_checkpoint
     from convdiv.suites.spec import pythia_spec
     from convdiv.warehouse import schema

@@ -23,6 +23,7 @@ from convdiv import __version__
 from convdiv.config import Settings
 from convdiv.context import Context, pass_context
 from convdiv.errors import ConvdivError, user_error
+from convdiv.ingest.commands import ingest as ingest_command
 
 console = Console(stderr=True)
 
@@ -270,7 +271,7 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
 
     from convdiv import progress
     from convdiv.pipeline import run_demo
-    from convdiv.extract.commands import ledger_progress
+    from convdiv.ingest.progress import ledger_progress
     from convdiv.warehouse import schema
 
     engine = obj.engine(check_schema=False)
@@ -293,7 +294,6 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
 COMMAND_MODULES: list[str] = [
     "convdiv.corpus.commands:corpus",
     "convdiv.suites.commands:suite",
-    "convdiv.extract.commands:ingest",
     "convdiv.report.commands:report",
     "convdiv.export.commands:export",
 ]
@@ -308,6 +308,7 @@ def _register_stage_commands() -> None:
 
 
 _register_stage_commands()
+cli.add_command(ingest_command)
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ def demo_documents(text: str, tokenizer, max_tokens: int) -> list[str]:
 def run_demo(engine, settings: Settings, *, quick: bool = False, out: Path | None = None,
              device: str = "auto", progress: bool = True) -> DemoResult:
     from convdiv.corpus.load import add_corpus
-    from convdiv.extract.ingest import ingest
+    from convdiv.ingest.run import ingest
     from convdiv.report.build import build_report
     from convdiv.suites.demo import demo_validation_text, train_demo
     from convdiv.suites.loading import load_tokenizer

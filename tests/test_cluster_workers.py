@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import yaml
 
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
 from convdiv.testing.cli import CONVDIV
 from convdiv.testing.hub import add_hub_corpus, build_fake_hub, hub_env

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import psycopg
 import pytest
 
-from convdiv.extract.ingest import ingest, read_corpus
+from convdiv.ingest.corpus_data import read_corpus
+from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
 
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from convdiv.errors import ConvdivError
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
 from convdiv.testing.suites import build_tokenizer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
 from convdiv.warehouse import ledger
 

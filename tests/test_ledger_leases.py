@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
 from convdiv.testing.cli import CONVDIV, convdiv, one_error_line
 from convdiv.testing.databases import libpq

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.report.build import build_report
 from convdiv.testing import ingest as S
 from convdiv.testing.browser import open_report

@@ -37,7 +37,7 @@ def _documents(start: int, n: int = 3, chars: int = 200) -> list[str]:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory, migrated_template):
     from convdiv.corpus.load import add_corpus
-    from convdiv.extract.ingest import ingest
+    from convdiv.ingest.run import ingest
 
     url = create_migrated_database(migrated_template, "convdiv_views")
     engine = sa.create_engine(url)

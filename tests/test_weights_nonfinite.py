@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.suites.loading import load_checkpoint
 from convdiv.suites.safetensors import hash_weights
 from convdiv.suites.spec import local_spec

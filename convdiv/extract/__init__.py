@@ -1,7 +1,10 @@
-"""Extraction engine: batched forward passes and per-token CE / entropy / KL reductions.
+"""Extraction engine: batched forward passes and per-token CE / entropy / KL reductions; pure compute.
+
+engine.py (the batched pass over a group of models), kernels.py (the per-token reductions), windows.py (documents
+cut into windows and batches). No database, no orchestration: ``convdiv.ingest`` plans, runs and publishes.
 
 `from convdiv.extract import extract_group, ExtractResult, STAT_COLUMNS` works, but torch is only imported on
-first use, so that CLI modules in this package stay cheap to import.
+first use, so that importing this package stays cheap.
 """
 
 __all__ = ["STAT_COLUMNS", "ExtractResult", "default_context_length", "extract_group"]

@@ -87,7 +87,7 @@ def build_curve_warehouse(engine, frequencies=(5, 50), curves: dict | None = Non
 def fill_small_warehouse(url: str, suite_root: Path, data_dir: Path) -> None:
     """Into the migrated database `url`: the tiny corpus and every unit of the tiny suite at `suite_root` (built by
     :func:`convdiv.testing.ingest.build_suite`), seed pairs and consecutive steps."""
-    from convdiv.extract.ingest import ingest
+    from convdiv.ingest.run import ingest
 
     engine = sa.create_engine(url)
     try:

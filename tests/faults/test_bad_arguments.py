@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from convdiv.errors import ConvdivError
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
 from convdiv.testing.cli import convdiv, one_error_line
 from convdiv.testing.databases import libpq

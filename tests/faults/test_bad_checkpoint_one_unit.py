@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))

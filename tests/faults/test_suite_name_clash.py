@@ -11,7 +11,7 @@ import shutil
 
 import psycopg
 
-from convdiv.extract.ingest import ingest
+from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
 from convdiv.testing.cli import convdiv, one_error_line
 from convdiv.testing.databases import libpq

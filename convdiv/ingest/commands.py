@@ -1,15 +1,16 @@
-"""`convdiv ingest`: a thin wrapper over ``convdiv.extract.ingest.ingest``."""
+"""`convdiv ingest`: a thin wrapper over ``convdiv.ingest.run.run``; its options are the fields of one
+``convdiv.ingest.request.IngestRequest``."""
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from convdiv.context import pass_context
+from convdiv.ingest.request import IngestRequest
 
 LIST_HELP = "comma-separated; default: all of the suite's"
 
@@ -39,14 +40,13 @@ LIST_HELP = "comma-separated; default: all of the suite's"
 @click.option("--cache-policy", type=click.Choice(["keep", "evict"]), default="keep", show_default=True,
               help="evict: delete a Hub checkpoint from the Hub cache once every unit needing it is done.")
 @click.option("--force", is_flag=True, help="Recompute units that are already done.")
-@click.option("--memory-gb", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--memory-gb", "memory_budget_gb", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Memory budget for one work group's models [default: from free RAM / GPU memory].")
 @click.option("--progress/--no-progress", default=True,
               help="Show progress: a bar on a terminal, a line every --progress-every seconds in a log.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object instead of a table.")
 @pass_context
-def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, batch_tokens, context_length,
-           workers, devices, cache_policy, force, memory_gb, progress, as_json, name) -> None:
+def ingest(obj, progress, as_json, **options) -> None:
     """Extract per-token CE/entropy/KL for every checkpoint of SUITE on a corpus and load them.
 
     Work is split into units (one model size at one step; cross-size comparisons per step) that are each
@@ -54,10 +54,11 @@ def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, 
     Several processes or machines may run the same command against one database: the ledger gives each unit
     to exactly one of them (see docs/cluster.md).
     """
-    from convdiv.extract.ingest import IngestError
-    from convdiv.extract.ingest import ingest as run_ingest
-
     from convdiv import progress as progress_lines
+    from convdiv.ingest.progress import ledger_progress
+    from convdiv.ingest.run import IngestError, run
+
+    request = IngestRequest(**options)  # the options are named as the request's fields
 
     engine = obj.engine()
     shown: set[str] = set()
@@ -71,38 +72,12 @@ def ingest(obj, suite, corpus, sizes, seeds, steps, comparisons, device, dtype, 
     in_log = progress and progress_lines.lines_in_logs()
     try:
         # In a log the live bar would print once, at the end; the ledger tells the units done instead.
-        with ledger_progress(engine, corpus) if in_log else contextlib.nullcontext():
-            summary = run_ingest(
-                engine, obj.settings, suite, corpus, sizes=sizes or None, seeds=seeds or None, steps=steps or None,
-                comparisons=comparisons, device=device, dtype=dtype, batch_tokens=batch_tokens, workers=workers,
-                force=force, progress=progress and not in_log, context_length=context_length,
-                memory_budget_gb=memory_gb, cache_policy=cache_policy, devices=devices, notes=note, name=name,
-            )
+        with ledger_progress(engine, request.corpus) if in_log else contextlib.nullcontext():
+            summary = run(engine, obj.settings, request, progress=progress and not in_log, notes=note)
     except IngestError as exc:
         show(exc.summary, shown)
         raise
     show(summary, shown)
-
-
-@contextlib.contextmanager
-def ledger_progress(engine, corpus: str, what: str | None = None):
-    """Progress lines from the ledger (units of ``corpus`` finished since now), whatever the workers do."""
-    import sqlalchemy as sa
-
-    from convdiv import progress
-    from convdiv.warehouse import queries
-
-    query = queries.beside(__file__)["ingest_progress"]
-    with engine.connect() as conn:
-        since = conn.execute(sa.text("SELECT now()")).scalar_one()  # the server's clock, as finished_at's
-
-    def poll():
-        with engine.connect() as conn:
-            row = conn.exec_driver_sql(query, {"since": since, "corpus": corpus}).one()
-        return row.done, row.total or None, f"{row.running} running" if row.running else ""
-
-    with progress.step(what or f"ingest on {corpus}", unit="units", poll=poll) as step:
-        yield step
 
 
 def summary_json(summary) -> dict:

@@ -1,21 +1,20 @@
 """The ingest worker: claims work groups from the ledger, computes them and publishes each unit.
 
-Holds the computing half of ``convdiv.extract.ingest`` (moved here so that the call, the worker and the plan can
-be read apart; ``convdiv.extract.ingest`` re-exports these names): :class:`Worker` (one per process with
-``--workers N``, see :func:`_worker_process`), :func:`unit_rows` (an extract result turned into one unit's
-validated facts) and the per-unit results :class:`UnitOutcome` / :class:`WorkerReport`.
+The computing half of an ingest (the call is ``convdiv.ingest.run``, the plan ``convdiv.ingest.plan``):
+:class:`Worker` (one per process with ``--workers N``, see :func:`worker_process`), :func:`unit_rows` (an extract
+result turned into one unit's validated facts) and the per-unit results :class:`UnitOutcome` / :class:`WorkerReport`.
 
 Overlap: four stages run at once in each worker. While the extract engine computes group k, a prefetch thread
 builds group k+1's models from files already on disk (models loaded for group k are reused, not reloaded), a
 download thread claims group k+2 and fetches its hub files (so the network never waits for model building), and a
 publish thread publishes group k-1's units (COPY, set-wise validation, INSERT and the unit's aggregates are the
-database server's work; see bench/ingest.py). At
-Pythia scale loading a checkpoint takes about as long as running the corpus through it, so this hides most of
-the load time. Memory: two groups' models are alive at once (a group being published has dropped its models);
-the group size is chosen for that (``plan._group_limits``). Units are published in the plan's order (each size's
-last step first), one transaction each. Every checkpoint is loaded in the prefetch thread (``WorkerReport.loads`` records which thread
-loaded what); a hub download that fails for a reason that may pass is retried there
-(``suites.loading.DOWNLOAD_ATTEMPTS``), each retry announced on stderr, then the unit fails with one line.
+database server's work; see bench/ingest.py). At Pythia scale loading a checkpoint takes about as long as running
+the corpus through it, so this hides most of the load time. Memory: two groups' models are alive at once (a group
+being published has dropped its models); the group size is chosen for that (``plan.group_limits``). Units are
+published in the plan's order (each size's last step first), one transaction each. Every checkpoint is loaded in
+the prefetch thread (``WorkerReport.loads`` records which thread loaded what); a hub download that fails for a
+reason that may pass is retried there (``suites.loading.DOWNLOAD_ATTEMPTS``), each retry announced on stderr, then
+the unit fails with one line.
 
 Cache policy ``evict`` (``Plan.cache_policy``): after a group is published, the publish thread deletes from the
 Hub cache every checkpoint of the group whose units (all units of the call that need it, whichever worker or
@@ -43,17 +42,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from convdiv import __version__
 from convdiv.errors import ConvdivError, describe
-from convdiv.extract.plan import Plan, UnitPlan, torch_dtype
+from convdiv.ingest.corpus_data import CorpusData, read_corpus
+from convdiv.ingest.plan import Plan, UnitPlan, torch_dtype
 from convdiv.warehouse import ledger
-
-if TYPE_CHECKING:  # the corpus reader stays with the call (convdiv.extract.ingest), which imports this module
-    from convdiv.extract.ingest import CorpusData
 
 # KL >= -KL_TOLERANCE is rounding; the issue's validation threshold.
 KL_TOLERANCE = 1e-6
@@ -166,7 +162,7 @@ class Worker:
         self.plan = plan
         self.index = index
         self.on_unit = on_unit
-        self.progress = progress  # a _Progress: fine-grained progress while a group computes
+        self.progress = progress  # a ProgressBar: fine-grained progress while a group computes
         self.units = {u.unit_id: u for u in plan.units}
         self._order = {u.unit_id: i for i, u in enumerate(plan.units)}
         self._lock = threading.Lock()
@@ -199,9 +195,6 @@ class Worker:
 
     def _run(self, run_id: int) -> WorkerReport:
         plan, report = self.plan, self.report
-        # Imported here: convdiv.extract.ingest imports this module at its top.
-        from convdiv.extract.ingest import read_corpus
-
         try:
             with ledger.connect(plan.conninfo) as conn:
                 data = read_corpus(conn, plan.corpus_id, plan.vocab_size, plan.corpus_name)
@@ -602,7 +595,7 @@ def _load_failure(ref, message: str, noise: _Noise) -> str:
     return message
 
 
-def _worker_process(plan: Plan, index: int) -> WorkerReport:
+def worker_process(plan: Plan, index: int) -> WorkerReport:
     """Entry point of a worker process (``--workers N``)."""
     from psycopg.conninfo import conninfo_to_dict
 

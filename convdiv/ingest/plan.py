@@ -1,14 +1,13 @@
 """The plan of an ingest call: its units of work and how they are computed, before anything is computed.
 
-Holds the planning half of ``convdiv.extract.ingest`` (moved here so that the call, the worker and the plan can
-be read apart; ``convdiv.extract.ingest`` re-exports these names):
+The planning half of an ingest (the call is ``convdiv.ingest.run``, the worker ``convdiv.ingest.worker``):
 
 - the comparison kinds and their aliases (:func:`parse_comparisons`), the device/dtype resolution;
 - :class:`UnitPlan` and :func:`plan_units`: the units of a selection of sizes/seeds/steps (labels only; ids and
-  hashes are filled in by ``ingest.prepare`` when it registers the dimensions);
+  hashes are filled in by ``register.prepare`` when it registers the dimensions);
 - :func:`config_hash` and :func:`checkpoint_fingerprint`: what makes a unit ``done`` under the same
   configuration, so a re-run skips it (bump :data:`RESULTS_VERSION` to recompute every unit);
-- :func:`memory_budget_bytes` and :func:`_group_limits`: how many units of one size a worker claims at once;
+- :func:`memory_budget_bytes` and :func:`group_limits`: how many units of one size a worker claims at once;
 - :class:`Plan`: everything a worker needs, picklable, since workers may be separate processes.
 
 Nothing here touches the database; planning needs only the suite spec (and torch for the device checks).
@@ -106,7 +105,7 @@ def parse_comparisons(values: Iterable[str] | str | None) -> tuple[str, ...]:
     """Normalise comparison names (``seed_pairs`` or ``seed_pair``; comma-separated strings allowed)."""
     if values is None:
         return DEFAULT_COMPARISONS
-    items = _split_list(values)
+    items = split_list(values)
     out = []
     for item in items:
         kind = _COMPARISON_ALIASES.get(item.strip().lower().replace("-", "_"))
@@ -117,7 +116,8 @@ def parse_comparisons(values: Iterable[str] | str | None) -> tuple[str, ...]:
     return tuple(k for k in COMPARISON_KINDS if k in out)
 
 
-def _split_list(values) -> list[str]:
+def split_list(values) -> list[str]:
+    """A selection as a list of strings: ``"xs,s"``, ``["xs", "s"]``, ``4`` or None (``[]``)."""
     if values is None:
         return []
     if isinstance(values, (str, int)):
@@ -145,7 +145,7 @@ def resolve_device(device: str) -> str:
 
 def resolve_devices(devices) -> tuple[str, ...]:
     """``--devices cuda:0,cuda:1`` (or ``cpu,cpu``): one worker process per entry; a device may repeat."""
-    items = _split_list(devices)
+    items = split_list(devices)
     if not items:
         raise ConvdivError("--devices: give at least one device, e.g. --devices cuda:0,cuda:1")
     return tuple(resolve_device(d) for d in items)
@@ -173,13 +173,14 @@ def label_of(size: str, seed: int, step: int) -> str:
     return f"{size}/seed{seed}/step{step}"
 
 
-def _parse_label(label: str) -> tuple[str, int, int]:
+def parse_label(label: str) -> tuple[str, int, int]:
+    """``(size, seed, step)`` of a checkpoint label (the inverse of :func:`label_of`)."""
     size, seed, step = label.rsplit("/", 2)
     return size, int(seed.removeprefix("seed")), int(step.removeprefix("step"))
 
 
 def plan_units(spec, sizes, seeds, steps, comparisons: Sequence[str]) -> list[UnitPlan]:
-    """The units for a selection (labels only; ids and hashes are filled in by :func:`register`)."""
+    """The units for a selection (labels only; ids and hashes are filled in by ``register.prepare``)."""
     sizes = list(spec._select("size", spec.sizes, sizes, str))
     seeds = list(spec._select("seed", spec.seeds, seeds, int))
     steps = list(spec._select("step", spec.steps, steps, int))
@@ -349,7 +350,7 @@ def memory_budget_bytes(device: str, budget_gb: float | None) -> int:
         return 2 * 2**30
 
 
-def _group_limits(units, refs, spec, compute: ComputeOptions, budget_gb) -> dict[str, int]:
+def group_limits(units, refs, spec, compute: ComputeOptions, budget_gb) -> dict[str, int]:
     """Units per claim for each group: S seeds x (G + 1) steps of models must fit half the budget.
 
     The extract engine keeps, per model, its weights and the batch's final hidden states (batch_tokens x hidden,
