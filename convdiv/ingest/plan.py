@@ -315,20 +315,18 @@ def checkpoint_fingerprint(ref) -> str:
     return sha or f"{ref.path}@{ref.revision}"
 
 
-_SIZE_LABEL = re.compile(r"^(\d+(?:\.\d+)?)([kmb])$", re.I)
-
-
 def _param_estimate(ref, spec) -> int:
     """Parameters of a checkpoint without loading it: safetensors headers (local) or the size label (70m)."""
-    from convdiv.suites.loading import safetensors_param_count
+    from convdiv.suites.safetensors import safetensors_param_count
+    from convdiv.suites.spec import size_label_params
 
     if spec.source == "local":
         n = safetensors_param_count(Path(ref.path))
         if n:
             return n
-    m = _SIZE_LABEL.match(ref.size)
-    if m:
-        return int(float(m.group(1)) * {"k": 1e3, "m": 1e6, "b": 1e9}[m.group(2).lower()])
+    named = size_label_params(ref.size)
+    if named is not None:
+        return int(named)
     return 500_000_000  # unknown: assume a mid-size model rather than overcommit memory
 
 

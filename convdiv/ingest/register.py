@@ -181,7 +181,7 @@ def register_dimensions(conn, spec, origin: str, tokenizer_sha256: str, refs: di
                         units: list[UnitPlan]) -> tuple[int, dict[str, int], dict[tuple[str, str, str], int]]:
     """Upsert the suite, and the models, runs and checkpoints of ``refs`` and the comparisons of ``units``, in the
     caller's transaction; returns the suite id, the checkpoint ids by label and the comparison ids."""
-    from convdiv.suites.loading import safetensors_param_count
+    from convdiv.suites.safetensors import safetensors_param_count
 
     registered = conn.execute(q("upsert_suite"), {
         "name": spec.name, "source": spec.source, "origin": origin, "tokenizer": spec.tokenizer,

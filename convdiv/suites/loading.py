@@ -39,7 +39,6 @@ import torch
 
 from convdiv.errors import ConvdivError
 from convdiv.suites.safetensors import hash_weights, read_safetensors_header, safetensors_files, weights_sha256
-from convdiv.suites.safetensors import safetensors_param_count  # noqa: F401 - extract/ still imports it from here
 from convdiv.suites.spec import CheckpointRef, SuiteSpec, size_label_params
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model")
