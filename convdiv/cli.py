@@ -23,7 +23,11 @@ from convdiv import __version__
 from convdiv.config import Settings
 from convdiv.context import Context, pass_context
 from convdiv.errors import ConvdivError, user_error
+from convdiv.corpus.commands import corpus as corpus_command
+from convdiv.export.commands import export as export_command
 from convdiv.ingest.commands import ingest as ingest_command
+from convdiv.report.commands import report as report_command
+from convdiv.suites.commands import suite as suite_command
 
 console = Console(stderr=True)
 
@@ -290,25 +294,9 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ stages
-# Each stage registers its commands here, one line each.
-COMMAND_MODULES: list[str] = [
-    "convdiv.corpus.commands:corpus",
-    "convdiv.suites.commands:suite",
-    "convdiv.report.commands:report",
-    "convdiv.export.commands:export",
-]
-
-
-def _register_stage_commands() -> None:
-    import importlib
-
-    for spec in COMMAND_MODULES:
-        module_name, attr = spec.split(":")
-        cli.add_command(getattr(importlib.import_module(module_name), attr))
-
-
-_register_stage_commands()
-cli.add_command(ingest_command)
+# Each stage's commands live in its own commands.py (imported at the top of this file).
+for command in (corpus_command, suite_command, ingest_command, report_command, export_command):
+    cli.add_command(command)
 
 
 def main() -> None:
