@@ -27,6 +27,7 @@ from pathlib import Path
 
 from convdiv import __version__
 from convdiv.errors import ConvdivError
+from convdiv.warehouse.models import COMPARISON_KINDS
 
 # Bump when a change to the extract engine changes stored values: every done unit is then recomputed.
 # 2: windows feed only input tokens, so each position past the first window gets one more token of context
@@ -35,7 +36,6 @@ from convdiv.errors import ConvdivError
 #    fixed order, independent of grouping and chunking (see extract/kernels.py).
 RESULTS_VERSION = 3
 
-COMPARISON_KINDS = ("seed_pair", "consecutive_step", "cross_size")
 DEFAULT_COMPARISONS = ("seed_pair", "consecutive_step")
 _COMPARISON_ALIASES = {
     "seed_pair": "seed_pair", "seed_pairs": "seed_pair", "seeds": "seed_pair",

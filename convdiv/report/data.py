@@ -21,10 +21,11 @@ from convdiv.analysis.bootstrap import DEFAULT_REPLICATES, expected_kl_intervals
 from convdiv.errors import ConvdivError
 from convdiv.report.model import Missing
 from convdiv.warehouse import queries
+from convdiv.warehouse.models import COMPARISON_KINDS
 
 WORK_MEM = "256MB"
-KIND_LABEL = {"seed_pair": "seed pairs", "consecutive_step": "consecutive steps", "cross_size": "cross-size"}
-KINDS = tuple(KIND_LABEL)
+KINDS = COMPARISON_KINDS
+KIND_LABEL = dict(zip(KINDS, ("seed pairs", "consecutive steps", "cross-size"), strict=True))
 # demo: 0.46M seed-pair rows, bootstrap scan + fits ~5 s; paper scale (2.33M) ~50 s on 2 shared cores (bench/report.py)
 REGRESSION_BOOTSTRAP_ROWS = 1_000_000
 
@@ -159,7 +160,7 @@ class ReportData:
         """Comparison kinds with rows in expected_kl, in the order seed_pair, consecutive_step, cross_size."""
         df = self.view("expected_kl")
         present = set(df["kind"]) if not df.empty else set()
-        return [k for k in ("seed_pair", "consecutive_step", "cross_size") if k in present]
+        return [k for k in KINDS if k in present]
 
     def preferred_kind(self) -> tuple[str, str | None]:
         """seed_pair when the suite has several seeds; else consecutive_step, with a note saying so."""
