@@ -5,9 +5,14 @@ Kept apart from ``cli.py`` so stage command modules can import it without import
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from convdiv.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 class Context:
@@ -15,9 +20,9 @@ class Context:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._engine = None
+        self._engine: Engine | None = None
 
-    def engine(self, *, check_schema: bool = True):
+    def engine(self, *, check_schema: bool = True) -> Engine:
         from convdiv.warehouse import schema
         from convdiv.warehouse.engine import get_engine
 

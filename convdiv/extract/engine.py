@@ -85,23 +85,23 @@ class _Runner:
         self.key = key
         self.model = model
         config = getattr(model, "config", None)
-        head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-        self.on_hidden = (
-            getattr(config, "model_type", None) in _HEAD_ON_HIDDEN
-            and isinstance(head, torch.nn.Linear)
-            and hasattr(model, "base_model")
-        )
-        if self.on_hidden:
+        head = _output_embeddings(model)
+        base = getattr(model, "base_model", None)
+        self.on_hidden = False
+        if (getattr(config, "model_type", None) in _HEAD_ON_HIDDEN and isinstance(head, torch.nn.Linear)
+                and isinstance(base, torch.nn.Module)):
+            self.on_hidden = True
+            self.base_model = base
             # every output column: ce is over the model's full output width (padded columns included)
             self.weight = head.weight
-            self.bias = head.bias
+            self.bias: torch.Tensor | None = head.bias
         width = _logit_width(model)
         if width is not None and width < vocab_size:
             raise ConvdivError(f"model {key!r} has {width} logits, fewer than the vocabulary's {vocab_size}")
 
     def forward(self, input_ids, attention_mask, rows, cols) -> torch.Tensor:
         if self.on_hidden:
-            out = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+            out = self.base_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
             return out.last_hidden_state[rows, cols]
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
         return out.logits[rows, cols]
@@ -132,8 +132,14 @@ class _Runner:
         return out[:rows]
 
 
+def _output_embeddings(model: torch.nn.Module) -> object:
+    """The model's output head (``get_output_embeddings()`` of a transformers model), None without one."""
+    get = getattr(model, "get_output_embeddings", None)
+    return get() if get is not None else None
+
+
 def _logit_width(model) -> int | None:
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    head = _output_embeddings(model)
     if isinstance(head, torch.nn.Linear):
         return int(head.out_features)
     return getattr(getattr(model, "config", None), "vocab_size", None)
@@ -204,7 +210,8 @@ def extract_group(
         if len(d) == 0:
             continue
         if d.min() < 0 or (input_width is not None and d.max() >= input_width):
-            raise ConvdivError(f"document {i} has token ids outside the models' embedding (0..{input_width - 1})")
+            bound = f" (0..{input_width - 1})" if input_width is not None else ""
+            raise ConvdivError(f"document {i} has token ids outside the models' embedding{bound}")
         if len(d) > 1 and d[1:].max() >= vocab_size:
             raise ConvdivError(f"document {i} has target token ids >= vocab_size {vocab_size}")
 
@@ -225,7 +232,7 @@ def extract_group(
 
     result = ExtractResult(
         stats={k: np.full((n_positions, len(STAT_COLUMNS)), np.nan, dtype=np.float32) for k in keys},
-        pair_kl={tuple(p): np.full((n_positions, 2), np.nan, dtype=np.float32) for p in pairs},
+        pair_kl={(a, b): np.full((n_positions, 2), np.nan, dtype=np.float32) for a, b in pairs},
     )
     if n_positions == 0:
         return result

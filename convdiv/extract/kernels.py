@@ -93,11 +93,11 @@ class ChunkReducer:
         self.scratch = torch.empty(3, vp, chunk, dtype=torch.float32, device=self.device)
         self.lq = torch.zeros(vp, 1, dtype=torch.float32, device=self.device)
         self.set_unigram(log_unigram)
-        f64 = dict(dtype=torch.float64, device=self.device)
-        self.m = torch.empty(n_models, chunk, **f64)  # max of the real logits
-        self.y_target = torch.empty(n_models, chunk, **f64)  # x[target] - max
-        self.pad_sum = torch.zeros(n_models, chunk, **f64)  # sum over padded columns of exp(x - max)
-        self.pad_max = torch.zeros(n_models, chunk, **f64)  # max(0, max over padded columns of x - max)
+        f64, dev = torch.float64, self.device
+        self.m = torch.empty(n_models, chunk, dtype=f64, device=dev)  # max of the real logits
+        self.y_target = torch.empty(n_models, chunk, dtype=f64, device=dev)  # x[target] - max
+        self.pad_sum = torch.zeros(n_models, chunk, dtype=f64, device=dev)  # sum over padded columns of exp(x - max)
+        self.pad_max = torch.zeros(n_models, chunk, dtype=f64, device=dev)  # max(0, max over padded columns of x - max)
         self.c = 0
         assert nb * BLOCK == vp
 

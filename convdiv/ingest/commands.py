@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from convdiv.context import pass_context
+from convdiv.context import Context, pass_context
 from convdiv.ingest.request import IngestRequest
 
 LIST_HELP = "comma-separated; default: all of the suite's"
@@ -46,7 +48,7 @@ LIST_HELP = "comma-separated; default: all of the suite's"
               help="Show progress: a bar on a terminal, a line every --progress-every seconds in a log.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object instead of a table.")
 @pass_context
-def ingest(obj, progress, as_json, **options) -> None:
+def ingest(obj: Context, /, progress: bool, as_json: bool, **options: Any) -> None:
     """Extract per-token CE/entropy/KL for every checkpoint of SUITE on a corpus and load them.
 
     Work is split into units (one model size at one step; cross-size comparisons per step) that are each
@@ -94,14 +96,14 @@ def summary_json(summary) -> dict:
     }
 
 
-def print_json(summary, shown: set[str] = frozenset()) -> None:
+def print_json(summary, shown: Collection[str] = frozenset()) -> None:
     """The summary as JSON (the notes in ``shown`` went to stderr already)."""
     from convdiv.jsonout import echo_json
 
     echo_json(summary_json(summary))
 
 
-def print_summary(summary, shown: set[str] = frozenset()) -> None:
+def print_summary(summary, shown: Collection[str] = frozenset()) -> None:
     """The summary table, the warnings not already shown at the start, and one plain line for logs."""
     table = Table(title=f"ingest {summary.suite} x {summary.corpus} ({summary.device}, {summary.dtype})")
     for column in ("units done", "skipped", "failed", "checkpoint_token rows", "pair_token rows", "seconds"):

@@ -211,9 +211,9 @@ def plan_units(spec, sizes, seeds, steps, comparisons: Sequence[str]) -> list[Un
         for step in steps:
             comps = [("cross_size", label_of(a, s, step), label_of(b, s, step))
                      for s in seeds for i, a in enumerate(sizes) for b in sizes[i + 1:]]
-            needs = tuple(label_of(m, s, step) for m in sizes for s in seeds)
+            needs = [label_of(m, s, step) for m in sizes for s in seeds]
             units.append(UnitPlan(key=f"cross_size/step={step}", size=None, step=step, writes=(),
-                                  comparisons=tuple(comps), needs=needs, owned_kinds=("cross_size",),
+                                  comparisons=tuple(comps), needs=tuple(needs), owned_kinds=("cross_size",),
                                   group=f"cross_size/step={step}"))
     return units
 
@@ -228,7 +228,7 @@ def check_arguments(*, batch_tokens=None, workers=1, context_length=None, memory
             return False
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             return True
-        return value < minimum or (whole and value != int(value))
+        return value < minimum or (whole and value != math.trunc(value))
 
     for value, flag, minimum in ((batch_tokens, "--batch-tokens", 1), (workers, "--workers", 1),
                                  # a window predicts from at least one token of context: 2 is the least that scores
@@ -341,11 +341,14 @@ def memory_budget_bytes(device: str, budget_gb: float | None) -> int:
         return int(free * 0.6)
     try:
         meminfo = Path("/proc/meminfo").read_text()
-        available_kb = int(re.search(r"MemAvailable:\s+(\d+)", meminfo).group(1))
-        # A quarter of what is free: the machine is usually shared (and pair kernels need scratch space).
-        return min(int(available_kb * 1024 * 0.25), 8 * 2**30)
-    except (OSError, AttributeError):
+    except OSError:
         return 2 * 2**30
+    available = re.search(r"MemAvailable:\s+(\d+)", meminfo)
+    if available is None:
+        return 2 * 2**30
+    available_kb = int(available.group(1))
+    # A quarter of what is free: the machine is usually shared (and pair kernels need scratch space).
+    return min(int(available_kb * 1024 * 0.25), 8 * 2**30)
 
 
 def group_limits(units, refs, spec, compute: ComputeOptions, budget_gb) -> dict[str, int]:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from convdiv.warehouse import queries
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from convdiv.ingest.worker import UnitOutcome
 
 Q = queries.beside(__file__)
@@ -48,8 +50,8 @@ class ProgressBar:
         self.total = total
         self.n_units = n_units
         self.todo_ids: set[int] = set()
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
         self._published = 0.0
         self._group_weight = 0.0
         self._group_published = 0.0
@@ -82,10 +84,13 @@ class ProgressBar:
         self._show(outcome.unit_key)
 
     def _show(self, unit: str) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:  # both set, or neither
             pending = max(0.0, self._computed - self._group_published)
-            fields = {"unit": unit} if unit else {}
-            self._progress.update(self._task, completed=int(self._published + pending), **fields)
+            completed = int(self._published + pending)
+            if unit:
+                self._progress.update(self._task, completed=completed, unit=unit)
+            else:  # the unit shown stays
+                self._progress.update(self._task, completed=completed)
 
     def __exit__(self, *exc):
         if self._progress is not None:

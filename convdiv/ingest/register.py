@@ -94,7 +94,10 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
                 "add one with `convdiv corpus add`)"
             )
         corpus_id, _, _, corpus_tok_sha, vocab_size, content_sha, _, _ = row
-        corpus_options = conn.execute(q("corpus_options"), {"corpus_id": corpus_id}).fetchone()[0] or {}
+        options_row = conn.execute(q("corpus_options"), {"corpus_id": corpus_id}).fetchone()
+        if options_row is None:
+            raise ConvdivError(f"corpus {corpus!r} was removed while this ingest started")
+        corpus_options = options_row[0] or {}
     # A corpus added with a window (`corpus add --preset study`) is evaluated with it unless the call names one.
     window = corpus_options.get("window") or {}
     context_length = request.context_length
@@ -154,7 +157,7 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
                                        "config_hash": config_hash(unit, fingerprints, content_sha, context_length,
                                                                   window_stride, dtype),
                                        "owned_checkpoint_ids": tuple(sorted(owned))}))
-        started_at = conn.execute(Q["now"]).fetchone()[0]
+        started_at = conn.execute(Q["now"]).fetchall()[0][0]  # one row: the server's clock
         force_before = started_at if request.force else None
 
     compute = ComputeOptions(device=device, dtype=dtype, batch_tokens=batch_tokens, context_length=context_length,

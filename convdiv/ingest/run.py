@@ -154,7 +154,8 @@ def run(engine, settings: Settings, request: IngestRequest, *, progress: bool = 
     if todo:
         try:
             with ledger.connect(plan.conninfo) as conn:
-                left = conn.execute(q("units_not_done"), {"unit_ids": [u.unit_id for u in todo]}).fetchone()[0]
+                # one row: a count
+                left = conn.execute(q("units_not_done"), {"unit_ids": [u.unit_id for u in todo]}).fetchall()[0][0]
             elsewhere = max(0, len(todo) - left - len(done))
         except Exception:  # noqa: BLE001 - only a count for the summary; the workers' error, if any, is reported
             elsewhere = 0
@@ -184,7 +185,8 @@ def _split_todo(plan: Plan) -> tuple[list[UnitPlan], list[UnitPlan]]:
     with ledger.connect(plan.conninfo) as conn:
         rows = conn.execute(Q["unit_states"], {"unit_ids": [u.unit_id for u in plan.units]}).fetchall()
     state = {r[0]: r[1:] for r in rows}
-    todo, skipped = [], []
+    todo: list[UnitPlan] = []
+    skipped: list[UnitPlan] = []
     for u in plan.units:
         status, chash, finished = state[u.unit_id]
         fresh = plan.force_before is None or (finished is not None and finished >= plan.force_before)

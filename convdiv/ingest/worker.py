@@ -212,7 +212,7 @@ class Worker:
         publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-publish")
         # Download-ahead: the group after the prefetched one is claimed and its files fetched meanwhile.
         self._downloader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-download")
-        self._ahead = None
+        self._ahead: Future[_Group | None] | None = None
         pending: Future | None = prefetch.submit(self._claim_and_load, candidates, run_id)
         publishing: tuple[Future, _Group] | None = None
         group: _Group | None = None
@@ -230,7 +230,7 @@ class Worker:
                     raise
 
         try:
-            while True:
+            while pending is not None:  # always, until the prefetch finds no group (break)
                 waited = time.perf_counter()
                 try:
                     group = pending.result()
@@ -265,12 +265,13 @@ class Worker:
             ledger.finish_run(plan.conninfo, run_id, "failed" if report.error else "done")
         except BaseException as exc:
             report.error = _message(exc)
-            if failed_publish is None:
+            if failed_publish is None and publishing is not None:
+                future, in_flight = publishing
+                publishing = None
                 try:
-                    wait_for_publish()  # a publish in flight finishes: its rows are good
+                    future.result()  # a publish in flight finishes: its rows are good
                 except BaseException as publish_exc:  # noqa: BLE001 - the first error is the one reported
-                    self._fail(failed_publish, _message(publish_exc), report)
-                    failed_publish = None
+                    self._fail(in_flight, _message(publish_exc), report)
             if failed_publish is not None:
                 self._fail(failed_publish, report.error, report)
                 if group is not None:  # computed fine; stopped only because the publish before it failed
@@ -319,7 +320,7 @@ class Worker:
                 if ref.revision is None or label in self._evicted:
                     continue
                 units = self._needed_by.get(label, [])
-                left = conn.execute(ledger.q("units_not_done"), {"unit_ids": units}).fetchone()[0]
+                left = conn.execute(ledger.q("units_not_done"), {"unit_ids": units}).fetchall()[0][0]  # a count
                 if left == 0:
                     evict_hub_checkpoint(ref)
                     self._evicted.add(label)
@@ -386,7 +387,7 @@ class Worker:
                     except ConvdivError as exc:
                         group.bad[label] = str(exc)
         except BaseException as exc:
-            exc.group = group  # so the caller can mark this group failed
+            _attach_group(exc, group)
             raise
         return group
 
@@ -443,7 +444,7 @@ class Worker:
                     self._warn(warning)
                 group.loaded[label] = loaded
         except BaseException as exc:
-            exc.group = group  # so the caller can mark this group failed
+            _attach_group(exc, group)
             raise
         if group.bad:
             with self._lock:
@@ -481,8 +482,11 @@ class Worker:
             rows = unit_rows(plan, unit, result, data.position_ids, group.loaded)
             # elapsed_s: the unit's share of the group's compute time plus its own publish time.
             share = compute_s * max(1, len(unit.needs)) / max(1, sum(len(u.needs) for u in group.units))
-            n_ckpt, n_pair = ledger.publish_unit(group.claim, rows, provenance,
-                                                 lambda share=share, t0=t0: share + time.perf_counter() - t0)
+
+            def elapsed_s(share: float = share, t0: float = t0) -> float:
+                return share + time.perf_counter() - t0
+
+            n_ckpt, n_pair = ledger.publish_unit(group.claim, rows, provenance, elapsed_s)
             outcome = UnitOutcome(unit.key, "done", n_ckpt, n_pair, share + time.perf_counter() - t0, self.index)
             report.outcomes.append(outcome)
             if self.on_unit:
@@ -494,6 +498,12 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - a cache left fuller than asked must not fail published units
                 self._warn(f"--cache-policy evict: could not evict the checkpoints of {group.units[0].key}: "
                            f"{_message(exc)}")
+
+
+def _attach_group(exc: BaseException, group: _Group) -> None:
+    """Carry the group a prefetch or download claimed on its error, so the caller can mark the group failed
+    (read back with ``getattr(exc, "group", None)``)."""
+    setattr(exc, "group", group)  # noqa: B010 - `exc.group = group` does not type-check: exceptions declare no group
 
 
 def _message(exc: BaseException) -> str:
@@ -562,7 +572,7 @@ def _report_rows(noise: _Noise) -> list[tuple[str, str, str]]:
         for line in message.splitlines():
             m = _REPORT_ROW.match(line)
             if m:
-                rows.append(m.groups())
+                rows.append((m[1], m[2], m[3]))
     return rows
 
 
@@ -602,7 +612,9 @@ def worker_process(plan: Plan, index: int) -> WorkerReport:
     from convdiv.errors import note_connection
 
     params = conninfo_to_dict(plan.conninfo)
-    note_connection(params.get("user"), params.get("host"))  # so database errors name the user, as in the parent
+    user, host = params.get("user"), params.get("host")  # strings, as parsed from a connection string
+    # so database errors name the user, as in the parent
+    note_connection(str(user) if user is not None else None, str(host) if host is not None else None)
     try:
         return Worker(plan, index).run()
     except Exception as exc:

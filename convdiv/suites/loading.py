@@ -286,7 +286,7 @@ def _one_line(exc: BaseException, limit: int = 400) -> str:
 def _may_pass(exc: BaseException) -> bool:
     """True when retrying a failed hub load may help: an OSError (network, timeout, partial or missing file)
     that is not, anywhere in its chain, a missing repository/revision or a gated repository."""
-    seen = exc
+    seen: BaseException | None = exc
     retry = False
     while seen is not None:
         if type(seen).__name__ in _PERMANENT_HUB_ERRORS:
@@ -365,15 +365,15 @@ def hub_revision_status(refs: Iterable[CheckpointRef], offline: bool | None = No
     """Checkpoints whose revision cannot be loaded: label -> why (one phrase). Cached revisions always count as
     available; offline, anything else is missing; online, each repository's branches and tags are listed once
     (PolyPythias has gaps: some runs lack some steps)."""
-    refs = [r for r in refs if r.revision is not None]
+    hub = [(r, r.revision) for r in refs if r.revision is not None]
     offline = hub_offline() if offline is None else offline
     missing: dict[str, str] = {}
     branches: dict[str, set[str] | str] = {}
-    for ref in refs:
+    for ref, revision in hub:
         if cached_snapshot(ref) is not None:
             continue
         if offline:
-            missing[ref.label] = f"revision {ref.revision} of {ref.path} is not in the Hub cache {hub_cache_dir()} " \
+            missing[ref.label] = f"revision {revision} of {ref.path} is not in the Hub cache {hub_cache_dir()} " \
                                  "(HF_HUB_OFFLINE is set)"
             continue
         if ref.path not in branches:
@@ -381,8 +381,8 @@ def hub_revision_status(refs: Iterable[CheckpointRef], offline: bool | None = No
         known = branches[ref.path]
         if isinstance(known, str):
             missing[ref.label] = known
-        elif ref.revision not in known and not _COMMIT.match(ref.revision):
-            missing[ref.label] = f"revision {ref.revision} does not exist on the Hub for {ref.path}"
+        elif revision not in known and not _COMMIT.match(revision):
+            missing[ref.label] = f"revision {revision} does not exist on the Hub for {ref.path}"
     return missing
 
 

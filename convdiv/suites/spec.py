@@ -120,12 +120,18 @@ class SuiteSpec:
 
     # ---------------------------------------------------------------------------------------- resolution
 
+    def root_path(self) -> Path:
+        """A local suite's folder."""
+        if self.root is None:
+            raise ConvdivError(f"suite {self.name!r} is a hub suite: it has no root folder")
+        return Path(self.root)
+
     def run_source(self, size: str, seed: int) -> str:
         """The run's identity: its hub repository, or its local folder ``<root>/<size>/seed<k>``."""
         if self.source == "hub":
             template = dict(self.repo_overrides).get(seed, self.repo)
             return template.format(size=size, seed=seed)
-        return str(Path(self.root) / size / f"seed{seed}")
+        return str(self.root_path() / size / f"seed{seed}")
 
     def ref(self, size: str, seed: int, step: int) -> CheckpointRef:
         run = self.run_source(size, seed)
@@ -287,15 +293,19 @@ def spec_from_dict(
             raise ConvdivError(f"{where}: {key} must be a string, not {value!r}")
         return value
 
-    def folder(value: str | None) -> str | None:
-        if value is None:
-            return None
+    def text_or(key: str, default: str) -> str:
+        value = text(key, default)
+        if value is None:  # an explicit null (JSON)
+            raise ConvdivError(f"{where}: {key} must be a string, not null")
+        return value
+
+    def folder(value: str) -> str:
         p = Path(value).expanduser()
         if not p.is_absolute() and base_dir is not None:
             p = base_dir / p
         return str(p.resolve()) if (p.is_absolute() or base_dir is not None) else str(p)
 
-    name = text("name", default_name)  # a narrowed built-in is a different selection: its own name
+    name = text_or("name", default_name)  # a narrowed built-in is a different selection: its own name
     source = text("source", base.source if base else None)
     if source is None:
         raise ConvdivError(f"{where}: missing key source ('hub' or 'local') or base")
@@ -304,15 +314,16 @@ def spec_from_dict(
 
     root = None
     if source == "local":
-        root = folder(text("root", ".") if base_dir is not None else text("root"))
-        if root is None:
+        root_text = text("root", ".") if base_dir is not None else text("root")
+        if root_text is None:
             raise ConvdivError(f"{where}: a local suite needs root")
+        root = folder(root_text)
 
     tokenizer = text("tokenizer")
     if tokenizer is None:
         if base is not None:
             tokenizer = base.tokenizer
-        elif source == "local":
+        elif root is not None:  # a local suite
             tokenizer = str(Path(root) / TOKENIZER_DIR)
         else:
             raise ConvdivError(f"{where}: missing key tokenizer")
@@ -353,8 +364,8 @@ def spec_from_dict(
     except ValueError:
         raise ConvdivError(f"{where}: repo_overrides keys must be seeds (integers)") from None
 
-    repo = text("repo", base.repo if base else PYTHIA_REPO)
-    revision = text("revision", base.revision if base else PYTHIA_REVISION)
+    repo = text_or("repo", base.repo if base else PYTHIA_REPO)
+    revision = text_or("revision", base.revision if base else PYTHIA_REVISION)
     for template in (repo, revision, *(t for _, t in overrides)):
         try:
             template.format(size="x", seed=0, step=0)
@@ -413,7 +424,7 @@ def local_spec(root: Path, name: str | None = None) -> SuiteSpec:
     spec_file = root / SUITE_FILE
     if spec_file.is_file():
         spec = load_spec_file(spec_file)
-        if spec.source != "local" or Path(spec.root).resolve() != root:
+        if spec.source != "local" or spec.root_path().resolve() != root:
             raise ConvdivError(f"{spec_file}: a suite folder's suite.toml must describe the local suite in it")
         if name and name != spec.name:
             from dataclasses import replace
@@ -439,15 +450,17 @@ def scan_local(root: Path) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int,
     A ragged grid is allowed here; loading a checkpoint that is absent then fails naming it.
     """
     root = Path(root)
-    sizes, seeds, steps = [], set(), set()
+    sizes: list[str] = []
+    seeds: set[int] = set()
+    steps: set[int] = set()
     for size_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name != TOKENIZER_DIR):
-        runs = [p for p in size_dir.iterdir() if p.is_dir() and _SEED_DIR.match(p.name)]
+        runs = [(p, m) for p in size_dir.iterdir() if p.is_dir() and (m := _SEED_DIR.match(p.name))]
         if not runs:
             continue
         sizes.append(size_dir.name)
-        for run in runs:
-            seeds.add(int(_SEED_DIR.match(run.name).group(1)))
-            steps.update(int(_STEP_DIR.match(p.name).group(1)) for p in run.iterdir() if p.is_dir() and _STEP_DIR.match(p.name))
+        for run, seed in runs:
+            seeds.add(int(seed.group(1)))
+            steps.update(int(m.group(1)) for p in run.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name)))
     if not sizes or not steps:
         raise ConvdivError(f"local suite {root}: no checkpoints found (expected <size>/seed<k>/step<N>/ folders)")
     if not (root / TOKENIZER_DIR).is_dir():
@@ -487,7 +500,7 @@ def write_suite_file(spec: SuiteSpec, path: Path | None = None) -> Path:
     """Write a local spec as ``<root>/suite.toml`` with folders relative to the root (the suite stays movable)."""
     if spec.source != "local":
         raise ConvdivError(f"suite {spec.name!r}: only local suites are written as suite.toml")
-    root = Path(spec.root)
+    root = spec.root_path()
     path = path or root / SUITE_FILE
     tokenizer = Path(spec.tokenizer)
     try:

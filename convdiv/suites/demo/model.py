@@ -12,7 +12,9 @@ def model_config(cfg: DemoConfig, arch: DemoSize, vocab_len: int):
     """``GPTNeoXConfig``: rotary on 25% of head dims, parallel residual, untied embeddings, GELU, padded vocabulary."""
     from transformers import GPTNeoXConfig
 
-    return GPTNeoXConfig(
+    # transformers 5 still takes 4.x's rotary_pct / rotary_emb_base (into rope_parameters), but its typed signature
+    # no longer names them; 4.x (pyproject allows >=4.40) knows only these names.
+    return GPTNeoXConfig(  # type: ignore[call-arg]
         vocab_size=int(math.ceil(vocab_len / 128) * 128),  # padded like Pythia (50,277 -> 50,304)
         hidden_size=arch.hidden,
         num_hidden_layers=arch.layers,

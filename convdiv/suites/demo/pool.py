@@ -4,8 +4,12 @@ bar per run (workers send their progress through a queue)."""
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 from convdiv.suites.demo.run import RunJob, train_run
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 
 def run_jobs(root, cfg, todo, train_ids, val_ids, vocab_len, n_workers, progress, stop_after) -> None:
@@ -56,13 +60,16 @@ def _drain(queue, report) -> None:
             return
 
 
-_QUEUE = None
+_QUEUE: Queue | None = None  # a pool worker's: set by _worker_init
 
 
-def _worker_init(queue) -> None:
+def _worker_init(queue: Queue) -> None:
     global _QUEUE
     _QUEUE = queue
 
 
 def _worker_train(job: RunJob, train_ids, val_ids) -> None:
-    train_run(job, train_ids, val_ids, lambda *msg: _QUEUE.put(msg))
+    queue = _QUEUE
+    if queue is None:
+        raise RuntimeError("_worker_train runs in a pool whose initializer is _worker_init")
+    train_run(job, train_ids, val_ids, lambda *msg: queue.put(msg))
