@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from convdiv.export import parquet as P  # noqa: E402
-from convdiv.warehouse import aggregates, schema  # noqa: E402
+from convdiv.warehouse import aggregates, partitions, schema  # noqa: E402
 
 SERVER = os.environ.get("CONVDIV_TEST_SERVER") or os.environ.get("DATABASE_URL") or \
     "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -52,6 +52,9 @@ INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_i
 SELECT 1, 0, i, (i * 7919) %% 50000, (i * 104729) %% 50000, (ARRAY['NN', 'VB', 'DT', NULL])[1 + i %% 4],
        (ARRAY['NN', 'VB', 'DT', NULL])[1 + (i + 1) %% 4], i %% 3 > 0, i %% 5 > 0, (i * 31) %% 100000
 FROM generate_series(0, %(positions)s - 1) i;
+"""
+# then the corpus's partitions of the fact tables (partitions.attach, as corpus add makes them), then the facts
+FACTS = """
 INSERT INTO comparison (kind, checkpoint_a, checkpoint_b)
 SELECT 'seed_pair', a.checkpoint_id, b.checkpoint_id
 FROM checkpoint a JOIN run ra ON ra.run_id = a.run_id, checkpoint b JOIN run rb ON rb.run_id = b.run_id
@@ -79,6 +82,8 @@ def build(positions: int, steps: int) -> str:
         with psycopg.connect(url) as conn:
             # client-side binding: the script is several statements
             psycopg.ClientCursor(conn).execute(BUILD, {"positions": positions, "steps": steps})
+            partitions.attach(conn, 1)
+            conn.execute(FACTS)
         aggregates.rebuild(engine)  # the facts bypassed the ingest: compute the aggregates the views read
         engine.dispose()
     except BaseException:

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from convdiv.warehouse import loader, schema  # noqa: E402
+from convdiv.warehouse import loader, partitions, schema  # noqa: E402
 from convdiv.warehouse.ledger import CHECKPOINT_TOKEN_TYPES, q  # noqa: E402
 
 COLUMNS = ("checkpoint_id", "position_id", "ce", "entropy", "kl_uniform", "kl_unigram")
@@ -65,6 +65,7 @@ def setup(conninfo: str, n_checkpoints: int, n_positions: int) -> dict[str, np.n
                     " begin_of_word, end_of_word, frequency)"
                     " SELECT corpus_id, 0, i, 0, 0, true, true, 1 FROM corpus, generate_series(0, %s - 1) i",
                     (n_positions,))
+        partitions.attach(conn, cur.execute("SELECT corpus_id FROM corpus").fetchone()[0])
         ckpt = np.array([r[0] for r in cur.execute("SELECT checkpoint_id FROM checkpoint ORDER BY 1")], np.int32)
         pos = np.array([r[0] for r in cur.execute("SELECT position_id FROM position ORDER BY 1")], np.int32)
     rng = np.random.default_rng(0)

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import views  # noqa: E402  (bench/views.py: the paper-scale shape and its synthetic values)
 
-from convdiv.warehouse import ledger, loader, schema  # noqa: E402
+from convdiv.warehouse import ledger, loader, partitions, schema  # noqa: E402
 
 REPORT_VIEWS = ("expected_kl", "reference_kl", "conditional_kl", "relative_divergence", "ce_difference",
                 "phase_boundaries", "token_divergence", "context_variance", "regression_cells", "regression_moments")
@@ -106,16 +106,16 @@ def _phase(k: int, label: str, seconds: float) -> None:
     print(f"  [x{k}] {label}: {seconds:.1f} s", flush=True)
 
 
-def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
-    t = {}
-    t0 = time.perf_counter()
-    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        # the first suite with the corpus (positions, vocabulary) from bench/views.py's builder, without facts
+def add_corpus(conn, name: str, rng: np.random.Generator, attach: bool = True) -> tuple[int, np.ndarray]:
+    """A corpus shaped like the study's (bench/views.py: views.POSITIONS positions, views.VOCAB tokens), with its
+    partitions of the fact tables (``attach``; a warehouse before migration 0011 has none); (corpus_id, its
+    position ids)."""
+    n = views.POSITIONS
+    with conn.cursor() as cur:
         corpus = cur.execute("INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
-                             "n_documents, n_positions, frequency_source, options) VALUES ('pile-sample', 't', 'x', "
-                             "%s, 'y', 10, %s, 'npy', '{}') RETURNING corpus_id",
-                             (views.VOCAB, views.POSITIONS)).fetchone()[0]
-        n = views.POSITIONS
+                             "n_documents, n_positions, frequency_source, options) VALUES (%s, 't', 'x', "
+                             "%s, %s, 10, %s, 'npy', '{}') RETURNING corpus_id",
+                             (name, views.VOCAB, name, n)).fetchone()[0]
         ranks = np.arange(1, views.VOCAB + 1)
         freq = (3.4e8 / ranks ** 1.07).astype(np.int64)
         with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
@@ -125,14 +125,28 @@ def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
         target = np.minimum(rng.zipf(1.3, n) - 1, views.VOCAB - 1)
         tag_p = 1 / np.arange(1, len(views.TAGS) + 1)
         tags = [views.TAGS[t] for t in rng.choice(len(views.TAGS), n, p=tag_p / tag_p.sum())]
+        if attach:
+            partitions.lock_position_ids(conn)
         with cur.copy("COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, "
                       "group_t, group_prev, begin_of_word, end_of_word, frequency) FROM STDIN") as cp:
             for i in range(n):
                 group = views.GROUPS.get(tags[i][0], "function")
                 cp.write_row((corpus, i // 466, i % 466, int(target[i - 1]), int(target[i]), tags[i], tags[i - 1],
                               group, group, True, True, int(freq[target[i]])))
-        position_ids = np.array(cur.execute("SELECT position_id FROM position ORDER BY 1").fetchall(),
-                                dtype=np.int32).ravel()
+        if attach:
+            partitions.attach(conn, corpus)  # as corpus add makes them
+        position_ids = np.array(cur.execute("SELECT position_id FROM position WHERE corpus_id = %s ORDER BY 1",
+                                            (corpus,)).fetchall(), dtype=np.int32).ravel()
+    return corpus, position_ids
+
+
+def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
+    t = {}
+    t0 = time.perf_counter()
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        # the first suite with the corpus (positions, vocabulary) from bench/views.py's builder, without facts
+        corpus, position_ids = add_corpus(conn, "pile-sample", rng)
+        n = views.POSITIONS
         difficulty = rng.gamma(2.0, 1.0, n).astype(np.float32)
         # primary keys dropped for the bulk load, rebuilt after (the design's "indexes after bulk loads")
         cur.execute("ALTER TABLE checkpoint_token DROP CONSTRAINT pk_checkpoint_token")
@@ -221,12 +235,14 @@ def view_times(conninfo: str) -> dict[str, tuple[float, int]]:
 
 
 def sizes(conninfo: str, rows: list[int]) -> dict[str, float]:
-    with psycopg.connect(conninfo) as conn:
+    with psycopg.connect(conninfo) as conn:  # a partitioned table's size is its partitions'
         ct, pt, agg = conn.execute(
-            "SELECT pg_total_relation_size('checkpoint_token'), pg_total_relation_size('pair_token'), "
+            "SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('checkpoint_token')), "
+            "(SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('pair_token')), "
             "(SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relkind = 'r' AND c.relname IN "
             "('final_surprisal', 'checkpoint_stats', 'comparison_stats', 'comparison_group') "
             "OR (c.relkind = 'r' AND c.relname LIKE 'agg\\_%'))").fetchone()
+    ct, pt = float(ct), float(pt)
     return {"bytes/checkpoint_token row": ct / rows[0], "bytes/pair_token row": pt / rows[1],
             "fact tables GB": (ct + pt) / 1e9, "aggregates GB": float(agg) / 1e9}
 

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from convdiv.warehouse import aggregates  # noqa: E402
-from convdiv.warehouse import loader, schema  # noqa: E402
+from convdiv.warehouse import loader, partitions, schema  # noqa: E402
 
 SIZES = ["14m", "31m", "70m", "160m", "410m"]
 SEEDS = [1, 2, 3, 4, 5]
@@ -124,6 +124,7 @@ def build(conninfo: str, scale: int, rng: np.random.Generator) -> dict[str, floa
             for i in range(n):
                 cp.write_row((corpus, i // 466, i % 466, int(context[i]), int(target[i]), pos_t[i], pos_prev[i],
                               group(pos_t[i]), group(pos_prev[i]), bool(bow[i]), bool(eow[i]), int(freq[target[i]])))
+        partitions.attach(conn, corpus)  # the corpus's partitions of the fact tables, as corpus add makes them
         position_ids = np.array(cur.execute("SELECT position_id FROM position ORDER BY position_id").fetchall(),
                                 dtype=np.int32).ravel()
         ckpt = {}

@@ -38,7 +38,7 @@ def _relations(engine) -> list[str]:
     with engine.connect() as conn:
         return conn.execute(sa.text(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm') ORDER BY 1"
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY 1"  # p: the fact tables
         )).scalars().all()
 
 

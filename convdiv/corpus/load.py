@@ -1,14 +1,21 @@
 """``add_corpus``: prepare a corpus and load it into the warehouse in one transaction.
 
 Steps: tokenise each document -> frequency counts -> content hash -> (unless already present) spaCy tags,
-alignment, position rows -> one transaction: lock the name, insert ``corpus``, COPY ``vocab_token`` and
-``position`` (binary format). A failure anywhere rolls everything back: a corpus is fully present or absent.
+alignment, position rows -> one transaction: lock the name, insert ``corpus``, COPY ``vocab_token``, lock the
+position ids, COPY ``position`` (binary format), attach the corpus's partitions of the fact tables. A failure
+anywhere rolls everything back: a corpus is fully present or absent.
+
+Partitions (convdiv/warehouse/partitions.py): the fact tables hold one partition per corpus over its position-id
+range. The position COPY runs under a global transaction-scoped advisory lock, so concurrent adds get disjoint,
+contiguous ranges; the partitions are created and attached in the same transaction (ATTACH takes SHARE UPDATE
+EXCLUSIVE on the fact tables: open readers neither block it nor are blocked). Removing a corpus drops its
+partitions, last in its transaction; every lock wait is bounded (CONVDIV_LOCK_TIMEOUT, warehouse/locks.py).
 
 Idempotence: ``content_sha256`` covers the documents, the tokenizer fingerprint, BOS/EOS, the spaCy model and
 version, the frequency counts, the smoothing alpha and ``CORPUS_FORMAT``. Adding a corpus whose hash equals the
 stored one is a no-op; a different corpus under an existing name is refused unless ``replace=True``, which
-deletes the old corpus and inserts the new one in the same transaction. Facts (checkpoint_token, pair_token)
-and ingest units that referenced the old positions cascade away with it.
+deletes the old corpus and inserts the new one in the same transaction. Facts (checkpoint_token, pair_token: the
+old corpus's partitions) and ingest units that referenced the old positions go with it.
 
 Both answers come before any heavy work (tokenising a large corpus took minutes): ``corpus.options`` also
 records ``documents_sha256`` (the documents and every setting above except the counts) and
@@ -27,11 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import sqlalchemy as sa
 
 from convdiv import progress
 from convdiv.corpus import frequency as freq
-from convdiv.warehouse import locks, queries
+from convdiv.warehouse import locks, partitions, queries
 from convdiv.warehouse.engine import libpq_conninfo
 from convdiv.corpus.positions import PositionTable, build_positions
 from convdiv.corpus.tagging import (BATCH_CHARS, TagVocab, Words, chunk_spans, load_tagger, mask_spans,
@@ -64,7 +72,7 @@ class CorpusInfo:
     n_positions: int
     created: bool
     replaced: bool = False     # an older corpus of that name was deleted first
-    facts_removed: int = 0     # fact rows on the old positions that cascaded away
+    facts_removed: int = 0     # fact rows on the old positions that went with it
 
 
 def add_corpus(
@@ -172,27 +180,33 @@ def add_corpus(
                 return CorpusInfo(current.corpus_id, name, current.n_documents, current.n_positions, created=False)
             if not replace:
                 raise ConvdivError(f"corpus {name!r} already exists with different content; use --replace")
-            facts_removed = conn.exec_driver_sql(Q["count_dependent_facts"], {"corpus_id": current.corpus_id}).scalar_one()
-            _delete_corpus(conn, current.corpus_id)
+            facts_removed = _count_facts(conn, current.corpus_id)
+            conn.exec_driver_sql(Q["delete_corpus"], {"corpus_id": current.corpus_id})
         corpus_id = conn.exec_driver_sql(Q["insert_corpus"], row).scalar_one()
         copy_vocab(conn, corpus_id, texts, counts, logq)
+        partitions.lock_position_ids(conn)  # held until COMMIT: this corpus's ids are one range
         with progress.step(f"corpus add {name}: load", total=len(table), unit="positions") as bar:
             loaded = copy_positions(conn, corpus_id, table, on_rows=bar.advance)
         if loaded != len(table):
             raise ConvdivError(f"corpus {name!r}: COPY loaded {loaded} positions, expected {len(table)}")
+        partitions.attach(conn, corpus_id)
+        if current is not None:  # last: its ACCESS EXCLUSIVE lock on the fact tables is held until COMMIT
+            partitions.drop(conn, current.corpus_id)
     return CorpusInfo(corpus_id, name, len(documents), len(table), created=True,
                       replaced=current is not None, facts_removed=int(facts_removed))
 
 
 def remove_corpus(engine, name: str) -> int:
-    """Delete a corpus and everything on it; returns the number of fact rows that cascaded away."""
+    """Delete a corpus and everything on it (its partitions of the fact tables are dropped); returns the number of
+    fact rows that went with it."""
     with _bounded_transaction(engine, f"corpus remove {name!r}") as conn:
         conn.exec_driver_sql(Q["lock_corpus_name"], {"name": name})
         current = conn.exec_driver_sql(Q["find_corpus"], {"name": name}).first()
         if current is None:
             raise ConvdivError(f"no corpus named {name!r}")
-        facts = conn.exec_driver_sql(Q["count_dependent_facts"], {"corpus_id": current.corpus_id}).scalar_one()
-        _delete_corpus(conn, current.corpus_id)
+        facts = _count_facts(conn, current.corpus_id)
+        conn.exec_driver_sql(Q["delete_corpus"], {"corpus_id": current.corpus_id})
+        partitions.drop(conn, current.corpus_id)  # last: see add_corpus
     return int(facts)
 
 
@@ -204,19 +218,19 @@ def _bounded_transaction(engine, what: str):
         with engine.begin() as conn:
             conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (locks.lock_timeout_setting(),))
             yield conn
-    except sa.exc.DBAPIError as exc:
+    except (sa.exc.DBAPIError, psycopg.Error) as exc:  # psycopg's own: the partition DDL runs on the driver
         blocked = locks.lock_error(what, libpq_conninfo(engine.url), exc)
         if blocked is not None:
             raise blocked from exc
         raise
 
 
-def _delete_corpus(conn, corpus_id: int) -> None:
-    """The corpus, its positions and vocabulary, its facts (explicitly: the fact tables have no foreign keys) and
-    its aggregates (foreign keys with ON DELETE CASCADE), in the caller's transaction."""
-    conn.exec_driver_sql(Q["delete_corpus_checkpoint_facts"], {"corpus_id": corpus_id})
-    conn.exec_driver_sql(Q["delete_corpus_pair_facts"], {"corpus_id": corpus_id})
-    conn.exec_driver_sql(Q["delete_corpus"], {"corpus_id": corpus_id})
+def _count_facts(conn, corpus_id: int) -> int:
+    """The fact rows on the corpus's positions (read from its partitions only)."""
+    bounds = partitions.position_range(conn, corpus_id)
+    if bounds is None:
+        return 0
+    return int(conn.exec_driver_sql(Q["count_dependent_facts"], {"lo": bounds[0], "hi": bounds[1]}).scalar_one())
 
 
 def list_corpora(engine) -> list:

@@ -1,7 +1,8 @@
 """A synthetic warehouse with the study's shape, loaded into the real schema: for report tests and benchmarks.
 
 Rows go into the real tables (suite, model, run, checkpoint, corpus, vocab_token, position, comparison,
-checkpoint_token, pair_token, ingest_run, ingest_unit) by COPY, exactly where an ingest would put them, and the
+checkpoint_token, pair_token, ingest_run, ingest_unit) by COPY, exactly where an ingest would put them (the corpus's
+partitions of the fact tables attached as `corpus add` does), and the
 aggregates are rebuilt after (aggregates.rebuild), so every view sees them as ingested data. The numbers are drawn from
 a known model rather than computed by language models:
 
@@ -24,6 +25,7 @@ from typing import Sequence
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from convdiv.warehouse import partitions
 from convdiv.warehouse.loader import copy_into
 
 PAPER_STEPS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000,
@@ -131,6 +133,7 @@ def build_synthetic_warehouse(
             with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
                 for t in range(V):
                     cp.write_row((corpus_id, t, token_text[t], int(counts[t]), float(unigram[t])))
+            partitions.lock_position_ids(conn)  # one id range: the corpus's partitions of the fact tables
             with cur.copy("COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, "
                           "pos_prev, upos_t, upos_prev, group_t, group_prev, begin_of_word, end_of_word, "
                           "frequency) FROM STDIN") as cp:
@@ -140,6 +143,7 @@ def build_synthetic_warehouse(
                     cp.write_row((corpus_id, int(docs[i]), int(idx[i]), int(context[i]), int(targets[i]),
                                   pos_t[i], pos_prev[i], None, None, gt, gp,
                                   token_text[targets[i]].startswith(" "), targets[i] % 4 != 1, int(freq[i])))
+            partitions.attach(conn, corpus_id)
             position_ids = np.array([r[0] for r in cur.execute(
                 "SELECT position_id FROM position WHERE corpus_id = %s ORDER BY document, idx",
                 (corpus_id,)).fetchall()], dtype=np.int32)

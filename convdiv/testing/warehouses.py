@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from convdiv.config import Settings
 from convdiv.testing import ingest as tiny
-from convdiv.warehouse import aggregates
+from convdiv.warehouse import aggregates, partitions
 
 STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000]
 # KL to uniform: flat until 8, rising from 16: threshold 0.01 + 0.1 * (6 - 0.01) = 0.609 -> uniform ends at 16
@@ -53,6 +53,7 @@ def build_curve_warehouse(engine, frequencies=(5, 50), curves: dict | None = Non
         for token_id in range(10):
             conn.execute(sa.text("INSERT INTO vocab_token VALUES (:c, :t, :tok, 1, -2.3)"),
                          dict(c=corpus, t=token_id, tok=f"tok{token_id}"))
+        partitions.lock_position_ids(conn)
         positions = [
             _insert(conn, "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, "
                           "pos_prev, begin_of_word, end_of_word, frequency) "
@@ -60,6 +61,7 @@ def build_curve_warehouse(engine, frequencies=(5, 50), curves: dict | None = Non
                     c=corpus, i=i, f=f)
             for i, f in enumerate(frequencies)
         ]
+        partitions.attach(conn, corpus)  # the corpus's partitions of the fact tables, as corpus add makes them
         for rank, (size, curve) in enumerate(curves.items()):
             model = _insert(conn, "INSERT INTO model (suite_id, size, size_rank) VALUES (:s, :z, :r) "
                                   "RETURNING model_id", s=suite, z=size, r=rank)

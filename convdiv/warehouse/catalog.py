@@ -1,10 +1,12 @@
 """Schema drift: the live catalog compared with what convdiv expects (`convdiv db check`).
 
-Two parts: tables, columns, types, constraints and indexes against the SQLAlchemy models (Alembic's autogenerate
-comparison, the same check tests/test_migrations.py runs on a fresh database), and every view and function of the
-analytics layer against its SQL file (each expected object is created in a scratch schema inside a transaction that
-is rolled back, and the server's own rendering of both definitions is compared). A warehouse changed by hand is
-reported here, before an ingest stumbles on it.
+Three parts: tables, columns, types, constraints and indexes against the SQLAlchemy models (Alembic's autogenerate
+comparison, the same check tests/test_migrations.py runs on a fresh database), the fact tables' partitioning (the
+partition key the models declare, and one partition per corpus over its position-id range: partitions.drift; the
+partitions themselves are not compared as tables of their own), and every view and function of the analytics layer
+against its SQL file (each expected object is created in a scratch schema inside a transaction that is rolled back,
+and the server's own rendering of both definitions is compared). A warehouse changed by hand is reported here,
+before an ingest stumbles on it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
-from convdiv.warehouse import views
+from convdiv.warehouse import partitions, views
 from convdiv.warehouse.models import Base
 
 SCRATCH = "convdiv_expected"
@@ -26,9 +28,32 @@ def drift(connection: Connection | Engine) -> list[str]:
     if isinstance(connection, Engine):
         with connection.connect() as conn:
             return drift(conn)
+    skipped = partitions.names(connection)
+
+    def include_name(name, type_, parent_names) -> bool:
+        return not (type_ == "table" and name in skipped)
+
     problems = [_describe(d) for d in compare_metadata(
-        MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)]
-    return problems + _object_drift(connection)
+        MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name}),
+        Base.metadata)]
+    return problems + _partitioning_drift(connection) + _object_drift(connection)
+
+
+def _partitioning_drift(connection: Connection) -> list[str]:
+    """Each model table's partition key (``postgresql_partition_by``) against the live one, then the partitions."""
+    live = partitions.keys(connection, Base.metadata.tables)
+    problems = []
+    for name, table in Base.metadata.tables.items():
+        want = table.dialect_options["postgresql"].get("partition_by")
+        have = live.get(name)
+        if name in live and want != have:
+            problems.append(f"table partitioning differs: {name} is {_partitioning(have)}, expected "
+                            f"{_partitioning(want)}")
+    return problems + partitions.drift(connection)
+
+
+def _partitioning(key: str | None) -> str:
+    return f"PARTITION BY {key}" if key else "not partitioned"
 
 
 def _describe(diff) -> str:

@@ -48,7 +48,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from convdiv.errors import ConvdivError
-from convdiv.warehouse import loader, locks, queries
+from convdiv.warehouse import loader, locks, partitions, queries
 
 
 def _one(cursor: psycopg.Cursor) -> tuple[Any, ...]:
@@ -396,6 +396,14 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
         blocked = locks.lock_error(f"ingest unit {rows.unit_key}", claim_.info, exc)
         if blocked is not None:
             raise blocked from exc
+        table = partitions.missing_partition(exc)
+        if table is not None:  # the corpus's partition was dropped by hand (convdiv db check reports it)
+            corpus = conn.execute(q("corpus_name"), {"corpus_id": rows.corpus_id}).fetchone()
+            label = repr(corpus[0]) if corpus else str(rows.corpus_id)
+            raise ConvdivError(
+                f"ingest unit {rows.unit_key}: corpus {label} has no partition of {table} for its positions (dropped "
+                f"by hand? `convdiv db check` lists what differs); remove and re-add the corpus (`convdiv corpus "
+                f"remove`, `convdiv corpus add`), then ingest again; nothing was published") from exc
         raise
     claim_.published.add(rows.unit_id)
     test_pause("between")

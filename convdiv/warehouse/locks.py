@@ -1,16 +1,23 @@
 """Lock waits with a bound: what the ingest and corpus commands set, and who to blame when the bound is hit.
 
-Readers never block a writer here (the ingest and `corpus add/remove` take only row locks and transaction-level
-advisory locks; no DDL, no REFRESH), but a maintenance session (a manual LOCK TABLE, a `db upgrade`, an
-administrator's VACUUM FULL) or another writer can still hold what a command needs. Every lock those commands
-take is therefore taken under ``lock_timeout`` (``CONVDIV_LOCK_TIMEOUT`` seconds, default 60), and when it
-expires the command stops with one line naming the sessions that most likely hold it: the other sessions of the
-database with an open transaction, oldest first (pid, user, state and for how long).
+Readers never block the ingest nor ``corpus add`` (they take row locks, transaction-level advisory locks and, for
+a new corpus's partitions, ``ATTACH PARTITION``'s SHARE UPDATE EXCLUSIVE; no REFRESH), but a maintenance session (a
+manual LOCK TABLE, a `db upgrade`, an administrator's VACUUM FULL) or another writer can still hold what a command
+needs, and ``corpus remove`` (dropping a corpus's partitions: ACCESS EXCLUSIVE on the fact tables) waits for readers
+that keep a transaction open after reading facts. Every lock those commands take is therefore taken under
+``lock_timeout`` (``CONVDIV_LOCK_TIMEOUT`` seconds, default 60), and when it expires the command stops with one line
+naming the sessions that most likely hold it: the other sessions of the database with an open transaction, oldest
+first (pid, user, state and for how long).
+
+ACCESS EXCLUSIVE is asked for in short tries (:func:`take_in_short_tries`): a request waiting in PostgreSQL's lock
+queue makes every later request that conflicts with it wait too, so one 60-second wait behind an idle reader would
+stall every new reader of the table for 60 s; tries of TRY_S stall them at most that long each.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import psycopg
 
@@ -18,6 +25,9 @@ from convdiv.errors import ConvdivError
 
 LOCK_TIMEOUT_ENV = "CONVDIV_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 60.0
+# take_in_short_tries: each try waits at most TRY_S, then PAUSE_S without a request in the queue
+TRY_S = 0.2
+PAUSE_S = 0.3
 
 
 def lock_timeout_s() -> float:
@@ -36,6 +46,25 @@ def lock_timeout_s() -> float:
 def lock_timeout_setting() -> str:
     """The value for ``SET lock_timeout`` (milliseconds)."""
     return f"{int(lock_timeout_s() * 1000)}ms"
+
+
+def take_in_short_tries(conn: psycopg.Connection, statement) -> None:
+    """Run ``statement`` (a LOCK TABLE ... ACCESS EXCLUSIVE) in the connection's open transaction, in tries of TRY_S
+    each (a savepoint each) PAUSE_S apart, until ``lock_timeout_s()`` has passed; then the last try's
+    LockNotAvailable is raised (:func:`lock_error` turns it into one line naming the holders)."""
+    previous = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+    deadline = time.monotonic() + lock_timeout_s()
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(min(TRY_S, lock_timeout_s()) * 1000)}ms",))
+                conn.execute(statement)
+            break
+        except psycopg.errors.LockNotAvailable:
+            if time.monotonic() + PAUSE_S >= deadline:
+                raise
+            time.sleep(PAUSE_S)
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (previous,))
 
 
 _HOLDERS = """

@@ -249,13 +249,17 @@ class Comparison(Base):
 class CheckpointToken(Base):
     __tablename__ = "checkpoint_token"
     __table_args__ = (
-        {"comment": "Per checkpoint and position: surprisal, entropy and KL to the reference distributions."},
+        {"comment": "Per checkpoint and position: surprisal, entropy and KL to the reference distributions. "
+                    "Partitioned by position_id: one partition per corpus (checkpoint_token_c<corpus_id>).",
+         "postgresql_partition_by": "RANGE (position_id)"},
     )
     # Key = two integers (8 bytes): the narrow primary key the design asks for, checkpoint first so that one
     # checkpoint's rows are contiguous in the index (Citus-ready: the distribution column leads every key).
     # No foreign keys on facts (migration 0003): per-row FK triggers made every load 7x slower. The publish
     # transaction checks a unit's references set-wise while its rows are staged (ledger.publish_unit), and the
-    # deletes that used to cascade are explicit statements (corpus removal, unit re-publish).
+    # deletes that used to cascade are explicit statements (unit re-publish) or partition drops (corpus removal).
+    # Partitioned by RANGE (position_id) (migration 0011; convdiv/warehouse/partitions.py): one partition per
+    # corpus, created by `corpus add`, dropped by `corpus remove`; the key's second column is the partition key.
     checkpoint_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The checkpoint (checkpoint.checkpoint_id).")
     position_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The position (position.position_id).")
     ce: Mapped[float] = mapped_column(REAL, comment=CE_COMMENT)
@@ -267,7 +271,9 @@ class CheckpointToken(Base):
 class PairToken(Base):
     __tablename__ = "pair_token"
     __table_args__ = (
-        {"comment": "Per comparison and position: KL between the two checkpoints' next-token distributions."},
+        {"comment": "Per comparison and position: KL between the two checkpoints' next-token distributions. "
+                    "Partitioned by position_id: one partition per corpus (pair_token_c<corpus_id>).",
+         "postgresql_partition_by": "RANGE (position_id)"},
     )
 
     comparison_id: Mapped[int] = mapped_column(

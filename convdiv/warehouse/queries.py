@@ -6,8 +6,10 @@ line ``-- name: <query>`` (the ingest ledger's ``ingest.sql``). Names are unique
 
 One placeholder style everywhere: psycopg's ``%(name)s``. The text runs as is on a psycopg cursor (COPY, session
 locks) and through SQLAlchemy with ``connection.exec_driver_sql(text, params)`` or ``pandas.read_sql``; a literal
-percent sign in a query is written ``%%``. Comments are kept (they are sent to the server with the query), except the
-trailing comment lines of a section, which belong to the next one.
+percent sign in a query is written ``%%``. The one exception is DDL, which PostgreSQL runs without parameters: its
+identifiers and literals are ``{name}`` fields composed with ``psycopg.sql`` (``partitions.sql``). Comments are kept
+(they are sent to the server with the query), except the trailing comment lines of a section, which belong to the
+next one.
 """
 
 from __future__ import annotations

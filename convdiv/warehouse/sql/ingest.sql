@@ -54,6 +54,9 @@ FROM position WHERE corpus_id = %(corpus_id)s ORDER BY document, idx
 -- name: corpus_log_unigram
 SELECT token_id, unigram_logprob::float8 FROM vocab_token WHERE corpus_id = %(corpus_id)s ORDER BY token_id
 
+-- name: corpus_name
+SELECT name FROM corpus WHERE corpus_id = %(corpus_id)s;
+
 -- name: corpus_options
 -- The options a corpus was added with (JSON); ingest takes the corpus's window (context_length, window_stride).
 SELECT options FROM corpus WHERE corpus_id = %(corpus_id)s;
@@ -241,13 +244,26 @@ SELECT comparison_id, position_id, kl_ab, kl_ba FROM stage_pair_token;
 -- name: stale_statistics
 -- Tables the unit's aggregates read whose size passed twice what their last ANALYZE saw (autovacuum lags behind a
 -- fast ingest; a fresh warehouse was analysed empty): the publish analyses them first, outside its transaction.
+-- The fact tables are partitioned (migration 0011): a fact table is stale when one of its partitions is, or when
+-- its partitions hold twice the rows its own statistics saw (autovacuum analyses partitions, never the parent,
+-- whose statistics the planner uses for joins); ANALYZE of the parent analyses its partitions too.
 SELECT c.relname
 FROM pg_class c
-WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
   AND c.relname = ANY(ARRAY['checkpoint_token', 'pair_token', 'position', 'vocab_token', 'checkpoint', 'run', 'model',
                             'comparison', 'comparison_group', 'final_surprisal', 'checkpoint_stats',
                             'comparison_stats', 'agg_token_ce', 'agg_position_kl'])
-  AND pg_relation_size(c.oid) / current_setting('block_size')::int > 2 * greatest(c.relpages, 0) + 8;
+  AND pg_relation_size(c.oid) / current_setting('block_size')::int > 2 * greatest(c.relpages, 0) + 8
+UNION ALL
+SELECT p.relname
+FROM pg_class p
+JOIN pg_inherits i ON i.inhparent = p.oid
+JOIN pg_class c ON c.oid = i.inhrelid
+WHERE p.relnamespace = current_schema()::regnamespace AND p.relkind = 'p'
+  AND p.relname = ANY(ARRAY['checkpoint_token', 'pair_token'])
+GROUP BY p.relname, p.reltuples
+HAVING bool_or(pg_relation_size(c.oid) / current_setting('block_size')::int > 2 * greatest(c.relpages, 0) + 8)
+    OR sum(greatest(c.reltuples, 0)) > 2 * greatest(p.reltuples, 0) + 1000;
 
 -- name: maintain_aggregates
 -- The unit's aggregates, recomputed from its published facts in the same transaction (sql/060_maintain_aggregates.sql).
