@@ -89,7 +89,7 @@ def unit_rows(ckpt, comps, size, rank, step, position_ids, difficulty, rng):
     level = views.curve(rank, step)
     ids = np.concatenate([np.full(n, ckpt[size, s, step], np.int32) for s in views.SEEDS])
     ce = np.abs(np.tile(difficulty, len(views.SEEDS)) * (1 + 0.1 * rng.standard_normal(ids.size, np.float32)))
-    ent = (ce * 0.8).astype(np.float32)
+    ent = np.minimum(ce * 0.8, np.log(views.VOCAB)).astype(np.float32)  # KL to uniform stays >= 0
     ct = {"checkpoint_id": ids, "position_id": np.tile(position_ids, len(views.SEEDS)),
           "ce": ce.astype(np.float32), "entropy": ent, "kl_uniform": np.float32(np.log(views.VOCAB)) - ent,
           "kl_unigram": (np.abs(rng.standard_normal(ids.size, np.float32)) + 0.5).astype(np.float32)}
