@@ -47,7 +47,7 @@ def test_every_table_and_column_has_a_comment(engine):
         missing_tables = conn.execute(
             sa.text(
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'alembic_version' "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version' "
                 "AND obj_description(c.oid, 'pg_class') IS NULL"
             )
         ).scalars().all()
@@ -55,7 +55,7 @@ def test_every_table_and_column_has_a_comment(engine):
             sa.text(
                 "SELECT c.relname || '.' || a.attname FROM pg_attribute a "
                 "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'alembic_version' "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version' "
                 "AND a.attnum > 0 AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL"
             )
         ).scalars().all()

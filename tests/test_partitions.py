@@ -378,6 +378,15 @@ def test_queries_bound_to_a_corpus_read_its_partitions_only(engine):
             "(SELECT min(position_id) FROM position WHERE corpus_id = %(c)s) AND position_id <= "
             "(SELECT max(position_id) FROM position WHERE corpus_id = %(c)s)", {"c": target}).scalar()[0]["Plan"]
         assert _executed(plan) & (mine | theirs) == {f"pair_token_c{target}"}
+        # the export of one (suite, corpus): its rows queries bound position_id by the corpus's range
+        from convdiv.export.parquet import Q as EXPORT
+
+        with engine.connect() as c2:
+            suite = c2.exec_driver_sql("SELECT suite_id FROM suite WHERE name = 'other'").scalar()
+        for table in ("checkpoint_token", "pair_token"):
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + EXPORT[f"rows/{table}"],
+                                        {"suite_id": suite, "corpus_id": target}).scalar()[0]["Plan"]
+            assert _executed(plan) & (mine | theirs) == {f"{table}_c{target}"}, table
         # without a bound on position_id both partitions are read (the control: the checks above can fail)
         plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) SELECT count(*) FROM pair_token").scalar()[0]["Plan"]
         assert _relations(plan) == {f"pair_token_c{target}", f"pair_token_c{other}"}

@@ -5,7 +5,8 @@ and the migrations never drift apart. Analysts read the catalog, so every table 
 
 Shape (see ``design.md``): dimensions (suite, model, run, checkpoint, corpus, vocab_token, position) with small
 integer surrogate keys, two fact tables (checkpoint_token, pair_token) keyed by two integers and holding float4,
-and an ingest ledger (ingest_run, ingest_unit). Facts have a primary key of just the
+partitioned by position_id with one partition per corpus (migration 0011; ``partitions.py``), and an ingest ledger
+(ingest_run, ingest_unit). Facts have a primary key of just the
 two integer keys (MLflow's six-column primary key on metrics is the mistake avoided here).
 """
 
