@@ -435,3 +435,37 @@ def test_ingest_into_a_corpus_without_its_partition_fails_naming_the_corpus(engi
     assert len(lines) == 1 and f"corpus '{S.CORPUS}' has no partition of checkpoint_token" in lines[0], proc.stderr
     assert S.count(db_url, "SELECT count(*) FROM pair_token") == 0
     assert S.count(db_url, "SELECT count(*) FROM ingest_unit WHERE status = 'done'") == 0
+
+
+def test_stale_statistics_of_a_partitioned_fact_table_are_refreshed(db_url):
+    """Autovacuum analyses partitions, never their parent: the publish's stale-statistics check covers both."""
+    from convdiv.warehouse import ledger
+
+    info = S.conninfo(db_url)
+    with psycopg.connect(info) as conn:
+        corpus = conn.execute(
+            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
+            "n_positions, frequency_source, options) VALUES ('c', 't', 'x', 10, 'y', 1, 1000, 'self', '{}') "
+            "RETURNING corpus_id").fetchone()[0]
+        partitions.lock_position_ids(conn)
+        conn.execute("INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, "
+                     "begin_of_word, end_of_word, frequency) SELECT %s, 0, i, 1, 2, true, true, 1 "
+                     "FROM generate_series(0, 999) i", (corpus,))
+        partitions.attach(conn, corpus)
+        conn.commit()
+    with psycopg.connect(info, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+        stale = ledger.q("stale_statistics")
+        assert conn.execute(stale).fetchall() == []
+        insert = ("INSERT INTO checkpoint_token SELECT k, p.position_id, 1, 1, 1, 1 FROM position p, "
+                  "generate_series(%s::int, %s::int) k")
+        conn.execute(insert, (1, 100))  # the partition grew past its statistics
+        assert conn.execute(stale).fetchall() == [("checkpoint_token",)]
+        ledger._refresh_stale_statistics(conn)
+        assert conn.execute(stale).fetchall() == []
+        conn.execute(insert, (101, 400))
+        conn.execute(f"ANALYZE checkpoint_token_c{corpus}")  # what autovacuum does: the partition, not the parent
+        assert conn.execute(stale).fetchall() == [("checkpoint_token",)]
+        ledger._refresh_stale_statistics(conn)
+        assert conn.execute(stale).fetchall() == []
+        assert conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'checkpoint_token'").fetchone()[0] == 400_000
