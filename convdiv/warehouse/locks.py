@@ -52,7 +52,8 @@ def take_in_short_tries(conn: psycopg.Connection, statement) -> None:
     """Run ``statement`` (a LOCK TABLE ... ACCESS EXCLUSIVE) in the connection's open transaction, in tries of TRY_S
     each (a savepoint each) PAUSE_S apart, until ``lock_timeout_s()`` has passed; then the last try's
     LockNotAvailable is raised (:func:`lock_error` turns it into one line naming the holders)."""
-    previous = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+    row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+    previous = row[0] if row is not None else "0"
     deadline = time.monotonic() + lock_timeout_s()
     while True:
         try:

@@ -53,7 +53,8 @@ def lock_position_ids(conn) -> None:
 def position_range(conn, corpus_id: int) -> tuple[int, int] | None:
     """The corpus's position ids as a half-open range [lo, hi), None when it has no positions; refused when another
     corpus has positions inside it (such a range cannot be one corpus's partition)."""
-    lo, hi, others = _driver(conn).execute(Q["corpus_position_range"], {"corpus_id": corpus_id}).fetchone()
+    row = _driver(conn).execute(Q["corpus_position_range"], {"corpus_id": corpus_id}).fetchone()
+    lo, hi, others = row if row is not None else (None, None, None)  # an aggregate: always one row
     if lo is None:
         return None
     if others:
