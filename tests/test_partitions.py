@@ -336,6 +336,40 @@ def test_corpus_remove_waits_for_a_reader_in_short_tries_then_names_it(engine, d
     assert _layout(engine)["partitions"] == _expected_partitions(engine, corpora)
 
 
+def test_kill_9_of_a_corpus_remove_waiting_to_drop_changes_nothing(engine, db_url, tmp_path):
+    """Killed after it deleted the corpus's rows, while it asks for the lock to drop the partitions: all or nothing."""
+    corpora = _two_corpora(engine)
+    info = S.conninfo(db_url)
+    before = _everything(engine)
+    env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data"),
+           "CONVDIV_LOCK_TIMEOUT": "120"}
+    with psycopg.connect(info) as analyst:  # holds the facts, so the remove waits at its last step
+        analyst.execute("SELECT count(*) FROM token_records").fetchone()
+        proc = subprocess.Popen([CONVDIV, "corpus", "remove", "synthetic-text"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 120
+            with psycopg.connect(info, autocommit=True) as watcher:
+                while not watcher.execute(
+                        "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%%LOCK TABLE ONLY%%' "
+                        "AND pid <> pg_backend_pid()").fetchone():
+                    assert proc.poll() is None and time.monotonic() < deadline, "the remove never asked for the lock"
+                    time.sleep(0.05)
+                proc.kill()
+                proc.wait(timeout=30)
+                while watcher.execute("SELECT 1 FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid NOT IN "
+                                      "(pg_backend_pid(), %s) AND datname = current_database()",
+                                      (analyst.info.backend_pid,)).fetchone():
+                    assert time.monotonic() < deadline, "the killed remove's transaction never ended"
+                    time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    _assert_same(_everything(engine), before)
+    assert _layout(engine)["partitions"] == _expected_partitions(engine, corpora)
+    assert catalog.drift(engine) == []
+
+
 # ------------------------------------------------------------------------------------------ pruning
 
 
