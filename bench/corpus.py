@@ -26,7 +26,15 @@ from convdiv.corpus import frequency as freq
 from convdiv.corpus.load import POSITION_COLUMNS, copy_positions
 from convdiv.corpus.positions import build_positions
 from convdiv.corpus.tagging import (
-    BATCH_CHARS, MAX_CHARS, TagVocab, chunk_spans, load_tagger, mask_spans, resolve_model, tag_documents)
+    BATCH_CHARS,
+    MAX_CHARS,
+    TagVocab,
+    chunk_spans,
+    load_tagger,
+    mask_spans,
+    resolve_model,
+    tag_documents,
+)
 from convdiv.corpus.tokens import load_tokenizer, tokenize_documents
 from convdiv.data import austen
 from convdiv.testing import data as fixture_data
@@ -62,8 +70,10 @@ def bench_tagging(texts, tokenizer, nlp, repeat):
         t0 = time.perf_counter()
         docs = tokenize_documents(tokenizer, texts, bos=True, eos=True)
         vocab = TagVocab()
-        masked = [mask_spans(t, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
-                  for t, d in zip(texts, docs)]
+        masked = [
+            mask_spans(t, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
+            for t, d in zip(texts, docs)
+        ]
         t1 = time.perf_counter()
         words = tag_documents(nlp, masked, vocab)
         t2 = time.perf_counter()
@@ -98,26 +108,44 @@ def bench_copy(table, repeat):
     try:
         schema.upgrade(engine)
         with engine.begin() as conn:
-            corpus_id = conn.execute(sa.text(
-                "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
-                "n_positions, frequency_source, options) VALUES ('bench', 't', 'x', 1, 'x', 1, 1, 'self', '{}') "
-                "RETURNING corpus_id")).scalar_one()
+            corpus_id = conn.execute(
+                sa.text(
+                    "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
+                    "n_positions, frequency_source, options) VALUES ('bench', 't', 'x', 1, 'x', 1, 1, 'self', '{}') "
+                    "RETURNING corpus_id"
+                )
+            ).scalar_one()
         n = len(table)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "positions.csv"
-            decoded = {c: table.decoded(c) for c in ("pos_t", "pos_prev", "upos_t", "upos_prev", "group_t",
-                                                     "group_prev")}
+            decoded = {
+                c: table.decoded(c) for c in ("pos_t", "pos_prev", "upos_t", "upos_prev", "group_t", "group_prev")
+            }
             with path.open("w", newline="") as f:
                 w = csv.writer(f)
                 for i in range(n):
-                    w.writerow([corpus_id, table.document[i], table.idx[i], table.context_token_id[i],
-                                table.target_token_id[i], *(("" if decoded[c][i] is None else decoded[c][i])
-                                                            for c in decoded),
-                                "t" if table.begin_of_word[i] else "f", "t" if table.end_of_word[i] else "f",
-                                table.frequency[i]])
+                    w.writerow(
+                        [
+                            corpus_id,
+                            table.document[i],
+                            table.idx[i],
+                            table.context_token_id[i],
+                            table.target_token_id[i],
+                            *(("" if decoded[c][i] is None else decoded[c][i]) for c in decoded),
+                            "t" if table.begin_of_word[i] else "f",
+                            "t" if table.end_of_word[i] else "f",
+                            table.frequency[i],
+                        ]
+                    )
             argv, env = psql_command(engine.url)
-            cmd = [*argv, "-v", "ON_ERROR_STOP=1", "-q", "-c",
-                   f"\\copy position ({', '.join(POSITION_COLUMNS)}) FROM '{path}' WITH (FORMAT csv)"]
+            cmd = [
+                *argv,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                f"\\copy position ({', '.join(POSITION_COLUMNS)}) FROM '{path}' WITH (FORMAT csv)",
+            ]
 
             def truncate():
                 with engine.begin() as conn:

@@ -73,8 +73,14 @@ def child(mb: float, tokenizer: str) -> dict:
     for _ in nlp.pipe(pieces, batch_size=max(1, BATCH_CHARS // MAX_CHARS)):
         pass
     spacy_s = time.perf_counter() - t0
-    return {"mb": mb, "positions": info.n_positions, "seconds": seconds, "spacy_s": spacy_s,
-            "setup_mb": setup, "peak_mb": peak}
+    return {
+        "mb": mb,
+        "positions": info.n_positions,
+        "seconds": seconds,
+        "spacy_s": spacy_s,
+        "setup_mb": setup,
+        "peak_mb": peak,
+    }
 
 
 def main() -> None:
@@ -96,15 +102,24 @@ def main() -> None:
 
 def run(args) -> None:
     print(f"# corpus add, one single-line text; tokenizer {args.tokenizer}")
-    print(f"{'MB':>5} {'positions':>10} {'add s':>8} {'s/MB':>7} {'spaCy s':>8} {'add/spaCy':>9} "
-          f"{'setup MB':>9} {'peak MB':>8} {'peak-setup':>10}")
+    print(
+        f"{'MB':>5} {'positions':>10} {'add s':>8} {'s/MB':>7} {'spaCy s':>8} {'add/spaCy':>9} "
+        f"{'setup MB':>9} {'peak MB':>8} {'peak-setup':>10}"
+    )
     for mb in [float(x) for x in args.sizes.split(",")]:
-        out = subprocess.run([sys.executable, __file__, "--child", str(mb), "--tokenizer", args.tokenizer],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(mb), "--tokenizer", args.tokenizer],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{mb:5.1f} {r['positions']:10,d} {r['seconds']:8.1f} {r['seconds'] / mb:7.1f} {r['spacy_s']:8.1f} "
-              f"{r['seconds'] / r['spacy_s']:9.2f} {r['setup_mb']:9.0f} {r['peak_mb']:8.0f} "
-              f"{r['peak_mb'] - r['setup_mb']:10.0f}", flush=True)
+        print(
+            f"{mb:5.1f} {r['positions']:10,d} {r['seconds']:8.1f} {r['seconds'] / mb:7.1f} {r['spacy_s']:8.1f} "
+            f"{r['seconds'] / r['spacy_s']:9.2f} {r['setup_mb']:9.0f} {r['peak_mb']:8.0f} "
+            f"{r['peak_mb'] - r['setup_mb']:10.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,11 @@ sys.path.insert(0, str(ROOT))
 from convdiv.export import parquet as P  # noqa: E402
 from convdiv.warehouse import aggregates, partitions, schema  # noqa: E402
 
-SERVER = os.environ.get("CONVDIV_TEST_SERVER") or os.environ.get("DATABASE_URL") or \
-    "postgresql://postgres@127.0.0.1:5432/postgres"
+SERVER = (
+    os.environ.get("CONVDIV_TEST_SERVER")
+    or os.environ.get("DATABASE_URL")
+    or "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 BUILD = """
 INSERT INTO suite (name, source, tokenizer, spec) VALUES ('bench', 'local', 't', '{}');
@@ -146,8 +149,9 @@ def main() -> None:
             # (lazy imports and first-use set-up in pyarrow and psycopg), which would swamp a small table
             columns = P._columns(conn, "checkpoint_token")[0]
             schema = pa.schema([pa.field(c.name, c.arrow_type, nullable=False) for c in columns])
-            warm = P._fixed_batches(conn, pgsql.SQL("SELECT * FROM checkpoint_token LIMIT 1000"), {}, columns, schema,
-                                    100)
+            warm = P._fixed_batches(
+                conn, pgsql.SQL("SELECT * FROM checkpoint_token LIMIT 1000"), {}, columns, schema, 100
+            )
             P._write_file(tmp / "warm-up.parquet", schema, warm, lambda n: None, keep_empty=True)
             conn.rollback()
             print("\nper fact table (one (suite, corpus) partition), best of", args.repeat)
@@ -155,12 +159,21 @@ def main() -> None:
                 name_, kind, query, params = next(q for q in queries if q[0] == name)
                 t_csv, t_ours, rows = [], [], 0
                 for _ in range(args.repeat):  # alternate: a busy neighbour on shared CPUs hurts both alike
-                    t, rows = best(lambda: csv_copy(conn, query, params, tmp / f"{name}.csv"), 1)
+                    t, rows = best(lambda q=query, p=params, n=name: csv_copy(conn, q, p, tmp / f"{n}.csv"), 1)
                     t_csv.append(t)
                     shutil.rmtree(tmp / "parquet", ignore_errors=True)
-                    t, result = best(lambda: P._export_dataset(conn, tmp / "parquet", name, kind,
-                                                               [([("suite", "bench"), ("corpus", "bench")], params)],
-                                                               args.batch_rows, lambda n: None), 1)
+                    t, result = best(
+                        lambda n=name, k=kind, p=params: P._export_dataset(
+                            conn,
+                            tmp / "parquet",
+                            n,
+                            k,
+                            [([("suite", "bench"), ("corpus", "bench")], p)],
+                            args.batch_rows,
+                            lambda n: None,
+                        ),
+                        1,
+                    )
                     t_ours.append(t)
                     assert result.rows == rows, (result.rows, rows)
                     conn.rollback()
@@ -169,8 +182,10 @@ def main() -> None:
                 size_pq = sum(f.stat().st_size for f in (tmp / "parquet" / name).rglob("*.parquet"))
                 print(f"  {name}: {rows:,} rows")
                 print(f"    COPY TO CSV file   : {tc:7.2f} s {rows / tc:12,.0f} rows/s  {size_csv / 2**20:8.1f} MiB")
-                print(f"    export to Parquet  : {to:7.2f} s {rows / to:12,.0f} rows/s  {size_pq / 2**20:8.1f} MiB "
-                      f"(zstd, {result.path} path)")
+                print(
+                    f"    export to Parquet  : {to:7.2f} s {rows / to:12,.0f} rows/s  {size_pq / 2**20:8.1f} MiB "
+                    f"(zstd, {result.path} path)"
+                )
                 print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
 
             print("\nwhole export (every table and aggregate view), best of", args.repeat)
@@ -188,8 +203,10 @@ def main() -> None:
             print(f"    COPY TO CSV files  : {tc:7.2f} s {total / tc:12,.0f} rows/s")
             print(f"    export_parquet     : {to:7.2f} s {total / to:12,.0f} rows/s")
             print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
-            print("  per dataset (last export):", ", ".join(
-                f"{d.name} {d.rows:,} rows {d.seconds:.2f} s ({d.path})" for d in result.datasets if d.rows))
+            print(
+                "  per dataset (last export):",
+                ", ".join(f"{d.name} {d.rows:,} rows {d.seconds:.2f} s ({d.path})" for d in result.datasets if d.rows),
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         drop(url)

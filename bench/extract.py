@@ -95,7 +95,7 @@ def forward_only(models, docs, context, batch_tokens, device):
                 mask[i, : w.n_tokens] = 1
             ids, mask = ids.to(device), mask.to(device)
             for m in models.values():
-                m(input_ids=ids, attention_mask=mask, use_cache=False).logits
+                _ = m(input_ids=ids, attention_mask=mask, use_cache=False).logits
 
 
 def engine_forward_path(models, docs, context, batch_tokens, device):

@@ -56,15 +56,21 @@ def setup(conninfo: str, n_checkpoints: int, n_positions: int) -> dict[str, np.n
         cur.execute("INSERT INTO suite (name, source, tokenizer, spec) VALUES ('bench', 'local', 't', '{}')")
         cur.execute("INSERT INTO model (suite_id, size) SELECT suite_id, 'm' FROM suite")
         cur.execute("INSERT INTO run (model_id, seed, source) SELECT model_id, 1, 'r' FROM model")
-        cur.execute("INSERT INTO checkpoint (run_id, step) SELECT run_id, s FROM run, generate_series(1, %s) s",
-                    (n_checkpoints,))
-        cur.execute("INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents,"
-                    " n_positions, frequency_source, options) VALUES ('c', 't', 'x', 1, 'x', 1, %s, 'self', '{}')",
-                    (n_positions,))
-        cur.execute("INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id,"
-                    " begin_of_word, end_of_word, frequency)"
-                    " SELECT corpus_id, 0, i, 0, 0, true, true, 1 FROM corpus, generate_series(0, %s - 1) i",
-                    (n_positions,))
+        cur.execute(
+            "INSERT INTO checkpoint (run_id, step) SELECT run_id, s FROM run, generate_series(1, %s) s",
+            (n_checkpoints,),
+        )
+        cur.execute(
+            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents,"
+            " n_positions, frequency_source, options) VALUES ('c', 't', 'x', 1, 'x', 1, %s, 'self', '{}')",
+            (n_positions,),
+        )
+        cur.execute(
+            "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id,"
+            " begin_of_word, end_of_word, frequency)"
+            " SELECT corpus_id, 0, i, 0, 0, true, true, 1 FROM corpus, generate_series(0, %s - 1) i",
+            (n_positions,),
+        )
         partitions.attach(conn, cur.execute("SELECT corpus_id FROM corpus").fetchone()[0])
         ckpt = np.array([r[0] for r in cur.execute("SELECT checkpoint_id FROM checkpoint ORDER BY 1")], np.int32)
         pos = np.array([r[0] for r in cur.execute("SELECT position_id FROM position ORDER BY 1")], np.int32)
@@ -107,9 +113,23 @@ def run_psql(url: str, path: Path, fmt: str, table: str):
     env = {**os.environ}
     if parsed.password:
         env["PGPASSWORD"] = parsed.password
-    argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", parsed.database, "-U", parsed.username or "postgres",
-            "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
-            "-c", f"\\copy {table} ({', '.join(COLUMNS)}) FROM '{path}' WITH (FORMAT {fmt})"]
+    argv = [
+        "psql",
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        parsed.database,
+        "-U",
+        parsed.username or "postgres",
+        "-h",
+        parsed.host or "127.0.0.1",
+        "-p",
+        str(parsed.port or 5432),
+        "-c",
+        f"\\copy {table} ({', '.join(COLUMNS)}) FROM '{path}' WITH (FORMAT {fmt})",
+    ]
     subprocess.run(argv, env=env, check=True)
 
 
@@ -140,8 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--to-sql-rows", type=int, default=50_000)
-    parser.add_argument("--server", default=os.environ.get("CONVDIV_TEST_SERVER",
-                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--repeat", type=int, default=2, help="best of N for the fast methods")
     args = parser.parse_args()
 

@@ -55,10 +55,8 @@ REMOVE_0010 = (
     "DELETE FROM corpus WHERE corpus_id = %(c)s",
 )
 READS = {
-    "one corpus by position range (checkpoint_token)":
-        "SELECT count(*), avg(ce) FROM checkpoint_token WHERE position_id >= %(lo)s AND position_id < %(hi)s",
-    "one corpus by position range (pair_token)":
-        "SELECT count(*), avg(kl_ab) FROM pair_token WHERE position_id >= %(lo)s AND position_id < %(hi)s",
+    "one corpus by position range (checkpoint_token)": "SELECT count(*), avg(ce) FROM checkpoint_token WHERE position_id >= %(lo)s AND position_id < %(hi)s",
+    "one corpus by position range (pair_token)": "SELECT count(*), avg(kl_ab) FROM pair_token WHERE position_id >= %(lo)s AND position_id < %(hi)s",
     "one corpus by name (token_records)": "SELECT count(*), avg(ce) FROM token_records WHERE corpus = %(name)s",
 }
 
@@ -73,8 +71,14 @@ def build(conninfo: str, partitioned: bool, steps: list[int]) -> dict[str, dict]
             with conn.cursor() as cur:
                 suite = scale.add_suite(cur, f"suite-{name}", corpus, position_ids, difficulty, rng, steps=steps)
             conn.commit()
-            out[name] = {"corpus_id": corpus, "rows": suite["rows"], "lo": int(position_ids.min()),
-                         "hi": int(position_ids.max()) + 1, "position_ids": position_ids, "difficulty": difficulty}
+            out[name] = {
+                "corpus_id": corpus,
+                "rows": suite["rows"],
+                "lo": int(position_ids.min()),
+                "hi": int(position_ids.max()) + 1,
+                "position_ids": position_ids,
+                "difficulty": difficulty,
+            }
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     return out
@@ -96,7 +100,8 @@ def facts_of(conninfo: str, corpus: dict) -> int:
         return conn.execute(
             "SELECT (SELECT count(*) FROM checkpoint_token WHERE position_id >= %(lo)s AND position_id < %(hi)s)"
             " + (SELECT count(*) FROM pair_token WHERE position_id >= %(lo)s AND position_id < %(hi)s)",
-            corpus).fetchone()[0]
+            corpus,
+        ).fetchone()[0]
 
 
 def measure(server: str, revision: str, steps: list[int]) -> dict:
@@ -111,14 +116,19 @@ def measure(server: str, revision: str, steps: list[int]) -> dict:
         corpora = build(conninfo, partitioned, steps)
         r = {"build_s": time.perf_counter() - t0, "corpora": corpora, "reads": {}}
         a, b = corpora["corpus-a"], corpora["corpus-b"]
-        print(f"\n== {'partitioned (head)' if partitioned else 'plain (0010)'}: 2 corpora x "
-              f"{a['rows'][0]:,} checkpoint_token + {a['rows'][1]:,} pair_token rows, built in {r['build_s']:.0f} s",
-              flush=True)
+        print(
+            f"\n== {'partitioned (head)' if partitioned else 'plain (0010)'}: 2 corpora x "
+            f"{a['rows'][0]:,} checkpoint_token + {a['rows'][1]:,} pair_token rows, built in {r['build_s']:.0f} s",
+            flush=True,
+        )
         for label, sql in READS.items():
             r["reads"][label] = best_of(conninfo, sql, {"lo": b["lo"], "hi": b["hi"], "name": "corpus-b"})
             print(f"  {'read ' + label:<55} {r['reads'][label]:8.3f} s", flush=True)
-        r["publish"] = scale.probe_publish(conninfo, {"corpus": b["corpus_id"], "position_ids": b["position_ids"],
-                                                      "difficulty": b["difficulty"]}, np.random.default_rng(3))
+        r["publish"] = scale.probe_publish(
+            conninfo,
+            {"corpus": b["corpus_id"], "position_ids": b["position_ids"], "difficulty": b["difficulty"]},
+            np.random.default_rng(3),
+        )
         p = r["publish"]
         label = f"publish one unit on corpus B ({p['rows']:,} rows, best of 3)"
         print(f"  {label:<55} {p['publish_s']:8.3f} s (psql \\copy: {p['psql_s']:.3f} s)", flush=True)
@@ -136,7 +146,10 @@ def measure(server: str, revision: str, steps: list[int]) -> dict:
                 conn.rollback()
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")
-            print(f"  {'DELETE of corpus A partitions rows (rolled back)':<55} {r['delete_partitions_s']:8.3f} s", flush=True)
+            print(
+                f"  {'DELETE of corpus A partitions rows (rolled back)':<55} {r['delete_partitions_s']:8.3f} s",
+                flush=True,
+            )
             t0 = time.perf_counter()
             removed = remove_corpus(engine, "corpus-a")
             r["remove_s"] = time.perf_counter() - t0
@@ -151,8 +164,11 @@ def measure(server: str, revision: str, steps: list[int]) -> dict:
         assert removed == r["facts_a"] == sum(a["rows"]), (removed, r["facts_a"], a["rows"])
         r["facts_b_after"] = facts_of(conninfo, b)
         assert r["facts_b_after"] == facts_b, "corpus B lost facts"
-        print(f"  {f'corpus remove A ({removed:,} fact rows)':<55} {r['remove_s']:8.3f} s; "
-              f"corpus B's {r['facts_b_after']:,} fact rows intact", flush=True)
+        print(
+            f"  {f'corpus remove A ({removed:,} fact rows)':<55} {r['remove_s']:8.3f} s; "
+            f"corpus B's {r['facts_b_after']:,} fact rows intact",
+            flush=True,
+        )
         return r
     finally:
         engine.dispose()
@@ -162,20 +178,25 @@ def measure(server: str, revision: str, steps: list[int]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=len(views.STEPS), help="steps per suite (first N of the 20)")
-    parser.add_argument("--server", default=os.environ.get("DATABASE_URL",
-                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--server", default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     args = parser.parse_args()
-    steps = views.STEPS[:args.steps]
+    steps = views.STEPS[: args.steps]
     plain = measure(args.server, "0010", steps)
     parted = measure(args.server, "head", steps)
     print("\nratios plain (0010) / partitioned (head), same rows, same process:")
-    print(f"  {'corpus remove':<55} {plain['remove_s'] / parted['remove_s']:6.1f}x  "
-          f"({plain['remove_s']:.2f} s -> {parted['remove_s']:.2f} s)")
+    print(
+        f"  {'corpus remove':<55} {plain['remove_s'] / parted['remove_s']:6.1f}x  "
+        f"({plain['remove_s']:.2f} s -> {parted['remove_s']:.2f} s)"
+    )
     for label in READS:
         print(f"  {'read ' + label:<55} {plain['reads'][label] / parted['reads'][label]:6.2f}x")
     print(f"  {'publish one unit':<55} {plain['publish']['publish_s'] / parted['publish']['publish_s']:6.2f}x")
-    print(f"  at head, DELETE of A's partitions' rows / corpus remove (DROP): "
-          f"{parted['delete_partitions_s'] / parted['remove_s']:.1f}x")
+    print(
+        f"  at head, DELETE of A's partitions' rows / corpus remove (DROP): "
+        f"{parted['delete_partitions_s'] / parted['remove_s']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

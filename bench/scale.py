@@ -42,37 +42,64 @@ import views  # noqa: E402  (bench/views.py: the paper-scale shape and its synth
 
 from convdiv.warehouse import ledger, loader, partitions, schema  # noqa: E402
 
-REPORT_VIEWS = ("expected_kl", "reference_kl", "conditional_kl", "relative_divergence", "ce_difference",
-                "phase_boundaries", "token_divergence", "context_variance", "regression_cells", "regression_moments")
+REPORT_VIEWS = (
+    "expected_kl",
+    "reference_kl",
+    "conditional_kl",
+    "relative_divergence",
+    "ce_difference",
+    "phase_boundaries",
+    "token_divergence",
+    "context_variance",
+    "regression_cells",
+    "regression_moments",
+)
 CK_TYPES = ["int4", "int4", "float4", "float4", "float4", "float4"]
 PT_TYPES = ["int4", "int4", "float4", "float4"]
 
 
-def add_suite(cur, name: str, corpus: int, position_ids: np.ndarray, difficulty: np.ndarray,
-              rng: np.random.Generator, steps=views.STEPS, sizes=views.SIZES, facts: bool = True) -> dict:
+def add_suite(
+    cur,
+    name: str,
+    corpus: int,
+    position_ids: np.ndarray,
+    difficulty: np.ndarray,
+    rng: np.random.Generator,
+    steps=views.STEPS,
+    sizes=views.SIZES,
+    facts: bool = True,
+) -> dict:
     """One paper-grid suite (dimensions, seed-pair and consecutive comparisons; facts by COPY when asked)."""
-    suite = cur.execute("INSERT INTO suite (name, source, tokenizer, spec) VALUES (%s, 'hub', 't', '{}') "
-                        "RETURNING suite_id", (name,)).fetchone()[0]
+    suite = cur.execute(
+        "INSERT INTO suite (name, source, tokenizer, spec) VALUES (%s, 'hub', 't', '{}') RETURNING suite_id", (name,)
+    ).fetchone()[0]
     n = len(position_ids)
     ckpt, comps = {}, []
     for rank, size in enumerate(sizes):
-        model = cur.execute("INSERT INTO model (suite_id, size, size_rank) VALUES (%s, %s, %s) RETURNING model_id",
-                            (suite, size, rank)).fetchone()[0]
+        model = cur.execute(
+            "INSERT INTO model (suite_id, size, size_rank) VALUES (%s, %s, %s) RETURNING model_id", (suite, size, rank)
+        ).fetchone()[0]
         for seed in views.SEEDS:
-            run = cur.execute("INSERT INTO run (model_id, seed, source) VALUES (%s, %s, 'hub') RETURNING run_id",
-                              (model, seed)).fetchone()[0]
+            run = cur.execute(
+                "INSERT INTO run (model_id, seed, source) VALUES (%s, %s, 'hub') RETURNING run_id", (model, seed)
+            ).fetchone()[0]
             for step in steps:
                 ckpt[size, seed, step] = cur.execute(
-                    "INSERT INTO checkpoint (run_id, step) VALUES (%s, %s) RETURNING checkpoint_id",
-                    (run, step)).fetchone()[0]
+                    "INSERT INTO checkpoint (run_id, step) VALUES (%s, %s) RETURNING checkpoint_id", (run, step)
+                ).fetchone()[0]
         for k, step in enumerate(steps):
-            pairs = [("seed_pair", ckpt[size, a, step], ckpt[size, b, step])
-                     for a, b in itertools.combinations(views.SEEDS, 2)]
+            pairs = [
+                ("seed_pair", ckpt[size, a, step], ckpt[size, b, step])
+                for a, b in itertools.combinations(views.SEEDS, 2)
+            ]
             if k:
                 pairs += [("consecutive_step", ckpt[size, s, steps[k - 1]], ckpt[size, s, step]) for s in views.SEEDS]
             for kind, a, b in pairs:
-                cid = cur.execute("INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES (%s, %s, %s) "
-                                  "RETURNING comparison_id", (kind, a, b)).fetchone()[0]
+                cid = cur.execute(
+                    "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES (%s, %s, %s) "
+                    "RETURNING comparison_id",
+                    (kind, a, b),
+                ).fetchone()[0]
                 comps.append((cid, rank, step))
     rows_ct = rows_pt = 0
     if facts:
@@ -90,15 +117,24 @@ def unit_rows(ckpt, comps, size, rank, step, position_ids, difficulty, rng):
     ids = np.concatenate([np.full(n, ckpt[size, s, step], np.int32) for s in views.SEEDS])
     ce = np.abs(np.tile(difficulty, len(views.SEEDS)) * (1 + 0.1 * rng.standard_normal(ids.size, np.float32)))
     ent = np.minimum(ce * 0.8, np.log(views.VOCAB)).astype(np.float32)  # KL to uniform stays >= 0
-    ct = {"checkpoint_id": ids, "position_id": np.tile(position_ids, len(views.SEEDS)),
-          "ce": ce.astype(np.float32), "entropy": ent, "kl_uniform": np.float32(np.log(views.VOCAB)) - ent,
-          "kl_unigram": (np.abs(rng.standard_normal(ids.size, np.float32)) + 0.5).astype(np.float32)}
+    ct = {
+        "checkpoint_id": ids,
+        "position_id": np.tile(position_ids, len(views.SEEDS)),
+        "ce": ce.astype(np.float32),
+        "entropy": ent,
+        "kl_uniform": np.float32(np.log(views.VOCAB)) - ent,
+        "kl_unigram": (np.abs(rng.standard_normal(ids.size, np.float32)) + 0.5).astype(np.float32),
+    }
     cids = [c for c, r, s in comps if r == rank and s == step]
     cid = np.repeat(np.array(cids, np.int32), n)
     base = np.tile(difficulty, len(cids)) * level
     noise = rng.lognormal(0, 0.3, (2, cid.size)).astype(np.float32)
-    pt = {"comparison_id": cid, "position_id": np.tile(position_ids, len(cids)),
-          "kl_ab": (base * noise[0]).astype(np.float32), "kl_ba": (base * noise[1]).astype(np.float32)}
+    pt = {
+        "comparison_id": cid,
+        "position_id": np.tile(position_ids, len(cids)),
+        "kl_ab": (base * noise[0]).astype(np.float32),
+        "kl_ba": (base * noise[1]).astype(np.float32),
+    }
     return ct, pt
 
 
@@ -112,12 +148,14 @@ def add_corpus(conn, name: str, rng: np.random.Generator, attach: bool = True) -
     position ids)."""
     n = views.POSITIONS
     with conn.cursor() as cur:
-        corpus = cur.execute("INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
-                             "n_documents, n_positions, frequency_source, options) VALUES (%s, 't', 'x', "
-                             "%s, %s, 10, %s, 'npy', '{}') RETURNING corpus_id",
-                             (name, views.VOCAB, name, n)).fetchone()[0]
+        corpus = cur.execute(
+            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
+            "n_documents, n_positions, frequency_source, options) VALUES (%s, 't', 'x', "
+            "%s, %s, 10, %s, 'npy', '{}') RETURNING corpus_id",
+            (name, views.VOCAB, name, n),
+        ).fetchone()[0]
         ranks = np.arange(1, views.VOCAB + 1)
-        freq = (3.4e8 / ranks ** 1.07).astype(np.int64)
+        freq = (3.4e8 / ranks**1.07).astype(np.int64)
         with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
             logq = np.log((freq + 1) / (freq.sum() + views.VOCAB))
             for i in range(views.VOCAB):
@@ -127,16 +165,34 @@ def add_corpus(conn, name: str, rng: np.random.Generator, attach: bool = True) -
         tags = [views.TAGS[t] for t in rng.choice(len(views.TAGS), n, p=tag_p / tag_p.sum())]
         if attach:
             partitions.lock_position_ids(conn)
-        with cur.copy("COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, "
-                      "group_t, group_prev, begin_of_word, end_of_word, frequency) FROM STDIN") as cp:
+        with cur.copy(
+            "COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, "
+            "group_t, group_prev, begin_of_word, end_of_word, frequency) FROM STDIN"
+        ) as cp:
             for i in range(n):
                 group = views.GROUPS.get(tags[i][0], "function")
-                cp.write_row((corpus, i // 466, i % 466, int(target[i - 1]), int(target[i]), tags[i], tags[i - 1],
-                              group, group, True, True, int(freq[target[i]])))
+                cp.write_row(
+                    (
+                        corpus,
+                        i // 466,
+                        i % 466,
+                        int(target[i - 1]),
+                        int(target[i]),
+                        tags[i],
+                        tags[i - 1],
+                        group,
+                        group,
+                        True,
+                        True,
+                        int(freq[target[i]]),
+                    )
+                )
         if attach:
             partitions.attach(conn, corpus)  # as corpus add makes them
-        position_ids = np.array(cur.execute("SELECT position_id FROM position WHERE corpus_id = %s ORDER BY 1",
-                                            (corpus,)).fetchall(), dtype=np.int32).ravel()
+        position_ids = np.array(
+            cur.execute("SELECT position_id FROM position WHERE corpus_id = %s ORDER BY 1", (corpus,)).fetchall(),
+            dtype=np.int32,
+        ).ravel()
     return corpus, position_ids
 
 
@@ -161,8 +217,9 @@ def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
         _phase(k, "copy facts", t["copy facts"])
         t0 = time.perf_counter()
         cur.execute("SET maintenance_work_mem = '1GB'")
-        cur.execute("ALTER TABLE checkpoint_token ADD CONSTRAINT pk_checkpoint_token "
-                    "PRIMARY KEY (checkpoint_id, position_id)")
+        cur.execute(
+            "ALTER TABLE checkpoint_token ADD CONSTRAINT pk_checkpoint_token PRIMARY KEY (checkpoint_id, position_id)"
+        )
         cur.execute("ALTER TABLE pair_token ADD CONSTRAINT pk_pair_token PRIMARY KEY (comparison_id, position_id)")
         conn.commit()
         t["primary keys"] = time.perf_counter() - t0
@@ -181,18 +238,36 @@ def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
 def probe_publish(conninfo: str, built: dict, rng: np.random.Generator, repeat: int = 3) -> dict:
     """Publish one unit of a new suite through the real ledger path, best of ``repeat`` (re-publishing replaces)."""
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        probe = add_suite(cur, "probe", built["corpus"], built["position_ids"], built["difficulty"], rng,
-                          steps=[1000, 2000], sizes=["70m"], facts=False)
+        probe = add_suite(
+            cur,
+            "probe",
+            built["corpus"],
+            built["position_ids"],
+            built["difficulty"],
+            rng,
+            steps=[1000, 2000],
+            sizes=["70m"],
+            facts=False,
+        )
         run_id = ledger.start_run(conninfo, {"bench": "scale"}, "bench")
         unit = ledger.ensure_units(conn, probe["suite_id"], built["corpus"], ["size=70m/step=2000"])[
-            "size=70m/step=2000"]
+            "size=70m/step=2000"
+        ]
         conn.commit()
     ct, pt = unit_rows(probe["ckpt"], probe["comps"], "70m", 0, 2000, built["position_ids"], built["difficulty"], rng)
     owned = [probe["ckpt"]["70m", s, 2000] for s in views.SEEDS]
-    rows = ledger.UnitRows(unit_id=unit, unit_key="size=70m/step=2000", corpus_id=built["corpus"], config_hash="h",
-                           owned_checkpoint_ids=owned, owned_kinds=["seed_pair", "consecutive_step"],
-                           checkpoint_token=ct, pair_token=pt, expected_checkpoint_rows=len(ct["ce"]),
-                           expected_pair_rows=len(pt["kl_ab"]))
+    rows = ledger.UnitRows(
+        unit_id=unit,
+        unit_key="size=70m/step=2000",
+        corpus_id=built["corpus"],
+        config_hash="h",
+        owned_checkpoint_ids=owned,
+        owned_kinds=["seed_pair", "consecutive_step"],
+        checkpoint_token=ct,
+        pair_token=pt,
+        expected_checkpoint_rows=len(ct["ce"]),
+        expected_pair_rows=len(pt["kl_ab"]),
+    )
     best = float("inf")
     for _ in range(repeat):
         claim = ledger.claim(conninfo, [ledger.Candidate(unit, "h", "g")], run_id, force_before=None)
@@ -217,12 +292,25 @@ def probe_publish(conninfo: str, built: dict, rng: np.random.Generator, repeat: 
         for _ in range(repeat):
             with psycopg.connect(conninfo) as conn:  # the rows must not be there: delete the probe's
                 conn.execute("DELETE FROM checkpoint_token WHERE checkpoint_id = ANY(%s)", (owned,))
-                conn.execute("DELETE FROM pair_token WHERE comparison_id = ANY(%s)",
-                             ([c for c, _, s in probe["comps"] if s == 2000],))
+                conn.execute(
+                    "DELETE FROM pair_token WHERE comparison_id = ANY(%s)",
+                    ([c for c, _, s in probe["comps"] if s == 2000],),
+                )
             t0 = time.perf_counter()
             for table, path in files.items():
-                subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", conninfo, "-c",
-                                f"\\copy {table} FROM '{path}' (FORMAT binary)"], check=True)
+                subprocess.run(
+                    [
+                        "psql",
+                        "-X",
+                        "-q",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        conninfo,
+                        "-c",
+                        f"\\copy {table} FROM '{path}' (FORMAT binary)",
+                    ],
+                    check=True,
+                )
             psql_best = min(psql_best, time.perf_counter() - t0)
     return {"publish_s": best, "rows": n_rows, "psql_s": psql_best}
 
@@ -241,18 +329,24 @@ def sizes(conninfo: str, rows: list[int]) -> dict[str, float]:
             "(SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('pair_token')), "
             "(SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relkind = 'r' AND c.relname IN "
             "('final_surprisal', 'checkpoint_stats', 'comparison_stats', 'comparison_group') "
-            "OR (c.relkind = 'r' AND c.relname LIKE 'agg\\_%'))").fetchone()
+            "OR (c.relkind = 'r' AND c.relname LIKE 'agg\\_%'))"
+        ).fetchone()
     ct, pt = float(ct), float(pt)
-    return {"bytes/checkpoint_token row": ct / rows[0], "bytes/pair_token row": pt / rows[1],
-            "fact tables GB": (ct + pt) / 1e9, "aggregates GB": float(agg) / 1e9}
+    return {
+        "bytes/checkpoint_token row": ct / rows[0],
+        "bytes/pair_token row": pt / rows[1],
+        "fact tables GB": (ct + pt) / 1e9,
+        "aggregates GB": float(agg) / 1e9,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1,4,16")
     parser.add_argument("--check", action="store_true", help="also time check_aggregates() (db check)")
-    parser.add_argument("--server", default=os.environ.get("DATABASE_URL",
-                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--server", default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     args = parser.parse_args()
     results = {}
     for k in [int(x) for x in args.scales.split(",")]:
@@ -283,8 +377,10 @@ def main() -> None:
     print("\nratios against the smallest warehouse (same process):")
     for k, r in results.items():
         worst = max(t for t, _ in r["views"].values())
-        print(f"  x{k:<3} publish {r['publish']['publish_s'] / base['publish']['publish_s']:.2f}x   "
-              f"slowest report view {worst:.3f} s")
+        print(
+            f"  x{k:<3} publish {r['publish']['publish_s'] / base['publish']['publish_s']:.2f}x   "
+            f"slowest report view {worst:.3f} s"
+        )
 
 
 def print_scale(k: int, r: dict, flush: bool = False) -> None:

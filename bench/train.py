@@ -15,7 +15,6 @@ import time
 
 import torch
 
-
 # The issue's 11 steps/s used both cores; one thread does at least half of it (perfect scaling = the worst case).
 IDLE_1THREAD = 5.5
 
@@ -59,14 +58,23 @@ def main() -> None:
     cfg = DEMO_QUICK if args.quick else DEMO
 
     # The issue's reference model: ~0.6M parameters, batch 16 x 128.
-    base_cfg = GPTNeoXConfig(vocab_size=4096, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                             intermediate_size=256, max_position_embeddings=128, rotary_pct=0.25,
-                             tie_word_embeddings=False)
+    base_cfg = GPTNeoXConfig(
+        vocab_size=4096,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=256,
+        max_position_embeddings=128,
+        rotary_pct=0.25,
+        tie_word_embeddings=False,
+    )
     # One thread, like each demo worker: a 2-thread run on a loaded machine measures contention, not speed.
     base = steps_per_second(base_cfg, 16, 128, args.steps, threads=1)
     n_base = sum(p.numel() for p in __import__("transformers").GPTNeoXForCausalLM(base_cfg).parameters())
-    print(f"baseline {n_base / 1e6:.2f}M params, batch 16x128, 1 thread: {base:6.1f} steps/s "
-          f"(issue: ~11 with 2 threads on 2 idle cores, so >= {IDLE_1THREAD} with one)")
+    print(
+        f"baseline {n_base / 1e6:.2f}M params, batch 16x128, 1 thread: {base:6.1f} steps/s "
+        f"(issue: ~11 with 2 threads on 2 idle cores, so >= {IDLE_1THREAD} with one)"
+    )
 
     labels = size_labels(cfg, cfg.vocab_size)
     total_s = 0.0
@@ -74,12 +82,16 @@ def main() -> None:
         rate = steps_per_second(model_config(cfg, arch, cfg.vocab_size), cfg.batch_size, cfg.seq_len, args.steps)
         run_s = cfg.max_step / rate
         total_s += run_s * len(cfg.seeds)
-        print(f"{cfg.name} {label:>6} batch {cfg.batch_size}x{cfg.seq_len}: {rate:6.1f} steps/s = {rate / base:4.2f}x "
-              f"baseline; one run of {cfg.max_step} steps {run_s:5.0f} s")
+        print(
+            f"{cfg.name} {label:>6} batch {cfg.batch_size}x{cfg.seq_len}: {rate:6.1f} steps/s = {rate / base:4.2f}x "
+            f"baseline; one run of {cfg.max_step} steps {run_s:5.0f} s"
+        )
     workers = 2
     est = total_s / workers
-    print(f"{cfg.name}: {len(cfg.sizes)} sizes x {len(cfg.seeds)} seeds, {workers} runs in parallel: ~{est:.0f} s here; "
-          f"at most ~{est * base / IDLE_1THREAD:.0f} s on 2 idle cores (scaled by baseline / {IDLE_1THREAD} steps/s)")
+    print(
+        f"{cfg.name}: {len(cfg.sizes)} sizes x {len(cfg.seeds)} seeds, {workers} runs in parallel: ~{est:.0f} s here; "
+        f"at most ~{est * base / IDLE_1THREAD:.0f} s on 2 idle cores (scaled by baseline / {IDLE_1THREAD} steps/s)"
+    )
 
 
 if __name__ == "__main__":

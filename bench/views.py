@@ -32,17 +32,68 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from convdiv.warehouse import aggregates  # noqa: E402
-from convdiv.warehouse import loader, partitions, schema  # noqa: E402
+from convdiv.warehouse import (  # noqa: E402
+    aggregates,  # noqa: E402
+    loader,
+    partitions,
+    schema,
+)
 
 SIZES = ["14m", "31m", "70m", "160m", "410m"]
 SEEDS = [1, 2, 3, 4, 5]
 STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 143000]
 POSITIONS = 4_662  # the study's evaluation text (pile-sample: 4,663 token ids -> 4,662 predicted tokens)
 VOCAB = 50_277
-TAGS = ["NN", "IN", "DT", "JJ", "NNP", "NNS", ",", ".", "VB", "VBD", "VBZ", "VBN", "VBG", "VBP", "RB", "PRP", "CC",
-        "CD", "TO", "MD", "PRP$", "WDT", "POS", ":", "HYPH", "-LRB-", "-RRB-", "``", "''", "RP", "WP", "EX", "JJR",
-        "JJS", "NNPS", "RBR", "WRB", "UH", "SYM", "FW", "LS", "PDT", "RBS", "WP$", "NFP", "ADD", "XX", "_SP"]
+TAGS = [
+    "NN",
+    "IN",
+    "DT",
+    "JJ",
+    "NNP",
+    "NNS",
+    ",",
+    ".",
+    "VB",
+    "VBD",
+    "VBZ",
+    "VBN",
+    "VBG",
+    "VBP",
+    "RB",
+    "PRP",
+    "CC",
+    "CD",
+    "TO",
+    "MD",
+    "PRP$",
+    "WDT",
+    "POS",
+    ":",
+    "HYPH",
+    "-LRB-",
+    "-RRB-",
+    "``",
+    "''",
+    "RP",
+    "WP",
+    "EX",
+    "JJR",
+    "JJS",
+    "NNPS",
+    "RBR",
+    "WRB",
+    "UH",
+    "SYM",
+    "FW",
+    "LS",
+    "PDT",
+    "RBS",
+    "WP$",
+    "NFP",
+    "ADD",
+    "XX",
+    "_SP",
+]
 GROUPS = {"N": "noun", "V": "verb", "J": "adjective", "R": "adverb", "C": "number"}
 
 # the report's views, each read in full; plus analysts' typical filtered reads of the big plain views
@@ -55,16 +106,13 @@ QUERIES = {
     "phase_boundaries": "SELECT * FROM phase_boundaries",
     "token_divergence": "SELECT * FROM token_divergence",
     "context_variance": "SELECT * FROM context_variance",
-    "regression_inputs (1 step, seed pairs)":
-        "SELECT * FROM regression_inputs WHERE kind = 'seed_pair' AND step = 512",
+    "regression_inputs (1 step, seed pairs)": "SELECT * FROM regression_inputs WHERE kind = 'seed_pair' AND step = 512",
     "token_records (1 checkpoint)": "SELECT * FROM token_records WHERE size = '410m' AND seed = 3 AND step = 512",
     # the report reads views only since migration 0010 (convdiv/report/sql/ is gone)
-    "regression cells (report query)":
-        "SELECT * FROM regression_cells WHERE suite = 'pythia' AND corpus = 'pile-sample' AND kind = 'seed_pair'",
+    "regression cells (report query)": "SELECT * FROM regression_cells WHERE suite = 'pythia' AND corpus = 'pile-sample' AND kind = 'seed_pair'",
     "regression_cells (1 kind)": "SELECT * FROM regression_cells WHERE kind = 'seed_pair'",
     "regression_moments (1 kind)": "SELECT * FROM regression_moments WHERE kind = 'seed_pair'",
-    "pair_records (1 comparison)":
-        "SELECT * FROM pair_records WHERE comparison_id = (SELECT min(comparison_id) FROM comparison)",
+    "pair_records (1 comparison)": "SELECT * FROM pair_records WHERE comparison_id = (SELECT min(comparison_id) FROM comparison)",
 }
 
 
@@ -87,8 +135,9 @@ def drop_db(server: str, name: str) -> None:
 def curve(size_rank: int, step: int) -> float:
     """A four-phase E[KL] shape: tiny at init, dip near 256, peak near 2000, slow decline."""
     x = np.log2(step + 1)
-    return float(0.02 + 1.5 * np.exp(-((x - 3) ** 2) / 2) + 2.5 * np.exp(-((x - 11) ** 2) / 4)
-                 - 0.1 * size_rank * (x > 11) + 0.3)
+    return float(
+        0.02 + 1.5 * np.exp(-((x - 3) ** 2) / 2) + 2.5 * np.exp(-((x - 11) ** 2) / 4) - 0.1 * size_rank * (x > 11) + 0.3
+    )
 
 
 def build(conninfo: str, scale: int, rng: np.random.Generator) -> dict[str, float]:
@@ -97,14 +146,18 @@ def build(conninfo: str, scale: int, rng: np.random.Generator) -> dict[str, floa
     timings = {}
     t0 = time.perf_counter()
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        suite = cur.execute("INSERT INTO suite (name, source, tokenizer, spec) VALUES ('pythia', 'hub', "
-                            "'EleutherAI/pythia-160m', '{}') RETURNING suite_id").fetchone()[0]
-        corpus = cur.execute("INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
-                             "n_documents, n_positions, frequency_source, options) VALUES ('pile-sample', 't', 'x', "
-                             "%s, 'y', %s, %s, 'npy', '{}') RETURNING corpus_id",
-                             (VOCAB, 10 * scale, n)).fetchone()[0]
+        suite = cur.execute(
+            "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('pythia', 'hub', "
+            "'EleutherAI/pythia-160m', '{}') RETURNING suite_id"
+        ).fetchone()[0]
+        corpus = cur.execute(
+            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
+            "n_documents, n_positions, frequency_source, options) VALUES ('pile-sample', 't', 'x', "
+            "%s, 'y', %s, %s, 'npy', '{}') RETURNING corpus_id",
+            (VOCAB, 10 * scale, n),
+        ).fetchone()[0]
         ranks = np.arange(1, VOCAB + 1)
-        freq = (3.4e8 / ranks ** 1.07).astype(np.int64)
+        freq = (3.4e8 / ranks**1.07).astype(np.int64)
         freq[rng.choice(VOCAB, 256, replace=False)] = 0
         with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
             logq = np.log((freq + 1) / (freq.sum() + VOCAB))
@@ -120,32 +173,54 @@ def build(conninfo: str, scale: int, rng: np.random.Generator) -> dict[str, floa
         group = lambda tag: None if tag is None else GROUPS.get(tag[0], "function")  # noqa: E731
         bow = rng.random(n) < 0.8
         eow = rng.random(n) < 0.85
-        with cur.copy("COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, "
-                      "group_t, group_prev, begin_of_word, end_of_word, frequency) FROM STDIN") as cp:
+        with cur.copy(
+            "COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, "
+            "group_t, group_prev, begin_of_word, end_of_word, frequency) FROM STDIN"
+        ) as cp:
             for i in range(n):
-                cp.write_row((corpus, i // 466, i % 466, int(context[i]), int(target[i]), pos_t[i], pos_prev[i],
-                              group(pos_t[i]), group(pos_prev[i]), bool(bow[i]), bool(eow[i]), int(freq[target[i]])))
+                cp.write_row(
+                    (
+                        corpus,
+                        i // 466,
+                        i % 466,
+                        int(context[i]),
+                        int(target[i]),
+                        pos_t[i],
+                        pos_prev[i],
+                        group(pos_t[i]),
+                        group(pos_prev[i]),
+                        bool(bow[i]),
+                        bool(eow[i]),
+                        int(freq[target[i]]),
+                    )
+                )
         partitions.attach(conn, corpus)  # the corpus's partitions of the fact tables, as corpus add makes them
-        position_ids = np.array(cur.execute("SELECT position_id FROM position ORDER BY position_id").fetchall(),
-                                dtype=np.int32).ravel()
+        position_ids = np.array(
+            cur.execute("SELECT position_id FROM position ORDER BY position_id").fetchall(), dtype=np.int32
+        ).ravel()
         ckpt = {}
         for rank, size in enumerate(SIZES):
-            model = cur.execute("INSERT INTO model (suite_id, size, size_rank) VALUES (%s, %s, %s) RETURNING model_id",
-                                (suite, size, rank)).fetchone()[0]
+            model = cur.execute(
+                "INSERT INTO model (suite_id, size, size_rank) VALUES (%s, %s, %s) RETURNING model_id",
+                (suite, size, rank),
+            ).fetchone()[0]
             for seed in SEEDS:
-                run = cur.execute("INSERT INTO run (model_id, seed, source) VALUES (%s, %s, 'hub') RETURNING run_id",
-                                  (model, seed)).fetchone()[0]
+                run = cur.execute(
+                    "INSERT INTO run (model_id, seed, source) VALUES (%s, %s, 'hub') RETURNING run_id", (model, seed)
+                ).fetchone()[0]
                 for step in STEPS:
                     ckpt[size, seed, step] = cur.execute(
-                        "INSERT INTO checkpoint (run_id, step) VALUES (%s, %s) RETURNING checkpoint_id",
-                        (run, step)).fetchone()[0]
+                        "INSERT INTO checkpoint (run_id, step) VALUES (%s, %s) RETURNING checkpoint_id", (run, step)
+                    ).fetchone()[0]
         comparisons = []
         for rank, size in enumerate(SIZES):
             for step in STEPS:
                 for a, b in itertools.combinations(SEEDS, 2):
-                    cid = cur.execute("INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES ('seed_pair', "
-                                      "%s, %s) RETURNING comparison_id",
-                                      (ckpt[size, a, step], ckpt[size, b, step])).fetchone()[0]
+                    cid = cur.execute(
+                        "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES ('seed_pair', "
+                        "%s, %s) RETURNING comparison_id",
+                        (ckpt[size, a, step], ckpt[size, b, step]),
+                    ).fetchone()[0]
                     comparisons.append((cid, rank, step))
         conn.commit()
         timings["dimensions"] = time.perf_counter() - t0
@@ -169,20 +244,35 @@ def build(conninfo: str, scale: int, rng: np.random.Generator) -> dict[str, floa
                 pos = np.tile(position_ids, len(SEEDS))
                 ce = np.tile(difficulty, len(SEEDS)) * (1 + 0.1 * rng.standard_normal(ids.size, np.float32))
                 ent = np.abs(ce * 0.8).astype(np.float32)
-                rows_ct += loader.copy_into(cur, "checkpoint_token", {
-                    "checkpoint_id": ids, "position_id": pos, "ce": np.abs(ce).astype(np.float32), "entropy": ent,
-                    "kl_uniform": np.float32(np.log(VOCAB)) - ent,
-                    "kl_unigram": np.abs(rng.standard_normal(ids.size, np.float32)) + 0.5,
-                }, ["int4", "int4", "float4", "float4", "float4", "float4"])
+                rows_ct += loader.copy_into(
+                    cur,
+                    "checkpoint_token",
+                    {
+                        "checkpoint_id": ids,
+                        "position_id": pos,
+                        "ce": np.abs(ce).astype(np.float32),
+                        "entropy": ent,
+                        "kl_uniform": np.float32(np.log(VOCAB)) - ent,
+                        "kl_unigram": np.abs(rng.standard_normal(ids.size, np.float32)) + 0.5,
+                    },
+                    ["int4", "int4", "float4", "float4", "float4", "float4"],
+                )
                 cids = [c for c, r, s in comparisons if r == rank and s == step]
                 ids = np.repeat(np.array(cids, np.int32), n)
                 pos = np.tile(position_ids, len(cids))
                 base = np.tile(difficulty, len(cids)) * level
                 noise = rng.lognormal(0, 0.3, (2, ids.size)).astype(np.float32)
-                rows_pt += loader.copy_into(cur, "pair_token", {
-                    "comparison_id": ids, "position_id": pos,
-                    "kl_ab": (base * noise[0]).astype(np.float32), "kl_ba": (base * noise[1]).astype(np.float32),
-                }, ["int4", "int4", "float4", "float4"])
+                rows_pt += loader.copy_into(
+                    cur,
+                    "pair_token",
+                    {
+                        "comparison_id": ids,
+                        "position_id": pos,
+                        "kl_ab": (base * noise[0]).astype(np.float32),
+                        "kl_ba": (base * noise[1]).astype(np.float32),
+                    },
+                    ["int4", "int4", "float4", "float4"],
+                )
         conn.commit()
         timings["copy facts"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -217,20 +307,30 @@ def pandas_side(conninfo: str) -> dict[str, tuple[float, float]]:
     engine = sa.create_engine(conninfo.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as conn, conn.connection.cursor() as cur:
         t0 = time.perf_counter()
-        cid, pid, kab, kba = loader.copy_out(cur, "SELECT comparison_id, position_id, kl_ab, kl_ba FROM pair_token",
-                                             ["int4", "int4", "float4", "float4"])
-        pt = pd.DataFrame({"comparison_id": cid, "position_id": pid,
-                           "kl": (kab.astype(np.float64) + kba.astype(np.float64)) / 2})
+        cid, pid, kab, kba = loader.copy_out(
+            cur, "SELECT comparison_id, position_id, kl_ab, kl_ba FROM pair_token", ["int4", "int4", "float4", "float4"]
+        )
+        pt = pd.DataFrame(
+            {"comparison_id": cid, "position_id": pid, "kl": (kab.astype(np.float64) + kba.astype(np.float64)) / 2}
+        )
         cmp = pd.read_sql("SELECT comparison_id, kind, size_a AS size, step_a AS step FROM comparison_info", conn)
         pos = pd.read_sql("SELECT position_id, pos_t, pos_prev, target_token_id AS token_id FROM position", conn)
         freq = pd.read_sql("SELECT position_id, log_frequency FROM position_features", conn)
         read_pairs = time.perf_counter() - t0
         t0 = time.perf_counter()
         ck_id, ck_pid, ce, ent, ku, kg = loader.copy_out(
-            cur, "SELECT checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram FROM checkpoint_token",
-            ["int4", "int4", "float4", "float4", "float4", "float4"])
-        ct = pd.DataFrame({"checkpoint_id": ck_id, "kl_uniform": ku.astype(np.float64),
-                           "kl_unigram": kg.astype(np.float64), "ce": ce.astype(np.float64)})
+            cur,
+            "SELECT checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram FROM checkpoint_token",
+            ["int4", "int4", "float4", "float4", "float4", "float4"],
+        )
+        ct = pd.DataFrame(
+            {
+                "checkpoint_id": ck_id,
+                "kl_uniform": ku.astype(np.float64),
+                "kl_unigram": kg.astype(np.float64),
+                "ce": ce.astype(np.float64),
+            }
+        )
         ck = pd.read_sql("SELECT checkpoint_id, size, step FROM checkpoint_info", conn)
         read_ckpt = time.perf_counter() - t0
 
@@ -245,7 +345,9 @@ def pandas_side(conninfo: str) -> dict[str, tuple[float, float]]:
 
     def conditional_pos_t():
         d = pt.merge(pos[["position_id", "pos_t"]], on="position_id").dropna(subset=["pos_t"])
-        per = d.groupby(["comparison_id", "pos_t"])["kl"].mean().rename("m").reset_index().merge(cmp, on="comparison_id")
+        per = (
+            d.groupby(["comparison_id", "pos_t"])["kl"].mean().rename("m").reset_index().merge(cmp, on="comparison_id")
+        )
         return per.groupby(["kind", "size", "step", "pos_t"])["m"].agg(["mean", "std", "size"])
 
     def reference():
@@ -265,7 +367,8 @@ def pandas_side(conninfo: str) -> dict[str, tuple[float, float]]:
         d = pt.merge(pos, on="position_id").merge(cmp, on="comparison_id")
         d = d[d["kind"] == "seed_pair"].merge(freq, on="position_id").dropna(subset=["log_frequency"])
         return d.groupby(["step", "size", "log_frequency", "pos_t", "pos_prev"], dropna=False)["kl"].agg(
-            ["size", "mean", "var"])
+            ["size", "mean", "var"]
+        )
 
     out["expected_kl"] = (read_pairs, timed(expected))
     out["conditional_kl"] = (read_pairs, timed(conditional_pos_t))
@@ -305,16 +408,20 @@ def run_scale(server: str, scale: int, keep: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scales", default="1,4", help="position multipliers, comma-separated")
-    parser.add_argument("--server", default=os.environ.get("CONVDIV_TEST_SERVER",
-                                                         "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     print(f"cores: {os.cpu_count()} (shared with whatever else runs on this machine)")
     results = {}
     for scale in scales:
-        print(f"\n== scale x{scale}: {len(SIZES)} sizes x {len(STEPS)} steps x {len(SEEDS)} seeds over "
-              f"{POSITIONS * scale:,} positions", flush=True)
+        print(
+            f"\n== scale x{scale}: {len(SIZES)} sizes x {len(STEPS)} steps x {len(SEEDS)} seeds over "
+            f"{POSITIONS * scale:,} positions",
+            flush=True,
+        )
         r = results[scale] = run_scale(args.server, scale, args.keep)
         for k, v in r["build"].items():
             print(f"  {k:<24} {v:>12,.1f}" + ("" if k.startswith("rows") else " s"))
@@ -330,12 +437,14 @@ def main() -> None:
         base = scales[0]
         print(f"\n== linearity: SQL time at each scale / time at x{base} (data grows x{scales[-1] // base})")
         for label in QUERIES:
-            ratios = "  ".join(f"x{s}: {results[s]['queries'][label][0] / results[base]['queries'][label][0]:5.2f}"
-                               for s in scales[1:])
+            ratios = "  ".join(
+                f"x{s}: {results[s]['queries'][label][0] / results[base]['queries'][label][0]:5.2f}" for s in scales[1:]
+            )
             print(f"  {label:<40} {ratios}")
         for label in ("rebuild_aggregates", "copy facts"):
-            ratios = "  ".join(f"x{s}: {results[s]['build'][label] / results[base]['build'][label]:5.2f}"
-                               for s in scales[1:])
+            ratios = "  ".join(
+                f"x{s}: {results[s]['build'][label] / results[base]['build'][label]:5.2f}" for s in scales[1:]
+            )
             print(f"  {label:<40} {ratios}")
 
 

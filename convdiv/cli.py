@@ -22,8 +22,8 @@ from rich.table import Table
 from convdiv import __version__
 from convdiv.config import Settings
 from convdiv.context import Context, pass_context
-from convdiv.errors import ConvdivError, user_error
 from convdiv.corpus.commands import corpus as corpus_command
+from convdiv.errors import ConvdivError, user_error
 from convdiv.export.commands import export as export_command
 from convdiv.ingest.commands import ingest as ingest_command
 from convdiv.report.commands import report as report_command
@@ -47,13 +47,23 @@ console = Console(stderr=True)
     type=click.Path(file_okay=False),
     help="Where convdiv keeps trained suites, caches and the embedded server's data.",
 )
-@click.option("--quiet", "-q", is_flag=True, envvar="CONVDIV_QUIET",
-              help="No progress output (status lines on a terminal, progress lines in logs).")
-@click.option("--progress-every", type=click.FloatRange(min=0.1), envvar="CONVDIV_PROGRESS_EVERY", default=30.0,
-              metavar="SECONDS", help="When stderr is not a terminal (a log), print a progress line this often.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    envvar="CONVDIV_QUIET",
+    help="No progress output (status lines on a terminal, progress lines in logs).",
+)
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0.1),
+    envvar="CONVDIV_PROGRESS_EVERY",
+    default=30.0,
+    metavar="SECONDS",
+    help="When stderr is not a terminal (a log), print a progress line this often.",
+)
 @click.pass_context
-def cli(ctx: click.Context, database_url: str | None, data_dir: str | None, quiet: bool,
-        progress_every: float) -> None:
+def cli(ctx: click.Context, database_url: str | None, data_dir: str | None, quiet: bool, progress_every: float) -> None:
     """convdiv: how language models trained from different seeds converge and diverge.
 
     Extract per-token surprisal and KL divergences from every checkpoint of a model suite, store them in
@@ -113,15 +123,32 @@ def db_status(obj: Context, as_json: bool) -> None:
         out.print(table)
     if report.run_counts:
         counts = ", ".join(f"{n} {state}" for state, n in report.run_counts.items())
-        out.print(f"ingest runs: {counts}" + (f" (aborted now: {', '.join(map(str, report.aborted_now))})"
-                                              if report.aborted_now else ""), highlight=False)
+        out.print(
+            f"ingest runs: {counts}"
+            + (f" (aborted now: {', '.join(map(str, report.aborted_now))})" if report.aborted_now else ""),
+            highlight=False,
+        )
     if report.runs:
-        table = Table("run", "host", "state", "started", "last heartbeat", "units held", "why",
-                      title="ingest runs running, stale (lease expired) or aborted")
+        table = Table(
+            "run",
+            "host",
+            "state",
+            "started",
+            "last heartbeat",
+            "units held",
+            "why",
+            title="ingest runs running, stale (lease expired) or aborted",
+        )
         for r in report.runs:
-            table.add_row(str(r.ingest_run_id), r.host, r.state, f"{r.started_at:%Y-%m-%d %H:%M:%S}",
-                          f"{r.heartbeat_at:%H:%M:%S}" if r.heartbeat_at else "-", str(r.units_running),
-                          r.reason or "")
+            table.add_row(
+                str(r.ingest_run_id),
+                r.host,
+                r.state,
+                f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+                f"{r.heartbeat_at:%H:%M:%S}" if r.heartbeat_at else "-",
+                str(r.units_running),
+                r.reason or "",
+            )
         out.print(table)
 
 
@@ -144,29 +171,59 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
         import dataclasses
         import json
 
-        click.echo(json.dumps({"schema_drift": drift, "aggregates": [dataclasses.asdict(c) for c in checks],
-                               "ok": not drift and not bad}))
+        click.echo(
+            json.dumps(
+                {
+                    "schema_drift": drift,
+                    "aggregates": [dataclasses.asdict(c) for c in checks],
+                    "ok": not drift and not bad,
+                }
+            )
+        )
     else:
         out = Console()
         for line in drift:
             out.print(f"schema drift: {line}", highlight=False)
         if checks:
-            table = Table("aggregate", "corpus", "stored", "expected", "missing", "extra", "differing",
-                          title="aggregates vs a recomputation from the facts")
+            table = Table(
+                "aggregate",
+                "corpus",
+                "stored",
+                "expected",
+                "missing",
+                "extra",
+                "differing",
+                title="aggregates vs a recomputation from the facts",
+            )
             for c in checks:
                 style = None if c.ok else "red"
-                table.add_row(c.aggregate, str(c.corpus_id), f"{c.stored:,}", f"{c.expected:,}", str(c.missing),
-                              str(c.extra), str(c.differing), style=style)
+                table.add_row(
+                    c.aggregate,
+                    str(c.corpus_id),
+                    f"{c.stored:,}",
+                    f"{c.expected:,}",
+                    str(c.missing),
+                    str(c.extra),
+                    str(c.differing),
+                    style=style,
+                )
             out.print(table)
-        out.print("ok: aggregates equal their recomputation; schema as expected" if not drift and not bad else
-                  f"{len(drift)} schema difference(s), {len(bad)} aggregate(s) differ")
+        out.print(
+            "ok: aggregates equal their recomputation; schema as expected"
+            if not drift and not bad
+            else f"{len(drift)} schema difference(s), {len(bad)} aggregate(s) differ"
+        )
     if drift:
-        raise ConvdivError(f"the warehouse schema differs from what convdiv {__version__} expects "
-                           f"({len(drift)} difference(s), listed above): run `convdiv db upgrade`, or restore what "
-                           "was changed by hand")
+        raise ConvdivError(
+            f"the warehouse schema differs from what convdiv {__version__} expects "
+            f"({len(drift)} difference(s), listed above): run `convdiv db upgrade`, or restore what "
+            "was changed by hand"
+        )
     if bad:
-        raise ConvdivError(f"{len(bad)} aggregate(s) differ from the facts ({', '.join(c.aggregate for c in bad)}): "
-                           "run `convdiv db rebuild` to recompute them")
+        raise ConvdivError(
+            f"{len(bad)} aggregate(s) differ from the facts ({', '.join(c.aggregate for c in bad)}): "
+            "run `convdiv db rebuild` to recompute them"
+        )
 
 
 def _corpus_id(engine, name: str | None) -> int | None:
@@ -201,8 +258,11 @@ def db_url(obj: Context) -> None:
 
     click.echo(mask_url(resolve_url(obj.settings)))
     if not obj.settings.database_url:
-        console.print("note: the embedded server stops when this command exits; `convdiv db serve` keeps it up "
-                      "so the URL can be used", highlight=False)
+        console.print(
+            "note: the embedded server stops when this command exits; `convdiv db serve` keeps it up "
+            "so the URL can be used",
+            highlight=False,
+        )
 
 
 @db.command("serve")
@@ -223,13 +283,18 @@ def db_serve(obj: Context) -> None:
     def announce(held: embedded.Hold) -> None:
         click.echo(held.libpq_url)
         sys.stdout.flush()  # one line, at once: scripts and notebooks read it from a pipe
-        console.print(f"convdiv: serving the embedded warehouse (socket in {held.socket_dir}); SQLAlchemy/pandas: "
-                      f"{held.url} ; Ctrl-C or SIGTERM stops it", highlight=False, soft_wrap=True)
+        console.print(
+            f"convdiv: serving the embedded warehouse (socket in {held.socket_dir}); SQLAlchemy/pandas: "
+            f"{held.url} ; Ctrl-C or SIGTERM stops it",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     status = embedded.serve(obj.settings.pgdata, announce)
     if status:
-        raise ConvdivError(f"the embedded server in {obj.settings.pgdata} stopped while being served; "
-                           "run `convdiv db serve` again")
+        raise ConvdivError(
+            f"the embedded server in {obj.settings.pgdata} stopped while being served; run `convdiv db serve` again"
+        )
     console.print("convdiv: embedded warehouse released", highlight=False)
 
 
@@ -266,7 +331,12 @@ def db_psql(obj: Context, psql_args: tuple[str, ...]) -> None:
 
 @cli.command("demo")
 @click.option("--quick", is_flag=True, help="A tiny suite and corpus: the whole run takes about a minute.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Report path [./convdiv-demo-report.html, or ./convdiv-demo-quick-report.html with --quick].")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Report path [./convdiv-demo-report.html, or ./convdiv-demo-quick-report.html with --quick].",
+)
 @click.option("--device", default="auto", help="auto, cpu or cuda.")
 @pass_context
 def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
@@ -274,8 +344,8 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
     from pathlib import Path
 
     from convdiv import progress
-    from convdiv.pipeline import run_demo
     from convdiv.ingest.progress import ledger_progress
+    from convdiv.pipeline import run_demo
     from convdiv.warehouse import schema
 
     engine = obj.engine(check_schema=False)
@@ -284,12 +354,17 @@ def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
     schema.require_current(engine)
     # In a log, the ingest's units are reported from the ledger (training and ingest bars print only at their end);
     # the corpus name is the one run_demo loads.
-    ledger = (ledger_progress(engine, f"{'demo-quick' if quick else 'demo'}-validation",
-                              what="demo (train, corpus, ingest units, report)")
-              if progress.lines_in_logs() else contextlib.nullcontext())
+    ledger = (
+        ledger_progress(
+            engine, f"{'demo-quick' if quick else 'demo'}-validation", what="demo (train, corpus, ingest units, report)"
+        )
+        if progress.lines_in_logs()
+        else contextlib.nullcontext()
+    )
     with ledger:
-        result = run_demo(engine, obj.settings, quick=quick, out=Path(out) if out else None, device=device,
-                          progress=progress.active())
+        result = run_demo(
+            engine, obj.settings, quick=quick, out=Path(out) if out else None, device=device, progress=progress.active()
+        )
     click.echo(f"report: {result.report}")
 
 
@@ -308,8 +383,11 @@ def main() -> None:
     except click.UsageError as exc:
         # One line like every other error: the bad value and where the help is (click's default adds usage lines).
         command = exc.ctx.command_path if exc.ctx is not None else "convdiv"
-        console.print(f"[red]convdiv: error:[/red] {escape(exc.format_message())} (see `{command} --help`)",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"[red]convdiv: error:[/red] {escape(exc.format_message())} (see `{command} --help`)",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()

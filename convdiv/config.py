@@ -62,7 +62,7 @@ class Settings:
     data_dir: Path
 
     @classmethod
-    def from_env(cls, database_url: str | None = None, data_dir: str | Path | None = None) -> "Settings":
+    def from_env(cls, database_url: str | None = None, data_dir: str | Path | None = None) -> Settings:
         url = database_url or os.environ.get("DATABASE_URL") or None
         if url:
             register_url_secrets(url)

@@ -83,58 +83,84 @@ def note_connection(user: str | None, server: str | None) -> None:
     _CONNECTION.update(user=user or "", server=server or "")
 
 
-_CONNECTION_LOST_FIX = ("check that the server{server} is running and reachable, then re-run the command (what was "
-                        "already committed stays; `convdiv ingest` resumes after its last published unit)")
+_CONNECTION_LOST_FIX = (
+    "check that the server{server} is running and reachable, then re-run the command (what was "
+    "already committed stays; `convdiv ingest` resumes after its last published unit)"
+)
 
 # SQLSTATE (exact code, or its two-character class) -> (cause, fix). {msg} is the server's primary message.
 _BY_SQLSTATE: dict[str, tuple[str, str]] = {
-    "42501": ("database user {user} lacks a privilege this command needs ({msg})",
-              "for read access ask the warehouse owner to run `convdiv db grant-analyst {role}`; commands that "
-              "write (db upgrade, corpus add/remove, ingest, demo) must connect as the warehouse owner or loader"),
-    "25006": ("the database session of user {user} is read-only ({msg})",
-              "this command writes: connect as the warehouse's loader role (analyst roles are read-only), to the "
-              "primary server rather than a standby, or with default_transaction_read_only off"),
-    "53100": ("the database server's disk is full ({msg})",
-              "free space on the server's data (or tablespace) volume, then re-run; nothing half-written is visible "
-              "and `convdiv ingest` resumes after its last published unit"),
-    "53200": ("the database server ran out of memory ({msg})",
-              "lower --workers / --batch-tokens or give the server more memory (work_mem, shared_buffers), then "
-              "re-run"),
-    "53300": ("the database server has no free connection slots ({msg})",
-              "lower --workers, close idle sessions or raise max_connections, then re-run"),
-    "53400": ("a server configuration limit was exceeded ({msg})",
-              "raise the limit named in the message (e.g. temp_file_limit) or ask the server's administrator"),
+    "42501": (
+        "database user {user} lacks a privilege this command needs ({msg})",
+        "for read access ask the warehouse owner to run `convdiv db grant-analyst {role}`; commands that "
+        "write (db upgrade, corpus add/remove, ingest, demo) must connect as the warehouse owner or loader",
+    ),
+    "25006": (
+        "the database session of user {user} is read-only ({msg})",
+        "this command writes: connect as the warehouse's loader role (analyst roles are read-only), to the "
+        "primary server rather than a standby, or with default_transaction_read_only off",
+    ),
+    "53100": (
+        "the database server's disk is full ({msg})",
+        "free space on the server's data (or tablespace) volume, then re-run; nothing half-written is visible "
+        "and `convdiv ingest` resumes after its last published unit",
+    ),
+    "53200": (
+        "the database server ran out of memory ({msg})",
+        "lower --workers / --batch-tokens or give the server more memory (work_mem, shared_buffers), then re-run",
+    ),
+    "53300": (
+        "the database server has no free connection slots ({msg})",
+        "lower --workers, close idle sessions or raise max_connections, then re-run",
+    ),
+    "53400": (
+        "a server configuration limit was exceeded ({msg})",
+        "raise the limit named in the message (e.g. temp_file_limit) or ask the server's administrator",
+    ),
     "53": ("the database server is out of resources ({msg})", "free the resource named in the message, then re-run"),
-    "55P03": ("timed out waiting for a lock held by another session ({msg})",
-              "another convdiv (ingest, corpus add/remove, db upgrade) or a psql session holds it; let it finish or "
-              "stop it (see pg_stat_activity), then re-run"),
-    "57014": ("the server cancelled a statement ({msg})",
-              "a statement_timeout or an administrator stopped it; raise statement_timeout for this role or re-run "
-              "when the server is less busy"),
-    "40P01": ("a deadlock with another session aborted this command ({msg})",
-              "re-run it; nothing half-written is visible"),
+    "55P03": (
+        "timed out waiting for a lock held by another session ({msg})",
+        "another convdiv (ingest, corpus add/remove, db upgrade) or a psql session holds it; let it finish or "
+        "stop it (see pg_stat_activity), then re-run",
+    ),
+    "57014": (
+        "the server cancelled a statement ({msg})",
+        "a statement_timeout or an administrator stopped it; raise statement_timeout for this role or re-run "
+        "when the server is less busy",
+    ),
+    "40P01": (
+        "a deadlock with another session aborted this command ({msg})",
+        "re-run it; nothing half-written is visible",
+    ),
     "40001": ("a concurrent update aborted this command ({msg})", "re-run it; nothing half-written is visible"),
     "57P01": ("the database server terminated the connection ({msg})", _CONNECTION_LOST_FIX),
     "57P02": ("the database server crashed ({msg})", _CONNECTION_LOST_FIX),
     "57P03": ("the database server is not accepting connections yet ({msg})", "wait until it has started, then re-run"),
     "57P": ("the database server shut down ({msg})", _CONNECTION_LOST_FIX),
     "08": ("the connection to the database server failed ({msg})", _CONNECTION_LOST_FIX),
-    "58": ("the database server reported a system error ({msg})",
-           "check the server's log and its disk, then re-run"),
+    "58": ("the database server reported a system error ({msg})", "check the server's log and its disk, then re-run"),
     "XX": ("the database server reported an internal error ({msg})", "check the server's log, then re-run"),
-    "42P01": ("the warehouse schema does not match this convdiv ({msg})",
-              "run `convdiv db upgrade`; if the schema is already at head, it was changed by hand: restore it from "
-              "the migrations"),
-    "42703": ("the warehouse schema does not match this convdiv ({msg})",
-              "run `convdiv db upgrade`; if the schema is already at head, it was changed by hand: restore it from "
-              "the migrations"),
-    "42883": ("the warehouse schema does not match this convdiv ({msg})",
-              "run `convdiv db upgrade`; if the schema is already at head, it was changed by hand: restore it from "
-              "the migrations"),
+    "42P01": (
+        "the warehouse schema does not match this convdiv ({msg})",
+        "run `convdiv db upgrade`; if the schema is already at head, it was changed by hand: restore it from "
+        "the migrations",
+    ),
+    "42703": (
+        "the warehouse schema does not match this convdiv ({msg})",
+        "run `convdiv db upgrade`; if the schema is already at head, it was changed by hand: restore it from "
+        "the migrations",
+    ),
+    "42883": (
+        "the warehouse schema does not match this convdiv ({msg})",
+        "run `convdiv db upgrade`; if the schema is already at head, it was changed by hand: restore it from "
+        "the migrations",
+    ),
     "3D000": ("the database does not exist ({msg})", "create it (createdb) or fix the database name in DATABASE_URL"),
     "28P01": ("authentication failed ({msg})", "check the user and password in DATABASE_URL"),
-    "28": ("the server refused the login ({msg})",
-           "check the user in DATABASE_URL and the server's pg_hba.conf entry for this host"),
+    "28": (
+        "the server refused the login ({msg})",
+        "check the user in DATABASE_URL and the server's pg_hba.conf entry for this host",
+    ),
 }
 
 # libpq messages of connection failures (psycopg sends no SQLSTATE for them) -> the SQLSTATE they stand for.
@@ -147,11 +173,16 @@ _BY_MESSAGE: list[tuple[re.Pattern, str]] = [
     (re.compile(r"the database system is shutting down|terminating connection due to administrator"), "57P01"),
     (re.compile(r"is not currently accepting connections"), "08004"),
     (re.compile(r"No space left on device"), "53100"),
-    (re.compile(r"server closed the connection|connection is (closed|lost)|consuming input failed|"
-                r"could not receive data|could not send data|SSL SYSCALL|EOF detected|connection refused|"
-                r"Connection refused|could not connect|connection failed|timeout expired|"
-                r"could not translate host name|failed to resolve host|Name or service not known|"
-                r"No such file or directory"), "08006"),
+    (
+        re.compile(
+            r"server closed the connection|connection is (closed|lost)|consuming input failed|"
+            r"could not receive data|could not send data|SSL SYSCALL|EOF detected|connection refused|"
+            r"Connection refused|could not connect|connection failed|timeout expired|"
+            r"could not translate host name|failed to resolve host|Name or service not known|"
+            r"No such file or directory"
+        ),
+        "08006",
+    ),
 ]
 
 
@@ -186,8 +217,7 @@ def _sqlstate(err) -> str | None:
     return None
 
 
-_CONNECT_FIX = ("start the server, or fix the host and port in DATABASE_URL (unset it to use convdiv's embedded "
-                "server)")
+_CONNECT_FIX = "start the server, or fix the host and port in DATABASE_URL (unset it to use convdiv's embedded server)"
 
 
 def database_error(exc: BaseException, *, connecting: bool = False) -> DatabaseError | None:
@@ -211,14 +241,21 @@ def database_error(exc: BaseException, *, connecting: bool = False) -> DatabaseE
     if cause is None:
         # Not a failure a user can cause by setup or load (a bug or a constraint we did not expect): still one
         # line, with the server's code so it can be looked up.
-        cause, fix = ("unexpected database error {code} ({msg})",
-                      "unless the warehouse was changed by hand, this is a bug in convdiv: please report it with the "
-                      "command you ran")
+        cause, fix = (
+            "unexpected database error {code} ({msg})",
+            "unless the warehouse was changed by hand, this is a bug in convdiv: please report it with the "
+            "command you ran",
+        )
     if connecting and code and code.startswith("08"):
         cause, fix = "{msg}", _CONNECT_FIX
     user = _CONNECTION["user"]
-    names = {"msg": msg, "code": code or type(err).__name__, "user": repr(user) if user else "(default)",
-             "role": user or "ROLE", "server": f" at {_CONNECTION['server']}" if _CONNECTION["server"] else ""}
+    names = {
+        "msg": msg,
+        "code": code or type(err).__name__,
+        "user": repr(user) if user else "(default)",
+        "role": user or "ROLE",
+        "server": f" at {_CONNECTION['server']}" if _CONNECTION["server"] else "",
+    }
     out = DatabaseError(f"{cause.format(**names)}: {fix.format(**names)}")
     out.sqlstate = code
     return out

@@ -47,8 +47,15 @@ def demo_documents(text: str, tokenizer, max_tokens: int) -> list[str]:
     return docs
 
 
-def run_demo(engine, settings: Settings, *, quick: bool = False, out: Path | None = None,
-             device: str = "auto", progress: bool = True) -> DemoResult:
+def run_demo(
+    engine,
+    settings: Settings,
+    *,
+    quick: bool = False,
+    out: Path | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> DemoResult:
     from convdiv.corpus.load import add_corpus
     from convdiv.ingest.run import ingest
     from convdiv.report.build import build_report
@@ -64,8 +71,15 @@ def run_demo(engine, settings: Settings, *, quick: bool = False, out: Path | Non
     documents = demo_documents(demo_validation_text(), tokenizer, DEMO_TOKENS[quick])
     # replace=True: the demo owns this corpus; if its content changed (a retrained suite's tokenizer, another
     # spaCy version) the old one and its facts go, instead of the demo stopping on an option it does not have.
-    add_corpus(engine, corpus_name, tokenizer=spec.tokenizer, documents=documents, bos=True, replace=True,
-               source="bundled: Jane Austen, Persuasion (held out from demo training)")
+    add_corpus(
+        engine,
+        corpus_name,
+        tokenizer=spec.tokenizer,
+        documents=documents,
+        bos=True,
+        replace=True,
+        source="bundled: Jane Austen, Persuasion (held out from demo training)",
+    )
     ingest(engine, settings, suite_name, corpus_name, device=device, progress=progress)
     out = out or Path.cwd() / f"convdiv-{suite_name}-report.html"
     result = build_report(engine, out, suite=suite_name, corpus=corpus_name)

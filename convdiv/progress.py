@@ -37,8 +37,14 @@ class _Config:
     force_lines = False  # tests: plain lines even on a terminal
 
 
-def configure(*, enabled: bool = True, quiet: bool | None = None, every: float | None = None,
-              stream: TextIO | None = None, force_lines: bool = False) -> None:
+def configure(
+    *,
+    enabled: bool = True,
+    quiet: bool | None = None,
+    every: float | None = None,
+    stream: TextIO | None = None,
+    force_lines: bool = False,
+) -> None:
     """Turn progress reporting on (the CLI does, once per command). ``quiet`` and ``every`` default to the
     environment (``CONVDIV_QUIET``, ``CONVDIV_PROGRESS_EVERY``)."""
     if quiet is None:
@@ -86,8 +92,7 @@ class Step:
     Thread-safe: a background ticker prints the periodic line even while the work blocks (a long SQL query).
     """
 
-    def __init__(self, what: str, total: float | None = None, unit: str = "", *, ticker: bool = True,
-                 poll=None):
+    def __init__(self, what: str, total: float | None = None, unit: str = "", *, ticker: bool = True, poll=None):
         self.what = what
         self._poll = poll  # () -> (done, total[, detail]): asked before each periodic line, for work done elsewhere
         self.total = total
@@ -105,7 +110,7 @@ class Step:
 
     # -------------------------------------------------------------------------------------- lifecycle
 
-    def __enter__(self) -> "Step":
+    def __enter__(self) -> Step:
         self._started = time.monotonic()
         if not self._on:
             return self
@@ -136,9 +141,11 @@ class Step:
                 rate = f", {_number(self.done / elapsed)} {self.unit}/s" if self.unit and elapsed > 0 else ""
                 self._write(f"{self.what}: done {amount}in {format_seconds(elapsed)}{rate}", always=True)
             else:
-                self._write(f"{self.what}: stopped after {format_seconds(elapsed)} "
-                            f"({_number(self.done)}{'/' + _number(self.total) if self.total else ''} {self.unit})",
-                            always=True)
+                self._write(
+                    f"{self.what}: stopped after {format_seconds(elapsed)} "
+                    f"({_number(self.done)}{'/' + _number(self.total) if self.total else ''} {self.unit})",
+                    always=True,
+                )
         return False
 
     # -------------------------------------------------------------------------------------- updates

@@ -20,6 +20,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     || echo "convdiv: could not install ${missing[*]}; the tests that need them will fail" >&2
 fi
 
+VENV="${CONVDIV_VENV:-$ROOT/.venv}"
+# The habits of a maintained project: lint, format and types first (configured in pyproject.toml), then the tests.
+echo "convdiv: ruff check, ruff format --check, mypy" >&2
+"$VENV/bin/ruff" check --quiet .
+"$VENV/bin/ruff" format --check --quiet .
+"$VENV/bin/python" -m mypy
+
 export DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 # pytest exits 5 when it collects no tests; set -e turns that into a failure too.
-exec "${CONVDIV_VENV:-$ROOT/.venv}/bin/python" -m pytest -q "$@"
+exec "$VENV/bin/python" -m pytest -q "$@"

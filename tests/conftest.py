@@ -22,10 +22,9 @@ import pytest
 import sqlalchemy as sa
 
 from convdiv.config import Settings
-from convdiv.testing import browser, databases
+from convdiv.testing import browser, databases, warehouses
 from convdiv.testing import data as fixture_data
 from convdiv.testing import ingest as ingest_support
-from convdiv.testing import warehouses
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"

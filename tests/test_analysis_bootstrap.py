@@ -20,10 +20,24 @@ def pair_frame(rng) -> pd.DataFrame:
     rows = []
     for cid, (a, b) in enumerate(itertools.combinations(SEEDS, 2)):
         base = offset[a] * offset[b]
-        for family, category, kl in (("all", "all", base), ("pos_t", "NN", 1.5 * base * offset[a]),
-                                     ("pos_t", "DT", 0.5 * base)):
-            rows.append(dict(kind="seed_pair", size="m", step=10, comparison_id=cid, seed_a=a, seed_b=b,
-                             family=family, category=category, mean_kl=kl))
+        for family, category, kl in (
+            ("all", "all", base),
+            ("pos_t", "NN", 1.5 * base * offset[a]),
+            ("pos_t", "DT", 0.5 * base),
+        ):
+            rows.append(
+                dict(
+                    kind="seed_pair",
+                    size="m",
+                    step=10,
+                    comparison_id=cid,
+                    seed_a=a,
+                    seed_b=b,
+                    family=family,
+                    category=category,
+                    mean_kl=kl,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -98,10 +112,29 @@ def regression_rows(rng) -> pd.DataFrame:
     cid = 0
     for size in ("s", "l"):
         for a, b in itertools.combinations(SEEDS, 2):
-            kl = 1.0 - 0.1 * lf + 0.3 * (pos_t == "JJ") + 0.2 * (size == "l") + 0.05 * (a + b) \
+            kl = (
+                1.0
+                - 0.1 * lf
+                + 0.3 * (pos_t == "JJ")
+                + 0.2 * (size == "l")
+                + 0.05 * (a + b)
                 + rng.normal(0, 0.05, n_pos)
-            rows.append(pd.DataFrame(dict(comparison_id=cid, seed_a=a, seed_b=b, step=5, size=size,
-                                          log_frequency=lf, pos_t=pos_t, pos_prev=pos_prev, kl=kl)))
+            )
+            rows.append(
+                pd.DataFrame(
+                    dict(
+                        comparison_id=cid,
+                        seed_a=a,
+                        seed_b=b,
+                        step=5,
+                        size=size,
+                        log_frequency=lf,
+                        pos_t=pos_t,
+                        pos_prev=pos_prev,
+                        kl=kl,
+                    )
+                )
+            )
             cid += 1
     return pd.concat(rows, ignore_index=True)
 
@@ -109,28 +142,37 @@ def regression_rows(rng) -> pd.DataFrame:
 def test_regression_replicate_equals_ols_on_duplicated_rows():
     rows = regression_rows(np.random.default_rng(5))
     lf, kl = rows["log_frequency"], rows["kl"]
-    moments = (rows.assign(n=1.0, sum_lf=lf, sum_lf2=lf * lf, sum_kl=kl, sum_kl2=kl * kl, sum_lf_kl=lf * kl)
-                   .groupby(["comparison_id", "seed_a", "seed_b", "step", "size", "pos_t", "pos_prev"],
-                            as_index=False)[["n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl"]].sum())
+    moments = (
+        rows.assign(n=1.0, sum_lf=lf, sum_lf2=lf * lf, sum_kl=kl, sum_kl2=kl * kl, sum_lf_kl=lf * kl)
+        .groupby(["comparison_id", "seed_a", "seed_b", "step", "size", "pos_t", "pos_prev"], as_index=False)[
+            ["n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl"]
+        ]
+        .sum()
+    )
     got = regression_intervals(moments, size_order=["s", "l"], replicates=1, rng_seed=11).set_index("term")
     counts = dict(zip(SEEDS, seed_counts(SEEDS, replicates=1, rng_seed=11)[0]))
     weight = rows["seed_a"].map(counts) * rows["seed_b"].map(counts)
     expanded = rows.loc[rows.index.repeat(weight)]
-    ols = smf.ols("kl ~ log_frequency + C(pos_t, Treatment('NN')) + C(pos_prev, Treatment('NN')) "
-                  "+ C(size, Treatment('s'))", data=expanded).fit()
+    ols = smf.ols(
+        "kl ~ log_frequency + C(pos_t, Treatment('NN')) + C(pos_prev, Treatment('NN')) + C(size, Treatment('s'))",
+        data=expanded,
+    ).fit()
     assert got.loc["log_frequency", "boot_low"] == pytest.approx(ols.params["log_frequency"], rel=1e-9)
     assert got.loc["size[l]", "boot_low"] == pytest.approx(ols.params["C(size, Treatment('s'))[T.l]"], rel=1e-9)
-    assert got.loc["pos_t[JJ]", "boot_low"] == pytest.approx(
-        ols.params["C(pos_t, Treatment('NN'))[T.JJ]"], rel=1e-9)
+    assert got.loc["pos_t[JJ]", "boot_low"] == pytest.approx(ols.params["C(pos_t, Treatment('NN'))[T.JJ]"], rel=1e-9)
     assert got.loc["intercept", "boot_low"] == pytest.approx(ols.params["Intercept"], rel=1e-9)
 
 
 def test_regression_interval_contains_the_slope():
     rows = regression_rows(np.random.default_rng(2))
     lf, kl = rows["log_frequency"], rows["kl"]
-    moments = (rows.assign(n=1.0, sum_lf=lf, sum_lf2=lf * lf, sum_kl=kl, sum_kl2=kl * kl, sum_lf_kl=lf * kl)
-                   .groupby(["comparison_id", "seed_a", "seed_b", "step", "size", "pos_t", "pos_prev"],
-                            as_index=False)[["n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl"]].sum())
+    moments = (
+        rows.assign(n=1.0, sum_lf=lf, sum_lf2=lf * lf, sum_kl=kl, sum_kl2=kl * kl, sum_lf_kl=lf * kl)
+        .groupby(["comparison_id", "seed_a", "seed_b", "step", "size", "pos_t", "pos_prev"], as_index=False)[
+            ["n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl"]
+        ]
+        .sum()
+    )
     got = regression_intervals(moments, size_order=["s", "l"], replicates=200).set_index("term")
     assert got.loc["log_frequency", "boot_low"] < -0.1 < got.loc["log_frequency", "boot_high"]
     assert got.loc["log_frequency", "boot_high"] - got.loc["log_frequency", "boot_low"] < 0.02

@@ -72,12 +72,14 @@ def test_fit_categories_groups_and_sorts_by_alpha():
 
 def test_necessary_condition_shares_on_a_hand_made_cloud():
     # size m: 8 points; KL quartile threshold = 0.175 (low KL: 0.1, 0.15), |dH| median = 0.35
-    df = pd.DataFrame({
-        "size_a": ["m"] * 8,
-        "step_a": [1, 1, 1, 1, 2, 2, 2, 2],
-        "mean_kl": [0.1, 0.15, 0.9, 0.8, 0.5, 0.6, 0.7, 1.0],
-        "delta_h": [0.01, -0.05, 0.02, 0.9, 0.4, -0.3, 0.6, 0.8],
-    })
+    df = pd.DataFrame(
+        {
+            "size_a": ["m"] * 8,
+            "step_a": [1, 1, 1, 1, 2, 2, 2, 2],
+            "mean_kl": [0.1, 0.15, 0.9, 0.8, 0.5, 0.6, 0.7, 1.0],
+            "delta_h": [0.01, -0.05, 0.02, 0.9, 0.4, -0.3, 0.6, 0.8],
+        }
+    )
     from convdiv.analysis.fits import necessary_condition
 
     got = necessary_condition(df).set_index("step_a")

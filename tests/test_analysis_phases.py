@@ -5,20 +5,40 @@ from __future__ import annotations
 import math
 
 from convdiv.analysis.phases import (
-    PHASE_NAMES, PRESENTATION_PHASE_NAMES, missing_reasons, paper_spans, presentation_spans,
+    PHASE_NAMES,
+    PRESENTATION_PHASE_NAMES,
+    missing_reasons,
+    paper_spans,
+    presentation_spans,
 )
 
-FULL = dict(first_step=0, last_step=143000, uniform_end_step=16, unigram_closest_step=256, convergence_min_step=256,
-            divergence_peak_step=2000, reconvergence_start_step=2000, sharp_rise_start_step=64,
-            sharp_rise_end_step=1000)
+FULL = dict(
+    first_step=0,
+    last_step=143000,
+    uniform_end_step=16,
+    unigram_closest_step=256,
+    convergence_min_step=256,
+    divergence_peak_step=2000,
+    reconvergence_start_step=2000,
+    sharp_rise_start_step=64,
+    sharp_rise_end_step=1000,
+)
 
 
 def test_all_boundaries_give_four_spans_each():
-    assert paper_spans(FULL) == [("uniform", 0, 16), ("sharp convergence", 16, 256),
-                                 ("sharp divergence", 256, 2000), ("slow reconvergence", 2000, 143000)]
+    assert paper_spans(FULL) == [
+        ("uniform", 0, 16),
+        ("sharp convergence", 16, 256),
+        ("sharp divergence", 256, 2000),
+        ("slow reconvergence", 2000, 143000),
+    ]
     assert [n for n, *_ in paper_spans(FULL)] == list(PHASE_NAMES)
-    assert presentation_spans(FULL) == [("uniform", 0, 16), ("functional universality", 16, 64),
-                                        ("unigram transition", 64, 1000), ("contextual learning", 1000, 143000)]
+    assert presentation_spans(FULL) == [
+        ("uniform", 0, 16),
+        ("functional universality", 16, 64),
+        ("unigram transition", 64, 1000),
+        ("contextual learning", 1000, 143000),
+    ]
     assert [n for n, *_ in presentation_spans(FULL)] == list(PRESENTATION_PHASE_NAMES)
     assert missing_reasons(FULL) == []
 

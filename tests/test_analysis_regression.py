@@ -9,7 +9,14 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from convdiv.analysis.regression import (
-    NO_TAG, aggregate_cells, fit_cells, fit_moments, fit_moments_steps, fit_rows, fit_steps, moments_from_rows,
+    NO_TAG,
+    aggregate_cells,
+    fit_cells,
+    fit_moments,
+    fit_moments_steps,
+    fit_rows,
+    fit_steps,
+    moments_from_rows,
 )
 
 TAGS_T = ["NN", "DT", "VB", "JJ", None]
@@ -31,8 +38,17 @@ def synthetic_rows(n_positions=300, n_comparisons=4, seed=0):
             for i in range(n_positions):
                 t, p = TAGS_T[pos_t[i]], TAGS_PREV[pos_prev[i]]
                 kl = 1.0 - 0.05 * log_f[i] + BETA[t] + GAMMA[p] + DELTA[size] + rng.normal(scale=0.2)
-                rows.append({"comparison": c, "position": i, "size": size, "pos_t": t, "pos_prev": p,
-                             "log_frequency": log_f[i], "kl": kl})
+                rows.append(
+                    {
+                        "comparison": c,
+                        "position": i,
+                        "size": size,
+                        "pos_t": t,
+                        "pos_prev": p,
+                        "log_frequency": log_f[i],
+                        "kl": kl,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -64,8 +80,10 @@ def test_aggregated_fit_equals_row_level_ols_and_lstsq():
 
     # Standard errors and R^2 from the cells equal row-level statsmodels OLS.
     r = rows.assign(pos_t=rows.pos_t.fillna(NO_TAG))
-    ols = smf.ols("kl ~ log_frequency + C(pos_t, Treatment('NN')) + C(pos_prev, Treatment('NN'))"
-                  " + C(size, Treatment('14m'))", data=r).fit()
+    ols = smf.ols(
+        "kl ~ log_frequency + C(pos_t, Treatment('NN')) + C(pos_prev, Treatment('NN')) + C(size, Treatment('14m'))",
+        data=r,
+    ).fit()
     assert fit.r2 == pytest.approx(ols.rsquared, rel=1e-9)
     assert fit.adj_r2 == pytest.approx(ols.rsquared_adj, rel=1e-9)
     se_rows = dict(zip(X.columns, np.sqrt(np.diag(ols.cov_params().to_numpy()))))
@@ -99,20 +117,28 @@ def test_cells_carry_exact_within_sums():
     assert cells["n"].sum() == len(rows)
     r = rows.assign(pos_t=rows.pos_t.fillna(NO_TAG))
     one = cells.iloc[0]
-    sel = r[(r.log_frequency == one.log_frequency) & (r.pos_t == one.pos_t) & (r.pos_prev == one.pos_prev)
-            & (r["size"] == one["size"])]["kl"]
+    sel = r[
+        (r.log_frequency == one.log_frequency)
+        & (r.pos_t == one.pos_t)
+        & (r.pos_prev == one.pos_prev)
+        & (r["size"] == one["size"])
+    ]["kl"]
     assert one.mean_kl == pytest.approx(sel.mean()) and one.ss_within == pytest.approx(((sel - sel.mean()) ** 2).sum())
     with pytest.raises(ValueError):
         fit_cells(cells.iloc[:0])
 
 
 def test_fit_steps_shares_one_design_and_equals_per_step_fits():
-    rows = pd.concat([synthetic_rows(n_positions=120, n_comparisons=2, seed=s).assign(step=step)
-                      for s, step in ((3, 0), (4, 16), (5, 256))], ignore_index=True)
+    rows = pd.concat(
+        [
+            synthetic_rows(n_positions=120, n_comparisons=2, seed=s).assign(step=step)
+            for s, step in ((3, 0), (4, 16), (5, 256))
+        ],
+        ignore_index=True,
+    )
     # at step 256 the tag JJ never occurs: that step needs its own design
     rows = rows[~((rows["step"] == 256) & (rows["pos_t"] == "JJ"))]
-    cells = pd.concat([aggregate_cells(g).assign(step=step) for step, g in rows.groupby("step")],
-                      ignore_index=True)
+    cells = pd.concat([aggregate_cells(g).assign(step=step) for step, g in rows.groupby("step")], ignore_index=True)
     fits = fit_steps(cells, size_order=SIZES)
     assert sorted(fits) == [0, 16, 256]
     for step, fit in fits.items():
@@ -144,11 +170,15 @@ def test_fit_from_moments_equals_row_level_fit():
 
 
 def test_fit_moments_steps_equals_per_step_fits():
-    rows = pd.concat([synthetic_rows(n_positions=100, n_comparisons=2, seed=s).assign(step=step)
-                      for s, step in ((8, 0), (9, 16), (10, 256))], ignore_index=True)
+    rows = pd.concat(
+        [
+            synthetic_rows(n_positions=100, n_comparisons=2, seed=s).assign(step=step)
+            for s, step in ((8, 0), (9, 16), (10, 256))
+        ],
+        ignore_index=True,
+    )
     rows = rows[~((rows["step"] == 16) & (rows["pos_prev"] == "IN"))]  # a level absent at one step
-    moments = pd.concat([moments_from_rows(g).assign(step=step) for step, g in rows.groupby("step")],
-                        ignore_index=True)
+    moments = pd.concat([moments_from_rows(g).assign(step=step) for step, g in rows.groupby("step")], ignore_index=True)
     fits = fit_moments_steps(moments, size_order=SIZES)
     assert sorted(fits) == [0, 16, 256]
     for step, fit in fits.items():
@@ -166,12 +196,20 @@ def test_log10_row_is_the_same_fit_in_the_study_unit():
 
     rng = np.random.default_rng(4)
     freq = rng.integers(1, 10_000, 400).astype(float)
-    rows = pd.DataFrame({"kl": 2.0 - 0.3 * np.log10(freq) + rng.normal(0, 0.1, 400), "log_frequency": np.log(freq),
-                         "pos_t": rng.choice(["NN", "DT"], 400), "pos_prev": "NN", "size": "m"})
+    rows = pd.DataFrame(
+        {
+            "kl": 2.0 - 0.3 * np.log10(freq) + rng.normal(0, 0.1, 400),
+            "log_frequency": np.log(freq),
+            "pos_t": rng.choice(["NN", "DT"], 400),
+            "pos_prev": "NN",
+            "size": "m",
+        }
+    )
     fit = fit_rows(rows)
     table = with_log10(fit.coefficients).set_index("term")
-    ols = sm.OLS(rows["kl"], sm.add_constant(np.column_stack([np.log10(freq), rows["pos_t"] == "DT"]).astype(float))
-                 ).fit()
+    ols = sm.OLS(
+        rows["kl"], sm.add_constant(np.column_stack([np.log10(freq), rows["pos_t"] == "DT"]).astype(float))
+    ).fit()
     assert table.loc["log10_frequency", "estimate"] == pytest.approx(ols.params.iloc[1], rel=1e-9)
     assert table.loc["log10_frequency", "se"] == pytest.approx(ols.bse.iloc[1], rel=1e-9)
     assert table.loc["log10_frequency", "t"] == table.loc["log_frequency", "t"]

@@ -55,11 +55,13 @@ def test_filters_are_equalities_any_of_and_null(wh, small_warehouse):
     assert list(two.columns) == ["size", "step", "mean_kl"]
     assert sorted(set(two["step"])) == [0, 16] and len(two) == 2 * len(S.SIZES)
     # the same rows as the SQL an analyst would write, numbers included
-    by_sql = wh.query("SELECT size, step, mean_kl FROM expected_kl WHERE kind = :kind AND step IN (0, 16)",
-                      kind="seed_pair")
+    by_sql = wh.query(
+        "SELECT size, step, mean_kl FROM expected_kl WHERE kind = :kind AND step IN (0, 16)", kind="seed_pair"
+    )
     key = ["size", "step"]
-    pd.testing.assert_frame_equal(two.sort_values(key).reset_index(drop=True),
-                                  by_sql.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        two.sort_values(key).reset_index(drop=True), by_sql.sort_values(key).reset_index(drop=True)
+    )
     # None is IS NULL: positions without a POS tag (whitespace between the passages' paragraphs)
     untagged = wh.view("token_records", pos_t=None, columns=["position_id", "pos_t"])
     n_untagged = wh.query("SELECT count(*) AS n FROM token_records WHERE pos_t IS NULL")["n"].iloc[0]
@@ -67,8 +69,7 @@ def test_filters_are_equalities_any_of_and_null(wh, small_warehouse):
     assert len(everything) == len(S.SIZES) * len(S.STEPS) + len(S.SIZES) * (len(S.STEPS) - 1)
     # numpy values taken from a DataFrame work as filter values
     first = curve.iloc[0]
-    assert len(wh.view("expected_kl", suite_id=first["suite_id"], step=first["step"], kind="seed_pair",
-                       size="xs")) == 1
+    assert len(wh.view("expected_kl", suite_id=first["suite_id"], step=first["step"], kind="seed_pair", size="xs")) == 1
 
 
 def test_suites_and_corpora(wh, small_warehouse):
@@ -109,8 +110,11 @@ def test_a_stale_or_unreachable_warehouse_is_refused_in_one_line(empty_db_url):
 
 
 def _postmasters(pgdata: Path) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(attrs=["name", "cmdline"])
-            if p.info["name"] == "postgres" and str(pgdata) in " ".join(p.info["cmdline"] or [])]
+    return [
+        p
+        for p in psutil.process_iter(attrs=["name", "cmdline"])
+        if p.info["name"] == "postgres" and str(pgdata) in " ".join(p.info["cmdline"] or [])
+    ]
 
 
 def _wait(condition, timeout: float = 30) -> bool:
@@ -136,8 +140,12 @@ def test_the_embedded_server_is_held_for_the_objects_life(tmp_path_factory, monk
                 assert _postmasters(pgdata)
                 assert warehouse.url == f"postgresql://postgres@/convdiv?host={pgdata}"
                 # another process using the URL while the object holds the server
-                got = subprocess.run(["psql", warehouse.url, "-At", "-c", "SELECT count(*) FROM suite"],
-                                     capture_output=True, text=True, timeout=60)
+                got = subprocess.run(
+                    ["psql", warehouse.url, "-At", "-c", "SELECT count(*) FROM suite"],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
                 assert got.returncode == 0 and got.stdout.strip() == "0", got.stderr
                 assert warehouse.suites().empty
             assert _wait(lambda: not _postmasters(pgdata)), "the server outlived the closed warehouse"
@@ -149,8 +157,13 @@ def test_the_embedded_server_is_held_for_the_objects_life(tmp_path_factory, monk
 def test_the_example_script_runs(small_warehouse):
     """examples/expected_kl.py as a user runs it: prints the suites and the convergence curve it read."""
     env = {**os.environ, "DATABASE_URL": small_warehouse[0]}
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "expected_kl.py")], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "expected_kl.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
     assert f"suite {small_warehouse[1].name}: sizes xs, s; seeds 1, 2, 3; 4 steps; corpora {S.CORPUS}" in lines

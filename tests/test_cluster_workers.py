@@ -23,8 +23,11 @@ from convdiv.testing.hub import add_hub_corpus, build_fake_hub, hub_env
 
 SIZES, SEEDS, STEPS = ("14m", "31m"), (1, 3), (0, 1, 2, 4)
 CLUSTER = Path(__file__).resolve().parents[1] / "docs" / "cluster"
-DONE_LINE = re.compile(r"^ingest pythia x tiny: (\d+) done, (\d+) skipped \(already done\), (\d+) done by other "
-                       r"workers, 0 failed, 0 missing a revision$", re.M)
+DONE_LINE = re.compile(
+    r"^ingest pythia x tiny: (\d+) done, (\d+) skipped \(already done\), (\d+) done by other "
+    r"workers, 0 failed, 0 missing a revision$",
+    re.M,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +48,24 @@ def test_three_machines_against_one_database_do_every_unit_exactly_once(hub_temp
         # The task's own Hub cache where ingest-task.sh puts it, filled as a download would have.
         shutil.copytree(hub_template, scratch / f"convdiv-task-{task}" / "hub", symlinks=True)
         env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_CACHE", "HF_HOME", "CONVDIV_DATA_DIR")}
-        env.update(DATABASE_URL=db_url, HF_HUB_OFFLINE="1", CONVDIV_SCRATCH=str(scratch), CORPUS="tiny",
-                   CONVDIV_VENV=str(Path(sys.executable).parents[1]), HF_HOME=str(scratch / "hf-home"),
-                   # one unit per claim (tiny memory budget), so the three workers race for every unit
-                   INGEST_ARGS=f"--sizes {','.join(SIZES)} --seeds {','.join(map(str, SEEDS))} "
-                               f"--steps {','.join(map(str, STEPS))} --memory-gb 0.001")
+        env.update(
+            DATABASE_URL=db_url,
+            HF_HUB_OFFLINE="1",
+            CONVDIV_SCRATCH=str(scratch),
+            CORPUS="tiny",
+            CONVDIV_VENV=str(Path(sys.executable).parents[1]),
+            HF_HOME=str(scratch / "hf-home"),
+            # one unit per claim (tiny memory budget), so the three workers race for every unit
+            INGEST_ARGS=f"--sizes {','.join(SIZES)} --seeds {','.join(map(str, SEEDS))} "
+            f"--steps {','.join(map(str, STEPS))} --memory-gb 0.001",
+        )
         if task < 2:  # two Slurm array tasks
             command = ["bash", str(CLUSTER / "slurm-ingest.sbatch")]
             env["SLURM_ARRAY_TASK_ID"] = str(task)
         else:  # one pod of the Kubernetes Indexed Job: the container's command
-            command = yaml.safe_load((CLUSTER / "ingest-job.yaml").read_text())[
-                "spec"]["template"]["spec"]["containers"][0]["command"]
+            command = yaml.safe_load((CLUSTER / "ingest-job.yaml").read_text())["spec"]["template"]["spec"][
+                "containers"
+            ][0]["command"]
             command = [c.replace("/opt/convdiv/docs/cluster", str(CLUSTER)) for c in command]
             env["JOB_COMPLETION_INDEX"] = str(task)
             # the pod's image has convdiv on PATH; here that is the test's own environment (CI runs the venv's
@@ -82,11 +92,13 @@ def test_three_machines_against_one_database_do_every_unit_exactly_once(hub_temp
     # Published exactly once: the server's own counters saw each fact row inserted once and none deleted (a unit
     # published twice replaces its rows, which would count deletions and extra insertions).
     rows(db_url, "SELECT pg_stat_clear_snapshot()")
-    [(inserted, deleted)] = rows(db_url, "SELECT n_tup_ins, n_tup_del FROM pg_stat_user_tables "
-                                         "WHERE relname = 'checkpoint_token'")
+    [(inserted, deleted)] = rows(
+        db_url, "SELECT n_tup_ins, n_tup_del FROM pg_stat_user_tables WHERE relname = 'checkpoint_token'"
+    )
     assert (inserted, deleted) == (facts, 0)
-    runs = rows(db_url, "SELECT arguments->>'cache_policy' FROM ingest_run WHERE arguments ? 'worker' "
-                        "AND status = 'done'")
+    runs = rows(
+        db_url, "SELECT arguments->>'cache_policy' FROM ingest_run WHERE arguments ? 'worker' AND status = 'done'"
+    )
     assert runs == [("evict",)] * 3
 
 
@@ -111,27 +123,45 @@ def test_kubernetes_job_is_an_indexed_job_with_a_gpu_and_a_cache_per_pod():
 
 def test_devices_runs_one_worker_process_per_listed_device(engine, settings, db_url, suite_root):
     S.add_tiny_corpus(engine, suite_root)
-    summary = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", devices="cpu,cpu",
-                     memory_budget_gb=0.001, progress=False)
+    summary = ingest(
+        engine,
+        settings,
+        str(suite_root),
+        S.CORPUS,
+        sizes="xs",
+        devices="cpu,cpu",
+        memory_budget_gb=0.001,
+        progress=False,
+    )
     assert summary.units_done == len(S.STEPS) and summary.units_failed == 0
     assert sorted(r.worker for r in summary.workers) == [0, 1]
-    runs = rows(db_url, "SELECT arguments->>'worker', arguments->>'device', arguments->'devices', host "
-                        "FROM ingest_run WHERE arguments ? 'worker' ORDER BY 1")
+    runs = rows(
+        db_url,
+        "SELECT arguments->>'worker', arguments->>'device', arguments->'devices', host "
+        "FROM ingest_run WHERE arguments ? 'worker' ORDER BY 1",
+    )
     assert [(w, d, devs) for w, d, devs, _ in runs] == [("0", "cpu", ["cpu", "cpu"]), ("1", "cpu", ["cpu", "cpu"])]
     assert len({host for *_, host in runs}) == 2  # two processes (host:pid)
     assert summary.device == "cpu, cpu"
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--devices", "cpu,tpu"], "unknown device 'tpu': expected auto, cpu, cuda or cuda:N"),
-    (["--devices", "cpu,cpu", "--workers", "3"], "--workers 3 and --devices cpu,cpu disagree"),
-    (["--devices", ","], "--devices: give at least one device"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--devices", "cpu,tpu"], "unknown device 'tpu': expected auto, cpu, cuda or cuda:N"),
+        (["--devices", "cpu,cpu", "--workers", "3"], "--workers 3 and --devices cpu,cpu disagree"),
+        (["--devices", ","], "--devices: give at least one device"),
+    ],
+)
 def test_bad_devices_get_one_line_before_any_work(args, message, engine, db_url, tmp_path, suite_root):
     S.add_tiny_corpus(engine, suite_root)
-    proc = subprocess.run([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--no-progress", *args],
-                          env={**hub_env(tmp_path / "hub", tmp_path, db_url)}, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--no-progress", *args],
+        env={**hub_env(tmp_path / "hub", tmp_path, db_url)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     [line] = proc.stderr.strip().splitlines()
     assert message in line

@@ -23,16 +23,22 @@ SMALL = ["The cat sat on the mat.\nIt purred.", "Dogs don't purr, Zoë said 🏐
 
 def table_counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
-                for t in ("corpus", "vocab_token", "position")}
+        return {
+            t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("corpus", "vocab_token", "position")
+        }
 
 
 def sequences(engine, corpus: str) -> list[list[int]]:
     """Each document's full token sequence rebuilt from its positions."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT document, idx, context_token_id, target_token_id FROM position JOIN corpus USING (corpus_id) "
-            "WHERE name = :n ORDER BY document, idx"), {"n": corpus}).all()
+        rows = conn.execute(
+            sa.text(
+                "SELECT document, idx, context_token_id, target_token_id FROM position JOIN corpus USING (corpus_id) "
+                "WHERE name = :n ORDER BY document, idx"
+            ),
+            {"n": corpus},
+        ).all()
     docs: dict[int, list[int]] = {}
     for d, idx, ctx, tgt in rows:
         if idx == 0:
@@ -52,8 +58,16 @@ def test_pile_sample_loads_with_the_pile_counts(engine, pythia_tokenizer, pile_s
     study = pile_sample.ids
     counts_path = pile_sample.counts_path
     counts = freq.load_counts(counts_path, 50277)
-    info = add_corpus(engine, "pile-sample", tokenizer=pythia_tokenizer, documents=[pile_sample.text], bos=True,
-                      eos=True, frequency_counts=counts, frequency_label=str(counts_path))
+    info = add_corpus(
+        engine,
+        "pile-sample",
+        tokenizer=pythia_tokenizer,
+        documents=[pile_sample.text],
+        bos=True,
+        eos=True,
+        frequency_counts=counts,
+        frequency_label=str(counts_path),
+    )
     assert info.created and info.n_documents == 1 and info.n_positions == 4662
     assert table_counts(engine) == {"corpus": 1, "vocab_token": 50277, "position": 4662}
     assert sequences(engine, "pile-sample") == [study]
@@ -61,10 +75,12 @@ def test_pile_sample_loads_with_the_pile_counts(engine, pythia_tokenizer, pile_s
         corpus = conn.execute(sa.text("SELECT * FROM corpus")).one()
         assert corpus.n_positions == 4662 and corpus.vocab_size == 50277
         assert corpus.frequency_source == str(counts_path) and corpus.options["bos"] is True
-        pos = conn.execute(sa.text("SELECT target_token_id, frequency, pos_t, pos_prev FROM position "
-                                   "ORDER BY idx")).all()
-        vocab = conn.execute(sa.text("SELECT token_id, token, frequency, unigram_logprob FROM vocab_token "
-                                     "ORDER BY token_id")).all()
+        pos = conn.execute(
+            sa.text("SELECT target_token_id, frequency, pos_t, pos_prev FROM position ORDER BY idx")
+        ).all()
+        vocab = conn.execute(
+            sa.text("SELECT token_id, token, frequency, unigram_logprob FROM vocab_token ORDER BY token_id")
+        ).all()
     targets = np.array([r.target_token_id for r in pos])
     assert np.array_equal([r.frequency for r in pos], counts[targets])
     assert np.array_equal([r.frequency for r in vocab], counts)
@@ -99,17 +115,27 @@ def test_self_frequency_is_bincount_and_readd_is_a_noop(engine, pythia_tokenizer
 def _add_fact(engine, corpus: str) -> None:
     """A checkpoint_token row on the corpus's first position (what an ingest would have written)."""
     with engine.begin() as conn:
-        suite = conn.execute(sa.text("INSERT INTO suite (name, source, tokenizer, spec) VALUES "
-                                     "('s', 'local', 't', '{}') RETURNING suite_id")).scalar_one()
-        model = conn.execute(sa.text("INSERT INTO model (suite_id, size) VALUES (:s, 'xs') RETURNING model_id"),
-                             {"s": suite}).scalar_one()
-        run = conn.execute(sa.text("INSERT INTO run (model_id, seed, source) VALUES (:m, 1, 'x') RETURNING run_id"),
-                           {"m": model}).scalar_one()
-        ckpt = conn.execute(sa.text("INSERT INTO checkpoint (run_id, step) VALUES (:r, 0) RETURNING checkpoint_id"),
-                            {"r": run}).scalar_one()
-        conn.execute(sa.text(
-            "INSERT INTO checkpoint_token SELECT :c, position_id, 1, 1, 0, 0 FROM position JOIN corpus USING "
-            "(corpus_id) WHERE name = :n AND idx = 0"), {"c": ckpt, "n": corpus})
+        suite = conn.execute(
+            sa.text(
+                "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('s', 'local', 't', '{}') RETURNING suite_id"
+            )
+        ).scalar_one()
+        model = conn.execute(
+            sa.text("INSERT INTO model (suite_id, size) VALUES (:s, 'xs') RETURNING model_id"), {"s": suite}
+        ).scalar_one()
+        run = conn.execute(
+            sa.text("INSERT INTO run (model_id, seed, source) VALUES (:m, 1, 'x') RETURNING run_id"), {"m": model}
+        ).scalar_one()
+        ckpt = conn.execute(
+            sa.text("INSERT INTO checkpoint (run_id, step) VALUES (:r, 0) RETURNING checkpoint_id"), {"r": run}
+        ).scalar_one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO checkpoint_token SELECT :c, position_id, 1, 1, 0, 0 FROM position JOIN corpus USING "
+                "(corpus_id) WHERE name = :n AND idx = 0"
+            ),
+            {"c": ckpt, "n": corpus},
+        )
 
 
 def test_different_content_is_refused_unless_replace(engine, pythia_tokenizer):
@@ -159,8 +185,18 @@ def test_cli_add_list_remove(db_url, engine, tmp_path, pythia_tokenizer):
     text.write_text("<|endoftext|>".join(SMALL), encoding="utf-8")
     other = tmp_path / "freq.txt"
     other.write_text("The the the cat.", encoding="utf-8")
-    result = invoke(db_url, "add", "small", "--tokenizer", pythia_tokenizer, "--text", str(text), "--bos",
-                    "--frequency-corpus", str(other))
+    result = invoke(
+        db_url,
+        "add",
+        "small",
+        "--tokenizer",
+        pythia_tokenizer,
+        "--text",
+        str(text),
+        "--bos",
+        "--frequency-corpus",
+        str(other),
+    )
     assert result.exit_code == 0, result.output
     assert "added 2 documents" in result.output
     tok = load_tokenizer(pythia_tokenizer)
@@ -170,8 +206,21 @@ def test_cli_add_list_remove(db_url, engine, tmp_path, pythia_tokenizer):
         stored = conn.execute(sa.text("SELECT frequency FROM vocab_token ORDER BY token_id")).scalars().all()
         source = conn.execute(sa.text("SELECT frequency_source FROM corpus")).scalar_one()
     assert np.array_equal(stored, expected) and "freq.txt" in source
-    assert "nothing to do" in invoke(db_url, "add", "small", "--tokenizer", pythia_tokenizer, "--text", str(text),
-                                     "--bos", "--frequency-corpus", str(other)).output
+    assert (
+        "nothing to do"
+        in invoke(
+            db_url,
+            "add",
+            "small",
+            "--tokenizer",
+            pythia_tokenizer,
+            "--text",
+            str(text),
+            "--bos",
+            "--frequency-corpus",
+            str(other),
+        ).output
+    )
     listing = invoke(db_url, "list")
     assert listing.exit_code == 0 and "small" in listing.output
     replaced = invoke(db_url, "add", "small", "--tokenizer", pythia_tokenizer, "--text", str(text), "--replace")
@@ -184,8 +233,9 @@ def test_cli_counts_file(db_url, engine, tmp_path, pile_sample, pythia_tokenizer
     text = tmp_path / "docs.txt"
     text.write_text(SMALL[0], encoding="utf-8")
     counts = pile_sample.counts_path
-    result = invoke(db_url, "add", "c", "--tokenizer", pythia_tokenizer, "--text", str(text),
-                    "--frequency-counts", str(counts))
+    result = invoke(
+        db_url, "add", "c", "--tokenizer", pythia_tokenizer, "--text", str(text), "--frequency-counts", str(counts)
+    )
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT frequency FROM vocab_token ORDER BY token_id")).scalars().all()
@@ -193,8 +243,7 @@ def test_cli_counts_file(db_url, engine, tmp_path, pile_sample, pythia_tokenizer
 
 
 @pytest.mark.parametrize("case", ["empty", "non_utf8", "missing_tokenizer", "missing_spacy_model", "bad_counts"])
-def test_bad_input_is_one_error_naming_the_culprit_and_writes_nothing(db_url, engine, tmp_path, pythia_tokenizer,
-                                                                      case):
+def test_bad_input_is_one_error_naming_the_culprit_and_writes_nothing(db_url, engine, tmp_path, pythia_tokenizer, case):
     good = tmp_path / "good.txt"
     good.write_text(SMALL[0], encoding="utf-8")
     args = ["add", "c", "--tokenizer", pythia_tokenizer, "--text", str(good)]
@@ -225,9 +274,23 @@ def test_cli_error_is_one_line_on_stderr(db_url, tmp_path, pythia_tokenizer):
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\xe9".encode("latin-1"))
     # the installed entry point, as a user runs it
-    proc = subprocess.run([str(Path(sys.executable).parent / "convdiv"), "--database-url", db_url, "corpus", "add", "x",
-                           "--tokenizer", pythia_tokenizer, "--text", str(bad)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "convdiv"),
+            "--database-url",
+            db_url,
+            "corpus",
+            "add",
+            "x",
+            "--tokenizer",
+            pythia_tokenizer,
+            "--text",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "latin1.txt is not UTF-8" in lines[0], proc.stderr
@@ -238,12 +301,19 @@ def test_a_failure_mid_copy_leaves_the_old_corpus_untouched(engine, pythia_token
     first = add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=SMALL)
     before = sequences(engine, "small")
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "CREATE FUNCTION fail_on_doc1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF NEW.document = 1 AND NEW.idx = 3 THEN RAISE EXCEPTION 'injected failure'; END IF; "
-            "RETURN NEW; END $$"))
-        conn.execute(sa.text("CREATE TRIGGER fail BEFORE INSERT ON position FOR EACH ROW "
-                             "WHEN (NEW.corpus_id <> " + str(first.corpus_id) + ") EXECUTE FUNCTION fail_on_doc1()"))
+        conn.execute(
+            sa.text(
+                "CREATE FUNCTION fail_on_doc1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.document = 1 AND NEW.idx = 3 THEN RAISE EXCEPTION 'injected failure'; END IF; "
+                "RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER fail BEFORE INSERT ON position FOR EACH ROW "
+                "WHEN (NEW.corpus_id <> " + str(first.corpus_id) + ") EXECUTE FUNCTION fail_on_doc1()"
+            )
+        )
     with pytest.raises(Exception, match="injected failure"):
         add_corpus(engine, "small", tokenizer=pythia_tokenizer, documents=list(reversed(SMALL)), replace=True)
     assert sequences(engine, "small") == before

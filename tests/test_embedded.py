@@ -63,8 +63,17 @@ def test_embedded_lifecycle_and_data_survive_restart(data_dir):
     assert _wait_stopped(data_dir / "pgdata")
 
     # write through psql on the embedded server, then read back after a restart
-    put = _run(["db", "psql", "-v", "ON_ERROR_STOP=1", "-c",
-                "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('kept', 'local', 't', '{}')"], data_dir)
+    put = _run(
+        [
+            "db",
+            "psql",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('kept', 'local', 't', '{}')",
+        ],
+        data_dir,
+    )
     assert put.returncode == 0, put.stderr
     assert _wait_stopped(data_dir / "pgdata")
     status = _run(["db", "status"], data_dir)
@@ -78,8 +87,11 @@ def test_embedded_never_listens_on_tcp_and_is_shared(data_dir):
     assert _run(["db", "upgrade"], data_dir).returncode == 0
     # Process A holds the server (a psql session sleeping), while B runs a full command and exits.
     holder = subprocess.Popen(
-        [*CONVDIV, "db", "psql", "-c", "SELECT pg_sleep(4)"], env=_env(data_dir),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [*CONVDIV, "db", "psql", "-c", "SELECT pg_sleep(4)"],
+        env=_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.time() + 30
@@ -105,8 +117,9 @@ def test_embedded_never_listens_on_tcp_and_is_shared(data_dir):
 def test_concurrent_processes_share_one_server(data_dir):
     assert _run(["db", "upgrade"], data_dir).returncode == 0
     procs = [
-        subprocess.Popen([*CONVDIV, "db", "status"], env=_env(data_dir), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [*CONVDIV, "db", "status"], env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(3)
     ]
     results = [p.communicate(timeout=120) for p in procs]
@@ -119,8 +132,12 @@ def test_concurrent_processes_share_one_server(data_dir):
 def test_dead_holder_does_not_keep_server_alive(data_dir):
     """A convdiv killed with -9 leaves its pid in the holder list; the next run prunes it and still stops."""
     assert _run(["db", "upgrade"], data_dir).returncode == 0
-    victim = subprocess.Popen([*CONVDIV, "db", "psql", "-c", "SELECT pg_sleep(30)"], env=_env(data_dir),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    victim = subprocess.Popen(
+        [*CONVDIV, "db", "psql", "-c", "SELECT pg_sleep(30)"],
+        env=_env(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 30
     while not _postmasters(data_dir / "pgdata") and time.time() < deadline:
         time.sleep(0.1)

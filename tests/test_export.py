@@ -33,8 +33,11 @@ def _pg(url: str) -> psycopg.Connection:
 
 
 def _column_types(conn, name: str) -> dict[str, str]:
-    rows = conn.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-                        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped", (name,)).fetchall()
+    rows = conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        (name,),
+    ).fetchall()
     return dict(rows)
 
 
@@ -56,8 +59,11 @@ def _checksum_sql(columns: dict[str, str], source: str) -> str:
 
 
 def _close(a, b) -> bool:
-    return all((x is None and y is None) or (x is not None and y is not None and math.isclose(
-        float(x), float(y), rel_tol=1e-9, abs_tol=1e-9)) for x, y in zip(a, b))
+    return all(
+        (x is None and y is None)
+        or (x is not None and y is not None and math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-9))
+        for x, y in zip(a, b)
+    )
 
 
 def test_every_dataset_round_trips_through_duckdb(small_warehouse, exported):
@@ -65,10 +71,15 @@ def test_every_dataset_round_trips_through_duckdb(small_warehouse, exported):
     datasets = manifest["datasets"]
     assert set(datasets) == {*DIMENSIONS, *CORPUS_TABLES, *FACT_TABLES, *VIEWS}
     # all three readers are exercised: binary COPY (facts), CSV COPY (text and NULLs), cursor (JSON, arrays)
-    assert {n: datasets[n]["read_by"] for n in ("checkpoint_token", "position", "vocab_token", "suite",
-                                                "phase_boundaries")} == {
-        "checkpoint_token": "fixed", "position": "csv", "vocab_token": "csv", "suite": "cursor",
-        "phase_boundaries": "cursor"}
+    assert {
+        n: datasets[n]["read_by"] for n in ("checkpoint_token", "position", "vocab_token", "suite", "phase_boundaries")
+    } == {
+        "checkpoint_token": "fixed",
+        "position": "csv",
+        "vocab_token": "csv",
+        "suite": "cursor",
+        "phase_boundaries": "cursor",
+    }
     with _pg(small_warehouse[0]) as conn:
         for name, info in datasets.items():
             types = _column_types(conn, name)
@@ -103,8 +114,9 @@ def test_a_view_comes_back_whole(small_warehouse, exported):
         cur = conn.execute("SELECT * FROM expected_kl ORDER BY kind, size_rank, step")
         names = [d.name for d in cur.description]
         warehouse = cur.fetchall()
-    files = duckdb.sql(f"SELECT {', '.join(names)} FROM '{out}/expected_kl/**/*.parquet' "
-                       "ORDER BY kind, size_rank, step").fetchall()
+    files = duckdb.sql(
+        f"SELECT {', '.join(names)} FROM '{out}/expected_kl/**/*.parquet' ORDER BY kind, size_rank, step"
+    ).fetchall()
     assert len(files) == len(warehouse) > 0
     for a, b in zip(files, warehouse):
         assert all(x == y or (isinstance(y, float) and math.isclose(x, y, rel_tol=1e-12)) for x, y in zip(a, b)), (a, b)

@@ -25,9 +25,16 @@ STEPS = tuple(range(10))  # 9 units (steps 1..9), each needing its 3 seeds and t
 
 
 def make_model(seed: int, step: int) -> GPTNeoXForCausalLM:
-    config = GPTNeoXConfig(vocab_size=PADDED, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=32, max_position_embeddings=CONTEXT,
-                           initializer_range=0.02 + 0.05 * step, tie_word_embeddings=False)
+    config = GPTNeoXConfig(
+        vocab_size=PADDED,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=CONTEXT,
+        initializer_range=0.02 + 0.05 * step,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(1000 * seed + step)
     return GPTNeoXForCausalLM(config).eval()
 
@@ -50,7 +57,7 @@ def log_unigram():
 
 
 def unit_pairs(step):
-    seeds = [((a, step), (b, step)) for i, a in enumerate(SEEDS) for b in SEEDS[i + 1:]]
+    seeds = [((a, step), (b, step)) for i, a in enumerate(SEEDS) for b in SEEDS[i + 1 :]]
     return seeds + [((s, step - 1), (s, step)) for s in SEEDS]
 
 
@@ -74,18 +81,21 @@ def assert_same_bits(a, b, keys, pairs):
 
 @pytest.mark.parametrize("step", [1, 5, 9])
 def test_one_unit_alone_equals_the_grouped_run(models, documents, log_unigram, grouped, step):
-    alone = extract_group(unit_models(models, step), documents, log_unigram, V, unit_pairs(step),
-                          context_length=CONTEXT, batch_tokens=256)
+    alone = extract_group(
+        unit_models(models, step), documents, log_unigram, V, unit_pairs(step), context_length=CONTEXT, batch_tokens=256
+    )
     assert_same_bits(alone, grouped, [(s, step) for s in SEEDS], unit_pairs(step))
 
 
 @pytest.mark.parametrize("tile,chunk,budget", [(64, 64, None), (64, 256, None), (8, 8, None), (8, 1024, 1 << 20)])
-def test_reduction_chunks_and_memory_budget_change_no_bit(models, documents, log_unigram, monkeypatch,
-                                                          tile, chunk, budget):
+def test_reduction_chunks_and_memory_budget_change_no_bit(
+    models, documents, log_unigram, monkeypatch, tile, chunk, budget
+):
     """The chunk follows the memory budget and the number of models; a position's bits must not."""
     step = 4
-    reference = extract_group(unit_models(models, step), documents, log_unigram, V, unit_pairs(step),
-                              context_length=CONTEXT, batch_tokens=256)
+    reference = extract_group(
+        unit_models(models, step), documents, log_unigram, V, unit_pairs(step), context_length=CONTEXT, batch_tokens=256
+    )
     monkeypatch.setattr(engine, "_HEAD_TILE", {"cpu": tile, "cuda": tile})
     monkeypatch.setattr(engine, "_CPU_CHUNK", chunk)
     if budget:
@@ -93,8 +103,9 @@ def test_reduction_chunks_and_memory_budget_change_no_bit(models, documents, log
     engine.release_buffers()
     used = engine._chunk_size(torch.device("cpu"), 6, V)
     assert used % tile == 0 and used <= chunk
-    other = extract_group(unit_models(models, step), documents, log_unigram, V, unit_pairs(step),
-                          context_length=CONTEXT, batch_tokens=256)
+    other = extract_group(
+        unit_models(models, step), documents, log_unigram, V, unit_pairs(step), context_length=CONTEXT, batch_tokens=256
+    )
     engine.release_buffers()
     if tile == 64:  # the head product's shape is the same: every bit is the same
         assert_same_bits(other, reference, [(s, step) for s in SEEDS], unit_pairs(step))
@@ -106,8 +117,9 @@ def test_reduction_chunks_and_memory_budget_change_no_bit(models, documents, log
 def test_requested_pairs_and_model_order_change_no_bit(models, documents, log_unigram):
     step = 7
     keys = list(unit_models(models, step))
-    base = extract_group(unit_models(models, step), documents, log_unigram, V, unit_pairs(step),
-                         context_length=CONTEXT, batch_tokens=256)
+    base = extract_group(
+        unit_models(models, step), documents, log_unigram, V, unit_pairs(step), context_length=CONTEXT, batch_tokens=256
+    )
     shuffled = {k: models[k] for k in reversed(keys)}
     one_pair = [unit_pairs(step)[1]]
     other = extract_group(shuffled, documents, log_unigram, V, one_pair, context_length=CONTEXT, batch_tokens=256)
@@ -128,7 +140,7 @@ def oracle(model, documents, log_unigram):
             for x in range(len(doc) - 1):
                 # windows.py's rule, restated: the earliest window (stride CONTEXT // 2) whose inputs hold x
                 start = max(0, -(-(x + 1 - CONTEXT) // (CONTEXT // 2))) * (CONTEXT // 2)
-                ids = torch.from_numpy(doc[start:min(start + CONTEXT, len(doc) - 1)]).view(1, -1)
+                ids = torch.from_numpy(doc[start : min(start + CONTEXT, len(doc) - 1)]).view(1, -1)
                 logits = m64(input_ids=ids).logits[0, x - start]
                 rows.append(torch.log_softmax(logits[:V], -1).numpy())
                 full_rows.append(torch.log_softmax(logits, -1).numpy())
@@ -136,8 +148,10 @@ def oracle(model, documents, log_unigram):
     targets = np.concatenate([d[1:] for d in documents if len(d) > 1])
     p = np.exp(lp)
     entropy = -(p * lp).sum(-1)
-    stats = np.stack([-full[np.arange(len(targets)), targets], entropy, np.log(V) - entropy,
-                      (p * (lp - log_unigram)).sum(-1)], axis=1)
+    stats = np.stack(
+        [-full[np.arange(len(targets)), targets], entropy, np.log(V) - entropy, (p * (lp - log_unigram)).sum(-1)],
+        axis=1,
+    )
     return stats, lp
 
 

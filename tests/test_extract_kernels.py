@@ -184,7 +184,7 @@ def test_windows_cover_each_position_once_with_long_context(context, stride):
             seen[(w.doc, x)] = w.start
     expected = {(d, x) for d, n in enumerate(lengths) for x in range(n - 1)}
     assert set(seen) == expected
-    for (d, x), start in seen.items():
+    for (_d, x), start in seen.items():
         assert start == first_window_start(x, context, s)
         if x >= context:
             assert x - start + 1 >= context - s + 1  # tokens of context w(start..x), beyond the first window
@@ -198,7 +198,11 @@ def test_study_windows_give_the_study_context_lengths():
     """The study's sample: 4,663 tokens (4,662 positions), windows of 2,048 with stride 1,024."""
     windows = plan_windows([4663], 2048, 1024)
     assert [(w.start, w.stop, w.score_from) for w in windows] == [
-        (0, 2048, 0), (1024, 3072, 2048), (2048, 4096, 3072), (3072, 4662, 4096)]
+        (0, 2048, 0),
+        (1024, 3072, 2048),
+        (2048, 4096, 3072),
+        (3072, 4662, 4096),
+    ]
     context = {x: x - w.start + 1 for w in windows for x in range(w.score_from, w.stop)}
     assert sorted(context) == list(range(4662))
     assert context[2047] == context[3071] == context[4095] == 2048

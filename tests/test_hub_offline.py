@@ -59,10 +59,16 @@ def test_suite_show_pythia_states_selection_weights_and_free_disk(hub, tmp_path)
     assert "EleutherAI/pythia-14m-seed1" in out and "EleutherAI/pythia-14m-seed3" in out
     assert "from_pretrained('EleutherAI/pythia-14m-seed1', revision='step0')" in " ".join(out.split())
     # The four cached checkpoints count the distinct blobs their snapshots link to.
-    blobs = {f.resolve() for repo in ("EleutherAI/pythia-14m-seed1", "EleutherAI/pythia-14m-seed3")
-             for f in (repo_dir(hub, repo) / "snapshots").rglob("*") if f.is_file()}
-    per_run = [{f.resolve() for f in (repo_dir(hub, repo) / "snapshots").rglob("*") if f.is_file()}
-               for repo in ("EleutherAI/pythia-14m-seed1", "EleutherAI/pythia-14m-seed3")]
+    blobs = {
+        f.resolve()
+        for repo in ("EleutherAI/pythia-14m-seed1", "EleutherAI/pythia-14m-seed3")
+        for f in (repo_dir(hub, repo) / "snapshots").rglob("*")
+        if f.is_file()
+    }
+    per_run = [
+        {f.resolve() for f in (repo_dir(hub, repo) / "snapshots").rglob("*") if f.is_file()}
+        for repo in ("EleutherAI/pythia-14m-seed1", "EleutherAI/pythia-14m-seed3")
+    ]
     assert sum(len(b) for b in per_run) == len(blobs)
     import json
 
@@ -91,9 +97,13 @@ def test_ingest_by_revision_resumes_after_kill_and_skips_done_units(hub, tmp_pat
 
     # The first run stops for good inside the transaction of its 2nd unit; kill -9 it there.
     signal_file = tmp_path / "paused"
-    proc = subprocess.Popen([CONVDIV, "ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"],
-                            env={**env, PAUSE_ENV: f"2:600:{signal_file}"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [CONVDIV, "ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"],
+        env={**env, PAUSE_ENV: f"2:600:{signal_file}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while not signal_file.exists():
@@ -117,11 +127,15 @@ def test_ingest_by_revision_resumes_after_kill_and_skips_done_units(hub, tmp_pat
     assert "0 done, 2 skipped (already done)" in again.stdout
 
     # Every checkpoint: its revision and the sha256 of the weights file the Hub cache holds for that revision.
-    ckpts = rows(db_url, "SELECT r.source, c.step, c.revision, c.weights_sha256 FROM checkpoint c JOIN run r "
-                         "USING (run_id) ORDER BY 1, 2")
+    ckpts = rows(
+        db_url,
+        "SELECT r.source, c.step, c.revision, c.weights_sha256 FROM checkpoint c JOIN run r "
+        "USING (run_id) ORDER BY 1, 2",
+    )
     assert [(src, step, rev) for src, step, rev, _ in ckpts] == [
-        (f"EleutherAI/pythia-14m-seed{s}", t, f"step{t}") for s in (1, 3) for t in (0, 1)]
-    for src, step, rev, sha in ckpts:
+        (f"EleutherAI/pythia-14m-seed{s}", t, f"step{t}") for s in (1, 3) for t in (0, 1)
+    ]
+    for src, _step, rev, sha in ckpts:
         assert sha == hashlib.sha256(snapshot_weights(hub, src, rev).read_bytes()).hexdigest()
     assert len({sha for *_, sha in ckpts}) == 4
     assert rows(db_url, "SELECT count(*) FROM checkpoint_token")[0][0] == 4 * n
@@ -136,8 +150,10 @@ def test_missing_revision_is_warned_once_and_only_its_units_are_skipped(hub, tmp
     (gone / "refs" / "step1").unlink()
     env = hub_env(hub, tmp_path, db_url)
     add_hub_corpus(env, tmp_path)
-    proc = run_convdiv(["ingest", "pythia", "--corpus", "tiny", "--sizes", "14m", "--seeds", "1,3", "--steps", "0,1",
-                    "--no-progress"], env)
+    proc = run_convdiv(
+        ["ingest", "pythia", "--corpus", "tiny", "--sizes", "14m", "--seeds", "1,3", "--steps", "0,1", "--no-progress"],
+        env,
+    )
     warned = [line for line in (proc.stderr + proc.stdout).splitlines() if "step1" in line and "warning" in line]
     assert len(warned) == 1, proc.stderr + proc.stdout
     assert "EleutherAI/pythia-14m-seed3" in warned[0] and "size=14m/step=1" in warned[0]
@@ -210,12 +226,21 @@ except ConvdivError as exc:
 def test_failed_download_is_retried_then_reported_in_one_line(hub, tmp_path):
     weights = snapshot_weights(hub, "EleutherAI/pythia-14m-seed1", "step1")
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
-    proc = subprocess.run([sys.executable, "-c", RETRY_SCRIPT, str(weights)], env=hub_env(hub, tmp_path),
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", RETRY_SCRIPT, str(weights)],
+        env=hub_env(hub, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stderr
     assert lines[0].startswith("RETRY checkpoint 14m/seed1/step1 (EleutherAI/pythia-14m-seed1@step1): attempt 1 of 3")
     assert lines[1] == f"LOADED {sha}"
-    assert [line.split(":")[1].strip() for line in lines[2:4]] == ["attempt 1 of 3 failed (OSError", "attempt 2 of 3 failed (OSError"]
+    assert [line.split(":")[1].strip() for line in lines[2:4]] == [
+        "attempt 1 of 3 failed (OSError",
+        "attempt 2 of 3 failed (OSError",
+    ]
     assert len(lines) == 5 and lines[4].startswith(
-        "ERROR checkpoint 14m/seed1/step1 (EleutherAI/pythia-14m-seed1@step1): download failed after 3 attempts: ")
+        "ERROR checkpoint 14m/seed1/step1 (EleutherAI/pythia-14m-seed1@step1): download failed after 3 attempts: "
+    )

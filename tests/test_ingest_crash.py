@@ -35,10 +35,18 @@ def test_kill_during_publish_then_rerun(engine, settings, db_url, suite_root, tm
     # A worker that stops for good inside the transaction of its 3rd unit (rows inserted, not committed). Units
     # publish in plan order, the size's last step first: 16, 0, then 1.
     signal_file = tmp_path / "paused"
-    env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data"),
-           PAUSE_ENV: f"3:600:{signal_file}"}
-    proc = subprocess.Popen([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs",
-                             "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CONVDIV_DATA_DIR": str(tmp_path / "data"),
+        PAUSE_ENV: f"3:600:{signal_file}",
+    }
+    proc = subprocess.Popen(
+        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--no-progress"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 240
         while not signal_file.exists():
@@ -49,11 +57,14 @@ def test_kill_during_publish_then_rerun(engine, settings, db_url, suite_root, tm
         with psycopg.connect(S.conninfo(db_url)) as reader:
             done = reader.execute("SELECT unit_key FROM ingest_unit WHERE status = 'done' ORDER BY unit_key").fetchall()
             assert [k for (k,) in done] == ["size=xs/step=0", "size=xs/step=16"]
-            steps = reader.execute("SELECT c.step, count(*) FROM checkpoint_token JOIN checkpoint c"
-                                   " USING (checkpoint_id) GROUP BY 1 ORDER BY 1").fetchall()
+            steps = reader.execute(
+                "SELECT c.step, count(*) FROM checkpoint_token JOIN checkpoint c"
+                " USING (checkpoint_id) GROUP BY 1 ORDER BY 1"
+            ).fetchall()
             assert steps == [(0, len(S.SEEDS) * n), (16, len(S.SEEDS) * n)]
-            running = reader.execute("SELECT count(*) FROM ingest_unit WHERE unit_key = 'size=xs/step=1'"
-                                     " AND status = 'running'").fetchone()[0]
+            running = reader.execute(
+                "SELECT count(*) FROM ingest_unit WHERE unit_key = 'size=xs/step=1' AND status = 'running'"
+            ).fetchone()[0]
             assert running == 1
         os.kill(int(signal_file.read_text()), signal.SIGKILL)
         proc.wait(timeout=60)

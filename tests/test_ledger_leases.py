@@ -32,12 +32,20 @@ ARGS = ["--sizes", "xs", "--steps", "0,1", "--no-progress"]
 def _start_paused_worker(db_url: str, suite_root: Path, tmp_path: Path, lease_s: float | None = None):
     """`convdiv ingest` that pauses before its first extract pass, its first group claimed; returns (proc, pid)."""
     signal_file = tmp_path / "paused"
-    env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data"),
-           PAUSE_ENV: f"compute@1:600:{signal_file}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CONVDIV_DATA_DIR": str(tmp_path / "data"),
+        PAUSE_ENV: f"compute@1:600:{signal_file}",
+    }
     if lease_s is not None:
         env[LEASE_ENV] = str(lease_s)
-    proc = subprocess.Popen([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, *ARGS], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, *ARGS],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300
     while not signal_file.exists():
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -52,8 +60,14 @@ def _rows(db_url: str, sql: str, params=()) -> list[tuple]:
 
 
 def _held_units(db_url: str, run_id: int) -> list[str]:
-    return [k for (k,) in _rows(db_url, "SELECT unit_key FROM ingest_unit WHERE ingest_run_id = %s"
-                                        " AND status = 'running' ORDER BY 1", (run_id,))]
+    return [
+        k
+        for (k,) in _rows(
+            db_url,
+            "SELECT unit_key FROM ingest_unit WHERE ingest_run_id = %s AND status = 'running' ORDER BY 1",
+            (run_id,),
+        )
+    ]
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -66,7 +80,7 @@ def test_killed_worker_on_this_host_is_aborted_at_once(engine, settings, db_url,
     S.add_tiny_corpus(engine, suite_root)
     proc, pid = _start_paused_worker(db_url, suite_root, tmp_path)
     try:
-        (run_id, status), = _rows(db_url, "SELECT ingest_run_id, status FROM ingest_run")
+        ((run_id, status),) = _rows(db_url, "SELECT ingest_run_id, status FROM ingest_run")
         held = _held_units(db_url, run_id)
         assert status == "running" and held
         os.kill(pid, signal.SIGKILL)
@@ -89,8 +103,10 @@ def test_killed_worker_on_this_host_is_aborted_at_once(engine, settings, db_url,
     # The re-run on the same host completes everything; no run is left 'running'.
     summary = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="0,1", progress=False)
     assert summary.units_failed == 0 and summary.units_done == 2
-    assert _rows(db_url, "SELECT status, count(*) FROM ingest_run GROUP BY 1 ORDER BY 1") == [("aborted", 1),
-                                                                                              ("done", 1)]
+    assert _rows(db_url, "SELECT status, count(*) FROM ingest_run GROUP BY 1 ORDER BY 1") == [
+        ("aborted", 1),
+        ("done", 1),
+    ]
     assert _rows(db_url, "SELECT DISTINCT status FROM ingest_unit") == [("done",)]
 
 
@@ -104,19 +120,21 @@ def test_the_next_ingest_aborts_a_killed_worker_itself(engine, settings, db_url,
     finally:
         _stop(proc)
     notes: list[str] = []
-    summary = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="0,1", progress=False,
-                     notes=notes.append)
+    summary = ingest(
+        engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="0,1", progress=False, notes=notes.append
+    )
     assert summary.units_done == 2
     assert any(n.startswith("aborted ingest run") and f":{pid}" in n for n in notes), notes
     assert _rows(db_url, "SELECT count(*) FROM ingest_run WHERE status = 'running'") == [(0,)]
 
 
-def test_expired_lease_gives_a_hung_workers_units_to_another(engine, settings, db_url, suite_root, tmp_path,
-                                                             monkeypatch):
+def test_expired_lease_gives_a_hung_workers_units_to_another(
+    engine, settings, db_url, suite_root, tmp_path, monkeypatch
+):
     S.add_tiny_corpus(engine, suite_root)
     proc, pid = _start_paused_worker(db_url, suite_root, tmp_path, lease_s=2)
     try:
-        (run_a,), = _rows(db_url, "SELECT ingest_run_id FROM ingest_run")
+        ((run_a,),) = _rows(db_url, "SELECT ingest_run_id FROM ingest_run")
         held = _held_units(db_url, run_a)
         assert held
         os.kill(pid, signal.SIGSTOP)  # hung: its session and unit locks stay, its heartbeats stop
@@ -128,7 +146,7 @@ def test_expired_lease_gives_a_hung_workers_units_to_another(engine, settings, d
         while True:
             assert time.monotonic() < deadline, "A's units never became claimable after its lease"
             other = ledger.claim(libpq(db_url), candidates, ledger.start_run(libpq(db_url), {}, "test"), limit=10)
-            (status,), = _rows(db_url, "SELECT status FROM ingest_run WHERE ingest_run_id = %s", (run_a,))
+            ((status,),) = _rows(db_url, "SELECT status FROM ingest_run WHERE ingest_run_id = %s", (run_a,))
             if other is not None:  # only because the claim found A's lease over and aborted A first
                 assert status == "aborted", "a unit held under a live lease was claimed"
                 other.abandon()
@@ -142,10 +160,11 @@ def test_expired_lease_gives_a_hung_workers_units_to_another(engine, settings, d
         # Lease over: A's run is aborted, its session ended; a second worker takes its units and completes them.
         summary = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="0,1", progress=False)
         assert summary.units_failed == 0 and summary.units_done == 2
-        (run_b,), = _rows(db_url, "SELECT ingest_run_id FROM ingest_run WHERE status = 'done'")
+        ((run_b,),) = _rows(db_url, "SELECT ingest_run_id FROM ingest_run WHERE status = 'done'")
         assert _rows(db_url, "SELECT DISTINCT status, ingest_run_id FROM ingest_unit") == [("done", run_b)]
-        (status, reason), = _rows(db_url, "SELECT status, aborted_reason FROM ingest_run WHERE ingest_run_id = %s",
-                                  (run_a,))
+        ((status, reason),) = _rows(
+            db_url, "SELECT status, aborted_reason FROM ingest_run WHERE ingest_run_id = %s", (run_a,)
+        )
         assert status == "aborted" and reason.startswith("lease expired")
 
         result = convdiv("db", "status", "--json", database_url=db_url, data_dir=tmp_path / "data")
@@ -162,6 +181,14 @@ def test_expired_lease_gives_a_hung_workers_units_to_another(engine, settings, d
 
 @pytest.mark.parametrize("value", ["0", "-5", "soon", "nan"])
 def test_bad_lease_setting_is_one_line(db_url, suite_root, tmp_path, value):
-    proc = convdiv("ingest", str(suite_root), "--corpus", "none", "--no-progress", database_url=db_url,
-                   data_dir=tmp_path / "data", env={LEASE_ENV: value})
+    proc = convdiv(
+        "ingest",
+        str(suite_root),
+        "--corpus",
+        "none",
+        "--no-progress",
+        database_url=db_url,
+        data_dir=tmp_path / "data",
+        env={LEASE_ENV: value},
+    )
     assert LEASE_ENV in one_error_line(proc)

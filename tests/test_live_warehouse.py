@@ -24,9 +24,19 @@ from convdiv.warehouse import aggregates, catalog, schema
 from convdiv.warehouse.ledger import PAUSE_ENV
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))
-ANALYSIS_VIEWS = ("expected_kl", "reference_kl", "conditional_kl", "relative_divergence", "ce_difference",
-                  "phase_boundaries", "position_kl", "token_divergence", "context_variance", "regression_cells",
-                  "regression_moments")
+ANALYSIS_VIEWS = (
+    "expected_kl",
+    "reference_kl",
+    "conditional_kl",
+    "relative_divergence",
+    "ce_difference",
+    "phase_boundaries",
+    "position_kl",
+    "token_divergence",
+    "context_variance",
+    "regression_cells",
+    "regression_moments",
+)
 REPORT_VIEWS = tuple(v for v in ANALYSIS_VIEWS if v != "position_kl")
 
 
@@ -35,8 +45,12 @@ def _env(db_url: str, data_dir: Path, **extra) -> dict[str, str]:
 
 
 def _start_ingest(suite_root, db_url, data_dir, *args, **env) -> subprocess.Popen:
-    return subprocess.Popen([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--no-progress", *args],
-                            env=_env(db_url, data_dir, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--no-progress", *args],
+        env=_env(db_url, data_dir, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, what: str, seconds: float = 300) -> None:
@@ -49,8 +63,9 @@ def _wait_for(path: Path, proc: subprocess.Popen, what: str, seconds: float = 30
 
 
 def _check(db_url: str, tmp_path: Path) -> dict:
-    proc = subprocess.run([CONVDIV, "db", "check", "--json"], env=_env(db_url, tmp_path / "data"),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [CONVDIV, "db", "check", "--json"], env=_env(db_url, tmp_path / "data"), capture_output=True, text=True
+    )
     out = json.loads(proc.stdout)
     assert (proc.returncode == 0) == out["ok"], proc.stderr
     return out
@@ -61,10 +76,15 @@ def _published_units_are_whole(db_url: str, n_positions: int) -> None:
     with psycopg.connect(S.conninfo(db_url)) as conn:
         per_checkpoint = conn.execute("SELECT checkpoint_id, count(*) FROM checkpoint_token GROUP BY 1").fetchall()
         assert all(n == n_positions for _, n in per_checkpoint), per_checkpoint
-        facts_steps = {s for (s,) in conn.execute(
-            "SELECT DISTINCT c.step FROM checkpoint_token JOIN checkpoint c USING (checkpoint_id)")}
-        done_steps = {int(k.rsplit("=", 1)[1]) for (k,) in conn.execute(
-            "SELECT unit_key FROM ingest_unit WHERE status = 'done'")}
+        facts_steps = {
+            s
+            for (s,) in conn.execute(
+                "SELECT DISTINCT c.step FROM checkpoint_token JOIN checkpoint c USING (checkpoint_id)"
+            )
+        }
+        done_steps = {
+            int(k.rsplit("=", 1)[1]) for (k,) in conn.execute("SELECT unit_key FROM ingest_unit WHERE status = 'done'")
+        }
         assert facts_steps == done_steps
 
 
@@ -85,8 +105,16 @@ def test_idle_reader_never_blocks_an_ingest_nor_a_new_reader(engine, settings, d
     # A second ingest (new steps) pauses inside its second unit's publish transaction: rows and aggregates are
     # written, not committed. A fresh reader must answer without waiting for any lock, meanwhile.
     signal_file = tmp_path / "paused"
-    proc = _start_ingest(suite_root, db_url, tmp_path / "data", "--sizes", "xs", "--steps", "4,16",
-                         **{PAUSE_ENV: f"publish@2:3:{signal_file}"})
+    proc = _start_ingest(
+        suite_root,
+        db_url,
+        tmp_path / "data",
+        "--sizes",
+        "xs",
+        "--steps",
+        "4,16",
+        **{PAUSE_ENV: f"publish@2:3:{signal_file}"},
+    )
     try:
         _wait_for(signal_file, proc, "its second publish")
         with psycopg.connect(info, autocommit=True) as reader:
@@ -129,8 +157,16 @@ def test_kill_at_any_stage_leaves_consistent_aggregates(engine, settings, db_url
 
     signal_file = tmp_path / "paused"
     # a tiny memory budget: one unit per claim, so every stage is passed once per unit
-    proc = _start_ingest(suite_root, db_url, tmp_path / "data", "--sizes", "xs", "--memory-gb", "0.001",
-                         **{PAUSE_ENV: f"{stage}:600:{signal_file}"})
+    proc = _start_ingest(
+        suite_root,
+        db_url,
+        tmp_path / "data",
+        "--sizes",
+        "xs",
+        "--memory-gb",
+        "0.001",
+        **{PAUSE_ENV: f"{stage}:600:{signal_file}"},
+    )
     try:
         _wait_for(signal_file, proc, stage)
         os.kill(int(signal_file.read_text()), signal.SIGKILL)
@@ -159,8 +195,9 @@ def test_kill_at_any_stage_leaves_consistent_aggregates(engine, settings, db_url
 def test_concurrent_ingests_publish_each_unit_once(engine, db_url, suite_root, tmp_path, n_processes):
     corpus = S.add_tiny_corpus(engine, suite_root)
     n = S.count(db_url, "SELECT count(*) FROM position WHERE corpus_id = %s", (corpus,))
-    procs = [_start_ingest(suite_root, db_url, tmp_path / f"data{i}", "--memory-gb", "0.001")
-             for i in range(n_processes)]
+    procs = [
+        _start_ingest(suite_root, db_url, tmp_path / f"data{i}", "--memory-gb", "0.001") for i in range(n_processes)
+    ]
     outputs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1].decode()[-1500:] for o in outputs]
     with psycopg.connect(S.conninfo(db_url)) as conn:
@@ -183,8 +220,9 @@ def _rows(conn, view: str) -> list[tuple]:
     result = conn.execute(sa.text(f"SELECT * FROM {view}"))
     columns = list(result.keys())
     rows = [tuple(r) for r in result]
-    return sorted(rows, key=lambda r: tuple((v is None, str(v) if not isinstance(v, float) else f"{v:.6e}")
-                                            for v in r)), columns
+    return sorted(
+        rows, key=lambda r: tuple((v is None, str(v) if not isinstance(v, float) else f"{v:.6e}") for v in r)
+    ), columns
 
 
 def _assert_same_rows(got, want, view: str) -> None:
@@ -195,7 +233,10 @@ def _assert_same_rows(got, want, view: str) -> None:
         for x, y in zip(a, b):
             if isinstance(x, float) and isinstance(y, float):
                 assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(x) and math.isnan(y)), (
-                    view, a, b)
+                    view,
+                    a,
+                    b,
+                )
             else:
                 assert x == y, (view, a, b)
 
@@ -269,8 +310,7 @@ def test_db_check_reports_drift_and_stale_aggregates(engine, db_url, tmp_path):
     out = _check(db_url, tmp_path)
     bad = {a["aggregate"] for a in out["aggregates"] if a["missing"] or a["extra"] or a["differing"]}
     assert {"checkpoint_stats", "agg_token_ce", "final_surprisal"} <= bad and not out["schema_drift"]
-    proc = subprocess.run([CONVDIV, "db", "check"], env=_env(db_url, tmp_path / "data"), capture_output=True,
-                          text=True)
+    proc = subprocess.run([CONVDIV, "db", "check"], env=_env(db_url, tmp_path / "data"), capture_output=True, text=True)
     assert proc.returncode == 1 and "convdiv db rebuild" in proc.stderr and "Traceback" not in proc.stderr
     subprocess.run([CONVDIV, "db", "rebuild"], env=_env(db_url, tmp_path / "data"), check=True, capture_output=True)
     assert _check(db_url, tmp_path)["ok"]
@@ -285,17 +325,33 @@ def test_db_check_reports_drift_and_stale_aggregates(engine, db_url, tmp_path):
 # ------------------------------------------------------------------------------------------ bounded lock waits
 
 
-def test_ingest_blocked_by_a_held_lock_names_the_holder_and_loses_nothing(engine, settings, db_url, suite_root,
-                                                                          tmp_path):
+def test_ingest_blocked_by_a_held_lock_names_the_holder_and_loses_nothing(
+    engine, settings, db_url, suite_root, tmp_path
+):
     S.add_tiny_corpus(engine, suite_root)
     ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="0,1", progress=False)
     before = S.snapshot(db_url)
     info = S.conninfo(db_url)
     with psycopg.connect(info) as holder:  # a maintenance session that locked the facts and went idle
         holder.execute("LOCK TABLE checkpoint_token IN SHARE MODE")
-        proc = subprocess.run([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--steps",
-                               "4", "--no-progress"], env=_env(db_url, tmp_path / "data", CONVDIV_LOCK_TIMEOUT="1"),
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [
+                CONVDIV,
+                "ingest",
+                str(suite_root),
+                "--corpus",
+                S.CORPUS,
+                "--sizes",
+                "xs",
+                "--steps",
+                "4",
+                "--no-progress",
+            ],
+            env=_env(db_url, tmp_path / "data", CONVDIV_LOCK_TIMEOUT="1"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         holder.rollback()
         pid = holder.info.backend_pid
     errors = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -26,8 +26,10 @@ def test_upgrade_downgrade_roundtrip(empty_db_url):
     assert schema.current_revision(engine) is None
     with engine.connect() as conn:
         views = conn.execute(
-            sa.text("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')")
+            sa.text(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')"
+            )
         ).scalar_one()
     assert views == 0, "downgrade to base must drop every view"
     schema.upgrade(engine)  # and back up again
@@ -44,33 +46,45 @@ def test_models_match_migrations(engine):
 
 def test_every_table_and_column_has_a_comment(engine):
     with engine.connect() as conn:
-        missing_tables = conn.execute(
-            sa.text(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version' "
-                "AND obj_description(c.oid, 'pg_class') IS NULL"
+        missing_tables = (
+            conn.execute(
+                sa.text(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version' "
+                    "AND obj_description(c.oid, 'pg_class') IS NULL"
+                )
             )
-        ).scalars().all()
-        missing_columns = conn.execute(
-            sa.text(
-                "SELECT c.relname || '.' || a.attname FROM pg_attribute a "
-                "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version' "
-                "AND a.attnum > 0 AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL"
+            .scalars()
+            .all()
+        )
+        missing_columns = (
+            conn.execute(
+                sa.text(
+                    "SELECT c.relname || '.' || a.attname FROM pg_attribute a "
+                    "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version' "
+                    "AND a.attnum > 0 AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert missing_tables == []
     assert missing_columns == []
 
 
 def test_constraints_are_named_by_convention(engine):
     with engine.connect() as conn:
-        names = conn.execute(
-            sa.text(
-                "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
-                "WHERE n.nspname = 'public' AND conname <> 'alembic_version_pkc'"
+        names = (
+            conn.execute(
+                sa.text(
+                    "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                    "WHERE n.nspname = 'public' AND conname <> 'alembic_version_pkc'"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert names, "no constraints found"
     assert all(name.split("_")[0] in {"pk", "fk", "uq", "ck"} for name in names), names
 

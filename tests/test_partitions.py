@@ -27,18 +27,33 @@ from convdiv.testing import ingest as S
 from convdiv.warehouse import aggregates, catalog, partitions, schema
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))
-ANALYSIS_VIEWS = ("expected_kl", "reference_kl", "conditional_kl", "relative_divergence", "ce_difference",
-                  "phase_boundaries", "position_kl", "token_divergence", "context_variance", "regression_cells",
-                  "regression_moments", "corpus_summary", "comparison_kl")
-FACTS = {"checkpoint_token": "SELECT * FROM checkpoint_token ORDER BY 1, 2",
-         "pair_token": "SELECT * FROM pair_token ORDER BY 1, 2"}
+ANALYSIS_VIEWS = (
+    "expected_kl",
+    "reference_kl",
+    "conditional_kl",
+    "relative_divergence",
+    "ce_difference",
+    "phase_boundaries",
+    "position_kl",
+    "token_divergence",
+    "context_variance",
+    "regression_cells",
+    "regression_moments",
+    "corpus_summary",
+    "comparison_kl",
+)
+FACTS = {
+    "checkpoint_token": "SELECT * FROM checkpoint_token ORDER BY 1, 2",
+    "pair_token": "SELECT * FROM pair_token ORDER BY 1, 2",
+}
 
 
 def _two_corpora(engine) -> dict[str, int]:
     """Two synthetic suites, each on its own corpus (aggregates rebuilt); corpus name -> id."""
     build_synthetic_warehouse(engine, n_positions=120, steps=(0, 16, 256))
-    build_synthetic_warehouse(engine, suite="other", corpus="other-text", n_positions=90, steps=(0, 16, 2000),
-                              rng_seed=1)
+    build_synthetic_warehouse(
+        engine, suite="other", corpus="other-text", n_positions=90, steps=(0, 16, 2000), rng_seed=1
+    )
     with engine.connect() as conn:
         return dict(conn.exec_driver_sql("SELECT name, corpus_id FROM corpus").fetchall())
 
@@ -46,8 +61,9 @@ def _two_corpora(engine) -> dict[str, int]:
 def _rows(conn, query: str) -> tuple[list[tuple], list[str]]:
     result = conn.execute(sa.text(query))
     rows = [tuple(r) for r in result]
-    return sorted(rows, key=lambda r: tuple((v is None, str(v) if not isinstance(v, float) else f"{v:.6e}")
-                                            for v in r)), list(result.keys())
+    return sorted(
+        rows, key=lambda r: tuple((v is None, str(v) if not isinstance(v, float) else f"{v:.6e}") for v in r)
+    ), list(result.keys())
 
 
 def _everything(engine) -> dict[str, tuple]:
@@ -67,7 +83,10 @@ def _assert_same(got: dict, want: dict) -> None:
             for x, y in zip(a, b):
                 if isinstance(x, float) and isinstance(y, float):
                     assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(x) and math.isnan(y)), (
-                        name, a, b)
+                        name,
+                        a,
+                        b,
+                    )
                 else:
                     assert x == y, (name, a, b)
 
@@ -75,20 +94,27 @@ def _assert_same(got: dict, want: dict) -> None:
 def _layout(engine) -> dict[str, object]:
     """Each fact table's relkind and its partitions with their bounds."""
     with engine.connect() as conn:
-        kinds = dict(conn.exec_driver_sql(
-            "SELECT relname::text, relkind::text FROM pg_class WHERE relname IN ('checkpoint_token', 'pair_token') "
-            "AND relnamespace = current_schema()::regnamespace").fetchall())
-        bounds = dict(conn.exec_driver_sql(
-            "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
-            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent IN ('checkpoint_token'::regclass, "
-            "'pair_token'::regclass)").fetchall())
+        kinds = dict(
+            conn.exec_driver_sql(
+                "SELECT relname::text, relkind::text FROM pg_class WHERE relname IN ('checkpoint_token', 'pair_token') "
+                "AND relnamespace = current_schema()::regnamespace"
+            ).fetchall()
+        )
+        bounds = dict(
+            conn.exec_driver_sql(
+                "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent IN ('checkpoint_token'::regclass, "
+                "'pair_token'::regclass)"
+            ).fetchall()
+        )
     return {"kinds": kinds, "partitions": bounds}
 
 
 def _range(engine, corpus_id: int) -> tuple[int, int]:
     with engine.connect() as conn:
-        lo, hi = conn.exec_driver_sql("SELECT min(position_id), max(position_id) + 1 FROM position "
-                                      "WHERE corpus_id = %s", (corpus_id,)).one()
+        lo, hi = conn.exec_driver_sql(
+            "SELECT min(position_id), max(position_id) + 1 FROM position WHERE corpus_id = %s", (corpus_id,)
+        ).one()
     return lo, hi
 
 
@@ -130,18 +156,28 @@ def test_upgrade_from_0010_with_two_corpora_keeps_every_row_and_downgrade_gives_
         assert all(c.ok for c in aggregates.check(engine))
         with engine.connect() as conn:
             for table in ("checkpoint_token", "pair_token"):  # privileges, keys and comments came along
-                assert conn.exec_driver_sql("SELECT has_table_privilege(%s, %s, 'SELECT')",
-                                            (reader, table)).scalar()
-                assert conn.exec_driver_sql("SELECT obj_description(%s::regclass, 'pg_class')",
-                                            (table,)).scalar().endswith(f"({table}_c<corpus_id>).")
-            pks = dict(conn.exec_driver_sql(
-                "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'p' "
-                "AND conrelid::regclass::text ~ '^(checkpoint|pair)_token'").fetchall())
+                assert conn.exec_driver_sql("SELECT has_table_privilege(%s, %s, 'SELECT')", (reader, table)).scalar()
+                assert (
+                    conn.exec_driver_sql("SELECT obj_description(%s::regclass, 'pg_class')", (table,))
+                    .scalar()
+                    .endswith(f"({table}_c<corpus_id>).")
+                )
+            pks = dict(
+                conn.exec_driver_sql(
+                    "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'p' "
+                    "AND conrelid::regclass::text ~ '^(checkpoint|pair)_token'"
+                ).fetchall()
+            )
             assert pks == {t: f"pk_{t}" for t in ["checkpoint_token", "pair_token", *expected]}
-            uncommented = conn.exec_driver_sql(
-                "SELECT c.relname || '.' || a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-                "WHERE c.relname = ANY(%s) AND a.attnum > 0 AND col_description(c.oid, a.attnum) IS NULL",
-                (list(expected),)).scalars().all()
+            uncommented = (
+                conn.exec_driver_sql(
+                    "SELECT c.relname || '.' || a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                    "WHERE c.relname = ANY(%s) AND a.attnum > 0 AND col_description(c.oid, a.attnum) IS NULL",
+                    (list(expected),),
+                )
+                .scalars()
+                .all()
+            )
             assert uncommented == []
 
 
@@ -154,13 +190,15 @@ def test_upgrade_refuses_corpora_whose_positions_interleave(empty_db_url):
                 conn.exec_driver_sql(
                     "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
                     "n_positions, frequency_source, options) VALUES (%s, 't', 'x', 10, %s, 1, 3, 'self', '{}')",
-                    (name, name))
+                    (name, name),
+                )
             for idx in range(3):
                 for corpus_id in (1, 2):
                     conn.exec_driver_sql(
                         "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, "
                         "begin_of_word, end_of_word, frequency) VALUES (%s, 0, %s, 1, 2, true, true, 1)",
-                        (corpus_id, idx))
+                        (corpus_id, idx),
+                    )
         with pytest.raises(ConvdivError, match="'first' .*and 'second' .* interleave") as info:
             schema.upgrade(engine)
         assert "\n" not in str(info.value) and "nothing was changed" in str(info.value)
@@ -189,8 +227,9 @@ def test_corpus_add_attaches_partitions_while_readers_stay_open(engine, db_url, 
     assert _layout(engine)["partitions"] == _expected_partitions(engine, corpora)
     assert catalog.drift(engine) == []
     with engine.connect() as conn:
-        comment = conn.exec_driver_sql("SELECT obj_description(%s::regclass, 'pg_class')",
-                                       (f"checkpoint_token_c{second}",)).scalar()
+        comment = conn.exec_driver_sql(
+            "SELECT obj_description(%s::regclass, 'pg_class')", (f"checkpoint_token_c{second}",)
+        ).scalar()
     assert f"corpus {second}" in comment
 
     # Inside an uncommitted add (partitions attached, lock held): a fresh reader and a writer of the facts go on.
@@ -198,19 +237,26 @@ def test_corpus_add_attaches_partitions_while_readers_stay_open(engine, db_url, 
         corpus = writer.execute(
             "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
             "n_positions, frequency_source, options) VALUES ('third', 't', 'x', 10, 'z', 1, 3, 'self', '{}') "
-            "RETURNING corpus_id").fetchone()[0]
+            "RETURNING corpus_id"
+        ).fetchone()[0]
         partitions.lock_position_ids(writer)
-        writer.execute("INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, "
-                       "begin_of_word, end_of_word, frequency) SELECT %s, 0, i, 1, 2, true, true, 1 "
-                       "FROM generate_series(0, 2) i", (corpus,))
+        writer.execute(
+            "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, "
+            "begin_of_word, end_of_word, frequency) SELECT %s, 0, i, 1, 2, true, true, 1 "
+            "FROM generate_series(0, 2) i",
+            (corpus,),
+        )
         partitions.attach(writer, corpus)
         with psycopg.connect(info, autocommit=True) as fresh:
             fresh.execute("SET lock_timeout = '50ms'")  # waiting on any lock at all fails the statement
             fresh.execute("SELECT count(*) FROM token_records").fetchone()
             fresh.execute("SELECT * FROM expected_kl").fetchall()
             with fresh.transaction():  # an ingest's write into the facts (rolled back)
-                fresh.execute("DELETE FROM checkpoint_token WHERE position_id IN "
-                              "(SELECT position_id FROM position WHERE corpus_id = %s)", (first,))
+                fresh.execute(
+                    "DELETE FROM checkpoint_token WHERE position_id IN "
+                    "(SELECT position_id FROM position WHERE corpus_id = %s)",
+                    (first,),
+                )
                 raise psycopg.Rollback()
         writer.commit()
     assert catalog.drift(engine) == []
@@ -223,14 +269,18 @@ def _add_positions(info: str, name: str, n: int, barrier: threading.Barrier, loc
             corpus = conn.execute(
                 "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
                 "n_positions, frequency_source, options) VALUES (%s, 't', 'x', 10, %s, 1, %s, 'self', '{}') "
-                "RETURNING corpus_id", (name, name, n)).fetchone()[0]
+                "RETURNING corpus_id",
+                (name, name, n),
+            ).fetchone()[0]
             barrier.wait(timeout=30)
             if lock:
                 partitions.lock_position_ids(conn)
             for idx in range(n):
-                conn.execute("INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, "
-                             "begin_of_word, end_of_word, frequency) VALUES (%s, 0, %s, 1, 2, true, true, 1)",
-                             (corpus, idx))
+                conn.execute(
+                    "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, "
+                    "begin_of_word, end_of_word, frequency) VALUES (%s, 0, %s, 1, 2, true, true, 1)",
+                    (corpus, idx),
+                )
                 time.sleep(0.005)
             if lock:
                 partitions.attach(conn, corpus)
@@ -262,9 +312,13 @@ def test_concurrent_corpus_adds_get_disjoint_position_ranges(engine, db_url):
     (lo1, hi1), (lo2, hi2) = sorted(_range(engine, out[n]) for n in ("d1", "d2"))
     assert hi1 <= lo2 and hi1 - lo1 == 40 and hi2 - lo2 == 40
     with engine.connect() as conn:
-        parts = {r[0] for r in conn.exec_driver_sql(
-            "SELECT inhrelid::regclass::text FROM pg_inherits "
-            "WHERE inhparent IN ('checkpoint_token'::regclass, 'pair_token'::regclass)")}
+        parts = {
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT inhrelid::regclass::text FROM pg_inherits "
+                "WHERE inhparent IN ('checkpoint_token'::regclass, 'pair_token'::regclass)"
+            )
+        }
     assert {f"{t}_c{out[n]}" for t in ("checkpoint_token", "pair_token") for n in ("d1", "d2")} == parts
 
 
@@ -277,19 +331,30 @@ def test_corpus_remove_drops_its_partitions_and_leaves_the_other_corpus(engine, 
 
     def kept_rows():
         with engine.connect() as conn:
-            out = {view: _rows(conn, f"SELECT * FROM {view} WHERE corpus = 'other-text'")
-                   for view in ("expected_kl", "conditional_kl", "token_divergence", "context_variance",
-                                "regression_moments", "corpus_summary")}
-            for table, query in FACTS.items():
-                out[table] = _rows(conn, f"SELECT * FROM {table} WHERE position_id IN "
-                                         f"(SELECT position_id FROM position WHERE corpus_id = {kept})")
+            out = {
+                view: _rows(conn, f"SELECT * FROM {view} WHERE corpus = 'other-text'")
+                for view in (
+                    "expected_kl",
+                    "conditional_kl",
+                    "token_divergence",
+                    "context_variance",
+                    "regression_moments",
+                    "corpus_summary",
+                )
+            }
+            for table in FACTS:
+                out[table] = _rows(
+                    conn,
+                    f"SELECT * FROM {table} WHERE position_id IN "
+                    f"(SELECT position_id FROM position WHERE corpus_id = {kept})",
+                )
         return out
 
     before = kept_rows()
     with engine.connect() as conn:
         facts = conn.exec_driver_sql(
-            "SELECT (SELECT count(*) FROM checkpoint_token_c%s) + (SELECT count(*) FROM pair_token_c%s)"
-            % (gone, gone)).scalar()
+            f"SELECT (SELECT count(*) FROM checkpoint_token_c{gone}) + (SELECT count(*) FROM pair_token_c{gone})"
+        ).scalar()
     assert facts > 0
     assert remove_corpus(engine, "synthetic-text") == facts
     _assert_same(kept_rows(), before)
@@ -341,25 +406,32 @@ def test_kill_9_of_a_corpus_remove_waiting_to_drop_changes_nothing(engine, db_ur
     corpora = _two_corpora(engine)
     info = S.conninfo(db_url)
     before = _everything(engine)
-    env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data"),
-           "CONVDIV_LOCK_TIMEOUT": "120"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CONVDIV_DATA_DIR": str(tmp_path / "data"),
+        "CONVDIV_LOCK_TIMEOUT": "120",
+    }
     with psycopg.connect(info) as analyst:  # holds the facts, so the remove waits at its last step
         analyst.execute("SELECT count(*) FROM token_records").fetchone()
-        proc = subprocess.Popen([CONVDIV, "corpus", "remove", "synthetic-text"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [CONVDIV, "corpus", "remove", "synthetic-text"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         try:
             deadline = time.monotonic() + 120
             with psycopg.connect(info, autocommit=True) as watcher:
                 while not watcher.execute(
-                        "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%%LOCK TABLE ONLY%%' "
-                        "AND pid <> pg_backend_pid()").fetchone():
+                    "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%%LOCK TABLE ONLY%%' AND pid <> pg_backend_pid()"
+                ).fetchone():
                     assert proc.poll() is None and time.monotonic() < deadline, "the remove never asked for the lock"
                     time.sleep(0.05)
                 proc.kill()
                 proc.wait(timeout=30)
-                while watcher.execute("SELECT 1 FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid NOT IN "
-                                      "(pg_backend_pid(), %s) AND datname = current_database()",
-                                      (analyst.info.backend_pid,)).fetchone():
+                while watcher.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid NOT IN "
+                    "(pg_backend_pid(), %s) AND datname = current_database()",
+                    (analyst.info.backend_pid,),
+                ).fetchone():
                     assert time.monotonic() < deadline, "the killed remove's transaction never ended"
                     time.sleep(0.05)
         finally:
@@ -404,13 +476,16 @@ def test_queries_bound_to_a_corpus_read_its_partitions_only(engine):
         # a view read bound by position range: pruned when planned
         plan = conn.exec_driver_sql(
             "EXPLAIN (FORMAT JSON) SELECT ce FROM token_records WHERE position_id >= %(lo)s AND position_id < %(hi)s",
-            {"lo": lo, "hi": hi}).scalar()[0]["Plan"]
+            {"lo": lo, "hi": hi},
+        ).scalar()[0]["Plan"]
         assert _relations(plan) & (mine | theirs) == {f"checkpoint_token_c{target}"}
         # ... and by a range known only when it runs (a subquery): the other partition is never read
         plan = conn.exec_driver_sql(
             "EXPLAIN (ANALYZE, FORMAT JSON) SELECT count(*) FROM pair_token WHERE position_id >= "
             "(SELECT min(position_id) FROM position WHERE corpus_id = %(c)s) AND position_id <= "
-            "(SELECT max(position_id) FROM position WHERE corpus_id = %(c)s)", {"c": target}).scalar()[0]["Plan"]
+            "(SELECT max(position_id) FROM position WHERE corpus_id = %(c)s)",
+            {"c": target},
+        ).scalar()[0]["Plan"]
         assert _executed(plan) & (mine | theirs) == {f"pair_token_c{target}"}
         # the export of one (suite, corpus): its rows queries bound position_id by the corpus's range
         from convdiv.export.parquet import Q as EXPORT
@@ -418,8 +493,9 @@ def test_queries_bound_to_a_corpus_read_its_partitions_only(engine):
         with engine.connect() as c2:
             suite = c2.exec_driver_sql("SELECT suite_id FROM suite WHERE name = 'other'").scalar()
         for table in ("checkpoint_token", "pair_token"):
-            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + EXPORT[f"rows/{table}"],
-                                        {"suite_id": suite, "corpus_id": target}).scalar()[0]["Plan"]
+            plan = conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + EXPORT[f"rows/{table}"], {"suite_id": suite, "corpus_id": target}
+            ).scalar()[0]["Plan"]
             assert _executed(plan) & (mine | theirs) == {f"{table}_c{target}"}, table
         # without a bound on position_id both partitions are read (the control: the checks above can fail)
         plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) SELECT count(*) FROM pair_token").scalar()[0]["Plan"]
@@ -436,12 +512,14 @@ def test_drift_check_sees_partitions_as_their_table_and_reports_a_missing_one(en
     with engine.begin() as conn:  # a partition dropped by hand, and a stray one attached by hand
         conn.exec_driver_sql(f"DROP TABLE pair_token_c{gone}")
         conn.exec_driver_sql("CREATE TABLE pair_token_x (LIKE pair_token)")
-        conn.exec_driver_sql("ALTER TABLE pair_token ATTACH PARTITION pair_token_x FOR VALUES FROM (1000000) "
-                             "TO (1000010)")
+        conn.exec_driver_sql(
+            "ALTER TABLE pair_token ATTACH PARTITION pair_token_x FOR VALUES FROM (1000000) TO (1000010)"
+        )
     problems = catalog.drift(engine)
     assert len(problems) == 2, problems
-    assert any(p.startswith(f"partition missing: pair_token_c{gone} of pair_token for corpus 'other-text'")
-               for p in problems), problems
+    assert any(
+        p.startswith(f"partition missing: pair_token_c{gone} of pair_token for corpus 'other-text'") for p in problems
+    ), problems
     assert any(p.startswith("unexpected partition: pair_token_x") for p in problems), problems
     proc = _check_cli(db_url, tmp_path)
     assert proc.returncode == 1 and f"pair_token_c{gone}" in proc.stdout and "Traceback" not in proc.stderr
@@ -453,8 +531,10 @@ def test_drift_check_reports_a_fact_table_that_is_not_partitioned(engine):
         conn.exec_driver_sql("DROP TABLE pair_token CASCADE")  # and the views reading it
         conn.exec_driver_sql("ALTER TABLE pt_plain RENAME TO pair_token")
     problems = catalog.drift(engine)
-    assert ("table partitioning differs: pair_token is not partitioned, expected PARTITION BY RANGE (position_id)"
-            in problems), problems
+    assert (
+        "table partitioning differs: pair_token is not partitioned, expected PARTITION BY RANGE (position_id)"
+        in problems
+    ), problems
 
 
 def test_ingest_into_a_corpus_without_its_partition_fails_naming_the_corpus(engine, db_url, suite_root, tmp_path):
@@ -462,8 +542,13 @@ def test_ingest_into_a_corpus_without_its_partition_fails_naming_the_corpus(engi
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE checkpoint_token_c{corpus}")
     env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.run([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--steps", "0",
-                           "--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--steps", "0", "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     assert len(lines) == 1 and f"corpus '{S.CORPUS}' has no partition of checkpoint_token" in lines[0], proc.stderr
@@ -480,19 +565,25 @@ def test_stale_statistics_of_a_partitioned_fact_table_are_refreshed(db_url):
         corpus = conn.execute(
             "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
             "n_positions, frequency_source, options) VALUES ('c', 't', 'x', 10, 'y', 1, 1000, 'self', '{}') "
-            "RETURNING corpus_id").fetchone()[0]
+            "RETURNING corpus_id"
+        ).fetchone()[0]
         partitions.lock_position_ids(conn)
-        conn.execute("INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, "
-                     "begin_of_word, end_of_word, frequency) SELECT %s, 0, i, 1, 2, true, true, 1 "
-                     "FROM generate_series(0, 999) i", (corpus,))
+        conn.execute(
+            "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, "
+            "begin_of_word, end_of_word, frequency) SELECT %s, 0, i, 1, 2, true, true, 1 "
+            "FROM generate_series(0, 999) i",
+            (corpus,),
+        )
         partitions.attach(conn, corpus)
         conn.commit()
     with psycopg.connect(info, autocommit=True) as conn:
         conn.execute("ANALYZE")
         stale = ledger.q("stale_statistics")
         assert conn.execute(stale).fetchall() == []
-        insert = ("INSERT INTO checkpoint_token SELECT k, p.position_id, 1, 1, 1, 1 FROM position p, "
-                  "generate_series(%s::int, %s::int) k")
+        insert = (
+            "INSERT INTO checkpoint_token SELECT k, p.position_id, 1, 1, 1, 1 FROM position p, "
+            "generate_series(%s::int, %s::int) k"
+        )
         conn.execute(insert, (1, 100))  # the partition grew past its statistics
         assert conn.execute(stale).fetchall() == [("checkpoint_token",)]
         ledger._refresh_stale_statistics(conn)
@@ -502,4 +593,6 @@ def test_stale_statistics_of_a_partitioned_fact_table_are_refreshed(db_url):
         assert conn.execute(stale).fetchall() == [("checkpoint_token",)]
         ledger._refresh_stale_statistics(conn)
         assert conn.execute(stale).fetchall() == []
-        assert conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'checkpoint_token'").fetchone()[0] == 400_000
+        assert (
+            conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'checkpoint_token'").fetchone()[0] == 400_000
+        )

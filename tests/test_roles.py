@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from convdiv.warehouse import aggregates
 from convdiv.cli import cli
 from convdiv.errors import ConvdivError
+from convdiv.warehouse import aggregates
 from convdiv.warehouse.roles import grant_analyst
 
 
@@ -36,10 +36,16 @@ def _as_role(db_url: str, role: str, sql: str):
 
 def _relations(engine) -> list[str]:
     with engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY 1"  # p: the fact tables
-        )).scalars().all()
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY 1"  # p: the fact tables
+                )
+            )
+            .scalars()
+            .all()
+        )
 
 
 def test_analyst_reads_every_table_and_view(engine, db_url, role):
@@ -109,14 +115,21 @@ def test_cli_grant_analyst(settings, db_url, role):
 def test_login_role_cannot_write_by_privileges_alone(engine, db_url, role):
     """default_transaction_read_only is a convenience a session can switch off; the grants must hold without it."""
     assert grant_analyst(engine, role, login=True).created
-    conninfo = sa.engine.make_url(db_url).set(drivername="postgresql", username=role).render_as_string(
-        hide_password=False)
+    conninfo = (
+        sa.engine.make_url(db_url).set(drivername="postgresql", username=role).render_as_string(hide_password=False)
+    )
     with psycopg.connect(conninfo, options="-c default_transaction_read_only=off", autocommit=True) as conn:
         assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("off",)
         assert conn.execute("SELECT count(*) FROM suite").fetchone() == (0,)
-        for statement in ["INSERT INTO suite (name, source, tokenizer, spec) VALUES ('x', 'local', 't', '{}')",
-                          "UPDATE corpus SET name = 'y'", "DELETE FROM position", "TRUNCATE checkpoint_token",
-                          "CREATE TABLE scratch (x int)", "CREATE SCHEMA scratch",
-                          f'GRANT pg_write_all_data TO "{role}"', f'ALTER ROLE "{role}" CREATEROLE']:
+        for statement in [
+            "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('x', 'local', 't', '{}')",
+            "UPDATE corpus SET name = 'y'",
+            "DELETE FROM position",
+            "TRUNCATE checkpoint_token",
+            "CREATE TABLE scratch (x int)",
+            "CREATE SCHEMA scratch",
+            f'GRANT pg_write_all_data TO "{role}"',
+            f'ALTER ROLE "{role}" CREATEROLE',
+        ]:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)

@@ -20,8 +20,11 @@ from convdiv.testing.cli import CONVDIV_MODULE, run_cli
 
 
 def _postmasters(pgdata: Path) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(attrs=["name", "cmdline"])
-            if p.info["name"] == "postgres" and str(pgdata) in " ".join(p.info["cmdline"] or [])]
+    return [
+        p
+        for p in psutil.process_iter(attrs=["name", "cmdline"])
+        if p.info["name"] == "postgres" and str(pgdata) in " ".join(p.info["cmdline"] or [])
+    ]
 
 
 def _wait(condition, timeout: float = 30) -> bool:
@@ -55,16 +58,23 @@ def test_db_serve_until_sigterm(data_dir):
     assert _wait(lambda: not _postmasters(pgdata))
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CONVDIV_TEST_SERVER"}}
     env["CONVDIV_DATA_DIR"] = str(data_dir)
-    server = subprocess.Popen([*CONVDIV_MODULE, "db", "serve"], env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [*CONVDIV_MODULE, "db", "serve"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = _first_line(server)
         assert url == f"postgresql://postgres@/convdiv?host={pgdata}"
         assert _postmasters(pgdata)
 
         insert = "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('served', 'local', 't', '{}')"
-        put = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-c", insert], capture_output=True, text=True,
-                             timeout=60)
+        put = subprocess.run(
+            ["psql", url, "-v", "ON_ERROR_STOP=1", "-c", insert], capture_output=True, text=True, timeout=60
+        )
         assert put.returncode == 0, put.stderr
         # another convdiv command joins the served server and exits: the server stays up
         status = run_cli(["db", "status"], None, data_dir=data_dir)

@@ -157,8 +157,10 @@ def test_quick_loss_falls_and_the_log_matches_the_checkpoints(quick):
     # Oracle: recompute one logged validation loss from the saved checkpoint and the held-out text.
     tok = load_tokenizer(spec)
     stream = encode_stream(tok, demo_validation_text())
-    starts = [i * (len(stream) - DEMO_QUICK.seq_len) // (DEMO_QUICK.val_sequences - 1)
-              for i in range(DEMO_QUICK.val_sequences)]  # evenly spread windows, as documented
+    starts = [
+        i * (len(stream) - DEMO_QUICK.seq_len) // (DEMO_QUICK.val_sequences - 1)
+        for i in range(DEMO_QUICK.val_sequences)
+    ]  # evenly spread windows, as documented
     val = torch.stack([torch.from_numpy(stream[s : s + DEMO_QUICK.seq_len].astype(np.int64)) for s in starts])
     ref = spec.checkpoints(sizes=spec.sizes[0], seeds=3, steps=32)[0]
     model = load_checkpoint(ref).model
@@ -195,12 +197,24 @@ def test_changed_configuration_is_refused(quick, tmp_path):
 # ---------------------------------------------------------------------------------------------- resume
 
 
-TINY = DemoConfig(name="tiny", vocab_size=300, sizes=(DemoSize(16, 1, 2, 1e-2),), seeds=(5,), max_step=16,
-                  batch_size=4, seq_len=16, train_chars=60_000, val_sequences=2)
+TINY = DemoConfig(
+    name="tiny",
+    vocab_size=300,
+    sizes=(DemoSize(16, 1, 2, 1e-2),),
+    seeds=(5,),
+    max_step=16,
+    batch_size=4,
+    seq_len=16,
+    train_chars=60_000,
+    val_sequences=2,
+)
 
 
 def hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*.safetensors"))}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*.safetensors"))
+    }
 
 
 def test_killed_training_resumes_to_identical_weights(tmp_path):

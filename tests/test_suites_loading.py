@@ -31,8 +31,9 @@ CONVDIV = [sys.executable, "-c", "from convdiv.cli import main; main()"]
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
-    return build_random_suite(tmp_path_factory.mktemp("suite") / "rand", sizes=("xs", "s"), seeds=(1, 2),
-                              steps=(0, 1, 4))
+    return build_random_suite(
+        tmp_path_factory.mktemp("suite") / "rand", sizes=("xs", "s"), seeds=(1, 2), steps=(0, 1, 4)
+    )
 
 
 @pytest.fixture
@@ -145,8 +146,17 @@ def test_missing_tokenizer_folder(suite_root):
 
 def test_cli_check_fails_on_a_corrupt_checkpoint(suite_root):
     env = {**os.environ, "CONVDIV_DATA_DIR": str(suite_root.parent / "data")}
-    run = lambda: subprocess.run([*CONVDIV, "suite", "check", str(suite_root)], env=env, capture_output=True,  # noqa: E731
-                                 text=True, cwd=ROOT, timeout=300)
+
+    def run():
+        return subprocess.run(
+            [*CONVDIV, "suite", "check", str(suite_root)],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
+
     from click.testing import CliRunner
 
     from convdiv.cli import cli
@@ -167,10 +177,21 @@ def test_random_init_pythia_70m_config_loads_through_the_same_path(tmp_path, pyt
     from transformers import AutoTokenizer, GPTNeoXConfig, GPTNeoXForCausalLM
 
     config = GPTNeoXConfig(
-        vocab_size=50304, hidden_size=512, num_hidden_layers=6, num_attention_heads=8, intermediate_size=2048,
-        max_position_embeddings=2048, rotary_pct=0.25, rotary_emb_base=10000, use_parallel_residual=True,
-        hidden_act="gelu", layer_norm_eps=1e-5, initializer_range=0.02, tie_word_embeddings=False,
-        bos_token_id=0, eos_token_id=0,
+        vocab_size=50304,
+        hidden_size=512,
+        num_hidden_layers=6,
+        num_attention_heads=8,
+        intermediate_size=2048,
+        max_position_embeddings=2048,
+        rotary_pct=0.25,
+        rotary_emb_base=10000,
+        use_parallel_residual=True,
+        hidden_act="gelu",
+        layer_norm_eps=1e-5,
+        initializer_range=0.02,
+        tie_word_embeddings=False,
+        bos_token_id=0,
+        eos_token_id=0,
     )
     root = tmp_path / "py70"
     torch.manual_seed(0)

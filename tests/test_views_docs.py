@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from convdiv.warehouse import views
 from convdiv.testing.warehouses import build_curve_warehouse
+from convdiv.warehouse import views
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "sql.md"
 EXAMPLES = re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)

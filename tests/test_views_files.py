@@ -8,32 +8,31 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from convdiv.warehouse import views
 from convdiv.errors import ConvdivError
 from convdiv.testing.warehouses import build_curve_warehouse
-from convdiv.warehouse import aggregates
+from convdiv.warehouse import aggregates, views
 from convdiv.warehouse.schema import MIGRATIONS_DIR
 
 CONTRACT_VIEWS = {
     "token_records": "suite size size_rank seed step checkpoint_id position_id corpus document idx token_id token pos_t "
-                     "pos_prev group_t group_prev frequency log_frequency frequency_bin begin_of_word end_of_word ce "
-                     "entropy kl_uniform kl_unigram",
+    "pos_prev group_t group_prev frequency log_frequency frequency_bin begin_of_word end_of_word ce "
+    "entropy kl_uniform kl_unigram",
     "pair_records": "suite kind comparison_id size_a size_b seed_a seed_b step_a step_b position_id token pos_t "
-                    "pos_prev direction kl ce_a ce_b",
+    "pos_prev direction kl ce_a ce_b",
     "expected_kl": "suite corpus size size_rank step kind n_comparisons n_positions mean_kl sd_kl se_kl ci_low "
-                   "ci_high step_b",
+    "ci_high step_b",
     "reference_kl": "suite corpus size size_rank step n_seeds mean_kl_uniform sd_kl_uniform mean_kl_unigram "
-                    "sd_kl_unigram mean_ce sd_ce mean_entropy",
+    "sd_kl_unigram mean_ce sd_ce mean_entropy",
     "conditional_kl": "suite corpus size size_rank step kind family category n_comparisons n_positions mean_kl sd_kl "
-                      "se_kl ci_low ci_high mean_ce",
+    "se_kl ci_low ci_high mean_ce",
     "relative_divergence": "suite corpus size size_rank step kind family category n_positions mean_kl overall_kl "
-                           "sigma is_outlier",
+    "sigma is_outlier",
     "ce_difference": "suite corpus comparison_id kind size_a size_b seed_a seed_b step_a step_b family category "
-                     "n_positions ce_a ce_b delta_h ce_ratio mean_kl",
+    "n_positions ce_a ce_b delta_h ce_ratio mean_kl",
     "phase_boundaries": "suite corpus size size_rank kind uniform_end_step convergence_min_step unigram_closest_step "
-                        "divergence_peak_step reconvergence_start_step paper_lines presentation_lines",
+    "divergence_peak_step reconvergence_start_step paper_lines presentation_lines",
     "regression_inputs": "suite corpus comparison_id kind size size_rank step position_id kl log_frequency pos_t "
-                         "pos_prev",
+    "pos_prev",
     "token_divergence": "suite corpus size size_rank step kind token_id token occurrences mean_kl mean_ce",
     "context_variance": "suite corpus size size_rank step kind n_positions mean_kl sd_kl",
 }
@@ -57,7 +56,7 @@ def test_every_file_is_one_documented_object_in_dependency_order():
         assert text.startswith(f"-- {obj.name}"), f"{obj.path.name}: header comment must start with the name"
         body = views._strip_comments(text)
         # an object may only use objects created before it
-        later = [n for n in names[i + 1:] if re.search(rf"\b{n}\b", body)]
+        later = [n for n in names[i + 1 :] if re.search(rf"\b{n}\b", body)]
         assert later == [], f"{obj.name} uses later objects {later}"
     # aggregates are tables maintained at publish (migration 0003): nothing needs a REFRESH
     assert [o.name for o in objs if o.kind == "materialized view"] == []
@@ -103,8 +102,10 @@ def test_check_finds_stale_aggregates_and_rebuild_fixes_them(engine):
     with engine.connect() as conn:
         assert conn.execute(query).scalar() == pytest.approx(1.5)
     with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE pair_token SET kl_ab = 2.5 WHERE comparison_id IN (SELECT comparison_id FROM "
-                             "comparison_info WHERE size_a = 'm' AND step_a = 2000)")
+        conn.exec_driver_sql(
+            "UPDATE pair_token SET kl_ab = 2.5 WHERE comparison_id IN (SELECT comparison_id FROM "
+            "comparison_info WHERE size_a = 'm' AND step_a = 2000)"
+        )
         assert conn.execute(query).scalar() == pytest.approx(1.5)  # stale: nothing published
         stale = {c.aggregate for c in aggregates.check(conn) if not c.ok}
         # each level is checked against its inputs: the facts' direct aggregates are stale; what derives from them
@@ -127,14 +128,21 @@ def test_views_document_themselves_from_their_headers(engine):
         described = conn.exec_driver_sql(
             "SELECT obj_description('expected_kl'::regclass, 'pg_class'), "
             "col_description('expected_kl'::regclass, (SELECT attnum FROM pg_attribute "
-            " WHERE attrelid = 'expected_kl'::regclass AND attname = 'mean_kl'))").one()
-        undocumented = conn.exec_driver_sql(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() AND c.relkind = 'v' "
-            "AND obj_description(c.oid, 'pg_class') IS NULL").scalars().all()
+            " WHERE attrelid = 'expected_kl'::regclass AND attname = 'mean_kl'))"
+        ).one()
+        undocumented = (
+            conn.exec_driver_sql(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind = 'v' "
+                "AND obj_description(c.oid, 'pg_class') IS NULL"
+            )
+            .scalars()
+            .all()
+        )
         functions = conn.exec_driver_sql(
             "SELECT count(*) FILTER (WHERE obj_description(p.oid, 'pg_proc') IS NULL), count(*) FROM pg_proc p "
-            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()").one()
+            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()"
+        ).one()
     assert described[0] == header.description
     assert described[1] == header.columns["mean_kl"] == "E[KL], nats"
     assert undocumented == []

@@ -20,8 +20,9 @@ from convdiv.testing import ingest as S
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
 def test_scan_finds_nan_and_inf_per_tensor_in_every_float_dtype(tmp_path, dtype):
-    clean = torch.linspace(-3e4 if dtype == torch.float16 else -1e30, 6e4 if dtype == torch.float16 else 1e30, 101,
-                           dtype=torch.float64).to(dtype)
+    clean = torch.linspace(
+        -3e4 if dtype == torch.float16 else -1e30, 6e4 if dtype == torch.float16 else 1e30, 101, dtype=torch.float64
+    ).to(dtype)
     assert torch.isfinite(clean).all()
     bad = clean.clone()
     bad[[3, 50]] = float("nan")

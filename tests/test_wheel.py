@@ -14,8 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_wheel_installs_and_creates_its_schema(tmp_path, empty_db_url):
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT),
-                    "-w", str(dist)], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT), "-w", str(dist)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     wheel = next(dist.glob("convdiv-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("convdiv/warehouse/migrations/versions/") and n.endswith(".py") for n in names)
@@ -23,8 +27,12 @@ def test_wheel_installs_and_creates_its_schema(tmp_path, empty_db_url):
     assert "convdiv/warehouse/analytics/060_maintain_aggregates.sql" in names
     # installed into its own folder, which comes first on sys.path: the editable checkout is out of the way
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     script = (
         "import sys, convdiv\n"
         f"assert convdiv.__file__.startswith({str(target)!r}), convdiv.__file__\n"
@@ -36,9 +44,14 @@ def test_wheel_installs_and_creates_its_schema(tmp_path, empty_db_url):
         "with e.connect() as c:\n"
         "    print(c.exec_driver_sql('SELECT count(*) FROM expected_kl').scalar())\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(target), "DATABASE_URL": empty_db_url,
-           "CONVDIV_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path,
-                          timeout=600)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(target),
+        "DATABASE_URL": empty_db_url,
+        "CONVDIV_DATA_DIR": str(tmp_path / "data"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "0"

@@ -28,7 +28,11 @@ import numpy as np
 import pandas as pd
 
 from convdiv.analysis.regression import (
-    MOMENT_COLUMNS, _design, _moments_design, _prepare_moments, term_names,
+    MOMENT_COLUMNS,
+    _design,
+    _moments_design,
+    _prepare_moments,
+    term_names,
 )
 
 DEFAULT_REPLICATES = 200
@@ -49,8 +53,9 @@ def seed_counts(seeds: Sequence[int], replicates: int = DEFAULT_REPLICATES, rng_
     return out[:replicates]
 
 
-def comparison_weights(counts: np.ndarray, seeds: Sequence[int], seed_a: Iterable[int],
-                       seed_b: Iterable[int]) -> np.ndarray:
+def comparison_weights(
+    counts: np.ndarray, seeds: Sequence[int], seed_a: Iterable[int], seed_b: Iterable[int]
+) -> np.ndarray:
     """(replicates x comparisons) weights: c_a * c_b for a seed pair, c_a for a comparison within one run."""
     index = {int(s): i for i, s in enumerate(seeds)}
     ia = np.array([index[int(s)] for s in seed_a], dtype=np.int64)
@@ -81,15 +86,19 @@ def _group_sums(weights: np.ndarray, values: np.ndarray, starts: np.ndarray, chu
     num = np.empty((weights.shape[0], len(starts)))
     den = np.empty_like(num)
     for b in range(0, weights.shape[0], chunk):  # chunks of replicates bound the (replicates x rows) temporaries
-        w = weights[b:b + chunk]
-        num[b:b + chunk] = np.add.reduceat(w * values, starts, axis=1)
-        den[b:b + chunk] = np.add.reduceat(w, starts, axis=1)
+        w = weights[b : b + chunk]
+        num[b : b + chunk] = np.add.reduceat(w * values, starts, axis=1)
+        den[b : b + chunk] = np.add.reduceat(w, starts, axis=1)
     return num, den
 
 
-def expected_kl_intervals(pairs: pd.DataFrame, keys: Sequence[str] = ("kind", "size", "step"),
-                          replicates: int = DEFAULT_REPLICATES, level: float = 0.95,
-                          rng_seed: int = 0) -> pd.DataFrame:
+def expected_kl_intervals(
+    pairs: pd.DataFrame,
+    keys: Sequence[str] = ("kind", "size", "step"),
+    replicates: int = DEFAULT_REPLICATES,
+    level: float = 0.95,
+    rng_seed: int = 0,
+) -> pd.DataFrame:
     """Bootstrap intervals of E[KL] and of sigma per category.
 
     ``pairs``: one row per (comparison, category) with ``keys``, seed_a, seed_b, comparison_id, family,
@@ -100,8 +109,20 @@ def expected_kl_intervals(pairs: pd.DataFrame, keys: Sequence[str] = ("kind", "s
     sigma_excludes_1 and n_seeds. Groups with fewer than MIN_SEEDS seeds get NaN intervals.
     """
     keys = list(keys)
-    cols = [*keys, "family", "category", "mean_kl", "boot_low", "boot_high", "sigma", "sigma_per_pair", "sigma_low",
-            "sigma_high", "n_seeds", "sigma_excludes_1"]
+    cols = [
+        *keys,
+        "family",
+        "category",
+        "mean_kl",
+        "boot_low",
+        "boot_high",
+        "sigma",
+        "sigma_per_pair",
+        "sigma_low",
+        "sigma_high",
+        "n_seeds",
+        "sigma_excludes_1",
+    ]
     allrows = pairs[pairs["family"] == "all"]
     if allrows.empty:
         return pd.DataFrame(columns=cols)
@@ -121,23 +142,28 @@ def expected_kl_intervals(pairs: pd.DataFrame, keys: Sequence[str] = ("kind", "s
         starts = np.flatnonzero(np.r_[True, np.diff(comps["_g"].to_numpy()) != 0])
         num, den = _group_sums(weights, overall, starts)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rep_all = num / den                                   # replicates x groups
+            rep_all = num / den  # replicates x groups
         lo, hi = _percentiles(rep_all, level)
     else:
         rep_all = None
         lo = hi = np.full(len(groups), np.nan)
     groups["boot_low"] = np.where(ok, lo, np.nan)
     groups["boot_high"] = np.where(ok, hi, np.nan)
-    out = [groups.assign(family="all", category="all", sigma=np.nan, sigma_per_pair=np.nan, sigma_low=np.nan,
-                         sigma_high=np.nan)]
+    out = [
+        groups.assign(
+            family="all", category="all", sigma=np.nan, sigma_per_pair=np.nan, sigma_low=np.nan, sigma_high=np.nan
+        )
+    ]
 
     cats = pairs[pairs["family"] != "all"]
     index = pd.Series(np.arange(len(comps)), index=comps["comparison_id"])
     cats = cats[cats["comparison_id"].isin(index.index)]
     if not cats.empty:
         cats = cats.assign(_c=index.loc[cats["comparison_id"]].to_numpy())
-        cats = cats.assign(_g=comps["_g"].to_numpy()[cats["_c"].to_numpy()],
-                           _ratio=cats["mean_kl"].to_numpy(float) / overall[cats["_c"].to_numpy()])
+        cats = cats.assign(
+            _g=comps["_g"].to_numpy()[cats["_c"].to_numpy()],
+            _ratio=cats["mean_kl"].to_numpy(float) / overall[cats["_c"].to_numpy()],
+        )
         cats = cats.sort_values(["_g", "family", "category", "_c"]).reset_index(drop=True)
         seg = cats.groupby(["_g", "family", "category"], sort=False)
         segs = seg.agg(mean_kl=("mean_kl", "mean"), sigma_per_pair=("_ratio", "mean")).reset_index()
@@ -173,9 +199,14 @@ def _design_for(moments: pd.DataFrame, size_order: Sequence[str] | None):
     return df, D_all, d_names, row, varies
 
 
-def regression_intervals(moments: pd.DataFrame, size_order: Sequence[str] | None = None, by: str = "step",
-                         replicates: int = DEFAULT_REPLICATES, level: float = 0.95,
-                         rng_seed: int = 0) -> pd.DataFrame:
+def regression_intervals(
+    moments: pd.DataFrame,
+    size_order: Sequence[str] | None = None,
+    by: str = "step",
+    replicates: int = DEFAULT_REPLICATES,
+    level: float = 0.95,
+    rng_seed: int = 0,
+) -> pd.DataFrame:
     """Bootstrap percentile intervals of every regression coefficient per step.
 
     ``moments``: the regression's sufficient statistics per (comparison, size, POS(t), POS(t-1)) with columns
@@ -241,10 +272,19 @@ def regression_intervals(moments: pd.DataFrame, size_order: Sequence[str] | None
             # a level without rows in this step (or a draw): pinv, as the point fit does
             est = np.einsum("bij,bj->bi", np.linalg.pinv(rep_xtx, hermitian=True), rep_xty)
         lo, hi = _percentiles(est, level)
-        out.extend({by: value, "term": t, "boot_low": float(lo[j]), "boot_high": float(hi[j]),
-                    "n_seeds": n_seeds} for j, t in enumerate(terms))
+        out.extend(
+            {by: value, "term": t, "boot_low": float(lo[j]), "boot_high": float(hi[j]), "n_seeds": n_seeds}
+            for j, t in enumerate(terms)
+        )
     return pd.DataFrame(out, columns=cols)
 
 
-__all__ = ["DEFAULT_REPLICATES", "MIN_SEEDS", "MOMENT_COLUMNS", "comparison_weights", "expected_kl_intervals",
-           "regression_intervals", "seed_counts"]
+__all__ = [
+    "DEFAULT_REPLICATES",
+    "MIN_SEEDS",
+    "MOMENT_COLUMNS",
+    "comparison_weights",
+    "expected_kl_intervals",
+    "regression_intervals",
+    "seed_counts",
+]

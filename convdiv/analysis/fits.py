@@ -25,7 +25,16 @@ import pandas as pd
 import statsmodels.api as sm
 
 FIT_COLUMNS = (
-    "alpha", "alpha_low", "alpha_high", "alpha_se", "b", "b_low", "b_high", "r2", "n", "note",
+    "alpha",
+    "alpha_low",
+    "alpha_high",
+    "alpha_se",
+    "b",
+    "b_low",
+    "b_high",
+    "r2",
+    "n",
+    "note",
 )
 
 
@@ -104,7 +113,12 @@ def fit_categories(
 
 
 NECESSITY_COLUMNS = (
-    "n_points", "kl_threshold", "dh_threshold", "n_low_kl", "n_small_dh", "share_low_kl_with_small_dh",
+    "n_points",
+    "kl_threshold",
+    "dh_threshold",
+    "n_low_kl",
+    "n_small_dh",
+    "share_low_kl_with_small_dh",
     "share_small_dh_with_low_kl",
 )
 
@@ -139,9 +153,14 @@ def necessary_condition(
     d["_low"] = d["_kl"] <= d["_kl_t"]
     d["_small"] = d["_dh"] <= d["_dh_t"]
     d["_both"] = d["_low"] & d["_small"]
-    g = d.groupby(list(by), sort=True).agg(n_points=("_kl", "size"), kl_threshold=("_kl_t", "first"),
-                                           dh_threshold=("_dh_t", "first"), n_low_kl=("_low", "sum"),
-                                           n_small_dh=("_small", "sum"), n_both=("_both", "sum"))
+    g = d.groupby(list(by), sort=True).agg(
+        n_points=("_kl", "size"),
+        kl_threshold=("_kl_t", "first"),
+        dh_threshold=("_dh_t", "first"),
+        n_low_kl=("_low", "sum"),
+        n_small_dh=("_small", "sum"),
+        n_both=("_both", "sum"),
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         g["share_low_kl_with_small_dh"] = np.where(g["n_low_kl"] > 0, g["n_both"] / g["n_low_kl"], np.nan)
         g["share_small_dh_with_low_kl"] = np.where(g["n_small_dh"] > 0, g["n_both"] / g["n_small_dh"], np.nan)

@@ -14,7 +14,7 @@ says why in words for the report.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 PHASE_NAMES = ("uniform", "sharp convergence", "sharp divergence", "slow reconvergence")
 PRESENTATION_PHASE_NAMES = ("uniform", "functional universality", "unigram transition", "contextual learning")
@@ -48,12 +48,14 @@ def paper_spans(row: Mapping) -> list[tuple[str, int, int]]:
     uniform_end = _step(row, "uniform_end_step")
     conv_min = _step(row, "convergence_min_step")
     peak = _step(row, "divergence_peak_step")
-    return _keep([
-        ("uniform", _step(row, "first_step"), uniform_end),
-        ("sharp convergence", uniform_end, conv_min),
-        ("sharp divergence", conv_min if conv_min is not None else uniform_end, peak),
-        ("slow reconvergence", _step(row, "reconvergence_start_step"), _step(row, "last_step")),
-    ])
+    return _keep(
+        [
+            ("uniform", _step(row, "first_step"), uniform_end),
+            ("sharp convergence", uniform_end, conv_min),
+            ("sharp divergence", conv_min if conv_min is not None else uniform_end, peak),
+            ("slow reconvergence", _step(row, "reconvergence_start_step"), _step(row, "last_step")),
+        ]
+    )
 
 
 def presentation_spans(row: Mapping) -> list[tuple[str, int, int]]:
@@ -63,12 +65,14 @@ def presentation_spans(row: Mapping) -> list[tuple[str, int, int]]:
     uniform_end = _step(row, "uniform_end_step")
     rise_start = _step(row, "sharp_rise_start_step")
     rise_end = _step(row, "sharp_rise_end_step")
-    return _keep([
-        ("uniform", _step(row, "first_step"), uniform_end),
-        ("functional universality", uniform_end, rise_start),
-        ("unigram transition", rise_start, rise_end),
-        ("contextual learning", rise_end, _step(row, "last_step")),
-    ])
+    return _keep(
+        [
+            ("uniform", _step(row, "first_step"), uniform_end),
+            ("functional universality", uniform_end, rise_start),
+            ("unigram transition", rise_start, rise_end),
+            ("contextual learning", rise_end, _step(row, "last_step")),
+        ]
+    )
 
 
 def missing_reasons(row: Mapping) -> list[str]:
@@ -77,14 +81,21 @@ def missing_reasons(row: Mapping) -> list[str]:
     if "uniform_end_step" in row and _step(row, "uniform_end_step") is None:
         reasons.append("no uniform end: KL to uniform is flat or missing, so the uniform phase cannot be bounded")
     if "convergence_min_step" in row and _step(row, "convergence_min_step") is None:
-        reasons.append("no convergence minimum: E[KL] never dips below its value at the end of the uniform phase "
-                       "before its peak (no sharp convergence)")
+        reasons.append(
+            "no convergence minimum: E[KL] never dips below its value at the end of the uniform phase "
+            "before its peak (no sharp convergence)"
+        )
     if "divergence_peak_step" in row and _step(row, "divergence_peak_step") is None:
         reasons.append("no divergence peak: E[KL] does not rise after the uniform phase")
-    if "reconvergence_start_step" in row and _step(row, "reconvergence_start_step") is None \
-            and _step(row, "divergence_peak_step") is not None:
+    if (
+        "reconvergence_start_step" in row
+        and _step(row, "reconvergence_start_step") is None
+        and _step(row, "divergence_peak_step") is not None
+    ):
         reasons.append("no slow reconvergence: E[KL] is still at its highest at the last ingested step")
     if "sharp_rise_start_step" in row and _step(row, "sharp_rise_start_step") is None:
-        reasons.append("no sharp rise of E[KL] after the uniform phase: the presentation's unigram transition "
-                       "and contextual learning cannot be placed")
+        reasons.append(
+            "no sharp rise of E[KL] after the uniform phase: the presentation's unigram transition "
+            "and contextual learning cannot be placed"
+        )
     return reasons

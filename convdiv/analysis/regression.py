@@ -25,8 +25,8 @@ equal those of the row-level OLS too (no sampling, no approximation beyond float
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,8 @@ _TERM = re.compile(r"^C\((\w+),.*\)\[T\.(.*)\]$", re.S)
 class RegressionFit:
     """One step's fit. ``coefficients``: term, factor, level, estimate, se, t, p, ci_low, ci_high."""
 
-    n: int                      # rows (comparison x position) the fit stands for
-    n_cells: int                # rows of the aggregated design matrix actually passed to statsmodels
+    n: int  # rows (comparison x position) the fit stands for
+    n_cells: int  # rows of the aggregated design matrix actually passed to statsmodels
     n_params: int
     rank: int
     r2: float
@@ -135,8 +135,9 @@ def _design(df: pd.DataFrame, formula: str) -> tuple[np.ndarray, list[str]]:
     return X, list(model.exog_names)
 
 
-def _solve(X: np.ndarray, names: list[str], df: pd.DataFrame, references: dict[str, str], notes: list[str],
-           level: float) -> RegressionFit:
+def _solve(
+    X: np.ndarray, names: list[str], df: pd.DataFrame, references: dict[str, str], notes: list[str], level: float
+) -> RegressionFit:
     # The solve uses the normal equations of the weighted cells (X'NX is p x p, ~100 x 100): at paper scale
     # statsmodels' SVD of the cells x p matrix took ~1.4 s per step on 2 cores, the p x p solve milliseconds.
     # pinv (symmetric) handles rank deficiency as statsmodels' default does.
@@ -154,7 +155,8 @@ def _solve(X: np.ndarray, names: list[str], df: pd.DataFrame, references: dict[s
     sst = w_total + float(np.sum(w * (y - ybar) ** 2))
     method = (
         f"exact OLS on an aggregated design matrix ({int(n_total):,} rows in {len(df):,} cells)"
-        if len(df) < n_total else f"OLS on {int(n_total):,} rows"
+        if len(df) < n_total
+        else f"OLS on {int(n_total):,} rows"
     )
     return _finish(names, xtwx, xtwx_inv, est, sse, sst, n_total, len(df), references, notes, level, method)
 
@@ -181,9 +183,20 @@ def term_names(names: Sequence[str]) -> list[str]:
     return [f"{f}[{l}]" if l else f for f, l in zip(*term_parts(names))]
 
 
-def _finish(names: list[str], xtx: np.ndarray, xtx_inv: np.ndarray, est: np.ndarray, sse: float, sst: float,
-            n_total: float, n_cells: int, references: dict[str, str], notes: list[str], level: float,
-            method: str) -> RegressionFit:
+def _finish(
+    names: list[str],
+    xtx: np.ndarray,
+    xtx_inv: np.ndarray,
+    est: np.ndarray,
+    sse: float,
+    sst: float,
+    n_total: float,
+    n_cells: int,
+    references: dict[str, str],
+    notes: list[str],
+    level: float,
+    method: str,
+) -> RegressionFit:
     """Standard errors, t, p, intervals and R^2 from the normal equations' pieces."""
     p = len(names)
     rank = int(np.linalg.matrix_rank(xtx, hermitian=True))
@@ -201,22 +214,33 @@ def _finish(names: list[str], xtx: np.ndarray, xtx_inv: np.ndarray, est: np.ndar
         notes.append(f"design is rank deficient ({rank} < {p} parameters): some levels are confounded")
 
     factors, levels_ = term_parts(names)
-    coefs = pd.DataFrame({
-        "term": [f"{f}[{l}]" if l else f for f, l in zip(factors, levels_)],
-        "factor": factors,
-        "level": levels_,
-        "estimate": est,
-        "se": se,
-        "t": tval,
-        "p": pval,
-        "ci_low": est - q * se,
-        "ci_high": est + q * se,
-    })
+    coefs = pd.DataFrame(
+        {
+            "term": [f"{f}[{l}]" if l else f for f, l in zip(factors, levels_)],
+            "factor": factors,
+            "level": levels_,
+            "estimate": est,
+            "se": se,
+            "t": tval,
+            "p": pval,
+            "ci_low": est - q * se,
+            "ci_high": est + q * se,
+        }
+    )
     r2 = 1 - sse / sst if sst > 0 else float("nan")
     adj = 1 - (1 - r2) * (n_total - 1) / df_resid if sst > 0 else float("nan")
     return RegressionFit(
-        n=int(n_total), n_cells=n_cells, n_params=p, rank=rank, r2=float(r2), adj_r2=float(adj),
-        sigma=float(np.sqrt(scale)), references=references, coefficients=coefs, method=method, notes=notes,
+        n=int(n_total),
+        n_cells=n_cells,
+        n_params=p,
+        rank=rank,
+        r2=float(r2),
+        adj_r2=float(adj),
+        sigma=float(np.sqrt(scale)),
+        references=references,
+        coefficients=coefs,
+        method=method,
+        notes=notes,
     )
 
 
@@ -266,8 +290,10 @@ def fit_steps(
     for value, g in df.groupby(by, sort=True):
         X = X_all[row.loc[pd.MultiIndex.from_frame(g[keys])].to_numpy()]
         local = levels_per_step.loc[value] if levels_per_step is not None else None
-        local_ok = local is None or (all(local[f] == levels_all[f] for f in factors) and (
-            "log_frequency" not in names or local["log_frequency"] > 1))
+        local_ok = local is None or (
+            all(local[f] == levels_all[f] for f in factors)
+            and ("log_frequency" not in names or local["log_frequency"] > 1)
+        )
         try:
             if local_ok:
                 fit = _solve(X, names, g, references, notes, level)
@@ -292,8 +318,11 @@ def with_log10(coefficients: pd.DataFrame) -> pd.DataFrame:
     lf = coefficients[coefficients["factor"] == "log_frequency"]
     if lf.empty:
         return coefficients
-    scaled = lf.assign(term="log10_frequency", factor="log10_frequency",
-                       **{c: lf[c] * LN10 for c in ("estimate", "se", "ci_low", "ci_high") if c in lf})
+    scaled = lf.assign(
+        term="log10_frequency",
+        factor="log10_frequency",
+        **{c: lf[c] * LN10 for c in ("estimate", "se", "ci_low", "ci_high") if c in lf},
+    )
     for c in ("boot_low", "boot_high"):
         if c in lf:
             scaled[c] = lf[c] * LN10
@@ -332,8 +361,15 @@ def _moments_design(df: pd.DataFrame, size_order: Sequence[str] | None):
     return formula, references, notes, varies
 
 
-def _solve_moments(df: pd.DataFrame, D: np.ndarray, d_names: list[str], varies: bool,
-                   references: dict[str, str], notes: list[str], level: float) -> RegressionFit:
+def _solve_moments(
+    df: pd.DataFrame,
+    D: np.ndarray,
+    d_names: list[str],
+    varies: bool,
+    references: dict[str, str],
+    notes: list[str],
+    level: float,
+) -> RegressionFit:
     n = df["n"].to_numpy()
     xtx_d = D.T @ (D * n[:, None])
     xty_d = D.T @ df["sum_kl"].to_numpy()
@@ -357,8 +393,10 @@ def _solve_moments(df: pd.DataFrame, D: np.ndarray, d_names: list[str], varies: 
     n_total = float(n.sum())
     sse = yty - 2 * float(est @ xty) + float(est @ xtx @ est)
     sst = yty - float(df["sum_kl"].sum()) ** 2 / n_total
-    method = (f"exact OLS from sufficient statistics (X'X, X'y) of {int(n_total):,} rows in {len(df):,} "
-              "(size, POS(t), POS(t-1)) groups")
+    method = (
+        f"exact OLS from sufficient statistics (X'X, X'y) of {int(n_total):,} rows in {len(df):,} "
+        "(size, POS(t), POS(t-1)) groups"
+    )
     return _finish(names, xtx, xtx_inv, est, sse, sst, n_total, len(df), references, notes, level, method)
 
 
@@ -381,8 +419,9 @@ def fit_moments(moments: pd.DataFrame, size_order: Sequence[str] | None = None, 
     return _solve_moments(df, D, d_names, varies, references, notes, level)
 
 
-def fit_moments_steps(moments: pd.DataFrame, size_order: Sequence[str] | None = None, by: str = "step",
-                      level: float = 0.95) -> dict:
+def fit_moments_steps(
+    moments: pd.DataFrame, size_order: Sequence[str] | None = None, by: str = "step", level: float = 0.95
+) -> dict:
     """:func:`fit_moments` per step with one formula design for all steps (as :func:`fit_steps` does for cells).
 
     A step missing a level of a factor, or without log-frequency variation, gets its own design.

@@ -19,21 +19,40 @@ from convdiv.config import Settings
 from convdiv.errors import ConvdivError
 from convdiv.warehouse import queries
 
-
 # Warehouse.suites(): the suite_summary view, as the API has always shown it.
-SUITES = ("SELECT suite_id, suite, source, tokenizer, sizes, seeds, steps, n_checkpoints, corpora, created_at "
-          "FROM suite_summary ORDER BY suite")
+SUITES = (
+    "SELECT suite_id, suite, source, tokenizer, sizes, seeds, steps, n_checkpoints, corpora, created_at "
+    "FROM suite_summary ORDER BY suite"
+)
 
 # The analysis views of docs/sql.md ("## Views"); tests/test_api.py checks this list against that page.
 DOCUMENTED_VIEWS: tuple[str, ...] = (
-    "token_records", "pair_records", "expected_kl", "reference_kl", "conditional_kl", "relative_divergence",
-    "ce_difference", "phase_boundaries", "regression_inputs", "regression_cells", "regression_moments",
-    "token_divergence", "context_variance", "position_kl", "comparison_kl", "comparison_moments", "suite_summary",
-    "corpus_summary", "checkpoint_coverage", "ingest_coverage", "ingest_provenance", "example_tokens",
+    "token_records",
+    "pair_records",
+    "expected_kl",
+    "reference_kl",
+    "conditional_kl",
+    "relative_divergence",
+    "ce_difference",
+    "phase_boundaries",
+    "regression_inputs",
+    "regression_cells",
+    "regression_moments",
+    "token_divergence",
+    "context_variance",
+    "position_kl",
+    "comparison_kl",
+    "comparison_moments",
+    "suite_summary",
+    "corpus_summary",
+    "checkpoint_coverage",
+    "ingest_coverage",
+    "ingest_provenance",
+    "example_tokens",
 )
 
 
-def connect(url: str | None = None, data_dir: str | Path | None = None) -> "Warehouse":
+def connect(url: str | None = None, data_dir: str | Path | None = None) -> Warehouse:
     """Open the warehouse: ``url`` (any PostgreSQL URL, ``postgresql://`` or ``postgresql+psycopg://``), else
     ``DATABASE_URL``, else the embedded server under ``data_dir`` (or ``CONVDIV_DATA_DIR``, or the default data
     dir), which stays up until ``close()`` (or the end of a ``with`` block, or of the process).
@@ -101,7 +120,7 @@ class Warehouse:
         """Dispose of the connections and release the embedded server (idempotent)."""
         self._finalizer()
 
-    def __enter__(self) -> "Warehouse":
+    def __enter__(self) -> Warehouse:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -123,13 +142,15 @@ class Warehouse:
             with self._connect() as conn:
                 cols = list(conn.exec_driver_sql(queries.WAREHOUSE["relation_columns"], {"name": name}).scalars())
             if not cols:
-                raise ConvdivError(f"no view or table named {name!r} in the warehouse; documented views: "
-                                   f"{', '.join(DOCUMENTED_VIEWS)}")
+                raise ConvdivError(
+                    f"no view or table named {name!r} in the warehouse; documented views: {', '.join(DOCUMENTED_VIEWS)}"
+                )
             self._columns[name] = cols
         return self._columns[name]
 
-    def view(self, name: str, *, columns: Iterable[str] | None = None, limit: int | None = None,
-             **filters: Any) -> pd.DataFrame:
+    def view(
+        self, name: str, *, columns: Iterable[str] | None = None, limit: int | None = None, **filters: Any
+    ) -> pd.DataFrame:
         """Rows of view ``name`` as a DataFrame, filtered in SQL by equality on its columns.
 
         A filter value may be a scalar (``kind="seed_pair"``), a list/tuple/set of values (``step=[16, 256]``,
@@ -196,7 +217,8 @@ class Warehouse:
 
 def _is_collection(value: Any) -> bool:
     return isinstance(value, (list, tuple, set, frozenset, range)) or (
-        hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1)
+        hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1
+    )
 
 
 def _plain(value: Any) -> Any:

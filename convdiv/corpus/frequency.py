@@ -30,8 +30,8 @@ integers (in SQL ``length(c::text) - 1``), not as ``floor(log10(c))`` in floatin
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -93,7 +93,7 @@ def frequency_bin_label(count: int) -> str:
     if count == 0:
         return "0"
     k = len(str(count)) - 1  # exact decade on integers; floor(log10) in floats errs near powers of ten
-    return f"[{10**k},{10**(k + 1)})"
+    return f"[{10**k},{10 ** (k + 1)})"
 
 
 def counts_sha256(counts: np.ndarray) -> str:

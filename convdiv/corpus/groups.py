@@ -34,12 +34,18 @@ PTB_GROUP: dict[str, str] = {tag: group for group, tags in _PTB.items() for tag 
 
 # Universal POS -> group, only for tags outside the PTB table.
 UPOS_GROUP: dict[str, str] = {
-    "NOUN": "noun", "PROPN": "noun",
+    "NOUN": "noun",
+    "PROPN": "noun",
     "VERB": "verb",
     "ADJ": "adjective",
     "ADV": "adverb",
-    "ADP": "function", "AUX": "function", "CCONJ": "function", "SCONJ": "function", "DET": "function",
-    "PART": "function", "PRON": "function",
+    "ADP": "function",
+    "AUX": "function",
+    "CCONJ": "function",
+    "SCONJ": "function",
+    "DET": "function",
+    "PART": "function",
+    "PRON": "function",
     "PUNCT": "punctuation",
     "NUM": "number",
 }

@@ -39,24 +39,60 @@ import sqlalchemy as sa
 
 from convdiv import progress
 from convdiv.corpus import frequency as freq
-from convdiv.warehouse import locks, partitions, queries
-from convdiv.warehouse.engine import libpq_conninfo
 from convdiv.corpus.positions import PositionTable, build_positions
-from convdiv.corpus.tagging import (BATCH_CHARS, TagVocab, Words, chunk_spans, load_tagger, mask_spans,
-                                    resolve_model, tag_documents)
+from convdiv.corpus.tagging import (
+    BATCH_CHARS,
+    TagVocab,
+    Words,
+    chunk_spans,
+    load_tagger,
+    mask_spans,
+    resolve_model,
+    tag_documents,
+)
 from convdiv.corpus.tokens import load_tokenizer, token_texts, tokenize_documents
 from convdiv.errors import ConvdivError
 from convdiv.vocab import tokenizer_fingerprint
+from convdiv.warehouse import locks, partitions, queries
+from convdiv.warehouse.engine import libpq_conninfo
 
 # Bump when the rows produced for the same inputs change (alignment rules, columns), so re-adds are not no-ops.
 CORPUS_FORMAT = 1
 Q = queries.beside(__file__)
 COPY_CHUNK_ROWS = 200_000
 
-POSITION_COLUMNS = ("corpus_id", "document", "idx", "context_token_id", "target_token_id", "pos_t", "pos_prev",
-                    "upos_t", "upos_prev", "group_t", "group_prev", "begin_of_word", "end_of_word", "frequency")
-POSITION_TYPES = ("int2", "int4", "int4", "int4", "int4", "text", "text", "text", "text", "text", "text", "bool", "bool",
-                  "int8")
+POSITION_COLUMNS = (
+    "corpus_id",
+    "document",
+    "idx",
+    "context_token_id",
+    "target_token_id",
+    "pos_t",
+    "pos_prev",
+    "upos_t",
+    "upos_prev",
+    "group_t",
+    "group_prev",
+    "begin_of_word",
+    "end_of_word",
+    "frequency",
+)
+POSITION_TYPES = (
+    "int2",
+    "int4",
+    "int4",
+    "int4",
+    "int4",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "bool",
+    "bool",
+    "int8",
+)
 TEXT_CODE_COLUMNS = ("pos_t", "pos_prev", "upos_t", "upos_prev", "group_t", "group_prev")
 # Progress granularity: documents are tokenised and tagged in slices of about 1/PROGRESS_SLICES of the corpus
 # (never below a few tagger batches, so spaCy's batching stays as efficient as in one call).
@@ -71,8 +107,8 @@ class CorpusInfo:
     n_documents: int
     n_positions: int
     created: bool
-    replaced: bool = False     # an older corpus of that name was deleted first
-    facts_removed: int = 0     # fact rows on the old positions that went with it
+    replaced: bool = False  # an older corpus of that name was deleted first
+    facts_removed: int = 0  # fact rows on the old positions that went with it
 
 
 def add_corpus(
@@ -113,8 +149,15 @@ def add_corpus(
     if frequency_counts is not None:
         frequency_counts = freq.validate_counts(frequency_counts, vocab_size, frequency_label or "frequency counts")
     # What the content hash depends on, known without tokenising (see the module docstring).
-    inputs = {"format": CORPUS_FORMAT, "tokenizer_sha256": tokenizer_sha, "bos": bos, "eos": eos,
-              "spacy_model": model_name, "spacy_version": model_version, "alpha": alpha}
+    inputs = {
+        "format": CORPUS_FORMAT,
+        "tokenizer_sha256": tokenizer_sha,
+        "bos": bos,
+        "eos": eos,
+        "spacy_model": model_name,
+        "spacy_version": model_version,
+        "alpha": alpha,
+    }
     documents_sha = _content_hash(inputs, documents)
     frequency_input = _frequency_input(frequency_counts, frequency_documents)
     early = _compare_existing(engine, name, documents_sha, frequency_input, replace)
@@ -127,16 +170,24 @@ def add_corpus(
         counts = frequency_counts
         frequency_source = frequency_label or "counts array"
     elif frequency_documents is not None:
-        counts = freq.count_tokens((d.ids for d in tokenize_documents(tok, frequency_documents, bos=bos, eos=eos)),
-                                   vocab_size)
+        counts = freq.count_tokens(
+            (d.ids for d in tokenize_documents(tok, frequency_documents, bos=bos, eos=eos)), vocab_size
+        )
         frequency_source = frequency_label or "frequency corpus"
     else:
         counts = freq.count_tokens((d.ids for d in docs), vocab_size)
         frequency_source = "self"
 
-    settings = {"format": CORPUS_FORMAT, "tokenizer_sha256": tokenizer_sha, "bos": bos, "eos": eos,
-                "spacy_model": model_name, "spacy_version": model_version, "alpha": alpha,
-                "frequency_sha256": freq.counts_sha256(counts)}
+    settings = {
+        "format": CORPUS_FORMAT,
+        "tokenizer_sha256": tokenizer_sha,
+        "bos": bos,
+        "eos": eos,
+        "spacy_model": model_name,
+        "spacy_version": model_version,
+        "alpha": alpha,
+        "frequency_sha256": freq.counts_sha256(counts),
+    }
     content_sha = _content_hash(settings, documents)
 
     existing = _find(engine, name)
@@ -144,14 +195,18 @@ def add_corpus(
         if existing.content_sha256 == content_sha:
             return CorpusInfo(existing.corpus_id, name, existing.n_documents, existing.n_positions, created=False)
         if not replace:
-            raise ConvdivError(f"corpus {name!r} already exists with different content; "
-                               f"use --replace to replace it (its facts will be deleted)")
+            raise ConvdivError(
+                f"corpus {name!r} already exists with different content; "
+                f"use --replace to replace it (its facts will be deleted)"
+            )
 
     # Tagging is the slow part: done only when the corpus will be written.
     nlp = load_tagger(model_name)
     tags = TagVocab()
-    masked = [mask_spans(text, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
-              for text, d in zip(documents, docs)]
+    masked = [
+        mask_spans(text, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
+        for text, d in zip(documents, docs)
+    ]
     words = _tag(nlp, masked, tags, what=f"corpus add {name}: tag")
     table = build_positions(documents, docs, words, tags, counts)
     logq = freq.unigram_logprob(counts, alpha)
@@ -159,7 +214,9 @@ def add_corpus(
 
     row = {
         "name": name,
-        "tokenizer": str(Path(tokenizer).expanduser().resolve()) if Path(tokenizer).expanduser().exists() else tokenizer,
+        "tokenizer": str(Path(tokenizer).expanduser().resolve())
+        if Path(tokenizer).expanduser().exists()
+        else tokenizer,
         "tokenizer_sha256": tokenizer_sha,
         "vocab_size": vocab_size,
         "content_sha256": content_sha,
@@ -167,9 +224,18 @@ def add_corpus(
         "n_positions": len(table),
         "spacy_model": f"{model_name} {model_version}".strip(),
         "frequency_source": frequency_source,
-        "options": json.dumps({**(options or {}), "bos": bos, "eos": eos, "unigram_alpha": alpha,
-                               "source": source, "format": CORPUS_FORMAT, "documents_sha256": documents_sha,
-                               "frequency_input": frequency_input}),
+        "options": json.dumps(
+            {
+                **(options or {}),
+                "bos": bos,
+                "eos": eos,
+                "unigram_alpha": alpha,
+                "source": source,
+                "format": CORPUS_FORMAT,
+                "documents_sha256": documents_sha,
+                "frequency_input": frequency_input,
+            }
+        ),
     }
     with _bounded_transaction(engine, f"corpus add {name!r}") as conn:
         conn.exec_driver_sql(Q["lock_corpus_name"], {"name": name})
@@ -192,8 +258,15 @@ def add_corpus(
         partitions.attach(conn, corpus_id)
         if current is not None:  # last: its ACCESS EXCLUSIVE lock on the fact tables is held until COMMIT
             partitions.drop(conn, current.corpus_id)
-    return CorpusInfo(corpus_id, name, len(documents), len(table), created=True,
-                      replaced=current is not None, facts_removed=int(facts_removed))
+    return CorpusInfo(
+        corpus_id,
+        name,
+        len(documents),
+        len(table),
+        created=True,
+        replaced=current is not None,
+        facts_removed=int(facts_removed),
+    )
 
 
 def remove_corpus(engine, name: str) -> int:
@@ -248,16 +321,16 @@ def _raw(conn):
 
 def copy_vocab(conn, corpus_id: int, texts: list[str], counts: np.ndarray, logq: np.ndarray) -> int:
     with _raw(conn).cursor() as cur:
-        with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) "
-                      "FROM STDIN (FORMAT BINARY)") as copy:
+        with cur.copy(
+            "COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
             copy.set_types(["int2", "int4", "text", "int8", "float8"])
             for token_id, (text, count, lq) in enumerate(zip(texts, counts.tolist(), logq.tolist())):
                 copy.write_row((corpus_id, token_id, text, count, lq))
         return cur.rowcount
 
 
-def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int = COPY_CHUNK_ROWS,
-                   on_rows=None) -> int:
+def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int = COPY_CHUNK_ROWS, on_rows=None) -> int:
     """COPY the position rows with psycopg's binary COPY (``set_types`` + ``write_row``); returns the rows loaded.
 
     psycopg encodes each row in C; loading 300k positions took 0.74-0.88x the time of the hand-written numpy
@@ -273,8 +346,10 @@ def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int =
                 hi = min(lo + chunk_rows, n)
                 columns = [
                     [corpus_id] * (hi - lo),
-                    *(getattr(table, c)[lo:hi].tolist()
-                      for c in ("document", "idx", "context_token_id", "target_token_id")),
+                    *(
+                        getattr(table, c)[lo:hi].tolist()
+                        for c in ("document", "idx", "context_token_id", "target_token_id")
+                    ),
                     *([strings[code] for code in getattr(table, c)[lo:hi].tolist()] for c in TEXT_CODE_COLUMNS),
                     *(getattr(table, c)[lo:hi].astype(bool).tolist() for c in ("begin_of_word", "end_of_word")),
                     table.frequency[lo:hi].tolist(),
@@ -290,8 +365,8 @@ def _tokenize(tok, documents: list[str], *, bos: bool, eos: bool, what: str):
     docs = []
     with progress.step(what, total=len(documents), unit="documents") as bar:
         for lo in range(0, len(documents), TOKENIZE_SLICE_DOCS):
-            docs += tokenize_documents(tok, documents[lo:lo + TOKENIZE_SLICE_DOCS], bos=bos, eos=eos)
-            bar.advance(len(documents[lo:lo + TOKENIZE_SLICE_DOCS]))
+            docs += tokenize_documents(tok, documents[lo : lo + TOKENIZE_SLICE_DOCS], bos=bos, eos=eos)
+            bar.advance(len(documents[lo : lo + TOKENIZE_SLICE_DOCS]))
     return docs
 
 
@@ -302,8 +377,7 @@ def _tag(nlp, texts: list[str], tags: TagVocab, *, what: str):
     pieces tagged in slices of about 1/PROGRESS_SLICES of the corpus, and each document's words put back
     together with their offsets; the shared TagVocab keeps the codes consistent across slices.
     """
-    pieces = [(doc_no, start, text[start:end]) for doc_no, text in enumerate(texts)
-              for start, end in chunk_spans(text)]
+    pieces = [(doc_no, start, text[start:end]) for doc_no, text in enumerate(texts) for start, end in chunk_spans(text)]
     total = sum(len(p) for _, _, p in pieces)
     slice_chars = max(2 * BATCH_CHARS, total // PROGRESS_SLICES)
     parts: list[list[tuple[int, Words]]] = [[] for _ in texts]
@@ -314,15 +388,21 @@ def _tag(nlp, texts: list[str], tags: TagVocab, *, what: str):
             while hi < len(pieces) and (hi == lo or chars + len(pieces[hi][2]) <= slice_chars):
                 chars += len(pieces[hi][2])
                 hi += 1
-            for (doc_no, start, _), words in zip(pieces[lo:hi], tag_documents(nlp, [p for _, _, p in pieces[lo:hi]],
-                                                                              tags)):
+            for (doc_no, start, _), words in zip(
+                pieces[lo:hi], tag_documents(nlp, [p for _, _, p in pieces[lo:hi]], tags)
+            ):
                 parts[doc_no].append((start, words))
             bar.advance(chars)
             lo = hi
-    return [Words(starts=np.concatenate([w.starts + off for off, w in ps]),
-                  ends=np.concatenate([w.ends + off for off, w in ps]),
-                  tag=np.concatenate([w.tag for _, w in ps]), upos=np.concatenate([w.upos for _, w in ps]))
-            for ps in parts]
+    return [
+        Words(
+            starts=np.concatenate([w.starts + off for off, w in ps]),
+            ends=np.concatenate([w.ends + off for off, w in ps]),
+            tag=np.concatenate([w.tag for _, w in ps]),
+            upos=np.concatenate([w.upos for _, w in ps]),
+        )
+        for ps in parts
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -369,8 +449,10 @@ def _compare_existing(engine, name: str, documents_sha: str, frequency_input: st
     if stored["documents_sha256"] != documents_sha:
         if replace:
             return None
-        raise ConvdivError(f"corpus {name!r} already exists with different content (documents or options differ); "
-                           f"use --replace to replace it (its facts will be deleted) or choose another name")
+        raise ConvdivError(
+            f"corpus {name!r} already exists with different content (documents or options differ); "
+            f"use --replace to replace it (its facts will be deleted) or choose another name"
+        )
     if stored.get("frequency_input") == frequency_input:
         return CorpusInfo(existing.corpus_id, name, existing.n_documents, existing.n_positions, created=False)
     return None  # same documents, another frequency source: the counts decide

@@ -64,8 +64,9 @@ class PositionTable:
         return [self.strings[c] if c >= 0 else None for c in codes.tolist()]
 
 
-def token_tags(text_length: int, doc: TokenizedDocument, words: Words, vocab: TagVocab,
-               group_codes: dict[tuple[int, int], int]) -> TokenTags:
+def token_tags(
+    text_length: int, doc: TokenizedDocument, words: Words, vocab: TagVocab, group_codes: dict[tuple[int, int], int]
+) -> TokenTags:
     al = align_tokens(text_length, words.starts, words.ends, doc.offsets, doc.special)
     has = al.word >= 0
     w = np.where(has, al.word, 0)
@@ -82,15 +83,31 @@ def token_tags(text_length: int, doc: TokenizedDocument, words: Words, vocab: Ta
     return TokenTags(tag, upos, group, al.begin_of_word, al.end_of_word)
 
 
-def build_positions(texts: list[str], docs: list[TokenizedDocument], words: list[Words], vocab: TagVocab,
-                    counts: np.ndarray) -> PositionTable:
+def build_positions(
+    texts: list[str], docs: list[TokenizedDocument], words: list[Words], vocab: TagVocab, counts: np.ndarray
+) -> PositionTable:
     """All position rows of a corpus (see the module docstring)."""
     for g in GROUPS:  # groups get stable codes first
         vocab.code(g)
     group_codes: dict[tuple[int, int], int] = {}
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "document", "idx", "context_token_id", "target_token_id", "pos_t", "pos_prev", "upos_t", "upos_prev",
-        "group_t", "group_prev", "begin_of_word", "end_of_word", "frequency")}
+    cols: dict[str, list[np.ndarray]] = {
+        k: []
+        for k in (
+            "document",
+            "idx",
+            "context_token_id",
+            "target_token_id",
+            "pos_t",
+            "pos_prev",
+            "upos_t",
+            "upos_prev",
+            "group_t",
+            "group_prev",
+            "begin_of_word",
+            "end_of_word",
+            "frequency",
+        )
+    }
     for doc_no, (text, doc, doc_words) in enumerate(zip(texts, docs, words)):
         n = len(doc.ids)
         if n < 2:

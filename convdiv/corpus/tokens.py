@@ -33,9 +33,9 @@ _CUT = re.compile(r"(?<=\S) (?=\S)")
 
 @dataclass
 class TokenizedDocument:
-    ids: np.ndarray       # int64 [n] full token sequence (BOS/EOS included when asked for)
-    offsets: np.ndarray   # int64 [n, 2] character span [start, end) of each token in the document text
-    special: np.ndarray   # bool [n] special tokens (BOS, EOS, <|endoftext|> inside the text): never tagged
+    ids: np.ndarray  # int64 [n] full token sequence (BOS/EOS included when asked for)
+    offsets: np.ndarray  # int64 [n, 2] character span [start, end) of each token in the document text
+    special: np.ndarray  # bool [n] special tokens (BOS, EOS, <|endoftext|> inside the text): never tagged
 
 
 def load_tokenizer(name: str):
@@ -47,8 +47,9 @@ def load_tokenizer(name: str):
         raise ConvdivError(f"tokenizer not found: {name} has no tokenizer files")
     key = str(path.resolve()) if path.exists() else name
     # cached per process; a local tokenizer is reloaded when its files change
-    stamp = tuple(sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in path.iterdir())) \
-        if path.is_dir() else ()
+    stamp = (
+        tuple(sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in path.iterdir())) if path.is_dir() else ()
+    )
     return _load_tokenizer(key, stamp)
 
 
@@ -72,8 +73,15 @@ def special_ids(tokenizer) -> np.ndarray:
     return np.asarray(sorted(set(tokenizer.all_special_ids)), dtype=np.int64)
 
 
-def tokenize_documents(tokenizer, documents: list[str], *, bos: bool = False, eos: bool = False,
-                       batch_size: int = 64, piece_chars: int = PIECE_CHARS) -> list[TokenizedDocument]:
+def tokenize_documents(
+    tokenizer,
+    documents: list[str],
+    *,
+    bos: bool = False,
+    eos: bool = False,
+    batch_size: int = 64,
+    piece_chars: int = PIECE_CHARS,
+) -> list[TokenizedDocument]:
     """Each document tokenised separately (batched calls; no special tokens added by the tokenizer itself;
     documents longer than piece_chars in pieces, see the module docstring)."""
     bos_id = _special_id(tokenizer, "bos") if bos else None
@@ -81,7 +89,7 @@ def tokenize_documents(tokenizer, documents: list[str], *, bos: bool = False, eo
     specials = special_ids(tokenizer)
     out: list[TokenizedDocument] = []
     for start in range(0, len(documents), batch_size):
-        batch = documents[start:start + batch_size]
+        batch = documents[start : start + batch_size]
         short = [t for t in batch if len(t) <= piece_chars]
         enc = iter(_encode(tokenizer, short)) if short else iter(())
         for text in batch:
@@ -98,8 +106,10 @@ def tokenize_documents(tokenizer, documents: list[str], *, bos: bool = False, eo
 
 def _encode(tokenizer, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False)
-    return [(np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64).reshape(-1, 2))
-            for ids, offsets in zip(enc["input_ids"], enc["offset_mapping"])]
+    return [
+        (np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64).reshape(-1, 2))
+        for ids, offsets in zip(enc["input_ids"], enc["offset_mapping"])
+    ]
 
 
 def cut_points(text: str, piece_chars: int) -> list[int]:
@@ -127,13 +137,13 @@ def _encode_long(tokenizer, text: str, piece_chars: int) -> tuple[np.ndarray, np
     bounds = [0, *cuts, len(text)]
     parts = []
     for lo, hi in zip(bounds, bounds[1:]):
-        (ids, offsets), = _encode(tokenizer, [text[lo:hi]])
+        ((ids, offsets),) = _encode(tokenizer, [text[lo:hi]])
         parts.append((ids, offsets + lo))
     ids = np.concatenate([p[0] for p in parts])
     offsets = np.concatenate([p[1] for p in parts])
     for cut in cuts:
         if not _same_across(tokenizer, text, cut, ids, offsets):
-            (ids, offsets), = _encode(tokenizer, [text])
+            ((ids, offsets),) = _encode(tokenizer, [text])
             break
     return ids, offsets
 
@@ -142,7 +152,7 @@ def _same_across(tokenizer, text: str, cut: int, ids: np.ndarray, offsets: np.nd
     """Do the pieces' tokens near ``cut`` equal those of a window tokenised whole? Compared: the tokens that lie
     within CHECK_CHARS / 2 of the cut, far enough from the window's own edges to be unaffected by them."""
     lo, hi = max(0, cut - CHECK_CHARS), min(len(text), cut + CHECK_CHARS)
-    (w_ids, w_off), = _encode(tokenizer, [text[lo:hi]])
+    ((w_ids, w_off),) = _encode(tokenizer, [text[lo:hi]])
     w_off = w_off + lo
     a, b = cut - CHECK_CHARS // 2, cut + CHECK_CHARS // 2
 

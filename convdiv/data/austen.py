@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import lzma
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "austen"
@@ -30,7 +30,7 @@ _HEADING = re.compile(r"^\s*(chapter\s+[0-9ivxlc]+\.?|volume\s+[ivx]+)\s*$", re.
 _END_MARK = re.compile(r"^\s*(the end|finis)\s*$", re.IGNORECASE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def raw_text(novel: str) -> str:
     """The novel's source text exactly as published (verified against its sha256)."""
     from convdiv.errors import ConvdivError

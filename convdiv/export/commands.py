@@ -16,12 +16,17 @@ from convdiv.context import pass_context
 @click.option("--format", "fmt", type=click.Choice(["parquet"]), default="parquet", help="File format.")
 @click.option("--suite", "suites", multiple=True, help="Only this suite (repeat for several) [all].")
 @click.option("--corpus", "corpora", multiple=True, help="Only this corpus (repeat for several) [all].")
-@click.option("--batch-rows", type=click.IntRange(min=1), default=1_000_000,
-              help="Rows per batch and Parquet row group: bounds the memory used.")
+@click.option(
+    "--batch-rows",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    help="Rows per batch and Parquet row group: bounds the memory used.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (datasets, rows, files) as JSON.")
 @pass_context
-def export(obj, directory: str, fmt: str, suites: tuple[str, ...], corpora: tuple[str, ...], batch_rows: int,
-           as_json: bool) -> None:
+def export(
+    obj, directory: str, fmt: str, suites: tuple[str, ...], corpora: tuple[str, ...], batch_rows: int, as_json: bool
+) -> None:
     """Write the warehouse (dimensions, facts, analysis views) as Parquet files under DIRECTORY.
 
     Hive-partitioned by suite and corpus, zstd-compressed, one consistent snapshot; read it with DuckDB
@@ -32,8 +37,13 @@ def export(obj, directory: str, fmt: str, suites: tuple[str, ...], corpora: tupl
     from convdiv.warehouse.engine import libpq_conninfo
 
     engine = obj.engine()
-    result = export_parquet(libpq_conninfo(engine.url), Path(directory), suites=suites or None,
-                            corpora=corpora or None, batch_rows=batch_rows)
+    result = export_parquet(
+        libpq_conninfo(engine.url),
+        Path(directory),
+        suites=suites or None,
+        corpora=corpora or None,
+        batch_rows=batch_rows,
+    )
     if as_json:
         from convdiv.jsonout import echo_json
 

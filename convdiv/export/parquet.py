@@ -37,9 +37,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 from urllib.parse import quote
 
 import numpy as np
@@ -61,19 +61,46 @@ DIMENSIONS = ("suite", "model", "run", "checkpoint", "comparison", "corpus")
 CORPUS_TABLES = ("vocab_token", "position")
 FACT_TABLES = ("checkpoint_token", "pair_token")
 # The aggregate analysis views of docs/sql.md, read by name; the flat joins are left out (see the module doc).
-VIEWS = ("expected_kl", "reference_kl", "conditional_kl", "relative_divergence", "ce_difference", "phase_boundaries",
-         "regression_cells", "regression_moments", "token_divergence", "context_variance", "position_kl")
+VIEWS = (
+    "expected_kl",
+    "reference_kl",
+    "conditional_kl",
+    "relative_divergence",
+    "ce_difference",
+    "phase_boundaries",
+    "regression_cells",
+    "regression_moments",
+    "token_divergence",
+    "context_variance",
+    "position_kl",
+)
 
 PARTITIONING = {"dimension": [], "corpus": ["corpus"], "fact": ["suite", "corpus"], "view": ["suite", "corpus"]}
 
 # PostgreSQL type OID -> (Arrow type, binary-COPY type name for the fixed-width path or None).
 _INT2, _INT4, _INT8, _FLOAT4, _FLOAT8, _BOOL = 21, 23, 20, 700, 701, 16
 ARROW_TYPES: dict[int, pa.DataType] = {
-    _BOOL: pa.bool_(), _INT2: pa.int16(), _INT4: pa.int32(), _INT8: pa.int64(), _FLOAT4: pa.float32(),
-    _FLOAT8: pa.float64(), 1700: pa.float64(), 25: pa.string(), 1043: pa.string(), 19: pa.string(),
-    1184: pa.timestamp("us", tz="UTC"), 1114: pa.timestamp("us"), 1082: pa.date32(), 3802: pa.string(),
-    114: pa.string(), 1005: pa.list_(pa.int16()), 1007: pa.list_(pa.int32()), 1016: pa.list_(pa.int64()),
-    1021: pa.list_(pa.float32()), 1022: pa.list_(pa.float64()), 1009: pa.list_(pa.string()),
+    _BOOL: pa.bool_(),
+    _INT2: pa.int16(),
+    _INT4: pa.int32(),
+    _INT8: pa.int64(),
+    _FLOAT4: pa.float32(),
+    _FLOAT8: pa.float64(),
+    1700: pa.float64(),
+    25: pa.string(),
+    1043: pa.string(),
+    19: pa.string(),
+    1184: pa.timestamp("us", tz="UTC"),
+    1114: pa.timestamp("us"),
+    1082: pa.date32(),
+    3802: pa.string(),
+    114: pa.string(),
+    1005: pa.list_(pa.int16()),
+    1007: pa.list_(pa.int32()),
+    1016: pa.list_(pa.int64()),
+    1021: pa.list_(pa.float32()),
+    1022: pa.list_(pa.float64()),
+    1009: pa.list_(pa.string()),
 }
 FIXED_COPY_TYPES = {_BOOL: "bool", _INT2: "int2", _INT4: "int4", _INT8: "int8", _FLOAT4: "float4", _FLOAT8: "float8"}
 # Types whose CSV text pyarrow parses back exactly: numbers (NaN/Infinity included), booleans (t/f), text.
@@ -95,12 +122,12 @@ class Column:
 @dataclass
 class DatasetResult:
     name: str
-    kind: str                       # dimension | corpus | fact | view
+    kind: str  # dimension | corpus | fact | view
     partitioning: list[str]
     rows: int = 0
     files: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
-    path: str = "cursor"            # how rows were read: fixed (binary COPY) | csv (CSV COPY) | cursor
+    path: str = "cursor"  # how rows were read: fixed (binary COPY) | csv (CSV COPY) | cursor
     seconds: float = 0.0
 
 
@@ -118,20 +145,39 @@ class ExportResult:
 
     def manifest(self) -> dict:
         return {
-            "format": "parquet", "compression": COMPRESSION, "convdiv_version": __version__,
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "suites": self.suites, "corpora": self.corpora, "seconds": round(self.seconds, 3),
-            "datasets": {d.name: {"kind": d.kind, "partitioning": d.partitioning, "rows": d.rows, "files": d.files,
-                                  "columns": d.columns, "read_by": d.path, "seconds": round(d.seconds, 3)}
-                         for d in self.datasets},
+            "format": "parquet",
+            "compression": COMPRESSION,
+            "convdiv_version": __version__,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "suites": self.suites,
+            "corpora": self.corpora,
+            "seconds": round(self.seconds, 3),
+            "datasets": {
+                d.name: {
+                    "kind": d.kind,
+                    "partitioning": d.partitioning,
+                    "rows": d.rows,
+                    "files": d.files,
+                    "columns": d.columns,
+                    "read_by": d.path,
+                    "seconds": round(d.seconds, 3),
+                }
+                for d in self.datasets
+            },
         }
 
 
 # ------------------------------------------------------------------------------------------------ entry point
 
 
-def export_parquet(conninfo: str, directory: Path, *, suites: Sequence[str] | None = None,
-                   corpora: Sequence[str] | None = None, batch_rows: int = DEFAULT_BATCH_ROWS) -> ExportResult:
+def export_parquet(
+    conninfo: str,
+    directory: Path,
+    *,
+    suites: Sequence[str] | None = None,
+    corpora: Sequence[str] | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> ExportResult:
     """Write the selected suites/corpora (default: everything) as Parquet under ``directory``; see the module doc.
 
     ``conninfo`` is a libpq URL or ``key=value`` connection string (``warehouse.engine.libpq_conninfo``).
@@ -166,8 +212,13 @@ def export_parquet(conninfo: str, directory: Path, *, suites: Sequence[str] | No
         raise ConvdivError(f"cannot write the export to {directory}: {exc.strerror or exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    result = ExportResult(directory, results, time.perf_counter() - started,
-                          suites=[s for _, s in selection.suites], corpora=[c for _, c in selection.corpora])
+    result = ExportResult(
+        directory,
+        results,
+        time.perf_counter() - started,
+        suites=[s for _, s in selection.suites],
+        corpora=[c for _, c in selection.corpora],
+    )
     (directory / MANIFEST).write_text(json.dumps(result.manifest(), indent=2) + "\n", encoding="utf-8")
     return result
 
@@ -185,9 +236,11 @@ class Selection:
 def _selection(conn, suites, corpora) -> Selection:
     params = {"suites": list(suites) if suites else None, "corpora": list(corpora) if corpora else None}
     rows = conn.execute(Q["selection"], params).fetchall()
-    sel = Selection(suites=[(r[1], r[3]) for r in rows if r[0] == "suite"],
-                    corpora=[(r[2], r[4]) for r in rows if r[0] == "corpus"],
-                    pairs=sorted((r[1], r[2], r[3], r[4]) for r in rows if r[0] == "pair"))
+    sel = Selection(
+        suites=[(r[1], r[3]) for r in rows if r[0] == "suite"],
+        corpora=[(r[2], r[4]) for r in rows if r[0] == "corpus"],
+        pairs=sorted((r[1], r[2], r[3], r[4]) for r in rows if r[0] == "pair"),
+    )
     for wanted, found, what in ((suites, sel.suites, "suite"), (corpora, sel.corpora, "corpus")):
         missing = sorted(set(wanted or ()) - {name for _, name in found})
         if missing:
@@ -223,8 +276,9 @@ def _columns(conn, name: str) -> tuple[list[Column], str]:
     return [Column(r[0], r[1], r[2]) for r in rows], rows[0][3]
 
 
-def _export_dataset(conn, staging: Path, name: str, kind: str, parts: list[Partition], batch_rows: int,
-                    on_rows: Callable[[int], None]) -> DatasetResult:
+def _export_dataset(
+    conn, staging: Path, name: str, kind: str, parts: list[Partition], batch_rows: int, on_rows: Callable[[int], None]
+) -> DatasetResult:
     started = time.perf_counter()
     columns, relkind = _columns(conn, name)
     partition_keys = PARTITIONING[kind]
@@ -232,16 +286,22 @@ def _export_dataset(conn, staging: Path, name: str, kind: str, parts: list[Parti
     fixed = relkind in ("r", "p") and all(c.not_null and c.type_oid in FIXED_COPY_TYPES for c in columns)
     csv = not fixed and all(c.type_oid in CSV_TYPES for c in columns)
     schema = pa.schema([pa.field(c.name, c.arrow_type, nullable=not c.not_null) for c in columns])
-    result = DatasetResult(name, kind, partition_keys, columns=[c.name for c in columns],
-                           path="fixed" if fixed else "csv" if csv else "cursor")
+    result = DatasetResult(
+        name,
+        kind,
+        partition_keys,
+        columns=[c.name for c in columns],
+        path="fixed" if fixed else "csv" if csv else "cursor",
+    )
     for path_parts, params in parts:
         folder = staging / name
         for key, value in path_parts:
             folder = folder / f"{key}={quote(value, safe='')}"
         reader = _fixed_batches if fixed else _csv_batches if csv else _cursor_batches
         batches = reader(conn, query, params, columns, schema, batch_rows)
-        rows = _write_file(folder / "part-0.parquet", schema, batches, on_rows,
-                           keep_empty=not path_parts)  # an unpartitioned dataset always has its (maybe empty) file
+        rows = _write_file(
+            folder / "part-0.parquet", schema, batches, on_rows, keep_empty=not path_parts
+        )  # an unpartitioned dataset always has its (maybe empty) file
         if rows or not path_parts:
             result.files.append(str((folder / "part-0.parquet").relative_to(staging)))
         result.rows += rows
@@ -257,12 +317,12 @@ def partition_query(name: str, kind: str, columns: list[Column]):
         return columns, pgsql.SQL(Q[f"rows/{name}"])
     columns = [c for c in columns if c.name not in PARTITIONING[kind]]  # the partition values live in the path
     query = pgsql.SQL("SELECT {} FROM {} WHERE suite_id = %(suite_id)s AND corpus_id = %(corpus_id)s").format(
-        pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in columns), pgsql.Identifier(name))
+        pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in columns), pgsql.Identifier(name)
+    )
     return columns, query
 
 
-def _write_file(path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch], on_rows, *,
-                keep_empty: bool) -> int:
+def _write_file(path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch], on_rows, *, keep_empty: bool) -> int:
     writer = None
     rows = 0
     try:
@@ -282,8 +342,9 @@ def _write_file(path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
     return rows
 
 
-def _fixed_batches(conn, query, params, columns: list[Column], schema: pa.Schema,
-                   batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _fixed_batches(
+    conn, query, params, columns: list[Column], schema: pa.Schema, batch_rows: int
+) -> Iterator[pa.RecordBatch]:
     """Binary COPY of fixed-width NOT NULL columns, cut into batches of whole rows and decoded by numpy."""
     from psycopg import sql as pgsql
 
@@ -306,7 +367,7 @@ def _fixed_batches(conn, query, params, columns: list[Column], schema: pa.Schema
                     ext = int.from_bytes(buf[15:19], "big")
                     if len(buf) < 19 + ext:
                         continue
-                    del buf[:19 + ext]
+                    del buf[: 19 + ext]
                     header_done = True
                 if len(buf) >= limit:
                     whole = len(buf) // width * width
@@ -324,7 +385,8 @@ def _fixed_batches(conn, query, params, columns: list[Column], schema: pa.Schema
 def _decode(body: bytes, dtype: np.dtype, columns: list[Column], schema: pa.Schema) -> pa.RecordBatch:
     rows = np.frombuffer(body, dtype=dtype)
     bad = np.any(rows["n"] != len(columns)) or any(
-        np.any(rows[f"l{i}"] != dtype[f"v{i}"].itemsize) for i in range(len(columns)))
+        np.any(rows[f"l{i}"] != dtype[f"v{i}"].itemsize) for i in range(len(columns))
+    )
     if bad:
         raise ConvdivError("export: binary COPY rows do not match the declared column types")
     arrays = [pa.array(rows[f"v{i}"].astype(dtype[f"v{i}"].newbyteorder("="))) for i in range(len(columns))]
@@ -353,8 +415,9 @@ class _CopyStream(io.RawIOBase):
         return n
 
 
-def _csv_batches(conn, query, params, columns: list[Column], schema: pa.Schema,
-                 batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _csv_batches(
+    conn, query, params, columns: list[Column], schema: pa.Schema, batch_rows: int
+) -> Iterator[pa.RecordBatch]:
     """``COPY ... (FORMAT csv)`` parsed by pyarrow as it streams, the column types given (nothing inferred)."""
     from psycopg import sql as pgsql
 
@@ -368,19 +431,26 @@ def _csv_batches(conn, query, params, columns: list[Column], schema: pa.Schema,
                 return
             reader = pacsv.open_csv(
                 io.BufferedReader(_CopyStream(bytes(first), chunks), buffer_size=1 << 20),
-                read_options=pacsv.ReadOptions(column_names=[c.name for c in columns], block_size=block,
-                                               use_threads=False),
+                read_options=pacsv.ReadOptions(
+                    column_names=[c.name for c in columns], block_size=block, use_threads=False
+                ),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={c.name: f.type for c, f in zip(columns, schema)}, true_values=["t"],
-                    false_values=["f"], null_values=[""], strings_can_be_null=True,
-                    quoted_strings_can_be_null=False))
+                    column_types={c.name: f.type for c, f in zip(columns, schema)},
+                    true_values=["t"],
+                    false_values=["f"],
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
             for batch in reader:
                 yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
 
 
-def _cursor_batches(conn, query, params, columns: list[Column], schema: pa.Schema,
-                    batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _cursor_batches(
+    conn, query, params, columns: list[Column], schema: pa.Schema, batch_rows: int
+) -> Iterator[pa.RecordBatch]:
     """A server-side cursor, ``batch_rows`` rows at a time, turned into Arrow column by column."""
     converters = [_converter(c) for c in columns]
     with conn.cursor(name=f"convdiv_export_{os.getpid()}") as cur:
@@ -413,8 +483,9 @@ def _check_directory(directory: Path) -> None:
     if directory.exists() and not directory.is_dir():
         raise ConvdivError(f"export directory {directory} is a file; give a directory")
     if directory.is_dir() and any(directory.iterdir()) and not (directory / MANIFEST).exists():
-        raise ConvdivError(f"export directory {directory} is not empty and holds no convdiv export; "
-                           "give a new or empty directory")
+        raise ConvdivError(
+            f"export directory {directory} is not empty and holds no convdiv export; give a new or empty directory"
+        )
     directory.mkdir(parents=True, exist_ok=True)
 
 

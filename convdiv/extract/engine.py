@@ -17,10 +17,9 @@ The forward batches themselves depend only on the corpus, context length and bat
 
 from __future__ import annotations
 
-import math
 import threading
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -88,8 +87,11 @@ class _Runner:
         head = _output_embeddings(model)
         base = getattr(model, "base_model", None)
         self.on_hidden = False
-        if (getattr(config, "model_type", None) in _HEAD_ON_HIDDEN and isinstance(head, torch.nn.Linear)
-                and isinstance(base, torch.nn.Module)):
+        if (
+            getattr(config, "model_type", None) in _HEAD_ON_HIDDEN
+            and isinstance(head, torch.nn.Linear)
+            and isinstance(base, torch.nn.Module)
+        ):
             self.on_hidden = True
             self.base_model = base
             # every output column: ce is over the model's full output width (padded columns included)
@@ -151,7 +153,7 @@ def _input_width(model) -> int | None:
 
 
 def _prepare_models(models, device, dtype):
-    for key, model in models.items():
+    for model in models.values():
         try:
             p = next(model.parameters())
         except StopIteration:

@@ -20,8 +20,8 @@ only ever attends to earlier tokens of its own window, so padding cannot leak in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

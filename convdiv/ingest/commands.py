@@ -20,32 +20,64 @@ LIST_HELP = "comma-separated; default: all of the suite's"
 @click.command("ingest")
 @click.argument("suite")
 @click.option("--corpus", required=True, help="Corpus name (see `convdiv corpus list`).")
-@click.option("--name", default=None,
-              help="The name the suite is stored under [default: its own name]; one name holds one suite folder or "
-                   "hub repository, so a second suite with a taken name needs its own.")
+@click.option(
+    "--name",
+    default=None,
+    help="The name the suite is stored under [default: its own name]; one name holds one suite folder or "
+    "hub repository, so a second suite with a taken name needs its own.",
+)
 @click.option("--sizes", multiple=True, help=f"Model sizes, {LIST_HELP}.")
 @click.option("--seeds", multiple=True, help=f"Seeds, {LIST_HELP}.")
 @click.option("--steps", multiple=True, help=f"Training steps, {LIST_HELP}.")
-@click.option("--comparisons", default="seed_pairs,consecutive_steps",
-              help="Comma-separated: seed_pairs, consecutive_steps, cross_size.")
+@click.option(
+    "--comparisons",
+    default="seed_pairs,consecutive_steps",
+    help="Comma-separated: seed_pairs, consecutive_steps, cross_size.",
+)
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto",
-              help="Forward-pass dtype (auto: float32 on CPU, bfloat16 on CUDA); reductions are float32/64.")
-@click.option("--batch-tokens", type=click.IntRange(min=1), default=None,
-              help="Tokens per forward batch [default: 8192].")
-@click.option("--context-length", type=click.IntRange(min=2), default=None,
-              help="Window length for long documents [default: the models' max_position_embeddings].")
-@click.option("--workers", type=click.IntRange(min=1), default=1,
-              help="Worker processes claiming units from the ledger.")
-@click.option("--devices", default=None,
-              help="One worker process per listed device, e.g. cuda:0,cuda:1 (repeat a device for two workers on it).")
-@click.option("--cache-policy", type=click.Choice(["keep", "evict"]), default="keep", show_default=True,
-              help="evict: delete a Hub checkpoint from the Hub cache once every unit needing it is done.")
+@click.option(
+    "--dtype",
+    type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+    default="auto",
+    help="Forward-pass dtype (auto: float32 on CPU, bfloat16 on CUDA); reductions are float32/64.",
+)
+@click.option(
+    "--batch-tokens", type=click.IntRange(min=1), default=None, help="Tokens per forward batch [default: 8192]."
+)
+@click.option(
+    "--context-length",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Window length for long documents [default: the models' max_position_embeddings].",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, help="Worker processes claiming units from the ledger."
+)
+@click.option(
+    "--devices",
+    default=None,
+    help="One worker process per listed device, e.g. cuda:0,cuda:1 (repeat a device for two workers on it).",
+)
+@click.option(
+    "--cache-policy",
+    type=click.Choice(["keep", "evict"]),
+    default="keep",
+    show_default=True,
+    help="evict: delete a Hub checkpoint from the Hub cache once every unit needing it is done.",
+)
 @click.option("--force", is_flag=True, help="Recompute units that are already done.")
-@click.option("--memory-gb", "memory_budget_gb", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Memory budget for one work group's models [default: from free RAM / GPU memory].")
-@click.option("--progress/--no-progress", default=True,
-              help="Show progress: a bar on a terminal, a line every --progress-every seconds in a log.")
+@click.option(
+    "--memory-gb",
+    "memory_budget_gb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Memory budget for one work group's models [default: from free RAM / GPU memory].",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    help="Show progress: a bar on a terminal, a line every --progress-every seconds in a log.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object instead of a table.")
 @pass_context
 def ingest(obj: Context, /, progress: bool, as_json: bool, **options: Any) -> None:
@@ -85,14 +117,29 @@ def ingest(obj: Context, /, progress: bool, as_json: bool, **options: Any) -> No
 def summary_json(summary) -> dict:
     """What `ingest --json` prints: totals, then one entry per unit (done, skipped or failed)."""
     return {
-        "suite": summary.suite, "corpus": summary.corpus, "device": summary.device, "dtype": summary.dtype,
-        "units_total": summary.units_total, "units_done": summary.units_done,
-        "units_skipped": summary.units_skipped, "units_failed": summary.units_failed,
-        "rows_checkpoint_token": summary.rows_checkpoint_token, "rows_pair_token": summary.rows_pair_token,
-        "elapsed_s": summary.elapsed_s, "warnings": list(summary.warnings),
-        "units": [{"unit": o.unit_key, "status": o.status, "rows_checkpoint_token": o.rows_checkpoint_token,
-                   "rows_pair_token": o.rows_pair_token, "elapsed_s": o.elapsed_s, "error": o.error}
-                  for o in summary.outcomes],
+        "suite": summary.suite,
+        "corpus": summary.corpus,
+        "device": summary.device,
+        "dtype": summary.dtype,
+        "units_total": summary.units_total,
+        "units_done": summary.units_done,
+        "units_skipped": summary.units_skipped,
+        "units_failed": summary.units_failed,
+        "rows_checkpoint_token": summary.rows_checkpoint_token,
+        "rows_pair_token": summary.rows_pair_token,
+        "elapsed_s": summary.elapsed_s,
+        "warnings": list(summary.warnings),
+        "units": [
+            {
+                "unit": o.unit_key,
+                "status": o.status,
+                "rows_checkpoint_token": o.rows_checkpoint_token,
+                "rows_pair_token": o.rows_pair_token,
+                "elapsed_s": o.elapsed_s,
+                "error": o.error,
+            }
+            for o in summary.outcomes
+        ],
     }
 
 
@@ -108,8 +155,14 @@ def print_summary(summary, shown: Collection[str] = frozenset()) -> None:
     table = Table(title=f"ingest {summary.suite} x {summary.corpus} ({summary.device}, {summary.dtype})")
     for column in ("units done", "skipped", "failed", "checkpoint_token rows", "pair_token rows", "seconds"):
         table.add_column(column, justify="right")
-    table.add_row(str(summary.units_done), str(summary.units_skipped), str(summary.units_failed),
-                  f"{summary.rows_checkpoint_token:,}", f"{summary.rows_pair_token:,}", f"{summary.elapsed_s:.1f}")
+    table.add_row(
+        str(summary.units_done),
+        str(summary.units_skipped),
+        str(summary.units_failed),
+        f"{summary.rows_checkpoint_token:,}",
+        f"{summary.rows_pair_token:,}",
+        f"{summary.elapsed_s:.1f}",
+    )
     out = Console()
     out.print(table)
     for warning in summary.warnings:
@@ -118,6 +171,8 @@ def print_summary(summary, shown: Collection[str] = frozenset()) -> None:
     if summary.missing_units:
         out.print(f"skipped, revision missing: {', '.join(summary.missing_units)}", highlight=False)
     # One plain line for logs (Slurm, Kubernetes) and scripts: what this process did.
-    click.echo(f"ingest {summary.suite} x {summary.corpus}: {summary.units_done} done, {summary.units_skipped} "
-               f"skipped (already done), {summary.units_elsewhere} done by other workers, {summary.units_failed} "
-               f"failed, {summary.units_missing} missing a revision")
+    click.echo(
+        f"ingest {summary.suite} x {summary.corpus}: {summary.units_done} done, {summary.units_skipped} "
+        f"skipped (already done), {summary.units_elsewhere} done by other workers, {summary.units_failed} "
+        f"failed, {summary.units_missing} missing a revision"
+    )

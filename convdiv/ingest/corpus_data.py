@@ -37,7 +37,7 @@ def read_corpus(conn, corpus_id: int, vocab_size: int, corpus_name: str) -> Corp
     ends = np.r_[starts[1:], len(doc)]
     documents = []
     for s, e in zip(starts, ends):
-        if np.any(idx[s:e] != np.arange(e - s)) or np.any(ctx[s + 1:e] != tgt[s:e - 1]):
+        if np.any(idx[s:e] != np.arange(e - s)) or np.any(ctx[s + 1 : e] != tgt[s : e - 1]):
             raise ConvdivError(f"corpus {corpus_name!r}: document {int(doc[s])} has gaps or inconsistent positions")
-        documents.append(np.concatenate([ctx[s:s + 1], tgt[s:e]]).astype(np.int64))
+        documents.append(np.concatenate([ctx[s : s + 1], tgt[s:e]]).astype(np.int64))
     return CorpusData(position_ids=pid.astype(np.int32), documents=documents, log_unigram=log_unigram)

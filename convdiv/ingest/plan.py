@@ -38,9 +38,14 @@ RESULTS_VERSION = 3
 
 DEFAULT_COMPARISONS = ("seed_pair", "consecutive_step")
 _COMPARISON_ALIASES = {
-    "seed_pair": "seed_pair", "seed_pairs": "seed_pair", "seeds": "seed_pair",
-    "consecutive_step": "consecutive_step", "consecutive_steps": "consecutive_step", "steps": "consecutive_step",
-    "cross_size": "cross_size", "cross_sizes": "cross_size",
+    "seed_pair": "seed_pair",
+    "seed_pairs": "seed_pair",
+    "seeds": "seed_pair",
+    "consecutive_step": "consecutive_step",
+    "consecutive_steps": "consecutive_step",
+    "steps": "consecutive_step",
+    "cross_size": "cross_size",
+    "cross_sizes": "cross_size",
 }
 SIZE_UNIT_KINDS = ["seed_pair", "consecutive_step"]
 DEFAULT_BATCH_TOKENS = 8192
@@ -138,8 +143,10 @@ def resolve_device(device: str) -> str:
     if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
         raise ConvdivError(f"unknown device {device!r}: expected auto, cpu, cuda or cuda:N")
     if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
-        raise ConvdivError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s) "
-                           f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+        raise ConvdivError(
+            f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+            f"(cuda:0..cuda:{torch.cuda.device_count() - 1})"
+        )
     return device
 
 
@@ -197,24 +204,49 @@ def plan_units(spec, sizes, seeds, steps, comparisons: Sequence[str]) -> list[Un
             comps: list[tuple[str, str, str]] = []
             needs = list(writes)
             if "seed_pair" in comparisons:
-                comps += [("seed_pair", label_of(size, a, step), label_of(size, b, step))
-                          for i, a in enumerate(seeds) for b in seeds[i + 1:]]
+                comps += [
+                    ("seed_pair", label_of(size, a, step), label_of(size, b, step))
+                    for i, a in enumerate(seeds)
+                    for b in seeds[i + 1 :]
+                ]
             k = spec.steps.index(step)
             if "consecutive_step" in comparisons and k > 0:
                 prev = spec.steps[k - 1]
                 comps += [("consecutive_step", label_of(size, s, prev), label_of(size, s, step)) for s in seeds]
                 needs += [label_of(size, s, prev) for s in seeds]
-            units.append(UnitPlan(key=f"size={size}/step={step}", size=size, step=step, writes=writes,
-                                  comparisons=tuple(comps), needs=tuple(needs), owned_kinds=tuple(SIZE_UNIT_KINDS),
-                                  group=f"size={size}"))
+            units.append(
+                UnitPlan(
+                    key=f"size={size}/step={step}",
+                    size=size,
+                    step=step,
+                    writes=writes,
+                    comparisons=tuple(comps),
+                    needs=tuple(needs),
+                    owned_kinds=tuple(SIZE_UNIT_KINDS),
+                    group=f"size={size}",
+                )
+            )
     if "cross_size" in comparisons and len(sizes) > 1:
         for step in steps:
-            comps = [("cross_size", label_of(a, s, step), label_of(b, s, step))
-                     for s in seeds for i, a in enumerate(sizes) for b in sizes[i + 1:]]
+            comps = [
+                ("cross_size", label_of(a, s, step), label_of(b, s, step))
+                for s in seeds
+                for i, a in enumerate(sizes)
+                for b in sizes[i + 1 :]
+            ]
             needs = [label_of(m, s, step) for m in sizes for s in seeds]
-            units.append(UnitPlan(key=f"cross_size/step={step}", size=None, step=step, writes=(),
-                                  comparisons=tuple(comps), needs=tuple(needs), owned_kinds=("cross_size",),
-                                  group=f"cross_size/step={step}"))
+            units.append(
+                UnitPlan(
+                    key=f"cross_size/step={step}",
+                    size=None,
+                    step=step,
+                    writes=(),
+                    comparisons=tuple(comps),
+                    needs=tuple(needs),
+                    owned_kinds=("cross_size",),
+                    group=f"cross_size/step={step}",
+                )
+            )
     return units
 
 
@@ -223,6 +255,7 @@ def check_arguments(*, batch_tokens=None, workers=1, context_length=None, memory
 
     None means "the default"; 0, negative and non-finite values are errors, never silently the default.
     """
+
     def bad(value, minimum, whole: bool) -> bool:
         if value is None:
             return False
@@ -230,15 +263,21 @@ def check_arguments(*, batch_tokens=None, workers=1, context_length=None, memory
             return True
         return value < minimum or (whole and value != math.trunc(value))
 
-    for value, flag, minimum in ((batch_tokens, "--batch-tokens", 1), (workers, "--workers", 1),
-                                 # a window predicts from at least one token of context: 2 is the least that scores
-                                 (context_length, "--context-length", 2)):
+    for value, flag, minimum in (
+        (batch_tokens, "--batch-tokens", 1),
+        (workers, "--workers", 1),
+        # a window predicts from at least one token of context: 2 is the least that scores
+        (context_length, "--context-length", 2),
+    ):
         if bad(value, minimum, whole=True):
-            raise ConvdivError(f"{flag} {value!r} is invalid: give a whole number >= {minimum} (or leave it out for "
-                               "the default)")
+            raise ConvdivError(
+                f"{flag} {value!r} is invalid: give a whole number >= {minimum} (or leave it out for the default)"
+            )
     if bad(memory_budget_gb, 0, whole=False) or memory_budget_gb == 0:
-        raise ConvdivError(f"--memory-gb {memory_budget_gb!r} is invalid: give a positive number of GiB (or leave "
-                           "it out to size groups from free memory)")
+        raise ConvdivError(
+            f"--memory-gb {memory_budget_gb!r} is invalid: give a positive number of GiB (or leave "
+            "it out to size groups from free memory)"
+        )
 
 
 def check_context_length(context_length: int | None, refs, what: str = "--context-length") -> None:
@@ -253,8 +292,10 @@ def check_context_length(context_length: int | None, refs, what: str = "--contex
         except (OSError, ValueError):
             continue
         if isinstance(longest, int) and context_length > longest:
-            raise ConvdivError(f"{what} {context_length} exceeds checkpoint {ref.path}'s "
-                               f"max_position_embeddings {longest}: give at most {longest}")
+            raise ConvdivError(
+                f"{what} {context_length} exceeds checkpoint {ref.path}'s "
+                f"max_position_embeddings {longest}: give at most {longest}"
+            )
 
 
 def suite_origin(spec) -> str:
@@ -273,12 +314,20 @@ def suite_origin(spec) -> str:
 def check_suite_name(name: str | None) -> None:
     """``--name``: the name the suite is stored under must say something."""
     if name is not None and not name.strip():
-        raise ConvdivError("--name must not be empty: give the name to store the suite under (or leave it out for "
-                           "the suite's own name)")
+        raise ConvdivError(
+            "--name must not be empty: give the name to store the suite under (or leave it out for "
+            "the suite's own name)"
+        )
 
 
-def config_hash(unit: UnitPlan, fingerprints: dict[str, str], corpus_sha: str, context_length,
-                window_stride: int | None = None, dtype: str = "float32") -> str:
+def config_hash(
+    unit: UnitPlan,
+    fingerprints: dict[str, str],
+    corpus_sha: str,
+    context_length,
+    window_stride: int | None = None,
+    dtype: str = "float32",
+) -> str:
     payload = {
         "unit": unit.key,
         "results_version": RESULTS_VERSION,

@@ -60,13 +60,26 @@ class ProgressBar:
     def __enter__(self):
         if self.enabled and self.total:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            self._progress = Progress(TextColumn("[bold]ingest[/bold] checkpoints"), BarColumn(),
-                                      MofNCompleteColumn(), TextColumn("{task.fields[unit]}"), TimeElapsedColumn(),
-                                      TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True),
-                                      transient=False)
+            self._progress = Progress(
+                TextColumn("[bold]ingest[/bold] checkpoints"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[unit]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
             self._progress.__enter__()
             self._task = self._progress.add_task("ingest", total=self.total, unit="")
         return self

@@ -62,8 +62,12 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     from convdiv.vocab import tokenizer_fingerprint
 
     corpus = request.corpus
-    check_arguments(batch_tokens=request.batch_tokens, workers=request.workers,
-                    context_length=request.context_length, memory_budget_gb=request.memory_budget_gb)
+    check_arguments(
+        batch_tokens=request.batch_tokens,
+        workers=request.workers,
+        context_length=request.context_length,
+        memory_budget_gb=request.memory_budget_gb,
+    )
     check_suite_name(request.name)
     ledger.lease_seconds()  # a bad CONVDIV_LEASE_SECONDS is refused before anything is registered
     comparisons = parse_comparisons(request.comparisons)
@@ -74,8 +78,10 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     device_list = resolve_devices(request.devices) if request.devices else ()
     if device_list:
         if int(workers) not in (1, len(device_list)):
-            raise ConvdivError(f"--workers {workers} and --devices {','.join(device_list)} disagree: --devices runs "
-                               "one worker per listed device (repeat a device for more workers on it)")
+            raise ConvdivError(
+                f"--workers {workers} and --devices {','.join(device_list)} disagree: --devices runs "
+                "one worker per listed device (repeat a device for more workers on it)"
+            )
         workers, device = len(device_list), device_list[0]
     device = resolve_device(device)
     dtype = resolve_dtype(request.dtype, device)
@@ -116,8 +122,13 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
             f"corpus {corpus!r} has |V| = {vocab_size} but suite {spec.name!r}'s tokenizer has {len(tokenizer)}"
         )
 
-    units = plan_units(spec, split_list(request.sizes) or None, split_list(request.seeds) or None,
-                       split_list(request.steps) or None, comparisons)
+    units = plan_units(
+        spec,
+        split_list(request.sizes) or None,
+        split_list(request.seeds) or None,
+        split_list(request.steps) or None,
+        comparisons,
+    )
     refs = {}
     for label in sorted({label for u in units for label in u.needs}):
         size, seed, step = parse_label(label)
@@ -141,8 +152,9 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     workers = int(workers or 1)
 
     with ledger.connect(info) as conn, conn.transaction():
-        suite_id, checkpoint_ids, comparison_ids = register_dimensions(conn, spec, origin, suite_tok_sha, refs,
-                                                                       fingerprints, units)
+        suite_id, checkpoint_ids, comparison_ids = register_dimensions(
+            conn, spec, origin, suite_tok_sha, refs, fingerprints, units
+        )
         unit_ids = ledger.ensure_units(conn, suite_id, corpus_id, [u.key for u in units])
         planned = []
         for unit in units:
@@ -151,44 +163,98 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
                 # and leaves the other seeds' rows (and their pairs) in place instead of dropping them.
                 owned = [checkpoint_ids[label] for label in unit.writes]
             else:  # a cross-size unit owns the cross_size pairs of every checkpoint at its step
-                owned = [r[0] for r in conn.execute(q("owned_checkpoints"),
-                                                    {"suite_id": suite_id, "step": unit.step, "size": unit.size})]
-            planned.append(UnitPlan(**{**unit.__dict__, "unit_id": unit_ids[unit.key],
-                                       "config_hash": config_hash(unit, fingerprints, content_sha, context_length,
-                                                                  window_stride, dtype),
-                                       "owned_checkpoint_ids": tuple(sorted(owned))}))
+                owned = [
+                    r[0]
+                    for r in conn.execute(
+                        q("owned_checkpoints"), {"suite_id": suite_id, "step": unit.step, "size": unit.size}
+                    )
+                ]
+            planned.append(
+                UnitPlan(
+                    **{
+                        **unit.__dict__,
+                        "unit_id": unit_ids[unit.key],
+                        "config_hash": config_hash(
+                            unit, fingerprints, content_sha, context_length, window_stride, dtype
+                        ),
+                        "owned_checkpoint_ids": tuple(sorted(owned)),
+                    }
+                )
+            )
         started_at = conn.execute(Q["now"]).fetchall()[0][0]  # one row: the server's clock
         force_before = started_at if request.force else None
 
-    compute = ComputeOptions(device=device, dtype=dtype, batch_tokens=batch_tokens, context_length=context_length,
-                             threads=max(1, (os.cpu_count() or 1) // workers) if device == "cpu" else None,
-                             window_stride=window_stride)
+    compute = ComputeOptions(
+        device=device,
+        dtype=dtype,
+        batch_tokens=batch_tokens,
+        context_length=context_length,
+        threads=max(1, (os.cpu_count() or 1) // workers) if device == "cpu" else None,
+        window_stride=window_stride,
+    )
     # Every worker claims groups of the same size: size them for the smallest of the devices' budgets.
     group_limit: dict[str, int] = {}
     for dev in dict.fromkeys(device_list or (device,)):
         limits = group_limits(planned, refs, spec, replace(compute, device=dev), request.memory_budget_gb)
         group_limit = {k: min(v, group_limit.get(k, v)) for k, v in limits.items()}
-    arguments = {"suite": spec.name, "corpus": corpus, "sizes": split_list(request.sizes),
-                 "seeds": split_list(request.seeds), "steps": split_list(request.steps),
-                 "comparisons": list(comparisons), "device": device, "dtype": dtype, "batch_tokens": batch_tokens,
-                 "context_length": context_length, "window_stride": window_stride, "workers": workers,
-                 "force": request.force, "cache_policy": cache_policy, "devices": list(device_list)}
-    return Plan(conninfo=info, suite_name=spec.name, corpus_name=corpus, suite_id=suite_id, corpus_id=corpus_id,
-                vocab_size=vocab_size, refs=refs, checkpoint_ids=checkpoint_ids, comparison_ids=comparison_ids,
-                units=planned, group_limit=group_limit, compute=compute, force_before=force_before,
-                started_at=started_at, arguments=arguments, warnings=warnings, missing_units=missing_units,
-                cache_policy=cache_policy, devices=device_list)
+    arguments = {
+        "suite": spec.name,
+        "corpus": corpus,
+        "sizes": split_list(request.sizes),
+        "seeds": split_list(request.seeds),
+        "steps": split_list(request.steps),
+        "comparisons": list(comparisons),
+        "device": device,
+        "dtype": dtype,
+        "batch_tokens": batch_tokens,
+        "context_length": context_length,
+        "window_stride": window_stride,
+        "workers": workers,
+        "force": request.force,
+        "cache_policy": cache_policy,
+        "devices": list(device_list),
+    }
+    return Plan(
+        conninfo=info,
+        suite_name=spec.name,
+        corpus_name=corpus,
+        suite_id=suite_id,
+        corpus_id=corpus_id,
+        vocab_size=vocab_size,
+        refs=refs,
+        checkpoint_ids=checkpoint_ids,
+        comparison_ids=comparison_ids,
+        units=planned,
+        group_limit=group_limit,
+        compute=compute,
+        force_before=force_before,
+        started_at=started_at,
+        arguments=arguments,
+        warnings=warnings,
+        missing_units=missing_units,
+        cache_policy=cache_policy,
+        devices=device_list,
+    )
 
 
-def register_dimensions(conn, spec, origin: str, tokenizer_sha256: str, refs: dict, fingerprints: dict[str, str],
-                        units: list[UnitPlan]) -> tuple[int, dict[str, int], dict[tuple[str, str, str], int]]:
+def register_dimensions(
+    conn, spec, origin: str, tokenizer_sha256: str, refs: dict, fingerprints: dict[str, str], units: list[UnitPlan]
+) -> tuple[int, dict[str, int], dict[tuple[str, str, str], int]]:
     """Upsert the suite, and the models, runs and checkpoints of ``refs`` and the comparisons of ``units``, in the
     caller's transaction; returns the suite id, the checkpoint ids by label and the comparison ids."""
     from convdiv.suites.safetensors import safetensors_param_count
 
-    registered = conn.execute(q("upsert_suite"), {
-        "name": spec.name, "source": spec.source, "origin": origin, "tokenizer": spec.tokenizer,
-        "tokenizer_sha256": tokenizer_sha256, "spec": Jsonb(spec.to_dict())}).fetchone()
+    registered = conn.execute(
+        q("upsert_suite"),
+        {
+            "name": spec.name,
+            "source": spec.source,
+            "origin": origin,
+            "tokenizer": spec.tokenizer,
+            "tokenizer_sha256": tokenizer_sha256,
+            "spec": Jsonb(spec.to_dict()),
+        },
+    ).fetchone()
     if registered is None:  # registered from another origin since the caller's check
         check_suite_origin(conn, spec.name, origin)
     suite_id = registered[0]
@@ -196,23 +262,32 @@ def register_dimensions(conn, spec, origin: str, tokenizer_sha256: str, refs: di
     for label, ref in refs.items():
         if ref.size not in model_ids:
             n_params = safetensors_param_count(Path(ref.path)) if spec.source == "local" else None
-            model_ids[ref.size] = conn.execute(q("upsert_model"), {
-                "suite_id": suite_id, "size": ref.size, "size_rank": spec.size_rank(ref.size),
-                "n_params": n_params}).fetchone()[0]
+            model_ids[ref.size] = conn.execute(
+                q("upsert_model"),
+                {"suite_id": suite_id, "size": ref.size, "size_rank": spec.size_rank(ref.size), "n_params": n_params},
+            ).fetchone()[0]
         if (ref.size, ref.seed) not in run_ids:
-            run_ids[(ref.size, ref.seed)] = conn.execute(q("upsert_run"), {
-                "model_id": model_ids[ref.size], "seed": ref.seed, "source": ref.source}).fetchone()[0]
+            run_ids[(ref.size, ref.seed)] = conn.execute(
+                q("upsert_run"), {"model_id": model_ids[ref.size], "seed": ref.seed, "source": ref.source}
+            ).fetchone()[0]
         fp = fingerprints[label]
-        checkpoint_ids[label] = conn.execute(q("upsert_checkpoint"), {
-            "run_id": run_ids[(ref.size, ref.seed)], "step": ref.step, "revision": ref.revision,
-            "weights_sha256": fp if "@" not in fp else None}).fetchone()[0]
+        checkpoint_ids[label] = conn.execute(
+            q("upsert_checkpoint"),
+            {
+                "run_id": run_ids[(ref.size, ref.seed)],
+                "step": ref.step,
+                "revision": ref.revision,
+                "weights_sha256": fp if "@" not in fp else None,
+            },
+        ).fetchone()[0]
     comparison_ids = {}
     for unit in units:
         for comp in unit.comparisons:
             if comp not in comparison_ids:
-                comparison_ids[comp] = conn.execute(q("upsert_comparison"), {
-                    "kind": comp[0], "checkpoint_a": checkpoint_ids[comp[1]],
-                    "checkpoint_b": checkpoint_ids[comp[2]]}).fetchone()[0]
+                comparison_ids[comp] = conn.execute(
+                    q("upsert_comparison"),
+                    {"kind": comp[0], "checkpoint_a": checkpoint_ids[comp[1]], "checkpoint_b": checkpoint_ids[comp[2]]},
+                ).fetchone()[0]
     return suite_id, checkpoint_ids, comparison_ids
 
 

@@ -79,20 +79,32 @@ class IngestSummary:
     units_elsewhere: int = 0  # done meanwhile by other workers on the same ledger (other processes or machines)
 
 
-
-
 # --------------------------------------------------------------------------------------------- the call
 
 
-def ingest(engine, settings: Settings, suite: str, corpus: str, *, progress: bool = True,
-           notes: Callable[[str], None] | None = None, **options) -> IngestSummary:
+def ingest(
+    engine,
+    settings: Settings,
+    suite: str,
+    corpus: str,
+    *,
+    progress: bool = True,
+    notes: Callable[[str], None] | None = None,
+    **options,
+) -> IngestSummary:
     """:func:`run` with the request's fields as keywords: ``ingest(engine, settings, "pythia", "pile",
     steps="0,512", workers=2)`` runs ``IngestRequest("pythia", "pile", steps="0,512", workers=2)``."""
     return run(engine, settings, IngestRequest(suite, corpus, **options), progress=progress, notes=notes)
 
 
-def run(engine, settings: Settings, request: IngestRequest, *, progress: bool = True,
-        notes: Callable[[str], None] | None = None) -> IngestSummary:
+def run(
+    engine,
+    settings: Settings,
+    request: IngestRequest,
+    *,
+    progress: bool = True,
+    notes: Callable[[str], None] | None = None,
+) -> IngestSummary:
     """Compute and publish every unit of the request's suite x corpus that is not already done; see the module doc.
 
     Returns a summary; raises ConvdivError (one line, naming the checkpoint or unit) on the first failure, after
@@ -117,21 +129,26 @@ def run(engine, settings: Settings, request: IngestRequest, *, progress: bool = 
     n_workers = len(plan.devices) or max(1, int(request.workers or 1))
     if notes is not None:
         for gone in aborted:
-            notes(f"aborted ingest run {gone.ingest_run_id} ({gone.host}): {gone.reason}; its units are claimable "
-                  "again")
+            notes(
+                f"aborted ingest run {gone.ingest_run_id} ({gone.host}): {gone.reason}; its units are claimable again"
+            )
         for warning in plan.warnings:
             notes(f"warning: {warning}")
         needed = sorted({label for u in todo for label in u.needs})
         disk = disk_estimate([plan.refs[label] for label in needed])
-        notes(f"{len(todo)} unit(s) to do, {len(skipped)} already done, {len(plan.missing_units)} skipped "
-              f"(revision missing); cache policy {plan.cache_policy}; {n_workers} worker(s) on "
-              f"{', '.join(plan.devices) or plan.compute.device}")
+        notes(
+            f"{len(todo)} unit(s) to do, {len(skipped)} already done, {len(plan.missing_units)} skipped "
+            f"(revision missing); cache policy {plan.cache_policy}; {n_workers} worker(s) on "
+            f"{', '.join(plan.devices) or plan.compute.device}"
+        )
         for line in disk.lines():
             notes(line)
         c = plan.compute
-        notes(f"windows    {c.context_length or 'max_position_embeddings'} tokens, stride "
-              f"{c.window_stride or (c.context_length // 2 if c.context_length else 'half of that')}"
-              f"{' (from the corpus options)' if c.window_stride else ''}")
+        notes(
+            f"windows    {c.context_length or 'max_position_embeddings'} tokens, stride "
+            f"{c.window_stride or (c.context_length // 2 if c.context_length else 'half of that')}"
+            f"{' (from the corpus options)' if c.window_stride else ''}"
+        )
     with ProgressBar(progress, total, len(todo)) as bar:
         bar.todo_ids = {u.unit_id for u in todo}
         if todo:
@@ -160,13 +177,23 @@ def run(engine, settings: Settings, request: IngestRequest, *, progress: bool = 
         except Exception:  # noqa: BLE001 - only a count for the summary; the workers' error, if any, is reported
             elsewhere = 0
     summary = IngestSummary(
-        suite=plan.suite_name, corpus=plan.corpus_name, units_total=len(plan.units) + len(plan.missing_units),
-        units_done=len(done), units_skipped=len(skipped), units_failed=len(failed),
+        suite=plan.suite_name,
+        corpus=plan.corpus_name,
+        units_total=len(plan.units) + len(plan.missing_units),
+        units_done=len(done),
+        units_skipped=len(skipped),
+        units_failed=len(failed),
         rows_checkpoint_token=sum(o.rows_checkpoint_token for o in done),
-        rows_pair_token=sum(o.rows_pair_token for o in done), elapsed_s=time.perf_counter() - started,
-        device=", ".join(plan.devices) or plan.compute.device, dtype=plan.compute.dtype, workers=reports,
-        outcomes=outcomes, warnings=plan.warnings + worker_warnings,
-        units_missing=len(plan.missing_units), missing_units=dict(plan.missing_units), units_elsewhere=elsewhere,
+        rows_pair_token=sum(o.rows_pair_token for o in done),
+        elapsed_s=time.perf_counter() - started,
+        device=", ".join(plan.devices) or plan.compute.device,
+        dtype=plan.compute.dtype,
+        workers=reports,
+        outcomes=outcomes,
+        warnings=plan.warnings + worker_warnings,
+        units_missing=len(plan.missing_units),
+        missing_units=dict(plan.missing_units),
+        units_elsewhere=elsewhere,
     )
     if errors:
         raise IngestError(errors[0], summary)
@@ -202,6 +229,7 @@ def _run_processes(plan: Plan, n: int, bar) -> tuple[list[WorkerReport], list[st
     weights = {u.unit_id: max(1, len(u.writes)) for u in plan.units}
     seen: set[int] = set()
     reports, errors = [], []
+
     def worker_plan(i: int) -> Plan:  # --devices: worker i computes on the i-th listed device
         if not plan.devices:
             return plan
@@ -228,5 +256,3 @@ def _poll_progress(conn, plan, weights, seen, bar) -> None:
         if unit_id not in seen and unit_id in bar.todo_ids:
             seen.add(unit_id)
             bar.advance(UnitOutcome("", status), weights[unit_id] if status == "done" else 0)
-
-

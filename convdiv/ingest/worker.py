@@ -87,8 +87,7 @@ class WorkerReport:
 # --------------------------------------------------------------------------------------------- the worker
 
 
-def unit_rows(plan: Plan, unit: UnitPlan, result, position_ids: np.ndarray,
-              loaded: dict) -> ledger.UnitRows:
+def unit_rows(plan: Plan, unit: UnitPlan, result, position_ids: np.ndarray, loaded: dict) -> ledger.UnitRows:
     """The facts of one unit from an extract result, validated and with rounding negatives clamped."""
     n = len(position_ids)
     ckpt_cols: dict[str, list[np.ndarray]] = {
@@ -112,8 +111,10 @@ def unit_rows(plan: Plan, unit: UnitPlan, result, position_ids: np.ndarray,
         pair_cols["kl_ba"].append(np.maximum(kl[:, 1], 0))
 
     def cat(cols, dtype):
-        return {k: (np.concatenate(v) if v else np.zeros(0, dtype if k.endswith("_id") else np.float32))
-                for k, v in cols.items()}
+        return {
+            k: (np.concatenate(v) if v else np.zeros(0, dtype if k.endswith("_id") else np.float32))
+            for k, v in cols.items()
+        }
 
     weights = {}
     for label in unit.writes:
@@ -121,11 +122,18 @@ def unit_rows(plan: Plan, unit: UnitPlan, result, position_ids: np.ndarray,
         if lc is not None:
             weights[plan.checkpoint_ids[label]] = (lc.weights_sha256, lc.n_params)
     return ledger.UnitRows(
-        unit_id=unit.unit_id, unit_key=unit.key, corpus_id=plan.corpus_id, config_hash=unit.config_hash,
-        owned_checkpoint_ids=list(unit.owned_checkpoint_ids), owned_kinds=list(unit.owned_kinds),
-        checkpoint_token=cat(ckpt_cols, np.int32), pair_token=cat(pair_cols, np.int32),
-        expected_checkpoint_rows=n * len(unit.writes), expected_pair_rows=n * len(unit.comparisons),
-        owns_checkpoint_rows=unit.size is not None, weights=weights,
+        unit_id=unit.unit_id,
+        unit_key=unit.key,
+        corpus_id=plan.corpus_id,
+        config_hash=unit.config_hash,
+        owned_checkpoint_ids=list(unit.owned_checkpoint_ids),
+        owned_kinds=list(unit.owned_kinds),
+        checkpoint_token=cat(ckpt_cols, np.int32),
+        pair_token=cat(pair_cols, np.int32),
+        expected_checkpoint_rows=n * len(unit.writes),
+        expected_pair_rows=n * len(unit.comparisons),
+        owns_checkpoint_rows=unit.size is not None,
+        weights=weights,
     )
 
 
@@ -157,8 +165,9 @@ class _Group:
 class Worker:
     """Claims work groups from the ledger, computes them with the extract engine and publishes each unit."""
 
-    def __init__(self, plan: Plan, index: int = 0, on_unit: Callable[[UnitOutcome, int], None] | None = None,
-                 progress=None):
+    def __init__(
+        self, plan: Plan, index: int = 0, on_unit: Callable[[UnitOutcome, int], None] | None = None, progress=None
+    ):
         self.plan = plan
         self.index = index
         self.on_unit = on_unit
@@ -182,8 +191,9 @@ class Worker:
         plan = self.plan
         if plan.compute.threads:
             torch.set_num_threads(plan.compute.threads)
-        run_id = ledger.start_run(plan.conninfo, {**plan.arguments, "worker": self.index,
-                                                  "device": plan.compute.device}, __version__)
+        run_id = ledger.start_run(
+            plan.conninfo, {**plan.arguments, "worker": self.index, "device": plan.compute.device}, __version__
+        )
         report = self.report
         report.ingest_run_id = run_id
         # The run's lease is renewed from now until this method returns (see warehouse/ledger.py, Leases).
@@ -358,9 +368,11 @@ class Worker:
     def _claim(self, candidates, run_id) -> _Group | None:
         plan = self.plan
         if self._heartbeat is not None and self._heartbeat.aborted:
-            raise ConvdivError(f"ingest run {run_id} was aborted by another process (its lease of "
-                               f"{self._heartbeat.lease_s:g} s expired before a heartbeat renewed it): re-run convdiv "
-                               "ingest (raise CONVDIV_LEASE_SECONDS if this machine stalls that long)")
+            raise ConvdivError(
+                f"ingest run {run_id} was aborted by another process (its lease of "
+                f"{self._heartbeat.lease_s:g} s expired before a heartbeat renewed it): re-run convdiv "
+                "ingest (raise CONVDIV_LEASE_SECONDS if this machine stalls that long)"
+            )
         claim = ledger.claim(plan.conninfo, candidates, run_id, limit=plan.group_limit, force_before=plan.force_before)
         if claim is None:
             return None
@@ -430,8 +442,12 @@ class Worker:
                 ref = plan.refs[label]
                 try:
                     with _loading_noise() as noise:
-                        loaded = load_checkpoint(ref, device=plan.compute.device,
-                                                 dtype=torch_dtype(plan.compute.dtype), on_retry=self._retrying)
+                        loaded = load_checkpoint(
+                            ref,
+                            device=plan.compute.device,
+                            dtype=torch_dtype(plan.compute.dtype),
+                            on_retry=self._retrying,
+                        )
                 except ConvdivError as exc:  # this checkpoint only: its units fail, the others go on
                     group.bad[label] = _load_failure(ref, str(exc), noise)
                     continue
@@ -465,18 +481,31 @@ class Worker:
             self.progress.group_started(sum(max(1, len(u.writes)) for u in group.units))
             on_positions = self.progress.computing
         ledger.test_pause("compute")
-        result = extract_group(models, data.documents, data.log_unigram, plan.vocab_size, pairs,
-                               device=plan.compute.device, dtype=torch_dtype(plan.compute.dtype),
-                               batch_tokens=plan.compute.batch_tokens, context_length=plan.compute.context_length,
-                               window_stride=plan.compute.window_stride, progress=on_positions)
+        result = extract_group(
+            models,
+            data.documents,
+            data.log_unigram,
+            plan.vocab_size,
+            pairs,
+            device=plan.compute.device,
+            dtype=torch_dtype(plan.compute.dtype),
+            batch_tokens=plan.compute.batch_tokens,
+            context_length=plan.compute.context_length,
+            window_stride=plan.compute.window_stride,
+            progress=on_positions,
+        )
         report.forward_passes += int(getattr(result, "forward_passes", 0) or 0)
         return result, time.perf_counter() - started
 
     def _publish(self, group: _Group, result, compute_s: float, data: CorpusData, report: WorkerReport) -> None:
         """Publish the group's units one transaction each (in the publish thread), then drop its claim."""
         plan = self.plan
-        provenance = ledger.Provenance(code_version=__version__, device=plan.compute.device,
-                                       dtype=plan.compute.dtype, batch_tokens=plan.compute.batch_tokens)
+        provenance = ledger.Provenance(
+            code_version=__version__,
+            device=plan.compute.device,
+            dtype=plan.compute.dtype,
+            batch_tokens=plan.compute.batch_tokens,
+        )
         for unit in group.units:
             t0 = time.perf_counter()
             rows = unit_rows(plan, unit, result, data.position_ids, group.loaded)
@@ -496,8 +525,9 @@ class Worker:
             try:
                 self._evict_done(group)
             except Exception as exc:  # noqa: BLE001 - a cache left fuller than asked must not fail published units
-                self._warn(f"--cache-policy evict: could not evict the checkpoints of {group.units[0].key}: "
-                           f"{_message(exc)}")
+                self._warn(
+                    f"--cache-policy evict: could not evict the checkpoints of {group.units[0].key}: {_message(exc)}"
+                )
 
 
 def _attach_group(exc: BaseException, group: _Group) -> None:
@@ -515,8 +545,10 @@ def _bad_checkpoint_summary(report: WorkerReport) -> str:
     label, reason = next(iter(report.bad_checkpoints.items()))
     more = len(report.bad_checkpoints) - 1
     others = f" (and {more} more checkpoint(s); see ingest_unit.error)" if more else ""
-    return (f"{len(failed)} ingest unit(s) failed because a checkpoint did not load, the others were published: "
-            f"{reason}{others}; fix or replace the checkpoint and run the ingest again")
+    return (
+        f"{len(failed)} ingest unit(s) failed because a checkpoint did not load, the others were published: "
+        f"{reason}{others}; fix or replace the checkpoint and run the ingest again"
+    )
 
 
 # --------------------------------------------------------------------------------------------- library noise
@@ -593,8 +625,12 @@ def _report_problem(noise: _Noise) -> str | None:
         else:
             parts.append(f"{key}: {status.lower()} {details}".strip())
     more = f" (+{len(bad) - 2} more)" if len(bad) > 2 else ""
-    return ("weights do not match the model's config.json: " + "; ".join(parts) + more
-            + "; re-save the checkpoint with save_pretrained or fix its config.json")
+    return (
+        "weights do not match the model's config.json: "
+        + "; ".join(parts)
+        + more
+        + "; re-save the checkpoint with save_pretrained or fix its config.json"
+    )
 
 
 def _load_failure(ref, message: str, noise: _Noise) -> str:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
 
 import jinja2
-import plotly.io as pio
 import numpy as np
 import pandas as pd
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from sqlalchemy.engine import Engine
 from threadpoolctl import threadpool_limits
@@ -26,9 +26,9 @@ from threadpoolctl import threadpool_limits
 from convdiv import __version__, progress
 from convdiv.errors import ConvdivError
 from convdiv.report.data import Options, ReportData, Scope, resolve_scope
-from convdiv.warehouse import schema
 from convdiv.report.model import Missing, Section
 from convdiv.report.sections import SECTIONS
+from convdiv.warehouse import schema
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -38,7 +38,7 @@ class ReportResult:
     path: Path
     sections: list[Section]
     warnings: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)   # section key -> seconds (+ 'render', 'total')
+    timings: dict[str, float] = field(default_factory=dict)  # section key -> seconds (+ 'render', 'total')
     scope: Scope | None = None
 
     @property
@@ -68,15 +68,20 @@ def _format_cell(value, float_format: str) -> tuple[str, bool]:
 
 
 # Identifiers and steps are labels, not quantities: no thousands separators.
-PLAIN_COLUMNS = ("step", "step_a", "step_b", "seed", "seed_a", "seed_b", "token_id", "ingest_run_id",
-                 "comparison_id")
+PLAIN_COLUMNS = ("step", "step_a", "step_b", "seed", "seed_a", "seed_b", "token_id", "ingest_run_id", "comparison_id")
 
 
 def _table_rows(frame: pd.DataFrame, float_format: str) -> list[list[tuple[str, bool]]]:
     plain = [c in PLAIN_COLUMNS or c.endswith("_step") for c in frame.columns]
-    return [[(str(int(v)), True) if p and isinstance(v, (int, np.integer, float, np.floating)) and pd.notna(v)
-             else _format_cell(v, float_format) for v, p in zip(row, plain)]
-            for row in frame.itertuples(index=False)]
+    return [
+        [
+            (str(int(v)), True)
+            if p and isinstance(v, (int, np.integer, float, np.floating)) and pd.notna(v)
+            else _format_cell(v, float_format)
+            for v, p in zip(row, plain)
+        ]
+        for row in frame.itertuples(index=False)
+    ]
 
 
 def compute_sections(data: ReportData) -> list[Section]:
@@ -92,8 +97,12 @@ def compute_sections(data: ReportData) -> list[Section]:
             except ConvdivError:
                 raise
             except Exception as exc:  # a bug must not cost the user the other sections; it is shown and returned
-                section = Section(module.KEY, module.TITLE, module.GUIDE,
-                                  error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
+                section = Section(
+                    module.KEY,
+                    module.TITLE,
+                    module.GUIDE,
+                    error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}",
+                )
             section.seconds = time.perf_counter() - start
             out.append(section)
             bar.advance()
@@ -101,8 +110,13 @@ def compute_sections(data: ReportData) -> list[Section]:
 
 
 def render(sections: list[Section], scope: Scope, warnings: list[str]) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     figures, csvs, views = [], {}, []
     for sec in sections:
         sv = {"section": sec, "figures": [], "tables": []}
@@ -115,18 +129,30 @@ def render(sections: list[Section], scope: Scope, warnings: list[str]) -> str:
             csvs[tab.key] = {"name": f"{tab.key}.csv", "text": tab.frame.to_csv(index=False)}
             choices = None
             if tab.choices:
-                choices = [{"label": label, "id": f"{tab.key}-{i}",
-                            "columns": list(frame.columns), "rows": _table_rows(frame, tab.float_format)}
-                           for i, (label, frame) in enumerate(tab.choices.items())]
-            sv["tables"].append({"table": tab, "columns": list(tab.frame.columns),
-                                 "rows": _table_rows(tab.frame, tab.float_format), "choices": choices})
+                choices = [
+                    {
+                        "label": label,
+                        "id": f"{tab.key}-{i}",
+                        "columns": list(frame.columns),
+                        "rows": _table_rows(frame, tab.float_format),
+                    }
+                    for i, (label, frame) in enumerate(tab.choices.items())
+                ]
+            sv["tables"].append(
+                {
+                    "table": tab,
+                    "columns": list(tab.frame.columns),
+                    "rows": _table_rows(tab.frame, tab.float_format),
+                    "choices": choices,
+                }
+            )
         views.append(sv)
     return env.get_template("report.html").render(
         title=f"convdiv report: {scope.suite or 'no suite'} on {scope.corpus or 'no corpus'}",
         scope=scope,
         sections=views,
         warnings=warnings,
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
         plotlyjs=get_plotlyjs(),
         figures=figures,
@@ -134,8 +160,15 @@ def render(sections: list[Section], scope: Scope, warnings: list[str]) -> str:
     )
 
 
-def build_report(engine: Engine, out: Path, *, suite: str | None = None, corpus: str | None = None,
-                 sizes: Sequence[str] | None = None, options: Options | None = None) -> ReportResult:
+def build_report(
+    engine: Engine,
+    out: Path,
+    *,
+    suite: str | None = None,
+    corpus: str | None = None,
+    sizes: Sequence[str] | None = None,
+    options: Options | None = None,
+) -> ReportResult:
     """Write the HTML report of ``suite`` on ``corpus`` (defaults: the ingested ones) to ``out``."""
     t0 = time.perf_counter()
     out = Path(out)

@@ -9,10 +9,9 @@ section turns into a note saying what is missing.
 from __future__ import annotations
 
 import decimal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -49,8 +48,10 @@ class Options:
     def __post_init__(self):
         unknown = [k for k in self.ce_fit_kinds if k not in KINDS]
         if unknown or not self.ce_fit_kinds:
-            raise ConvdivError(f"unknown comparison kind {', '.join(unknown) or '(none given)'} for the CE fit: "
-                               f"choose from {', '.join(KINDS)}")
+            raise ConvdivError(
+                f"unknown comparison kind {', '.join(unknown) or '(none given)'} for the CE fit: "
+                f"choose from {', '.join(KINDS)}"
+            )
 
 
 def _to_float(df: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +70,7 @@ class Scope:
 
     suite: str | None
     corpus: str | None
-    sizes: list[str] = field(default_factory=list)          # sizes selected and present in the suite
+    sizes: list[str] = field(default_factory=list)  # sizes selected and present in the suite
     requested_sizes: list[str] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -123,8 +124,15 @@ class ReportData:
                 "run `convdiv db upgrade`"
             )
 
-    def view(self, name: str, where: str = "", *, columns: tuple[str, ...] | None = None,
-             planner: dict[str, str] | None = None, **params) -> pd.DataFrame:
+    def view(
+        self,
+        name: str,
+        where: str = "",
+        *,
+        columns: tuple[str, ...] | None = None,
+        planner: dict[str, str] | None = None,
+        **params,
+    ) -> pd.DataFrame:
         """Rows of a view for the scope's suite and corpus (and sizes, where the view has a size column).
 
         ``where`` adds a condition with %(name)s parameters (trusted text written in the sections); ``columns``
@@ -183,29 +191,28 @@ class ReportData:
 
         Computed once per report from the per-comparison means (comparison_stats) and shared by the sections.
         """
-        pairs = self.view("comparison_kl", "kind = ANY(%(kinds)s) AND family IN ('all', 'pos_t', 'pos_prev')",
-                          kinds=["seed_pair", "consecutive_step"],
-                          columns=("kind", "size", "step", "comparison_id", "seed_a", "seed_b", "family", "category",
-                                   "mean_kl"))
-        return expected_kl_intervals(pairs, keys=("kind", "size", "step"),
-                                     replicates=self.options.bootstrap_replicates)
+        pairs = self.view(
+            "comparison_kl",
+            "kind = ANY(%(kinds)s) AND family IN ('all', 'pos_t', 'pos_prev')",
+            kinds=["seed_pair", "consecutive_step"],
+            columns=("kind", "size", "step", "comparison_id", "seed_a", "seed_b", "family", "category", "mean_kl"),
+        )
+        return expected_kl_intervals(pairs, keys=("kind", "size", "step"), replicates=self.options.bootstrap_replicates)
 
 
-def resolve_scope(engine: Engine, suite: str | None, corpus: str | None,
-                  sizes: Sequence[str] | None) -> Scope:
+def resolve_scope(engine: Engine, suite: str | None, corpus: str | None, sizes: Sequence[str] | None) -> Scope:
     """Pick the suite and corpus to report on; unknown names are a user error naming what exists."""
     probe = ReportData(engine, Scope(None, None))
     notes: list[str] = []
-    suites = probe.lookup("ingest_coverage").sort_values(["units_done", "suite", "corpus"],
-                                                          ascending=[False, True, True], na_position="last")
+    suites = probe.lookup("ingest_coverage").sort_values(
+        ["units_done", "suite", "corpus"], ascending=[False, True, True], na_position="last"
+    )
     all_suites = sorted(set(suites["suite"])) if not suites.empty else []
     all_corpora = sorted(probe.lookup("corpus_summary")["corpus"])
     if suite is not None and suite not in all_suites:
         raise ConvdivError(f"no suite named {suite!r} in the warehouse (suites: {', '.join(all_suites) or 'none'})")
     if corpus is not None and corpus not in all_corpora:
-        raise ConvdivError(
-            f"no corpus named {corpus!r} in the warehouse (corpora: {', '.join(all_corpora) or 'none'})"
-        )
+        raise ConvdivError(f"no corpus named {corpus!r} in the warehouse (corpora: {', '.join(all_corpora) or 'none'})")
     ingested = suites[suites["corpus"].notna() & (suites["units_done"] > 0)] if not suites.empty else suites
     if suite is None and all_suites:
         candidates = ingested if not ingested.empty else suites
@@ -214,14 +221,18 @@ def resolve_scope(engine: Engine, suite: str | None, corpus: str | None,
             candidates = with_corpus if not with_corpus.empty else candidates
         suite = str(candidates.iloc[0]["suite"])
         if len(all_suites) > 1:
-            notes.append(f"the warehouse holds several suites ({', '.join(all_suites)}); this report shows "
-                         f"{suite!r} (choose with --suite)")
+            notes.append(
+                f"the warehouse holds several suites ({', '.join(all_suites)}); this report shows "
+                f"{suite!r} (choose with --suite)"
+            )
     if corpus is None and all_corpora:
         mine = ingested[ingested["suite"] == suite] if suite is not None and not ingested.empty else ingested
         corpus = str(mine.iloc[0]["corpus"]) if not mine.empty else all_corpora[0]
         if len(all_corpora) > 1:
-            notes.append(f"the warehouse holds several corpora ({', '.join(all_corpora)}); this report shows "
-                         f"{corpus!r} (choose with --corpus)")
+            notes.append(
+                f"the warehouse holds several corpora ({', '.join(all_corpora)}); this report shows "
+                f"{corpus!r} (choose with --corpus)"
+            )
     present: list[str] = []
     if suite is not None:
         df = probe.lookup("suite_summary", suite=suite)
@@ -234,5 +245,4 @@ def resolve_scope(engine: Engine, suite: str | None, corpus: str | None,
                 f"suite {suite!r} has no size {', '.join(unknown)} (sizes: {', '.join(present) or 'none'})"
             )
         chosen = [s for s in present if s in set(sizes)]
-    return Scope(suite=suite, corpus=corpus, sizes=chosen, requested_sizes=list(sizes) if sizes else None,
-                 notes=notes)
+    return Scope(suite=suite, corpus=corpus, sizes=chosen, requested_sizes=list(sizes) if sizes else None, notes=notes)

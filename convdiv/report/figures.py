@@ -6,7 +6,7 @@ x = step + 1 and the tick labels show the real step, so step 0 sits at the left 
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,8 +15,7 @@ from plotly.colors import qualitative
 
 STEP_OFFSET = 1
 STEP_AXIS_NOTE = "x axis: log scale of step + 1, so that step 0 (initialisation) is visible at the left edge"
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 # Categories of one panel each get their own colour: the ten above, then Dark24's that differ from them (a panel
 # of the "other" POS tags has 10 lines, a heatmap's outliers up to 25).
 CATEGORY_PALETTE = tuple(PALETTE) + tuple(c for c in qualitative.Dark24 if c.lower() not in PALETTE)
@@ -36,11 +35,16 @@ PHASE_COLOURS = {
 
 # plotly_white's look without its trace defaults: validating the full built-in template cost ~80 ms per layout
 # update (measured), a tenth of the report's time at paper scale.
-LIGHT_TEMPLATE = go.layout.Template(layout=dict(
-    paper_bgcolor="white", plot_bgcolor="white", font=dict(color="#2a3f5f"), colorway=list(PALETTE),
-    xaxis=dict(gridcolor="#ebf0f8", linecolor="#ebf0f8", zerolinecolor="#ebf0f8", ticks="", automargin=True),
-    yaxis=dict(gridcolor="#ebf0f8", linecolor="#ebf0f8", zerolinecolor="#ebf0f8", ticks="", automargin=True),
-))
+LIGHT_TEMPLATE = go.layout.Template(
+    layout=dict(
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        font=dict(color="#2a3f5f"),
+        colorway=list(PALETTE),
+        xaxis=dict(gridcolor="#ebf0f8", linecolor="#ebf0f8", zerolinecolor="#ebf0f8", ticks="", automargin=True),
+        yaxis=dict(gridcolor="#ebf0f8", linecolor="#ebf0f8", zerolinecolor="#ebf0f8", ticks="", automargin=True),
+    )
+)
 
 
 def colour(i: int) -> str:
@@ -65,8 +69,15 @@ def panel_legends(fig: go.Figure, n_panels: int, cols: int) -> None:
         suffix = "" if p == 0 else str(p + 1)
         xd = layout[f"xaxis{suffix}"].domain
         yd = layout[f"yaxis{suffix}"].domain
-        layout[legend_ref(p)] = dict(x=xd[1] + 0.005, y=yd[1], xanchor="left", yanchor="top", font=dict(size=10),
-                                     bgcolor="rgba(255,255,255,0.6)", tracegroupgap=0)
+        layout[legend_ref(p)] = dict(
+            x=xd[1] + 0.005,
+            y=yd[1],
+            xanchor="left",
+            yanchor="top",
+            font=dict(size=10),
+            bgcolor="rgba(255,255,255,0.6)",
+            tracegroupgap=0,
+        )
 
 
 # Room between the columns of subplots for the left panel's legend and the right panel's y-axis title.
@@ -75,7 +86,7 @@ PANEL_SPACING = 0.2
 
 def rgba(hex_colour: str, alpha: float) -> str:
     h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{alpha})"
 
 
@@ -112,9 +123,23 @@ def base_layout(title: str, height: int = 420, **kw) -> dict:
     return layout
 
 
-def line_with_band(x, y, low=None, high=None, *, name: str, colour_: str, legendgroup: str | None = None,
-                   showlegend: bool = True, visible=True, dash: str | None = None, xaxis=None, yaxis=None,
-                   hover: str | None = None, customdata=None) -> list[dict]:
+def line_with_band(
+    x,
+    y,
+    low=None,
+    high=None,
+    *,
+    name: str,
+    colour_: str,
+    legendgroup: str | None = None,
+    showlegend: bool = True,
+    visible=True,
+    dash: str | None = None,
+    xaxis=None,
+    yaxis=None,
+    hover: str | None = None,
+    customdata=None,
+) -> list[dict]:
     """A line and, where ``low``/``high`` are finite, a translucent band between them, as plotly trace dicts.
 
     Dicts rather than ``go.Scatter``: the figures with hundreds of traces are assembled without plotly's per-trace
@@ -127,15 +152,35 @@ def line_with_band(x, y, low=None, high=None, *, name: str, colour_: str, legend
         lo, hi = np.asarray(low, float), np.asarray(high, float)
         ok = np.isfinite(lo) & np.isfinite(hi)
         if ok.any():
-            traces.append(dict(
-                type="scatter", x=np.concatenate([x[ok], x[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
-                mode="lines", fill="toself", fillcolor=rgba(colour_, 0.18), line=dict(width=0), hoverinfo="skip",
-                name=f"{name} band", legendgroup=legendgroup or name, showlegend=False, visible=visible, **axes,
-            ))
+            traces.append(
+                dict(
+                    type="scatter",
+                    x=np.concatenate([x[ok], x[ok][::-1]]),
+                    y=np.concatenate([hi[ok], lo[ok][::-1]]),
+                    mode="lines",
+                    fill="toself",
+                    fillcolor=rgba(colour_, 0.18),
+                    line=dict(width=0),
+                    hoverinfo="skip",
+                    name=f"{name} band",
+                    legendgroup=legendgroup or name,
+                    showlegend=False,
+                    visible=visible,
+                    **axes,
+                )
+            )
     line = dict(
-        type="scatter", x=x, y=np.asarray(y, float), mode="lines+markers", name=name,
-        legendgroup=legendgroup or name, line=dict(color=colour_, **({"dash": dash} if dash else {})),
-        marker=dict(size=5), showlegend=showlegend, visible=visible, **axes,
+        type="scatter",
+        x=x,
+        y=np.asarray(y, float),
+        mode="lines+markers",
+        name=name,
+        legendgroup=legendgroup or name,
+        line=dict(color=colour_, **({"dash": dash} if dash else {})),
+        marker=dict(size=5),
+        showlegend=showlegend,
+        visible=visible,
+        **axes,
     )
     if hover is not None:
         line["hovertemplate"] = hover
@@ -159,8 +204,9 @@ def with_traces(fig: go.Figure, traces: list[dict]) -> dict:
     return out
 
 
-def size_dropdown(fig: go.Figure, trace_sizes: Sequence[str], sizes: Sequence[str], *, x: float = 1.0,
-                  y: float = 1.14) -> None:
+def size_dropdown(
+    fig: go.Figure, trace_sizes: Sequence[str], sizes: Sequence[str], *, x: float = 1.0, y: float = 1.14
+) -> None:
     """A dropdown that shows one size's traces at a time (``trace_sizes[i]`` = size of trace i; '' = always)."""
     if len(sizes) < 2:
         return
@@ -168,8 +214,11 @@ def size_dropdown(fig: go.Figure, trace_sizes: Sequence[str], sizes: Sequence[st
     for size in sizes:
         visible = [s == size or s == "" for s in trace_sizes]
         buttons.append(dict(label=f"size {size}", method="update", args=[{"visible": visible}]))
-    fig.update_layout(updatemenus=[dict(buttons=buttons, x=x, y=y, xanchor="right", yanchor="top",
-                                        active=len(sizes) - 1, showactive=True)])
+    fig.update_layout(
+        updatemenus=[
+            dict(buttons=buttons, x=x, y=y, xanchor="right", yanchor="top", active=len(sizes) - 1, showactive=True)
+        ]
+    )
 
 
 def tidy(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

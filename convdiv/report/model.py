@@ -14,9 +14,9 @@ class Missing(Exception):
 
 @dataclass
 class Figure:
-    key: str                      # unique within the report; becomes the div id and the CSV file name
-    figure: go.Figure | dict      # a dict is a plotly JSON figure assembled without validation (figures.py)
-    data: pd.DataFrame            # the plotted numbers, offered as CSV
+    key: str  # unique within the report; becomes the div id and the CSV file name
+    figure: go.Figure | dict  # a dict is a plotly JSON figure assembled without validation (figures.py)
+    data: pd.DataFrame  # the plotted numbers, offered as CSV
     caption: str = ""
 
 
@@ -40,6 +40,6 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    missing: str | None = None    # set when the section is omitted; says why
-    error: str | None = None      # an unexpected failure while computing the section
+    missing: str | None = None  # set when the section is omitted; says why
+    error: str | None = None  # an unexpected failure while computing the section
     seconds: float = 0.0

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -28,19 +28,75 @@ from sqlalchemy.engine import Engine
 from convdiv.warehouse import partitions
 from convdiv.warehouse.loader import copy_into
 
-PAPER_STEPS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000,
-               143000)
+PAPER_STEPS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 143000)
 PAPER_SIZES = ("14m", "31m", "70m", "160m", "410m")
 PAPER_SEEDS = (1, 3, 5, 7, 9)
-TAGS = ("NN", "NNS", "NNP", "NNPS", "VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "DT", "IN", "JJ", "PRP", "PRP$",
-        "CC", "TO", "RB", "MD", ".", ",", "CD")
+TAGS = (
+    "NN",
+    "NNS",
+    "NNP",
+    "NNPS",
+    "VB",
+    "VBD",
+    "VBG",
+    "VBN",
+    "VBP",
+    "VBZ",
+    "DT",
+    "IN",
+    "JJ",
+    "PRP",
+    "PRP$",
+    "CC",
+    "TO",
+    "RB",
+    "MD",
+    ".",
+    ",",
+    "CD",
+)
 TAG_WEIGHTS = (14, 6, 5, 1, 4, 5, 2, 3, 2, 2, 10, 11, 6, 5, 2, 3, 2, 4, 1, 5, 6, 1)
-TAG_FACTOR = {"NN": 1.3, "NNS": 1.2, "NNP": 1.8, "NNPS": 1.6, "VB": 1.1, "VBD": 1.0, "VBG": 1.0, "VBN": 1.1,
-              "VBP": 0.9, "VBZ": 0.9, "DT": 0.55, "IN": 0.6, "JJ": 1.4, "PRP": 0.7, "PRP$": 0.6, "CC": 0.5,
-              "TO": 0.4, "RB": 1.0, "MD": 0.8, ".": 0.45, ",": 0.5, "CD": 1.5}
-GROUP = {"NN": "noun", "NNS": "noun", "NNP": "noun", "NNPS": "noun", "VB": "verb", "VBD": "verb", "VBG": "verb",
-         "VBN": "verb", "VBP": "verb", "VBZ": "verb", "JJ": "adjective", "RB": "adverb", ".": "punctuation",
-         ",": "punctuation", "CD": "number"}
+TAG_FACTOR = {
+    "NN": 1.3,
+    "NNS": 1.2,
+    "NNP": 1.8,
+    "NNPS": 1.6,
+    "VB": 1.1,
+    "VBD": 1.0,
+    "VBG": 1.0,
+    "VBN": 1.1,
+    "VBP": 0.9,
+    "VBZ": 0.9,
+    "DT": 0.55,
+    "IN": 0.6,
+    "JJ": 1.4,
+    "PRP": 0.7,
+    "PRP$": 0.6,
+    "CC": 0.5,
+    "TO": 0.4,
+    "RB": 1.0,
+    "MD": 0.8,
+    ".": 0.45,
+    ",": 0.5,
+    "CD": 1.5,
+}
+GROUP = {
+    "NN": "noun",
+    "NNS": "noun",
+    "NNP": "noun",
+    "NNPS": "noun",
+    "VB": "verb",
+    "VBD": "verb",
+    "VBG": "verb",
+    "VBN": "verb",
+    "VBP": "verb",
+    "VBZ": "verb",
+    "JJ": "adjective",
+    "RB": "adverb",
+    ".": "punctuation",
+    ",": "punctuation",
+    "CD": "number",
+}
 
 
 @dataclass(frozen=True)
@@ -124,46 +180,81 @@ def build_synthetic_warehouse(
             spec = {"sizes": list(sizes), "seeds": list(seeds), "steps": list(steps)}
             suite_id = cur.execute(
                 "INSERT INTO suite (name, source, tokenizer, tokenizer_sha256, spec) VALUES (%s, 'local', "
-                "'synthetic-tokenizer', 'synthetic', %s) RETURNING suite_id", (suite, json.dumps(spec))).fetchone()[0]
+                "'synthetic-tokenizer', 'synthetic', %s) RETURNING suite_id",
+                (suite, json.dumps(spec)),
+            ).fetchone()[0]
             corpus_id = cur.execute(
                 "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
                 "n_positions, spacy_model, frequency_source, options) VALUES (%s, 'synthetic-tokenizer', "
                 "'synthetic', %s, %s, %s, %s, 'synthetic tags', 'self', '{}') RETURNING corpus_id",
-                (corpus, V, f"synthetic-{rng_seed}", n_documents, n_positions)).fetchone()[0]
+                (corpus, V, f"synthetic-{rng_seed}", n_documents, n_positions),
+            ).fetchone()[0]
             with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
                 for t in range(V):
                     cp.write_row((corpus_id, t, token_text[t], int(counts[t]), float(unigram[t])))
             partitions.lock_position_ids(conn)  # one id range: the corpus's partitions of the fact tables
-            with cur.copy("COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, "
-                          "pos_prev, upos_t, upos_prev, group_t, group_prev, begin_of_word, end_of_word, "
-                          "frequency) FROM STDIN") as cp:
+            with cur.copy(
+                "COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, "
+                "pos_prev, upos_t, upos_prev, group_t, group_prev, begin_of_word, end_of_word, "
+                "frequency) FROM STDIN"
+            ) as cp:
                 for i in range(n_positions):
                     gt = GROUP.get(pos_t[i], "function")
                     gp = None if pos_prev[i] is None else GROUP.get(pos_prev[i], "function")
-                    cp.write_row((corpus_id, int(docs[i]), int(idx[i]), int(context[i]), int(targets[i]),
-                                  pos_t[i], pos_prev[i], None, None, gt, gp,
-                                  token_text[targets[i]].startswith(" "), targets[i] % 4 != 1, int(freq[i])))
+                    cp.write_row(
+                        (
+                            corpus_id,
+                            int(docs[i]),
+                            int(idx[i]),
+                            int(context[i]),
+                            int(targets[i]),
+                            pos_t[i],
+                            pos_prev[i],
+                            None,
+                            None,
+                            gt,
+                            gp,
+                            token_text[targets[i]].startswith(" "),
+                            targets[i] % 4 != 1,
+                            int(freq[i]),
+                        )
+                    )
             partitions.attach(conn, corpus_id)
-            position_ids = np.array([r[0] for r in cur.execute(
-                "SELECT position_id FROM position WHERE corpus_id = %s ORDER BY document, idx",
-                (corpus_id,)).fetchall()], dtype=np.int32)
+            position_ids = np.array(
+                [
+                    r[0]
+                    for r in cur.execute(
+                        "SELECT position_id FROM position WHERE corpus_id = %s ORDER BY document, idx", (corpus_id,)
+                    ).fetchall()
+                ],
+                dtype=np.int32,
+            )
 
             ckpt: dict[tuple[str, int, int], int] = {}
             for rank, size in enumerate(sizes):
-                model_id = cur.execute("INSERT INTO model (suite_id, size, size_rank, n_params) VALUES "
-                                       "(%s, %s, %s, %s) RETURNING model_id",
-                                       (suite_id, size, rank, 10**6 * (rank + 1))).fetchone()[0]
+                model_id = cur.execute(
+                    "INSERT INTO model (suite_id, size, size_rank, n_params) VALUES "
+                    "(%s, %s, %s, %s) RETURNING model_id",
+                    (suite_id, size, rank, 10**6 * (rank + 1)),
+                ).fetchone()[0]
                 for seed in seeds:
-                    run_id = cur.execute("INSERT INTO run (model_id, seed, source) VALUES (%s, %s, %s) "
-                                         "RETURNING run_id", (model_id, seed, f"synthetic/{size}/seed{seed}")
-                                         ).fetchone()[0]
+                    run_id = cur.execute(
+                        "INSERT INTO run (model_id, seed, source) VALUES (%s, %s, %s) RETURNING run_id",
+                        (model_id, seed, f"synthetic/{size}/seed{seed}"),
+                    ).fetchone()[0]
                     for step in steps:
                         sha = f"sha-{size}-{seed}-{step}"
-                        if duplicate_weights and (size, seed) == duplicate_weights[:2] and step in duplicate_weights[2:]:
+                        if (
+                            duplicate_weights
+                            and (size, seed) == duplicate_weights[:2]
+                            and step in duplicate_weights[2:]
+                        ):
                             sha = f"sha-{size}-{seed}-dup"
                         ckpt[(size, seed, step)] = cur.execute(
                             "INSERT INTO checkpoint (run_id, step, revision, weights_sha256) VALUES (%s, %s, NULL, %s)"
-                            " RETURNING checkpoint_id", (run_id, step, sha)).fetchone()[0]
+                            " RETURNING checkpoint_id",
+                            (run_id, step, sha),
+                        ).fetchone()[0]
             present = {k for k in ckpt if k not in set(map(tuple, missing))}
 
             # checkpoint_token
@@ -178,13 +269,23 @@ def build_synthetic_warehouse(
                 entropy = logv - kl_uni
                 lx = np.log1p(step)
                 kl_unigram = (0.25 * abs(lx - np.log1p(256)) + 0.2) * freq_factor * rng.lognormal(0, 0.1, n_positions)
-                ce = entropy * (1 - 0.3 * grow) + 0.3 * np.maximum(0, 6 - np.log(np.maximum(freq, 1))) * grow \
-                    - 0.05 * rank * grow + 0.1 * rng.random(n_positions)
-                cols = {"checkpoint_id": np.full(n_positions, cid, np.int32), "position_id": position_ids,
-                        "ce": ce.astype(np.float32), "entropy": entropy.astype(np.float32),
-                        "kl_uniform": kl_uni.astype(np.float32), "kl_unigram": kl_unigram.astype(np.float32)}
-                n_ck += copy_into(cur, "checkpoint_token", cols, ["int4", "int4", "float4", "float4", "float4",
-                                                                  "float4"])
+                ce = (
+                    entropy * (1 - 0.3 * grow)
+                    + 0.3 * np.maximum(0, 6 - np.log(np.maximum(freq, 1))) * grow
+                    - 0.05 * rank * grow
+                    + 0.1 * rng.random(n_positions)
+                )
+                cols = {
+                    "checkpoint_id": np.full(n_positions, cid, np.int32),
+                    "position_id": position_ids,
+                    "ce": ce.astype(np.float32),
+                    "entropy": entropy.astype(np.float32),
+                    "kl_uniform": kl_uni.astype(np.float32),
+                    "kl_unigram": kl_unigram.astype(np.float32),
+                }
+                n_ck += copy_into(
+                    cur, "checkpoint_token", cols, ["int4", "int4", "float4", "float4", "float4", "float4"]
+                )
 
             # comparisons and pair_token
             n_pair = 0
@@ -195,35 +296,53 @@ def build_synthetic_warehouse(
                 if "seed_pair" in comparisons:
                     for step in steps:
                         for s1, s2 in itertools.combinations(seeds, 2):
-                            pairs.append(("seed_pair", (size, s1, step), (size, s2, step),
-                                          float(seed_curve(step, rank, dip))))
+                            pairs.append(
+                                ("seed_pair", (size, s1, step), (size, s2, step), float(seed_curve(step, rank, dip)))
+                            )
                 if "consecutive_step" in comparisons:
                     for seed in seeds:
                         for t1, t2 in zip(steps, steps[1:]):
-                            pairs.append(("consecutive_step", (size, seed, t1), (size, seed, t2),
-                                          float(step_curve(t1, rank))))
+                            pairs.append(
+                                ("consecutive_step", (size, seed, t1), (size, seed, t2), float(step_curve(t1, rank)))
+                            )
                 pairs_by_size.append(pairs)
             if "cross_size" in comparisons:
-                pairs_by_size.append([("cross_size", (s1, seed, step), (s2, seed, step),
-                                       float(seed_curve(step, sizes.index(s2), dip)))
-                                      for s1, s2 in itertools.combinations(sizes, 2) for seed in seeds
-                                      for step in steps])
+                pairs_by_size.append(
+                    [
+                        (
+                            "cross_size",
+                            (s1, seed, step),
+                            (s2, seed, step),
+                            float(seed_curve(step, sizes.index(s2), dip)),
+                        )
+                        for s1, s2 in itertools.combinations(sizes, 2)
+                        for seed in seeds
+                        for step in steps
+                    ]
+                )
             for pairs in pairs_by_size:
                 for kind, a, b, level in pairs:
                     if a not in present or b not in present:
                         continue
-                    comp_id = cur.execute("INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES "
-                                          "(%s, %s, %s) RETURNING comparison_id", (kind, ckpt[a], ckpt[b])).fetchone()[0]
+                    comp_id = cur.execute(
+                        "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES "
+                        "(%s, %s, %s) RETURNING comparison_id",
+                        (kind, ckpt[a], ckpt[b]),
+                    ).fetchone()[0]
                     kl = level * pos_factor * freq_factor * pos_noise * rng.lognormal(0, 0.15, n_positions)
-                    cols = {"comparison_id": np.full(n_positions, comp_id, np.int32), "position_id": position_ids,
-                            "kl_ab": kl.astype(np.float32),
-                            "kl_ba": (kl * rng.lognormal(0, 0.05, n_positions)).astype(np.float32)}
+                    cols = {
+                        "comparison_id": np.full(n_positions, comp_id, np.int32),
+                        "position_id": position_ids,
+                        "kl_ab": kl.astype(np.float32),
+                        "kl_ba": (kl * rng.lognormal(0, 0.05, n_positions)).astype(np.float32),
+                    }
                     n_pair += copy_into(cur, "pair_token", cols, ["int4", "int4", "float4", "float4"])
 
             # ledger: one done unit per (size, step) with data
-            run_id = cur.execute("INSERT INTO ingest_run (convdiv_version, host, arguments, status, finished_at) "
-                                 "VALUES ('synthetic', 'synthetic:0', '{}', 'done', now()) RETURNING ingest_run_id"
-                                 ).fetchone()[0]
+            run_id = cur.execute(
+                "INSERT INTO ingest_run (convdiv_version, host, arguments, status, finished_at) "
+                "VALUES ('synthetic', 'synthetic:0', '{}', 'done', now()) RETURNING ingest_run_id"
+            ).fetchone()[0]
             for size in sizes:
                 for step in steps:
                     done = any((size, s, step) in present for s in seeds)
@@ -232,8 +351,15 @@ def build_synthetic_warehouse(
                         " device, dtype, batch_tokens, rows_checkpoint_token, rows_pair_token, elapsed_s, "
                         "claimed_at, finished_at) VALUES (%s, %s, %s, %s, %s, 'synthetic', 'cpu', 'float32', "
                         "8192, %s, 0, 0.1, now(), now())",
-                        (suite_id, corpus_id, f"size={size}/step={step}", "done" if done else "failed", run_id,
-                         n_positions * len(seeds)))
+                        (
+                            suite_id,
+                            corpus_id,
+                            f"size={size}/step={step}",
+                            "done" if done else "failed",
+                            run_id,
+                            n_positions * len(seeds),
+                        ),
+                    )
         conn.commit()
     finally:
         raw.close()

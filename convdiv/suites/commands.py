@@ -32,9 +32,14 @@ def _ints(value: str | None, what: str) -> list[int] | None:
 
 def _compact(values) -> str:
     values = list(values)
-    return ", ".join(str(v) for v in values) if len(values) <= 24 else (
-        ", ".join(str(v) for v in values[:12]) + f", ... ({len(values) - 17} more) ..., "
-        + ", ".join(str(v) for v in values[-5:])
+    return (
+        ", ".join(str(v) for v in values)
+        if len(values) <= 24
+        else (
+            ", ".join(str(v) for v in values[:12])
+            + f", ... ({len(values) - 17} more) ..., "
+            + ", ".join(str(v) for v in values[-5:])
+        )
     )
 
 
@@ -61,10 +66,20 @@ def show(obj: Context, name: str, sizes, seeds, steps, list_all: bool, as_json: 
         from convdiv.suites.loading import disk_estimate
 
         disk = disk_estimate(refs)
-        click.echo(json.dumps({**spec.to_dict(), "checkpoints": len(refs),
-                               "weights_bytes": disk.total_bytes, "weights_bytes_to_download": disk.download_bytes,
-                               "checkpoints_on_disk": disk.n_present, "free_disk_bytes": disk.free_bytes,
-                               "free_disk_at": str(disk.where)}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    **spec.to_dict(),
+                    "checkpoints": len(refs),
+                    "weights_bytes": disk.total_bytes,
+                    "weights_bytes_to_download": disk.download_bytes,
+                    "checkpoints_on_disk": disk.n_present,
+                    "free_disk_bytes": disk.free_bytes,
+                    "free_disk_at": str(disk.where),
+                },
+                indent=2,
+            )
+        )
         return
     out = Console()
     out.print(f"[bold]suite[/bold]     {spec.name}  ({spec.source}; from {spec.origin or 'spec'})")
@@ -129,8 +144,10 @@ def check(obj: Context, name: str) -> None:
     warnings = nonfinite + check_identical_weights(hashes)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
-    click.echo(f"suite {spec.name}: {len(refs)} checkpoints load; tokenizer |V| = {len(tokenizer)}; "
-               f"{len(warnings)} warning(s) (non-finite or identical weights)")
+    click.echo(
+        f"suite {spec.name}: {len(refs)} checkpoints load; tokenizer |V| = {len(tokenizer)}; "
+        f"{len(warnings)} warning(s) (non-finite or identical weights)"
+    )
 
 
 @suite.command("train")
@@ -146,12 +163,19 @@ def train(obj: Context, name: str, quick: bool, force: bool, workers: int | None
     root = train_demo(obj.settings, quick=quick, progress=True, workers=workers, force=force)
     rows = read_train_log(root)
     first_seed = min(r["seed"] for r in rows)
-    table = Table("step", *(f"{size} train" for size in _sizes(rows)), *(f"{size} val" for size in _sizes(rows)),
-                  title=f"loss per checkpoint, seed {first_seed} (nats/token)")
+    table = Table(
+        "step",
+        *(f"{size} train" for size in _sizes(rows)),
+        *(f"{size} val" for size in _sizes(rows)),
+        title=f"loss per checkpoint, seed {first_seed} (nats/token)",
+    )
     by = {(r["size"], r["step"]): r for r in rows if r["seed"] == first_seed}
     for step in sorted({r["step"] for r in rows}):
-        table.add_row(str(step), *(f"{by[(s, step)]['train_loss']:.3f}" for s in _sizes(rows)),
-                      *(f"{by[(s, step)]['val_loss']:.3f}" for s in _sizes(rows)))
+        table.add_row(
+            str(step),
+            *(f"{by[(s, step)]['train_loss']:.3f}" for s in _sizes(rows)),
+            *(f"{by[(s, step)]['val_loss']:.3f}" for s in _sizes(rows)),
+        )
     Console().print(table)
     click.echo(f"suite {'demo-quick' if quick else 'demo'} ready: {root}")
 

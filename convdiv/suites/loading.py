@@ -46,8 +46,14 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model")
 # repository, a malformed config) is reported at once. Waits grow linearly: RETRY_DELAY_S, 2 x RETRY_DELAY_S, ...
 DOWNLOAD_ATTEMPTS = 3
 RETRY_DELAY_S = 5.0
-_PERMANENT_HUB_ERRORS = ("RepositoryNotFoundError", "RevisionNotFoundError", "GatedRepoError",
-                         "RemoteEntryNotFoundError", "DisabledRepoError", "HFValidationError")
+_PERMANENT_HUB_ERRORS = (
+    "RepositoryNotFoundError",
+    "RevisionNotFoundError",
+    "GatedRepoError",
+    "RemoteEntryNotFoundError",
+    "DisabledRepoError",
+    "HFValidationError",
+)
 # Pythia publishes its checkpoints in float16: the bytes of a checkpoint not yet downloaded are estimated as
 # 2 x its parameter count (read from the size label, 70m -> 70e6).
 HUB_BYTES_PER_PARAM = 2
@@ -65,8 +71,9 @@ class LoadedCheckpoint:
         """One line per checkpoint whose weights hold non-finite values (empty when all are finite)."""
         if not self.nonfinite:
             return []
-        shown = "; ".join(self.nonfinite[:3]) + (f"; ... ({len(self.nonfinite) - 3} more)" if len(self.nonfinite) > 3
-                                                  else "")
+        shown = "; ".join(self.nonfinite[:3]) + (
+            f"; ... ({len(self.nonfinite) - 3} more)" if len(self.nonfinite) > 3 else ""
+        )
         return [f"{self.ref.describe()}: non-finite weights (NaN/inf) in {len(self.nonfinite)} tensor(s): {shown}"]
 
 
@@ -147,8 +154,10 @@ def _hub_weight_files(ref: CheckpointRef) -> list[Path]:
         hit = try_to_load_from_cache(ref.path, name, revision=ref.revision)
         return Path(hit) if isinstance(hit, str) and Path(hit).is_file() else None
 
-    for single_name, index_name in (("model.safetensors", "model.safetensors.index.json"),
-                                    ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+    for single_name, index_name in (
+        ("model.safetensors", "model.safetensors.index.json"),
+        ("pytorch_model.bin", "pytorch_model.bin.index.json"),
+    ):
         single = cached(single_name)
         if single is not None:
             return [single]
@@ -163,16 +172,24 @@ def _hub_weight_files(ref: CheckpointRef) -> list[Path]:
 
 def checkpoint_weights_sha256(ref: CheckpointRef) -> str | None:
     """sha256 of a checkpoint's weights without loading the model (local folder or hub cache)."""
-    files = safetensors_files(Path(ref.path)) if ref.revision is None and _is_local(ref.path) else _hub_weight_files(ref)
+    files = (
+        safetensors_files(Path(ref.path)) if ref.revision is None and _is_local(ref.path) else _hub_weight_files(ref)
+    )
     return weights_sha256(files)
 
 
 # -------------------------------------------------------------------------------------------- models
 
 
-def load_checkpoint(ref: CheckpointRef, device: str = "cpu", dtype=torch.float32, *,
-                    attempts: int = DOWNLOAD_ATTEMPTS, retry_delay_s: float = RETRY_DELAY_S,
-                    on_retry: Callable[[str], None] | None = None) -> LoadedCheckpoint:
+def load_checkpoint(
+    ref: CheckpointRef,
+    device: str = "cpu",
+    dtype=torch.float32,
+    *,
+    attempts: int = DOWNLOAD_ATTEMPTS,
+    retry_delay_s: float = RETRY_DELAY_S,
+    on_retry: Callable[[str], None] | None = None,
+) -> LoadedCheckpoint:
     """Load one checkpoint with ``from_pretrained`` in eval mode on ``device``.
 
     Any failure (missing folder, corrupt safetensors, a tokenizer in the step folder that differs from the
@@ -201,8 +218,13 @@ def load_checkpoint(ref: CheckpointRef, device: str = "cpu", dtype=torch.float32
                 raise ConvdivError(f"{ref.describe()}: corrupt safetensors file {path.name}: {exc}") from None
         _check_step_tokenizer(ref)
     model = _with_retries(
-        ref, lambda: AutoModelForCausalLM.from_pretrained(ref.path, revision=ref.revision, **dtype_kwargs(dtype)),
-        1 if local else attempts, retry_delay_s, on_retry, "cannot load")
+        ref,
+        lambda: AutoModelForCausalLM.from_pretrained(ref.path, revision=ref.revision, **dtype_kwargs(dtype)),
+        1 if local else attempts,
+        retry_delay_s,
+        on_retry,
+        "cannot load",
+    )
     try:
         model = model.to(device)
     except Exception as exc:  # noqa: BLE001
@@ -213,15 +235,22 @@ def load_checkpoint(ref: CheckpointRef, device: str = "cpu", dtype=torch.float32
     sha, nonfinite = hash_weights(files)
     if not any(f.suffix == ".safetensors" for f in files):
         # No safetensors bytes to scan (a .bin-only branch): look at what the model holds instead.
-        nonfinite = tuple(f"{name}: {int((~torch.isfinite(t)).sum())} value(s)"
-                          for name, t in model.state_dict().items()
-                          if t.is_floating_point() and not bool(torch.isfinite(t).all()))
+        nonfinite = tuple(
+            f"{name}: {int((~torch.isfinite(t)).sum())} value(s)"
+            for name, t in model.state_dict().items()
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())
+        )
     n_params = sum(p.numel() for p in model.parameters())
     return LoadedCheckpoint(ref=ref, model=model, weights_sha256=sha, n_params=n_params, nonfinite=nonfinite)
 
 
-def download_checkpoint(ref: CheckpointRef, *, attempts: int = DOWNLOAD_ATTEMPTS, retry_delay_s: float = RETRY_DELAY_S,
-                        on_retry: Callable[[str], None] | None = None) -> None:
+def download_checkpoint(
+    ref: CheckpointRef,
+    *,
+    attempts: int = DOWNLOAD_ATTEMPTS,
+    retry_delay_s: float = RETRY_DELAY_S,
+    on_retry: Callable[[str], None] | None = None,
+) -> None:
     """Fetch a hub checkpoint's config and weights into the Hub cache without loading it (a no-op for local ones).
 
     The files are the ones ``from_pretrained`` reads: config.json, then model.safetensors (or its index and
@@ -240,8 +269,10 @@ def download_checkpoint(ref: CheckpointRef, *, attempts: int = DOWNLOAD_ATTEMPTS
             return Path(hf_hub_download(ref.path, name, revision=ref.revision))
 
         get("config.json")
-        for single, index in (("model.safetensors", "model.safetensors.index.json"),
-                              ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+        for single, index in (
+            ("model.safetensors", "model.safetensors.index.json"),
+            ("pytorch_model.bin", "pytorch_model.bin.index.json"),
+        ):
             for name in (single, index):
                 try:
                     path = get(name)
@@ -256,8 +287,14 @@ def download_checkpoint(ref: CheckpointRef, *, attempts: int = DOWNLOAD_ATTEMPTS
     _with_retries(ref, fetch, attempts, retry_delay_s, on_retry, "cannot download")
 
 
-def _with_retries(ref: CheckpointRef, call: Callable, attempts: int, retry_delay_s: float,
-                  on_retry: Callable[[str], None] | None, what: str):
+def _with_retries(
+    ref: CheckpointRef,
+    call: Callable,
+    attempts: int,
+    retry_delay_s: float,
+    on_retry: Callable[[str], None] | None,
+    what: str,
+):
     """``call()``, tried up to ``attempts`` times while its failure may pass; then one ConvdivError naming ``ref``."""
     attempts = max(1, int(attempts))
     for attempt in range(1, attempts + 1):
@@ -373,8 +410,9 @@ def hub_revision_status(refs: Iterable[CheckpointRef], offline: bool | None = No
         if cached_snapshot(ref) is not None:
             continue
         if offline:
-            missing[ref.label] = f"revision {revision} of {ref.path} is not in the Hub cache {hub_cache_dir()} " \
-                                 "(HF_HUB_OFFLINE is set)"
+            missing[ref.label] = (
+                f"revision {revision} of {ref.path} is not in the Hub cache {hub_cache_dir()} (HF_HUB_OFFLINE is set)"
+            )
             continue
         if ref.path not in branches:
             branches[ref.path] = _list_revisions(ref.path)
@@ -396,8 +434,10 @@ def _list_revisions(repo_id: str) -> set[str] | str:
         name = type(exc).__name__
         if name in ("RepositoryNotFoundError", "GatedRepoError", "DisabledRepoError"):
             return f"repository {repo_id} is not available on the Hub ({name})"
-        raise ConvdivError(f"cannot list the revisions of {repo_id} on the Hub: {name}: {_one_line(exc)}; "
-                           "check the network or set HF_HUB_OFFLINE=1 to use the local cache only") from None
+        raise ConvdivError(
+            f"cannot list the revisions of {repo_id} on the Hub: {name}: {_one_line(exc)}; "
+            "check the network or set HF_HUB_OFFLINE=1 to use the local cache only"
+        ) from None
     return {b.name for b in listed.branches} | {t.name for t in listed.tags}
 
 
@@ -450,15 +490,21 @@ class DiskEstimate:
         if self.n_present:
             parts.append(f"{self.n_present} on disk: {human_bytes(self.present_bytes)}")
         if self.n_download:
-            parts.append(f"{self.n_download} to download: ~{human_bytes(self.download_bytes)} "
-                         f"at {HUB_BYTES_PER_PARAM} bytes/parameter")
+            parts.append(
+                f"{self.n_download} to download: ~{human_bytes(self.download_bytes)} "
+                f"at {HUB_BYTES_PER_PARAM} bytes/parameter"
+            )
         approx = "~" if self.n_download else ""
-        out = [f"weights    {approx}{human_bytes(self.total_bytes)} for {self.n_present + self.n_download} "
-               f"checkpoints ({'; '.join(parts) or 'none'})",
-               f"free disk  {human_bytes(self.free_bytes)} at {self.where}"]
+        out = [
+            f"weights    {approx}{human_bytes(self.total_bytes)} for {self.n_present + self.n_download} "
+            f"checkpoints ({'; '.join(parts) or 'none'})",
+            f"free disk  {human_bytes(self.free_bytes)} at {self.where}",
+        ]
         if self.download_bytes > self.free_bytes:
-            out.append(f"warning: the downloads (~{human_bytes(self.download_bytes)}) exceed the free disk at "
-                       f"{self.where}; use --cache-policy evict or another HF_HUB_CACHE")
+            out.append(
+                f"warning: the downloads (~{human_bytes(self.download_bytes)}) exceed the free disk at "
+                f"{self.where}; use --cache-policy evict or another HF_HUB_CACHE"
+            )
         return out
 
 
@@ -472,7 +518,9 @@ def disk_estimate(refs: Sequence[CheckpointRef]) -> DiskEstimate:
         else:
             n_download, download = n_download + 1, download + size
     hub = any(r.revision is not None for r in refs)
-    where, free = free_disk_bytes(hub_cache_dir() if hub or not refs else Path(os.path.commonpath([r.path for r in refs])))
+    where, free = free_disk_bytes(
+        hub_cache_dir() if hub or not refs else Path(os.path.commonpath([r.path for r in refs]))
+    )
     return DiskEstimate(n_present, present, n_download, download, where, free)
 
 

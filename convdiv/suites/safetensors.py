@@ -45,7 +45,7 @@ def hash_weights(files: Sequence[Path]) -> tuple[str | None, tuple[str, ...]]:
             view = memoryview(mm)
             try:
                 for start in range(0, len(mm), _HASH_CHUNK):
-                    digest.update(view[start:start + _HASH_CHUNK])
+                    digest.update(view[start : start + _HASH_CHUNK])
                 if path.suffix == ".safetensors":
                     nonfinite += _nonfinite_tensors(path, mm)
             finally:

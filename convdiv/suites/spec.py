@@ -59,8 +59,20 @@ SUITE_FILE = "suite.toml"
 TOKENIZER_DIR = "tokenizer"
 DEMO_SUITES = {"demo": "convdiv suite train demo", "demo-quick": "convdiv suite train demo --quick"}
 
-_SPEC_KEYS = {"name", "base", "source", "tokenizer", "root", "sizes", "seeds", "steps", "repo", "revision",
-              "repo_overrides", "description"}
+_SPEC_KEYS = {
+    "name",
+    "base",
+    "source",
+    "tokenizer",
+    "root",
+    "sizes",
+    "seeds",
+    "steps",
+    "repo",
+    "revision",
+    "repo_overrides",
+    "description",
+}
 _SEED_DIR = re.compile(r"^seed(\d+)$")
 _STEP_DIR = re.compile(r"^step(\d+)$")
 
@@ -341,7 +353,11 @@ def spec_from_dict(
         steps = _list_of(data, "steps", int, where, base.steps if base else None)
     if base is not None:
         # Narrowing a built-in: every value must exist in it (a typo must not silently ask the hub for it).
-        for what, values, known in (("size", sizes, base.sizes), ("seed", seeds, base.seeds), ("step", steps, base.steps)):
+        for what, values, known in (
+            ("size", sizes, base.sizes),
+            ("seed", seeds, base.seeds),
+            ("step", steps, base.steps),
+        ):
             bad = [v for v in values if v not in known]
             if bad:
                 raise ConvdivError(f"{where}: {base.name} has no {what} {bad[0]!r}")
@@ -358,7 +374,7 @@ def spec_from_dict(
 
     overrides_raw = data.get("repo_overrides", dict(base.repo_overrides) if base else {})
     if not isinstance(overrides_raw, dict):
-        raise ConvdivError(f"{where}: repo_overrides must be a table seed = \"template\"")
+        raise ConvdivError(f'{where}: repo_overrides must be a table seed = "template"')
     try:
         overrides = tuple(sorted((int(k), str(v)) for k, v in overrides_raw.items()))
     except ValueError:
@@ -370,7 +386,9 @@ def spec_from_dict(
         try:
             template.format(size="x", seed=0, step=0)
         except (KeyError, IndexError, ValueError) as exc:
-            raise ConvdivError(f"{where}: bad template {template!r} (placeholders: {{size}}, {{seed}}, {{step}}): {exc}") from None
+            raise ConvdivError(
+                f"{where}: bad template {template!r} (placeholders: {{size}}, {{seed}}, {{step}}): {exc}"
+            ) from None
 
     return SuiteSpec(
         name=name,

@@ -9,8 +9,14 @@ from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox (CI runs as root in a container); nothing in the background may fetch, so `requests` stays the report's.
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def open_report(path: Path, chromium: Path, check: Callable[[Any, list[str], list[str]], Any]) -> Any:
@@ -27,8 +33,10 @@ def open_report(path: Path, chromium: Path, check: Callable[[Any, list[str], lis
             page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(path.resolve().as_uri(), wait_until="load")
-            page.wait_for_function("Array.from(document.querySelectorAll('div.figure'))"
-                                   ".every(d => d.querySelector('.main-svg'))", timeout=30_000)
+            page.wait_for_function(
+                "Array.from(document.querySelectorAll('div.figure')).every(d => d.querySelector('.main-svg'))",
+                timeout=30_000,
+            )
             return check(page, errors, requests)
         finally:
             browser.close()

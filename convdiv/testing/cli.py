@@ -14,8 +14,9 @@ CONVDIV = str(Path(sys.executable).with_name("convdiv"))
 CONVDIV_MODULE = [sys.executable, "-m", "convdiv"]
 
 
-def convdiv(*args: str, database_url: str, data_dir: Path, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
+def convdiv(
+    *args: str, database_url: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """``convdiv ARGS`` against `database_url` with its own data dir (extra `env` on top of this process's)."""
     full_env = {**os.environ, "DATABASE_URL": database_url, "CONVDIV_DATA_DIR": str(data_dir), **(env or {})}
     return subprocess.run([CONVDIV, *args], env=full_env, capture_output=True, text=True, timeout=timeout)
@@ -39,8 +40,15 @@ def run_cli(args, db_url: str | None, *, data_dir: Path | None = None, timeout: 
     if data_dir:
         env["CONVDIV_DATA_DIR"] = str(data_dir)
     env.update(kw.pop("env", {}))
-    return subprocess.run([*CONVDIV_MODULE, *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, **kw)
+    return subprocess.run(
+        [*CONVDIV_MODULE, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        **kw,
+    )
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:

@@ -39,8 +39,8 @@ def create_database(prefix: str = "convdiv_test", template: str | None = None) -
     clause = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"{clause}')
-    return make_url(server_url()).set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False
+    return (
+        make_url(server_url()).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
     )
 
 

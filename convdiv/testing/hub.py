@@ -75,8 +75,14 @@ def build_fake_hub(
         padded = int(math.ceil(len(tok) / 64) * 64) + 64
         hidden, layers, heads, inter = dims
         # AutoTokenizer reads the repository's config.json too (the real pythia-70m main branch is a model).
-        GPTNeoXConfig(vocab_size=padded, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                      intermediate_size=inter, max_position_embeddings=max_positions).save_pretrained(str(tok_dir))
+        GPTNeoXConfig(
+            vocab_size=padded,
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            intermediate_size=inter,
+            max_position_embeddings=max_positions,
+        ).save_pretrained(str(tok_dir))
         add_hub_revision(cache, tokenizer_repo, "main", {f.name: f for f in tok_dir.iterdir() if f.is_file()})
         for size in sizes:
             for seed in seeds:
@@ -84,24 +90,41 @@ def build_fake_hub(
                     if (size, seed, step) in missing:
                         continue
                     config = GPTNeoXConfig(
-                        vocab_size=padded, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                        intermediate_size=inter, max_position_embeddings=max_positions,
-                        initializer_range=0.002 * (1 + 4 * math.log2(1 + step)), bos_token_id=0, eos_token_id=0,
+                        vocab_size=padded,
+                        hidden_size=hidden,
+                        num_hidden_layers=layers,
+                        num_attention_heads=heads,
+                        intermediate_size=inter,
+                        max_position_embeddings=max_positions,
+                        initializer_range=0.002 * (1 + 4 * math.log2(1 + step)),
+                        bos_token_id=0,
+                        eos_token_id=0,
                         tie_word_embeddings=False,
                     )
                     torch.manual_seed(seed * 100_003 + step)
                     out = Path(tmp) / f"{size}-{seed}-{step}"
                     GPTNeoXForCausalLM(config).save_pretrained(str(out), safe_serialization=True)
-                    add_hub_revision(cache, repo.format(size=size, seed=seed), f"step{step}",
-                                     {f.name: f for f in out.iterdir() if f.is_file()})
+                    add_hub_revision(
+                        cache,
+                        repo.format(size=size, seed=seed),
+                        f"step{step}",
+                        {f.name: f for f in out.iterdir() if f.is_file()},
+                    )
     return cache
 
 
 def hub_env(cache: Path, tmp_path: Path, db_url: str | None = None, **extra) -> dict:
     """The environment of a convdiv subprocess that reads the Hub only from `cache` (offline) and keeps its data dir
     and Hugging Face home under `tmp_path`."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "HF_HOME": str(tmp_path / "hf-home"),
-           "CONVDIV_DATA_DIR": str(tmp_path / "data"), "TRANSFORMERS_OFFLINE": "1", **extra}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_CACHE": str(cache),
+        "HF_HOME": str(tmp_path / "hf-home"),
+        "CONVDIV_DATA_DIR": str(tmp_path / "data"),
+        "TRANSFORMERS_OFFLINE": "1",
+        **extra,
+    }
     if db_url:
         env["DATABASE_URL"] = db_url
     return env

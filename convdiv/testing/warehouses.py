@@ -44,45 +44,77 @@ def build_curve_warehouse(engine, frequencies=(5, 50), curves: dict | None = Non
     checkpoint carries the step's curve values."""
     curves = EXPECTED_KL if curves is None else curves
     with engine.begin() as conn:
-        suite = _insert(conn, "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('curve', 'local', 't', '{}') "
-                              "RETURNING suite_id")
-        corpus = _insert(conn, "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
-                               "n_documents, n_positions, frequency_source, options) "
-                               "VALUES ('c', 't', 'x', 10, 'y', 1, :n, 'self', '{}') RETURNING corpus_id",
-                         n=len(frequencies))
+        suite = _insert(
+            conn,
+            "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('curve', 'local', 't', '{}') RETURNING suite_id",
+        )
+        corpus = _insert(
+            conn,
+            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
+            "n_documents, n_positions, frequency_source, options) "
+            "VALUES ('c', 't', 'x', 10, 'y', 1, :n, 'self', '{}') RETURNING corpus_id",
+            n=len(frequencies),
+        )
         for token_id in range(10):
-            conn.execute(sa.text("INSERT INTO vocab_token VALUES (:c, :t, :tok, 1, -2.3)"),
-                         dict(c=corpus, t=token_id, tok=f"tok{token_id}"))
+            conn.execute(
+                sa.text("INSERT INTO vocab_token VALUES (:c, :t, :tok, 1, -2.3)"),
+                dict(c=corpus, t=token_id, tok=f"tok{token_id}"),
+            )
         partitions.lock_position_ids(conn)
         positions = [
-            _insert(conn, "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, "
-                          "pos_prev, begin_of_word, end_of_word, frequency) "
-                          "VALUES (:c, 0, :i, 1, 2, 'NN', 'DT', true, true, :f) RETURNING position_id",
-                    c=corpus, i=i, f=f)
+            _insert(
+                conn,
+                "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, "
+                "pos_prev, begin_of_word, end_of_word, frequency) "
+                "VALUES (:c, 0, :i, 1, 2, 'NN', 'DT', true, true, :f) RETURNING position_id",
+                c=corpus,
+                i=i,
+                f=f,
+            )
             for i, f in enumerate(frequencies)
         ]
         partitions.attach(conn, corpus)  # the corpus's partitions of the fact tables, as corpus add makes them
         for rank, (size, curve) in enumerate(curves.items()):
-            model = _insert(conn, "INSERT INTO model (suite_id, size, size_rank) VALUES (:s, :z, :r) "
-                                  "RETURNING model_id", s=suite, z=size, r=rank)
+            model = _insert(
+                conn,
+                "INSERT INTO model (suite_id, size, size_rank) VALUES (:s, :z, :r) RETURNING model_id",
+                s=suite,
+                z=size,
+                r=rank,
+            )
             ckpts = {}
             for seed in (1, 2):
-                run = _insert(conn, "INSERT INTO run (model_id, seed, source) VALUES (:m, :s, 'x') RETURNING run_id",
-                              m=model, s=seed)
+                run = _insert(
+                    conn,
+                    "INSERT INTO run (model_id, seed, source) VALUES (:m, :s, 'x') RETURNING run_id",
+                    m=model,
+                    s=seed,
+                )
                 for i, step in enumerate(STEPS):
-                    ck = _insert(conn, "INSERT INTO checkpoint (run_id, step) VALUES (:r, :t) RETURNING checkpoint_id",
-                                 r=run, t=step)
+                    ck = _insert(
+                        conn,
+                        "INSERT INTO checkpoint (run_id, step) VALUES (:r, :t) RETURNING checkpoint_id",
+                        r=run,
+                        t=step,
+                    )
                     ckpts[seed, step] = ck
                     for p in positions:
-                        conn.execute(sa.text("INSERT INTO checkpoint_token VALUES (:c, :p, 5.0, 1.0, :u, :g)"),
-                                     dict(c=ck, p=p, u=KL_UNIFORM[i], g=KL_UNIGRAM[i]))
+                        conn.execute(
+                            sa.text("INSERT INTO checkpoint_token VALUES (:c, :p, 5.0, 1.0, :u, :g)"),
+                            dict(c=ck, p=p, u=KL_UNIFORM[i], g=KL_UNIGRAM[i]),
+                        )
             for i, step in enumerate(STEPS):
-                cmp = _insert(conn, "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) "
-                                    "VALUES ('seed_pair', :a, :b) RETURNING comparison_id",
-                              a=ckpts[1, step], b=ckpts[2, step])
+                cmp = _insert(
+                    conn,
+                    "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) "
+                    "VALUES ('seed_pair', :a, :b) RETURNING comparison_id",
+                    a=ckpts[1, step],
+                    b=ckpts[2, step],
+                )
                 for p in positions:
-                    conn.execute(sa.text("INSERT INTO pair_token VALUES (:c, :p, :k, :k)"),
-                                 dict(c=cmp, p=p, k=curve[i]))
+                    conn.execute(
+                        sa.text("INSERT INTO pair_token VALUES (:c, :p, :k, :k)"), dict(c=cmp, p=p, k=curve[i])
+                    )
         aggregates.rebuild(conn)
 
 
@@ -95,7 +127,8 @@ def fill_small_warehouse(url: str, suite_root: Path, data_dir: Path) -> None:
     try:
         tiny.add_tiny_corpus(engine, suite_root)
         settings = Settings.from_env(database_url=url, data_dir=data_dir)
-        ingest(engine, settings, str(suite_root), tiny.CORPUS, comparisons="seed_pairs,consecutive_steps",
-               progress=False)
+        ingest(
+            engine, settings, str(suite_root), tiny.CORPUS, comparisons="seed_pairs,consecutive_steps", progress=False
+        )
     finally:
         engine.dispose()

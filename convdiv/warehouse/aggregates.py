@@ -26,8 +26,17 @@ def rebuild(connection: Connection | Engine, corpus_id: int | None = None) -> No
 
 
 AGGREGATE_TABLES = (
-    "comparison_group", "final_surprisal", "checkpoint_stats", "comparison_stats", "agg_token_ce", "agg_position_kl",
-    "agg_context_variance", "agg_token_kl", "agg_regression_cells", "agg_regression_moments", "agg_conditional_kl",
+    "comparison_group",
+    "final_surprisal",
+    "checkpoint_stats",
+    "comparison_stats",
+    "agg_token_ce",
+    "agg_position_kl",
+    "agg_context_variance",
+    "agg_token_kl",
+    "agg_regression_cells",
+    "agg_regression_moments",
+    "agg_conditional_kl",
 )
 
 

@@ -33,9 +33,13 @@ def drift(connection: Connection | Engine) -> list[str]:
     def include_name(name, type_, parent_names) -> bool:
         return not (type_ == "table" and name in skipped)
 
-    problems = [_describe(d) for d in compare_metadata(
-        MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name}),
-        Base.metadata)]
+    problems = [
+        _describe(d)
+        for d in compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name}),
+            Base.metadata,
+        )
+    ]
     return problems + _partitioning_drift(connection) + _object_drift(connection)
 
 
@@ -47,8 +51,9 @@ def _partitioning_drift(connection: Connection) -> list[str]:
         want = table.dialect_options["postgresql"].get("partition_by")
         have = live.get(name)
         if name in live and want != have:
-            problems.append(f"table partitioning differs: {name} is {_partitioning(have)}, expected "
-                            f"{_partitioning(want)}")
+            problems.append(
+                f"table partitioning differs: {name} is {_partitioning(have)}, expected {_partitioning(want)}"
+            )
     return problems + partitions.drift(connection)
 
 
@@ -61,12 +66,21 @@ def _describe(diff) -> str:
         return "; ".join(_describe(d) for d in diff)
     kind, *rest = diff
     names = {
-        "add_table": "table missing", "remove_table": "unexpected table", "add_column": "column missing",
-        "remove_column": "unexpected column", "modify_type": "column type differs", "modify_nullable":
-        "column nullability differs", "add_index": "index missing", "remove_index": "unexpected index",
-        "add_constraint": "constraint missing", "remove_constraint": "unexpected constraint", "add_fk":
-        "foreign key missing", "remove_fk": "unexpected foreign key", "modify_comment": "column comment differs",
-        "modify_table_comment": "table comment differs", "modify_default": "column default differs",
+        "add_table": "table missing",
+        "remove_table": "unexpected table",
+        "add_column": "column missing",
+        "remove_column": "unexpected column",
+        "modify_type": "column type differs",
+        "modify_nullable": "column nullability differs",
+        "add_index": "index missing",
+        "remove_index": "unexpected index",
+        "add_constraint": "constraint missing",
+        "remove_constraint": "unexpected constraint",
+        "add_fk": "foreign key missing",
+        "remove_fk": "unexpected foreign key",
+        "modify_comment": "column comment differs",
+        "modify_table_comment": "table comment differs",
+        "modify_default": "column default differs",
     }
     what = names.get(kind, kind)
     detail = []
@@ -123,8 +137,14 @@ def _object_drift(connection: Connection) -> list[str]:
             if kind != obj.kind:
                 problems.append(f"{obj.name} is a {kind}, expected a {obj.kind} (sql/{obj.path.name})")
                 continue
-            have, want = (_normalise(connection.exec_driver_sql(
-                _DEFINITION, {"kind": obj.kind, "schema": nsp, "name": obj.name}).scalar()) for nsp in (schema, SCRATCH))
+            have, want = (
+                _normalise(
+                    connection.exec_driver_sql(
+                        _DEFINITION, {"kind": obj.kind, "schema": nsp, "name": obj.name}
+                    ).scalar()
+                )
+                for nsp in (schema, SCRATCH)
+            )
             if have != want:
                 problems.append(f"{obj.kind} differs from sql/{obj.path.name}: {obj.name}")
         names = {o.name for o in expected}

@@ -151,8 +151,10 @@ def _join(pgdata: Path):
             if broken is not None:
                 atexit.unregister(broken._cleanup)
             if time.monotonic() > deadline:
-                raise ConvdivError(f"the embedded PostgreSQL in {pgdata} is still stopping after "
-                                   f"{STOPPING_WAIT_S:.0f} s; try again, or see {pgdata / 'log'}") from None
+                raise ConvdivError(
+                    f"the embedded PostgreSQL in {pgdata} is still stopping after "
+                    f"{STOPPING_WAIT_S:.0f} s; try again, or see {pgdata / 'log'}"
+                ) from None
             time.sleep(0.5)
         except Exception as exc:
             raise ConvdivError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc

@@ -45,10 +45,10 @@ def parse_database_url(raw: str) -> URL:
         backend = scheme.group(1).split("+", 1)[0].lower()
         if backend not in ("postgresql", "postgres"):
             raise ConvdivError(f"DATABASE_URL must point at PostgreSQL (postgresql://...), got {backend!r}")
-        rest = raw[scheme.end():]
+        rest = raw[scheme.end() :]
         # libpq: user info ends at the first '@' unless a '/' comes first; the host part ends at '/' or '?'.
         cut = re.search(r"[@/]", rest)
-        after_user = rest[cut.end():] if cut and cut.group() == "@" else rest
+        after_user = rest[cut.end() :] if cut and cut.group() == "@" else rest
         if "@" in re.split(r"\?", after_user, maxsplit=1)[0]:
             raise _url_error(f"has an '@' after its host: the password or user contains '@' or '/'; {_ENCODE_HINT}")
         libpq_text = "postgresql://" + rest
@@ -77,9 +77,13 @@ def parse_database_url(raw: str) -> URL:
         params.update({"host": host} if host else {})
         params.update({"port": port} if port else {})
     return URL.create(
-        "postgresql+psycopg", username=params.pop("user", None), password=password,
-        host=None if in_query else host, port=None if in_query or port is None else int(port),
-        database=params.pop("dbname", None), query=params,
+        "postgresql+psycopg",
+        username=params.pop("user", None),
+        password=password,
+        host=None if in_query else host,
+        port=None if in_query or port is None else int(port),
+        database=params.pop("dbname", None),
+        query=params,
     )
 
 
@@ -92,8 +96,13 @@ def libpq_conninfo(url: URL) -> str:
     """A libpq ``key=value`` connection string for ``url`` (quoted by psycopg, so any password survives)."""
     from psycopg.conninfo import make_conninfo
 
-    params = {"user": url.username, "password": url.password, "host": url.host, "port": url.port,
-              "dbname": url.database}
+    params = {
+        "user": url.username,
+        "password": url.password,
+        "host": url.host,
+        "port": url.port,
+        "dbname": url.database,
+    }
     params.update({k: v if isinstance(v, str) else ",".join(v) for k, v in url.query.items()})
     return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None})
 
@@ -159,7 +168,9 @@ def check_server(engine: Engine) -> None:
             version = conn.connection.dbapi_connection.info.server_version  # type: ignore[union-attr]
     except sa.exc.OperationalError as exc:
         reason = database_error(exc, connecting=True)
-        raise ConvdivError(f"cannot connect to PostgreSQL at {describe_host(url)} ({mask_url(url)}): {reason}") from None
+        raise ConvdivError(
+            f"cannot connect to PostgreSQL at {describe_host(url)} ({mask_url(url)}): {reason}"
+        ) from None
     note_connection(url.username or os.environ.get("PGUSER") or getpass.getuser(), describe_host(url))
     if version < MIN_SERVER_VERSION:
         raise ConvdivError(f"PostgreSQL at {describe_host(url)} is version {version}; convdiv needs >= 15")

@@ -109,19 +109,27 @@ def lease_seconds() -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ConvdivError(f"{LEASE_ENV}={raw!r} is invalid: give a positive number of seconds (or unset it for "
-                           f"the default {DEFAULT_LEASE_S:g})")
+        raise ConvdivError(
+            f"{LEASE_ENV}={raw!r} is invalid: give a positive number of seconds (or unset it for "
+            f"the default {DEFAULT_LEASE_S:g})"
+        )
     return value
 
 
 def start_run(info: str, arguments: Mapping, version: str) -> int:
     """Register one worker process (``ingest_run``, holding a lease from now) and return its id."""
     with connect(info) as conn:
-        return _one(conn.execute(
-            q("start_ingest_run"),
-            {"convdiv_version": version, "host": f"{socket.gethostname()}:{os.getpid()}",
-             "arguments": Jsonb(dict(arguments)), "lease_s": lease_seconds()},
-        ))[0]
+        return _one(
+            conn.execute(
+                q("start_ingest_run"),
+                {
+                    "convdiv_version": version,
+                    "host": f"{socket.gethostname()}:{os.getpid()}",
+                    "arguments": Jsonb(dict(arguments)),
+                    "lease_s": lease_seconds(),
+                },
+            )
+        )[0]
 
 
 def finish_run(info: str, ingest_run_id: int, status: str) -> None:
@@ -160,8 +168,9 @@ class Heartbeat:
                 try:
                     if conn is None or conn.closed:
                         conn = connect(self.info, autocommit=True, connect_timeout=max(2, int(self.lease_s / 3)))
-                    row = conn.execute(q("renew_lease"), {"ingest_run_id": self.ingest_run_id,
-                                                          "lease_s": self.lease_s}).fetchone()
+                    row = conn.execute(
+                        q("renew_lease"), {"ingest_run_id": self.ingest_run_id, "lease_s": self.lease_s}
+                    ).fetchone()
                 except psycopg.Error:
                     if conn is not None:
                         conn.close()
@@ -213,8 +222,9 @@ def reap_runs(conn: psycopg.Connection) -> list[AbortedRun]:
     running = conn.execute(q("running_runs")).fetchall()
     gone = [run_id for run_id, host in running if _process_gone(host)]
     with conn.transaction():
-        rows = conn.execute(q("abort_runs"), {"gone": gone,
-                                              "self_host": f"{socket.gethostname()}:{os.getpid()}"}).fetchall()
+        rows = conn.execute(
+            q("abort_runs"), {"gone": gone, "self_host": f"{socket.gethostname()}:{os.getpid()}"}
+        ).fetchall()
     if not rows:
         return []
     expired = [r[0] for r in rows if r[3]]
@@ -272,8 +282,9 @@ class Claim:
         todo = [u for u in self.unit_ids if u not in self.published]
         if todo and not self.conn.closed:
             with self.conn.transaction():
-                self.conn.execute(q("mark_failed"), {"unit_ids": todo, "error": error[:2000],
-                                                     "ingest_run_id": self.ingest_run_id})
+                self.conn.execute(
+                    q("mark_failed"), {"unit_ids": todo, "error": error[:2000], "ingest_run_id": self.ingest_run_id}
+                )
 
     def abandon(self) -> None:
         """Give unprocessed units back as pending (the worker stops before reaching them)."""
@@ -313,9 +324,16 @@ def claim(
         tried: list[int] = []
 
         def next_rows(pool: Sequence[Candidate], n: int) -> list[int]:
-            rows = conn.execute(q("claim_candidates"), {
-                "unit_ids": [c.unit_id for c in pool], "config_hashes": [c.config_hash for c in pool],
-                "force_before": force_before, "exclude": tried, "limit": n}).fetchall()
+            rows = conn.execute(
+                q("claim_candidates"),
+                {
+                    "unit_ids": [c.unit_id for c in pool],
+                    "config_hashes": [c.config_hash for c in pool],
+                    "force_before": force_before,
+                    "exclude": tried,
+                    "limit": n,
+                },
+            ).fetchall()
             return [r[0] for r in rows]
 
         def try_lock(unit_id: int) -> bool:
@@ -380,8 +398,9 @@ class Provenance:
     batch_tokens: int
 
 
-def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
-                 elapsed_s: float | Callable[[], float]) -> tuple[int, int]:
+def publish_unit(
+    claim_: Claim, rows: UnitRows, provenance: Provenance, elapsed_s: float | Callable[[], float]
+) -> tuple[int, int]:
     """Stage, validate and publish one claimed unit and mark it done, in ONE transaction; returns row counts.
 
     ``elapsed_s`` may be a callable, read just before the unit is marked done (so it covers the COPY too).
@@ -403,7 +422,8 @@ def publish_unit(claim_: Claim, rows: UnitRows, provenance: Provenance,
             raise ConvdivError(
                 f"ingest unit {rows.unit_key}: corpus {label} has no partition of {table} for its positions (dropped "
                 f"by hand? `convdiv db check` lists what differs); remove and re-add the corpus (`convdiv corpus "
-                f"remove`, `convdiv corpus add`), then ingest again; nothing was published") from exc
+                f"remove`, `convdiv corpus add`), then ingest again; nothing was published"
+            ) from exc
         raise
     claim_.published.add(rows.unit_id)
     test_pause("between")
@@ -417,8 +437,9 @@ def _refresh_stale_statistics(conn: psycopg.Connection) -> None:
         conn.execute(f'ANALYZE "{table}"')
 
 
-def _publish(claim_: Claim, rows: UnitRows, provenance: Provenance,
-             elapsed_s: float | Callable[[], float]) -> tuple[int, int]:
+def _publish(
+    claim_: Claim, rows: UnitRows, provenance: Provenance, elapsed_s: float | Callable[[], float]
+) -> tuple[int, int]:
     conn = claim_.conn
     with conn.transaction():
         status = conn.execute(q("lock_unit_for_publish"), {"unit_id": rows.unit_id}).fetchone()
@@ -428,7 +449,8 @@ def _publish(claim_: Claim, rows: UnitRows, provenance: Provenance,
             raise ConvdivError(
                 f"ingest unit {rows.unit_key}: given back by another process (this worker's ingest run "
                 f"{claim_.ingest_run_id} lost its lease: no heartbeat for {lease_seconds():g} s); not published: re-run "
-                "convdiv ingest (raise CONVDIV_LEASE_SECONDS if this machine stalls that long)")
+                "convdiv ingest (raise CONVDIV_LEASE_SECONDS if this machine stalls that long)"
+            )
         with conn.cursor() as cur:
             for statement in q("create_stage_tables").split(";"):
                 if statement.strip():
@@ -446,8 +468,11 @@ def _publish(claim_: Claim, rows: UnitRows, provenance: Provenance,
                 problems.append(f"{bad_ckpt + bad_pair} rows with non-finite values or negative KL")
             if problems:
                 raise ConvdivError(f"ingest unit {rows.unit_key}: validation failed: {'; '.join(problems)}")
-            owned = {"checkpoint_ids": rows.owned_checkpoint_ids, "corpus_id": rows.corpus_id,
-                     "kinds": rows.owned_kinds}
+            owned = {
+                "checkpoint_ids": rows.owned_checkpoint_ids,
+                "corpus_id": rows.corpus_id,
+                "kinds": rows.owned_kinds,
+            }
             references = _one(cur.execute(q("validate_stage_references"), owned))
             if any(references):
                 raise ConvdivError(
@@ -469,11 +494,18 @@ def _publish(claim_: Claim, rows: UnitRows, provenance: Provenance,
                     cur.execute(q("set_model_params"), {"checkpoint_id": checkpoint_id, "n_params": n_params})
             cur.execute(
                 q("mark_done"),
-                {"unit_id": rows.unit_id, "ingest_run_id": claim_.ingest_run_id, "config_hash": rows.config_hash,
-                 "code_version": provenance.code_version, "device": provenance.device, "dtype": provenance.dtype,
-                 "batch_tokens": provenance.batch_tokens, "rows_checkpoint_token": staged_ckpt,
-                 "rows_pair_token": staged_pair,
-                 "elapsed_s": float(elapsed_s() if callable(elapsed_s) else elapsed_s)},
+                {
+                    "unit_id": rows.unit_id,
+                    "ingest_run_id": claim_.ingest_run_id,
+                    "config_hash": rows.config_hash,
+                    "code_version": provenance.code_version,
+                    "device": provenance.device,
+                    "dtype": provenance.dtype,
+                    "batch_tokens": provenance.batch_tokens,
+                    "rows_checkpoint_token": staged_ckpt,
+                    "rows_pair_token": staged_pair,
+                    "elapsed_s": float(elapsed_s() if callable(elapsed_s) else elapsed_s),
+                },
             )
             test_pause("publish")
     return staged_ckpt, staged_pair

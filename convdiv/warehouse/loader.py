@@ -113,9 +113,10 @@ def read_binary_copy(payload: bytes, pg_types: Sequence[str]) -> np.ndarray:
     if len(body) % dtype.itemsize:
         raise ValueError("binary COPY stream has NULLs or variable-width values; cast them in the query")
     rows = np.frombuffer(body, dtype=dtype)
-    if len(rows) and (np.any(rows["n"] != len(pg_types)) or any(
-        np.any(rows[f"l{i}"] != dtype[f"v{i}"].itemsize) for i in range(len(pg_types))
-    )):
+    if len(rows) and (
+        np.any(rows["n"] != len(pg_types))
+        or any(np.any(rows[f"l{i}"] != dtype[f"v{i}"].itemsize) for i in range(len(pg_types)))
+    ):
         raise ValueError("binary COPY stream does not match the declared column types")
     return rows
 

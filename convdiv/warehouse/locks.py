@@ -58,7 +58,9 @@ def take_in_short_tries(conn: psycopg.Connection, statement) -> None:
     while True:
         try:
             with conn.transaction():
-                conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(min(TRY_S, lock_timeout_s()) * 1000)}ms",))
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", (f"{int(min(TRY_S, lock_timeout_s()) * 1000)}ms",)
+                )
                 conn.execute(statement)
             break
         except psycopg.errors.LockNotAvailable:
@@ -103,7 +105,8 @@ def holders(info: str) -> str:
 def lock_error(what: str, info: str, exc: BaseException) -> ConvdivError | None:
     """``exc`` as one line naming the holders when it is a lock timeout, else None."""
     if not isinstance(exc, psycopg.errors.LockNotAvailable) and not isinstance(
-            getattr(exc, "orig", None), psycopg.errors.LockNotAvailable):
+        getattr(exc, "orig", None), psycopg.errors.LockNotAvailable
+    ):
         return None
     found = holders(info)
     blame = f"held by {found}" if found else "held by another session (see pg_stat_activity)"

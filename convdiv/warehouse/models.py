@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    REAL,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -26,7 +27,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    REAL,
     SmallInteger,
     Text,
     UniqueConstraint,
@@ -46,9 +46,11 @@ NAMING_CONVENTION = {
 
 COMPARISON_KINDS = ("seed_pair", "consecutive_step", "cross_size")
 # results version 3 (issue 15): the study's surprisal convention, stated where analysts read the catalog
-CE_COMMENT = ("Surprisal -log p(w(x+1)) in nats under the model's own distribution over its full output width "
-              "(softmax over all logits, padded columns included: the study's surprisal and the training loss); "
-              "entropy and the KLs use the renormalised real vocabulary |V|.")
+CE_COMMENT = (
+    "Surprisal -log p(w(x+1)) in nats under the model's own distribution over its full output width "
+    "(softmax over all logits, padded columns included: the study's surprisal and the training loss); "
+    "entropy and the KLs use the renormalised real vocabulary |V|."
+)
 UNIT_STATUSES = ("pending", "running", "done", "failed")
 RUN_STATUSES = ("running", "done", "failed", "aborted")
 
@@ -78,7 +80,7 @@ class Suite(Base):
     origin: Mapped[str | None] = mapped_column(
         Text,
         comment="Where the suite comes from: 'local:<resolved folder>' or 'hub:<repository pattern>'; one name, one "
-                "origin (NULL: written by hand, never matched by an ingest).",
+        "origin (NULL: written by hand, never matched by an ingest).",
     )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), comment="When the suite was first registered."
@@ -224,9 +226,7 @@ class Comparison(Base):
     __table_args__ = (
         UniqueConstraint("kind", "checkpoint_a", "checkpoint_b"),
         CheckConstraint("checkpoint_a <> checkpoint_b", name="distinct_checkpoints"),
-        CheckConstraint(
-            "kind IN ('seed_pair', 'consecutive_step', 'cross_size')", name="kind"
-        ),
+        CheckConstraint("kind IN ('seed_pair', 'consecutive_step', 'cross_size')", name="kind"),
         {"comment": "A pair of checkpoints compared position by position (KL in both directions)."},
     )
 
@@ -250,9 +250,11 @@ class Comparison(Base):
 class CheckpointToken(Base):
     __tablename__ = "checkpoint_token"
     __table_args__ = (
-        {"comment": "Per checkpoint and position: surprisal, entropy and KL to the reference distributions. "
-                    "Partitioned by position_id: one partition per corpus (checkpoint_token_c<corpus_id>).",
-         "postgresql_partition_by": "RANGE (position_id)"},
+        {
+            "comment": "Per checkpoint and position: surprisal, entropy and KL to the reference distributions. "
+            "Partitioned by position_id: one partition per corpus (checkpoint_token_c<corpus_id>).",
+            "postgresql_partition_by": "RANGE (position_id)",
+        },
     )
     # Key = two integers (8 bytes): the narrow primary key the design asks for, checkpoint first so that one
     # checkpoint's rows are contiguous in the index (Citus-ready: the distribution column leads every key).
@@ -261,7 +263,9 @@ class CheckpointToken(Base):
     # deletes that used to cascade are explicit statements (unit re-publish) or partition drops (corpus removal).
     # Partitioned by RANGE (position_id) (migration 0011; convdiv/warehouse/partitions.py): one partition per
     # corpus, created by `corpus add`, dropped by `corpus remove`; the key's second column is the partition key.
-    checkpoint_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The checkpoint (checkpoint.checkpoint_id).")
+    checkpoint_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, comment="The checkpoint (checkpoint.checkpoint_id)."
+    )
     position_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The position (position.position_id).")
     ce: Mapped[float] = mapped_column(REAL, comment=CE_COMMENT)
     entropy: Mapped[float] = mapped_column(REAL, comment="Entropy H(p) of the predicted distribution, nats.")
@@ -272,9 +276,11 @@ class CheckpointToken(Base):
 class PairToken(Base):
     __tablename__ = "pair_token"
     __table_args__ = (
-        {"comment": "Per comparison and position: KL between the two checkpoints' next-token distributions. "
-                    "Partitioned by position_id: one partition per corpus (pair_token_c<corpus_id>).",
-         "postgresql_partition_by": "RANGE (position_id)"},
+        {
+            "comment": "Per comparison and position: KL between the two checkpoints' next-token distributions. "
+            "Partitioned by position_id: one partition per corpus (pair_token_c<corpus_id>).",
+            "postgresql_partition_by": "RANGE (position_id)",
+        },
     )
 
     comparison_id: Mapped[int] = mapped_column(
@@ -296,8 +302,10 @@ class ComparisonGroup(Base):
     __tablename__ = "comparison_group"
     __table_args__ = (
         UniqueConstraint("kind", "model_a", "model_b", "step_a", "step_b"),
-        {"comment": "The comparisons averaged together by the analyses: one kind, size pair and step pair "
-                    "(seed pairs of one size and step; consecutive steps t1 -> t2 of one size; cross sizes)."},
+        {
+            "comment": "The comparisons averaged together by the analyses: one kind, size pair and step pair "
+            "(seed pairs of one size and step; consecutive steps t1 -> t2 of one size; cross sizes)."
+        },
     )
 
     group_id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True, comment="Surrogate key.")
@@ -313,14 +321,19 @@ class ComparisonGroup(Base):
 
 
 def _corpus_fk(comment: str = "The corpus.") -> Mapped[int]:
-    return mapped_column(SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), primary_key=True,
-                         comment=comment)
+    return mapped_column(
+        SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), primary_key=True, comment=comment
+    )
 
 
 class FinalSurprisal(Base):
     __tablename__ = "final_surprisal"
-    __table_args__ = ({"comment": "Each position's surprisal at the end of training per model size and corpus "
-                                  "(see sql/030_compute_final_surprisal.sql)."},)
+    __table_args__ = (
+        {
+            "comment": "Each position's surprisal at the end of training per model size and corpus "
+            "(see sql/030_compute_final_surprisal.sql)."
+        },
+    )
 
     model_id: Mapped[int] = mapped_column(
         SmallInteger, ForeignKey("model.model_id", ondelete="CASCADE"), primary_key=True, comment="The model size."
@@ -336,11 +349,17 @@ class FinalSurprisal(Base):
 
 class CheckpointStats(Base):
     __tablename__ = "checkpoint_stats"
-    __table_args__ = ({"comment": "Per checkpoint, corpus and category: means of the per-token statistics "
-                                  "(see sql/031_compute_checkpoint_stats.sql and docs/sql.md)."},)
+    __table_args__ = (
+        {
+            "comment": "Per checkpoint, corpus and category: means of the per-token statistics "
+            "(see sql/031_compute_checkpoint_stats.sql and docs/sql.md)."
+        },
+    )
 
     checkpoint_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("checkpoint.checkpoint_id", ondelete="CASCADE"), primary_key=True,
+        Integer,
+        ForeignKey("checkpoint.checkpoint_id", ondelete="CASCADE"),
+        primary_key=True,
         comment="The checkpoint.",
     )
     corpus_id: Mapped[int] = _corpus_fk()
@@ -356,11 +375,17 @@ class CheckpointStats(Base):
 
 class ComparisonStats(Base):
     __tablename__ = "comparison_stats"
-    __table_args__ = ({"comment": "Per comparison, corpus and category: mean symmetrised KL over the positions "
-                                  "(see sql/032_compute_comparison_stats.sql and docs/sql.md)."},)
+    __table_args__ = (
+        {
+            "comment": "Per comparison, corpus and category: mean symmetrised KL over the positions "
+            "(see sql/032_compute_comparison_stats.sql and docs/sql.md)."
+        },
+    )
 
     comparison_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("comparison.comparison_id", ondelete="CASCADE"), primary_key=True,
+        Integer,
+        ForeignKey("comparison.comparison_id", ondelete="CASCADE"),
+        primary_key=True,
         comment="The comparison.",
     )
     corpus_id: Mapped[int] = _corpus_fk()
@@ -373,8 +398,12 @@ class ComparisonStats(Base):
 
 class AggTokenCe(Base):
     __tablename__ = "agg_token_ce"
-    __table_args__ = ({"comment": "Mean CE per model size, step, corpus and predicted token over every seed's "
-                                  "checkpoint (token_divergence's CE side)."},)
+    __table_args__ = (
+        {
+            "comment": "Mean CE per model size, step, corpus and predicted token over every seed's "
+            "checkpoint (token_divergence's CE side)."
+        },
+    )
 
     model_id: Mapped[int] = mapped_column(
         SmallInteger, ForeignKey("model.model_id", ondelete="CASCADE"), primary_key=True, comment="The model size."
@@ -387,14 +416,22 @@ class AggTokenCe(Base):
 
 
 def _group_fk() -> Mapped[int]:
-    return mapped_column(Integer, ForeignKey("comparison_group.group_id", ondelete="CASCADE"), primary_key=True,
-                         comment="The comparison group.")
+    return mapped_column(
+        Integer,
+        ForeignKey("comparison_group.group_id", ondelete="CASCADE"),
+        primary_key=True,
+        comment="The comparison group.",
+    )
 
 
 class AggPositionKl(Base):
     __tablename__ = "agg_position_kl"
-    __table_args__ = ({"comment": "Per comparison group and position: E[KL](x) over the group's comparisons "
-                                  "(read through the position_kl view)."},)
+    __table_args__ = (
+        {
+            "comment": "Per comparison group and position: E[KL](x) over the group's comparisons "
+            "(read through the position_kl view)."
+        },
+    )
 
     group_id: Mapped[int] = _group_fk()
     corpus_id: Mapped[int] = _corpus_fk()
@@ -406,8 +443,12 @@ class AggPositionKl(Base):
 
 class AggContextVariance(Base):
     __tablename__ = "agg_context_variance"
-    __table_args__ = ({"comment": "Per comparison group and corpus: mean and SD across positions of E[KL](x) "
-                                  "(read through the context_variance view)."},)
+    __table_args__ = (
+        {
+            "comment": "Per comparison group and corpus: mean and SD across positions of E[KL](x) "
+            "(read through the context_variance view)."
+        },
+    )
 
     group_id: Mapped[int] = _group_fk()
     corpus_id: Mapped[int] = _corpus_fk()
@@ -419,8 +460,9 @@ class AggContextVariance(Base):
 
 class AggTokenKl(Base):
     __tablename__ = "agg_token_kl"
-    __table_args__ = ({"comment": "Per comparison group, corpus and predicted token: pooled mean KL "
-                                  "(token_divergence's KL side)."},)
+    __table_args__ = (
+        {"comment": "Per comparison group, corpus and predicted token: pooled mean KL (token_divergence's KL side)."},
+    )
 
     group_id: Mapped[int] = _group_fk()
     corpus_id: Mapped[int] = _corpus_fk()
@@ -432,8 +474,12 @@ class AggTokenKl(Base):
 
 class AggConditionalKl(Base):
     __tablename__ = "agg_conditional_kl"
-    __table_args__ = ({"comment": "Per comparison group, corpus and category: E[KL | c] over the group's "
-                                  "comparisons (read through the conditional_kl view)."},)
+    __table_args__ = (
+        {
+            "comment": "Per comparison group, corpus and category: E[KL | c] over the group's "
+            "comparisons (read through the conditional_kl view)."
+        },
+    )
 
     group_id: Mapped[int] = _group_fk()
     corpus_id: Mapped[int] = _corpus_fk()
@@ -451,8 +497,10 @@ class AggRegressionCells(Base):
     __tablename__ = "agg_regression_cells"
     __table_args__ = (
         Index("ix_agg_regression_cells_group", "group_id", "corpus_id"),
-        {"comment": "Per comparison group and cell of identical regressors (frequency, POS(t), POS(t-1)): n, mean "
-                    "and within-cell sum of squares of KL (read through the regression_cells view)."},
+        {
+            "comment": "Per comparison group and cell of identical regressors (frequency, POS(t), POS(t-1)): n, mean "
+            "and within-cell sum of squares of KL (read through the regression_cells view)."
+        },
     )
 
     # Tags may be NULL (their own cell), so no primary key over them: the rows are replaced per group.
@@ -475,8 +523,10 @@ class AggRegressionMoments(Base):
     __tablename__ = "agg_regression_moments"
     __table_args__ = (
         Index("ix_agg_regression_moments_group", "group_id", "corpus_id"),
-        {"comment": "Per comparison group, POS(t) and POS(t-1): sufficient statistics of the regression "
-                    "(read through the regression_moments view)."},
+        {
+            "comment": "Per comparison group, POS(t) and POS(t-1): sufficient statistics of the regression "
+            "(read through the regression_moments view)."
+        },
     )
 
     row_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True, comment="Surrogate key.")

@@ -58,8 +58,10 @@ def position_range(conn, corpus_id: int) -> tuple[int, int] | None:
     if lo is None:
         return None
     if others:
-        raise ConvdivError(f"corpus {corpus_id}: its positions (position_id {lo} to {hi - 1}) are interleaved with "
-                           f"those of corpus {others}: they cannot be one partition")
+        raise ConvdivError(
+            f"corpus {corpus_id}: its positions (position_id {lo} to {hi - 1}) are interleaved with "
+            f"those of corpus {others}: they cannot be one partition"
+        )
     return int(lo), int(hi)
 
 
@@ -69,20 +71,30 @@ def attach(conn, corpus_id: int) -> tuple[int, int] | None:
     raw = _driver(conn)
     partitioned = {r[0] for r in raw.execute(Q["partitioned_facts"], {"tables": list(FACT_TABLES)})}
     if partitioned != set(FACT_TABLES):
-        raise ConvdivError("the fact tables are not partitioned (a warehouse before migration 0011): "
-                           "run `convdiv db upgrade`")
+        raise ConvdivError(
+            "the fact tables are not partitioned (a warehouse before migration 0011): run `convdiv db upgrade`"
+        )
     bounds = position_range(raw, corpus_id)
     if bounds is None:
         return None
     lo, hi = bounds
     for table, key in FACT_TABLES.items():
         partition = name(table, corpus_id)
-        comment = (f"Partition of {table}: its rows on the positions of corpus {corpus_id} (position_id {lo} to "
-                   f"{hi - 1}); dropped with the corpus.")
-        raw.execute(sql.SQL(Q["create_partition"]).format(
-            partition=sql.Identifier(partition), parent=sql.Identifier(table),
-            primary_key=sql.Identifier(f"pk_{partition}"), key=sql.Identifier(key), comment=sql.Literal(comment),
-            lo=sql.Literal(lo), hi=sql.Literal(hi)))
+        comment = (
+            f"Partition of {table}: its rows on the positions of corpus {corpus_id} (position_id {lo} to "
+            f"{hi - 1}); dropped with the corpus."
+        )
+        raw.execute(
+            sql.SQL(Q["create_partition"]).format(
+                partition=sql.Identifier(partition),
+                parent=sql.Identifier(table),
+                primary_key=sql.Identifier(f"pk_{partition}"),
+                key=sql.Identifier(key),
+                comment=sql.Literal(comment),
+                lo=sql.Literal(lo),
+                hi=sql.Literal(hi),
+            )
+        )
     return lo, hi
 
 
@@ -98,8 +110,7 @@ def drop(conn, corpus_id: int) -> list[str]:
         return []
     tables = sql.SQL(", ").join(sql.Identifier(t) for t in [*FACT_TABLES, *found])
     locks.take_in_short_tries(raw, sql.SQL(Q["lock_exclusive"]).format(tables=tables))
-    raw.execute(sql.SQL(Q["drop_partitions"]).format(
-        partitions=sql.SQL(", ").join(sql.Identifier(t) for t in found)))
+    raw.execute(sql.SQL(Q["drop_partitions"]).format(partitions=sql.SQL(", ").join(sql.Identifier(t) for t in found)))
     return found
 
 
@@ -117,15 +128,19 @@ def drift(conn) -> list[str]:
     """One line per difference between the fact tables' partitions and the corpora (``convdiv db check``)."""
     problems = []
     for parent, partition, corpus, expected, live in _driver(conn).execute(
-            Q["partition_drift"], {"tables": list(FACT_TABLES)}):
+        Q["partition_drift"], {"tables": list(FACT_TABLES)}
+    ):
         if live is None:
-            problems.append(f"partition missing: {partition} of {parent} for corpus {corpus!r} ({expected}); "
-                            f"remove and re-add the corpus (`convdiv corpus remove`, `convdiv corpus add`)")
+            problems.append(
+                f"partition missing: {partition} of {parent} for corpus {corpus!r} ({expected}); "
+                f"remove and re-add the corpus (`convdiv corpus remove`, `convdiv corpus add`)"
+            )
         elif expected is None:
             problems.append(f"unexpected partition: {partition} of {parent} ({live}) belongs to no corpus")
         else:
-            problems.append(f"partition bounds differ: {partition} of {parent} is {live}, corpus {corpus!r} "
-                            f"needs {expected}")
+            problems.append(
+                f"partition bounds differ: {partition} of {parent} is {live}, corpus {corpus!r} needs {expected}"
+            )
     return problems
 
 

@@ -15,7 +15,7 @@ next one.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from convdiv.errors import ConvdivError
@@ -47,7 +47,7 @@ def beside(module_file: str) -> Queries:
     return Queries(Path(module_file).resolve().parent / "sql")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_folder(folder: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for path in sorted(folder.rglob("*.sql")):

@@ -35,7 +35,6 @@ from sqlalchemy.engine import Engine
 from convdiv.errors import ConvdivError, database_error
 from convdiv.warehouse import queries
 
-
 _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
 
 
@@ -90,14 +89,17 @@ def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantRes
             # ALL TABLES covers tables, views and materialised views
             conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {qs} TO {q}")
             conn.exec_driver_sql(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {qs} GRANT SELECT ON TABLES TO {q}")
-            conn.exec_driver_sql(f"ALTER ROLE {q} IN DATABASE {_quote(database)} SET default_transaction_read_only = on")
+            conn.exec_driver_sql(
+                f"ALTER ROLE {q} IN DATABASE {_quote(database)} SET default_transaction_read_only = on"
+            )
             warnings: list[str] = []
             _refuse_write_paths(conn, role, schema)
     except sa.exc.DBAPIError as exc:
         error = database_error(exc)
         raise ConvdivError(f"cannot grant analyst role {role!r}: {error}") from None
-    return GrantResult(role, existing is None, login or bool(existing and existing.rolcanlogin), database, schema,
-                       warnings)
+    return GrantResult(
+        role, existing is None, login or bool(existing and existing.rolcanlogin), database, schema, warnings
+    )
 
 
 def _refuse_write_paths(conn, role: str, schema: str) -> None:
@@ -111,14 +113,26 @@ def _refuse_write_paths(conn, role: str, schema: str) -> None:
     rows = [r for r in rows if r.member_of is not None or r.via == "PUBLIC" or r.reason not in explained]
     # The role's own attributes first, then memberships (the role that holds a capability itself, i.e. the one
     # furthest along its path, before the roles that only inherit it), then PUBLIC, then the role's own grants.
-    rows.sort(key=lambda r: (1, -r.via.count(" -> ") - ("(via" in r.via)) if r.member_of is not None else
-              (2, 0) if r.via == "PUBLIC" else (0, 0) if r.reason.startswith(("has ", "is ", "owns ")) else (3, 0))
+    rows.sort(
+        key=lambda r: (
+            (1, -r.via.count(" -> ") - ("(via" in r.via))
+            if r.member_of is not None
+            else (2, 0)
+            if r.via == "PUBLIC"
+            else (0, 0)
+            if r.reason.startswith(("has ", "is ", "owns "))
+            else (3, 0)
+        )
+    )
     # A path through a membership is cut by revoking that membership, whatever the member role can do.
     fixes = [f"REVOKE {_ident(r.member_of)} FROM {_ident(role)}" if r.member_of is not None else r.fix for r in rows]
     via, reason, fix = rows[0].via, rows[0].reason, fixes[0]
     more = len(set(fixes)) - 1
     raise ConvdivError(
         f"role {role!r} cannot be made read-only: {via} {reason}; fix: {fix}"
-        + (f" (and {more} more way{'s' if more > 1 else ''} to write; run the command again after fixing)"
-           if more > 0 else "")
+        + (
+            f" (and {more} more way{'s' if more > 1 else ''} to write; run the command again after fixing)"
+            if more > 0
+            else ""
+        )
     )

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -36,10 +35,19 @@ class Status:
 
     def to_dict(self) -> dict:
         """The `db status --json` object."""
-        return {"url": self.url, "server_version": self.server_version, "current": self.current, "head": self.head,
-                "up_to_date": self.up_to_date, "row_counts": dict(self.row_counts),
-                "ingest_runs": {"counts": dict(self.run_counts), "aborted_now": list(self.aborted_now),
-                                "runs": [r.to_dict() for r in self.runs]}}
+        return {
+            "url": self.url,
+            "server_version": self.server_version,
+            "current": self.current,
+            "head": self.head,
+            "up_to_date": self.up_to_date,
+            "row_counts": dict(self.row_counts),
+            "ingest_runs": {
+                "counts": dict(self.run_counts),
+                "aborted_now": list(self.aborted_now),
+                "runs": [r.to_dict() for r in self.runs],
+            },
+        }
 
 
 @dataclass
@@ -61,10 +69,17 @@ class RunState:
         def iso(t):
             return t.isoformat() if t is not None else None
 
-        return {"ingest_run_id": self.ingest_run_id, "host": self.host, "state": self.state,
-                "started_at": iso(self.started_at), "finished_at": iso(self.finished_at),
-                "heartbeat_at": iso(self.heartbeat_at), "lease_until": iso(self.lease_until),
-                "reason": self.reason, "units_running": self.units_running}
+        return {
+            "ingest_run_id": self.ingest_run_id,
+            "host": self.host,
+            "state": self.state,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "heartbeat_at": iso(self.heartbeat_at),
+            "lease_until": iso(self.lease_until),
+            "reason": self.reason,
+            "units_running": self.units_running,
+        }
 
 
 ABORTED_SHOWN = 20  # the most recent aborted runs listed (counts cover all of them)
@@ -75,14 +90,28 @@ def _runs(engine: Engine) -> tuple[dict[str, int], list[RunState], list[int]]:
     with ledger.connect(info, autocommit=True) as conn:
         try:
             aborted = [r.ingest_run_id for r in ledger.reap_runs(conn)]
-        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction,
-                psycopg.errors.LockNotAvailable):
+        except (
+            psycopg.errors.InsufficientPrivilege,
+            psycopg.errors.ReadOnlySqlTransaction,
+            psycopg.errors.LockNotAvailable,
+        ):
             aborted = []  # a reader's status: expired runs show as stale
         counts: dict[str, int] = dict(conn.execute(ledger.q("run_status_counts")).fetchall())
         rows = conn.execute(ledger.q("runs_for_status"), {"aborted_limit": ABORTED_SHOWN}).fetchall()
-    runs = [RunState(ingest_run_id=r[0], host=r[1], state="stale" if r[8] else r[2], started_at=r[3],
-                     finished_at=r[4], heartbeat_at=r[5], lease_until=r[6], reason=r[7], units_running=r[9])
-            for r in rows]
+    runs = [
+        RunState(
+            ingest_run_id=r[0],
+            host=r[1],
+            state="stale" if r[8] else r[2],
+            started_at=r[3],
+            finished_at=r[4],
+            heartbeat_at=r[5],
+            lease_until=r[6],
+            reason=r[7],
+            units_running=r[9],
+        )
+        for r in rows
+    ]
     return counts, runs, aborted
 
 
@@ -95,8 +124,9 @@ def collect(engine: Engine) -> Status:
         for name in Base.metadata.tables:
             if name in existing:
                 counts[name] = conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()
-    status = Status(url=mask_url(engine.url), server_version=version, current=st.current, head=st.head,
-                    row_counts=counts)
+    status = Status(
+        url=mask_url(engine.url), server_version=version, current=st.current, head=st.head, row_counts=counts
+    )
     if status.up_to_date:  # the lease columns exist from migration 0005 on
         status.run_counts, status.runs, status.aborted_now = _runs(engine)
     return status

@@ -189,12 +189,14 @@ def comment(connection, name: str, text: str | None = None) -> None:
         return
     what = "VIEW" if kind == "v" else "MATERIALIZED VIEW"
     execute_script(connection, f"COMMENT ON {what} {name} IS {_literal(head.description)}")
-    present = set(connection.exec_driver_sql(
-        "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = current_schema() AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
-        (name,),
-    ).scalars())
+    present = set(
+        connection.exec_driver_sql(
+            "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+            (name,),
+        ).scalars()
+    )
     for column, description in head.columns.items():
         if column in present:
             execute_script(connection, f"COMMENT ON COLUMN {name}.{column} IS {_literal(description)}")

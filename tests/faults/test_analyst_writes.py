@@ -28,11 +28,14 @@ def test_analyst_cannot_write_and_gets_one_line(engine, db_url, suite_root, tmp_
     S.add_tiny_corpus(engine, suite_root)
     before = S.snapshot(db_url)
     env = {} if read_only_default else {"PGOPTIONS": "-c default_transaction_read_only=off"}
-    commands = [("corpus", "remove", S.CORPUS),
-                ("ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--steps", "0", "--no-progress")]
+    commands = [
+        ("corpus", "remove", S.CORPUS),
+        ("ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--steps", "0", "--no-progress"),
+    ]
     for command in commands:
-        line = one_error_line(convdiv(*command, database_url=libpq(db_url, analyst), data_dir=tmp_path / "data",
-                                      env=env))
+        line = one_error_line(
+            convdiv(*command, database_url=libpq(db_url, analyst), data_dir=tmp_path / "data", env=env)
+        )
         assert analyst in line, line
         if read_only_default:
             assert "read-only" in line and "loader role" in line, line

@@ -42,7 +42,8 @@ def _missing_weight(folder: Path) -> str:
 def _states(db_url):
     with psycopg.connect(S.conninfo(db_url)) as conn:
         return dict(conn.execute("SELECT unit_key, status FROM ingest_unit").fetchall()), dict(
-            conn.execute("SELECT unit_key, error FROM ingest_unit WHERE status = 'failed'").fetchall())
+            conn.execute("SELECT unit_key, error FROM ingest_unit WHERE status = 'failed'").fetchall()
+        )
 
 
 def test_bad_checkpoints_fail_only_their_units_with_one_line(engine, settings, db_url, suite_root, tmp_path):
@@ -52,8 +53,13 @@ def test_bad_checkpoints_fail_only_their_units_with_one_line(engine, settings, d
     missing = _missing_weight(root / "xs" / "seed1" / "step16")
 
     env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.run([CONVDIV, "ingest", str(root), "--corpus", S.CORPUS, "--steps", "0,4,16", "--no-progress"],
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [CONVDIV, "ingest", str(root), "--corpus", S.CORPUS, "--steps", "0,4,16", "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 1, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
@@ -67,8 +73,14 @@ def test_bad_checkpoints_fail_only_their_units_with_one_line(engine, settings, d
     states, errors = _states(db_url)
     # step 4 of s writes s/seed2/step4; step 16 of s compares it with step 16 (consecutive steps): both fail.
     # Step 0 of s, in the same claimed group, needs neither and is published; so are xs's steps 0 and 4.
-    assert states == {"size=xs/step=0": "done", "size=xs/step=4": "done", "size=xs/step=16": "failed",
-                      "size=s/step=0": "done", "size=s/step=4": "failed", "size=s/step=16": "failed"}
+    assert states == {
+        "size=xs/step=0": "done",
+        "size=xs/step=4": "done",
+        "size=xs/step=16": "failed",
+        "size=s/step=0": "done",
+        "size=s/step=4": "failed",
+        "size=s/step=16": "failed",
+    }
     assert "s/seed2/step4" in errors["size=s/step=4"] and "s/seed2/step4" in errors["size=s/step=16"]
     assert "config.json" in errors["size=s/step=4"] and "shape" in errors["size=s/step=4"]
     assert "\n" not in errors["size=s/step=4"]

@@ -22,24 +22,33 @@ from convdiv.warehouse.roles import grant_analyst
 
 # setup SQL ({a}: the analyst candidate, {m}: a middle role, {w}: a role that writes) -> what the refusal names
 CASES = {
-    "member of a writer": ("GRANT INSERT, DELETE ON position, suite TO {w}; GRANT {w} TO {a}",
-                           ["member role {w} can", "REVOKE {w} FROM {a}"]),
-    "inherited membership": ("GRANT DELETE ON position TO {w}; GRANT {w} TO {m}; GRANT {m} TO {a}",
-                             ["member role {w} (via {m}) can DELETE", "REVOKE {m} FROM {a}"]),
-    "noinherit membership": ("ALTER ROLE {a} NOINHERIT; GRANT UPDATE ON suite TO {w}; GRANT {w} TO {a}",
-                             ["{w}", "REVOKE {w} FROM {a}"]),
+    "member of a writer": (
+        "GRANT INSERT, DELETE ON position, suite TO {w}; GRANT {w} TO {a}",
+        ["member role {w} can", "REVOKE {w} FROM {a}"],
+    ),
+    "inherited membership": (
+        "GRANT DELETE ON position TO {w}; GRANT {w} TO {m}; GRANT {m} TO {a}",
+        ["member role {w} (via {m}) can DELETE", "REVOKE {m} FROM {a}"],
+    ),
+    "noinherit membership": (
+        "ALTER ROLE {a} NOINHERIT; GRANT UPDATE ON suite TO {w}; GRANT {w} TO {a}",
+        ["{w}", "REVOKE {w} FROM {a}"],
+    ),
     "createrole": ("ALTER ROLE {a} CREATEROLE", ["has CREATEROLE", "NOCREATEROLE"]),
     "bypassrls": ("ALTER ROLE {a} BYPASSRLS", ["has BYPASSRLS", "NOBYPASSRLS"]),
     "replication": ("ALTER ROLE {a} REPLICATION", ["has REPLICATION", "NOREPLICATION"]),
     "pg_write_all_data": ("GRANT pg_write_all_data TO {a}", ["pg_write_all_data", "REVOKE pg_write_all_data FROM"]),
     "writer's createrole": ("ALTER ROLE {w} CREATEROLE; GRANT {w} TO {a}", ["has CREATEROLE", "REVOKE {w} FROM {a}"]),
-    "member of an owner": ("CREATE TABLE scratch_{w} (x int); ALTER TABLE scratch_{w} OWNER TO {w}; GRANT {w} TO {m}; "
-                           "GRANT {m} TO {a}",
-                            ["member role {w} (via {m})", "REVOKE {m} FROM {a}"]),
+    "member of an owner": (
+        "CREATE TABLE scratch_{w} (x int); ALTER TABLE scratch_{w} OWNER TO {w}; GRANT {w} TO {m}; GRANT {m} TO {a}",
+        ["member role {w} (via {m})", "REVOKE {m} FROM {a}"],
+    ),
     "owner of an object": ("CREATE TABLE scratch_{a} (x int); ALTER TABLE scratch_{a} OWNER TO {a}", ["owns"]),
     "column grant": ("GRANT UPDATE (name) ON suite TO {w}; GRANT {w} TO {a}", ["can UPDATE suite"]),
-    "public can write": ("GRANT INSERT ON corpus TO PUBLIC", ["PUBLIC can INSERT corpus",
-                                                              "REVOKE INSERT ON corpus FROM PUBLIC"]),
+    "public can write": (
+        "GRANT INSERT ON corpus TO PUBLIC",
+        ["PUBLIC can INSERT corpus", "REVOKE INSERT ON corpus FROM PUBLIC"],
+    ),
 }
 
 
@@ -56,9 +65,12 @@ def roles(db_url):
 
 def _privileges(db_url, role):
     with psycopg.connect(libpq(db_url)) as conn:
-        return conn.execute("SELECT has_table_privilege(%s, 'suite', 'SELECT'), has_database_privilege(%s, "
-                            "current_database(), 'CONNECT') AND EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN "
-                            "pg_roles r ON r.oid = s.setrole WHERE r.rolname = %s)", (role, role, role)).fetchone()
+        return conn.execute(
+            "SELECT has_table_privilege(%s, 'suite', 'SELECT'), has_database_privilege(%s, "
+            "current_database(), 'CONNECT') AND EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN "
+            "pg_roles r ON r.oid = s.setrole WHERE r.rolname = %s)",
+            (role, role, role),
+        ).fetchone()
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -77,4 +89,3 @@ def test_role_that_can_write_is_refused(engine, db_url, roles, tmp_path, case):
 
     line = one_error_line(convdiv("db", "grant-analyst", roles["a"], database_url=db_url, data_dir=tmp_path))
     assert roles["a"] in line and "fix:" in line, line
-

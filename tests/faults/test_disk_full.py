@@ -14,7 +14,6 @@ from convdiv.testing import ingest as S
 from convdiv.testing.cli import convdiv, one_error_line
 from convdiv.testing.databases import libpq
 
-
 DISK_FULL = """
 CREATE FUNCTION fault_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -17,15 +17,20 @@ from convdiv.testing.databases import libpq
 def test_lock_held_by_another_session(db_url, tmp_path, command):
     database = libpq(db_url).rsplit("/", 1)[1]
     with psycopg.connect(libpq(db_url), autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{database}" SET lock_timeout = \'300ms\'')
+        conn.execute(f"ALTER DATABASE \"{database}\" SET lock_timeout = '300ms'")
     with psycopg.connect(libpq(db_url)) as holder:
         holder.execute("LOCK TABLE corpus IN ACCESS EXCLUSIVE MODE")
         holder_pid = holder.info.backend_pid
-        proc = convdiv(*command, database_url=db_url, data_dir=tmp_path / "data",
-                       env={"PWD": str(tmp_path), "CONVDIV_LOCK_TIMEOUT": "0.3"})
+        proc = convdiv(
+            *command,
+            database_url=db_url,
+            data_dir=tmp_path / "data",
+            env={"PWD": str(tmp_path), "CONVDIV_LOCK_TIMEOUT": "0.3"},
+        )
         holder.rollback()
     line = one_error_line(proc)
     # commands that write bound their own waits (CONVDIV_LOCK_TIMEOUT) and name the holder; readers get the
     # server's lock_timeout and the general message
     assert ("waiting for a lock" in line and "another" in line) or (
-        f"pid {holder_pid}" in line and "CONVDIV_LOCK_TIMEOUT" in line), line
+        f"pid {holder_pid}" in line and "CONVDIV_LOCK_TIMEOUT" in line
+    ), line

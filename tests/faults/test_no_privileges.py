@@ -11,7 +11,6 @@ import pytest
 from convdiv.testing.cli import convdiv, one_error_line
 from convdiv.testing.databases import libpq, login_role
 
-
 COMMANDS = [
     ("db", "status"),
     ("corpus", "list"),

@@ -34,13 +34,16 @@ def test_db_url_masks_percent_encoded_passwords(tmp_path, password):
     assert not _leaks(proc.stdout + proc.stderr, password)
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql://u:a@b/cSECRET@db.example/w",  # libpq: password 'a', host 'b', database 'cSECRET@db.example/w'
-    "postgresql://u:a/bSECRET@db.example/w",  # libpq: host 'u', port 'a', database 'bSECRET@db.example/w'
-    "postgresql://u:x@ySECRET@db.example/w",  # libpq: password 'x', host 'ySECRET@db.example'
-    "postgresql://u:50%ofSECRET@db.example/w",  # invalid percent-encoding: libpq quotes the token in its error
-    "postgresql://u@db.example/w?password=50%ofSECRET",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:a@b/cSECRET@db.example/w",  # libpq: password 'a', host 'b', database 'cSECRET@db.example/w'
+        "postgresql://u:a/bSECRET@db.example/w",  # libpq: host 'u', port 'a', database 'bSECRET@db.example/w'
+        "postgresql://u:x@ySECRET@db.example/w",  # libpq: password 'x', host 'ySECRET@db.example'
+        "postgresql://u:50%ofSECRET@db.example/w",  # invalid percent-encoding: libpq quotes the token in its error
+        "postgresql://u@db.example/w?password=50%ofSECRET",
+    ],
+)
 @pytest.mark.parametrize("command", [("db", "url"), ("db", "status")])
 def test_ambiguous_or_invalid_password_is_refused_without_showing_it(tmp_path, url, command):
     proc = convdiv(*command, database_url=url, data_dir=tmp_path)
@@ -51,8 +54,10 @@ def test_ambiguous_or_invalid_password_is_refused_without_showing_it(tmp_path, u
 
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_connection_error_shows_no_password(tmp_path, password):
-    for url in (f"postgresql://alice:{quote(password, safe='')}@127.0.0.1:1/w",
-                f"postgresql://alice@127.0.0.1:1/w?password={quote(password, safe='')}"):
+    for url in (
+        f"postgresql://alice:{quote(password, safe='')}@127.0.0.1:1/w",
+        f"postgresql://alice@127.0.0.1:1/w?password={quote(password, safe='')}",
+    ):
         proc = convdiv("db", "status", database_url=url, data_dir=tmp_path)
         line = one_error_line(proc)
         assert "127.0.0.1:1" in line, line
@@ -70,8 +75,9 @@ def test_encoded_password_reaches_libpq_intact(db_url, tmp_path):
     engine and the workers' libpq string both hold exactly the password the URL encodes."""
     password = "p@ss/w:rd%x#y?z&q= sSECRET"
     host_part = db_url.split("@", 1)[1]
-    settings = Settings.from_env(database_url=f"postgresql://postgres:{quote(password, safe='')}@{host_part}",
-                                 data_dir=tmp_path)
+    settings = Settings.from_env(
+        database_url=f"postgresql://postgres:{quote(password, safe='')}@{host_part}", data_dir=tmp_path
+    )
     engine = get_engine(settings)
     assert engine.url.password == password
     assert conninfo_to_dict(ledger.conninfo(engine))["password"] == password

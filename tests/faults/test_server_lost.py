@@ -24,10 +24,19 @@ def test_server_lost_mid_publish_shows_the_workers_error(engine, db_url, suite_r
     S.add_tiny_corpus(engine, suite_root)
     database = engine.url.database
     signal_file = tmp_path / "paused"
-    env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data"),
-           PAUSE_ENV: f"2:8:{signal_file}"}
-    proc = subprocess.Popen([CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs",
-                             "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CONVDIV_DATA_DIR": str(tmp_path / "data"),
+        PAUSE_ENV: f"2:8:{signal_file}",
+    }
+    proc = subprocess.Popen(
+        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--no-progress"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     admin = libpq(db_url).rsplit("/", 1)[0] + "/postgres"
     try:
         deadline = time.monotonic() + 240
@@ -50,8 +59,9 @@ def test_server_lost_mid_publish_shows_the_workers_error(engine, db_url, suite_r
     assert "not currently accepting connections" not in line, line  # a cleanup step's error, not the real one
     with psycopg.connect(S.conninfo(db_url)) as conn:
         done = conn.execute("SELECT unit_key FROM ingest_unit WHERE status = 'done'").fetchall()
-        steps = conn.execute("SELECT DISTINCT c.step FROM checkpoint_token JOIN checkpoint c USING (checkpoint_id)"
-                             " ORDER BY 1").fetchall()
+        steps = conn.execute(
+            "SELECT DISTINCT c.step FROM checkpoint_token JOIN checkpoint c USING (checkpoint_id) ORDER BY 1"
+        ).fetchall()
     # The first publish committed (whichever unit the worker took first); the paused second one left nothing.
     assert len(done) == 1, done
     assert steps == [(int(done[0][0].rsplit("=", 1)[1]),)]

@@ -4,9 +4,31 @@ Each module's KEY is the section's stable ``id`` in the HTML (links and tests re
 """
 
 from convdiv.report.sections import (
-    ce_fit, ce_fit_context, convergence, frequency, learnability, overview, pos, reference, regression,
-    relative_divergence_context, tokens, word,
+    ce_fit,
+    ce_fit_context,
+    convergence,
+    frequency,
+    learnability,
+    overview,
+    pos,
+    reference,
+    regression,
+    relative_divergence_context,
+    tokens,
+    word,
 )
 
-SECTIONS = (overview, convergence, learnability, reference, pos, relative_divergence_context, frequency, word, ce_fit,
-            ce_fit_context, regression, tokens)
+SECTIONS = (
+    overview,
+    convergence,
+    learnability,
+    reference,
+    pos,
+    relative_divergence_context,
+    frequency,
+    word,
+    ce_fit,
+    ce_fit_context,
+    regression,
+    tokens,
+)

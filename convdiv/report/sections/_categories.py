@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from plotly.subplots import make_subplots
 
 from convdiv.report.figures import (
-    PANEL_SPACING, base_layout, category_colour, colour, legend_ref, line_with_band, panel_legends, size_dropdown,
-    step_axis, step_x, subplot_axes, with_traces,
+    PANEL_SPACING,
+    base_layout,
+    category_colour,
+    colour,
+    legend_ref,
+    line_with_band,
+    panel_legends,
+    size_dropdown,
+    step_axis,
+    step_x,
+    subplot_axes,
+    with_traces,
 )
 
 # The presentation's groupings of PTB tags (the study's slides on conditional convergence). The study's "verbs"
@@ -36,10 +46,11 @@ def merge_groups(df: pd.DataFrame) -> pd.DataFrame:
         if sub.empty:
             continue
         w = sub["n_positions"].astype(float)
-        agg = (sub.assign(_w=w, _kl=sub["mean_kl"] * w, _ce=sub["mean_ce"] * w)
-                  .groupby(keys + ["family"], as_index=False)
-                  .agg(_w=("_w", "sum"), _kl=("_kl", "sum"), _ce=("_ce", "sum"),
-                       n_comparisons=("n_comparisons", "max")))
+        agg = (
+            sub.assign(_w=w, _kl=sub["mean_kl"] * w, _ce=sub["mean_ce"] * w)
+            .groupby(keys + ["family"], as_index=False)
+            .agg(_w=("_w", "sum"), _kl=("_kl", "sum"), _ce=("_ce", "sum"), n_comparisons=("n_comparisons", "max"))
+        )
         agg["category"] = name
         agg["n_positions"] = agg["_w"].astype(int)
         agg["mean_kl"] = agg["_kl"] / agg["_w"]
@@ -48,10 +59,18 @@ def merge_groups(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], sizes: Sequence[str],
-                    title: str, *, value: str = "mean_kl", negate: bool = True, cols: int = 2,
-                    ylabel: str = "-E[KL] (nats)",
-                    families: dict[str, str] | None = None) -> tuple[dict, pd.DataFrame]:
+def category_panels(
+    df: pd.DataFrame,
+    panels: dict[str, Sequence[str] | None],
+    sizes: Sequence[str],
+    title: str,
+    *,
+    value: str = "mean_kl",
+    negate: bool = True,
+    cols: int = 2,
+    ylabel: str = "-E[KL] (nats)",
+    families: dict[str, str] | None = None,
+) -> tuple[dict, pd.DataFrame]:
     """Subplots (one per panel: its categories, or all categories when None), size dropdown, CI bands.
 
     Every panel has its own legend and y-axis title, and its categories each their own colour. ``families``
@@ -61,8 +80,9 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
     n = len(panels)
     rows = int(np.ceil(n / cols))
     ncols = min(cols, n)
-    fig = make_subplots(rows=rows, cols=ncols, subplot_titles=list(panels), horizontal_spacing=PANEL_SPACING,
-                        vertical_spacing=0.14)
+    fig = make_subplots(
+        rows=rows, cols=ncols, subplot_titles=list(panels), horizontal_spacing=PANEL_SPACING, vertical_spacing=0.14
+    )
     trace_sizes: list[str] = []
     plotted = []
     sign = -1.0 if negate else 1.0
@@ -72,9 +92,15 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
         r, c = p // cols + 1, p % cols + 1
         sub = df if not families or panel not in families else df[df["family"] == families[panel]]
         sub = sub if cats is None else sub[sub["category"].isin(cats)]
-        order = list(cats) if cats is not None else list(
-            sub.sort_values(["category_order", "category"] if "category_order" in sub else ["category"])
-               ["category"].drop_duplicates())
+        order = (
+            list(cats)
+            if cats is not None
+            else list(
+                sub.sort_values(["category_order", "category"] if "category_order" in sub else ["category"])[
+                    "category"
+                ].drop_duplicates()
+            )
+        )
         groups = {key: g.sort_values("step") for key, g in sub.groupby(["category", "size"], sort=False)}
         for k, cat in enumerate([c_ for c_ in order if c_ in set(sub["category"])]):
             for size in sizes:
@@ -85,16 +111,24 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
                 hi = g["ci_low"] * sign if "ci_low" in g else None
                 if not negate:
                     lo, hi = hi, lo
-                traces = line_with_band(step_x(g["step"]), sign * g[value], lo, hi, name=cat,
-                                        colour_=category_colour(k), legendgroup=f"{panel}:{cat}",
-                                        visible=size == shown,
-                                        hover=f"{cat} ({size})<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>",
-                                        customdata=g["step"].to_numpy(), **subplot_axes(r, c, cols))
+                traces = line_with_band(
+                    step_x(g["step"]),
+                    sign * g[value],
+                    lo,
+                    hi,
+                    name=cat,
+                    colour_=category_colour(k),
+                    legendgroup=f"{panel}:{cat}",
+                    visible=size == shown,
+                    hover=f"{cat} ({size})<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>",
+                    customdata=g["step"].to_numpy(),
+                    **subplot_axes(r, c, cols),
+                )
                 for tr in traces:
                     tr["legend"] = legend_ref(p)
                 pending.extend(traces)
                 trace_sizes.extend([size] * len(traces))
-                plotted.append(g.assign(panel=panel))  # noqa: PD (small frames)
+                plotted.append(g.assign(panel=panel))  # small frames
     all_steps = df["step"].unique() if not df.empty else [0]
     for p in range(n):
         fig.update_xaxes(**step_axis(all_steps), row=p // cols + 1, col=p % cols + 1)
@@ -106,17 +140,33 @@ def category_panels(df: pd.DataFrame, panels: dict[str, Sequence[str] | None], s
     return with_traces(fig, pending), data
 
 
-def size_panels(df: pd.DataFrame, sizes: Sequence[str], title: str, *, panel_title: str = "{category}",
-                value: str = "mean_kl", cols: int = 3, ylabel: str = "-E[KL] (nats)") -> tuple[dict, pd.DataFrame]:
+def size_panels(
+    df: pd.DataFrame,
+    sizes: Sequence[str],
+    title: str,
+    *,
+    panel_title: str = "{category}",
+    value: str = "mean_kl",
+    cols: int = 3,
+    ylabel: str = "-E[KL] (nats)",
+) -> tuple[dict, pd.DataFrame]:
     """One panel per category (in category_order), every size overlaid in it (the size's colour, as in the
     convergence figure), each panel with its own legend and y-axis title: the paper's layout for frequency bins."""
-    order = list(df.sort_values(["category_order", "category"] if "category_order" in df else ["category"])
-                 ["category"].drop_duplicates())
+    order = list(
+        df.sort_values(["category_order", "category"] if "category_order" in df else ["category"])[
+            "category"
+        ].drop_duplicates()
+    )
     n = max(len(order), 1)
     rows = int(np.ceil(n / cols))
     ncols = min(cols, n)
-    fig = make_subplots(rows=rows, cols=ncols, subplot_titles=[panel_title.format(category=c) for c in order],
-                        horizontal_spacing=PANEL_SPACING * 0.8, vertical_spacing=0.16)
+    fig = make_subplots(
+        rows=rows,
+        cols=ncols,
+        subplot_titles=[panel_title.format(category=c) for c in order],
+        horizontal_spacing=PANEL_SPACING * 0.8,
+        vertical_spacing=0.16,
+    )
     pending: list[dict] = []
     groups = {key: g.sort_values("step") for key, g in df.groupby(["category", "size"], sort=False)}
     plotted = []
@@ -128,10 +178,18 @@ def size_panels(df: pd.DataFrame, sizes: Sequence[str], title: str, *, panel_tit
                 continue
             lo = -g["ci_high"].astype(float) if "ci_high" in g else None
             hi = -g["ci_low"].astype(float) if "ci_low" in g else None
-            traces = line_with_band(step_x(g["step"]), -g[value].astype(float), lo, hi, name=size, colour_=colour(i),
-                                    legendgroup=f"{cat}:{size}",
-                                    hover=f"{cat}, size {size}<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>",
-                                    customdata=g["step"].to_numpy(), **subplot_axes(r, c, cols))
+            traces = line_with_band(
+                step_x(g["step"]),
+                -g[value].astype(float),
+                lo,
+                hi,
+                name=size,
+                colour_=colour(i),
+                legendgroup=f"{cat}:{size}",
+                hover=f"{cat}, size {size}<br>step %{{customdata}}<br>%{{y:.4g}}<extra></extra>",
+                customdata=g["step"].to_numpy(),
+                **subplot_axes(r, c, cols),
+            )
             for tr in traces:
                 tr["legend"] = legend_ref(p)
             pending.extend(traces)

@@ -39,11 +39,20 @@ def merge_pairs(df: pd.DataFrame) -> pd.DataFrame:
         if sub.empty:
             continue
         w = sub["n_positions"].astype(float)
-        agg = (sub.assign(_w=w, _a=sub["ce_a"] * w, _b=sub["ce_b"] * w, _k=sub["mean_kl"] * w)
-                  .groupby(["comparison_id", "kind", "size_a", "step_a", "step_b", "family"], as_index=False)
-                  [["_w", "_a", "_b", "_k"]].sum())
-        agg = agg.assign(category=name, n_positions=agg["_w"], ce_a=agg["_a"] / agg["_w"],
-                         ce_b=agg["_b"] / agg["_w"], mean_kl=agg["_k"] / agg["_w"])
+        agg = (
+            sub.assign(_w=w, _a=sub["ce_a"] * w, _b=sub["ce_b"] * w, _k=sub["mean_kl"] * w)
+            .groupby(["comparison_id", "kind", "size_a", "step_a", "step_b", "family"], as_index=False)[
+                ["_w", "_a", "_b", "_k"]
+            ]
+            .sum()
+        )
+        agg = agg.assign(
+            category=name,
+            n_positions=agg["_w"],
+            ce_a=agg["_a"] / agg["_w"],
+            ce_b=agg["_b"] / agg["_w"],
+            mean_kl=agg["_k"] / agg["_w"],
+        )
         agg["delta_h"] = agg["ce_a"] - agg["ce_b"]
         agg["ce_ratio"] = agg["ce_a"] / agg["ce_b"]
         out.append(agg.drop(columns=["_w", "_a", "_b", "_k"]))
@@ -56,8 +65,10 @@ def fit_pairs(data: ReportData, family: str) -> tuple[pd.DataFrame, str]:
     label = ", ".join(KIND_LABEL[k] for k in kinds)
     df = data.view("ce_difference", "family = %(family)s AND kind = ANY(%(kinds)s)", family=family, kinds=kinds)
     if df.empty:
-        raise Missing(f"no ce_difference rows for {FAMILY_LABEL[family]} categories and {label} comparisons: "
-                      "ingest consecutive steps (the default), or choose kinds with `convdiv report --ce-fit-kinds`")
+        raise Missing(
+            f"no ce_difference rows for {FAMILY_LABEL[family]} categories and {label} comparisons: "
+            "ingest consecutive steps (the default), or choose kinds with `convdiv report --ce-fit-kinds`"
+        )
     return df, label
 
 
@@ -65,31 +76,55 @@ def fit_table(fits: pd.DataFrame, kinds_label: str) -> pd.DataFrame:
     table = fits.drop(columns=["family"]).rename(columns={"q": "Q"})
     table["Q"] = table["Q"].map({"delta_h": "dH", "ce_ratio": "CE ratio"})
     # The slides print alpha x 100 as a percentage (NNP in context: 394.09%).
-    table.insert(table.columns.get_loc("alpha") + 1, "alpha_pct",
-                 table["alpha"].map(lambda a: f"{100 * a:.2f}%" if np.isfinite(a) else ""))
+    table.insert(
+        table.columns.get_loc("alpha") + 1,
+        "alpha_pct",
+        table["alpha"].map(lambda a: f"{100 * a:.2f}%" if np.isfinite(a) else ""),
+    )
     table["pairs"] = kinds_label
     return table
 
 
 def fit_figure(df: pd.DataFrame, fits: pd.DataFrame, cats: list[str], title: str) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["Q = dH (nats)", "Q = CE ratio H(a)/H(b)"],
-                        horizontal_spacing=0.2)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["Q = dH (nats)", "Q = CE ratio H(a)/H(b)"], horizontal_spacing=0.2
+    )
     for k, cat in enumerate(cats):
         g = df[df["category"] == cat]
         for j, q in enumerate(("delta_h", "ce_ratio")):
-            fig.add_trace(go.Scatter(
-                x=g[q], y=g["mean_kl"], mode="markers", name=cat, legendgroup=f"{q}:{cat}", legend=legend_ref(j),
-                marker=dict(size=5, color=category_colour(k), opacity=0.55),
-                hovertemplate=f"{cat}<br>Q %{{x:.4g}}<br>KL %{{y:.4g}}<extra></extra>"), row=1, col=j + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=g[q],
+                    y=g["mean_kl"],
+                    mode="markers",
+                    name=cat,
+                    legendgroup=f"{q}:{cat}",
+                    legend=legend_ref(j),
+                    marker=dict(size=5, color=category_colour(k), opacity=0.55),
+                    hovertemplate=f"{cat}<br>Q %{{x:.4g}}<br>KL %{{y:.4g}}<extra></extra>",
+                ),
+                row=1,
+                col=j + 1,
+            )
             fit = fits[(fits["category"] == cat) & (fits["q"] == q)]
             if not fit.empty and np.isfinite(fit["alpha"].iloc[0]):
                 xs = np.linspace(g[q].min(), g[q].max(), 2)
                 a, b = fit["alpha"].iloc[0], fit["b"].iloc[0]
-                fig.add_trace(go.Scatter(
-                    x=xs, y=a * xs + b, mode="lines", legendgroup=f"{q}:{cat}", legend=legend_ref(j),
-                    showlegend=False, line=dict(color=category_colour(k), width=2), name=f"{cat} fit",
-                    hovertemplate=f"{cat}: KL = {a:.3g} Q + {b:.3g} (R2 {fit['r2'].iloc[0]:.2f})<extra></extra>"),
-                    row=1, col=j + 1)
+                fig.add_trace(
+                    go.Scatter(
+                        x=xs,
+                        y=a * xs + b,
+                        mode="lines",
+                        legendgroup=f"{q}:{cat}",
+                        legend=legend_ref(j),
+                        showlegend=False,
+                        line=dict(color=category_colour(k), width=2),
+                        name=f"{cat} fit",
+                        hovertemplate=f"{cat}: KL = {a:.3g} Q + {b:.3g} (R2 {fit['r2'].iloc[0]:.2f})<extra></extra>",
+                    ),
+                    row=1,
+                    col=j + 1,
+                )
     fig.update_xaxes(title_text="dH = H(a) - H(b) (nats)", row=1, col=1)
     fig.update_xaxes(title_text="H(a) / H(b)", row=1, col=2)
     fig.update_yaxes(title_text="KL_c (nats)", row=1, col=1)
@@ -113,16 +148,45 @@ def build_family(sec: Section, data: ReportData, family: str, prefix: str, selec
         selected = list(top)
     cats = [c for c in selected if c in present]
     label = FAMILY_LABEL[family]
-    fig = fit_figure(df, fits, cats, f"KL_c against the change in cross-entropy by {label}, with OLS fits "
-                                     f"({kinds_label})")
+    fig = fit_figure(
+        df, fits, cats, f"KL_c against the change in cross-entropy by {label}, with OLS fits ({kinds_label})"
+    )
     points = df[df["category"].isin(cats)]
-    sec.figures.append(Figure(f"{prefix}-scatter", fig, tidy(points, [
-        "category", "comparison_id", "kind", "size_a", "size_b", "seed_a", "seed_b", "step_a", "step_b",
-        "n_positions", "ce_a", "ce_b", "delta_h", "ce_ratio", "mean_kl"])))
-    sec.tables.append(Table(f"{prefix}-table", f"Fits per {label} category, sorted by alpha",
-                            fit_table(fits, kinds_label),
-                            caption="alpha, b: OLS slope and intercept with 95% intervals; alpha_pct: alpha x 100 "
-                                    "as the slides print it; n: pairs pooled."))
+    sec.figures.append(
+        Figure(
+            f"{prefix}-scatter",
+            fig,
+            tidy(
+                points,
+                [
+                    "category",
+                    "comparison_id",
+                    "kind",
+                    "size_a",
+                    "size_b",
+                    "seed_a",
+                    "seed_b",
+                    "step_a",
+                    "step_b",
+                    "n_positions",
+                    "ce_a",
+                    "ce_b",
+                    "delta_h",
+                    "ce_ratio",
+                    "mean_kl",
+                ],
+            ),
+        )
+    )
+    sec.tables.append(
+        Table(
+            f"{prefix}-table",
+            f"Fits per {label} category, sorted by alpha",
+            fit_table(fits, kinds_label),
+            caption="alpha, b: OLS slope and intercept with 95% intervals; alpha_pct: alpha x 100 "
+            "as the slides print it; n: pairs pooled.",
+        )
+    )
     return df
 
 
@@ -131,15 +195,46 @@ def build(data: ReportData) -> Section:
     df = build_family(sec, data, "pos_t", "ce-fit", list(SELECTED))
 
     base = df[~df["category"].isin(("nouns", "verbs"))]
-    fig2 = go.Figure(go.Scatter(
-        x=base["delta_h"], y=base["mean_kl"], mode="markers", marker=dict(size=4, opacity=0.4, color="#1f77b4"),
-        text=base["category"], name="(pair, POS(t)) points", showlegend=True,
-        hovertemplate="%{text}<br>dH %{x:.4g}<br>KL %{y:.4g}<extra></extra>"))
-    fig2.update_layout(**base_layout("KL against dH for every pair and POS(t) category", height=420,
-                                     xaxis=dict(title="dH = H(a) - H(b) (nats)", zeroline=True),
-                                     yaxis=dict(title="KL_c (nats)", type="log")))
-    sec.figures.append(Figure("ce-fit-kl-vs-dh", fig2, tidy(base, [
-        "category", "comparison_id", "kind", "size_a", "step_a", "step_b", "n_positions", "delta_h", "mean_kl"])))
+    fig2 = go.Figure(
+        go.Scatter(
+            x=base["delta_h"],
+            y=base["mean_kl"],
+            mode="markers",
+            marker=dict(size=4, opacity=0.4, color="#1f77b4"),
+            text=base["category"],
+            name="(pair, POS(t)) points",
+            showlegend=True,
+            hovertemplate="%{text}<br>dH %{x:.4g}<br>KL %{y:.4g}<extra></extra>",
+        )
+    )
+    fig2.update_layout(
+        **base_layout(
+            "KL against dH for every pair and POS(t) category",
+            height=420,
+            xaxis=dict(title="dH = H(a) - H(b) (nats)", zeroline=True),
+            yaxis=dict(title="KL_c (nats)", type="log"),
+        )
+    )
+    sec.figures.append(
+        Figure(
+            "ce-fit-kl-vs-dh",
+            fig2,
+            tidy(
+                base,
+                [
+                    "category",
+                    "comparison_id",
+                    "kind",
+                    "size_a",
+                    "step_a",
+                    "step_b",
+                    "n_positions",
+                    "delta_h",
+                    "mean_kl",
+                ],
+            ),
+        )
+    )
 
     need = necessary_condition(base)
     if not need.empty:
@@ -150,12 +245,22 @@ def build(data: ReportData) -> Section:
                 f"nats, the size's lower quartile), {r['share_low_kl_with_small_dh']:.0%} have a small |dH| "
                 f"(<= {r['dh_threshold']:.3g} nats, the size's median |dH|; 50% if unrelated), while only "
                 f"{r['share_small_dh_with_low_kl']:.0%} of the small-|dH| points have low KL: a small change in "
-                "cross-entropy is " + ("necessary but not sufficient" if r["share_low_kl_with_small_dh"] >= 0.9
-                                       else "not necessary on this data") + " for low KL")
-        sec.tables.append(Table(
-            "ce-fit-necessity", "Low KL needs a small |dH|? per size and step", need.rename(
-                columns={"size_a": "size", "step_a": "step"}),
-            caption="low KL: KL_c <= the size's lower quartile (kl_threshold); small |dH|: |dH_c| <= the size's "
-                    "median (dh_threshold). share_low_kl_with_small_dh near 1 = necessary; "
-                    "share_small_dh_with_low_kl < 1 = not sufficient. Empty shares: no such point at that step."))
+                "cross-entropy is "
+                + (
+                    "necessary but not sufficient"
+                    if r["share_low_kl_with_small_dh"] >= 0.9
+                    else "not necessary on this data"
+                )
+                + " for low KL"
+            )
+        sec.tables.append(
+            Table(
+                "ce-fit-necessity",
+                "Low KL needs a small |dH|? per size and step",
+                need.rename(columns={"size_a": "size", "step_a": "step"}),
+                caption="low KL: KL_c <= the size's lower quartile (kl_threshold); small |dH|: |dH_c| <= the size's "
+                "median (dh_threshold). share_low_kl_with_small_dh near 1 = necessary; "
+                "share_small_dh_with_low_kl < 1 = not sufficient. Empty shares: no such point at that step.",
+            )
+        )
     return sec

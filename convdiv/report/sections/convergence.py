@@ -7,12 +7,23 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from convdiv.analysis.phases import (
-    PAPER_LINES, PRESENTATION_LINES, missing_reasons, paper_spans, presentation_spans,
+    PAPER_LINES,
+    PRESENTATION_LINES,
+    missing_reasons,
+    paper_spans,
+    presentation_spans,
 )
 from convdiv.report.data import ReportData
 from convdiv.report.figures import (
-    PHASE_COLOURS, PRESENTATION_PHASE_COLOURS, STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis,
-    step_x, tidy,
+    PHASE_COLOURS,
+    PRESENTATION_PHASE_COLOURS,
+    STEP_AXIS_NOTE,
+    base_layout,
+    colour,
+    line_with_band,
+    step_axis,
+    step_x,
+    tidy,
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 
@@ -29,30 +40,66 @@ GUIDE = (
     "presentation's uniform, functional universality, unigram transition and contextual learning. A phase the "
     "data cannot place is left out and the notes say why (e.g. a curve that never dips below its value at the "
     "end of the uniform phase has no sharp convergence). The menu also adds the study's phase lines (steps 16, "
-    "256, 2000) or the presentation's (8, 64, 1000); the table gives every size's boundaries. "
-    + STEP_AXIS_NOTE + "."
+    "256, 2000) or the presentation's (8, 64, 1000); the table gives every size's boundaries. " + STEP_AXIS_NOTE + "."
 )
-BOUNDARY_COLUMNS = ["first_step", "uniform_end_step", "convergence_min_step", "unigram_closest_step",
-                    "divergence_peak_step", "reconvergence_start_step", "sharp_rise_start_step",
-                    "sharp_rise_end_step", "last_step"]
+BOUNDARY_COLUMNS = [
+    "first_step",
+    "uniform_end_step",
+    "convergence_min_step",
+    "unigram_closest_step",
+    "divergence_peak_step",
+    "reconvergence_start_step",
+    "sharp_rise_start_step",
+    "sharp_rise_end_step",
+    "last_step",
+]
 
 
 def _vline(step: int, colour_: str, label: str) -> tuple[dict, dict]:
-    shape = dict(type="line", xref="x", yref="paper", x0=step + 1, x1=step + 1, y0=0, y1=1,
-                 line=dict(color=colour_, width=1.5, dash="dot"))
-    note = dict(x=np.log10(step + 1), xref="x", yref="paper", y=0.02, text=label, showarrow=False,
-                font=dict(size=10, color=colour_), xanchor="left")
+    shape = dict(
+        type="line",
+        xref="x",
+        yref="paper",
+        x0=step + 1,
+        x1=step + 1,
+        y0=0,
+        y1=1,
+        line=dict(color=colour_, width=1.5, dash="dot"),
+    )
+    note = dict(
+        x=np.log10(step + 1),
+        xref="x",
+        yref="paper",
+        y=0.02,
+        text=label,
+        showarrow=False,
+        font=dict(size=10, color=colour_),
+        xanchor="left",
+    )
     return shape, note
 
 
 def _shaded(spans: list[tuple[str, int, int]], colours: dict[str, str]) -> tuple[list[dict], list[dict]]:
     shapes, notes = [], []
     for name, start, end in spans:
-        shapes.append(dict(type="rect", xref="x", yref="paper", x0=start + 1, x1=end + 1, y0=0, y1=1,
-                           fillcolor=colours[name], line=dict(width=0), layer="below"))
+        shapes.append(
+            dict(
+                type="rect",
+                xref="x",
+                yref="paper",
+                x0=start + 1,
+                x1=end + 1,
+                y0=0,
+                y1=1,
+                fillcolor=colours[name],
+                line=dict(width=0),
+                layer="below",
+            )
+        )
         mid = (np.log10(start + 1) + np.log10(end + 1)) / 2
-        notes.append(dict(x=mid, xref="x", yref="paper", y=1.0, yanchor="bottom", text=name, showarrow=False,
-                          font=dict(size=10)))
+        notes.append(
+            dict(x=mid, xref="x", yref="paper", y=1.0, yanchor="bottom", text=name, showarrow=False, font=dict(size=10))
+        )
     return shapes, notes
 
 
@@ -63,14 +110,14 @@ def boundaries(data: ReportData, curves: pd.DataFrame, sec: Section) -> pd.DataF
     except Missing as exc:
         sec.notes.append(str(exc))
         return pd.DataFrame(columns=["size"])
-    ends = curves.groupby("size")["step"].agg(["min", "max"]).rename(columns={"min": "first_step",
-                                                                             "max": "last_step"})
+    ends = curves.groupby("size")["step"].agg(["min", "max"]).rename(columns={"min": "first_step", "max": "last_step"})
     for col in ("first_step", "last_step"):
         if col not in pb.columns:
             pb[col] = pb["size"].map(ends[col])
     if "sharp_rise_start_step" not in pb.columns:
-        sec.notes.append("the warehouse's phase_boundaries lacks the presentation's boundaries: run "
-                         "`convdiv db upgrade`")
+        sec.notes.append(
+            "the warehouse's phase_boundaries lacks the presentation's boundaries: run `convdiv db upgrade`"
+        )
     order = {s: i for i, s in enumerate(data.scope.sizes)}
     return pb.sort_values("size", key=lambda s: s.map(order)).reset_index(drop=True)
 
@@ -79,14 +126,17 @@ def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
     df = data.view("expected_kl", "kind = 'seed_pair'")
     if df.empty:
-        raise Missing("no seed-pair comparisons (a single-seed suite, or seed pairs not ingested): "
-                      "expected convergence across seeds is omitted")
+        raise Missing(
+            "no seed-pair comparisons (a single-seed suite, or seed pairs not ingested): "
+            "expected convergence across seeds is omitted"
+        )
     df = df.sort_values(["size_rank", "step"])
     df["convergence"] = -df["mean_kl"]
     try:
         boot = data.seed_bootstrap
         boot = boot[(boot["kind"] == "seed_pair") & (boot["family"] == "all")][
-            ["size", "step", "boot_low", "boot_high", "n_seeds"]]
+            ["size", "step", "boot_low", "boot_high", "n_seeds"]
+        ]
         df = df.merge(boot, on=["size", "step"], how="left")
     except Missing as exc:
         sec.notes.append(f"no bootstrap intervals: {exc}")
@@ -97,16 +147,32 @@ def build(data: ReportData) -> Section:
     fig = go.Figure()
     for i, size in enumerate(sizes):
         g = df[df["size"] == size]
-        fig.add_traces(line_with_band(
-            step_x(g["step"]), g["convergence"], -g["ci_high"], -g["ci_low"], name=f"{size}", colour_=colour(i),
-            hover=f"size {size}<br>step %{{customdata}}<br>-E[KL] %{{y:.4g}}<extra></extra>",
-            customdata=g["step"].to_numpy(),
-        ))
+        fig.add_traces(
+            line_with_band(
+                step_x(g["step"]),
+                g["convergence"],
+                -g["ci_high"],
+                -g["ci_low"],
+                name=f"{size}",
+                colour_=colour(i),
+                hover=f"size {size}<br>step %{{customdata}}<br>-E[KL] %{{y:.4g}}<extra></extra>",
+                customdata=g["step"].to_numpy(),
+            )
+        )
         if g["boot_low"].notna().any():
             for col in ("boot_low", "boot_high"):
-                fig.add_trace(go.Scatter(x=step_x(g["step"]), y=-g[col], mode="lines", legendgroup=size,
-                                         showlegend=False, line=dict(color=colour(i), dash="dot", width=1),
-                                         name=f"{size} bootstrap", hoverinfo="skip"))
+                fig.add_trace(
+                    go.Scatter(
+                        x=step_x(g["step"]),
+                        y=-g[col],
+                        mode="lines",
+                        legendgroup=size,
+                        showlegend=False,
+                        line=dict(color=colour(i), dash="dot", width=1),
+                        name=f"{size} bootstrap",
+                        hoverinfo="skip",
+                    )
+                )
 
     phases = boundaries(data, df, sec)
     shapes, notes, pshapes, pnotes = [], [], [], []
@@ -119,29 +185,80 @@ def build(data: ReportData) -> Section:
                 sec.notes.append(f"size {row['size']}: {reason}")
     study = [_vline(s, "#444", f"study {s}") for s in PAPER_LINES]
     pres = [_vline(s, "#a33", f"presentation {s}") for s in PRESENTATION_LINES]
-    menus = [dict(
-        type="buttons", direction="right", x=0, y=-0.2, xanchor="left", yanchor="top", showactive=True, active=0,
-        buttons=[
-            dict(label="paper's phases", method="relayout", args=[{"shapes": shapes, "annotations": notes}]),
-            dict(label="+ study lines 16/256/2000", method="relayout",
-                 args=[{"shapes": shapes + [s for s, _ in study], "annotations": notes + [a for _, a in study]}]),
-            dict(label="presentation's phases", method="relayout",
-                 args=[{"shapes": pshapes, "annotations": pnotes}]),
-            dict(label="+ presentation lines 8/64/1000", method="relayout",
-                 args=[{"shapes": pshapes + [s for s, _ in pres], "annotations": pnotes + [a for _, a in pres]}]),
-        ],
-    )]
-    fig.update_layout(**base_layout("Convergence across seeds, -E[KL] (nats)", height=480,
-                                    xaxis=step_axis(df["step"]), yaxis=dict(title="-E[KL] across seeds (nats)"),
-                                    shapes=shapes, annotations=notes, updatemenus=menus,
-                                    legend=dict(title="size"), margin=dict(l=60, r=20, t=70, b=110)))
-    sec.figures.append(Figure("convergence-curve", fig, tidy(df, [
-        "size", "step", "n_comparisons", "n_positions", "mean_kl", "convergence", "sd_kl", "se_kl", "ci_low",
-        "ci_high", "boot_low", "boot_high"])))
+    menus = [
+        dict(
+            type="buttons",
+            direction="right",
+            x=0,
+            y=-0.2,
+            xanchor="left",
+            yanchor="top",
+            showactive=True,
+            active=0,
+            buttons=[
+                dict(label="paper's phases", method="relayout", args=[{"shapes": shapes, "annotations": notes}]),
+                dict(
+                    label="+ study lines 16/256/2000",
+                    method="relayout",
+                    args=[{"shapes": shapes + [s for s, _ in study], "annotations": notes + [a for _, a in study]}],
+                ),
+                dict(
+                    label="presentation's phases", method="relayout", args=[{"shapes": pshapes, "annotations": pnotes}]
+                ),
+                dict(
+                    label="+ presentation lines 8/64/1000",
+                    method="relayout",
+                    args=[{"shapes": pshapes + [s for s, _ in pres], "annotations": pnotes + [a for _, a in pres]}],
+                ),
+            ],
+        )
+    ]
+    fig.update_layout(
+        **base_layout(
+            "Convergence across seeds, -E[KL] (nats)",
+            height=480,
+            xaxis=step_axis(df["step"]),
+            yaxis=dict(title="-E[KL] across seeds (nats)"),
+            shapes=shapes,
+            annotations=notes,
+            updatemenus=menus,
+            legend=dict(title="size"),
+            margin=dict(l=60, r=20, t=70, b=110),
+        )
+    )
+    sec.figures.append(
+        Figure(
+            "convergence-curve",
+            fig,
+            tidy(
+                df,
+                [
+                    "size",
+                    "step",
+                    "n_comparisons",
+                    "n_positions",
+                    "mean_kl",
+                    "convergence",
+                    "sd_kl",
+                    "se_kl",
+                    "ci_low",
+                    "ci_high",
+                    "boot_low",
+                    "boot_high",
+                ],
+            ),
+        )
+    )
 
     if not phases.empty:
         table = phases[["size", *[c for c in BOUNDARY_COLUMNS if c in phases.columns]]]
-        sec.tables.append(Table("convergence-phases", "Phase boundaries per size (steps)", table,
-                                caption="From the phase_boundaries view (seed pairs); empty: the data cannot "
-                                        "place that boundary (see the notes)."))
+        sec.tables.append(
+            Table(
+                "convergence-phases",
+                "Phase boundaries per size (steps)",
+                table,
+                caption="From the phase_boundaries view (seed pairs); empty: the data cannot "
+                "place that boundary (see the notes).",
+            )
+        )
     return sec

@@ -17,8 +17,20 @@ GUIDE = (
     "over comparisons. The study finds frequent tokens converge first and most; tokens that stay hard to predict "
     "(high final surprisal) keep diverging. " + STEP_AXIS_NOTE + "."
 )
-COLUMNS = ["family", "category", "category_order", "kind", "size", "step", "n_comparisons", "n_positions", "mean_kl",
-           "ci_low", "ci_high", "mean_ce"]
+COLUMNS = [
+    "family",
+    "category",
+    "category_order",
+    "kind",
+    "size",
+    "step",
+    "n_comparisons",
+    "n_positions",
+    "mean_kl",
+    "ci_low",
+    "ci_high",
+    "mean_ce",
+]
 
 
 def build(data: ReportData) -> Section:
@@ -30,15 +42,19 @@ def build(data: ReportData) -> Section:
     if df.empty:
         raise Missing("no frequency or surprisal bins in conditional_kl for this suite and corpus")
     sizes = [s for s in data.scope.sizes if s in set(df["size"])]
-    for family, key, label, panel in (("frequency_bin", "frequency-bins", "frequency bin", "frequency {category}"),
-                                      ("surprisal_bin", "frequency-surprisal-bins", "final-surprisal bin",
-                                       "final surprisal {category}")):
+    for family, key, label, panel in (
+        ("frequency_bin", "frequency-bins", "frequency bin", "frequency {category}"),
+        ("surprisal_bin", "frequency-surprisal-bins", "final-surprisal bin", "final surprisal {category}"),
+    ):
         fam = df[df["family"] == family]
         if fam.empty:
-            sec.notes.append(f"no {label}s" + (" (they need the last step of each size ingested)"
-                                               if family == "surprisal_bin" else ""))
+            sec.notes.append(
+                f"no {label}s"
+                + (" (they need the last step of each size ingested)" if family == "surprisal_bin" else "")
+            )
             continue
-        fig, plotted = size_panels(fam, sizes, f"Convergence by {label}, sizes overlaid ({KIND_LABEL[kind]})",
-                                   panel_title=panel)
+        fig, plotted = size_panels(
+            fam, sizes, f"Convergence by {label}, sizes overlaid ({KIND_LABEL[kind]})", panel_title=panel
+        )
         sec.figures.append(Figure(key, fig, tidy(plotted, COLUMNS)))
     return sec

@@ -20,7 +20,8 @@ GUIDE = (
     "before it. The band is the 95% interval over seeds (t distribution); the dotted lines are the 95% bootstrap "
     "interval over seeds (resampling runs). The study's presentation showed one model and one direction "
     "KL(p_t || p_t_next); this curve averages seeds and directions (docs/sql.md, Differences from the study). "
-    + STEP_AXIS_NOTE + "."
+    + STEP_AXIS_NOTE
+    + "."
 )
 
 
@@ -28,13 +29,15 @@ def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
     df = data.view("expected_kl", "kind = 'consecutive_step'")
     if df.empty:
-        raise Missing("no consecutive-step comparisons: ingest with `--comparisons consecutive_steps` (the default "
-                      "includes them)")
+        raise Missing(
+            "no consecutive-step comparisons: ingest with `--comparisons consecutive_steps` (the default includes them)"
+        )
     df = df.sort_values(["size_rank", "step"])
     try:
         boot = data.seed_bootstrap
         boot = boot[(boot["kind"] == "consecutive_step") & (boot["family"] == "all")][
-            ["size", "step", "boot_low", "boot_high", "n_seeds"]]
+            ["size", "step", "boot_low", "boot_high", "n_seeds"]
+        ]
         df = df.merge(boot, on=["size", "step"], how="left")
     except Missing as exc:
         sec.notes.append(f"no bootstrap intervals: {exc}")
@@ -43,30 +46,76 @@ def build(data: ReportData) -> Section:
     fig = go.Figure()
     for i, size in enumerate(sizes):
         g = df[df["size"] == size]
-        fig.add_traces(line_with_band(
-            step_x(g["step"]), g["mean_kl"], g["ci_low"], g["ci_high"], name=size, colour_=colour(i),
-            hover=f"size {size}<br>step %{{customdata[0]}} -> %{{customdata[1]}}<br>E[KL] %{{y:.4g}}<extra></extra>",
-            customdata=np.column_stack([g["step"], g["step_b"]]),
-        ))
+        fig.add_traces(
+            line_with_band(
+                step_x(g["step"]),
+                g["mean_kl"],
+                g["ci_low"],
+                g["ci_high"],
+                name=size,
+                colour_=colour(i),
+                hover=f"size {size}<br>step %{{customdata[0]}} -> %{{customdata[1]}}<br>E[KL] %{{y:.4g}}<extra></extra>",
+                customdata=np.column_stack([g["step"], g["step_b"]]),
+            )
+        )
         if g["boot_low"].notna().any():
             for col in ("boot_low", "boot_high"):
-                fig.add_trace(go.Scatter(x=step_x(g["step"]), y=g[col], mode="lines", legendgroup=size,
-                                         showlegend=False, line=dict(color=colour(i), dash="dot", width=1),
-                                         name=f"{size} bootstrap", hoverinfo="skip"))
-    fig.update_layout(**base_layout("Consecutive-step E[KL] per size (how much each run still changes)",
-                                    height=440, xaxis=step_axis(df["step"], "training step t (-> the next step)"),
-                                    yaxis=dict(title="E[KL](t -> t_next) (nats)", type="log"),
-                                    legend=dict(title="size")))
-    sec.figures.append(Figure("learnability-curve", fig, tidy(df, [
-        "size", "step", "step_b", "n_comparisons", "n_positions", "mean_kl", "sd_kl", "ci_low", "ci_high",
-        "boot_low", "boot_high"])))
+                fig.add_trace(
+                    go.Scatter(
+                        x=step_x(g["step"]),
+                        y=g[col],
+                        mode="lines",
+                        legendgroup=size,
+                        showlegend=False,
+                        line=dict(color=colour(i), dash="dot", width=1),
+                        name=f"{size} bootstrap",
+                        hoverinfo="skip",
+                    )
+                )
+    fig.update_layout(
+        **base_layout(
+            "Consecutive-step E[KL] per size (how much each run still changes)",
+            height=440,
+            xaxis=step_axis(df["step"], "training step t (-> the next step)"),
+            yaxis=dict(title="E[KL](t -> t_next) (nats)", type="log"),
+            legend=dict(title="size"),
+        )
+    )
+    sec.figures.append(
+        Figure(
+            "learnability-curve",
+            fig,
+            tidy(
+                df,
+                [
+                    "size",
+                    "step",
+                    "step_b",
+                    "n_comparisons",
+                    "n_positions",
+                    "mean_kl",
+                    "sd_kl",
+                    "ci_low",
+                    "ci_high",
+                    "boot_low",
+                    "boot_high",
+                ],
+            ),
+        )
+    )
     if (df["n_comparisons"] < 2).any():
         sec.notes.append("some steps have a single run: no interval there")
     last = df.sort_values("step").groupby("size", sort=False).tail(1)
     first = df.sort_values("step").groupby("size", sort=False).head(1)
     summary = first[["size", "step", "mean_kl"]].merge(
-        last[["size", "step", "mean_kl"]], on="size", suffixes=("_first", "_last"))
+        last[["size", "step", "mean_kl"]], on="size", suffixes=("_first", "_last")
+    )
     summary["ratio_last_to_first"] = summary["mean_kl_last"] / summary["mean_kl_first"]
-    sec.tables.append(Table("learnability-summary", "First and last consecutive-step E[KL] per size",
-                            summary.rename(columns={"step_first": "first_step", "step_last": "last_step"})))
+    sec.tables.append(
+        Table(
+            "learnability-summary",
+            "First and last consecutive-step E[KL] per size",
+            summary.rename(columns={"step_first": "first_step", "step_last": "last_step"}),
+        )
+    )
     return sec

@@ -30,8 +30,7 @@ def build(data: ReportData) -> Section:
     if scope.corpus is None:
         raise Missing("the warehouse holds no corpus: run `convdiv corpus add NAME ...`")
     corpus = data.lookup("corpus_summary", corpus=scope.corpus)
-    ck = (data.view("checkpoint_coverage").sort_values(["size_rank", "size", "seed", "step"])
-          .reset_index(drop=True))
+    ck = data.view("checkpoint_coverage").sort_values(["size_rank", "size", "seed", "step"]).reset_index(drop=True)
     prov = data.view("ingest_provenance").sort_values("started_at", na_position="last").reset_index(drop=True)
 
     summary = {
@@ -53,8 +52,13 @@ def build(data: ReportData) -> Section:
         started = pd.to_datetime(prov["started_at"].dropna(), utc=True)
         if len(started):
             summary["ingest dates"] = f"{started.min():%Y-%m-%d %H:%M} to {started.max():%Y-%m-%d %H:%M} UTC"
-    sec.tables.append(Table("overview-summary", "Scope", pd.DataFrame(
-        {"item": list(summary), "value": [str(v) for v in summary.values()]})))
+    sec.tables.append(
+        Table(
+            "overview-summary",
+            "Scope",
+            pd.DataFrame({"item": list(summary), "value": [str(v) for v in summary.values()]}),
+        )
+    )
 
     if ck.empty:
         raise_missing = Missing(f"suite {scope.suite!r} has no checkpoints registered: run `convdiv ingest`")
@@ -63,48 +67,70 @@ def build(data: ReportData) -> Section:
 
     # Coverage grid: seeds with data per (size, step).
     n_seeds = ck["seed"].nunique()
-    grid = (ck.groupby(["size", "size_rank", "step"], as_index=False)
-              .agg(seeds_with_data=("has_data", "sum"), seeds=("seed", "nunique")))
+    grid = ck.groupby(["size", "size_rank", "step"], as_index=False).agg(
+        seeds_with_data=("has_data", "sum"), seeds=("seed", "nunique")
+    )
     grid = grid.sort_values(["size_rank", "step"])
     sizes = [s for s in scope.sizes if s in set(grid["size"])]
     steps = sorted(grid["step"].unique())
     z = grid.pivot(index="size", columns="step", values="seeds_with_data").reindex(index=sizes, columns=steps)
-    fig = go.Figure(go.Heatmap(
-        z=z.to_numpy(dtype=float), x=[str(s) for s in steps], y=sizes, zmin=0, zmax=n_seeds,
-        colorscale="Blues", text=z.fillna(0).astype(int).to_numpy(), texttemplate="%{text}",
-        colorbar=dict(title="seeds"), hovertemplate="size %{y}, step %{x}: %{z} seeds with data<extra></extra>",
-    ))
-    fig.update_layout(**base_layout(f"Checkpoints with data (of {n_seeds} seeds)", height=160 + 40 * len(sizes),
-                                    xaxis=dict(title="training step", type="category"),
-                                    yaxis=dict(title="size")))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z.to_numpy(dtype=float),
+            x=[str(s) for s in steps],
+            y=sizes,
+            zmin=0,
+            zmax=n_seeds,
+            colorscale="Blues",
+            text=z.fillna(0).astype(int).to_numpy(),
+            texttemplate="%{text}",
+            colorbar=dict(title="seeds"),
+            hovertemplate="size %{y}, step %{x}: %{z} seeds with data<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **base_layout(
+            f"Checkpoints with data (of {n_seeds} seeds)",
+            height=160 + 40 * len(sizes),
+            xaxis=dict(title="training step", type="category"),
+            yaxis=dict(title="size"),
+        )
+    )
     sec.figures.append(Figure("overview-coverage", fig, grid[["size", "step", "seeds_with_data", "seeds"]]))
 
     # Holes: (size, seed, step) combinations inside the ingested grid (each of the three has data elsewhere)
     # that have no measurements, whether or not the checkpoint row exists.
     with_data = ck[ck["has_data"]]
     present = set(zip(with_data["size"], with_data["seed"], with_data["step"]))
-    holes = [(size, seed, step) for size in sizes for seed in sorted(with_data["seed"].unique())
-             for step in sorted(with_data["step"].unique())
-             if size in set(with_data["size"]) and (size, seed, step) not in present]
+    holes = [
+        (size, seed, step)
+        for size in sizes
+        for seed in sorted(with_data["seed"].unique())
+        for step in sorted(with_data["step"].unique())
+        if size in set(with_data["size"]) and (size, seed, step) not in present
+    ]
     if holes:
         listed = ", ".join(f"{size}/seed{seed}/step{step}" for size, seed, step in holes[:12])
         more = f" and {len(holes) - 12} more" if len(holes) > 12 else ""
-        sec.notes.append(f"warning: {len(holes)} checkpoint(s) without measurements on this corpus: "
-                         f"{listed}{more}")
+        sec.notes.append(f"warning: {len(holes)} checkpoint(s) without measurements on this corpus: {listed}{more}")
     spec = data.lookup("suite_summary", suite=scope.suite)["spec"].iloc[0]
     if isinstance(spec, dict) and all(isinstance(spec.get(k), list) for k in ("sizes", "seeds", "steps")):
         wanted = [s_ for s_ in spec["sizes"] if s_ in set(scope.sizes)] or spec["sizes"]
         total = len(wanted) * len(spec["seeds"]) * len(spec["steps"])
         if total > len(present):
-            sec.notes.append(f"{len(present)} of the suite's {total} checkpoints (sizes {', '.join(wanted)} x "
-                             f"{len(spec['seeds'])} seeds x {len(spec['steps'])} steps) have measurements")
+            sec.notes.append(
+                f"{len(present)} of the suite's {total} checkpoints (sizes {', '.join(wanted)} x "
+                f"{len(spec['seeds'])} seeds x {len(spec['steps'])} steps) have measurements"
+            )
     if n_seeds < 2:
         sec.notes.append("single-seed suite: sections that compare seeds are omitted")
     dup = ck.dropna(subset=["weights_sha256"])
     dup = dup[dup.duplicated(["size", "seed", "weights_sha256"], keep=False)]
     for (size, seed, _sha), g in dup.groupby(["size", "seed", "weights_sha256"]):
-        sec.notes.append(f"warning: {size} seed {seed} has identical weights at steps "
-                         f"{', '.join(str(s) for s in sorted(g['step']))} (a duplicated checkpoint)")
+        sec.notes.append(
+            f"warning: {size} seed {seed} has identical weights at steps "
+            f"{', '.join(str(s) for s in sorted(g['step']))} (a duplicated checkpoint)"
+        )
     if not prov.empty:
         failed = int(prov["units_failed"].sum())
         pending = int((prov["units"] - prov["units_done"] - prov["units_failed"]).sum())
@@ -115,10 +141,30 @@ def build(data: ReportData) -> Section:
         shown = prov.copy()
         for col in ("started_at", "finished_at"):
             shown[col] = pd.to_datetime(shown[col], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
-        sec.tables.append(Table("overview-provenance", "Ingest runs", shown[[
-            "ingest_run_id", "convdiv_version", "host", "started_at", "finished_at", "run_status", "units",
-            "units_done", "units_failed", "devices", "dtypes", "rows_checkpoint_token", "rows_pair_token",
-            "elapsed_s"]]))
+        sec.tables.append(
+            Table(
+                "overview-provenance",
+                "Ingest runs",
+                shown[
+                    [
+                        "ingest_run_id",
+                        "convdiv_version",
+                        "host",
+                        "started_at",
+                        "finished_at",
+                        "run_status",
+                        "units",
+                        "units_done",
+                        "units_failed",
+                        "devices",
+                        "dtypes",
+                        "rows_checkpoint_token",
+                        "rows_pair_token",
+                        "elapsed_s",
+                    ]
+                ],
+            )
+        )
     else:
         sec.notes.append("no ingest ledger rows for this suite and corpus (facts loaded without `convdiv ingest`?)")
     return sec

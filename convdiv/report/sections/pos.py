@@ -32,24 +32,28 @@ HEATMAP_TOP = 25  # most frequent tags shown in heatmaps; rarer ones are noise a
 FAMILY_LABEL = {"pos_t": "POS(t)", "pos_prev": "POS(t-1)"}
 
 
-def sigma_heatmap(rd: pd.DataFrame, kind: str, sizes: list[str], family: str = "pos_t",
-                  boot: pd.DataFrame | None = None) -> tuple[go.Figure, pd.DataFrame]:
+def sigma_heatmap(
+    rd: pd.DataFrame, kind: str, sizes: list[str], family: str = "pos_t", boot: pd.DataFrame | None = None
+) -> tuple[go.Figure, pd.DataFrame]:
     """Heatmap of log2 sigma per category and step (one size at a time), crosses on the view's band outliers and
     rings where the bootstrap interval of sigma excludes 1; the plotted rows carry the interval columns."""
     # (a warehouse at migration 0004 has the view's own per-pair columns; the bootstrap's replace them)
     sub = rd[(rd["kind"] == kind) & (rd["family"] == family)].drop(
-        columns=["sigma_per_pair", "is_outlier_per_pair"], errors="ignore")
+        columns=["sigma_per_pair", "is_outlier_per_pair"], errors="ignore"
+    )
     if boot is not None and not boot.empty:
         b = boot[(boot["kind"] == kind) & (boot["family"] == family)][
-            ["size", "step", "category", "sigma_low", "sigma_high", "sigma_excludes_1", "sigma_per_pair"]]
+            ["size", "step", "category", "sigma_low", "sigma_high", "sigma_excludes_1", "sigma_per_pair"]
+        ]
         sub = sub.merge(b, on=["size", "step", "category"], how="left")
         # the study's per-pair sigma against the same band (docs/sql.md, Differences from the study)
         sub["is_outlier_per_pair"] = (sub["sigma_per_pair"] < sub["band_low"]) | (
-            sub["sigma_per_pair"] > sub["band_high"])
+            sub["sigma_per_pair"] > sub["band_high"]
+        )
     else:
         sub = sub.assign(sigma_low=np.nan, sigma_high=np.nan, sigma_excludes_1=False)
     sub["sigma_excludes_1"] = sub["sigma_excludes_1"].fillna(False).astype(bool)
-    top = (sub.groupby("category")["n_positions"].max().sort_values(ascending=False).head(HEATMAP_TOP).index)
+    top = sub.groupby("category")["n_positions"].max().sort_values(ascending=False).head(HEATMAP_TOP).index
     sub = sub[sub["category"].isin(top)]
     cats = list(sub.groupby("category")["n_positions"].max().sort_values().index)
     steps = sorted(sub["step"].unique())
@@ -65,34 +69,80 @@ def sigma_heatmap(rd: pd.DataFrame, kind: str, sizes: list[str], family: str = "
         z = g.pivot_table(index="category", columns="step", values="sigma").reindex(index=cats, columns=steps)
         lo = g.pivot_table(index="category", columns="step", values="sigma_low").reindex(index=cats, columns=steps)
         hi = g.pivot_table(index="category", columns="step", values="sigma_high").reindex(index=cats, columns=steps)
-        fig.add_trace(go.Heatmap(
-            z=np.log2(z.to_numpy(float)), x=x, y=cats, zmid=0, colorscale="RdBu_r", visible=size == shown,
-            customdata=np.dstack([z.to_numpy(float), lo.to_numpy(float), hi.to_numpy(float)]),
-            colorbar=dict(title="log2 sigma"),
-            hovertemplate="%{y}, step %{x}: sigma %{customdata[0]:.3f} (bootstrap %{customdata[1]:.3f} to "
-                          "%{customdata[2]:.3f})<extra>" + size + "</extra>"))
+        fig.add_trace(
+            go.Heatmap(
+                z=np.log2(z.to_numpy(float)),
+                x=x,
+                y=cats,
+                zmid=0,
+                colorscale="RdBu_r",
+                visible=size == shown,
+                customdata=np.dstack([z.to_numpy(float), lo.to_numpy(float), hi.to_numpy(float)]),
+                colorbar=dict(title="log2 sigma"),
+                hovertemplate="%{y}, step %{x}: sigma %{customdata[0]:.3f} (bootstrap %{customdata[1]:.3f} to "
+                "%{customdata[2]:.3f})<extra>" + size + "</extra>",
+            )
+        )
         out = g[g["is_outlier"].astype(bool)]
-        fig.add_trace(go.Scatter(
-            x=out["step"].astype(str), y=out["category"], mode="markers", visible=size == shown,
-            marker=dict(symbol="x-thin", size=9, line=dict(width=2, color="black")), name="outside the band",
-            showlegend=size == shown, legendgroup="band", hovertemplate="outlier %{y}, step %{x}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=out["step"].astype(str),
+                y=out["category"],
+                mode="markers",
+                visible=size == shown,
+                marker=dict(symbol="x-thin", size=9, line=dict(width=2, color="black")),
+                name="outside the band",
+                showlegend=size == shown,
+                legendgroup="band",
+                hovertemplate="outlier %{y}, step %{x}<extra></extra>",
+            )
+        )
         ex = g[g["sigma_excludes_1"]]
-        fig.add_trace(go.Scatter(
-            x=ex["step"].astype(str), y=ex["category"], mode="markers", visible=size == shown,
-            marker=dict(symbol="circle-open", size=13, line=dict(width=1.5, color="#333")),
-            name="bootstrap interval excludes 1", showlegend=size == shown, legendgroup="boot",
-            hovertemplate="%{y}, step %{x}: sigma's interval excludes 1<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=ex["step"].astype(str),
+                y=ex["category"],
+                mode="markers",
+                visible=size == shown,
+                marker=dict(symbol="circle-open", size=13, line=dict(width=1.5, color="#333")),
+                name="bootstrap interval excludes 1",
+                showlegend=size == shown,
+                legendgroup="boot",
+                hovertemplate="%{y}, step %{x}: sigma's interval excludes 1<extra></extra>",
+            )
+        )
         trace_sizes += [size, size, size]
-    fig.update_layout(**base_layout(f"Relative divergence sigma by {label}, {KIND_LABEL[kind]}",
-                                    height=max(380, 18 * len(cats) + 160),
-                                    xaxis=dict(title="training step", type="category"),
-                                    yaxis=dict(title=label, type="category"),
-                                    legend=dict(orientation="h", x=0, y=-0.12, xanchor="left", yanchor="top")))
+    fig.update_layout(
+        **base_layout(
+            f"Relative divergence sigma by {label}, {KIND_LABEL[kind]}",
+            height=max(380, 18 * len(cats) + 160),
+            xaxis=dict(title="training step", type="category"),
+            yaxis=dict(title=label, type="category"),
+            legend=dict(orientation="h", x=0, y=-0.12, xanchor="left", yanchor="top"),
+        )
+    )
     size_dropdown(fig, trace_sizes, sizes)
-    return fig, tidy(sub.sort_values(["size_rank", "category", "step"]),
-                     ["kind", "family", "size", "step", "step_b", "category", "n_positions", "mean_kl", "overall_kl",
-                      "sigma", "is_outlier", "sigma_low", "sigma_high", "sigma_excludes_1", "sigma_per_pair",
-                      "is_outlier_per_pair"])
+    return fig, tidy(
+        sub.sort_values(["size_rank", "category", "step"]),
+        [
+            "kind",
+            "family",
+            "size",
+            "step",
+            "step_b",
+            "category",
+            "n_positions",
+            "mean_kl",
+            "overall_kl",
+            "sigma",
+            "is_outlier",
+            "sigma_low",
+            "sigma_high",
+            "sigma_excludes_1",
+            "sigma_per_pair",
+            "is_outlier_per_pair",
+        ],
+    )
 
 
 def seed_bootstrap(data: ReportData, sec: Section) -> pd.DataFrame | None:
@@ -116,23 +166,35 @@ def outlier_table(data: ReportData, frames: list[pd.DataFrame], family: str, key
     if flagged.empty:
         return None
     examples = data.lookup("example_tokens", "rank <= 5", corpus=data.scope.corpus).sort_values(
-        ["family", "category", "rank"])
-    ex = (examples[examples["family"] == family]
-          .assign(shown=lambda d: d["token"].map(lambda t: repr(t)[1:-1].replace(" ", "\u2423")))
-          .groupby("category")["shown"].agg(lambda s: "  ".join(s)))
-    summary = (flagged.assign(_band=flagged["is_outlier"].astype(bool),
-                              _boot=flagged["sigma_excludes_1"].astype(bool))
-               .groupby(["kind", "category"], as_index=False)
-               .agg(band_outlier_steps=("_band", "sum"), excludes_1_steps=("_boot", "sum"),
-                    min_sigma=("sigma", "min"), max_sigma=("sigma", "max")))
+        ["family", "category", "rank"]
+    )
+    ex = (
+        examples[examples["family"] == family]
+        .assign(shown=lambda d: d["token"].map(lambda t: repr(t)[1:-1].replace(" ", "\u2423")))
+        .groupby("category")["shown"]
+        .agg(lambda s: "  ".join(s))
+    )
+    summary = (
+        flagged.assign(_band=flagged["is_outlier"].astype(bool), _boot=flagged["sigma_excludes_1"].astype(bool))
+        .groupby(["kind", "category"], as_index=False)
+        .agg(
+            band_outlier_steps=("_band", "sum"),
+            excludes_1_steps=("_boot", "sum"),
+            min_sigma=("sigma", "min"),
+            max_sigma=("sigma", "max"),
+        )
+    )
     summary["kind"] = summary["kind"].map(KIND_LABEL)
     summary["example_tokens"] = summary["category"].map(ex).fillna("")
     label = FAMILY_LABEL[family]
-    return Table(key, f"Outlying {label} categories and example tokens",
-                 summary.sort_values(["kind", "band_outlier_steps"], ascending=[True, False]),
-                 caption="band_outlier_steps: steps with sigma outside the view's band; excludes_1_steps: steps "
-                         "where sigma's 95% bootstrap interval over seeds excludes 1. \u2423 marks a leading "
-                         "space; examples are the category's most frequent tokens in the corpus.")
+    return Table(
+        key,
+        f"Outlying {label} categories and example tokens",
+        summary.sort_values(["kind", "band_outlier_steps"], ascending=[True, False]),
+        caption="band_outlier_steps: steps with sigma outside the view's band; excludes_1_steps: steps "
+        "where sigma's 95% bootstrap interval over seeds excludes 1. \u2423 marks a leading "
+        "space; examples are the category's most frequent tokens in the corpus.",
+    )
 
 
 def build(data: ReportData) -> Section:
@@ -150,11 +212,30 @@ def build(data: ReportData) -> Section:
         if fam.empty:
             sec.notes.append(f"no {family} categories")
             continue
-        fig, plotted = category_panels(fam, POS_PANELS, sizes,
-                                       f"Convergence by {label} ({KIND_LABEL[kind]})")
-        sec.figures.append(Figure(f"pos-{family}", fig, tidy(plotted, [
-            "panel", "family", "category", "kind", "size", "step", "n_comparisons", "n_positions", "mean_kl",
-            "ci_low", "ci_high", "mean_ce"])))
+        fig, plotted = category_panels(fam, POS_PANELS, sizes, f"Convergence by {label} ({KIND_LABEL[kind]})")
+        sec.figures.append(
+            Figure(
+                f"pos-{family}",
+                fig,
+                tidy(
+                    plotted,
+                    [
+                        "panel",
+                        "family",
+                        "category",
+                        "kind",
+                        "size",
+                        "step",
+                        "n_comparisons",
+                        "n_positions",
+                        "mean_kl",
+                        "ci_low",
+                        "ci_high",
+                        "mean_ce",
+                    ],
+                ),
+            )
+        )
 
     rd = data.view("relative_divergence", "family = 'pos_t'")
     boot = seed_bootstrap(data, sec)

@@ -8,7 +8,15 @@ from plotly.subplots import make_subplots
 
 from convdiv.report.data import ReportData
 from convdiv.report.figures import (
-    PANEL_SPACING, STEP_AXIS_NOTE, base_layout, colour, legend_ref, line_with_band, panel_legends, step_axis, step_x,
+    PANEL_SPACING,
+    STEP_AXIS_NOTE,
+    base_layout,
+    colour,
+    legend_ref,
+    line_with_band,
+    panel_legends,
+    step_axis,
+    step_x,
     tidy,
 )
 from convdiv.report.model import Figure, Missing, Section, Table
@@ -25,9 +33,11 @@ GUIDE = (
     "the true next token (nats). " + STEP_AXIS_NOTE + "."
 )
 
-PANELS = (("mean_kl_uniform", "sd_kl_uniform", "KL(p || uniform)"),
-          ("mean_kl_unigram", "sd_kl_unigram", "KL(p || unigram)"),
-          ("mean_ce", "sd_ce", "cross-entropy"))
+PANELS = (
+    ("mean_kl_uniform", "sd_kl_uniform", "KL(p || uniform)"),
+    ("mean_kl_unigram", "sd_kl_unigram", "KL(p || unigram)"),
+    ("mean_ce", "sd_ce", "cross-entropy"),
+)
 
 
 def build(data: ReportData) -> Section:
@@ -37,8 +47,7 @@ def build(data: ReportData) -> Section:
         raise Missing("no checkpoint measurements for this suite and corpus: run `convdiv ingest`")
     df = df.sort_values(["size_rank", "step"])
     sizes = [s for s in data.scope.sizes if s in set(df["size"])]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[p[2] for p in PANELS],
-                        horizontal_spacing=PANEL_SPACING * 0.8)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[p[2] for p in PANELS], horizontal_spacing=PANEL_SPACING * 0.8)
     closest = []
     try:  # the one phase rule: the view places the unigram-closest step
         pb = data.view("phase_boundaries")
@@ -50,34 +59,71 @@ def build(data: ReportData) -> Section:
         g = df[df["size"] == size]
         for j, (mean, sd, _label) in enumerate(PANELS):
             m, s = g[mean].to_numpy(float), g[sd].to_numpy(float)
-            for tr in line_with_band(step_x(g["step"]), m, m - s, m + s, name=size, colour_=colour(i),
-                                     legendgroup=f"{j}:{size}"):
+            for tr in line_with_band(
+                step_x(g["step"]), m, m - s, m + s, name=size, colour_=colour(i), legendgroup=f"{j}:{size}"
+            ):
                 tr["legend"] = legend_ref(j)
                 fig.add_trace(tr, row=1, col=j + 1)
         at = g[g["step"] == unigram_step.get(size, -1)]
         if not at.empty:
             best = at.iloc[0]
-            closest.append({"size": size, "unigram_closest_step": int(best["step"]),
-                            "kl_unigram": float(best["mean_kl_unigram"]), "ce": float(best["mean_ce"])})
-            fig.add_trace(go.Scatter(
-                x=[best["step"] + 1], y=[best["mean_kl_unigram"]], mode="markers", legendgroup=f"1:{size}",
-                legend=legend_ref(1),
-                marker=dict(symbol="star", size=13, color=colour(i), line=dict(width=1, color="black")),
-                name=f"{size} closest to unigram", showlegend=False,
-                hovertemplate=f"{size}: closest to unigram at step {int(best['step'])}<extra></extra>"),
-                row=1, col=2)
+            closest.append(
+                {
+                    "size": size,
+                    "unigram_closest_step": int(best["step"]),
+                    "kl_unigram": float(best["mean_kl_unigram"]),
+                    "ce": float(best["mean_ce"]),
+                }
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[best["step"] + 1],
+                    y=[best["mean_kl_unigram"]],
+                    mode="markers",
+                    legendgroup=f"1:{size}",
+                    legend=legend_ref(1),
+                    marker=dict(symbol="star", size=13, color=colour(i), line=dict(width=1, color="black")),
+                    name=f"{size} closest to unigram",
+                    showlegend=False,
+                    hovertemplate=f"{size}: closest to unigram at step {int(best['step'])}<extra></extra>",
+                ),
+                row=1,
+                col=2,
+            )
     for j, (_m, _s, label) in enumerate(PANELS):
         fig.update_xaxes(**step_axis(df["step"]), row=1, col=j + 1)
         fig.update_yaxes(title_text=f"{label} (nats)", row=1, col=j + 1)
-    fig.update_layout(**base_layout("KL to the reference distributions and cross-entropy", height=430,
-                                    margin=dict(l=60, r=90, t=60, b=50)))
+    fig.update_layout(
+        **base_layout(
+            "KL to the reference distributions and cross-entropy", height=430, margin=dict(l=60, r=90, t=60, b=50)
+        )
+    )
     panel_legends(fig, 3, 3)
-    sec.figures.append(Figure("reference-curves", fig, tidy(df, [
-        "size", "step", "n_seeds", "mean_kl_uniform", "sd_kl_uniform", "mean_kl_unigram", "sd_kl_unigram",
-        "mean_ce", "sd_ce", "mean_entropy"])))
+    sec.figures.append(
+        Figure(
+            "reference-curves",
+            fig,
+            tidy(
+                df,
+                [
+                    "size",
+                    "step",
+                    "n_seeds",
+                    "mean_kl_uniform",
+                    "sd_kl_uniform",
+                    "mean_kl_unigram",
+                    "sd_kl_unigram",
+                    "mean_ce",
+                    "sd_ce",
+                    "mean_entropy",
+                ],
+            ),
+        )
+    )
     if closest:
-        sec.tables.append(Table("reference-closest", "Where each size is closest to the unigram",
-                                pd.DataFrame(closest)))
+        sec.tables.append(
+            Table("reference-closest", "Where each size is closest to the unigram", pd.DataFrame(closest))
+        )
     if df["n_seeds"].max() < 2:
         sec.notes.append("one seed per checkpoint: no SD band")
     return sec

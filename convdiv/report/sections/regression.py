@@ -10,7 +10,15 @@ from convdiv.analysis.bootstrap import regression_intervals
 from convdiv.analysis.regression import MOMENT_COLUMNS, fit_moments_steps, with_log10
 from convdiv.report.data import KIND_LABEL, REGRESSION_BOOTSTRAP_ROWS, ReportData
 from convdiv.report.figures import (
-    PANEL_SPACING, STEP_AXIS_NOTE, base_layout, colour, line_with_band, panel_legends, step_axis, step_x, tidy,
+    PANEL_SPACING,
+    STEP_AXIS_NOTE,
+    base_layout,
+    colour,
+    line_with_band,
+    panel_legends,
+    step_axis,
+    step_x,
+    tidy,
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 
@@ -41,9 +49,11 @@ def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section, n_row
     if wanted is False:
         return None
     if wanted is None and n_rows > REGRESSION_BOOTSTRAP_ROWS:
-        sec.notes.append(f"no bootstrap intervals for the coefficients: they need one more scan of the {n_rows:,} "
-                         f"rows (more than {REGRESSION_BOOTSTRAP_ROWS:,}); ask with `convdiv report "
-                         "--regression-bootstrap`")
+        sec.notes.append(
+            f"no bootstrap intervals for the coefficients: they need one more scan of the {n_rows:,} "
+            f"rows (more than {REGRESSION_BOOTSTRAP_ROWS:,}); ask with `convdiv report "
+            "--regression-bootstrap`"
+        )
         return None
     try:
         # The planner underestimates the corpus's positions behind the views and probes pair_token's index once
@@ -65,8 +75,12 @@ def build(data: ReportData) -> Section:
     if note:
         sec.notes.append(note)
     # Sufficient statistics per (size, step, POS pair), maintained at ingest: thousands of rows per kind.
-    frame = data.view("regression_moments", "kind = %(kind)s", kind=kind,
-                      columns=("step", "size", "pos_t", "pos_prev", *MOMENT_COLUMNS))
+    frame = data.view(
+        "regression_moments",
+        "kind = %(kind)s",
+        kind=kind,
+        columns=("step", "size", "pos_t", "pos_prev", *MOMENT_COLUMNS),
+    )
     basis = "sufficient statistics (X'X, X'y) per (size, POS(t), POS(t-1)) group"
     if frame.empty:
         raise Missing(f"no regression inputs for {KIND_LABEL[kind]}")
@@ -78,13 +92,21 @@ def build(data: ReportData) -> Section:
     for step in sorted(set(frame["step"].unique().tolist()) - set(results)):
         sec.notes.append(f"step {step}: not enough rows for the regression")
     for step, fit in results.items():
-        fits.append({"step": int(step), "n": fit.n, "cells": fit.n_cells, "parameters": fit.n_params,
-                     "r2": fit.r2, "adj_r2": fit.adj_r2, "sigma": fit.sigma,
-                     "notes": "; ".join(fit.notes)})
+        fits.append(
+            {
+                "step": int(step),
+                "n": fit.n,
+                "cells": fit.n_cells,
+                "parameters": fit.n_params,
+                "r2": fit.r2,
+                "adj_r2": fit.adj_r2,
+                "sigma": fit.sigma,
+                "notes": "; ".join(fit.notes),
+            }
+        )
         coefs = fit.coefficients
         if boot is not None:
-            coefs = coefs.merge(boot[boot["step"] == step][["term", "boot_low", "boot_high"]], on="term",
-                                how="left")
+            coefs = coefs.merge(boot[boot["step"] == step][["term", "boot_low", "boot_high"]], on="term", how="left")
         coefs = with_log10(coefs)
         coef_tables[f"step {step}"] = coefs.drop(columns=["factor", "level"])
         coef_rows.append(coefs.assign(step=int(step)))
@@ -93,44 +115,90 @@ def build(data: ReportData) -> Section:
         raise Missing("no step had enough rows for the regression")
     summary = pd.DataFrame(fits)
     coefs = pd.concat(coef_rows, ignore_index=True)
-    sec.notes.append(f"{KIND_LABEL[kind]}; reference levels: "
-                     + ", ".join(f"{k} = {v}" for k, v in references.items())
-                     + f"; fitted exactly on {basis} ({int(summary['n'].sum()):,} rows in "
-                       f"{int(summary['cells'].sum()):,} groups)")
+    sec.notes.append(
+        f"{KIND_LABEL[kind]}; reference levels: "
+        + ", ".join(f"{k} = {v}" for k, v in references.items())
+        + f"; fitted exactly on {basis} ({int(summary['n'].sum()):,} rows in "
+        f"{int(summary['cells'].sum()):,} groups)"
+    )
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["alpha: log10-frequency slope", "delta_m: size effect vs "
-                                                         f"{order[0] if order else 'smallest'}"],
-                        horizontal_spacing=PANEL_SPACING)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=["alpha: log10-frequency slope", f"delta_m: size effect vs {order[0] if order else 'smallest'}"],
+        horizontal_spacing=PANEL_SPACING,
+    )
     a = coefs[coefs["factor"] == "log10_frequency"].sort_values("step")
     panels = [(1, "alpha", a, "#333333")]
     d = coefs[coefs["factor"] == "size"]
-    panels += [(2, f"delta {size}", d[d["level"] == size].sort_values("step"), colour(i))
-               for i, size in enumerate(order)]
+    panels += [
+        (2, f"delta {size}", d[d["level"] == size].sort_values("step"), colour(i)) for i, size in enumerate(order)
+    ]
     for col, name, g, col_ in panels:
         if g.empty:
             continue
-        for tr in line_with_band(step_x(g["step"]), g["estimate"], g["ci_low"], g["ci_high"], name=name,
-                                 colour_=col_):
+        for tr in line_with_band(step_x(g["step"]), g["estimate"], g["ci_low"], g["ci_high"], name=name, colour_=col_):
             fig.add_trace(tr, row=1, col=col)
         if "boot_low" in g and g["boot_low"].notna().any():
             for bcol in ("boot_low", "boot_high"):
-                fig.add_trace(go.Scatter(x=step_x(g["step"]), y=g[bcol], mode="lines", legendgroup=name,
-                                         showlegend=False, line=dict(color=col_, dash="dot", width=1),
-                                         name=f"{name} bootstrap", hoverinfo="skip"), row=1, col=col)
+                fig.add_trace(
+                    go.Scatter(
+                        x=step_x(g["step"]),
+                        y=g[bcol],
+                        mode="lines",
+                        legendgroup=name,
+                        showlegend=False,
+                        line=dict(color=col_, dash="dot", width=1),
+                        name=f"{name} bootstrap",
+                        hoverinfo="skip",
+                    ),
+                    row=1,
+                    col=col,
+                )
     for tr in fig.data:
         tr.legend = "legend" if tr.xaxis in (None, "x") else "legend2"
     for j in (1, 2):
         fig.update_xaxes(**step_axis(coefs["step"]), row=1, col=j)
         fig.update_yaxes(title_text="coefficient (nats of KL)", row=1, col=j)
-    fig.update_layout(**base_layout("Per-step regression coefficients with 95% intervals", height=430,
-                                    margin=dict(l=60, r=120, t=60, b=50)))
+    fig.update_layout(
+        **base_layout(
+            "Per-step regression coefficients with 95% intervals", height=430, margin=dict(l=60, r=120, t=60, b=50)
+        )
+    )
     panel_legends(fig, 2, 2)
     plotted = coefs[coefs["factor"].isin(["log10_frequency", "log_frequency", "size"])]
-    sec.figures.append(Figure("regression-coefficients", fig, tidy(plotted, [
-        "step", "term", "factor", "level", "estimate", "se", "t", "p", "ci_low", "ci_high", "boot_low",
-        "boot_high"])))
+    sec.figures.append(
+        Figure(
+            "regression-coefficients",
+            fig,
+            tidy(
+                plotted,
+                [
+                    "step",
+                    "term",
+                    "factor",
+                    "level",
+                    "estimate",
+                    "se",
+                    "t",
+                    "p",
+                    "ci_low",
+                    "ci_high",
+                    "boot_low",
+                    "boot_high",
+                ],
+            ),
+        )
+    )
     sec.tables.append(Table("regression-summary", "n and R^2 per step", summary))
     last = f"step {summary['step'].iloc[-1]}"
-    sec.tables.append(Table("regression-table", "All coefficients for one step", coef_tables[last],
-                            choices=coef_tables, default_choice=last))
+    sec.tables.append(
+        Table(
+            "regression-table",
+            "All coefficients for one step",
+            coef_tables[last],
+            choices=coef_tables,
+            default_choice=last,
+        )
+    )
     return sec

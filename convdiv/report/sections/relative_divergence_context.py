@@ -24,8 +24,10 @@ def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
     rd = data.view("relative_divergence", "family = 'pos_prev'")
     if rd.empty:
-        raise Missing("no relative divergence for POS(t-1) categories (corpus added without a POS tagger, or no "
-                      "comparisons ingested)")
+        raise Missing(
+            "no relative divergence for POS(t-1) categories (corpus added without a POS tagger, or no "
+            "comparisons ingested)"
+        )
     sizes = [s for s in data.scope.sizes if s in set(rd["size"])]
     boot = seed_bootstrap(data, sec)
     frames = []

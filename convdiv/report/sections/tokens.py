@@ -51,24 +51,49 @@ def build(data: ReportData) -> Section:
         frames.append(ranked)
         for part, col in (("most", "#d62728"), ("least", "#2ca02c")):
             p = ranked[ranked["rank"] == part]
-            fig.add_trace(go.Bar(
-                x=p["mean_kl"], y=[f"{t} " for t in p["shown"]], orientation="h", name=f"{part} diverging",
-                marker_color=col, visible=size == sizes[-1], customdata=p["occurrences"],
-                hovertemplate="%{y}: mean KL %{x:.4g}, %{customdata} occurrences<extra>" + size + "</extra>"))
+            fig.add_trace(
+                go.Bar(
+                    x=p["mean_kl"],
+                    y=[f"{t} " for t in p["shown"]],
+                    orientation="h",
+                    name=f"{part} diverging",
+                    marker_color=col,
+                    visible=size == sizes[-1],
+                    customdata=p["occurrences"],
+                    hovertemplate="%{y}: mean KL %{x:.4g}, %{customdata} occurrences<extra>" + size + "</extra>",
+                )
+            )
             trace_sizes.append(size)
         step = int(g["step"].iloc[0]) if len(g) else None
         for part, rows in (("least", least), ("most", most.iloc[::-1])):
-            sec.tables.append(Table(f"tokens-{size}-{part}", f"{size} (step {step}): {part} diverging tokens",
-                                    rows[["shown", "token_id", "occurrences", "mean_kl", "mean_ce"]]
-                                    .rename(columns={"shown": "token"})))
-    fig.update_layout(**base_layout(f"Most and least diverging tokens at the last step ({KIND_LABEL[kind]})",
-                                    height=max(420, 18 * 2 * TOP + 120),
-                                    xaxis=dict(title="mean KL (nats)", type="linear", rangemode="tozero"),
-                                    yaxis=dict(type="category", automargin=True), barmode="overlay"))
+            sec.tables.append(
+                Table(
+                    f"tokens-{size}-{part}",
+                    f"{size} (step {step}): {part} diverging tokens",
+                    rows[["shown", "token_id", "occurrences", "mean_kl", "mean_ce"]].rename(columns={"shown": "token"}),
+                )
+            )
+    fig.update_layout(
+        **base_layout(
+            f"Most and least diverging tokens at the last step ({KIND_LABEL[kind]})",
+            height=max(420, 18 * 2 * TOP + 120),
+            xaxis=dict(title="mean KL (nats)", type="linear", rangemode="tozero"),
+            yaxis=dict(type="category", automargin=True),
+            barmode="overlay",
+        )
+    )
     size_dropdown(fig, trace_sizes, sizes)
     plotted = pd.concat(frames, ignore_index=True) if frames else df.iloc[:0]
-    sec.figures.append(Figure("tokens-ranked", fig, tidy(plotted, [
-        "size", "step", "rank", "token_id", "token", "occurrences", "n_comparisons", "mean_kl", "mean_ce"])))
+    sec.figures.append(
+        Figure(
+            "tokens-ranked",
+            fig,
+            tidy(
+                plotted,
+                ["size", "step", "rank", "token_id", "token", "occurrences", "n_comparisons", "mean_kl", "mean_ce"],
+            ),
+        )
+    )
     if min_occ > 1:
         sec.notes.append(f"ranked tokens occur at least {min_occ} times")
     return sec

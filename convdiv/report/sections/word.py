@@ -33,11 +33,32 @@ def build(data: ReportData) -> Section:
         sizes = [s for s in sizes if s in set(df["size"])]
         panels = {"begin of word": None, "end of word": None}
         families = {"begin of word": "begin_of_word", "end of word": "end_of_word"}
-        fig, plotted = category_panels(df, panels, sizes, f"Convergence at word boundaries ({KIND_LABEL[kind]})",
-                                       families=families)
-        sec.figures.append(Figure("word-boundaries", fig, tidy(plotted, [
-            "panel", "family", "category", "kind", "size", "step", "n_comparisons", "n_positions", "mean_kl",
-            "ci_low", "ci_high", "mean_ce"])))
+        fig, plotted = category_panels(
+            df, panels, sizes, f"Convergence at word boundaries ({KIND_LABEL[kind]})", families=families
+        )
+        sec.figures.append(
+            Figure(
+                "word-boundaries",
+                fig,
+                tidy(
+                    plotted,
+                    [
+                        "panel",
+                        "family",
+                        "category",
+                        "kind",
+                        "size",
+                        "step",
+                        "n_comparisons",
+                        "n_positions",
+                        "mean_kl",
+                        "ci_low",
+                        "ci_high",
+                        "mean_ce",
+                    ],
+                ),
+            )
+        )
 
     cv = data.view("context_variance", "kind = %(kind)s", kind=kind)
     if cv.empty:
@@ -49,12 +70,32 @@ def build(data: ReportData) -> Section:
     fig = go.Figure()
     for i, size in enumerate([s for s in data.scope.sizes if s in set(cv["size"])]):
         g = cv[cv["size"] == size]
-        fig.add_traces(line_with_band(step_x(g["step"]), g["mean_kl"], name=f"{size} mean", colour_=colour(i),
-                                      legendgroup=size))
-        fig.add_traces(line_with_band(step_x(g["step"]), g["sd_kl"], name=f"{size} SD across positions",
-                                      colour_=colour(i), legendgroup=size, dash="dash"))
-    fig.update_layout(**base_layout(f"Context variance of E[KL] ({KIND_LABEL[kind]})", height=420,
-                                    xaxis=step_axis(cv["step"]), yaxis=dict(title="nats", type="log")))
-    sec.figures.append(Figure("word-context-variance", fig, tidy(cv, [
-        "kind", "size", "step", "step_b", "n_comparisons", "n_positions", "mean_kl", "sd_kl"])))
+        fig.add_traces(
+            line_with_band(step_x(g["step"]), g["mean_kl"], name=f"{size} mean", colour_=colour(i), legendgroup=size)
+        )
+        fig.add_traces(
+            line_with_band(
+                step_x(g["step"]),
+                g["sd_kl"],
+                name=f"{size} SD across positions",
+                colour_=colour(i),
+                legendgroup=size,
+                dash="dash",
+            )
+        )
+    fig.update_layout(
+        **base_layout(
+            f"Context variance of E[KL] ({KIND_LABEL[kind]})",
+            height=420,
+            xaxis=step_axis(cv["step"]),
+            yaxis=dict(title="nats", type="log"),
+        )
+    )
+    sec.figures.append(
+        Figure(
+            "word-context-variance",
+            fig,
+            tidy(cv, ["kind", "size", "step", "step_b", "n_comparisons", "n_positions", "mean_kl", "sd_kl"]),
+        )
+    )
     return sec

@@ -31,5 +31,13 @@ from convdiv.suites.demo.config import DEMO, DEMO_QUICK, DemoConfig, DemoSize
 from convdiv.suites.demo.tokenizer import demo_training_text, demo_validation_text
 from convdiv.suites.demo.train import train_demo
 
-__all__ = ["DEMO", "DEMO_QUICK", "DemoConfig", "DemoSize", "demo_training_text", "demo_validation_text",
-           "read_train_log", "train_demo"]
+__all__ = [
+    "DEMO",
+    "DEMO_QUICK",
+    "DemoConfig",
+    "DemoSize",
+    "demo_training_text",
+    "demo_validation_text",
+    "read_train_log",
+    "train_demo",
+]

@@ -14,15 +14,31 @@ if TYPE_CHECKING:
 
 def run_jobs(root, cfg, todo, train_ids, val_ids, vocab_len, n_workers, progress, stop_after) -> None:
     """Train every (label, arch, seed) in ``todo`` with ``n_workers`` processes; a worker's error is re-raised."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     if not todo:
         return
     jobs = [RunJob(str(root), cfg, label, arch, seed, vocab_len, stop_after) for label, arch, seed in todo]
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[loss]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, disable=not progress, transient=False) as bar:
-        tasks = {(j.label, j.seed): bar.add_task(f"{cfg.name} {j.label}/seed{j.seed}", total=cfg.max_step, loss="") for j in jobs}
+        tasks = {
+            (j.label, j.seed): bar.add_task(f"{cfg.name} {j.label}/seed{j.seed}", total=cfg.max_step, loss="")
+            for j in jobs
+        }
 
         def report(label, seed, step, loss):
             bar.update(tasks[(label, seed)], completed=step, loss=f"loss {loss:.3f}" if loss is not None else "")

@@ -71,7 +71,9 @@ def train_run(job: RunJob, train_ids: np.ndarray, val_ids: np.ndarray, report: C
         no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # biases and LayerNorm: no decay
         opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=arch.lr, betas=(0.9, 0.95), eps=1e-8,
+            lr=arch.lr,
+            betas=(0.9, 0.95),
+            eps=1e-8,
         )
         batches = BatchSchedule(train_ids, job.seed, cfg.batch_size, cfg.seq_len)
         val = torch.from_numpy(val_ids.astype(np.int64)).view(-1, cfg.seq_len)
@@ -118,8 +120,12 @@ def train_run(job: RunJob, train_ids: np.ndarray, val_ids: np.ndarray, report: C
 
 def _row(job: RunJob, step: int, train_loss: float, val_loss: float, lr: float, cfg: DemoConfig) -> dict:
     return {
-        "size": job.label, "seed": job.seed, "step": step,
-        "train_loss": round(train_loss, 6), "val_loss": round(val_loss, 6), "lr": lr,
+        "size": job.label,
+        "seed": job.seed,
+        "step": step,
+        "train_loss": round(train_loss, 6),
+        "val_loss": round(val_loss, 6),
+        "lr": lr,
         "tokens": step * cfg.batch_size * cfg.seq_len,
     }
 

@@ -37,7 +37,7 @@ class BatchSchedule:
         n = len(stream) // seq_len
         self.sequences = torch.from_numpy(stream[: n * seq_len].astype(np.int64)).view(n, seq_len)
         self.seed, self.batch_size = seed, batch_size
-        self._perms: dict[int, "torch.Tensor"] = {}
+        self._perms: dict[int, torch.Tensor] = {}
 
     def _perm(self, epoch: int):
         import torch
