@@ -39,6 +39,7 @@ import sqlalchemy as sa
 
 from convdiv import progress
 from convdiv.corpus import frequency as freq
+from convdiv.corpus.positions import COLUMNS as POSITIONS_IN_ORDER
 from convdiv.corpus.positions import PositionTable, build_positions
 from convdiv.corpus.tagging import (
     BATCH_CHARS,
@@ -54,29 +55,14 @@ from convdiv.corpus.tokens import load_tokenizer, token_texts, tokenize_document
 from convdiv.errors import ConvdivError
 from convdiv.vocab import tokenizer_fingerprint
 from convdiv.warehouse import locks, partitions, queries
-from convdiv.warehouse.engine import libpq_conninfo
+from convdiv.warehouse.engine import libpq_conninfo, psycopg_connection
 
 # Bump when the rows produced for the same inputs change (alignment rules, columns), so re-adds are not no-ops.
 CORPUS_FORMAT = 1
 Q = queries.beside(__file__)
 COPY_CHUNK_ROWS = 200_000
 
-POSITION_COLUMNS = (
-    "corpus_id",
-    "document",
-    "idx",
-    "context_token_id",
-    "target_token_id",
-    "pos_t",
-    "pos_prev",
-    "upos_t",
-    "upos_prev",
-    "group_t",
-    "group_prev",
-    "begin_of_word",
-    "end_of_word",
-    "frequency",
-)
+POSITION_COLUMNS = ("corpus_id", *POSITIONS_IN_ORDER)
 POSITION_TYPES = (
     "int2",
     "int4",
@@ -314,13 +300,8 @@ def list_corpora(engine) -> list:
 # ------------------------------------------------------------------------------------------------ COPY
 
 
-def _raw(conn):
-    """The psycopg connection under a SQLAlchemy connection (same transaction)."""
-    return conn.connection.dbapi_connection
-
-
 def copy_vocab(conn, corpus_id: int, texts: list[str], counts: np.ndarray, logq: np.ndarray) -> int:
-    with _raw(conn).cursor() as cur:
+    with psycopg_connection(conn).cursor() as cur:
         with cur.copy(
             "COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN (FORMAT BINARY)"
         ) as copy:
@@ -339,7 +320,7 @@ def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int =
     """
     n = len(table)
     strings = [*table.strings, None]
-    with _raw(conn).cursor() as cur:
+    with psycopg_connection(conn).cursor() as cur:
         with cur.copy(f"COPY position ({', '.join(POSITION_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(list(POSITION_TYPES))
             for lo in range(0, n, chunk_rows):

@@ -14,6 +14,7 @@ BOS. A document with fewer than two tokens has no position and is refused.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,10 @@ class PositionTable:
         return [self.strings[c] if c >= 0 else None for c in codes.tolist()]
 
 
+# The position columns in table order (the PositionTable fields but its string table); corpus/load.py COPYs them.
+COLUMNS = tuple(f.name for f in dataclasses.fields(PositionTable) if f.name != "strings")
+
+
 def token_tags(
     text_length: int, doc: TokenizedDocument, words: Words, vocab: TagVocab, group_codes: dict[tuple[int, int], int]
 ) -> TokenTags:
@@ -90,24 +95,7 @@ def build_positions(
     for g in GROUPS:  # groups get stable codes first
         vocab.code(g)
     group_codes: dict[tuple[int, int], int] = {}
-    cols: dict[str, list[np.ndarray]] = {
-        k: []
-        for k in (
-            "document",
-            "idx",
-            "context_token_id",
-            "target_token_id",
-            "pos_t",
-            "pos_prev",
-            "upos_t",
-            "upos_prev",
-            "group_t",
-            "group_prev",
-            "begin_of_word",
-            "end_of_word",
-            "frequency",
-        )
-    }
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in COLUMNS}
     for doc_no, (text, doc, doc_words) in enumerate(zip(texts, docs, words)):
         n = len(doc.ids)
         if n < 2:

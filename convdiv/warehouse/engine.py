@@ -11,6 +11,7 @@ import os
 import re
 from functools import lru_cache
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
@@ -196,3 +197,11 @@ def psql_command(url: URL) -> tuple[list[str], dict[str, str]]:
     if url.port:
         argv += ["-p", str(url.port)]
     return argv, env
+
+
+def psycopg_connection(conn) -> psycopg.Connection:
+    """The psycopg connection of a SQLAlchemy connection (same transaction), or ``conn`` itself when it is one: for
+    COPY and DDL built with psycopg.sql inside a SQLAlchemy transaction."""
+    if isinstance(conn, psycopg.Connection):
+        return conn
+    return conn.connection.driver_connection

@@ -26,6 +26,7 @@ from psycopg import sql
 
 from convdiv.errors import ConvdivError
 from convdiv.warehouse import locks, queries
+from convdiv.warehouse.engine import psycopg_connection
 
 # fact table -> the first column of its primary key (the second is the partition key, position_id)
 FACT_TABLES = {"checkpoint_token": "checkpoint_id", "pair_token": "comparison_id"}
@@ -38,22 +39,15 @@ def name(table: str, corpus_id: int) -> str:
     return f"{table}_c{int(corpus_id)}"
 
 
-def _driver(conn) -> psycopg.Connection:
-    """The psycopg connection of a SQLAlchemy connection (same transaction), or ``conn`` itself."""
-    if isinstance(conn, psycopg.Connection):
-        return conn
-    return conn.connection.driver_connection
-
-
 def lock_position_ids(conn) -> None:
     """Serialise position-id assignment until the caller's transaction ends (take it before COPYing positions)."""
-    _driver(conn).execute(Q["lock_position_ids"])
+    psycopg_connection(conn).execute(Q["lock_position_ids"])
 
 
 def position_range(conn, corpus_id: int) -> tuple[int, int] | None:
     """The corpus's position ids as a half-open range [lo, hi), None when it has no positions; refused when another
     corpus has positions inside it (such a range cannot be one corpus's partition)."""
-    row = _driver(conn).execute(Q["corpus_position_range"], {"corpus_id": corpus_id}).fetchone()
+    row = psycopg_connection(conn).execute(Q["corpus_position_range"], {"corpus_id": corpus_id}).fetchone()
     lo, hi, others = row if row is not None else (None, None, None)  # an aggregate: always one row
     if lo is None:
         return None
@@ -68,7 +62,7 @@ def position_range(conn, corpus_id: int) -> tuple[int, int] | None:
 def attach(conn, corpus_id: int) -> tuple[int, int] | None:
     """Create and attach the corpus's partition of each fact table, in the caller's transaction (right after its
     positions were written); returns the range they cover (None: the corpus has no positions, so no partitions)."""
-    raw = _driver(conn)
+    raw = psycopg_connection(conn)
     partitioned = {r[0] for r in raw.execute(Q["partitioned_facts"], {"tables": list(FACT_TABLES)})}
     if partitioned != set(FACT_TABLES):
         raise ConvdivError(
@@ -103,7 +97,7 @@ def drop(conn, corpus_id: int) -> list[str]:
 
     Call it last in the transaction: the ACCESS EXCLUSIVE lock it takes on the fact tables is held until COMMIT.
     """
-    raw = _driver(conn)
+    raw = psycopg_connection(conn)
     wanted = [name(table, corpus_id) for table in FACT_TABLES]
     found = [r[0] for r in raw.execute(Q["existing_partitions"], {"tables": list(FACT_TABLES), "names": wanted})]
     if not found:
@@ -116,18 +110,18 @@ def drop(conn, corpus_id: int) -> list[str]:
 
 def names(conn) -> set[str]:
     """Every partition of the fact tables."""
-    return {r[0] for r in _driver(conn).execute(Q["partition_names"], {"tables": list(FACT_TABLES)})}
+    return {r[0] for r in psycopg_connection(conn).execute(Q["partition_names"], {"tables": list(FACT_TABLES)})}
 
 
 def keys(conn, tables) -> dict[str, str | None]:
     """Each of ``tables`` that exists -> its partition key as the server prints it (None: not partitioned)."""
-    return dict(_driver(conn).execute(Q["partition_keys"], {"tables": list(tables)}).fetchall())
+    return dict(psycopg_connection(conn).execute(Q["partition_keys"], {"tables": list(tables)}).fetchall())
 
 
 def drift(conn) -> list[str]:
     """One line per difference between the fact tables' partitions and the corpora (``convdiv db check``)."""
     problems = []
-    for parent, partition, corpus, expected, live in _driver(conn).execute(
+    for parent, partition, corpus, expected, live in psycopg_connection(conn).execute(
         Q["partition_drift"], {"tables": list(FACT_TABLES)}
     ):
         if live is None:
