@@ -30,6 +30,21 @@ VERBS = ("VB", "VBD", "VBG", "VBN", "VBZ")
 OTHER = ("PRP$", "DT", "CC", "JJ", "IN", "TO", "RB", "MD", "PRP", "VBP")
 GROUPED = ("JJ", "IN", "DT", "MD", "PRP", "nouns", "verbs")
 POS_PANELS = {"nouns": NOUNS, "verbs": VERBS, "other": OTHER, "grouped": GROUPED}
+# The columns of a category panel figure's data (pos.py, word.py): which panel, then conditional_kl's columns.
+PANEL_COLUMNS = [
+    "panel",
+    "family",
+    "category",
+    "kind",
+    "size",
+    "step",
+    "n_comparisons",
+    "n_positions",
+    "mean_kl",
+    "ci_low",
+    "ci_high",
+    "mean_ce",
+]
 
 
 def merge_groups(df: pd.DataFrame) -> pd.DataFrame:

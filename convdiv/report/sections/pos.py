@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, size_dropdown, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
-from convdiv.report.sections._categories import POS_PANELS, category_panels, merge_groups
+from convdiv.report.sections._categories import PANEL_COLUMNS, POS_PANELS, category_panels, merge_groups
 
 KEY = "pos"
 TITLE = "By part of speech"
@@ -219,20 +219,7 @@ def build(data: ReportData) -> Section:
                 fig,
                 tidy(
                     plotted,
-                    [
-                        "panel",
-                        "family",
-                        "category",
-                        "kind",
-                        "size",
-                        "step",
-                        "n_comparisons",
-                        "n_positions",
-                        "mean_kl",
-                        "ci_low",
-                        "ci_high",
-                        "mean_ce",
-                    ],
+                    PANEL_COLUMNS,
                 ),
             )
         )

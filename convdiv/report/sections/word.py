@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
 from convdiv.report.model import Figure, Missing, Section
-from convdiv.report.sections._categories import category_panels
+from convdiv.report.sections._categories import PANEL_COLUMNS, category_panels
 
 KEY = "word"
 TITLE = "Begin/end of word and context variance"
@@ -42,20 +42,7 @@ def build(data: ReportData) -> Section:
                 fig,
                 tidy(
                     plotted,
-                    [
-                        "panel",
-                        "family",
-                        "category",
-                        "kind",
-                        "size",
-                        "step",
-                        "n_comparisons",
-                        "n_positions",
-                        "mean_kl",
-                        "ci_low",
-                        "ci_high",
-                        "mean_ce",
-                    ],
+                    PANEL_COLUMNS,
                 ),
             )
         )
