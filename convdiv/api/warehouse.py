@@ -19,10 +19,18 @@ from convdiv.config import Settings
 from convdiv.errors import ConvdivError
 from convdiv.warehouse import queries
 
-# Warehouse.suites(): the suite_summary view, as the API has always shown it.
-SUITES = (
-    "SELECT suite_id, suite, source, tokenizer, sizes, seeds, steps, n_checkpoints, corpora, created_at "
-    "FROM suite_summary ORDER BY suite"
+# Warehouse.suites(): the columns of the suite_summary view it has always shown.
+SUITE_COLUMNS = (
+    "suite_id",
+    "suite",
+    "source",
+    "tokenizer",
+    "sizes",
+    "seeds",
+    "steps",
+    "n_checkpoints",
+    "corpora",
+    "created_at",
 )
 
 # The analysis views of docs/sql.md ("## Views"); tests/test_api.py checks this list against that page.
@@ -189,7 +197,7 @@ class Warehouse:
 
     def suites(self) -> pd.DataFrame:
         """One row per suite: source, sizes, seeds, steps, checkpoints and the corpora ingested on it."""
-        return self._read(SUITES, {}, what="suites")
+        return self.view("suite_summary", columns=SUITE_COLUMNS).sort_values("suite", ignore_index=True)
 
     def corpora(self) -> pd.DataFrame:
         """One row per corpus: tokenizer, documents, positions, frequency source, spaCy model, created."""
