@@ -452,7 +452,7 @@ def _publish(
                 "convdiv ingest (raise CONVDIV_LEASE_SECONDS if this machine stalls that long)"
             )
         with conn.cursor() as cur:
-            for statement in q("create_stage_tables").split(";"):
+            for statement in [*q("publish_settings").split(";"), *q("create_stage_tables").split(";")]:
                 if statement.strip():
                     cur.execute(statement)
             n_ckpt = loader.copy_into(cur, "stage_checkpoint_token", rows.checkpoint_token, CHECKPOINT_TOKEN_TYPES)
