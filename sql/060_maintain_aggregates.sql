@@ -10,7 +10,7 @@
 --                         surprisal_bin rows of every checkpoint and comparison of those sizes (once per size when
 --                         the last step is ingested first: the ingest plans each size's last step first)
 --   checkpoint_stats, agg_token_ce            of the written checkpoints (token CE: of their size and step)
---   comparison_stats                          of the owned comparisons
+--   comparison_stats, agg_comparison_moments  of the owned comparisons
 --   agg_position_kl and what derives from it  of the groups of the owned comparisons (context variance, token KL,
 --                                             regression cells and moments)
 --   agg_conditional_kl    of every group with a comparison whose stats or checkpoints' stats changed
@@ -82,6 +82,10 @@ BEGIN
     INSERT INTO agg_token_ce SELECT * FROM compute_token_ce(v_written, p_corpus_id);
     DELETE FROM comparison_stats AS s WHERE s.comparison_id = ANY (v_owned) AND s.corpus_id = p_corpus_id;
     INSERT INTO comparison_stats SELECT * FROM compute_comparison_stats(v_owned, p_corpus_id);
+    DELETE FROM agg_comparison_moments AS s WHERE s.comparison_id = ANY (v_owned) AND s.corpus_id = p_corpus_id;
+    INSERT INTO agg_comparison_moments (comparison_id, corpus_id, pos_t, pos_prev, n, sum_lf, sum_lf2, sum_kl, sum_kl2,
+                                        sum_lf_kl)
+    SELECT * FROM compute_comparison_moments(v_owned, p_corpus_id);
 
     IF cardinality(v_changed) > 0 THEN
         -- a size's last step moved: every checkpoint and comparison of the size gets its surprisal bins again

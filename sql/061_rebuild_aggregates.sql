@@ -36,6 +36,7 @@ BEGIN
         DELETE FROM final_surprisal AS a WHERE a.corpus_id = v_corpus;
         DELETE FROM checkpoint_stats AS a WHERE a.corpus_id = v_corpus;
         DELETE FROM comparison_stats AS a WHERE a.corpus_id = v_corpus;
+        DELETE FROM agg_comparison_moments AS a WHERE a.corpus_id = v_corpus;
         DELETE FROM agg_token_ce AS a WHERE a.corpus_id = v_corpus;
         DELETE FROM agg_position_kl AS a WHERE a.corpus_id = v_corpus;
         DELETE FROM agg_context_variance AS a WHERE a.corpus_id = v_corpus;
@@ -48,6 +49,9 @@ BEGIN
         INSERT INTO checkpoint_stats SELECT * FROM compute_checkpoint_stats(v_checkpoints, v_corpus);
         INSERT INTO agg_token_ce SELECT * FROM compute_token_ce(v_checkpoints, v_corpus);
         INSERT INTO comparison_stats SELECT * FROM compute_comparison_stats(v_comparisons, v_corpus);
+        INSERT INTO agg_comparison_moments (comparison_id, corpus_id, pos_t, pos_prev, n, sum_lf, sum_lf2, sum_kl,
+                                            sum_kl2, sum_lf_kl)
+        SELECT * FROM compute_comparison_moments(v_comparisons, v_corpus);
         INSERT INTO agg_position_kl SELECT * FROM compute_position_kl(v_groups, v_corpus);
         INSERT INTO agg_context_variance SELECT * FROM compute_context_variance(v_groups, v_corpus);
         INSERT INTO agg_token_kl SELECT * FROM compute_token_kl(v_groups, v_corpus);

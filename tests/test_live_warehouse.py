@@ -37,7 +37,8 @@ ANALYSIS_VIEWS = (
     "regression_cells",
     "regression_moments",
 )
-REPORT_VIEWS = tuple(v for v in ANALYSIS_VIEWS if v != "position_kl")
+# what the report reads besides: the per-comparison means and moments of its bootstraps over seeds
+REPORT_VIEWS = (*(v for v in ANALYSIS_VIEWS if v != "position_kl"), "comparison_kl", "comparison_moments")
 
 
 def _env(db_url: str, data_dir: Path, **extra) -> dict[str, str]:
@@ -263,6 +264,32 @@ def test_upgrade_from_0002_with_data_keeps_every_view(engine, db_url):
             _assert_same_rows(_rows(conn, view), at_0002[view], view)
     schema.upgrade(engine)
     assert all(c.ok for c in aggregates.check(engine))
+    assert catalog.drift(engine) == []
+
+
+def test_upgrade_from_0011_with_data_keeps_every_view(engine, db_url):
+    """0012 (suite-bound regression views, relative_divergence) and 0013 (comparison_moments from a maintained
+    aggregate, backfilled) keep every view's rows, both ways."""
+    from convdiv.report.synthetic import build_synthetic_warehouse
+
+    kinds = ("seed_pair", "consecutive_step", "cross_size")
+    build_synthetic_warehouse(engine, n_positions=120, steps=(0, 16, 256, 2000), comparisons=kinds)
+    build_synthetic_warehouse(engine, suite="other", corpus="other-text", n_positions=80, steps=(0, 16))
+    checked = (*ANALYSIS_VIEWS, "comparison_moments")
+    with engine.connect() as conn:
+        at_head = {v: _rows(conn, v) for v in checked}
+        assert len(at_head["comparison_moments"]) > 0
+    schema.downgrade(engine, "0011")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT to_regclass('agg_comparison_moments')").scalar() is None
+        for view in checked:
+            _assert_same_rows(_rows(conn, view), at_head[view], view)
+    schema.upgrade(engine)  # 0013 backfills agg_comparison_moments from the facts
+    with engine.connect() as conn:
+        for view in checked:
+            _assert_same_rows(_rows(conn, view), at_head[view], view)
+    assert all(c.ok for c in aggregates.check(engine))
+    assert "agg_comparison_moments" in {c.aggregate for c in aggregates.check(engine)}
     assert catalog.drift(engine) == []
 
 

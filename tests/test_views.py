@@ -771,6 +771,34 @@ def test_regression_moments(warehouse, oracle):
     )
 
 
+def test_comparison_moments(warehouse, oracle):
+    """Per comparison (agg_comparison_moments, maintained at publish since 0013) against pandas on the facts; and
+    added over the comparisons of a kind, size and step they are regression_moments' rows."""
+    view = read(warehouse, "SELECT * FROM comparison_moments")
+    d = oracle.regression_inputs().merge(oracle.cmp[["comparison_id", "suite_id"]], on="comparison_id")
+    d = d.dropna(subset=["log_frequency"]).assign(
+        lf2=lambda x: x.log_frequency**2, kl2=lambda x: x.kl**2, lf_kl=lambda x: x.log_frequency * x.kl
+    )
+    keys = ["comparison_id", "corpus_id", "pos_t", "pos_prev"]
+    sums = dict(
+        n=("kl", "size"),
+        sum_lf=("log_frequency", "sum"),
+        sum_lf2=("lf2", "sum"),
+        sum_kl=("kl", "sum"),
+        sum_kl2=("kl2", "sum"),
+        sum_lf_kl=("lf_kl", "sum"),
+    )
+    exp = d.groupby(keys, dropna=False).agg(**sums).reset_index()
+    fill = {"pos_t": "<null>", "pos_prev": "<null>"}
+    columns = ["n", "sum_lf", "sum_lf2", "sum_kl", "sum_kl2", "sum_lf_kl"]
+    assert len(view) == len(exp) > 0
+    assert_matches(view.fillna(fill), exp.fillna(fill), keys, columns)
+    pooled = read(warehouse, "SELECT * FROM regression_moments WHERE kind <> 'cross_size'")
+    group = ["suite_id", "corpus_id", "kind", "size", "step", "pos_t", "pos_prev"]
+    added = view[view["kind"] != "cross_size"].fillna(fill).groupby(group)[columns].sum().reset_index()
+    assert_matches(pooled.fillna(fill), added, group, columns)
+
+
 def test_position_kl(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM position_kl")
     d = oracle._with_group(oracle.pt)

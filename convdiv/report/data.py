@@ -41,8 +41,9 @@ class Options:
 
     ce_fit_kinds: tuple[str, ...] = ("consecutive_step",)
     bootstrap_replicates: int = DEFAULT_REPLICATES
-    # The regression's bootstrap needs one more scan of the kind's pair_token rows (per comparison sums): on by
-    # default up to REGRESSION_BOOTSTRAP_ROWS rows, above only when asked (True) or never (False).
+    # The regression's bootstrap reads and reweights every seed pair's moments (comparison_moments: per comparison
+    # and POS pair, about 1.6M rows for a paper-scale suite): on by default up to REGRESSION_BOOTSTRAP_ROWS
+    # (comparison, position) rows, above only when asked (True) or never (False).
     regression_bootstrap: bool | None = None
 
     def __post_init__(self):

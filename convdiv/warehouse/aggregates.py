@@ -30,6 +30,7 @@ AGGREGATE_TABLES = (
     "final_surprisal",
     "checkpoint_stats",
     "comparison_stats",
+    "agg_comparison_moments",
     "agg_token_ce",
     "agg_position_kl",
     "agg_context_variance",

@@ -546,6 +546,34 @@ class AggRegressionMoments(Base):
     sum_lf_kl: Mapped[float] = mapped_column(Double, comment="Sum of ln(frequency) * kl.")
 
 
+class AggComparisonMoments(Base):
+    __tablename__ = "agg_comparison_moments"
+    __table_args__ = (
+        Index("ix_agg_comparison_moments_comparison", "comparison_id", "corpus_id"),
+        {
+            "comment": "Per comparison, POS(t) and POS(t-1): sufficient statistics of the regression over the "
+            "comparison's positions (read through the comparison_moments view; the report's bootstrap over seeds)."
+        },
+    )
+
+    # Tags may be NULL (their own cell), so no primary key over them: the rows are replaced per comparison.
+    row_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True, comment="Surrogate key.")
+    comparison_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("comparison.comparison_id", ondelete="CASCADE"), comment="The comparison."
+    )
+    corpus_id: Mapped[int] = mapped_column(
+        SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), comment="The corpus."
+    )
+    pos_t: Mapped[str | None] = mapped_column(Text, comment="POS(t) of the cell.")
+    pos_prev: Mapped[str | None] = mapped_column(Text, comment="POS(t-1) of the cell.")
+    n: Mapped[int] = mapped_column(BigInteger, comment="Positions of the comparison in the cell with a log frequency.")
+    sum_lf: Mapped[float] = mapped_column(Double, comment="Sum of ln(frequency).")
+    sum_lf2: Mapped[float] = mapped_column(Double, comment="Sum of ln(frequency)^2.")
+    sum_kl: Mapped[float] = mapped_column(Double, comment="Sum of kl.")
+    sum_kl2: Mapped[float] = mapped_column(Double, comment="Sum of kl^2.")
+    sum_lf_kl: Mapped[float] = mapped_column(Double, comment="Sum of ln(frequency) * kl.")
+
+
 # --------------------------------------------------------------------------------------------- ingest ledger
 
 

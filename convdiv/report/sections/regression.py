@@ -50,15 +50,14 @@ def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section, n_row
         return None
     if wanted is None and n_rows > REGRESSION_BOOTSTRAP_ROWS:
         sec.notes.append(
-            f"no bootstrap intervals for the coefficients: they need one more scan of the {n_rows:,} "
-            f"rows (more than {REGRESSION_BOOTSTRAP_ROWS:,}); ask with `convdiv report "
-            "--regression-bootstrap`"
+            f"no bootstrap intervals for the coefficients: over {n_rows:,} rows (more than "
+            f"{REGRESSION_BOOTSTRAP_ROWS:,}) they read and reweight every seed pair's moments; ask with "
+            "`convdiv report --regression-bootstrap`"
         )
         return None
     try:
-        # The planner underestimates the corpus's positions behind the views and probes pair_token's index once
-        # per (comparison, position): 2.4x slower than one hash join on demo-quick (measured), so no nested loop.
-        moments = data.view("comparison_moments", "kind = %(kind)s", kind=kind, planner={"enable_nestloop": "off"})
+        # per comparison, maintained at publish (agg_comparison_moments): the suite's moment rows, no fact scan
+        moments = data.view("comparison_moments", "kind = %(kind)s", kind=kind)
     except Missing as exc:
         sec.notes.append(f"no bootstrap intervals: {exc}")
         return None
