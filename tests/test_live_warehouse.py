@@ -268,8 +268,8 @@ def test_upgrade_from_0002_with_data_keeps_every_view(engine, db_url):
 
 
 def test_upgrade_from_0011_with_data_keeps_every_view(engine, db_url):
-    """0012 (suite-bound regression views, relative_divergence) and 0013 (comparison_moments from a maintained
-    aggregate, backfilled) keep every view's rows, both ways."""
+    """0012 (suite-bound regression views, relative_divergence), 0013 (comparison_moments from a maintained
+    aggregate, backfilled) and 0014 (phase_boundaries per suite) keep every view's rows, both ways."""
     from convdiv.report.synthetic import build_synthetic_warehouse
 
     kinds = ("seed_pair", "consecutive_step", "cross_size")
@@ -422,10 +422,9 @@ def _aggregate_reads(conn, suite: str) -> dict[str, dict[str, float]]:
 
 
 _AGGREGATES = ("checkpoint_stats", "comparison_stats", "final_surprisal", "comparison_group")
-# Known to read more as the warehouse grows (issue 10's closing note; bench/scale.py times them at x16):
-# phase_boundaries joins its materialised CTEs on suite_id, and token_divergence's lookup of agg_token_ce is not
-# bound to the suite's models under these forced plans.
-KNOWN_UNBOUND = {"phase_boundaries", "token_divergence"}
+# Known to read more as the warehouse grows (issue 10's closing note; bench/scale.py times it at x16):
+# token_divergence's lookup of agg_token_ce is not bound to the suite's models under these forced plans.
+KNOWN_UNBOUND = {"token_divergence"}
 
 
 def test_a_suites_read_of_a_report_view_costs_its_rows_not_the_warehouses(engine):
