@@ -409,7 +409,7 @@ def _aggregate_reads(conn, suite: str) -> dict[str, dict[str, float]]:
     # Tiny tables: plans are forced to index lookups wherever the view's shape allows one, so what is left is a
     # read the shape forces (a materialised CTE, a window or a grouping the filter cannot pass), not a planner
     # choice that scale would change.
-    for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+    for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_memoize"):
         conn.exec_driver_sql(f"SET {setting} = off")
     out = {}
     for view in REPORT_VIEWS:
@@ -422,9 +422,6 @@ def _aggregate_reads(conn, suite: str) -> dict[str, dict[str, float]]:
 
 
 _AGGREGATES = ("checkpoint_stats", "comparison_stats", "final_surprisal", "comparison_group")
-# Known to read more as the warehouse grows (issue 10's closing note; bench/scale.py times it at x16):
-# token_divergence's lookup of agg_token_ce is not bound to the suite's models under these forced plans.
-KNOWN_UNBOUND = {"token_divergence"}
 
 
 def test_a_suites_read_of_a_report_view_costs_its_rows_not_the_warehouses(engine):
@@ -453,12 +450,10 @@ def test_a_suites_read_of_a_report_view_costs_its_rows_not_the_warehouses(engine
         after = _aggregate_reads(conn, "probe")
         assert conn.exec_driver_sql("SELECT count(*) FROM regression_cells WHERE suite = 'probe'").scalar() > 0
     assert all(before[v] for v in REPORT_VIEWS), before  # every view reads some aggregate
-    # equal rows in the same plan; a different plan for the same rows may repeat some lookups (up to 2x seen)
+    # Forced index lookups (no memoisation) read the suite's own rows; the join order may still change with the
+    # statistics and repeat some lookups (1.8x seen), while a read of every suite takes 6-9x more here (seen
+    # before 0012/0014), hence the bound of 3x.
     grew = {
-        v: (before[v], after[v])
-        for v in REPORT_VIEWS
-        if v not in KNOWN_UNBOUND and any(n > 2 * before[v].get(t, 0) for t, n in after[v].items())
+        v: (before[v], after[v]) for v in REPORT_VIEWS if any(n > 3 * before[v].get(t, 0) for t, n in after[v].items())
     }
-    unbound = {v for v in KNOWN_UNBOUND if any(n > 2 * before[v].get(t, 0) for t, n in after[v].items())}
-    assert unbound == KNOWN_UNBOUND, f"{KNOWN_UNBOUND - unbound} now bound to the suite: take them out of KNOWN_UNBOUND"
     assert not grew, f"reads of suite 'probe' grew with another suite: {grew}"
