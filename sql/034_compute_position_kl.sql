@@ -24,6 +24,8 @@ FROM pair_token AS pt
 JOIN comparison_group_member AS gm ON gm.comparison_id = pt.comparison_id
 JOIN position AS p ON p.position_id = pt.position_id
 WHERE p.corpus_id = p_corpus_id
+  -- the groups' members found from the groups (an index walk), not by joining every comparison
+  AND gm.group_id = ANY (p_group_ids)
   -- the groups' comparisons as an index condition of the scan itself
   AND pt.comparison_id = ANY (ARRAY(
       SELECT m.comparison_id FROM comparison_group_member AS m WHERE m.group_id = ANY (p_group_ids)

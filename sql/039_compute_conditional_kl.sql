@@ -34,6 +34,8 @@ LEFT JOIN checkpoint_stats AS kb
     ON kb.checkpoint_id = gm.checkpoint_b AND kb.corpus_id = cs.corpus_id
     AND kb.family = cs.family AND kb.category = cs.category
 WHERE cs.corpus_id = p_corpus_id AND cs.family <> 'all'
+  -- the groups' members found from the groups (an index walk), not by joining every comparison
+  AND gm.group_id = ANY (p_group_ids)
   AND cs.comparison_id = ANY (ARRAY(
       SELECT m.comparison_id FROM comparison_group_member AS m WHERE m.group_id = ANY (p_group_ids)
   ))

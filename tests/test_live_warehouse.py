@@ -269,13 +269,14 @@ def test_upgrade_from_0002_with_data_keeps_every_view(engine, db_url):
 
 def test_upgrade_from_0011_with_data_keeps_every_view(engine, db_url):
     """0012 (suite-bound regression views, relative_divergence), 0013 (comparison_moments from a maintained
-    aggregate, backfilled) and 0014 (phase_boundaries per suite) keep every view's rows, both ways."""
+    aggregate, backfilled), 0014 (phase_boundaries per suite) and 0015 (group members through indexes) keep every
+    view's rows, both ways."""
     from convdiv.report.synthetic import build_synthetic_warehouse
 
     kinds = ("seed_pair", "consecutive_step", "cross_size")
     build_synthetic_warehouse(engine, n_positions=120, steps=(0, 16, 256, 2000), comparisons=kinds)
     build_synthetic_warehouse(engine, suite="other", corpus="other-text", n_positions=80, steps=(0, 16))
-    checked = (*ANALYSIS_VIEWS, "comparison_moments")
+    checked = (*ANALYSIS_VIEWS, "comparison_moments", "comparison_group_member")
     with engine.connect() as conn:
         at_head = {v: _rows(conn, v) for v in checked}
         assert len(at_head["comparison_moments"]) > 0
@@ -457,3 +458,39 @@ def test_a_suites_read_of_a_report_view_costs_its_rows_not_the_warehouses(engine
         v: (before[v], after[v]) for v in REPORT_VIEWS if any(n > 3 * before[v].get(t, 0) for t, n in after[v].items())
     }
     assert not grew, f"reads of suite 'probe' grew with another suite: {grew}"
+
+
+def _member_reads(conn, suite: str) -> dict[str, float]:
+    """Rows the dimension tables give to a lookup of one suite's group members (as the aggregate maintenance does)."""
+    groups = [
+        g
+        for (g,) in conn.exec_driver_sql(
+            "SELECT group_id FROM comparison_group_info WHERE suite = %s ORDER BY 1", (suite,)
+        ).fetchall()
+    ]
+    conn.exec_driver_sql("ANALYZE")
+    for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_memoize"):
+        conn.exec_driver_sql(f"SET {setting} = off")
+    plan = conn.exec_driver_sql(
+        "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM comparison_group_member WHERE group_id = ANY(%s)", (groups,)
+    ).scalar()[0]["Plan"]
+    conn.exec_driver_sql("RESET ALL")
+    return {t: n for t, n in _rows_read(plan, {}).items() if t in ("comparison", "checkpoint", "run")}
+
+
+def test_group_members_are_found_from_their_groups(engine):
+    """The publish looks up the members of its unit's groups (comparison_group_member by group_id): since 0015 an
+    index walk from the groups, whatever the number of comparisons in the warehouse (before, every comparison was
+    joined: 40 ms per lookup at 24k comparisons)."""
+    from convdiv.report.synthetic import build_synthetic_warehouse
+
+    build_synthetic_warehouse(engine, suite="probe", n_positions=60, steps=(0, 16, 256))
+    with engine.connect() as conn:
+        before = _member_reads(conn, "probe")
+    build_synthetic_warehouse(
+        engine, suite="big", corpus="big-text", sizes=("14m", "70m", "160m"), seeds=(1, 2, 3, 4), n_positions=60
+    )
+    with engine.connect() as conn:
+        after = _member_reads(conn, "probe")
+    assert before.get("comparison", 0) > 0, before
+    assert all(n <= 3 * before.get(t, 0) for t, n in after.items()), (before, after)
