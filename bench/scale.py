@@ -290,9 +290,7 @@ def probe_publish(conninfo: str, built: dict, rng: np.random.Generator, repeat: 
     agg_best = float("inf")
     with psycopg.connect(conninfo) as conn:
         for _ in range(repeat):
-            for statement in ledger.q("publish_settings").split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            conn.execute(ledger.q("publish_settings"))
             t0 = time.perf_counter()
             conn.execute(
                 ledger.q("maintain_aggregates"),

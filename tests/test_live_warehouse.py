@@ -404,21 +404,28 @@ def _rows_read(plan: dict, into: dict[str, float]) -> dict[str, float]:
     return into
 
 
+def _forced_reads(conn, sql: str, params: tuple = ()) -> dict[str, float]:
+    """Rows each relation gives to ``sql`` with plans forced to index lookups.
+
+    Tiny tables: plans are forced to index lookups wherever the query's shape allows one (no memoisation either),
+    so what is left is a read the shape forces (a materialised CTE, a window or a grouping the filter cannot pass,
+    a join over every row), not a planner choice that scale would change."""
+    for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_memoize"):
+        conn.exec_driver_sql(f"SET {setting} = off")
+    try:
+        plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).scalar()[0]["Plan"]
+    finally:
+        conn.exec_driver_sql("RESET ALL")
+    return _rows_read(plan, {})
+
+
 def _aggregate_reads(conn, suite: str) -> dict[str, dict[str, float]]:
     """Per report view, the rows each aggregate table gives to `SELECT * FROM view WHERE suite = ...`."""
     conn.exec_driver_sql("ANALYZE")
-    # Tiny tables: plans are forced to index lookups wherever the view's shape allows one, so what is left is a
-    # read the shape forces (a materialised CTE, a window or a grouping the filter cannot pass), not a planner
-    # choice that scale would change.
-    for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_memoize"):
-        conn.exec_driver_sql(f"SET {setting} = off")
     out = {}
     for view in REPORT_VIEWS:
-        plan = conn.exec_driver_sql(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM {view} WHERE suite = '{suite}'"
-        ).scalar()[0]["Plan"]
-        out[view] = {t: n for t, n in _rows_read(plan, {}).items() if t.startswith("agg_") or t in _AGGREGATES}
-    conn.exec_driver_sql("RESET ALL")
+        read = _forced_reads(conn, f"SELECT * FROM {view} WHERE suite = %s", (suite,))
+        out[view] = {t: n for t, n in read.items() if t.startswith("agg_") or t in _AGGREGATES}
     return out
 
 
@@ -469,13 +476,8 @@ def _member_reads(conn, suite: str) -> dict[str, float]:
         ).fetchall()
     ]
     conn.exec_driver_sql("ANALYZE")
-    for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_memoize"):
-        conn.exec_driver_sql(f"SET {setting} = off")
-    plan = conn.exec_driver_sql(
-        "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM comparison_group_member WHERE group_id = ANY(%s)", (groups,)
-    ).scalar()[0]["Plan"]
-    conn.exec_driver_sql("RESET ALL")
-    return {t: n for t, n in _rows_read(plan, {}).items() if t in ("comparison", "checkpoint", "run")}
+    read = _forced_reads(conn, "SELECT * FROM comparison_group_member WHERE group_id = ANY(%s)", (groups,))
+    return {t: n for t, n in read.items() if t in ("comparison", "checkpoint", "run")}
 
 
 def test_group_members_are_found_from_their_groups(engine):

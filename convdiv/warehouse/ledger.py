@@ -452,9 +452,9 @@ def _publish(
                 "convdiv ingest (raise CONVDIV_LEASE_SECONDS if this machine stalls that long)"
             )
         with conn.cursor() as cur:
-            for statement in [*q("publish_settings").split(";"), *q("create_stage_tables").split(";")]:
-                if statement.strip():
-                    cur.execute(statement)
+            # several statements each, no parameters: psycopg sends each file section as one simple query
+            cur.execute(q("publish_settings"))
+            cur.execute(q("create_stage_tables"))
             n_ckpt = loader.copy_into(cur, "stage_checkpoint_token", rows.checkpoint_token, CHECKPOINT_TOKEN_TYPES)
             n_pair = loader.copy_into(cur, "stage_pair_token", rows.pair_token, PAIR_TOKEN_TYPES)
             test_pause("copy")
