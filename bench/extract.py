@@ -47,6 +47,7 @@ PYTHIA_PADDED = 50304  # its logit width
 
 PRESETS = {
     # name: (hidden, layers, heads, intermediate, max_positions)
+    "tiny": (32, 1, 2, 64, 256),  # bench/gpu.py --smoke only
     "small": (64, 2, 2, 256, 512),
     "pythia-70m": (512, 6, 8, 2048, 2048),
     "pythia-410m": (1024, 24, 16, 4096, 2048),
@@ -235,7 +236,7 @@ def headline(best, n_positions, naive_positions) -> dict:
         "overhead_vs_hf_forward": best["engine"] / best["hf_forward"] - 1.0,
         "forward_path_vs_hf_forward": best["engine_forward_path"] / best["hf_forward"],
         "speedup_vs_naive": None,
-        "seconds": dict(best),
+        "seconds": {k: (v if math.isfinite(v) else None) for k, v in best.items()},
         "positions": n_positions,
     }
     if math.isfinite(best["naive"]):
