@@ -230,6 +230,23 @@ def test_full_logits_path_for_other_architectures(peaked, documents, log_unigram
         np.testing.assert_allclose(full.pair_kl[p], hidden.pair_kl[p], rtol=1e-4, atol=1e-6)
 
 
+def test_cuda_kernel_path_agrees_with_the_cpu_kernel(peaked, documents, log_unigram, monkeypatch):
+    """The CUDA path (head in fixed tiles, kernels.ChunkReducer), run here on CPU, against the fused CPU path."""
+    from convdiv.extract import engine
+
+    pairs = all_pairs(peaked)
+    fused = extract_group(peaked, documents, log_unigram, V, pairs, batch_tokens=100, context_length=16)
+    monkeypatch.setattr(engine, "_KERNELS", {False: "tiles", True: "tiles"})
+    monkeypatch.setattr(engine, "_HEAD_TILE_CUDA", 32)  # several tiles and chunks per batch
+    monkeypatch.setattr(engine, "_CUDA_CHUNK", 64)
+    tiles = extract_group(peaked, documents, log_unigram, V, pairs, batch_tokens=100, context_length=16)
+    engine.release_buffers()
+    for k in peaked:
+        np.testing.assert_allclose(tiles.stats[k], fused.stats[k], rtol=1e-6, atol=1e-6)
+    for p in pairs:
+        np.testing.assert_allclose(tiles.pair_kl[p], fused.pair_kl[p], rtol=1e-5, atol=1e-7)
+
+
 def test_bfloat16_forward_reduces_in_float32(peaked, documents, log_unigram):
     pairs = all_pairs(peaked)
     bf16 = {k: copy.deepcopy(m) for k, m in peaked.items()}

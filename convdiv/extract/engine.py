@@ -21,6 +21,7 @@ batch_tokens.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,8 @@ _HEAD_ALIGN = 64
 # CUDA: positions per reduction chunk (at most) and rows per head product (fixed: cuBLAS picks its kernel by shape).
 _CUDA_CHUNK = 4096
 _HEAD_TILE_CUDA = 1024
+# The reduction kernel by device (index: is it CUDA?); tests run the CUDA one on CPU too.
+_KERNELS = {False: "fused", True: "tiles"}
 
 
 @dataclass
@@ -69,20 +72,26 @@ def default_context_length(models: Mapping[Hashable, torch.nn.Module]) -> int:
     return min(lengths)
 
 
+def _kernel(device: torch.device) -> str:
+    """'fused' (fused.py, CPU) or 'tiles' (kernels.ChunkReducer on head tiles, CUDA)."""
+    return _KERNELS[device.type == "cuda"]
+
+
 def _chunk_size(device: torch.device, n_models: int, width: int, largest: int) -> int:
     """Positions per reduction chunk: the whole largest batch if its buffers fit the memory budget, else as many
-    as fit; a multiple of the head's row alignment (CPU) or tile (CUDA), at least one of them.
+    as fit; a multiple of the head's row alignment (fused) or tile (tiles), at least one of them.
 
-    width: the logit buffer's row (CPU: the widest model's output; CUDA: |V|). largest: the most positions any
+    width: the logit buffer's row (fused: the widest model's output; tiles: |V|). largest: the most positions any
     batch scores (the buffers are allocated, and page-faulted, once per call, so no bigger than needed).
     """
-    if device.type == "cuda":
+    budget = _BUFFER_BYTES[device.type if device.type == "cuda" else "cpu"]
+    if _kernel(device) == "tiles":
         tile = _HEAD_TILE_CUDA
         # kernels.ChunkReducer: y and e per model, 3 scratch rows, of |V| (block-padded) float32 per position
-        fits = _BUFFER_BYTES["cuda"] // (4 * (width + BLOCK) * (2 * n_models + 3))
+        fits = budget // (4 * (width + BLOCK) * (2 * n_models + 3))
         return max(1, min(_CUDA_CHUNK, fits, -(-largest // tile) * tile) // tile) * tile
     align = _HEAD_ALIGN
-    fits = _BUFFER_BYTES["cpu"] // (4 * width * n_models)
+    fits = budget // (4 * width * n_models)
     return max(1, min(fits, -(-largest // align) * align) // align) * align
 
 
@@ -272,7 +281,7 @@ def extract_group(
     _prepare_models(models, device, dtype)
     runners = [_Runner(k, models[k], vocab_size) for k in keys]
     largest = max(sum(w.n_scored for w in b) for b in batches)
-    if device.type == "cuda":
+    if _kernel(device) == "tiles":
         chunk = _chunk_size(device, len(keys), vocab_size, largest)
         reduce_batch: _BatchReducer = _TileReducer(runners, chunk, log_unigram, device)
     else:
@@ -379,14 +388,16 @@ class _Workers:
         return self.executor.submit(fn, *args)
 
 
-_WORKERS: dict[int, _Workers] = {}
+_WORKERS: dict[tuple[int, int], _Workers] = {}
 
 
 def _workers(size: int) -> _Workers:
+    """The pool of `size` workers of this process (a forked child gets its own: its parent's threads are gone)."""
+    key = (os.getpid(), max(1, size))
     with _CACHE_LOCK:
-        if size not in _WORKERS:
-            _WORKERS[size] = _Workers(max(1, size))
-        return _WORKERS[size]
+        if key not in _WORKERS:
+            _WORKERS[key] = _Workers(key[1])
+        return _WORKERS[key]
 
 
 class _TileReducer(_BatchReducer):
