@@ -22,13 +22,14 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import extract as bench  # noqa: E402  (bench/extract.py, beside this file)
-
+BENCH_DIR = Path(__file__).resolve().parent
+PRESETS = ("tiny", "small", "pythia-70m", "pythia-410m")  # bench/extract.py's PRESETS
 SMOKE = {"preset": "tiny", "tokens": 256, "doc_tokens": 128, "seeds": 2, "rounds": 1, "naive_tokens": 128}
 
 
 def run_dtype(dtype_name: str, args, device: torch.device) -> dict:
+    import extract as bench  # bench/extract.py (imported only once there is a device to measure)
+
     dtype = bench.DTYPES[dtype_name]
     docs, log_unigram = bench.make_corpus(args.tokens, args.doc_tokens)
     models = bench.build_models(args.preset, args.seeds, device, dtype)
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="CPU, a tiny config: check the script end to end")
     ap.add_argument("--device", default=None, help="default: cuda (cpu with --smoke)")
-    ap.add_argument("--preset", choices=sorted(bench.PRESETS), default="pythia-410m")
+    ap.add_argument("--preset", choices=PRESETS, default="pythia-410m")
     ap.add_argument("--dtypes", default="bfloat16,float32")
     ap.add_argument("--tokens", type=int, default=32768)
     ap.add_argument("--doc-tokens", type=int, default=512)
@@ -75,10 +76,15 @@ def main(argv=None) -> int:
         for key, value in SMOKE.items():
             setattr(args, key, value)
         args.batch_tokens = 256
+    bad = [d for d in args.dtypes.split(",") if d not in ("bfloat16", "float32", "float16")]
+    if bad:
+        print(f"bench/gpu.py: --dtypes {','.join(bad)}: give bfloat16, float32 or float16", file=sys.stderr)
+        return 2
     device = torch.device(args.device or ("cpu" if args.smoke else "cuda"))
     if device.type == "cuda" and not torch.cuda.is_available():
         print("bench/gpu.py: no CUDA device here; run it on a GPU machine, or use --smoke", file=sys.stderr)
         return 2
+    sys.path.insert(0, str(BENCH_DIR))
     started = time.perf_counter()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     out: dict = {"device": name, "preset": args.preset, "seeds": args.seeds, "tokens": args.tokens, "results": {}}
