@@ -1,28 +1,32 @@
-"""Benchmark of the extract engine (convdiv.extract): speed against forward passes and a naive pipeline, and
-float32 accuracy against float64. Everything runs in one process on the same models and documents, and every
-figure is printed as a ratio against a baseline measured in the same run.
+"""Benchmark of the extract engine (convdiv.extract) against a plain Hugging Face forward, measured side by side.
 
-    .venv/bin/python bench/extract.py                      # CPU, small-hidden models with Pythia's vocabulary
-    .venv/bin/python bench/extract.py --device cuda --preset pythia-410m --dtype bfloat16
+    .venv/bin/python bench/extract.py                          # CPU, small config (hidden 64, Pythia's head)
+    .venv/bin/python bench/extract.py --preset pythia-70m       # CPU, Pythia-70m config
+    .venv/bin/python bench/extract.py --json                    # the headline ratios as one JSON object
+    bench/gpu.py runs the same measures on a CUDA device (Pythia-410m config, bfloat16 and float32).
 
-Rows:
-- forward: each model's full forward pass (logits for every position) over the same batches, nothing else;
-- engine's forward path: the same body forward per batch and output head per chunk (into a reused buffer) that
-  the engine runs, with no reduction;
-- engine: extract_group with every per-token statistic and both directions of every seed pair;
-  "metrics add" = engine / forward - 1, against both forwards (goal <= 30% at scale);
-- naive: the reference study's pipeline: per checkpoint forward, float32 log_softmax, fp16 log-prob matrix
-  written with np.save; per pair both matrices re-read from disk and KL computed (goal: engine >= 10x faster).
-- accuracy: max |error| against float64 of the engine's kernel, of the matmul identity sum p log p - p . log q,
-  and of a direct sum over float32 log-probs, on near-uniform (step-0-like) to peaked logits.
-Models are random-init GPT-NeoX with Pythia's padded logit width (50304) and |V| = 50277; the default preset has
-a small hidden size so that, as at scale on a GPU, the time goes to the |V|-wide softmax and KL work.
+Everything runs in one process on the same models and documents, in interleaved rounds (HF forward, the engine's
+forward path, the engine, the naive pipeline, then again), best of the rounds kept for each; every headline is a
+ratio of two times measured in those rounds. Rows, each timed as a whole:
+- HF forward (the plain baseline): each model's transformers forward over the engine's batches, full logits for
+  every position (what a user writes first; it builds no statistic at all);
+- engine's forward path: the engine's body forward and output head (on the scored positions, into its reused
+  buffer, by its workers), no statistic; goal <= 1.05x the HF forward;
+- engine: extract_group, every statistic (ce, entropy, KL to uniform and unigram) for every model and both KL
+  directions of every seed pair; its overhead over the HF forward is the headline (goal <= 30% at the
+  Pythia-70m config, <= 100% at the small config);
+- naive: the reference study's pipeline: per checkpoint a forward per document, float32 log_softmax, fp16
+  log-prob matrix written with np.save; per pair both matrices re-read and KL summed (goal: engine >= 10x).
+Then the reduction kernels on one chunk, and the float32 accuracy of the engine's kernel against float64.
+Models are random-init GPT-NeoX with Pythia's padded logit width (50304) and |V| = 50277.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -34,14 +38,16 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
 from convdiv.extract import engine as engine_mod
 from convdiv.extract.engine import extract_group
+from convdiv.extract.fused import FusedReducer
 from convdiv.extract.kernels import ChunkReducer
-from convdiv.extract.windows import plan_batches, plan_windows
+from convdiv.extract.windows import document_offsets, plan_batches, plan_windows
 
 PYTHIA_VOCAB = 50277  # len(tokenizer) of the Pythia / PolyPythias tokenizer
 PYTHIA_PADDED = 50304  # its logit width
 
 PRESETS = {
     # name: (hidden, layers, heads, intermediate, max_positions)
+    "tiny": (32, 1, 2, 64, 256),  # bench/gpu.py --smoke only
     "small": (64, 2, 2, 256, 512),
     "pythia-70m": (512, 6, 8, 2048, 2048),
     "pythia-410m": (1024, 24, 16, 4096, 2048),
@@ -49,12 +55,12 @@ PRESETS = {
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def build_models(preset: str, seeds: int, device, dtype) -> dict:
+def build_models(preset: str, seeds: int, device, dtype, vocab: int = PYTHIA_PADDED) -> dict:
     hidden, layers, heads, inter, max_pos = PRESETS[preset]
     models = {}
     for seed in range(1, seeds + 1):
         config = GPTNeoXConfig(
-            vocab_size=PYTHIA_PADDED,
+            vocab_size=vocab,
             hidden_size=hidden,
             num_hidden_layers=layers,
             num_attention_heads=heads,
@@ -65,7 +71,8 @@ def build_models(preset: str, seeds: int, device, dtype) -> dict:
             tie_word_embeddings=False,
         )
         torch.manual_seed(seed)
-        models[seed] = GPTNeoXForCausalLM(config).to(device=device, dtype=dtype).eval()
+        with torch.device(device):  # initialised where it runs (a 410m model initialises in seconds on a GPU)
+            models[seed] = GPTNeoXForCausalLM(config).to(dtype=dtype).eval()
     return models
 
 
@@ -82,8 +89,13 @@ def timed(device, fn):
     return time.perf_counter() - t0, out
 
 
-def forward_only(models, docs, context, batch_tokens, device):
-    """Full forward passes (all logits) over the engine's batches: the floor any pipeline pays."""
+def load_text() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def hf_forward(models, docs, context, batch_tokens, device):
+    """The plain baseline: transformers' forward (full logits for every position) over the engine's batches."""
     batches = plan_batches(plan_windows([len(d) for d in docs], context), batch_tokens)
     with torch.inference_mode():
         for batch in batches:
@@ -98,30 +110,51 @@ def forward_only(models, docs, context, batch_tokens, device):
                 _ = m(input_ids=ids, attention_mask=mask, use_cache=False).logits
 
 
-def engine_forward_path(models, docs, context, batch_tokens, device):
-    """The engine's own forward work without any reduction: body per batch, head per chunk into a reused buffer."""
-    from convdiv.extract.engine import _pack, _Runner
-    from convdiv.extract.windows import document_offsets
+def engine_forward_path(models, docs, context, batch_tokens, device, vocab):
+    """The engine's own forward work with no statistic: body per batch, then the head per chunk, as the engine runs
+    it (CPU: by its single-threaded workers into its reused logits buffer; CUDA: fixed tiles)."""
+    from convdiv.extract.engine import _chunk_size, _pack, _Runner, _workers
 
     lengths = [len(d) for d in docs]
     batches = plan_batches(plan_windows(lengths, context), batch_tokens)
     offsets = document_offsets(lengths)
-    runners = [_Runner(k, m, PYTHIA_VOCAB) for k, m in models.items()]
-    tile = engine_mod._head_tile(device)
+    runners = [_Runner(k, m, vocab) for k, m in models.items()]
+    largest = max(sum(w.n_scored for w in b) for b in batches)
     buffers: dict = {}
+    if device.type == "cuda":
+        tile = engine_mod._HEAD_TILE_CUDA
+    else:
+        chunk = _chunk_size(device, len(runners), PYTHIA_PADDED, largest)
+        buf = torch.empty(len(runners), chunk, PYTHIA_PADDED)
+        pool = _workers(torch.get_num_threads())
+
+    def rows_job(hidden, lo, r0, r1, rows):
+        with torch.inference_mode():
+            for k, r in enumerate(runners):
+                r.logits_into(hidden[k], lo + r0, lo + min(r1, rows), buf[k, r0:r1])
+
     with torch.inference_mode():
         for batch in batches:
             ids, mask, rows, cols, _, _ = _pack(batch, docs, offsets, device)
             hidden = [r.forward(ids, mask, rows, cols) for r in runners]
             n = rows.shape[0]
-            for lo in range(0, n, tile):
-                for r, h in zip(runners, hidden):
-                    r.logits(h, lo, min(lo + tile, n), tile, buffers)
+            if device.type == "cuda":
+                for lo in range(0, n, tile):
+                    for r, h in zip(runners, hidden):
+                        r.logits_tile(h, lo, min(lo + tile, n), tile, buffers)
+                continue
+            for lo in range(0, n, chunk):
+                m = min(chunk, n - lo)
+                blocks = -(-m // engine_mod._HEAD_ALIGN)
+                cuts = [engine_mod._HEAD_ALIGN * (blocks * i // pool.size) for i in range(pool.size + 1)]
+                jobs = [pool.submit(rows_job, hidden, lo, a, b, m) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+                for j in jobs:
+                    j.result()
 
 
 def naive_pipeline(models, docs, log_unigram, pairs, device, workdir: Path, rows=256):
     """The study's pipeline: fp16 log-prob matrices on disk, re-read for every pair.
-    Returns (pair KLs, seconds spent before the pair stage)."""
+    Returns (pair KLs, seconds of the forward + write stage, seconds of the pair stage), each stage timed itself."""
     t0 = time.perf_counter()
     log_q = torch.from_numpy(log_unigram).float().to(device)
     with torch.inference_mode():
@@ -150,6 +183,7 @@ def naive_pipeline(models, docs, log_unigram, pairs, device, workdir: Path, rows
             del mats
         sync(device)
         t_write = time.perf_counter() - t0
+        t1 = time.perf_counter()
         out = {}
         for a, b in pairs:
             la = np.load(workdir / f"logprobs_{a}.npy")
@@ -160,7 +194,85 @@ def naive_pipeline(models, docs, log_unigram, pairs, device, workdir: Path, rows
                 xb = torch.from_numpy(lb[lo : lo + rows]).to(device).float()
                 kl.append(torch.stack([(xa.exp() * (xa - xb)).sum(-1), (xb.exp() * (xb - xa)).sum(-1)], 1).cpu())
             out[(a, b)] = torch.cat(kl).numpy()
-    return out, t_write
+        sync(device)
+    return out, t_write, time.perf_counter() - t1
+
+
+def measure(models, docs, log_unigram, pairs, *, device, dtype, batch_tokens, context, rounds, naive_docs=None):
+    """Interleaved rounds of HF forward, engine's forward path, engine (and naive on naive_docs): best times."""
+    best = {"hf_forward": math.inf, "engine_forward_path": math.inf, "engine": math.inf, "naive": math.inf}
+    naive_stages = (math.nan, math.nan)
+    run_engine = lambda: extract_group(  # noqa: E731
+        models, docs, log_unigram, PYTHIA_VOCAB, pairs, device=device, dtype=dtype, batch_tokens=batch_tokens
+    )
+    # warm-up (allocator, the kernel's compilation, the engine's kept buffers) on one batch's worth of documents
+    warm = docs[: max(1, batch_tokens // len(docs[0]))]
+    extract_group(models, warm, log_unigram, PYTHIA_VOCAB, pairs, device=device, dtype=dtype, batch_tokens=batch_tokens)
+    hf_forward(models, warm, context, batch_tokens, device)
+    engine_forward_path(models, warm, context, batch_tokens, device, PYTHIA_VOCAB)
+    result = naive = None
+    workdir = Path(tempfile.mkdtemp(prefix="convdiv-bench-"))
+    try:
+        for _ in range(rounds):
+            t, _ = timed(device, lambda: hf_forward(models, docs, context, batch_tokens, device))
+            best["hf_forward"] = min(best["hf_forward"], t)
+            fwd_path = lambda: engine_forward_path(models, docs, context, batch_tokens, device, PYTHIA_VOCAB)  # noqa: E731
+            best["engine_forward_path"] = min(best["engine_forward_path"], timed(device, fwd_path)[0])
+            t, result = timed(device, run_engine)
+            best["engine"] = min(best["engine"], t)
+            if naive_docs is not None:
+                t, (naive, write_s, pair_s) = timed(
+                    device, lambda: naive_pipeline(models, naive_docs, log_unigram, pairs, device, workdir)
+                )
+                if t < best["naive"]:
+                    best["naive"], naive_stages = t, (write_s, pair_s)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return best, naive_stages, result, naive
+
+
+def headline(best, n_positions, naive_positions) -> dict:
+    out = {
+        "overhead_vs_hf_forward": best["engine"] / best["hf_forward"] - 1.0,
+        "forward_path_vs_hf_forward": best["engine_forward_path"] / best["hf_forward"],
+        "speedup_vs_naive": None,
+        "seconds": {k: (v if math.isfinite(v) else None) for k, v in best.items()},
+        "positions": n_positions,
+    }
+    if math.isfinite(best["naive"]):
+        # per position: the naive pipeline runs on a capped corpus (its log-prob files grow with it)
+        out["speedup_vs_naive"] = (n_positions / best["engine"]) / (naive_positions / best["naive"])
+        out["naive_positions"] = naive_positions
+    return out
+
+
+def print_speed(best, naive_stages, figures, n_pairs, rounds) -> None:
+    n = figures["positions"]
+    rate = lambda t: n / t  # noqa: E731
+    print(f"\n## speed: {n} positions, best of {rounds} interleaved rounds (positions/s and seconds)")
+    print(
+        f"HF forward (plain baseline: full logits of every position, no statistic)   "
+        f"{rate(best['hf_forward']):8.0f} pos/s  {best['hf_forward']:7.2f} s"
+    )
+    print(
+        f"engine's forward path (body + head on scored positions, no statistic)       "
+        f"{rate(best['engine_forward_path']):8.0f} pos/s  {best['engine_forward_path']:7.2f} s   "
+        f"{figures['forward_path_vs_hf_forward']:.2f}x the HF forward's time (goal <= 1.05x)"
+    )
+    print(
+        f"engine (every statistic, both KL directions of {n_pairs} pairs)                  "
+        f"{rate(best['engine']):8.0f} pos/s  {best['engine']:7.2f} s   "
+        f"adds {100 * figures['overhead_vs_hf_forward']:+.0f}% to the HF forward "
+        f"(goal <= +30% at pythia-70m, <= +100% at small)"
+    )
+    if figures["speedup_vs_naive"] is not None:
+        m = figures["naive_positions"]
+        print(
+            f"naive study pipeline (forward, log_softmax, fp16 to disk, re-read per pair) "
+            f"{m / best['naive']:8.0f} pos/s  {best['naive']:7.2f} s   engine is "
+            f"{figures['speedup_vs_naive']:.1f}x faster per position (goal >= 10x; {m} positions; "
+            f"forward + write {naive_stages[0]:.1f} s, re-read + pair KL {naive_stages[1]:.1f} s, each timed)"
+        )
 
 
 # ----------------------------------------------------------------------------------------------- accuracy
@@ -180,13 +292,18 @@ def kl_direct_logprob32(la, lb):
     return (la.exp() * (la - lb)).sum(-1)
 
 
-def kl_engine(la, lb):
-    uniform = torch.full((la.shape[1],), -math.log(la.shape[1]), dtype=torch.float64)
-    red = ChunkReducer(2, la.shape[0], uniform, la.device)
+def kernel_pair(la, lb, device):
+    """Both KL directions of the engine's kernel for this device (CPU: fused.py; CUDA: kernels.py)."""
+    uniform = np.full(la.shape[1], -math.log(la.shape[1]))
+    if device.type == "cpu":
+        red = FusedReducer(2, la.shape[0], la.shape[1], uniform)
+        red.logits[0], red.logits[1] = la.numpy(), lb.numpy()
+        return torch.from_numpy(red.reduce(la.shape[0], np.zeros(la.shape[0], dtype=np.int64), [(0, 1)])[1][0, :, 0])
+    red_t = ChunkReducer(2, la.shape[0], torch.from_numpy(uniform), la.device)
     targets = torch.zeros(la.shape[0], dtype=torch.long, device=la.device)
-    red.load(0, la, targets)
-    red.load(1, lb, targets)
-    return red.finish([(0, 1)])[1][0, :, 0]
+    red_t.load(0, la, targets)
+    red_t.load(1, lb, targets)
+    return red_t.finish([(0, 1)])[1][0, :, 0].cpu()
 
 
 def accuracy_table(device, n=64):
@@ -195,17 +312,46 @@ def accuracy_table(device, n=64):
     print(f"{'logit sd':>9} {'median KL':>10} {'engine':>10} {'matmul identity':>16} {'direct log-prob':>16}")
     for sd in (1e-3, 1e-2, 3e-2, 1.0, 4.0):
         la, lb = (torch.randn(2, n, PYTHIA_VOCAB, generator=gen) * sd + 2.0).float().to(device)
-        ref = kl64(la, lb)
-        errs = [(f(la, lb).double() - ref).abs().max().item() for f in (kl_engine, kl_identity32, kl_direct_logprob32)]
+        ref = kl64(la, lb).cpu()
+        fns = (lambda a, b: kernel_pair(a, b, device), kl_identity32, kl_direct_logprob32)
+        errs = [(f(la, lb).double().cpu() - ref).abs().max().item() for f in fns]
         print(f"{sd:9.0e} {ref.median().item():10.2e} {errs[0]:10.1e} {errs[1]:16.1e} {errs[2]:16.1e}")
 
 
+def model_accuracy(models, docs, log_unigram, pairs, context, device, dtype) -> dict:
+    """The engine's per-token values for the first document against float64 reductions of the HF forward's
+    float32 logits of that document (the same input, a batch of one): max relative error of ce, entropy and
+    kl_unigram, max absolute error of the pair KLs (both directions)."""
+    doc = docs[0][:context]
+    n = len(doc) - 1
+    result = extract_group(models, [doc], log_unigram, PYTHIA_VOCAB, pairs, device=device, dtype=dtype)
+    lq = torch.from_numpy(log_unigram)
+    lps = {}
+    errs = {"ce": 0.0, "entropy": 0.0, "kl_unigram": 0.0, "pair_kl_abs": 0.0}
+    with torch.inference_mode():
+        for key, m in models.items():
+            logits = m(input_ids=torch.from_numpy(doc[:n]).view(1, -1).to(device)).logits[0].double().cpu()
+            lp = torch.log_softmax(logits[:, :PYTHIA_VOCAB], -1)
+            ce = -torch.log_softmax(logits, -1).gather(1, torch.from_numpy(doc[1:]).view(-1, 1))[:, 0]
+            p = lp.exp()
+            want = {"ce": ce, "entropy": -(p * lp).sum(-1), "kl_unigram": (p * (lp - lq)).sum(-1)}
+            got = result.stats[key].astype(np.float64)
+            for j, name in ((0, "ce"), (1, "entropy"), (3, "kl_unigram")):
+                w = want[name].numpy()
+                errs[name] = max(errs[name], float((np.abs(got[:, j] - w) / np.abs(w)).max()))
+            lps[key] = lp
+    for a, b in pairs:
+        for j, (x, y) in enumerate(((a, b), (b, a))):
+            want_kl = (lps[x].exp() * (lps[x] - lps[y])).sum(-1).numpy()
+            errs["pair_kl_abs"] = max(errs["pair_kl_abs"], float(np.abs(result.pair_kl[(a, b)][:, j] - want_kl).max()))
+    return errs
+
+
 def gram_kernel(logits, vocab, block=1024):
-    """The engine's earlier kernel (before results version 3), kept here as a speed baseline: per model shift +
-    exp into a block-major (positions, blocks, model, BLOCK) layout, then one batched matmul Gram
-    G[a, b] = sum_v e_a yh_b over all blocks of all positions (float32 within a block, float64 across). Fast, but
-    its results change in the last bits with the number of models (BLAS picks its blocking by shape), which is
-    why the engine no longer uses it."""
+    """The engine's kernel before results version 3, kept as a speed baseline: per model shift + exp into a
+    block-major (positions, blocks, model, BLOCK) layout, then one batched matmul Gram G[a, b] = sum_v e_a yh_b
+    (float32 within a block, float64 across). Fast, but its results change in the last bits with the number of
+    models (BLAS picks its blocking by shape)."""
     c, n = logits[0].shape[0], len(logits)
     nb = -(-vocab // block)
     full, tail = (nb - 1) * block, vocab - (nb - 1) * block
@@ -225,16 +371,15 @@ def gram_kernel(logits, vocab, block=1024):
 
 
 def kernel_timing(device, n_models, chunk, repeat=3):
-    """One chunk of reductions for n_models models and all their pairs: the engine's fixed-order kernel vs the
-    earlier batched-matmul Gram and vs float32 log_softmax + direct per-pair sums."""
+    """One chunk of reductions for n_models models and all their pairs, by each kernel (best of `repeat`)."""
     gen = torch.Generator(device="cpu").manual_seed(1)
     logits = [(torch.randn(chunk, PYTHIA_PADDED, generator=gen) * 2).to(device) for _ in range(n_models)]
     targets = torch.zeros(chunk, dtype=torch.long, device=device)
-    uniform = torch.full((PYTHIA_VOCAB,), -math.log(PYTHIA_VOCAB), dtype=torch.float64)
-    red = ChunkReducer(n_models, chunk, uniform, device)
+    uniform = np.full(PYTHIA_VOCAB, -math.log(PYTHIA_VOCAB))
     pairs = [(a, b) for a in range(n_models) for b in range(a + 1, n_models)]
+    red = ChunkReducer(n_models, chunk, torch.from_numpy(uniform), device)
 
-    def engine():
+    def torch_reducer():
         for k, x in enumerate(logits):
             red.load(k, x, targets)
         red.finish(pairs)
@@ -246,22 +391,46 @@ def kernel_timing(device, n_models, chunk, repeat=3):
             d = lps[a] - lps[b]
             (ps[a] * d).sum(-1), (ps[b] * d).sum(-1)
 
-    print(f"\n## one reduction chunk: {n_models} models x {chunk} positions x |V|", end=" ")
-    print(f"(all stats + {len(pairs)} pairs, both directions)")
-    base = None
-    variants = [
-        ("engine (fixed-order trees)", engine),
-        ("earlier kernel (batched Gram)", lambda: gram_kernel(logits, PYTHIA_VOCAB)),
+    variants = []
+    if device.type == "cpu":
+        fused = FusedReducer(n_models, chunk, PYTHIA_PADDED, uniform)
+        for k, x in enumerate(logits):
+            fused.logits[k] = x.numpy()
+        workers = engine_mod._workers(torch.get_num_threads())
+        stats = np.empty((n_models, chunk, 4))
+        kl = np.empty((len(pairs), chunk, 2))
+
+        def fused_kernel():
+            cuts = np.linspace(0, chunk, workers.size + 1).astype(int)
+            jobs = [workers.submit(fused.reduce_rows, a, b, np.zeros(chunk, dtype=np.int64), pairs, stats, kl)
+                    for a, b in zip(cuts[:-1], cuts[1:]) if b > a]  # fmt: skip
+            for j in jobs:
+                j.result()
+
+        variants.append(("fused (the engine's CPU kernel)", fused_kernel))
+    variants += [
+        ("torch fixed-order trees (kernels.py)", torch_reducer),
+        ("batched Gram (before results v3)", lambda: gram_kernel(logits, PYTHIA_VOCAB)),
         ("log_softmax + per-pair direct", logsoftmax_pairs),
     ]
+    print(f"\n## one reduction chunk: {n_models} models x {chunk} positions x |V| (all stats + {len(pairs)} pairs)")
+    base = None
     for name, fn in variants:
         fn()
         t = min(timed(device, fn)[0] for _ in range(repeat))
         base = base or t
-        print(f"{name:32s} {1000 * t:8.1f} ms   {t / base:5.2f}x the engine")
+        print(f"{name:38s} {1000 * t:8.1f} ms   {t / base:5.2f}x the first")
 
 
 # ----------------------------------------------------------------------------------------------- main
+def make_corpus(tokens: int, doc_tokens: int, vocab: int = PYTHIA_VOCAB):
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(0, vocab, doc_tokens).astype(np.int64) for _ in range(max(1, tokens // doc_tokens))]
+    q = rng.zipf(1.3, 200_000)
+    counts = np.bincount(q[q <= vocab] - 1, minlength=vocab) + 0.5  # add-alpha smoothed unigram
+    return docs, np.log(counts / counts.sum())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu")
@@ -271,16 +440,15 @@ def main(argv=None):
     ap.add_argument("--tokens", type=int, default=None, help="corpus tokens (default 1024 on CPU, 32768 on CUDA)")
     ap.add_argument("--doc-tokens", type=int, default=512, help="tokens per document")
     ap.add_argument("--batch-tokens", type=int, default=None)
-    ap.add_argument("--chunks", default="", help="comma-separated reduction chunk sizes to sweep (e.g. 64,128,256,512)")
     ap.add_argument("--skip-naive", action="store_true")
     ap.add_argument("--naive-tokens", type=int, default=8192, help="corpus tokens for the naive pipeline (disk!)")
-    ap.add_argument("--repeat", type=int, default=2, help="alternating runs of forward and engine (best kept)")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (best kept)")
+    ap.add_argument("--json", action="store_true", help="print only the headline figures, as one JSON object")
     ap.add_argument("--dry-run", action="store_true", help="check the arguments and the model config, run nothing")
     ap.add_argument("--kernels-only", action="store_true", help="only the one-chunk kernel timing and accuracy table")
     args = ap.parse_args(argv)
     if args.dry_run:
-        with torch.device("meta"):
-            model = build_models(args.preset, 1, torch.device("meta"), DTYPES[args.dtype])[1]
+        model = build_models(args.preset, 1, torch.device("meta"), DTYPES[args.dtype])[1]
         n_params = sum(p.numel() for p in model.parameters())
         print(f"dry run: device={args.device} preset={args.preset} ({n_params / 1e6:.0f}M params) dtype={args.dtype}")
         return
@@ -288,87 +456,51 @@ def main(argv=None):
     device = torch.device(args.device)
     dtype = DTYPES[args.dtype]
     if args.kernels_only:
-        kernel_timing(device, args.seeds, engine_mod._chunk_size(device, args.seeds, PYTHIA_VOCAB))
+        kernel_timing(device, args.seeds, 256 if device.type == "cpu" else engine_mod._CUDA_CHUNK)
         accuracy_table(device)
         return
     tokens = args.tokens or (32768 if device.type == "cuda" else 1024)
     batch_tokens = args.batch_tokens or (16384 if device.type == "cuda" else 2048)
-    rng = np.random.default_rng(0)
-    docs = [rng.integers(0, PYTHIA_VOCAB, args.doc_tokens).astype(np.int64) for _ in range(tokens // args.doc_tokens)]
+    docs, log_unigram = make_corpus(tokens, args.doc_tokens)
     n_positions = sum(len(d) - 1 for d in docs)
-    q = rng.zipf(1.3, 200_000)
-    counts = np.bincount(q[q <= PYTHIA_VOCAB] - 1, minlength=PYTHIA_VOCAB) + 0.5  # add-alpha smoothed unigram
-    log_unigram = np.log(counts / counts.sum())
     models = build_models(args.preset, args.seeds, device, dtype)
     keys = list(models)
     pairs = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1 :]]
     context = PRESETS[args.preset][4]
-    print(
-        f"# extract bench: device={device} ({torch.get_num_threads()} threads) preset={args.preset} dtype={args.dtype} "
-        f"seeds={args.seeds} pairs={len(pairs)} positions={n_positions} batch_tokens={batch_tokens} |V|={PYTHIA_VOCAB}"
-    )
-
-    # warm-up (allocator, kernels, the engine's kept buffers) on one batch's worth of documents
-    warm = docs[: max(1, batch_tokens // args.doc_tokens)]
-    extract_group(models, warm, log_unigram, PYTHIA_VOCAB, pairs, device=device, dtype=dtype, batch_tokens=batch_tokens)
-    forward_only(models, warm, context, batch_tokens, device)
-
-    run_engine = lambda: extract_group(  # noqa: E731
-        models, docs, log_unigram, PYTHIA_VOCAB, pairs, device=device, dtype=dtype, batch_tokens=batch_tokens
-    )
-    # Alternate the two and keep each one's best time: on a shared machine the load drifts between runs.
-    t_fwd = t_path = t_eng = float("inf")
-    for _ in range(args.repeat):
-        t_fwd = min(t_fwd, timed(device, lambda: forward_only(models, docs, context, batch_tokens, device))[0])
-        t_path = min(t_path, timed(device, lambda: engine_forward_path(models, docs, context, batch_tokens, device))[0])
-        t, res = timed(device, run_engine)
-        t_eng = min(t_eng, t)
-    rate = lambda t: n_positions / t  # noqa: E731
-    print(f"\n## speed (positions/s, best of {args.repeat}; every statistic, both KL directions of all pairs)")
-    print(f"forward only (HF forward, full logits)   {rate(t_fwd):8.0f} pos/s   {t_fwd:7.2f} s")
-    print(f"engine's forward path (no reductions)     {rate(t_path):8.0f} pos/s   {t_path:7.2f} s")
-    print(
-        f"engine                                    {rate(t_eng):8.0f} pos/s   {t_eng:7.2f} s   metrics add "
-        f"{100 * (t_eng / t_path - 1):.0f}% over the engine's own forward path (the overhead figure; "
-        f"{100 * (t_eng / t_fwd - 1):+.0f}% against an HF forward that builds full logits for every position)"
-    )
-
-    if not args.skip_naive:
-        workdir = Path(tempfile.mkdtemp(prefix="convdiv-bench-"))
-        # the naive pipeline writes positions x |V| x 2 bytes per checkpoint: cap its corpus, compare rates
+    load_before = load_text()
+    naive_docs = None
+    if not args.skip_naive:  # the naive pipeline writes positions x |V| x 2 bytes per checkpoint: capped
         naive_docs = docs[: max(1, min(len(docs), args.naive_tokens // args.doc_tokens))]
-        naive_positions = sum(len(d) - 1 for d in naive_docs)
-        try:
-            # best of N like the others (each run rewrites its log-prob files, so runs are independent)
-            t_naive = float("inf")
-            for _ in range(args.repeat):
-                t, (out, write_s) = timed(
-                    device, lambda: naive_pipeline(models, naive_docs, log_unigram, pairs, device, workdir)
-                )
-                if t < t_naive:
-                    t_naive, naive, t_write = t, out, write_s
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        naive_rate = naive_positions / t_naive
-        print(
-            f"naive                                     {naive_rate:8.0f} pos/s   {t_naive:7.2f} s   "
-            f"engine is {rate(t_eng) / naive_rate:.1f}x faster "
-            f"({naive_positions} positions; forward + fp16 log-probs to disk {t_write:.1f} s, "
-            f"re-read per pair + KL {t_naive - t_write:.1f} s)"
-        )
-        diff = max(float(np.abs(naive[p] - res.pair_kl[p][:naive_positions]).max()) for p in pairs)
+    best, naive_stages, result, naive = measure(
+        models, docs, log_unigram, pairs, device=device, dtype=dtype, batch_tokens=batch_tokens, context=context,
+        rounds=args.rounds, naive_docs=naive_docs,
+    )  # fmt: skip
+    naive_positions = sum(len(d) - 1 for d in naive_docs) if naive_docs else 0
+    figures = headline(best, n_positions, naive_positions)
+    figures["accuracy"] = model_accuracy(models, docs, log_unigram, pairs, context, device, dtype)
+    figures.update(
+        device=str(device), preset=args.preset, dtype=args.dtype, seeds=args.seeds, pairs=len(pairs),
+        threads=torch.get_num_threads(), rounds=args.rounds, load_before=load_before, load_after=load_text(),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(
+        f"# extract bench: device={device} ({torch.get_num_threads()} threads) preset={args.preset} "
+        f"dtype={args.dtype} seeds={args.seeds} pairs={len(pairs)} positions={n_positions} "
+        f"batch_tokens={batch_tokens} |V|={PYTHIA_VOCAB}\n# before: {load_before}\n# after:  {figures['load_after']}"
+    )
+    print_speed(best, naive_stages, figures, len(pairs), args.rounds)
+    if naive is not None:
+        diff = max(float(np.abs(naive[p] - result.pair_kl[p][:naive_positions]).max()) for p in pairs)
         print(f"max |pair KL engine - naive| = {diff:.1e} (the naive pipeline's fp16 log-probs)")
-
-    if args.chunks:
-        print("\n## reduction chunk sweep (engine positions/s)")
-        saved = engine_mod._CPU_CHUNK, engine_mod._CUDA_CHUNK
-        for c in [int(x) for x in args.chunks.split(",")]:
-            engine_mod._CPU_CHUNK = engine_mod._CUDA_CHUNK = c
-            t, _ = timed(device, run_engine)
-            print(f"chunk {c:5d}: {rate(t):10.0f} pos/s")
-        engine_mod._CPU_CHUNK, engine_mod._CUDA_CHUNK = saved
-
-    kernel_timing(device, args.seeds, engine_mod._chunk_size(device, args.seeds, PYTHIA_VOCAB))
+    acc = figures["accuracy"]
+    print(
+        f"\n## the engine's values against float64 reductions of the HF forward's logits (first document): max "
+        f"relative error ce {acc['ce']:.1e}, entropy {acc['entropy']:.1e}, kl_unigram {acc['kl_unigram']:.1e}; "
+        f"max absolute error of pair KL {acc['pair_kl_abs']:.1e}"
+    )
+    kernel_timing(device, args.seeds, 256 if device.type == "cpu" else engine_mod._CUDA_CHUNK)
     accuracy_table(device)
 
 

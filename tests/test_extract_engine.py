@@ -203,13 +203,17 @@ def test_reduction_chunks_smaller_than_a_batch_change_nothing(peaked, documents,
 
     pairs = all_pairs(peaked)
     whole = extract_group(peaked, documents, log_unigram, V, pairs, context_length=16)
-    monkeypatch.setattr(engine, "_CPU_CHUNK", 7)  # 7 positions per reduction chunk, many chunks per batch
+    # a memory budget of 64 positions: several reduction chunks per batch, the last one zero-padded
+    monkeypatch.setattr(engine, "_BUFFER_BYTES", {"cpu": 64 * len(peaked) * PADDED * 4, "cuda": 1})
+    engine.release_buffers()
+    assert engine._chunk_size(torch.device("cpu"), len(peaked), PADDED, 10_000) == 64
     chunked = extract_group(peaked, documents, log_unigram, V, pairs, context_length=16)
+    engine.release_buffers()
     assert chunked.forward_passes == whole.forward_passes == len(peaked)
     for k in peaked:
-        np.testing.assert_allclose(chunked.stats[k], whole.stats[k], rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(chunked.stats[k], whole.stats[k])
     for p in pairs:
-        np.testing.assert_allclose(chunked.pair_kl[p], whole.pair_kl[p], rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(chunked.pair_kl[p], whole.pair_kl[p])
 
 
 def test_full_logits_path_for_other_architectures(peaked, documents, log_unigram, monkeypatch):
@@ -224,6 +228,23 @@ def test_full_logits_path_for_other_architectures(peaked, documents, log_unigram
         np.testing.assert_allclose(full.stats[k], hidden.stats[k], rtol=1e-5, atol=1e-6)
     for p in pairs:
         np.testing.assert_allclose(full.pair_kl[p], hidden.pair_kl[p], rtol=1e-4, atol=1e-6)
+
+
+def test_cuda_kernel_path_agrees_with_the_cpu_kernel(peaked, documents, log_unigram, monkeypatch):
+    """The CUDA path (head in fixed tiles, kernels.ChunkReducer), run here on CPU, against the fused CPU path."""
+    from convdiv.extract import engine
+
+    pairs = all_pairs(peaked)
+    fused = extract_group(peaked, documents, log_unigram, V, pairs, batch_tokens=100, context_length=16)
+    monkeypatch.setattr(engine, "_KERNELS", {False: "tiles", True: "tiles"})
+    monkeypatch.setattr(engine, "_HEAD_TILE_CUDA", 32)  # several tiles and chunks per batch
+    monkeypatch.setattr(engine, "_CUDA_CHUNK", 64)
+    tiles = extract_group(peaked, documents, log_unigram, V, pairs, batch_tokens=100, context_length=16)
+    engine.release_buffers()
+    for k in peaked:
+        np.testing.assert_allclose(tiles.stats[k], fused.stats[k], rtol=1e-6, atol=1e-6)
+    for p in pairs:
+        np.testing.assert_allclose(tiles.pair_kl[p], fused.pair_kl[p], rtol=1e-5, atol=1e-7)
 
 
 def test_bfloat16_forward_reduces_in_float32(peaked, documents, log_unigram):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from convdiv.extract.fused import FusedReducer
 from convdiv.extract.kernels import STAT_COLUMNS, ChunkReducer
 from convdiv.extract.windows import document_offsets, plan_batches, plan_windows
 
@@ -45,19 +46,33 @@ def make_logits(rng, n, sigma, shared=0.0):
     return lambda: ((shared * base + rng.standard_normal((n, V + 48))) * sigma + 3.0).astype(np.float32)
 
 
-def run_reducer(logit_list, targets, log_q):
-    """-> (stats (models, c, 4), kl (c, models, models), reducer) as numpy float64; kl[:, a, b] = KL(p_a||p_b)."""
+def run_reducer(logit_list, targets, log_q, kind="torch"):
+    """-> (stats (models, c, 4), kl (c, models, models)) as numpy float64; kl[:, a, b] = KL(p_a||p_b).
+
+    kind: "torch" (kernels.ChunkReducer, the CUDA kernel) or "fused" (fused.FusedReducer, the CPU kernel).
+    """
     n = len(logit_list)
-    red = ChunkReducer(n, len(targets), torch.from_numpy(log_q))
-    for k, lg in enumerate(logit_list):
-        assert red.load(k, torch.from_numpy(lg), torch.from_numpy(np.asarray(targets)))
     pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
-    stats, pair_kl = red.finish(pairs)
-    assert stats.dtype == pair_kl.dtype == torch.float64 and pair_kl.shape == (len(pairs), len(targets), 2)
+    if kind == "fused":
+        red = FusedReducer(n, len(targets), logit_list[0].shape[1], log_q)
+        for k, lg in enumerate(logit_list):
+            red.logits[k, : len(targets)] = lg
+        stats, pair_kl = red.reduce(len(targets), np.asarray(targets), pairs)
+    else:
+        torch_red = ChunkReducer(n, len(targets), torch.from_numpy(log_q))
+        for k, lg in enumerate(logit_list):
+            assert torch_red.load(k, torch.from_numpy(lg), torch.from_numpy(np.asarray(targets)))
+        stats_t, kl_t = torch_red.finish(pairs)
+        assert stats_t.dtype == kl_t.dtype == torch.float64
+        stats, pair_kl = stats_t.numpy(), kl_t.numpy()
+    assert pair_kl.shape == (len(pairs), len(targets), 2)
     kl = np.zeros((len(targets), n, n))
     for j, (a, b) in enumerate(pairs):
-        kl[:, a, b], kl[:, b, a] = pair_kl[j, :, 0].numpy(), pair_kl[j, :, 1].numpy()
-    return stats.numpy(), kl, red
+        kl[:, a, b], kl[:, b, a] = pair_kl[j, :, 0], pair_kl[j, :, 1]
+    return stats, kl
+
+
+KINDS = ["torch", "fused"]
 
 
 def kl_tolerance(expected):
@@ -66,12 +81,13 @@ def kl_tolerance(expected):
 
 
 @pytest.mark.parametrize("sigma", [1e-3, 3e-2, 1.0, 6.0])
-def test_stats_equal_float64_oracle(sigma):
+@pytest.mark.parametrize("kind", KINDS)
+def test_stats_equal_float64_oracle(sigma, kind):
     rng = np.random.default_rng(1)
     logits = make_logits(rng, 64, sigma)()
     targets = rng.integers(0, V, 64)
     log_q = zipf_log_q()
-    got = run_reducer([logits], targets, log_q)[0][0]
+    got = run_reducer([logits], targets, log_q, kind)[0][0]
     want = oracle_stats(logits, targets, log_q)
     assert got.shape == (64, len(STAT_COLUMNS))
     np.testing.assert_allclose(got[:, :2], want[:, :2], rtol=0, atol=1e-6)  # ce, entropy (~log V)
@@ -82,18 +98,20 @@ def test_stats_equal_float64_oracle(sigma):
 
 
 @pytest.mark.parametrize("sigma,shared", [(1e-3, 0.0), (3e-2, 0.0), (3e-2, 5.0), (1.0, 0.0), (6.0, 3.0)])
-def test_pair_kl_equals_float64_oracle_both_directions(sigma, shared):
+@pytest.mark.parametrize("kind", KINDS)
+def test_pair_kl_equals_float64_oracle_both_directions(sigma, shared, kind):
     rng = np.random.default_rng(2)
     gen = make_logits(rng, 48, sigma, shared)
     la, lb = gen(), gen()
     targets = rng.integers(0, V, 48)
-    _, kl, red = run_reducer([la, lb], targets, zipf_log_q())
+    _, kl = run_reducer([la, lb], targets, zipf_log_q(), kind)
     for a, b in [(0, 1), (1, 0)]:
         want = oracle_kl([la, lb][a], [la, lb][b])
         assert (np.abs(kl[:, a, b] - want) <= kl_tolerance(want)).all()
 
 
-def test_near_uniform_kl_beats_float32_matmul_identity():
+@pytest.mark.parametrize("kind", KINDS)
+def test_near_uniform_kl_beats_float32_matmul_identity(kind):
     """The oracle tolerance is strict enough to reject the sum p log p - p . log q identity in float32."""
     rng = np.random.default_rng(3)
     gen = make_logits(rng, 64, 1e-3)
@@ -105,25 +123,27 @@ def test_near_uniform_kl_beats_float32_matmul_identity():
     pa = lpa.exp()
     identity = ((pa * lpa).sum(-1) - pa @ lpb.T).diagonal().double().numpy()
     assert np.abs(identity - want).max() > 1e-7
-    got = run_reducer([la, lb], rng.integers(0, V, 64), zipf_log_q())[1][:, 0, 1]
+    got = run_reducer([la, lb], rng.integers(0, V, 64), zipf_log_q(), kind)[1][:, 0, 1]
     assert np.abs(got - want).max() <= 1e-8
 
 
-def test_kl_of_a_distribution_with_itself_is_zero_and_kl_is_nonnegative():
+@pytest.mark.parametrize("kind", KINDS)
+def test_kl_of_a_distribution_with_itself_is_zero_and_kl_is_nonnegative(kind):
     rng = np.random.default_rng(4)
     gen = make_logits(rng, 32, 0.5)
     la, lb = gen(), gen()
-    kl = run_reducer([la, la.copy(), lb], rng.integers(0, V, 32), zipf_log_q())[1]
+    kl = run_reducer([la, la.copy(), lb], rng.integers(0, V, 32), zipf_log_q(), kind)[1]
     assert (kl[:, 0, 1] == 0).all() and (kl[:, 1, 0] == 0).all()
     off_diagonal = kl[:, [0, 0, 1, 1, 2, 2], [2, 2, 2, 0, 0, 1]]
     assert (off_diagonal[:, [0, 2, 4, 5]] > 0).all()
 
 
-def test_pair_kl_agrees_with_torch_distributions():
+@pytest.mark.parametrize("kind", KINDS)
+def test_pair_kl_agrees_with_torch_distributions(kind):
     rng = np.random.default_rng(5)
     gen = make_logits(rng, 32, 2.0)
     la, lb = gen(), gen()
-    kl = run_reducer([la, lb], rng.integers(0, V, 32), zipf_log_q())[1]
+    kl = run_reducer([la, lb], rng.integers(0, V, 32), zipf_log_q(), kind)[1]
     got = np.stack([kl[:, 0, 1], kl[:, 1, 0]], axis=1)
     ca = torch.distributions.Categorical(logits=torch.from_numpy(la[:, :V]).double())
     cb = torch.distributions.Categorical(logits=torch.from_numpy(lb[:, :V]).double())
@@ -144,16 +164,21 @@ def test_bf16_logits_are_reduced_in_float32():
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_logits_are_detected(bad):
+def test_non_finite_logits_are_detected(bad, kind):
     rng = np.random.default_rng(7)
     logits = make_logits(rng, 8, 1.0)()
-    red = ChunkReducer(1, 8, torch.from_numpy(zipf_log_q()))
-    t = torch.zeros(8, dtype=torch.long)
+    t = np.zeros(8, dtype=np.int64)
 
     def ok(x):
-        loaded = red.load(0, torch.from_numpy(x), t)
-        return loaded and red.finite_models(red.finish([])[0]) == [True]
+        if kind == "fused":
+            red = FusedReducer(1, 8, x.shape[1], zipf_log_q())
+            red.logits[0] = x
+            return red.finite_models(red.reduce(8, t, [])[0]) == [True]
+        torch_red = ChunkReducer(1, 8, torch.from_numpy(zipf_log_q()))
+        loaded = torch_red.load(0, torch.from_numpy(x), torch.from_numpy(t))
+        return loaded and torch_red.finite_models(torch_red.finish([])[0]) == [True]
 
     assert ok(logits)
     logits[5, 17] = bad
@@ -220,22 +245,51 @@ def test_batches_respect_the_token_budget_and_keep_every_window():
     assert len(one_long) == 1 and one_long[0][0].n_tokens == 30  # a window is never split
 
 
-def test_near_uniform_precision_at_pythia_vocabulary():
+@pytest.mark.parametrize("kind", KINDS)
+def test_near_uniform_precision_at_pythia_vocabulary(kind):
     """|V| = 50277 (blocked partition sums): KL to uniform and between seeds stay within 1e-7 near uniform."""
     big_v = 50277
     rng = np.random.default_rng(8)
     la, lb = ((rng.standard_normal((2, 6, big_v + 27)) * 2e-3) + 1.5).astype(np.float32)
-    red = ChunkReducer(2, 6, torch.full((big_v,), -np.log(big_v), dtype=torch.float64))
-    t = torch.zeros(6, dtype=torch.long)
-    assert red.load(0, torch.from_numpy(la), t) and red.load(1, torch.from_numpy(lb), t)
-    stats, kl = red.finish([(0, 1)])
-    got = stats[0].numpy()
+    uniform = np.full(big_v, -np.log(big_v))
+    if kind == "fused":
+        red = FusedReducer(2, 6, big_v + 27, uniform)
+        red.logits[0], red.logits[1] = la, lb
+        got, kl = red.reduce(6, np.zeros(6, dtype=np.int64), [(0, 1)])
+        got, kl = got[0], kl[0]
+    else:
+        torch_red = ChunkReducer(2, 6, torch.from_numpy(uniform))
+        t = torch.zeros(6, dtype=torch.long)
+        assert torch_red.load(0, torch.from_numpy(la), t) and torch_red.load(1, torch.from_numpy(lb), t)
+        stats, kl_t = torch_red.finish([(0, 1)])
+        got, kl = stats[0].numpy(), kl_t[0].numpy()
     lpa, lpb = log_softmax64(la[:, :big_v]), log_softmax64(lb[:, :big_v])
     pa, pb = np.exp(lpa), np.exp(lpb)
     kl_uniform = (pa * (lpa + np.log(big_v))).sum(-1)
     assert kl_uniform.max() < 1e-4
     assert np.abs(got[:, 2] - kl_uniform).max() <= 1e-7
     assert np.abs(got[:, 3] - kl_uniform).max() <= 1e-7  # the unigram here is uniform
-    kl = kl[0].numpy()
     assert np.abs(kl[:, 0] - (pa * (lpa - lpb)).sum(-1)).max() <= 1e-7
     assert np.abs(kl[:, 1] - (pb * (lpb - lpa)).sum(-1)).max() <= 1e-7
+
+
+def test_fused_exp_is_within_two_ulp_of_float64():
+    """fused._exp32 (its own polynomial, the same bits on every CPU) against float64 exp on [-87, 0]."""
+    from numba import njit
+
+    from convdiv.extract import fused
+
+    @njit
+    def exp_all(y):
+        out = np.empty_like(y)
+        for i in range(y.size):
+            out[i] = fused._exp32(y[i])
+        return out
+
+    rng = np.random.default_rng(9)
+    y = np.concatenate([-rng.uniform(0, 87, 200_000), -rng.exponential(1e-3, 10_000), [0.0, -1e-30, -87.0]])
+    y = y.astype(np.float32)
+    want = np.exp(y.astype(np.float64))
+    ulp = np.abs(exp_all(y) - want) / np.spacing(want.astype(np.float32)).astype(np.float64)
+    assert ulp.max() <= 2.0
+    assert exp_all(np.array([-1000.0, -np.inf], dtype=np.float32)).max() < 2e-38  # below -87: ~0, never NaN

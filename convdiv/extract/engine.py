@@ -1,30 +1,38 @@
 """extract_group: run a group of checkpoints over a corpus once and reduce every per-token measurement.
 
 For every batch of windows (see windows.py) each model is forward-passed exactly once; its final hidden states
-at the scored positions are kept (tokens x hidden, small), and the output head, the softmax and all reductions
-then run over chunks of positions (kernels.ChunkReducer), so at most (models x chunk x |V|) floats of
-distributions exist at any time and none leaves the batch. Per-token statistics and every requested pair KL come
-from the same chunk of logits; only float32 scalars per position come back. The same code runs on CPU and CUDA;
-a bf16/fp16 forward is reduced in float32 with float64 scalars.
+at the scored positions are kept (tokens x hidden, small). The output head then runs over chunks of those
+positions straight into a reused logits buffer, and the reductions read the buffer: only float32 scalars per
+position come back, and no distribution leaves the batch. On CPU the head runs once per batch and model, as in a
+plain Hugging Face forward, unless the memory budget (_BUFFER_BYTES: models x rows x logit width float32) needs
+smaller chunks; the reductions are fused.py's compiled kernel. On CUDA the head runs in fixed tiles and the
+reductions are kernels.py's torch ops (the same code also runs on CPU, where the tests compare the two).
 
 Same inputs, same bits: a position's results do not depend on which other checkpoints are in the group, on the
-reduction chunk (which follows the number of models and memory) or on the pairs requested. The reductions are
-elementwise or fixed-order trees (kernels.py), and the output head, the one matrix product after the forward,
-always runs on tiles of exactly _HEAD_TILE rows aligned to the start of the batch (the last tile zero-padded) in
-reused buffers, so every head product has the same shape, inputs and addresses whatever the grouping.
-The forward batches themselves depend only on the corpus, context length and batch_tokens.
+chunk (which follows the number of models and the memory budget), on the pairs requested or on the number of
+threads. The reductions are per position in a fixed order (fused.py, kernels.py). The output head, the one
+matrix product after the forward, must give a row the same bits whatever the other rows: on CPU its products
+have a multiple of _HEAD_ALIGN rows (the last chunk zero-padded), and MKL's sgemm gives a row the same bits for
+any number of rows from 16 up, with 1 or 2 threads (measured; tests/test_extract_determinism.py checks chunks of
+64 rows to whole batches, 1 and 2 threads); on CUDA every product has exactly _HEAD_TILE_CUDA rows, aligned to the
+batch start, in reused buffers. The forward batches themselves depend only on the corpus, context length and
+batch_tokens.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from convdiv.errors import ConvdivError
+from convdiv.extract.fused import FusedReducer
 from convdiv.extract.kernels import BLOCK, STAT_COLUMNS, ChunkReducer
 from convdiv.extract.windows import Window, document_offsets, plan_batches, plan_windows
 
@@ -32,15 +40,16 @@ from convdiv.extract.windows import Window, document_offsets, plan_batches, plan
 # these we apply the head only to scored positions (all of its output columns: ce is over the full width).
 _HEAD_ON_HIDDEN = {"gpt_neox", "gpt2", "llama", "mistral", "qwen2"}
 
-# Positions per reduction chunk (at most; always a multiple of the head tile). The buffers hold
-# (2 x models + 3) x chunk x |V| float32, so the chunk shrinks with the number of models; results do not depend
-# on it (see the module docstring).
-_CPU_CHUNK = 256
-_CUDA_CHUNK = 4096
+# Bytes of reduction buffers per call. CPU: the logits buffer, models x chunk x logit width float32 (a 5-model
+# Pythia group fits 1,064 positions per GiB). CUDA: kernels.ChunkReducer's (2 x models + 3) x chunk x |V| float32.
 _BUFFER_BYTES = {"cpu": 1 << 30, "cuda": 8 << 30}
-# Rows per output-head product: fixed, so that BLAS sees the same shapes whatever the chunk (a matrix product's
-# row can change in the last bits with the number of rows). Large enough for an efficient product on each device.
-_HEAD_TILE = {"cpu": 64, "cuda": 1024}
+# CPU: the head's products have a multiple of this many rows (see the module docstring); chunks too.
+_HEAD_ALIGN = 64
+# CUDA: positions per reduction chunk (at most) and rows per head product (fixed: cuBLAS picks its kernel by shape).
+_CUDA_CHUNK = 4096
+_HEAD_TILE_CUDA = 1024
+# The reduction kernel by device (index: is it CUDA?); tests run the CUDA one on CPU too.
+_KERNELS = {False: "fused", True: "tiles"}
 
 
 @dataclass
@@ -63,18 +72,27 @@ def default_context_length(models: Mapping[Hashable, torch.nn.Module]) -> int:
     return min(lengths)
 
 
-def _head_tile(device: torch.device) -> int:
-    return _HEAD_TILE["cuda" if device.type == "cuda" else "cpu"]
+def _kernel(device: torch.device) -> str:
+    """'fused' (fused.py, CPU) or 'tiles' (kernels.ChunkReducer on head tiles, CUDA)."""
+    return _KERNELS[device.type == "cuda"]
 
 
-def _chunk_size(device: torch.device, n_models: int, vocab_size: int) -> int:
-    """Positions per reduction chunk: a multiple of the head tile that keeps the reducer's buffers in budget."""
-    kind = "cuda" if device.type == "cuda" else "cpu"
-    tile = _head_tile(device)
-    base = _CUDA_CHUNK if kind == "cuda" else _CPU_CHUNK
-    # reducer buffers: y and e per model, 3 scratch rows, of |V| (block-padded) float32 per position
-    fits = _BUFFER_BYTES[kind] // (4 * (vocab_size + BLOCK) * (2 * n_models + 3))
-    return int(max(1, min(base, fits) // tile)) * tile
+def _chunk_size(device: torch.device, n_models: int, width: int, largest: int) -> int:
+    """Positions per reduction chunk: the whole largest batch if its buffers fit the memory budget, else as many
+    as fit; a multiple of the head's row alignment (fused) or tile (tiles), at least one of them.
+
+    width: the logit buffer's row (fused: the widest model's output; tiles: |V|). largest: the most positions any
+    batch scores (the buffers are allocated, and page-faulted, once per call, so no bigger than needed).
+    """
+    budget = _BUFFER_BYTES[device.type if device.type == "cuda" else "cpu"]
+    if _kernel(device) == "tiles":
+        tile = _HEAD_TILE_CUDA
+        # kernels.ChunkReducer: y and e per model, 3 scratch rows, of |V| (block-padded) float32 per position
+        fits = budget // (4 * (width + BLOCK) * (2 * n_models + 3))
+        return max(1, min(_CUDA_CHUNK, fits, -(-largest // tile) * tile) // tile) * tile
+    align = _HEAD_ALIGN
+    fits = budget // (4 * width * n_models)
+    return max(1, min(fits, -(-largest // align) * align) // align) * align
 
 
 class _Runner:
@@ -100,6 +118,7 @@ class _Runner:
         width = _logit_width(model)
         if width is not None and width < vocab_size:
             raise ConvdivError(f"model {key!r} has {width} logits, fewer than the vocabulary's {vocab_size}")
+        self.width = int(width) if width is not None else vocab_size
 
     def forward(self, input_ids, attention_mask, rows, cols) -> torch.Tensor:
         if self.on_hidden:
@@ -108,12 +127,32 @@ class _Runner:
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
         return out.logits[rows, cols]
 
-    def logits(self, forwarded: torch.Tensor, lo: int, hi: int, tile: int, buffers: dict) -> torch.Tensor:
-        """Logits (hi - lo, W) of the scored rows [lo, hi), hi - lo <= tile.
+    def logits_into(self, forwarded: torch.Tensor, lo: int, hi: int, out: torch.Tensor) -> None:
+        """Logits of the scored rows [lo, hi) into out[: hi - lo] (CPU; out: (R, buffer width) float32, R >= hi - lo).
+
+        The head's product has all R rows of `out` (a multiple of _HEAD_ALIGN; the input zero-padded past
+        hi - lo) and is written straight into `out` when the model runs in float32.
+        """
+        rows, width = hi - lo, self.width
+        if not self.on_hidden:
+            out[:rows, :width].copy_(forwarded[lo:hi])
+            return
+        inp = forwarded[lo:hi]
+        if rows < out.shape[0]:
+            inp = torch.zeros(out.shape[0], forwarded.shape[1], dtype=forwarded.dtype)
+            inp[:rows] = forwarded[lo:hi]
+        if self.weight.dtype == torch.float32 and width == out.shape[1]:
+            torch.matmul(inp, self.weight.T, out=out)
+            if self.bias is not None:
+                out.add_(self.bias)
+        else:  # a bf16/fp16 head, or a model narrower than the buffer: its own product, then upcast
+            out[:, :width].copy_(torch.nn.functional.linear(inp, self.weight, self.bias))
+
+    def logits_tile(self, forwarded: torch.Tensor, lo: int, hi: int, tile: int, buffers: dict) -> torch.Tensor:
+        """Logits (hi - lo, W) of the scored rows [lo, hi), hi - lo <= tile (CUDA).
 
         The head runs on a fixed (tile, hidden) input buffer, zero-padded past hi - lo, into a reused (tile, W)
-        output buffer: the same shapes and addresses for every tile (see the module docstring; fresh 50 MB
-        tensors per chunk also cost page faults comparable to the arithmetic on CPU).
+        output buffer: the same shapes and addresses for every tile (see the module docstring).
         """
         if not self.on_hidden:
             return forwarded[lo:hi]
@@ -241,26 +280,23 @@ def extract_group(
 
     _prepare_models(models, device, dtype)
     runners = [_Runner(k, models[k], vocab_size) for k in keys]
-    # no bigger than the largest batch (rounded up to whole head tiles): the buffers are allocated (and
-    # page-faulted) once per call
     largest = max(sum(w.n_scored for w in b) for b in batches)
-    tile = _head_tile(device)
-    chunk = min(_chunk_size(device, len(keys), vocab_size), -(-largest // tile) * tile)
-    reducer = _take_reducer(len(keys), chunk, torch.from_numpy(log_unigram), device)
+    if _kernel(device) == "tiles":
+        chunk = _chunk_size(device, len(keys), vocab_size, largest)
+        reduce_batch: _BatchReducer = _TileReducer(runners, chunk, log_unigram, device)
+    else:
+        width = max(r.width for r in runners)
+        reduce_batch = _FusedBatchReducer(runners, _chunk_size(device, len(keys), width, largest), width, log_unigram)
     try:
-        _run_batches(result, batches, docs, offsets, device, runners, reducer, chunk, progress, n_positions)
+        _run_batches(result, batches, docs, offsets, device, runners, reduce_batch, progress, n_positions)
     finally:
-        _return_reducer(reducer)
+        reduce_batch.close()
     return result
 
 
-def _run_batches(result, batches, docs, offsets, device, runners, reducer, chunk, progress, n_positions):
-    tile = _head_tile(device)
-    keys = [r.key for r in runners]
-    index = {k: i for i, k in enumerate(keys)}
-    pair_idx = [(index[a], index[b]) for a, b in result.pair_kl]
-    pair_keys = list(result.pair_kl)
-    head_buffers: dict = {}
+def _run_batches(result, batches, docs, offsets, device, runners, reduce_batch, progress, n_positions):
+    index = {r.key: i for i, r in enumerate(runners)}
+    pair_idx = np.array([(index[a], index[b]) for a, b in result.pair_kl], dtype=np.int64).reshape(-1, 2)
     done = 0
     with torch.inference_mode():
         for batch in batches:
@@ -269,55 +305,151 @@ def _run_batches(result, batches, docs, offsets, device, runners, reducer, chunk
             for r in runners:
                 forwarded.append(r.forward(ids, mask, rows, cols))
                 result.forward_passes += 1
-            n = rows.shape[0]
-            stats = torch.empty(len(keys), n, len(STAT_COLUMNS), dtype=torch.float64, device=device)
-            pkl = torch.empty(len(pair_idx), n, 2, dtype=torch.float64, device=device)
-            for lo in range(0, n, chunk):
-                hi = min(lo + chunk, n)
-                for k, r in enumerate(runners):
-                    for t in range(lo, hi, tile):  # tiles aligned to the batch start, whatever the chunk
-                        u = min(t + tile, hi)
-                        logits = r.logits(forwarded[k], t, u, tile, head_buffers)
-                        if not reducer.load(k, logits, targets[t:u], at=t - lo):
-                            raise ConvdivError(f"model {r.key!r} produced NaN or infinite logits")
-                chunk_stats, kl = reducer.finish(pair_idx)
-                for k, finite in enumerate(reducer.finite_models(chunk_stats)):
-                    if not finite:
-                        raise ConvdivError(f"model {runners[k].key!r} produced NaN or infinite logits")
-                stats[:, lo:hi] = chunk_stats
-                pkl[:, lo:hi] = kl
-            stats_np = stats.to(torch.float32).cpu().numpy()
-            pkl_np = pkl.to(torch.float32).cpu().numpy()
-            for k, key in enumerate(keys):
-                result.stats[key][out_rows] = stats_np[k]
-            for j, p in enumerate(pair_keys):
-                result.pair_kl[p][out_rows] = pkl_np[j]
-            done += n
+            stats, pkl = reduce_batch(forwarded, targets, pair_idx)
+            for k, r in enumerate(runners):
+                result.stats[r.key][out_rows] = stats[k]
+            for j, p in enumerate(result.pair_kl):
+                result.pair_kl[p][out_rows] = pkl[j]
+            done += len(out_rows)
             if progress is not None:
                 progress(done, n_positions)
 
 
-# One reducer kept between calls: an ingest calls extract_group once per (size, step) group with the same
-# shapes, and allocating + first-touching ~0.6 GB of buffers took ~14% of a CPU call. Taken out while in use,
-# so concurrent calls never share one.
+def _check_finite(runners, stats) -> None:
+    for k, r in enumerate(runners):
+        if not np.isfinite(stats[k]).all():
+            raise ConvdivError(f"model {r.key!r} produced NaN or infinite logits")
+
+
+class _BatchReducer:
+    """(forwarded per model, targets, pairs) of one batch -> float32 stats (models, n, 4), pair KLs (pairs, n, 2)."""
+
+    def __call__(self, forwarded, targets, pairs) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Give the buffers back for the next call (see _take)."""
+
+
+class _FusedBatchReducer(_BatchReducer):
+    """CPU: each chunk's rows split among worker threads; a worker runs every model's head for its rows straight
+    into the fused reducer's logits buffer, then fused.py's kernel on the same rows.
+
+    The workers run torch (and MKL) single-threaded: one product per model and worker, with a multiple of
+    _HEAD_ALIGN rows. Single-threaded, MKL's sgemm gives a row the same bits whatever the number of rows (>= 16),
+    while its multi-threaded products split the sum differently by shape and thread count at hidden >= 1024
+    (measured; see the module docstring), so the split cannot change a bit.
+    """
+
+    def __init__(self, runners, chunk, width, log_unigram):
+        self.runners, self.chunk = runners, chunk
+        self.key = ("fused", len(runners), chunk, width, len(log_unigram))
+        self.reducer = _take(self.key, lambda: FusedReducer(len(runners), chunk, width, log_unigram))
+        self.reducer.set_unigram(log_unigram)
+        self.reducer.widths[:] = [r.width for r in runners]
+        self.buffer = torch.from_numpy(self.reducer.logits)
+        self.pool = _workers(torch.get_num_threads())
+
+    def __call__(self, forwarded, targets, pairs):
+        n, targets = int(targets.shape[0]), targets.numpy()
+        stats = np.empty((len(self.runners), n, len(STAT_COLUMNS)), dtype=np.float64)
+        pkl = np.empty((len(pairs), n, 2), dtype=np.float64)
+        for lo in range(0, n, self.chunk):
+            rows = min(self.chunk, n - lo)
+            blocks = -(-rows // _HEAD_ALIGN)
+            cuts = [_HEAD_ALIGN * (blocks * i // self.pool.size) for i in range(self.pool.size + 1)]
+            jobs = [(lo, r0, r1, rows) for r0, r1 in zip(cuts[:-1], cuts[1:]) if r1 > r0]
+            work = (forwarded, targets[lo : lo + rows], pairs, stats[:, lo : lo + rows], pkl[:, lo : lo + rows])
+            for future in [self.pool.submit(self._rows, job, *work) for job in jobs]:
+                future.result()
+        _check_finite(self.runners, stats)
+        return stats.astype(np.float32), pkl.astype(np.float32)
+
+    def _rows(self, job, forwarded, targets, pairs, stats, kl):
+        """One worker's rows [r0, r1) of the chunk starting at batch row lo (rows past `rows` are padding)."""
+        lo, r0, r1, rows = job
+        with torch.inference_mode():
+            for k, r in enumerate(self.runners):
+                r.logits_into(forwarded[k], lo + r0, lo + min(r1, rows), self.buffer[k, r0:r1])
+        self.reducer.reduce_rows(r0, min(r1, rows), targets, pairs, stats, kl)
+
+    def close(self) -> None:
+        _give_back(self.key, self.reducer)
+
+
+class _Workers:
+    """A thread pool whose threads run torch single-threaded (see _FusedBatchReducer)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.executor = ThreadPoolExecutor(size, "convdiv-extract", initializer=torch.set_num_threads, initargs=(1,))
+
+    def submit(self, fn, *args):
+        return self.executor.submit(fn, *args)
+
+
+_WORKERS: dict[tuple[int, int], _Workers] = {}
+
+
+def _workers(size: int) -> _Workers:
+    """The pool of `size` workers of this process (a forked child gets its own: its parent's threads are gone)."""
+    key = (os.getpid(), max(1, size))
+    with _CACHE_LOCK:
+        if key not in _WORKERS:
+            _WORKERS[key] = _Workers(key[1])
+        return _WORKERS[key]
+
+
+class _TileReducer(_BatchReducer):
+    """CUDA: the head in fixed tiles, each loaded into kernels.ChunkReducer (torch ops on the device)."""
+
+    def __init__(self, runners, chunk, log_unigram, device):
+        self.runners, self.chunk, self.device = runners, chunk, device
+        lq = torch.from_numpy(log_unigram)
+        self.key = ("tiles", len(runners), chunk, len(log_unigram), str(device))
+        self.reducer = _take(self.key, lambda: ChunkReducer(len(runners), chunk, lq, device))
+        self.reducer.set_unigram(lq)
+        self.buffers: dict = {}
+
+    def __call__(self, forwarded, targets, pairs):
+        tile, n = _HEAD_TILE_CUDA, int(targets.shape[0])
+        stats = torch.empty(len(self.runners), n, len(STAT_COLUMNS), dtype=torch.float64, device=self.device)
+        pkl = torch.empty(len(pairs), n, 2, dtype=torch.float64, device=self.device)
+        pair_list = [tuple(p) for p in pairs.tolist()]
+        for lo in range(0, n, self.chunk):
+            hi = min(lo + self.chunk, n)
+            for k, r in enumerate(self.runners):
+                for t in range(lo, hi, tile):  # tiles aligned to the batch start, whatever the chunk
+                    logits = r.logits_tile(forwarded[k], t, min(t + tile, hi), tile, self.buffers)
+                    if not self.reducer.load(k, logits, targets[t : min(t + tile, hi)], at=t - lo):
+                        raise ConvdivError(f"model {r.key!r} produced NaN or infinite logits")
+            chunk_stats, kl = self.reducer.finish(pair_list)
+            stats[:, lo:hi] = chunk_stats
+            pkl[:, lo:hi] = kl
+        stats_np = stats.to(torch.float32).cpu().numpy()
+        _check_finite(self.runners, stats_np)
+        return stats_np, pkl.to(torch.float32).cpu().numpy()
+
+    def close(self) -> None:
+        _give_back(self.key, self.reducer)
+
+
+# One set of reduction buffers kept between calls: an ingest calls extract_group once per (size, step) group with
+# the same shapes, and allocating + first-touching ~1 GB of buffers took ~14% of a CPU call. Taken out while in
+# use, so concurrent calls never share one.
 _REDUCER_CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def _take_reducer(n_models: int, chunk: int, log_unigram: torch.Tensor, device: torch.device) -> ChunkReducer:
-    key = (n_models, chunk, int(log_unigram.shape[0]), str(device))
+def _take(key: tuple, build: Callable[[], Any]) -> Any:
     with _CACHE_LOCK:
         reducer = _REDUCER_CACHE.pop(key, None)
         if reducer is None:
             _REDUCER_CACHE.clear()  # at most one set of buffers held
-    if reducer is None:
-        return ChunkReducer(n_models, chunk, log_unigram, device)
-    reducer.set_unigram(log_unigram)
-    return reducer
+    return build() if reducer is None else reducer
 
 
-def _return_reducer(reducer: ChunkReducer) -> None:
-    key = (reducer.n_models, reducer.chunk, reducer.vocab_size, str(reducer.device))
+def _give_back(key: tuple, reducer: object) -> None:
     with _CACHE_LOCK:
         _REDUCER_CACHE.clear()
         _REDUCER_CACHE[key] = reducer

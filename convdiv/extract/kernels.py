@@ -1,5 +1,9 @@
 """Per-token reductions of next-token distributions: CE, entropy, KL to uniform / unigram, and pair KLs.
 
+This module states the formulas and holds the torch kernel (ChunkReducer) the engine runs on CUDA; on CPU the
+engine runs fused.py, the same formulas fused per position (much faster there: bench/extract.py's one-chunk
+table). Both are held to the same float64 oracles in tests/test_extract_kernels.py.
+
 Notation for one position and one model: logits x over the real vocabulary V (the first |V| = len(tokenizer)
 columns of the model's output), yh = x - max(x) (exact near the maximum, and exp never overflows), e = exp(yh),
 s = sum_v e, p = e / s and the log-partition Lh = log s, a float64 scalar per row, so that log p = yh - Lh.
@@ -36,7 +40,8 @@ pairwise tree over only 1024 terms. Measured against float64: see bench/extract.
 
 Speed: every pass over a (positions x V) array is memory bound; per model 4 passes load a chunk (max, shift into
 the block layout, exp) and 3 sums of products give s, E[yh] and E[lq]; per pair one difference and 2 sums of
-products. bench/extract.py compares this with the earlier batched-matmul (Gram) kernel.
+products: about 195 passes over a chunk for 5 models and 10 pairs, which is why the CPU runs fused.py instead.
+bench/extract.py times both and the earlier batched-matmul (Gram) kernel on one chunk.
 """
 
 from __future__ import annotations
