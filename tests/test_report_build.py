@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from plotly.offline import get_plotlyjs
+from scipy import stats
 
 from convdiv.analysis.regression import fit_rows
 from convdiv.errors import ConvdivError
@@ -357,20 +358,24 @@ def test_new_sections_show_their_numbers(engine, db_url, synthetic, tmp_path):
     )
     assert list(curve["step"]) == list(view["step"]) and list(curve["size"]) == list(view["size"])
     np.testing.assert_allclose(curve["mean_kl"], view["mean_kl"].astype(float), rtol=1e-9)
-    # a reweighted mean of the runs lies between the runs' smallest and largest value; 70m lacks seed 3 at step
-    # 1000, so its last two intervals have two runs and no bootstrap
+    # the band is the t interval over runs of the log mean (leave one run out), recomputed here from the runs;
+    # 70m lacks seed 3 at step 1000, so its intervals at 256 and 1000 have two runs (1 df); no bootstrap below
+    # 20 seeds
     runs = read(
         db_url,
-        "SELECT ci.size_a AS size, ci.step_a AS step, min(cs.mean_kl) AS lo, max(cs.mean_kl) AS hi "
-        "FROM comparison_stats cs JOIN comparison_info ci USING (comparison_id) WHERE cs.family = "
-        "'all' AND ci.kind = 'consecutive_step' GROUP BY 1, 2",
+        "SELECT ci.size_a AS size, ci.step_a AS step, cs.mean_kl FROM comparison_stats cs "
+        "JOIN comparison_info ci USING (comparison_id) WHERE cs.family = 'all' AND ci.kind = 'consecutive_step'",
     )
-    both = curve.merge(runs, on=["size", "step"])
-    has = both["boot_low"].notna()
-    assert list(both.loc[~has, "step"]) == [256, 1000] and set(both.loc[~has, "size"]) == {"70m"}
-    assert (both.loc[has, "boot_low"] >= both.loc[has, "lo"].astype(float) * (1 - 1e-9)).all()
-    assert (both.loc[has, "boot_high"] <= both.loc[has, "hi"].astype(float) * (1 + 1e-9)).all()
-    assert (both.loc[has, "boot_high"] > both.loc[has, "boot_low"]).all()
+    for (size, step), g in runs.groupby(["size", "step"]):
+        v = g["mean_kl"].astype(float).to_numpy()
+        loo = np.log([np.delete(v, i).mean() for i in range(len(v))])
+        se = np.sqrt((len(v) - 1) / len(v) * ((loo - loo.mean()) ** 2).sum())
+        q = stats.t.ppf(0.975, len(v) - 1)
+        row = curve[(curve["size"] == size) & (curve["step"] == step)].iloc[0]
+        assert row["n_seeds"] == len(v) == (2 if size == "70m" and step in (256, 1000) else 3)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((v.mean() * np.exp(-q * se), v.mean() * np.exp(q * se)))
+    assert curve["boot_low"].isna().all()
+    assert "n: 2-3 seeds" in sections["learnability"].figures[0].caption
 
     # context heatmap: sigma of POS(t-1) from relative_divergence, with bootstrap intervals around it
     heat = sections["relative-divergence-context"].figures[0].data
@@ -383,9 +388,11 @@ def test_new_sections_show_their_numbers(engine, db_url, synthetic, tmp_path):
     np.testing.assert_allclose(merged["sigma"], merged["sigma_view"].astype(float), rtol=1e-9)
     missing = heat["sigma_low"].isna()
     assert set(zip(heat.loc[missing, "size"], heat.loc[missing, "step"])) == {("70m", 1000)}  # two seeds there
-    flagged = heat["sigma_excludes_1"].astype(bool)
-    assert flagged.any()
-    assert ((heat["sigma_low"] > 1) | (heat["sigma_high"] < 1)).eq(flagged).all()
+    excludes = heat["interval_excludes_1"].astype(bool)
+    assert ((heat["sigma_low"] > 1) | (heat["sigma_high"] < 1)).eq(excludes).all()
+    flagged = heat["marked"].astype(bool)
+    assert flagged.any() and (flagged <= excludes).all()
+    assert (flagged == excludes & (np.abs(np.log(heat["sigma"])) >= np.log(1.1))).all()
 
     # regression: the log10 slope is ln(10) times the ln slope of the same fit
     coefs = sections["regression"].figures[0].data

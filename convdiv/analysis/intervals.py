@@ -68,6 +68,7 @@ INTERVAL_COLUMNS = (
     "log_sigma_se",
     "sigma_low",
     "sigma_high",
+    "sigma_per_pair",
 )
 
 
@@ -137,7 +138,8 @@ def seed_intervals(
     mean_kl (the unweighted mean over comparisons, as the views), se (of mean_kl) and se_log (of its log), df =
     n_seeds - 1, ci_low / ci_high (the interval of mean_kl: on the log scale, exp(log mean -/+ t se_log), unless
     ``scale`` is 'linear' or a leave-one-out mean is 0; column scale says which), sigma = mean_kl / the group's
-    E[KL] (NaN for 'all') with log_sigma_se and sigma_low / sigma_high. Too few seeds (see the module docstring):
+    E[KL] (NaN for 'all') with log_sigma_se and sigma_low / sigma_high, and sigma_per_pair (the mean over comparisons
+    of each comparison's own ratio, the study's per-pair version; no interval). Too few seeds (see the module docstring):
     NaN se and intervals.
     """
     keys = list(keys)
@@ -171,6 +173,16 @@ def seed_intervals(
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio["log_sigma"] = np.log(ratio["loo"] / ratio["_all"])
     ratio = ratio[ratio["family"] != "all"]
+    # the study's per-pair version: the mean over comparisons of each comparison's own ratio (docs/sql.md)
+    own = rows[rows["family"] == "all"].set_index("comparison_id")["value"]
+    per_pair = (
+        rows.assign(_r=rows["value"] / rows["comparison_id"].map(own).to_numpy())
+        .groupby(ckeys, sort=False)["_r"]
+        .mean()
+        .rename("sigma_per_pair")
+    )
+    est = est.merge(per_pair.reset_index(), on=ckeys)
+    est.loc[est["family"] == "all", "sigma_per_pair"] = np.nan
     log_se = _jackknife_se(ratio, ckeys, "log_sigma").rename(columns={"se": "log_sigma_se"})
     est = est.merge(log_se, on=ckeys, how="left")
     with np.errstate(divide="ignore", invalid="ignore"):
