@@ -390,16 +390,21 @@ def _normal_equations(
     return full[np.ix_(order, order)], xty, _column_names(d_names, varies)
 
 
-def _solve_moments(
-    df: pd.DataFrame,
-    D: np.ndarray,
-    d_names: list[str],
-    varies: bool,
-    references: dict[str, str],
-    notes: list[str],
-    level: float,
-) -> RegressionFit:
-    xtx, xty, names = _normal_equations(df, D, d_names, varies)
+@dataclass(frozen=True)
+class Design:
+    """A moments fit's design: indicator rows D (one per moments row), their column names, whether
+    log_frequency enters, the reference levels and notes on terms left out."""
+
+    D: np.ndarray
+    d_names: list[str]
+    varies: bool
+    references: dict[str, str]
+    notes: list[str]
+
+
+def _solve_moments(df: pd.DataFrame, design: Design, level: float) -> RegressionFit:
+    references, notes = design.references, design.notes
+    xtx, xty, names = _normal_equations(df, design.D, design.d_names, design.varies)
     xtx_inv = np.linalg.pinv(xtx, hermitian=True)
     est = xtx_inv @ xty
     yty = float(df["sum_kl2"].sum())
@@ -413,11 +418,11 @@ def _solve_moments(
     return _finish(names, xtx, xtx_inv, est, sse, sst, n_total, len(df), references, notes, level, method)
 
 
-def _local_design(g: pd.DataFrame, size_order: Sequence[str] | None):
-    """The design of one step's moments rows on their own: (D, d_names, varies, references, notes)."""
+def _local_design(g: pd.DataFrame, size_order: Sequence[str] | None) -> Design:
+    """The design of one step's moments rows on their own."""
     formula, references, notes, varies = _moments_design(g, size_order)
     D, d_names = _design(g.assign(mean_kl=0.0), formula)
-    return D, d_names, varies, references, notes
+    return Design(D, d_names, varies, references, notes)
 
 
 def fit_moments(moments: pd.DataFrame, size_order: Sequence[str] | None = None, level: float = 0.95) -> RegressionFit:
@@ -434,7 +439,7 @@ def fit_moments(moments: pd.DataFrame, size_order: Sequence[str] | None = None, 
     df = _prepare_moments(moments)
     if df.empty:
         raise ValueError("no rows to fit")
-    return _solve_moments(df, *_local_design(df, size_order), level)
+    return _solve_moments(df, _local_design(df, size_order), level)
 
 
 def _step_designs(df: pd.DataFrame, size_order: Sequence[str] | None, by: str):
@@ -452,7 +457,7 @@ def _step_designs(df: pd.DataFrame, size_order: Sequence[str] | None, by: str):
         same = local_levels is None or all(local_levels.loc[value, f] == all_levels[f] for f in factors)
         if same:
             D = D_all[row.loc[pd.MultiIndex.from_frame(g[keys])].to_numpy()]
-            yield value, g, (D, d_names, varies, references, notes)
+            yield value, g, Design(D, d_names, varies, references, notes)
         else:
             yield value, g, None
 
@@ -471,7 +476,7 @@ def fit_moments_steps(
     for value, g, shared in _step_designs(df, size_order, by):
         try:
             if shared is not None:
-                fit = _solve_moments(g, *shared, level)
+                fit = _solve_moments(g, shared, level)
                 if fit.rank == fit.n_params:
                     out[value] = fit
                     continue
@@ -521,10 +526,10 @@ def _comparison_xty(sums: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, p
 
 
 def _jackknife_step(
-    g: pd.DataFrame, design: tuple, fit: RegressionFit, sums: pd.DataFrame, level: float
-) -> tuple[pd.DataFrame | None, str | None]:
+    g: pd.DataFrame, design: Design, fit: RegressionFit, sums: pd.DataFrame, level: float
+) -> tuple[pd.DataFrame | None, str]:
     """One step's leave-one-seed-out refits, or (None, why not)."""
-    D, d_names, varies = design[:3]
+    D, d_names, varies = design.D, design.d_names, design.varies
     xtx, xty, names = _normal_equations(g, D, d_names, varies)
     if term_names(names) != list(fit.coefficients["term"]):
         return None, "the interval's design differs from the fit's"
@@ -554,7 +559,7 @@ def _jackknife_step(
     with np.errstate(divide="ignore", invalid="ignore"):
         jk["t"] = jk["estimate"] / jk["se"]
     jk["p"] = 2 * stats.t.sf(np.abs(jk["t"]), jk["df"])
-    return jk.assign(n_seeds=len(seeds), n_comparisons=len(comps)).rename_axis("term").reset_index(), None
+    return jk.assign(n_seeds=len(seeds), n_comparisons=len(comps)).rename_axis("term").reset_index(), ""
 
 
 def seed_jackknife_steps(
@@ -575,7 +580,8 @@ def seed_jackknife_steps(
     sharing a seed count as dependent. Returns (rows of JACKKNIFE_COLUMNS, {step: why no interval}).
     """
     df = _prepare_moments(moments)
-    out, why = [], {}
+    out: list[pd.DataFrame] = []
+    why: dict = {}
     if df.empty or not fits:
         return pd.DataFrame(columns=list(JACKKNIFE_COLUMNS)), why
     sums_by_step = dict(tuple(sums.groupby(by))) if not sums.empty else {}
@@ -585,8 +591,9 @@ def seed_jackknife_steps(
         g = g.reset_index(drop=True)
         fit = fits[value]
         terms = list(fit.coefficients["term"])
-        design = shared if shared is not None and term_names(_column_names(shared[1], shared[2])) == terms else None
-        design = design or _local_design(g, size_order)
+        if shared is not None and term_names(_column_names(shared.d_names, shared.varies)) != terms:
+            shared = None
+        design = shared or _local_design(g, size_order)
         if value not in sums_by_step:
             why[value] = "no per-comparison sums"
             continue
