@@ -8,8 +8,8 @@ rule on synthetic numbers where it holds and where it does not. The phases have 
 
 Classifying a relative divergence sigma = E[KL | category] / E[KL] (analysis.intervals): *more* than average when
 its 95% interval over seeds lies above 1 and sigma >= MIN_SIGMA_RATIO, *less* when it lies below 1 and sigma <=
-1 / MIN_SIGMA_RATIO, otherwise *not distinguishable from average* (the interval includes 1, or the effect is under
-10%). A category's sigma is paired with the average over the same comparisons, so this is the comparison the
+1 / MIN_SIGMA_RATIO, otherwise *not distinguishable from average* (the interval includes 1, or the effect is
+smaller). A category's sigma is paired with the average over the same comparisons, so this is the comparison the
 sentences make ("continuations diverge more than average" rather than two overlapping bands).
 """
 

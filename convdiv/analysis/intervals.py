@@ -52,6 +52,8 @@ MIN_BOOTSTRAP_SEEDS = 20
 # A 10% difference; a narrower interval around sigma = 1.03 is precise, not different (issue 20 saw 81-159 cells
 # per heatmap with |sigma - 1| < 0.05 ringed). The view's outlier band (0.8, 1.25) is the study's larger effect.
 MIN_SIGMA_RATIO = 1.1
+# The marking rule in words, for legends and guides.
+MARK_WORDS = f"sigma >= {MIN_SIGMA_RATIO:g} or <= 1/{MIN_SIGMA_RATIO:g}"
 INTERVAL_KIND = "95% t interval over seeds (leave-one-seed-out jackknife of the log mean, t with seeds - 1 df)"
 
 INTERVAL_COLUMNS = (

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from convdiv.analysis.intervals import INTERVAL_KIND, MIN_BOOTSTRAP_SEEDS, MIN_SIGMA_RATIO, sigma_marked
+from convdiv.analysis.intervals import INTERVAL_KIND, MARK_WORDS, MIN_BOOTSTRAP_SEEDS, sigma_marked
 from convdiv.report.data import ReportData
 
 NAIVE_COLUMNS = ("se_kl", "ci_low", "ci_high")  # the views' t over comparisons; sd_kl (descriptive) stays
@@ -28,10 +28,7 @@ BOOTSTRAP_LINES = (
     f"dotted: 95% percentile bootstrap over seeds, drawn only with at least {MIN_BOOTSTRAP_SEEDS} seeds (below that "
     "it covers far less than 95%)"
 )
-MARK_RULE = (
-    f"rings: that interval excludes 1 and sigma >= {MIN_SIGMA_RATIO:g} or <= 1/{MIN_SIGMA_RATIO:g} (a difference of "
-    f"at least {MIN_SIGMA_RATIO - 1:.0%} from average)"
-)
+MARK_RULE = f"rings: that interval excludes 1 and {MARK_WORDS}"
 
 
 def with_intervals(

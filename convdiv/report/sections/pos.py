@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from convdiv.analysis.intervals import INTERVAL_KIND, MIN_SIGMA_RATIO
+from convdiv.analysis.intervals import INTERVAL_KIND, MARK_WORDS
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, size_dropdown, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
@@ -23,8 +23,8 @@ GUIDE = (
     "position-weighted mean per comparison). Bands are 95% intervals over seeds (jackknife-t; the captions give n). "
     "The heatmaps show relative divergence sigma = E[KL | category] / E[KL] per category and step: red above 1 "
     "(the category diverges more than average), blue below; crosses mark cells outside the view's outlier band "
-    "(default [0.8, 1.25]); rings mark cells whose 95% interval over seeds excludes 1 and whose sigma differs from "
-    f"1 by at least {MIN_SIGMA_RATIO - 1:.0%} (a smaller difference is not called one). For consecutive steps sigma "
+    "(default [0.8, 1.25]); rings mark cells whose 95% interval over seeds excludes 1 and where "
+    f"{MARK_WORDS} (a smaller difference is not called one). For consecutive steps sigma "
     "is the study's learnability analysis (how much a category's predictions still change between checkpoints). "
     "The last table gives example tokens of every flagged category. The same heatmap for POS(t-1) is the next "
     "section. " + STEP_AXIS_NOTE + "."
@@ -109,11 +109,10 @@ def sigma_heatmap(
                 mode="markers",
                 visible=size == shown,
                 marker=dict(symbol="circle-open", size=13, line=dict(width=1.5, color="#333")),
-                name=f"interval excludes 1, |sigma - 1| >= {MIN_SIGMA_RATIO - 1:.0%}",
+                name=f"interval excludes 1, {MARK_WORDS}",
                 showlegend=size == shown,
                 legendgroup="marked",
-                hovertemplate="%{y}, step %{x}: sigma's interval excludes 1 and the effect is at least "
-                f"{MIN_SIGMA_RATIO - 1:.0%}<extra></extra>",
+                hovertemplate=f"%{{y}}, step %{{x}}: sigma's interval excludes 1 and {MARK_WORDS}<extra></extra>",
             )
         )
         trace_sizes += [size, size, size]
@@ -206,7 +205,7 @@ def outlier_table(data: ReportData, frames: list[pd.DataFrame], family: str, key
         f"Outlying {label} categories and example tokens",
         summary.sort_values(["kind", "band_outlier_steps"], ascending=[True, False]),
         caption="band_outlier_steps: steps with sigma outside the view's band; marked_steps: steps where sigma's "
-        f"95% interval over seeds excludes 1 and |sigma - 1| >= {MIN_SIGMA_RATIO - 1:.0%} (the rings). \u2423 marks a "
+        f"95% interval over seeds excludes 1 and {MARK_WORDS} (the rings). \u2423 marks a "
         "leading space; examples are the category's most frequent tokens in the corpus.",
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from convdiv.analysis.findings import sigma_account
-from convdiv.analysis.intervals import MIN_SIGMA_RATIO
+from convdiv.analysis.intervals import MARK_WORDS
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.model import Figure, Missing, Section
 from convdiv.report.sections._categories import late_steps
@@ -20,7 +20,7 @@ GUIDE = (
     "every: DT/PDT) as ones whose continuations stay unsettled across seeds; the notes measure that claim on this "
     "data for MD, DT and PDT, from the divergence peak on. Crosses mark cells outside the view's outlier band "
     "(settings convdiv.outlier_low / outlier_high, default [0.8, 1.25]); rings mark cells whose 95% interval over "
-    f"seeds excludes 1 and whose sigma differs from 1 by at least {MIN_SIGMA_RATIO - 1:.0%}. The first heatmap "
+    f"seeds excludes 1 and where {MARK_WORDS}. The first heatmap "
     "compares seeds, the second consecutive steps of a run (which contexts a run still relearns). The table "
     "lists the flagged categories with their most frequent context tokens. Steps are evenly spaced on the x axis."
 )
