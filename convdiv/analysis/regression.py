@@ -463,26 +463,33 @@ def _step_designs(df: pd.DataFrame, size_order: Sequence[str] | None, by: str):
 
 
 def fit_moments_steps(
-    moments: pd.DataFrame, size_order: Sequence[str] | None = None, by: str = "step", level: float = 0.95
+    moments: pd.DataFrame,
+    size_order: Sequence[str] | None = None,
+    by: str = "step",
+    level: float = 0.95,
+    designs: dict | None = None,
 ) -> dict:
     """:func:`fit_moments` per step with one formula design for all steps (as :func:`fit_steps` does for cells).
 
-    A step missing a level of a factor, or without log-frequency variation, gets its own design.
+    A step missing a level of a factor, or without log-frequency variation, gets its own design. ``designs``, when
+    given, receives each fitted step's (moments rows, Design) for :func:`seed_jackknife_steps`.
     """
     df = _prepare_moments(moments)
     if df.empty:
         return {}
     out = {}
     for value, g, shared in _step_designs(df, size_order, by):
+        g = g.reset_index(drop=True)
         try:
-            if shared is not None:
+            fit = _solve_moments(g, shared, level) if shared is not None else None
+            if fit is None or fit.rank < fit.n_params:
+                shared = _local_design(g, size_order)
                 fit = _solve_moments(g, shared, level)
-                if fit.rank == fit.n_params:
-                    out[value] = fit
-                    continue
-            out[value] = fit_moments(g, size_order=size_order, level=level)
         except ValueError:
             continue
+        out[value] = fit
+        if designs is not None:
+            designs[value] = (g, shared)
     return out
 
 
@@ -492,8 +499,7 @@ JACKKNIFE_COLUMNS = ("step", "term", "se", "df", "t", "p", "ci_low", "ci_high", 
 def _comparison_xty(sums: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Per comparison (rows of comparison_regression_sums at one step), its X'y in the columns ``names``:
     (comparisons x columns matrix, the comparisons' id, seeds, size and n)."""
-    s = sums.assign(level=sums["level"].fillna(NO_TAG).astype(str), size=sums["size"].astype(str))
-    pos_t = s[s["factor"] == "pos_t"]
+    pos_t = sums[sums["factor"] == "pos_t"]
     comps = (
         pos_t.groupby("comparison_id", sort=True)
         .agg(
@@ -506,12 +512,9 @@ def _comparison_xty(sums: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, p
         )
         .reset_index()
     )
-    index = {c: i for i, c in enumerate(comps["comparison_id"])}
-    by_level = {
-        f: s[s["factor"] == f].pivot_table(index="comparison_id", columns="level", values="sum_kl", aggfunc="sum")
-        for f in ("pos_t", "pos_prev")
-    }
+    comps["size"] = comps["size"].astype(str)
     out = np.zeros((len(comps), len(names)))
+    column = {term: j for j, term in enumerate(term_names(names))}
     for j, (factor, level) in enumerate(zip(*term_parts(names))):
         if factor == "intercept":
             out[:, j] = comps["sum_kl"]
@@ -519,9 +522,13 @@ def _comparison_xty(sums: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, p
             out[:, j] = comps["sum_lf_kl"]
         elif factor == "size":
             out[:, j] = np.where(comps["size"] == level, comps["sum_kl"], 0.0)
-        elif factor in by_level and level in by_level[factor].columns:
-            col = by_level[factor][level]
-            out[[index[c] for c in col.index], j] = col.fillna(0.0).to_numpy()
+    # the indicator columns of POS(t) and POS(t-1): each row's sum into its comparison's row and its tag's column
+    tags = sums[sums["factor"].isin(("pos_t", "pos_prev"))]
+    terms = tags["factor"] + "[" + tags["level"].fillna(NO_TAG).astype(str) + "]"
+    cols = terms.map(column)
+    keep = cols.notna().to_numpy()  # reference levels have no column
+    rows = np.searchsorted(comps["comparison_id"].to_numpy(), tags["comparison_id"].to_numpy()[keep])
+    np.add.at(out, (rows, cols[keep].astype(int).to_numpy()), tags["sum_kl"].to_numpy(float)[keep])
     return out, comps
 
 
@@ -530,7 +537,7 @@ def _jackknife_step(
 ) -> tuple[pd.DataFrame | None, str]:
     """One step's leave-one-seed-out refits, or (None, why not)."""
     D, d_names, varies = design.D, design.d_names, design.varies
-    xtx, xty, names = _normal_equations(g, D, d_names, varies)
+    names = _column_names(d_names, varies)
     if term_names(names) != list(fit.coefficients["term"]):
         return None, "the interval's design differs from the fit's"
     C, comps = _comparison_xty(sums, names)
@@ -539,12 +546,15 @@ def _jackknife_step(
     if len(seeds) < (3 if pairs else 2):
         return None, f"{len(seeds)} seed(s): too few for an interval over seeds"
     # Every comparison of a size covers the same positions, so one comparison's X'X is the size's / its count.
-    per_size = {}
+    per_size, xtx, xty = {}, np.zeros((len(names), len(names))), np.zeros(len(names))
     for size, gs in g.groupby("size"):
         n_comp = int((comps["size"] == size).sum())
         if n_comp == 0 or not np.allclose(comps.loc[comps["size"] == size, "n"], gs["n"].sum() / n_comp):
             return None, f"size {size}: its comparisons do not cover the same positions"
-        per_size[size] = _normal_equations(gs, D[g.index.get_indexer(gs.index)], d_names, varies)[0] / n_comp
+        xtx_m, xty_m, _ = _normal_equations(gs, D[g.index.get_indexer(gs.index)], d_names, varies)
+        per_size[size] = xtx_m / n_comp
+        xtx += xtx_m
+        xty += xty_m
     if not np.allclose(C.sum(axis=0), xty, rtol=1e-6, atol=1e-9):
         return None, "the per-comparison sums do not add up to the fit's (an ingest in progress?)"
     rows = {}
@@ -569,6 +579,7 @@ def seed_jackknife_steps(
     size_order: Sequence[str] | None = None,
     by: str = "step",
     level: float = 0.95,
+    designs: dict | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Leave-one-seed-out jackknife-t intervals of every coefficient of :func:`fit_moments_steps`' fits.
 
@@ -577,26 +588,23 @@ def seed_jackknife_steps(
     (every comparison of a size and step covers the same positions). The coefficients refitted without each seed
     give the jackknife SE, with seeds - 1 degrees of freedom (analysis.intervals): an interval that treats the
     seed, not the (comparison, position) row, as the unit of replication, so positions within a pair and pairs
-    sharing a seed count as dependent. Returns (rows of JACKKNIFE_COLUMNS, {step: why no interval}).
+    sharing a seed count as dependent. ``designs``: what fit_moments_steps(designs=...) filled (else rebuilt).
+    Returns (rows of JACKKNIFE_COLUMNS, {step: why no interval}).
     """
-    df = _prepare_moments(moments)
     out: list[pd.DataFrame] = []
     why: dict = {}
-    if df.empty or not fits:
-        return pd.DataFrame(columns=list(JACKKNIFE_COLUMNS)), why
+    if designs is None:
+        designs = {}
+        fit_moments_steps(moments, size_order, by, level, designs=designs)
     sums_by_step = dict(tuple(sums.groupby(by))) if not sums.empty else {}
-    for value, g, shared in _step_designs(df, size_order, by):
-        if value not in fits:
+    for value, fit in fits.items():
+        if value not in designs:
+            why[value] = "no design"
             continue
-        g = g.reset_index(drop=True)
-        fit = fits[value]
-        terms = list(fit.coefficients["term"])
-        if shared is not None and term_names(_column_names(shared.d_names, shared.varies)) != terms:
-            shared = None
-        design = shared or _local_design(g, size_order)
         if value not in sums_by_step:
             why[value] = "no per-comparison sums"
             continue
+        g, design = designs[value]
         jk, reason = _jackknife_step(g, design, fit, sums_by_step[value], level)
         if jk is None:
             why[value] = reason

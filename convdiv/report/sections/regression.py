@@ -89,14 +89,32 @@ def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section, n_row
     return None if boot.empty else boot
 
 
-def seed_intervals(data: ReportData, kind: str, frame: pd.DataFrame, fits: dict, order: list[str], sec: Section):
+def seed_intervals(
+    data: ReportData, kind: str, frame: pd.DataFrame, fits: dict, order: list[str], sec: Section, designs: dict
+) -> pd.DataFrame:
     """The coefficients' jackknife-t intervals over seeds per step (analysis.regression), with notes where none."""
     try:
-        sums = data.view("comparison_regression_sums", "kind = %(kind)s", kind=kind)
+        sums = data.view(
+            "comparison_regression_sums",
+            "kind = %(kind)s",
+            kind=kind,
+            columns=(
+                "comparison_id",
+                "seed_a",
+                "seed_b",
+                "size",
+                "step",
+                "factor",
+                "level",
+                "n",
+                "sum_kl",
+                "sum_lf_kl",
+            ),
+        )
     except Missing as exc:
         sec.notes.append(f"no intervals over seeds: {exc}")
         return pd.DataFrame(columns=["step", "term"])
-    jk, why = seed_jackknife_steps(frame, sums, fits, size_order=order)
+    jk, why = seed_jackknife_steps(frame, sums, fits, size_order=order, designs=designs)
     for step, reason in sorted(why.items()):
         sec.notes.append(f"step {step}: no interval over seeds ({reason})")
     return jk
@@ -138,8 +156,9 @@ def build(data: ReportData) -> Section:
     present = set(frame["size"].unique().tolist())
     order = [s for s in data.scope.sizes if s in present]
     fits, coef_tables, coef_rows = [], {}, []
-    results = fit_moments_steps(frame, size_order=order)
-    jk = seed_intervals(data, kind, frame, results, order, sec)
+    designs: dict = {}
+    results = fit_moments_steps(frame, size_order=order, designs=designs)
+    jk = seed_intervals(data, kind, frame, results, order, sec, designs)
     boot = bootstrap(data, kind, order, sec, int(frame["n"].sum()))
     for step in sorted(set(frame["step"].unique().tolist()) - set(results)):
         sec.notes.append(f"step {step}: not enough rows for the regression")
