@@ -126,6 +126,51 @@ def _jackknife_se(loo: pd.DataFrame, keys: list[str], value: str) -> pd.DataFram
     return out[[*keys, "se"]]
 
 
+def _groups(comps: pd.DataFrame) -> pd.DataFrame:
+    """Per group _g: whether it holds seed pairs, its comparisons and seeds, df and whether an interval is valid."""
+    comps = comps.assign(_pair=comps["seed_a"] != comps["seed_b"])
+    groups = comps.groupby("_g").agg(_pairs=("_pair", "any"), n_comparisons=("comparison_id", "size"))
+    seeds = _involvement(comps).merge(comps[["comparison_id", "_g"]], on="comparison_id")
+    groups["n_seeds"] = seeds.drop_duplicates(["_g", "seed"]).groupby("_g").size()
+    groups["df"] = (groups["n_seeds"] - 1).astype(float)
+    groups["_enough"] = groups["n_seeds"] >= np.where(groups["_pairs"], MIN_SEEDS_PAIRS, MIN_SEEDS_RUNS)
+    return groups
+
+
+def _sigma_terms(rows: pd.DataFrame, loo: pd.DataFrame, ckeys: list[str]) -> pd.DataFrame:
+    """Per category: log_sigma_se (jackknife of log(E[KL | c] / E[KL]) without each seed) and sigma_per_pair."""
+    loo_all = loo[loo["family"] == "all"][["_g", "seed", "loo"]].rename(columns={"loo": "_all"})
+    ratio = loo.merge(loo_all, on=["_g", "seed"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio["log_sigma"] = np.log(ratio["loo"] / ratio["_all"])
+    log_se = _jackknife_se(ratio[ratio["family"] != "all"], ckeys, "log_sigma").rename(columns={"se": "log_sigma_se"})
+    # the study's per-pair version: the mean over comparisons of each comparison's own ratio (docs/sql.md)
+    own = rows[rows["family"] == "all"].set_index("comparison_id")["value"]
+    per_pair = (
+        rows.assign(_r=rows["value"] / rows["comparison_id"].map(own).to_numpy())
+        .groupby(ckeys, sort=False)["_r"]
+        .mean()
+        .rename("sigma_per_pair")
+        .reset_index()
+    )
+    return per_pair.merge(log_se, on=ckeys, how="left")
+
+
+def _bounds(est: pd.DataFrame, scale: str, level: float) -> pd.DataFrame:
+    """ci_low / ci_high of mean_kl (log scale unless linear is asked or needed) and sigma_low / sigma_high."""
+    q = t_quantile(est["df"], level)
+    linear = (scale == "linear") | est["se_log"].isna() & est["se"].notna()
+    est["scale"] = np.where(linear, "linear", "log")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_mean = np.log(est["mean_kl"])
+        est["ci_low"] = np.where(linear, est["mean_kl"] - q * est["se"], np.exp(log_mean - q * est["se_log"]))
+        est["ci_high"] = np.where(linear, est["mean_kl"] + q * est["se"], np.exp(log_mean + q * est["se_log"]))
+        log_sigma = np.log(est["sigma"])
+        est["sigma_low"] = np.exp(log_sigma - q * est["log_sigma_se"])
+        est["sigma_high"] = np.exp(log_sigma + q * est["log_sigma_se"])
+    return est
+
+
 def seed_intervals(
     pairs: pd.DataFrame,
     keys: Sequence[str] = ("kind", "size", "step"),
@@ -140,9 +185,9 @@ def seed_intervals(
     mean_kl (the unweighted mean over comparisons, as the views), se (of mean_kl) and se_log (of its log), df =
     n_seeds - 1, ci_low / ci_high (the interval of mean_kl: on the log scale, exp(log mean -/+ t se_log), unless
     ``scale`` is 'linear' or a leave-one-out mean is 0; column scale says which), sigma = mean_kl / the group's
-    E[KL] (NaN for 'all') with log_sigma_se and sigma_low / sigma_high, and sigma_per_pair (the mean over comparisons
-    of each comparison's own ratio, the study's per-pair version; no interval). Too few seeds (see the module docstring):
-    NaN se and intervals.
+    E[KL] (NaN for 'all') with log_sigma_se and sigma_low / sigma_high, and sigma_per_pair (the mean over
+    comparisons of each comparison's own ratio, the study's per-pair version; no interval). Too few seeds (see the
+    module docstring): NaN se and intervals.
     """
     keys = list(keys)
     cols = [*keys, "family", "category", *INTERVAL_COLUMNS]
@@ -153,11 +198,7 @@ def seed_intervals(
     comps["_g"] = comps.groupby(keys, sort=False).ngroup()
     inv = _involvement(comps)
     group_seeds = inv.merge(comps[["comparison_id", "_g"]], on="comparison_id")[["_g", "seed"]].drop_duplicates()
-    comps["_pair"] = comps["seed_a"] != comps["seed_b"]
-    groups = comps.groupby("_g").agg(_pairs=("_pair", "any"), n_comparisons=("comparison_id", "size"))
-    groups["n_seeds"] = group_seeds.groupby("_g").size()
-    groups["df"] = (groups["n_seeds"] - 1).astype(float)
-    enough = groups["n_seeds"] >= np.where(groups["_pairs"], MIN_SEEDS_PAIRS, MIN_SEEDS_RUNS)
+    groups = _groups(comps)
 
     rows = pairs.merge(comps[["comparison_id", "_g"]], on="comparison_id").rename(columns={"mean_kl": "value"})
     ckeys = ["_g", "family", "category"]
@@ -168,42 +209,14 @@ def seed_intervals(
         # a leave-one-out mean of 0 (every other comparison exactly 0) has no log: that group falls back to linear
         logged = loo.assign(log_loo=np.log(loo["loo"].where(loo["loo"] > 0)))
     est = est.merge(_jackknife_se(logged, ckeys, "log_loo").rename(columns={"se": "se_log"}), on=ckeys)
-
+    est = est.merge(_sigma_terms(rows, loo, ckeys), on=ckeys, how="left")
     overall = est[est["family"] == "all"].set_index("_g")["mean_kl"]
-    loo_all = loo[loo["family"] == "all"][["_g", "seed", "loo"]].rename(columns={"loo": "_all"})
-    ratio = loo.merge(loo_all, on=["_g", "seed"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio["log_sigma"] = np.log(ratio["loo"] / ratio["_all"])
-    ratio = ratio[ratio["family"] != "all"]
-    # the study's per-pair version: the mean over comparisons of each comparison's own ratio (docs/sql.md)
-    own = rows[rows["family"] == "all"].set_index("comparison_id")["value"]
-    per_pair = (
-        rows.assign(_r=rows["value"] / rows["comparison_id"].map(own).to_numpy())
-        .groupby(ckeys, sort=False)["_r"]
-        .mean()
-        .rename("sigma_per_pair")
-    )
-    est = est.merge(per_pair.reset_index(), on=ckeys)
-    est.loc[est["family"] == "all", "sigma_per_pair"] = np.nan
-    log_se = _jackknife_se(ratio, ckeys, "log_sigma").rename(columns={"se": "log_sigma_se"})
-    est = est.merge(log_se, on=ckeys, how="left")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        est["sigma"] = np.where(est["family"] == "all", np.nan, est["mean_kl"] / est["_g"].map(overall))
-
-    est = est.merge(groups[["n_seeds", "n_comparisons", "df"]], left_on="_g", right_index=True)
-    ok = est["_g"].map(enough).to_numpy(bool)
-    est.loc[~ok, ["se", "se_log", "log_sigma_se"]] = np.nan
-    q = t_quantile(est["df"], level)
-    linear = (scale == "linear") | est["se_log"].isna() & est["se"].notna()
-    est["scale"] = np.where(linear, "linear", "log")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_mean = np.log(est["mean_kl"])
-        est["ci_low"] = np.where(linear, est["mean_kl"] - q * est["se"], np.exp(log_mean - q * est["se_log"]))
-        est["ci_high"] = np.where(linear, est["mean_kl"] + q * est["se"], np.exp(log_mean + q * est["se_log"]))
-        log_sigma = np.log(est["sigma"])
-        est["sigma_low"] = np.exp(log_sigma - q * est["log_sigma_se"])
-        est["sigma_high"] = np.exp(log_sigma + q * est["log_sigma_se"])
-    est = est.merge(comps.drop_duplicates("_g")[["_g", *keys]], on="_g")
+    all_rows = est["family"] == "all"
+    est["sigma"] = np.where(all_rows, np.nan, est["mean_kl"] / est["_g"].map(overall))
+    est.loc[all_rows, "sigma_per_pair"] = np.nan
+    est = est.merge(groups[["n_seeds", "n_comparisons", "df", "_enough"]], left_on="_g", right_index=True)
+    est.loc[~est["_enough"].astype(bool), ["se", "se_log", "log_sigma_se"]] = np.nan
+    est = _bounds(est, scale, level).merge(comps.drop_duplicates("_g")[["_g", *keys]], on="_g")
     return est[cols].reset_index(drop=True)
 
 
