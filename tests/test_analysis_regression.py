@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from scipy import stats
 
 from convdiv.analysis.regression import (
     NO_TAG,
@@ -17,6 +20,7 @@ from convdiv.analysis.regression import (
     fit_rows,
     fit_steps,
     moments_from_rows,
+    seed_jackknife_steps,
 )
 
 TAGS_T = ["NN", "DT", "VB", "JJ", None]
@@ -216,3 +220,96 @@ def test_log10_row_is_the_same_fit_in_the_study_unit():
     assert table.loc["log_frequency", "estimate"] == pytest.approx(ols.params.iloc[1] / np.log(10), rel=1e-9)
     terms = list(table.index)
     assert terms.index("log10_frequency") + 1 == terms.index("log_frequency") and len(terms) == 4
+
+
+def seed_pair_rows(seeds=(1, 2, 3, 4), n_positions=120, rng_seed=3) -> pd.DataFrame:
+    """Row-level KL of every seed pair (two sizes, one step), with a seed effect so that pairs sharing a seed are
+    correlated; the regressors depend on the position only."""
+    rng = np.random.default_rng(rng_seed)
+    pos_t = rng.choice(len(TAGS_T), n_positions)
+    pos_prev = rng.choice(len(TAGS_PREV), n_positions)
+    log_f = np.round(rng.uniform(0, 10, n_positions), 1)
+    rows = []
+    cid = 0
+    for size in ("14m", "70m"):
+        effect = {s: rng.normal(scale=0.3, size=n_positions) for s in seeds}
+        for a, b in itertools.combinations(seeds, 2):
+            cid += 1
+            for i in range(n_positions):
+                t, p = TAGS_T[pos_t[i]], TAGS_PREV[pos_prev[i]]
+                kl = 1 - 0.05 * log_f[i] + BETA[t] + GAMMA[p] + DELTA[size] + effect[a][i] + effect[b][i]
+                rows.append(
+                    dict(
+                        comparison_id=cid,
+                        seed_a=a,
+                        seed_b=b,
+                        step=7,
+                        position=i,
+                        size=size,
+                        pos_t=t,
+                        pos_prev=p,
+                        log_frequency=log_f[i],
+                        kl=kl + rng.normal(scale=0.1),
+                    )
+                )
+    return pd.DataFrame(rows)
+
+
+def regression_sums(rows: pd.DataFrame) -> pd.DataFrame:
+    """comparison_regression_sums' rows, from the row-level data."""
+    d = rows.assign(lf_kl=rows["log_frequency"] * rows["kl"])
+    keys = ["comparison_id", "seed_a", "seed_b", "size", "step"]
+    return pd.concat(
+        [
+            d.groupby([*keys, f], dropna=False)
+            .agg(n=("kl", "size"), sum_kl=("kl", "sum"), sum_lf_kl=("lf_kl", "sum"))
+            .reset_index()
+            .rename(columns={f: "level"})
+            .assign(factor=f)
+            for f in ("pos_t", "pos_prev")
+        ],
+        ignore_index=True,
+    )
+
+
+def test_seed_jackknife_equals_refits_without_each_seed():
+    """The jackknife from the normal equations equals statsmodels refitted on the rows of the pairs without each
+    seed, then Tukey's formula; the interval uses t with seeds - 1 df."""
+    rows = seed_pair_rows()
+    moments = moments_from_rows(rows).assign(step=7)
+    fits = fit_moments_steps(moments, size_order=["14m", "70m"])
+    got, why = seed_jackknife_steps(moments, regression_sums(rows), fits, size_order=["14m", "70m"])
+    assert why == {}
+    got = got.set_index("term")
+    formula = (
+        "kl ~ log_frequency + C(pos_t, Treatment('NN')) + C(pos_prev, Treatment('NN')) + C(size, Treatment('14m'))"
+    )
+    data = rows.assign(pos_t=rows["pos_t"].fillna(NO_TAG))
+    loo = []
+    for s in (1, 2, 3, 4):
+        keep = data[(data["seed_a"] != s) & (data["seed_b"] != s)]
+        loo.append(smf.ols(formula, data=keep).fit().params.to_numpy())
+    loo = np.array(loo)
+    se = np.sqrt(3 / 4 * ((loo - loo.mean(axis=0)) ** 2).sum(axis=0))
+    full = smf.ols(formula, data=data).fit()
+    names = [
+        n.replace("Intercept", "intercept")
+        .replace("C(pos_t, Treatment('NN'))[T.", "pos_t[")
+        .replace("C(pos_prev, Treatment('NN'))[T.", "pos_prev[")
+        .replace("C(size, Treatment('14m'))[T.", "size[")
+        for n in full.params.index
+    ]
+    np.testing.assert_allclose(got.loc[names, "se"], se, rtol=1e-6)
+    q = stats.t.ppf(0.975, 3)
+    np.testing.assert_allclose(got.loc[names, "ci_low"], full.params.to_numpy() - q * se, rtol=1e-6, atol=1e-9)
+    assert (got["n_seeds"] == 4).all() and (got["df"] == 3).all() and (got["n_comparisons"] == 12).all()
+    # wider than the OLS interval over rows, which takes the 1,440 rows of 12 pairs as independent
+    assert (got.loc[names, "se"].to_numpy() > full.bse.to_numpy()).mean() > 0.5
+
+
+def test_seed_jackknife_needs_three_seeds_for_pairs():
+    rows = seed_pair_rows(seeds=(1, 2))
+    moments = moments_from_rows(rows).assign(step=7)
+    fits = fit_moments_steps(moments)
+    got, why = seed_jackknife_steps(moments, regression_sums(rows), fits)
+    assert got.empty and "too few" in why[7]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from convdiv.report.account import account, read_block, same_account
 from convdiv.testing.browser import open_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -38,7 +40,11 @@ def test_quick_demo_end_to_end_in_chromium(db_url, tmp_path, chromium, artifacts
         curve = conn.execute(
             sa.text("SELECT step, mean_kl FROM expected_kl WHERE kind = 'seed_pair' AND size_rank = 0 ORDER BY step")
         ).all()
+    # the README's account of what the quick demo shows is what this run computes (scripts/readme_account.py)
+    readme = read_block((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8"))
+    computed = account(engine, suite="demo-quick")
     engine.dispose()
+    assert same_account(readme, computed), f"README.md's demo account is stale (scripts/readme_account.py):\n{computed}"
     assert n_facts == n_checkpoints * n_positions > 0
     assert curve[0].mean_kl < 0.1 * max(r.mean_kl for r in curve)  # seeds agree at initialisation only
 

@@ -38,7 +38,12 @@ ANALYSIS_VIEWS = (
     "regression_moments",
 )
 # what the report reads besides: the per-comparison means and moments of its bootstraps over seeds
-REPORT_VIEWS = (*(v for v in ANALYSIS_VIEWS if v != "position_kl"), "comparison_kl", "comparison_moments")
+REPORT_VIEWS = (
+    *(v for v in ANALYSIS_VIEWS if v != "position_kl"),
+    "comparison_kl",
+    "comparison_moments",
+    "comparison_regression_sums",
+)
 
 
 def _env(db_url: str, data_dir: Path, **extra) -> dict[str, str]:
@@ -270,7 +275,7 @@ def test_upgrade_from_0002_with_data_keeps_every_view(engine, db_url):
 def test_upgrade_from_0011_with_data_keeps_every_view(engine, db_url):
     """0012 (suite-bound regression views, relative_divergence), 0013 (comparison_moments from a maintained
     aggregate, backfilled), 0014 (phase_boundaries per suite) and 0015 (group members through indexes) keep every
-    view's rows, both ways."""
+    view's rows, both ways; 0016 adds comparison_regression_sums over the data already there, and removes it."""
     from convdiv.report.synthetic import build_synthetic_warehouse
 
     kinds = ("seed_pair", "consecutive_step", "cross_size")
@@ -280,6 +285,16 @@ def test_upgrade_from_0011_with_data_keeps_every_view(engine, db_url):
     with engine.connect() as conn:
         at_head = {v: _rows(conn, v) for v in checked}
         assert len(at_head["comparison_moments"]) > 0
+        sums = _rows(conn, "comparison_regression_sums")
+        assert len(sums[0]) > 0
+    schema.downgrade(engine, "0015")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT to_regclass('comparison_regression_sums')").scalar() is None
+        for view in checked:
+            _assert_same_rows(_rows(conn, view), at_head[view], view)
+    schema.upgrade(engine)
+    with engine.connect() as conn:
+        _assert_same_rows(_rows(conn, "comparison_regression_sums"), sums, "comparison_regression_sums")
     schema.downgrade(engine, "0011")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT to_regclass('agg_comparison_moments')").scalar() is None

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from plotly.offline import get_plotlyjs
+from scipy import stats
 
 from convdiv.analysis.regression import fit_rows
 from convdiv.errors import ConvdivError
@@ -132,7 +133,9 @@ def test_phases_regression_and_fits_match_independent_computations(engine, db_ur
         expected.loc["log_frequency", "estimate"] * np.log(10), rel=1e-6
     )
     np.testing.assert_allclose(shown.loc[expected.index, "estimate"], expected["estimate"], rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(shown.loc[expected.index, "se"], expected["se"], rtol=1e-6)
+    np.testing.assert_allclose(shown.loc[expected.index, "se_ols"], expected["se"], rtol=1e-6)
+    # the table's se is the interval over seeds (tests/test_analysis_regression.py checks it against refits)
+    assert (shown.loc[expected.index, "se"] > 0).all() and (shown.loc[expected.index, "df"] == 2).all()
     summary = sections["regression"].tables[0].frame.set_index("step")
     assert summary.loc[4000, "n"] == len(rows)
     assert summary.loc[4000, "r2"] == pytest.approx(direct.r2, rel=1e-6)
@@ -246,16 +249,17 @@ def test_regression_moments_and_cells_give_the_same_fits(engine, tmp_path):
     sec = {s.key: s for s in build_report(engine, tmp_path / "r.html").sections}["regression"]
     assert sec.error is None and sec.missing is None
     assert "sufficient statistics" in " ".join(sec.notes)
-    assert sec.figures[0].data["boot_low"].notna().any()
-    unasked = (
-        {
-            s.key: s
-            for s in build_report(engine, tmp_path / "n.html", options=Options(regression_bootstrap=False)).sections
-        }["regression"]
-        .figures[0]
-        .data
+    # three seeds: intervals over seeds, and no bootstrap even when asked (it needs 20 seeds)
+    coefs = sec.figures[0].data
+    assert ((coefs["ci_low"] < coefs["estimate"]) & (coefs["estimate"] < coefs["ci_high"])).all()
+    assert "boot_low" not in coefs
+    asked = {
+        s.key: s for s in build_report(engine, tmp_path / "n.html", options=Options(regression_bootstrap=True)).sections
+    }["regression"]
+    assert "boot_low" not in asked.figures[0].data
+    assert (
+        "3 seeds, 6 comparisons per step, each step's fit: 900 (comparison, position) rows" in asked.figures[0].caption
     )
-    assert "boot_low" not in unasked or unasked["boot_low"].isna().all()
 
     where = "kind = 'seed_pair' AND log_frequency IS NOT NULL"
     moments = pd.read_sql("SELECT * FROM regression_moments WHERE kind = 'seed_pair'", engine)
@@ -357,20 +361,24 @@ def test_new_sections_show_their_numbers(engine, db_url, synthetic, tmp_path):
     )
     assert list(curve["step"]) == list(view["step"]) and list(curve["size"]) == list(view["size"])
     np.testing.assert_allclose(curve["mean_kl"], view["mean_kl"].astype(float), rtol=1e-9)
-    # a reweighted mean of the runs lies between the runs' smallest and largest value; 70m lacks seed 3 at step
-    # 1000, so its last two intervals have two runs and no bootstrap
+    # the band is the t interval over runs of the log mean (leave one run out), recomputed here from the runs;
+    # 70m lacks seed 3 at step 1000, so its intervals at 256 and 1000 have two runs (1 df); no bootstrap below
+    # 20 seeds
     runs = read(
         db_url,
-        "SELECT ci.size_a AS size, ci.step_a AS step, min(cs.mean_kl) AS lo, max(cs.mean_kl) AS hi "
-        "FROM comparison_stats cs JOIN comparison_info ci USING (comparison_id) WHERE cs.family = "
-        "'all' AND ci.kind = 'consecutive_step' GROUP BY 1, 2",
+        "SELECT ci.size_a AS size, ci.step_a AS step, cs.mean_kl FROM comparison_stats cs "
+        "JOIN comparison_info ci USING (comparison_id) WHERE cs.family = 'all' AND ci.kind = 'consecutive_step'",
     )
-    both = curve.merge(runs, on=["size", "step"])
-    has = both["boot_low"].notna()
-    assert list(both.loc[~has, "step"]) == [256, 1000] and set(both.loc[~has, "size"]) == {"70m"}
-    assert (both.loc[has, "boot_low"] >= both.loc[has, "lo"].astype(float) * (1 - 1e-9)).all()
-    assert (both.loc[has, "boot_high"] <= both.loc[has, "hi"].astype(float) * (1 + 1e-9)).all()
-    assert (both.loc[has, "boot_high"] > both.loc[has, "boot_low"]).all()
+    for (size, step), g in runs.groupby(["size", "step"]):
+        v = g["mean_kl"].astype(float).to_numpy()
+        loo = np.log([np.delete(v, i).mean() for i in range(len(v))])
+        se = np.sqrt((len(v) - 1) / len(v) * ((loo - loo.mean()) ** 2).sum())
+        q = stats.t.ppf(0.975, len(v) - 1)
+        row = curve[(curve["size"] == size) & (curve["step"] == step)].iloc[0]
+        assert row["n_seeds"] == len(v) == (2 if size == "70m" and step in (256, 1000) else 3)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((v.mean() * np.exp(-q * se), v.mean() * np.exp(q * se)))
+    assert curve["boot_low"].isna().all()
+    assert "n: 2-3 seeds" in sections["learnability"].figures[0].caption
 
     # context heatmap: sigma of POS(t-1) from relative_divergence, with bootstrap intervals around it
     heat = sections["relative-divergence-context"].figures[0].data
@@ -383,16 +391,23 @@ def test_new_sections_show_their_numbers(engine, db_url, synthetic, tmp_path):
     np.testing.assert_allclose(merged["sigma"], merged["sigma_view"].astype(float), rtol=1e-9)
     missing = heat["sigma_low"].isna()
     assert set(zip(heat.loc[missing, "size"], heat.loc[missing, "step"])) == {("70m", 1000)}  # two seeds there
-    flagged = heat["sigma_excludes_1"].astype(bool)
-    assert flagged.any()
-    assert ((heat["sigma_low"] > 1) | (heat["sigma_high"] < 1)).eq(flagged).all()
+    excludes = heat["interval_excludes_1"].astype(bool)
+    assert ((heat["sigma_low"] > 1) | (heat["sigma_high"] < 1)).eq(excludes).all()
+    flagged = heat["marked"].astype(bool)
+    assert flagged.any() and (flagged <= excludes).all()
+    assert (flagged == excludes & (np.abs(np.log(heat["sigma"])) >= np.log(1.1))).all()
 
     # regression: the log10 slope is ln(10) times the ln slope of the same fit
     coefs = sections["regression"].figures[0].data
     ln = coefs[coefs["term"] == "log_frequency"].set_index("step")["estimate"]
     log10 = coefs[coefs["term"] == "log10_frequency"].set_index("step")["estimate"]
     np.testing.assert_allclose(log10, ln * np.log(10), rtol=1e-12)
-    assert coefs["boot_low"].notna().any()
+    # 70m has no seed 3 at step 1000: without seed 1 (or 2) it has no pair there, so no interval, and a note says so
+    with_interval = coefs.dropna(subset=["ci_low"])
+    assert set(coefs["step"]) - set(with_interval["step"]) == {1000}
+    assert any(n.startswith("step 1000: no interval over seeds") for n in sections["regression"].notes)
+    summary = sections["regression"].tables[0].frame.set_index("step")
+    assert summary.loc[4000, "n"] == 2 * 3 * 300 and summary.loc[4000, "n_seeds"] == 3
 
     # the necessary-condition statement, per size and step
     need = {t.key: t.frame for t in sections["ce-fit"].tables}["ce-fit-necessity"]

@@ -799,6 +799,33 @@ def test_comparison_moments(warehouse, oracle):
     assert_matches(pooled.fillna(fill), added, group, columns)
 
 
+def test_comparison_regression_sums(warehouse, oracle):
+    """Per comparison and POS(t) tag, and per POS(t-1) tag: positions, sum of KL and of log frequency x KL over the
+    positions with a log frequency, from the facts; a comparison's levels of one factor add up to its totals."""
+    view = read(warehouse, "SELECT * FROM comparison_regression_sums")
+    d = oracle.regression_inputs().dropna(subset=["log_frequency"]).assign(lf_kl=lambda x: x.log_frequency * x.kl)
+    frames = []
+    for factor in ("pos_t", "pos_prev"):
+        exp = (
+            d.groupby(["comparison_id", "corpus_id", factor], dropna=False)
+            .agg(n=("kl", "size"), sum_kl=("kl", "sum"), sum_lf_kl=("lf_kl", "sum"))
+            .reset_index()
+            .rename(columns={factor: "level"})
+        )
+        frames.append(exp.assign(factor=factor))
+    exp = pd.concat(frames, ignore_index=True)
+    keys = ["comparison_id", "corpus_id", "factor", "level"]
+    assert len(view) == len(exp) > 0
+    assert_matches(
+        view.fillna({"level": "<null>"}), exp.fillna({"level": "<null>"}), keys, ["n", "sum_kl", "sum_lf_kl"]
+    )
+    suite_of = oracle.cmp.set_index("comparison_id")["suite_id"]
+    assert (view["suite_id"].to_numpy() == suite_of.loc[view["comparison_id"]].to_numpy()).all()
+    totals = view.groupby(["comparison_id", "factor"])[["n", "sum_kl"]].sum().unstack("factor")
+    np.testing.assert_allclose(totals["n"]["pos_t"], totals["n"]["pos_prev"])
+    np.testing.assert_allclose(totals["sum_kl"]["pos_t"], totals["sum_kl"]["pos_prev"], rtol=RTOL)
+
+
 def test_position_kl(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM position_kl")
     d = oracle._with_group(oracle.pt)

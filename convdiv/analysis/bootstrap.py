@@ -16,7 +16,9 @@ not independent (every seed takes part in S - 1 pairs), so the unit to resample 
 
 With S seeds there are only C(2S - 1, S) distinct draws (10 for S = 3, 126 for S = 5), so with few seeds the
 interval is coarse; with S = 2 every valid draw weights the one pair alike and the interval collapses onto the
-estimate, so fewer than three seeds give no interval (NaN).
+estimate, so fewer than three seeds give no interval (NaN). At small S the percentile interval covers much less than
+its level (measured in tests/test_analysis_intervals.py): the report draws it only from
+analysis.intervals.MIN_BOOTSTRAP_SEEDS seeds on and otherwise shows the jackknife-t interval of analysis.intervals.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def expected_kl_intervals(
     replicates: int = DEFAULT_REPLICATES,
     level: float = 0.95,
     rng_seed: int = 0,
+    min_seeds: int = MIN_SEEDS,
 ) -> pd.DataFrame:
     """Bootstrap intervals of E[KL] and of sigma per category.
 
@@ -106,7 +109,7 @@ def expected_kl_intervals(
     row per ``keys`` + family + category: mean_kl (the estimate: unweighted mean over comparisons), sigma (ratio of
     means, as the view; NaN for 'all'), sigma_per_pair (the mean over comparisons of each comparison's own ratio,
     the per-pair version), boot_low / boot_high (interval of mean_kl), sigma_low / sigma_high (interval of sigma),
-    sigma_excludes_1 and n_seeds. Groups with fewer than MIN_SEEDS seeds get NaN intervals.
+    sigma_excludes_1 and n_seeds. Groups with fewer than ``min_seeds`` seeds (at least MIN_SEEDS) get NaN intervals.
     """
     keys = list(keys)
     cols = [
@@ -135,7 +138,7 @@ def expected_kl_intervals(
     groups = comps.drop_duplicates("_g")[[*keys, "_g"]].reset_index(drop=True)
     groups["n_seeds"] = groups["_g"].map(seed_sets)
     groups["mean_kl"] = comps.groupby("_g")["mean_kl"].mean().to_numpy()
-    ok = (groups["n_seeds"] >= MIN_SEEDS).to_numpy() & (len(seeds) >= 2)
+    ok = (groups["n_seeds"] >= max(min_seeds, MIN_SEEDS)).to_numpy() & (len(seeds) >= 2)
     if len(seeds) >= 2:
         counts = seed_counts(seeds, replicates, rng_seed)
         weights = comparison_weights(counts, seeds, comps["seed_a"], comps["seed_b"])
@@ -206,6 +209,7 @@ def regression_intervals(
     replicates: int = DEFAULT_REPLICATES,
     level: float = 0.95,
     rng_seed: int = 0,
+    min_seeds: int = MIN_SEEDS,
 ) -> pd.DataFrame:
     """Bootstrap percentile intervals of every regression coefficient per step.
 
@@ -213,14 +217,16 @@ def regression_intervals(
     comparison_id, seed_a, seed_b, ``by``, size, pos_t, pos_prev and MOMENT_COLUMNS. Per comparison p the
     normal equations' pieces X'X_p and X'y_p are built once; a replicate's X'X and X'y are the weighted sums
     over comparisons, so B replicates cost B small solves. Returns step, term, boot_low, boot_high, n_seeds
-    (terms named as in RegressionFit.coefficients). Steps with fewer than MIN_SEEDS seeds are left out.
+    (terms named as in RegressionFit.coefficients). Steps with fewer than ``min_seeds`` seeds (at least MIN_SEEDS) are
+    left out.
     """
     cols = [by, "term", "boot_low", "boot_high", "n_seeds"]
     if moments.empty:
         return pd.DataFrame(columns=cols)
     df, D_all, d_names, row, varies = _design_for(moments, size_order)
     seeds = sorted(set(df["seed_a"].astype(int)) | set(df["seed_b"].astype(int)))
-    if len(seeds) < MIN_SEEDS:
+    min_seeds = max(min_seeds, MIN_SEEDS)
+    if len(seeds) < min_seeds:
         return pd.DataFrame(columns=cols)
     counts = seed_counts(seeds, replicates, rng_seed)
     q = len(d_names)
@@ -233,7 +239,7 @@ def regression_intervals(
     for value, g in df.groupby(by, sort=True):
         comps = g.drop_duplicates("comparison_id")[["comparison_id", "seed_a", "seed_b"]]
         n_seeds = len(set(comps["seed_a"]) | set(comps["seed_b"]))
-        if n_seeds < MIN_SEEDS:
+        if n_seeds < min_seeds:
             continue
         index = {cid: i for i, cid in enumerate(comps["comparison_id"])}
         xtx = np.zeros((len(comps), k, k))

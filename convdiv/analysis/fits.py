@@ -14,6 +14,11 @@ The fit is ordinary least squares of
 with the textbook OLS quantities: alpha and b, their 95 % confidence intervals from the t distribution with
 n - 2 degrees of freedom, R^2 = 1 - SSE / SST and n (number of pairs). A category with fewer than three pairs, or
 with a constant Q, has no fit (NaN row with the reason), since its slope or its interval is undefined.
+
+The OLS interval treats the pairs as independent, but the pairs of one run (its consecutive steps) share that run,
+and a seed's runs of every size share the seed. With ``seeds`` given, fit_categories replaces it with the
+leave-one-seed-out jackknife-t over seeds (analysis.intervals.jackknife_over_seeds): the line is refitted without
+every pair that involves seed s, for each s, and the spread of those fits gives the interval, with seeds - 1 df.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+
+from convdiv.analysis.intervals import jackknife_over_seeds
 
 FIT_COLUMNS = (
     "alpha",
@@ -36,6 +43,9 @@ FIT_COLUMNS = (
     "n",
     "note",
 )
+SEED_COLUMNS = ("n_seeds", "interval")
+OLS_INTERVAL = "95% OLS t interval (pairs as independent)"
+SEED_INTERVAL = "95% t interval over seeds (leave-one-seed-out jackknife)"
 
 
 @dataclass(frozen=True)
@@ -90,25 +100,65 @@ def fit_line(q: np.ndarray, kl: np.ndarray, level: float = 0.95) -> LinearFit:
     )
 
 
+def _line(q: np.ndarray, kl: np.ndarray) -> tuple[float, float]:
+    """OLS slope and intercept in closed form (the leave-one-seed-out refits)."""
+    keep = np.isfinite(q) & np.isfinite(kl)
+    q, kl = q[keep], kl[keep]
+    if q.size < 3 or np.ptp(q) == 0:
+        return float("nan"), float("nan")
+    qc = q - q.mean()
+    alpha = float(qc @ (kl - kl.mean()) / (qc @ qc))
+    return alpha, float(kl.mean() - alpha * q.mean())
+
+
+def seed_jackknife(group: pd.DataFrame, fit: LinearFit, q: str, y: str, seeds: tuple[str, str], level: float) -> dict:
+    """alpha and b's interval over seeds: refit without the pairs of each seed (either side of the pair)."""
+    a, b = group[seeds[0]].to_numpy(), group[seeds[1]].to_numpy()
+    present = sorted(set(a) | set(b))
+    if len(present) < 2 or not np.isfinite(fit.alpha):
+        return {"alpha_low": np.nan, "alpha_high": np.nan, "alpha_se": np.nan, "b_low": np.nan, "b_high": np.nan}
+    qq, yy = group[q].to_numpy(float), group[y].to_numpy(float)
+    loo = pd.DataFrame(
+        [_line(qq[(a != s) & (b != s)], yy[(a != s) & (b != s)]) for s in present],
+        index=present,
+        columns=["alpha", "b"],
+    )
+    jk = jackknife_over_seeds(loo, pd.Series({"alpha": fit.alpha, "b": fit.b}), level=level)
+    return {
+        "alpha_low": jk.loc["alpha", "ci_low"],
+        "alpha_high": jk.loc["alpha", "ci_high"],
+        "alpha_se": jk.loc["alpha", "se"],
+        "b_low": jk.loc["b", "ci_low"],
+        "b_high": jk.loc["b", "ci_high"],
+    }
+
+
 def fit_categories(
     df: pd.DataFrame,
     q: str = "delta_h",
     y: str = "mean_kl",
     by: tuple[str, ...] = ("family", "category"),
     level: float = 0.95,
+    seeds: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
     """One fit per group of ``by`` (e.g. family, category), sorted by alpha ascending (NaN fits last).
 
     ``df`` holds one row per (checkpoint pair, category), e.g. the ``ce_difference`` view, already restricted to
-    the pairs to pool. Returns the ``by`` columns, ``q`` (the regressor's name) and :data:`FIT_COLUMNS`.
+    the pairs to pool. Returns the ``by`` columns, ``q`` (the regressor's name), :data:`FIT_COLUMNS`, n_seeds and
+    interval (its kind). ``seeds`` (e.g. ('seed_a', 'seed_b')): the intervals of alpha and b over seeds (module
+    docstring) instead of the OLS ones.
     """
     rows = []
     if not df.empty:
         for key, group in df.groupby(list(by), sort=True, dropna=False):
             key = key if isinstance(key, tuple) else (key,)
             fit = fit_line(group[q].to_numpy(), group[y].to_numpy(), level=level)
-            rows.append({**dict(zip(by, key)), "q": q, **fit.as_dict()})
-    out = pd.DataFrame(rows, columns=[*by, "q", *FIT_COLUMNS])
+            row = {**dict(zip(by, key)), "q": q, **fit.as_dict(), "n_seeds": np.nan, "interval": OLS_INTERVAL}
+            if seeds is not None:
+                row["n_seeds"] = len(set(group[seeds[0]]) | set(group[seeds[1]]))
+                row.update(seed_jackknife(group, fit, q, y, seeds, level), interval=SEED_INTERVAL)
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=[*by, "q", *FIT_COLUMNS, *SEED_COLUMNS])
     return out.sort_values("alpha", na_position="last", kind="stable").reset_index(drop=True)
 
 

@@ -33,6 +33,8 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
+from convdiv.analysis.intervals import jackknife_over_seeds
+
 NO_TAG = "NONE"
 PREFERRED_POS_REFERENCE = "NN"
 FACTORS = ("pos_t", "pos_prev", "size")
@@ -321,11 +323,12 @@ def with_log10(coefficients: pd.DataFrame) -> pd.DataFrame:
     scaled = lf.assign(
         term="log10_frequency",
         factor="log10_frequency",
-        **{c: lf[c] * LN10 for c in ("estimate", "se", "ci_low", "ci_high") if c in lf},
+        **{
+            c: lf[c] * LN10
+            for c in ("estimate", "se", "se_ols", "ci_low", "ci_high", "boot_low", "boot_high")
+            if c in lf
+        },
     )
-    for c in ("boot_low", "boot_high"):
-        if c in lf:
-            scaled[c] = lf[c] * LN10
     at = coefficients.index.get_loc(lf.index[0])
     return pd.concat([coefficients.iloc[:at], scaled, coefficients.iloc[at:]], ignore_index=True)
 
@@ -361,36 +364,51 @@ def _moments_design(df: pd.DataFrame, size_order: Sequence[str] | None):
     return formula, references, notes, varies
 
 
-def _solve_moments(
-    df: pd.DataFrame,
-    D: np.ndarray,
-    d_names: list[str],
-    varies: bool,
-    references: dict[str, str],
-    notes: list[str],
-    level: float,
-) -> RegressionFit:
+def _column_names(d_names: list[str], varies: bool) -> list[str]:
+    """The fit's column names: the formula's, with log_frequency after the intercept when it varies."""
+    return [d_names[0], "log_frequency", *d_names[1:]] if varies else list(d_names)
+
+
+def _normal_equations(
+    df: pd.DataFrame, D: np.ndarray, d_names: list[str], varies: bool
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """X'X, X'y and the column names of the moments rows ``df`` whose indicator rows are ``D``."""
     n = df["n"].to_numpy()
     xtx_d = D.T @ (D * n[:, None])
     xty_d = D.T @ df["sum_kl"].to_numpy()
-    if varies:
-        q = len(d_names)
-        cross = D.T @ df["sum_lf"].to_numpy()
-        full = np.zeros((q + 1, q + 1))
-        full[:q, :q] = xtx_d
-        full[:q, q] = cross
-        full[q, :q] = cross
-        full[q, q] = df["sum_lf2"].sum()
-        order = [0, q] + list(range(1, q))  # Intercept, log_frequency, then the indicators
-        xtx = full[np.ix_(order, order)]
-        xty = np.append(xty_d, df["sum_lf_kl"].sum())[order]
-        names = [d_names[0], "log_frequency", *d_names[1:]]
-    else:
-        xtx, xty, names = xtx_d, xty_d, d_names
+    if not varies:
+        return xtx_d, xty_d, list(d_names)
+    q = len(d_names)
+    cross = D.T @ df["sum_lf"].to_numpy()
+    full = np.zeros((q + 1, q + 1))
+    full[:q, :q] = xtx_d
+    full[:q, q] = cross
+    full[q, :q] = cross
+    full[q, q] = df["sum_lf2"].sum()
+    order = [0, q] + list(range(1, q))  # Intercept, log_frequency, then the indicators
+    xty = np.append(xty_d, df["sum_lf_kl"].sum())[order]
+    return full[np.ix_(order, order)], xty, _column_names(d_names, varies)
+
+
+@dataclass(frozen=True)
+class Design:
+    """A moments fit's design: indicator rows D (one per moments row), their column names, whether
+    log_frequency enters, the reference levels and notes on terms left out."""
+
+    D: np.ndarray
+    d_names: list[str]
+    varies: bool
+    references: dict[str, str]
+    notes: list[str]
+
+
+def _solve_moments(df: pd.DataFrame, design: Design, level: float) -> RegressionFit:
+    references, notes = design.references, design.notes
+    xtx, xty, names = _normal_equations(df, design.D, design.d_names, design.varies)
     xtx_inv = np.linalg.pinv(xtx, hermitian=True)
     est = xtx_inv @ xty
     yty = float(df["sum_kl2"].sum())
-    n_total = float(n.sum())
+    n_total = float(df["n"].sum())
     sse = yty - 2 * float(est @ xty) + float(est @ xtx @ est)
     sst = yty - float(df["sum_kl"].sum()) ** 2 / n_total
     method = (
@@ -398,6 +416,13 @@ def _solve_moments(
         "(size, POS(t), POS(t-1)) groups"
     )
     return _finish(names, xtx, xtx_inv, est, sse, sst, n_total, len(df), references, notes, level, method)
+
+
+def _local_design(g: pd.DataFrame, size_order: Sequence[str] | None) -> Design:
+    """The design of one step's moments rows on their own."""
+    formula, references, notes, varies = _moments_design(g, size_order)
+    D, d_names = _design(g.assign(mean_kl=0.0), formula)
+    return Design(D, d_names, varies, references, notes)
 
 
 def fit_moments(moments: pd.DataFrame, size_order: Sequence[str] | None = None, level: float = 0.95) -> RegressionFit:
@@ -414,21 +439,12 @@ def fit_moments(moments: pd.DataFrame, size_order: Sequence[str] | None = None, 
     df = _prepare_moments(moments)
     if df.empty:
         raise ValueError("no rows to fit")
-    formula, references, notes, varies = _moments_design(df, size_order)
-    D, d_names = _design(df.assign(mean_kl=0.0), formula)
-    return _solve_moments(df, D, d_names, varies, references, notes, level)
+    return _solve_moments(df, _local_design(df, size_order), level)
 
 
-def fit_moments_steps(
-    moments: pd.DataFrame, size_order: Sequence[str] | None = None, by: str = "step", level: float = 0.95
-) -> dict:
-    """:func:`fit_moments` per step with one formula design for all steps (as :func:`fit_steps` does for cells).
-
-    A step missing a level of a factor, or without log-frequency variation, gets its own design.
-    """
-    df = _prepare_moments(moments)
-    if df.empty:
-        return {}
+def _step_designs(df: pd.DataFrame, size_order: Sequence[str] | None, by: str):
+    """(step, its moments rows, the shared design's pieces or None): one formula design for all steps; a step
+    missing a level of a factor gets None (its own design, _local_design)."""
     formula, references, notes, varies = _moments_design(df, size_order)
     keys = ["size", "pos_t", "pos_prev"]
     combos = df[keys].drop_duplicates().reset_index(drop=True)
@@ -437,20 +453,166 @@ def fit_moments_steps(
     factors = list(references)
     local_levels = df.groupby(by)[factors].nunique() if factors else None
     all_levels = {f: df[f].nunique() for f in factors}
-    out = {}
     for value, g in df.groupby(by, sort=True):
+        same = local_levels is None or all(local_levels.loc[value, f] == all_levels[f] for f in factors)
+        if same:
+            D = D_all[row.loc[pd.MultiIndex.from_frame(g[keys])].to_numpy()]
+            yield value, g, Design(D, d_names, varies, references, notes)
+        else:
+            yield value, g, None
+
+
+def fit_moments_steps(
+    moments: pd.DataFrame,
+    size_order: Sequence[str] | None = None,
+    by: str = "step",
+    level: float = 0.95,
+    designs: dict | None = None,
+) -> dict:
+    """:func:`fit_moments` per step with one formula design for all steps (as :func:`fit_steps` does for cells).
+
+    A step missing a level of a factor, or without log-frequency variation, gets its own design. ``designs``, when
+    given, receives each fitted step's (moments rows, Design) for :func:`seed_jackknife_steps`.
+    """
+    df = _prepare_moments(moments)
+    if df.empty:
+        return {}
+    out = {}
+    for value, g, shared in _step_designs(df, size_order, by):
+        g = g.reset_index(drop=True)
         try:
-            same = local_levels is None or all(local_levels.loc[value, f] == all_levels[f] for f in factors)
-            if same:
-                D = D_all[row.loc[pd.MultiIndex.from_frame(g[keys])].to_numpy()]
-                fit = _solve_moments(g, D, d_names, varies, references, notes, level)
-                if fit.rank == fit.n_params:
-                    out[value] = fit
-                    continue
-            out[value] = fit_moments(g, size_order=size_order, level=level)
+            fit = _solve_moments(g, shared, level) if shared is not None else None
+            if fit is None or fit.rank < fit.n_params:
+                shared = _local_design(g, size_order)
+                fit = _solve_moments(g, shared, level)
         except ValueError:
             continue
+        out[value] = fit
+        if designs is not None:
+            designs[value] = (g, shared)
     return out
+
+
+JACKKNIFE_COLUMNS = ("step", "term", "se", "df", "t", "p", "ci_low", "ci_high", "n_seeds", "n_comparisons")
+
+
+def _comparison_xty(sums: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Per comparison (rows of comparison_regression_sums at one step), its X'y in the columns ``names``:
+    (comparisons x columns matrix, the comparisons' id, seeds, size and n)."""
+    pos_t = sums[sums["factor"] == "pos_t"]
+    comps = (
+        pos_t.groupby("comparison_id", sort=True)
+        .agg(
+            seed_a=("seed_a", "first"),
+            seed_b=("seed_b", "first"),
+            size=("size", "first"),
+            n=("n", "sum"),
+            sum_kl=("sum_kl", "sum"),
+            sum_lf_kl=("sum_lf_kl", "sum"),
+        )
+        .reset_index()
+    )
+    comps["size"] = comps["size"].astype(str)
+    out = np.zeros((len(comps), len(names)))
+    column = {term: j for j, term in enumerate(term_names(names))}
+    for j, (factor, level) in enumerate(zip(*term_parts(names))):
+        if factor == "intercept":
+            out[:, j] = comps["sum_kl"]
+        elif factor == "log_frequency":
+            out[:, j] = comps["sum_lf_kl"]
+        elif factor == "size":
+            out[:, j] = np.where(comps["size"] == level, comps["sum_kl"], 0.0)
+    # the indicator columns of POS(t) and POS(t-1): each row's sum into its comparison's row and its tag's column
+    tags = sums[sums["factor"].isin(("pos_t", "pos_prev"))]
+    terms = tags["factor"] + "[" + tags["level"].fillna(NO_TAG).astype(str) + "]"
+    cols = terms.map(column)
+    keep = cols.notna().to_numpy()  # reference levels have no column
+    rows = np.searchsorted(comps["comparison_id"].to_numpy(), tags["comparison_id"].to_numpy()[keep])
+    np.add.at(out, (rows, cols[keep].astype(int).to_numpy()), tags["sum_kl"].to_numpy(float)[keep])
+    return out, comps
+
+
+def _jackknife_step(
+    g: pd.DataFrame, design: Design, fit: RegressionFit, sums: pd.DataFrame, level: float
+) -> tuple[pd.DataFrame | None, str]:
+    """One step's leave-one-seed-out refits, or (None, why not)."""
+    D, d_names, varies = design.D, design.d_names, design.varies
+    names = _column_names(d_names, varies)
+    if term_names(names) != list(fit.coefficients["term"]):
+        return None, "the interval's design differs from the fit's"
+    C, comps = _comparison_xty(sums, names)
+    seeds = sorted(set(comps["seed_a"]) | set(comps["seed_b"]))
+    pairs = bool((comps["seed_a"] != comps["seed_b"]).any())
+    if len(seeds) < (3 if pairs else 2):
+        return None, f"{len(seeds)} seed(s): too few for an interval over seeds"
+    # Every comparison of a size covers the same positions, so one comparison's X'X is the size's / its count.
+    per_size, xtx, xty = {}, np.zeros((len(names), len(names))), np.zeros(len(names))
+    for size, gs in g.groupby("size"):
+        n_comp = int((comps["size"] == size).sum())
+        if n_comp == 0 or not np.allclose(comps.loc[comps["size"] == size, "n"], gs["n"].sum() / n_comp):
+            return None, f"size {size}: its comparisons do not cover the same positions"
+        xtx_m, xty_m, _ = _normal_equations(gs, D[g.index.get_indexer(gs.index)], d_names, varies)
+        per_size[size] = xtx_m / n_comp
+        xtx += xtx_m
+        xty += xty_m
+    if not np.allclose(C.sum(axis=0), xty, rtol=1e-6, atol=1e-9):
+        return None, "the per-comparison sums do not add up to the fit's (an ingest in progress?)"
+    rows = {}
+    for seed in seeds:
+        involved = ((comps["seed_a"] == seed) | (comps["seed_b"] == seed)).to_numpy()
+        xtx_s = xtx - sum(per_size[m] * int(((comps["size"] == m).to_numpy() & involved).sum()) for m in per_size)
+        if np.linalg.matrix_rank(xtx_s, hermitian=True) < len(names):
+            return None, f"without seed {seed} a level of a factor has no rows"
+        rows[seed] = np.linalg.solve(xtx_s, xty - C[involved].sum(axis=0))
+    loo = pd.DataFrame.from_dict(rows, orient="index", columns=fit.coefficients["term"].tolist())
+    jk = jackknife_over_seeds(loo, fit.coefficients.set_index("term")["estimate"], level=level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jk["t"] = jk["estimate"] / jk["se"]
+    jk["p"] = 2 * stats.t.sf(np.abs(jk["t"]), jk["df"])
+    return jk.assign(n_seeds=len(seeds), n_comparisons=len(comps)).rename_axis("term").reset_index(), ""
+
+
+def seed_jackknife_steps(
+    moments: pd.DataFrame,
+    sums: pd.DataFrame,
+    fits: dict,
+    size_order: Sequence[str] | None = None,
+    by: str = "step",
+    level: float = 0.95,
+    designs: dict | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Leave-one-seed-out jackknife-t intervals of every coefficient of :func:`fit_moments_steps`' fits.
+
+    For each seed s the normal equations lose the comparisons that involve s: X'y loses their sums
+    (``sums``: the comparison_regression_sums view's rows), X'X loses, per size, their share of the size's X'X
+    (every comparison of a size and step covers the same positions). The coefficients refitted without each seed
+    give the jackknife SE, with seeds - 1 degrees of freedom (analysis.intervals): an interval that treats the
+    seed, not the (comparison, position) row, as the unit of replication, so positions within a pair and pairs
+    sharing a seed count as dependent. ``designs``: what fit_moments_steps(designs=...) filled (else rebuilt).
+    Returns (rows of JACKKNIFE_COLUMNS, {step: why no interval}).
+    """
+    out: list[pd.DataFrame] = []
+    why: dict = {}
+    if designs is None:
+        designs = {}
+        fit_moments_steps(moments, size_order, by, level, designs=designs)
+    sums_by_step = dict(tuple(sums.groupby(by))) if not sums.empty else {}
+    for value, fit in fits.items():
+        if value not in designs:
+            why[value] = "no design"
+            continue
+        if value not in sums_by_step:
+            why[value] = "no per-comparison sums"
+            continue
+        g, design = designs[value]
+        jk, reason = _jackknife_step(g, design, fit, sums_by_step[value], level)
+        if jk is None:
+            why[value] = reason
+            continue
+        out.append(jk.assign(**{by: value}))
+    if not out:
+        return pd.DataFrame(columns=list(JACKKNIFE_COLUMNS)), why
+    return pd.concat(out, ignore_index=True)[list(JACKKNIFE_COLUMNS)], why
 
 
 def moments_from_rows(rows: pd.DataFrame, y: str = "kl") -> pd.DataFrame:

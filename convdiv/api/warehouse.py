@@ -51,6 +51,7 @@ DOCUMENTED_VIEWS: tuple[str, ...] = (
     "position_kl",
     "comparison_kl",
     "comparison_moments",
+    "comparison_regression_sums",
     "suite_summary",
     "corpus_summary",
     "checkpoint_coverage",

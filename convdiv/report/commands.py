@@ -24,7 +24,8 @@ from convdiv.context import Context, pass_context
 @click.option(
     "--regression-bootstrap/--no-regression-bootstrap",
     default=None,
-    help="Bootstrap the regression coefficients over seeds [on up to 1,000,000 seed-pair rows].",
+    help="Bootstrap the regression coefficients over seeds, drawn with at least 20 seeds [on up to 1,000,000 "
+    "seed-pair rows]; the intervals shown are always the jackknife over seeds.",
 )
 @click.option("--timings", is_flag=True, help="Print the time each section took.")
 @click.option(

@@ -17,7 +17,9 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from convdiv.analysis.bootstrap import DEFAULT_REPLICATES, expected_kl_intervals
+from convdiv.analysis.intervals import MIN_BOOTSTRAP_SEEDS, seed_intervals
 from convdiv.errors import ConvdivError
+from convdiv.report.groupings import merge_comparison_groups
 from convdiv.report.model import Missing
 from convdiv.warehouse import queries
 from convdiv.warehouse.models import COMPARISON_KINDS
@@ -187,18 +189,58 @@ class ReportData:
         return list(self.scope.sizes)
 
     @cached_property
-    def seed_bootstrap(self) -> pd.DataFrame:
-        """Bootstrap over seeds of E[KL] and sigma (POS(t), POS(t-1)) per kind, size and step (analysis.bootstrap).
-
-        Computed once per report from the per-comparison means (comparison_stats) and shared by the sections.
-        """
+    def comparison_means(self) -> pd.DataFrame:
+        """Per comparison (seed pairs, consecutive steps) and category: its mean KL (the comparison_kl view), with
+        the merged 'nouns' and 'verbs' groups added; the input of every interval over seeds."""
         pairs = self.view(
             "comparison_kl",
-            "kind = ANY(%(kinds)s) AND family IN ('all', 'pos_t', 'pos_prev')",
+            "kind = ANY(%(kinds)s)",
             kinds=["seed_pair", "consecutive_step"],
-            columns=("kind", "size", "step", "comparison_id", "seed_a", "seed_b", "family", "category", "mean_kl"),
+            columns=(
+                "kind",
+                "size",
+                "step",
+                "comparison_id",
+                "seed_a",
+                "seed_b",
+                "family",
+                "category",
+                "n_positions",
+                "mean_kl",
+            ),
         )
-        return expected_kl_intervals(pairs, keys=("kind", "size", "step"), replicates=self.options.bootstrap_replicates)
+        return merge_comparison_groups(pairs)
+
+    @cached_property
+    def seed_intervals(self) -> pd.DataFrame:
+        """Jackknife-t intervals over seeds of E[KL], E[KL | category] and sigma per kind, size, step, family and
+        category (analysis.intervals), computed once per report and shared by the sections."""
+        return seed_intervals(self.comparison_means, keys=("kind", "size", "step"))
+
+    def intervals(self, kind: str, families: tuple[str, ...] = ("all",)) -> pd.DataFrame:
+        """seed_intervals of one kind and some families, keyed by size, step, family and category."""
+        iv = self.seed_intervals
+        return iv[(iv["kind"] == kind) & iv["family"].isin(families)].drop(columns=["kind"])
+
+    @cached_property
+    def max_seeds(self) -> int:
+        iv = self.seed_intervals
+        return int(iv["n_seeds"].max()) if not iv.empty else 0
+
+    @cached_property
+    def seed_bootstrap(self) -> pd.DataFrame:
+        """Percentile bootstrap over seeds of E[KL] and sigma (analysis.bootstrap), only for groups of at least
+        MIN_BOOTSTRAP_SEEDS seeds (below, it covers far less than its level); empty when no group has that many."""
+        if self.max_seeds < MIN_BOOTSTRAP_SEEDS:
+            return pd.DataFrame(columns=["kind", "size", "step", "family", "category", "boot_low", "boot_high"])
+        pairs = self.comparison_means
+        pairs = pairs[pairs["family"].isin(("all", "pos_t", "pos_prev"))]
+        return expected_kl_intervals(
+            pairs,
+            keys=("kind", "size", "step"),
+            replicates=self.options.bootstrap_replicates,
+            min_seeds=MIN_BOOTSTRAP_SEEDS,
+        )
 
 
 def resolve_scope(engine: Engine, suite: str | None, corpus: str | None, sizes: Sequence[str] | None) -> Scope:

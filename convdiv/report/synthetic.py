@@ -10,6 +10,11 @@ a known model rather than computed by language models:
   down to a valley at 256, up to a peak at 2000, then slow decay; larger sizes end lower;
 - per position, KL is that curve times a POS(t) factor, a frequency factor (rare tokens diverge more) and
   log-normal noise; consecutive-step KL decays with step;
+- ``noise="seed"`` draws the noise from the seeds instead: every seed has a random vector per position and step,
+  and a seed pair's KL is the squared distance between its two seeds' vectors (so pairs sharing a seed are
+  correlated, as the pairs of real runs are); a run's consecutive-step KL is its own vector's squared length;
+- ``tag_effects=False`` removes the POS, frequency and per-position factors: every position has the same
+  expected KL, so the true relative divergence sigma of every category is 1 (the null of the report's marks);
 - KL to uniform grows from 0, KL to unigram has its minimum near step 256, CE falls with step.
 
 Use it where the report's plumbing is under test; the real ingest of a local suite covers the measurements.
@@ -125,6 +130,34 @@ def step_curve(step: np.ndarray, size_rank: int) -> np.ndarray:
     return 0.8 * np.exp(-0.25 * x) * (1 - 0.05 * size_rank) + 1e-4
 
 
+class SeedNoise:
+    """Per-seed random vectors (SEED_NOISE_DIMS per position) for each (size, step), drawn when first needed:
+    KL between two seeds' checkpoints = squared distance of their vectors / (2 d) (mean 1), within a run (a
+    consecutive step) = squared length of the run's vector / d (mean 1)."""
+
+    def __init__(self, rng: np.random.Generator, seeds: Sequence[int], n_positions: int):
+        self.rng, self.seeds, self.n = rng, list(seeds), n_positions
+        self.vectors: dict[tuple[str, int], np.ndarray] = {}
+
+    def _at(self, size: str, step: int) -> np.ndarray:
+        if (size, step) not in self.vectors:
+            self.vectors[size, step] = self.rng.standard_normal((len(self.seeds), self.n, SEED_NOISE_DIMS))
+        return self.vectors[size, step]
+
+    def kl(self, a: tuple[str, int, int], b: tuple[str, int, int]) -> np.ndarray:
+        (size_a, seed_a, step_a), (size_b, seed_b, step_b) = a, b
+        va = self._at(size_a, step_a)[self.seeds.index(seed_a)]
+        if seed_a == seed_b and size_a == size_b:  # one run between two steps: the run's own noise
+            return (va**2).sum(axis=1) / SEED_NOISE_DIMS
+        vb = self._at(size_b, step_b)[self.seeds.index(seed_b)]
+        return ((va - vb) ** 2).sum(axis=1) / (2 * SEED_NOISE_DIMS)
+
+
+# Dimensions of the per-seed vectors: KL is then a scaled chi-square with 4 (pairs) or 4 (runs) degrees of freedom
+# per position, right-skewed as KL is.
+SEED_NOISE_DIMS = 4
+
+
 def build_synthetic_warehouse(
     engine: Engine,
     *,
@@ -141,13 +174,19 @@ def build_synthetic_warehouse(
     duplicate_weights: tuple[str, int, int, int] | None = None,
     rng_seed: int = 0,
     dip: bool = True,
+    noise: str = "comparison",
+    tag_effects: bool = True,
 ) -> SyntheticInfo:
     """Load a synthetic suite x corpus; ``missing`` (size, seed, step) checkpoints get no facts.
 
     ``duplicate_weights`` = (size, seed, step1, step2) gives two steps of a run the same weights sha256.
     ``comparisons`` may add "cross_size": their random draws come after all the others, so two warehouses built
-    with the same ``rng_seed``, with and without them, hold identical facts otherwise. ``dip``: see seed_curve.
+    with the same ``rng_seed``, with and without them, hold identical facts otherwise. ``dip``: see seed_curve;
+    ``noise`` ('comparison': independent per comparison; 'seed': from per-seed vectors) and ``tag_effects``: see
+    the module docstring.
     """
+    if noise not in ("comparison", "seed"):
+        raise ValueError(f"noise must be 'comparison' or 'seed', not {noise!r}")
     rng = np.random.default_rng(rng_seed)
     sizes, seeds, steps = tuple(sizes), tuple(seeds), tuple(sorted(steps))
     V = vocab_size
@@ -172,6 +211,8 @@ def build_synthetic_warehouse(
     freq = counts[targets]
     pos_factor = np.array([TAG_FACTOR[t] for t in pos_t])
     freq_factor = 1.0 + 0.4 * np.maximum(0, 4 - np.log(np.maximum(freq, 1))) / 4
+    if not tag_effects:
+        pos_factor, freq_factor = np.ones(n_positions), np.ones(n_positions)
 
     raw = engine.raw_connection()
     try:
@@ -289,7 +330,8 @@ def build_synthetic_warehouse(
 
             # comparisons and pair_token
             n_pair = 0
-            pos_noise = rng.lognormal(0, 0.4, n_positions)
+            pos_noise = rng.lognormal(0, 0.4, n_positions) if tag_effects else np.ones(n_positions)
+            seed_noise = SeedNoise(rng, seeds, n_positions)
             pairs_by_size = []
             for rank, size in enumerate(sizes):
                 pairs = []
@@ -329,7 +371,11 @@ def build_synthetic_warehouse(
                         "(%s, %s, %s) RETURNING comparison_id",
                         (kind, ckpt[a], ckpt[b]),
                     ).fetchone()[0]
-                    kl = level * pos_factor * freq_factor * pos_noise * rng.lognormal(0, 0.15, n_positions)
+                    shape = pos_factor * freq_factor * pos_noise
+                    if noise == "seed":
+                        kl = level * shape * seed_noise.kl(a, b)
+                    else:
+                        kl = level * shape * rng.lognormal(0, 0.15, n_positions)
                     cols = {
                         "comparison_id": np.full(n_positions, comp_id, np.int32),
                         "position_id": position_ids,

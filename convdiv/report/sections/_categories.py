@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from plotly.subplots import make_subplots
 
+from convdiv.report.data import ReportData
 from convdiv.report.figures import (
     PANEL_SPACING,
     base_layout,
@@ -22,13 +23,9 @@ from convdiv.report.figures import (
     subplot_axes,
     with_traces,
 )
+from convdiv.report.groupings import GROUPED, NOUNS, OTHER, VERBS
+from convdiv.report.model import Missing
 
-# The presentation's groupings of PTB tags (the study's slides on conditional convergence). The study's "verbs"
-# leave VBP (non-3rd-person present) out; it is drawn with the other tags instead.
-NOUNS = ("NN", "NNS", "NNP", "NNPS")
-VERBS = ("VB", "VBD", "VBG", "VBN", "VBZ")
-OTHER = ("PRP$", "DT", "CC", "JJ", "IN", "TO", "RB", "MD", "PRP", "VBP")
-GROUPED = ("JJ", "IN", "DT", "MD", "PRP", "nouns", "verbs")
 POS_PANELS = {"nouns": NOUNS, "verbs": VERBS, "other": OTHER, "grouped": GROUPED}
 # The columns of a category panel figure's data (pos.py, word.py): which panel, then conditional_kl's columns.
 PANEL_COLUMNS = [
@@ -39,10 +36,13 @@ PANEL_COLUMNS = [
     "size",
     "step",
     "n_comparisons",
+    "n_seeds",
     "n_positions",
     "mean_kl",
+    "se_log",
     "ci_low",
     "ci_high",
+    "scale",
     "mean_ce",
 ]
 
@@ -51,8 +51,8 @@ def merge_groups(df: pd.DataFrame) -> pd.DataFrame:
     """Add 'nouns' and 'verbs' as categories: position-weighted means of their tags' E[KL].
 
     Every comparison of a (size, step, kind) group covers the same positions, so the category mean over the
-    union of tags is the n_positions-weighted mean of the tags' means (exact for mean_kl and mean_ce); the SD and
-    interval over comparisons are not recoverable from the view and are left empty for merged groups.
+    union of tags is the n_positions-weighted mean of the tags' means (exact for mean_kl and mean_ce). Their
+    intervals over seeds come from the per-comparison merge (report.groupings), like any category's.
     """
     keys = ["kind", "size", "size_rank", "step"]
     out = [df]
@@ -217,3 +217,13 @@ def size_panels(
     panel_legends(fig, n, cols)
     data = pd.concat(plotted, ignore_index=True) if plotted else pd.DataFrame()
     return with_traces(fig, pending), data
+
+
+def late_steps(data: ReportData, size: str, steps: pd.Series) -> pd.Series:
+    """The steps from the size's divergence peak on (phase_boundaries, seed pairs); every step without a peak."""
+    try:
+        pb = data.view("phase_boundaries", "kind = 'seed_pair'")
+    except Missing:
+        return steps
+    peak = pb.loc[pb["size"] == size, "divergence_peak_step"].dropna()
+    return steps[steps >= int(peak.iloc[0])] if len(peak) else steps

@@ -7,7 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from convdiv.analysis.fits import fit_categories, necessary_condition
+from convdiv.analysis.findings import NECESSARY_SHARE, STUDY_ALPHA_PCT, necessity_account, study_alpha_account
+from convdiv.analysis.fits import SEED_INTERVAL, fit_categories, necessary_condition
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import base_layout, category_colour, legend_ref, panel_legends, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
@@ -22,10 +23,14 @@ GUIDE = (
     "checkpoints there. Pooling the pairs of every run and size, we fit KL_c = alpha * Q + b by OLS, with Q = dH "
     "and with Q = H_c(t) / H_c(t_next) (the CE ratio). The first figure shows the pairs and the fitted lines of the "
     "presentation's grouped categories; the table gives alpha (also x100 in %, as the slides print it), b, their "
-    "95% intervals, R^2 and the number of pairs n for every category, sorted by alpha. The last figure puts every "
-    "(pair, category) point's KL against dH, and the table below it measures the presentation's claim that a low "
-    "cross-entropy difference is necessary for low KL, per size and step. Other comparison kinds enter the fit "
-    "only when asked (`convdiv report --ce-fit-kinds`), and the note names the kinds pooled."
+    "95% intervals over seeds (the line refitted without each seed's runs: a run's pairs are not independent), "
+    "R^2, the number of pairs n and of seeds for every category, sorted by alpha. The notes compare the "
+    "categories the study reports with its values. The last figure puts every (pair, category) point's KL against "
+    "dH; the table below it and the notes measure the presentation's statement that a low cross-entropy "
+    "difference is necessary for low KL, per size and step (rule: necessary when at least "
+    f"{NECESSARY_SHARE:.0%} of the low-KL points have a small |dH|; degenerate when nearly all low-KL points lie "
+    "in the uniform phase). Other comparison kinds enter the fit only when asked (`convdiv report "
+    "--ce-fit-kinds`), and the note names the kinds pooled."
 )
 SELECTED = GROUPED  # JJ, IN, DT, MD, PRP, nouns, verbs
 FAMILY_LABEL = {"pos_t": "POS(t)", "pos_prev": "POS(t-1)"}
@@ -41,9 +46,9 @@ def merge_pairs(df: pd.DataFrame) -> pd.DataFrame:
         w = sub["n_positions"].astype(float)
         agg = (
             sub.assign(_w=w, _a=sub["ce_a"] * w, _b=sub["ce_b"] * w, _k=sub["mean_kl"] * w)
-            .groupby(["comparison_id", "kind", "size_a", "step_a", "step_b", "family"], as_index=False)[
-                ["_w", "_a", "_b", "_k"]
-            ]
+            .groupby(
+                ["comparison_id", "kind", "size_a", "seed_a", "seed_b", "step_a", "step_b", "family"], as_index=False
+            )[["_w", "_a", "_b", "_k"]]
             .sum()
         )
         agg = agg.assign(
@@ -70,6 +75,16 @@ def fit_pairs(data: ReportData, family: str) -> tuple[pd.DataFrame, str]:
             "ingest consecutive steps (the default), or choose kinds with `convdiv report --ce-fit-kinds`"
         )
     return df, label
+
+
+def points_caption(points: pd.DataFrame, what: str) -> str:
+    """n seeds, pairs and (pair, category) points of a scatter figure, and what its lines or intervals are."""
+    n_seeds = len(set(points["seed_a"]) | set(points["seed_b"])) if len(points) else 0
+    return (
+        f"n: {n_seeds} seeds, {points['comparison_id'].nunique():,} pairs of checkpoints, {len(points):,} "
+        f"(pair, category) points, {int(points['n_positions'].min()) if len(points) else 0:,}-"
+        f"{int(points['n_positions'].max()) if len(points) else 0:,} positions per point; {what}."
+    )
 
 
 def fit_table(fits: pd.DataFrame, kinds_label: str) -> pd.DataFrame:
@@ -140,7 +155,15 @@ def build_family(sec: Section, data: ReportData, family: str, prefix: str, selec
     sec.notes.append(f"pairs pooled from {kinds_label} comparisons over all sizes")
     if family == "pos_t":
         df = merge_pairs(df)
-    fits = pd.concat([fit_categories(df, q="delta_h"), fit_categories(df, q="ce_ratio")], ignore_index=True)
+    seeds = ("seed_a", "seed_b")
+    fits = pd.concat(
+        [fit_categories(df, q="delta_h", seeds=seeds), fit_categories(df, q="ce_ratio", seeds=seeds)],
+        ignore_index=True,
+    )
+    for (fam, cat), study in STUDY_ALPHA_PCT.items():
+        ours = fits[(fits["category"] == cat) & (fits["q"] == "delta_h")] if fam == family else fits.iloc[:0]
+        if len(ours):
+            sec.notes.append(f"{FAMILY_LABEL[family]} = {cat}, Q = dH: {study_alpha_account(ours.iloc[0], study)}")
     present = set(df["category"])
     if selected is None:
         # the most frequent context tags (by positions in one comparison), as many as one panel keeps apart
@@ -176,6 +199,7 @@ def build_family(sec: Section, data: ReportData, family: str, prefix: str, selec
                     "mean_kl",
                 ],
             ),
+            caption=points_caption(points, "lines: the OLS fits; alpha's 95% interval over seeds is in the table"),
         )
     )
     sec.tables.append(
@@ -183,11 +207,33 @@ def build_family(sec: Section, data: ReportData, family: str, prefix: str, selec
             f"{prefix}-table",
             f"Fits per {label} category, sorted by alpha",
             fit_table(fits, kinds_label),
-            caption="alpha, b: OLS slope and intercept with 95% intervals; alpha_pct: alpha x 100 "
-            "as the slides print it; n: pairs pooled.",
+            caption=f"alpha, b: OLS slope and intercept; their intervals: {SEED_INTERVAL} (interval column; "
+            "the OLS interval where there are too few seeds); alpha_pct: alpha x 100 as the slides print it; n: pairs "
+            "pooled, n_seeds: seeds among them.",
         )
     )
     return df
+
+
+def uniform_ends(data: ReportData) -> dict[str, int]:
+    """Per size, the step where the uniform phase ends (phase_boundaries; the same for every comparison kind)."""
+    try:
+        pb = data.view("phase_boundaries")
+    except Missing:
+        return {}
+    ends = pb.groupby("size")["uniform_end_step"].min().dropna()
+    return {str(k): int(v) for k, v in ends.items()}
+
+
+def necessity_notes(data: ReportData, base: pd.DataFrame) -> list[str]:
+    """Per size, the necessary-condition statement measured (analysis.findings.necessity_account)."""
+    ends = uniform_ends(data)
+    notes = []
+    for _, r in necessary_condition(base, by=("size_a",)).iterrows():
+        points = base[(base["size_a"] == r["size_a"]) & (base["mean_kl"] <= r["kl_threshold"])]
+        sentence = necessity_account(r, points["step_a"], ends.get(str(r["size_a"])))
+        notes.append(f"size {r['size_a']}: {sentence}")
+    return notes
 
 
 def build(data: ReportData) -> Section:
@@ -233,26 +279,13 @@ def build(data: ReportData) -> Section:
                     "mean_kl",
                 ],
             ),
+            caption=points_caption(base, "no interval: every point is one (pair, category)"),
         )
     )
 
     need = necessary_condition(base)
     if not need.empty:
-        pooled = necessary_condition(base, by=("size_a",))
-        for _, r in pooled.iterrows():
-            sec.notes.append(
-                f"size {r['size_a']}: of the (pair, POS(t)) points with low KL (KL_c <= {r['kl_threshold']:.3g} "
-                f"nats, the size's lower quartile), {r['share_low_kl_with_small_dh']:.0%} have a small |dH| "
-                f"(<= {r['dh_threshold']:.3g} nats, the size's median |dH|; 50% if unrelated), while only "
-                f"{r['share_small_dh_with_low_kl']:.0%} of the small-|dH| points have low KL: a small change in "
-                "cross-entropy is "
-                + (
-                    "necessary but not sufficient"
-                    if r["share_low_kl_with_small_dh"] >= 0.9
-                    else "not necessary on this data"
-                )
-                + " for low KL"
-            )
+        sec.notes.extend(necessity_notes(data, base))
         sec.tables.append(
             Table(
                 "ce-fit-necessity",

@@ -9,8 +9,10 @@ import plotly.graph_objects as go
 from convdiv.analysis.phases import (
     PAPER_LINES,
     PRESENTATION_LINES,
+    empty_spans,
     missing_reasons,
     paper_spans,
+    phase_account,
     presentation_spans,
 )
 from convdiv.report.data import ReportData
@@ -26,21 +28,23 @@ from convdiv.report.figures import (
     tidy,
 )
 from convdiv.report.model import Figure, Missing, Section, Table
+from convdiv.report.uncertainty import BAND, BOOTSTRAP_LINES, bootstrap_note, caption, with_bootstrap, with_intervals
 
 KEY = "convergence"
 TITLE = "Expected convergence"
 GUIDE = (
     "Convergence is -E[KL]: minus the expected KL divergence between the next-token distributions of two models "
     "of the same size trained from different seeds, averaged over seed pairs and over the corpus's positions "
-    "(0 = the seeds predict identically; lower = they disagree more). The band is the 95% confidence interval "
-    "over seed pairs; the dotted lines the 95% bootstrap interval over seeds (resampling seeds and recomputing "
-    "the pairs, which respects that every seed takes part in several pairs). The shaded spans are the phases of "
-    "the largest size's curve as the phase_boundaries view places them (one rule, in SQL; docs/sql.md): the "
-    "paper's uniform, sharp convergence, sharp divergence and slow reconvergence, or, with the menu, the "
-    "presentation's uniform, functional universality, unigram transition and contextual learning. A phase the "
-    "data cannot place is left out and the notes say why (e.g. a curve that never dips below its value at the "
-    "end of the uniform phase has no sharp convergence). The menu also adds the study's phase lines (steps 16, "
-    "256, 2000) or the presentation's (8, 64, 1000); the table gives every size's boundaries. " + STEP_AXIS_NOTE + "."
+    "(0 = the seeds predict identically; lower = they disagree more). The band is a 95% interval over seeds "
+    "(leave-one-seed-out jackknife with Student's t, which counts that every seed takes part in several pairs); "
+    "dotted lines, where drawn, are the percentile bootstrap over seeds. The caption under the figure gives the "
+    "numbers of seeds, pairs and positions. The shaded spans are the phases of the largest size's curve as the "
+    "phase_boundaries view places them (one rule, in SQL; docs/sql.md): the paper's uniform, sharp convergence, "
+    "sharp divergence and slow reconvergence, or, with the menu, the presentation's uniform, functional "
+    "universality, unigram transition and contextual learning. A phase the data cannot place, or whose span has "
+    "zero length, is not shaded; the notes narrate every size's curve through its boundaries with the measured "
+    "values and say which phases are absent. The menu also adds the study's phase lines (steps 16, 256, 2000) or "
+    "the presentation's (8, 64, 1000); the table gives every size's boundaries. " + STEP_AXIS_NOTE + "."
 )
 BOUNDARY_COLUMNS = [
     "first_step",
@@ -132,17 +136,10 @@ def build(data: ReportData) -> Section:
         )
     df = df.sort_values(["size_rank", "step"])
     df["convergence"] = -df["mean_kl"]
-    try:
-        boot = data.seed_bootstrap
-        boot = boot[(boot["kind"] == "seed_pair") & (boot["family"] == "all")][
-            ["size", "step", "boot_low", "boot_high", "n_seeds"]
-        ]
-        df = df.merge(boot, on=["size", "step"], how="left")
-    except Missing as exc:
-        sec.notes.append(f"no bootstrap intervals: {exc}")
-        df = df.assign(boot_low=np.nan, boot_high=np.nan, n_seeds=np.nan)
-    if df["boot_low"].isna().all():
-        sec.notes.append("no bootstrap interval: the bootstrap over seeds needs at least 3 seeds")
+    df = with_bootstrap(data, with_intervals(data, df, "seed_pair"), "seed_pair")
+    note = bootstrap_note(data)
+    if note:
+        sec.notes.append(note)
     sizes = [s for s in data.scope.sizes if s in set(df["size"])]
     fig = go.Figure()
     for i, size in enumerate(sizes):
@@ -181,8 +178,14 @@ def build(data: ReportData) -> Section:
         shapes, notes = _shaded(paper_spans(largest), PHASE_COLOURS)
         pshapes, pnotes = _shaded(presentation_spans(largest), PRESENTATION_PHASE_COLOURS)
         for _, row in phases.iterrows():
-            for reason in missing_reasons(row.to_dict()):
-                sec.notes.append(f"size {row['size']}: {reason}")
+            bounds = row.to_dict()
+            curve = df[df["size"] == row["size"]].set_index("step")["mean_kl"].to_dict()
+            sec.notes.append(f"size {row['size']}: {phase_account(bounds, curve)}")
+            for sentence in empty_spans(bounds):
+                sec.notes.append(f"size {row['size']}: {sentence}")
+            for reason in missing_reasons(bounds):
+                if "sharp rise" in reason:  # the paper's absent boundaries are in the account above
+                    sec.notes.append(f"size {row['size']}: {reason}")
     study = [_vline(s, "#444", f"study {s}") for s in PAPER_LINES]
     pres = [_vline(s, "#a33", f"presentation {s}") for s in PRESENTATION_LINES]
     menus = [
@@ -237,16 +240,19 @@ def build(data: ReportData) -> Section:
                     "step",
                     "n_comparisons",
                     "n_positions",
+                    "n_seeds",
                     "mean_kl",
                     "convergence",
                     "sd_kl",
-                    "se_kl",
+                    "se_log",
                     "ci_low",
                     "ci_high",
+                    "scale",
                     "boot_low",
                     "boot_high",
                 ],
             ),
+            caption=caption(df, "seed_pair", BAND, extra=[BOOTSTRAP_LINES]),
         )
     )
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
+from convdiv.analysis.findings import frequency_account, sigma_account
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, tidy
 from convdiv.report.model import Figure, Missing, Section
-from convdiv.report.sections._categories import size_panels
+from convdiv.report.sections._categories import late_steps, size_panels
+from convdiv.report.uncertainty import BAND, caption, with_intervals
 
 KEY = "frequency"
 TITLE = "By frequency"
@@ -14,8 +18,10 @@ GUIDE = (
     "count in the frequency corpus: [1,10), [10,100), ...), one panel per bin with every model size overlaid, as "
     "in the paper's figure; the second figure does the same per final-surprisal bin (the token's mean "
     "cross-entropy at the last ingested step of that size: 0-1, 1-2, 2-4, 4-8, 8+ nats). Bands are 95% intervals "
-    "over comparisons. The study finds frequent tokens converge first and most; tokens that stay hard to predict "
-    "(high final surprisal) keep diverging. " + STEP_AXIS_NOTE + "."
+    "over seeds (jackknife-t; the captions give n). The study finds that frequent tokens converge first and most "
+    "and that tokens which stay hard to predict (high final surprisal) keep diverging; the notes measure both on "
+    "this data: how E[KL] orders the frequency bins at the last step, and how the highest final-surprisal bin "
+    "compares with the average from the divergence peak on. " + STEP_AXIS_NOTE + "."
 )
 COLUMNS = [
     "family",
@@ -25,12 +31,48 @@ COLUMNS = [
     "size",
     "step",
     "n_comparisons",
+    "n_seeds",
     "n_positions",
     "mean_kl",
+    "se_log",
     "ci_low",
     "ci_high",
+    "scale",
     "mean_ce",
 ]
+
+
+def sigma_rows(data: ReportData, kind: str, family: str) -> pd.DataFrame:
+    iv = data.intervals(kind, (family,))
+    return iv[["size", "step", "category", "sigma", "sigma_low", "sigma_high"]]
+
+
+def frequency_notes(data: ReportData, fam: pd.DataFrame, kind: str) -> list[str]:
+    """At each size's last step: how E[KL] orders the frequency bins (analysis.findings.frequency_account)."""
+    rows = fam.merge(sigma_rows(data, kind, "frequency_bin"), on=["size", "step", "category"], how="left")
+    notes = []
+    for size, g in rows.groupby("size", sort=False):
+        last = g[g["step"] == g["step"].max()]
+        sentence = frequency_account(last)
+        if sentence:
+            notes.append(f"size {size}, step {int(last['step'].iloc[0])}: {sentence}")
+    return notes
+
+
+def surprisal_notes(data: ReportData, fam: pd.DataFrame, kind: str) -> list[str]:
+    """The highest final-surprisal bin against the average, from the divergence peak on."""
+    rows = fam.merge(sigma_rows(data, kind, "surprisal_bin"), on=["size", "step", "category"], how="left")
+    notes = []
+    for size, g in rows.groupby("size", sort=False):
+        top = g[g["category_order"] == g["category_order"].max()]
+        late = top[top["step"].isin(late_steps(data, size, top["step"]))]
+        if late.empty:
+            continue
+        label = f"tokens with the highest final surprisal ({late['category'].iloc[0]} nats)"
+        sentence = sigma_account(late, label)
+        if sentence:
+            notes.append(f"size {size}, from the divergence peak on: {sentence}")
+    return notes
 
 
 def build(data: ReportData) -> Section:
@@ -41,10 +83,17 @@ def build(data: ReportData) -> Section:
     df = data.view("conditional_kl", "family IN ('frequency_bin', 'surprisal_bin') AND kind = %(kind)s", kind=kind)
     if df.empty:
         raise Missing("no frequency or surprisal bins in conditional_kl for this suite and corpus")
+    df = with_intervals(data, df, kind, ("frequency_bin", "surprisal_bin"), on_category=True)
     sizes = [s for s in data.scope.sizes if s in set(df["size"])]
-    for family, key, label, panel in (
-        ("frequency_bin", "frequency-bins", "frequency bin", "frequency {category}"),
-        ("surprisal_bin", "frequency-surprisal-bins", "final-surprisal bin", "final surprisal {category}"),
+    for family, key, label, panel, notes in (
+        ("frequency_bin", "frequency-bins", "frequency bin", "frequency {category}", frequency_notes),
+        (
+            "surprisal_bin",
+            "frequency-surprisal-bins",
+            "final-surprisal bin",
+            "final surprisal {category}",
+            surprisal_notes,
+        ),
     ):
         fam = df[df["family"] == family]
         if fam.empty:
@@ -56,5 +105,13 @@ def build(data: ReportData) -> Section:
         fig, plotted = size_panels(
             fam, sizes, f"Convergence by {label}, sizes overlaid ({KIND_LABEL[kind]})", panel_title=panel
         )
-        sec.figures.append(Figure(key, fig, tidy(plotted, COLUMNS)))
+        sec.figures.append(
+            Figure(
+                key,
+                fig,
+                tidy(plotted, COLUMNS),
+                caption=caption(plotted, kind, BAND, positions="positions per bin and comparison"),
+            )
+        )
+        sec.notes.extend(notes(data, fam, kind))
     return sec

@@ -5,23 +5,25 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from convdiv.analysis.findings import SETTLED_FRACTION, learnability_account
 from convdiv.report.data import ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
+from convdiv.report.uncertainty import BAND, BOOTSTRAP_LINES, bootstrap_note, caption, with_bootstrap, with_intervals
 
 KEY = "learnability"
 TITLE = "Learnability: consecutive-step E[KL]"
 GUIDE = (
     "For every run (size, seed) and pair of consecutive checkpoints t -> t_next, the KL between the run's own "
     "next-token distributions at the two steps, averaged over positions (symmetrised: the mean of both "
-    "directions) and then over seeds: E[KL](t -> t_next), plotted at t, one line per size. It measures how much "
-    "the predictions still change: large early (the models leave the uniform distribution and pass through the "
-    "unigram), small once they settle. Steps are log-spaced, so each interval spans about as many steps as all "
-    "before it. The band is the 95% interval over seeds (t distribution); the dotted lines are the 95% bootstrap "
-    "interval over seeds (resampling runs). The study's presentation showed one model and one direction "
-    "KL(p_t || p_t_next); this curve averages seeds and directions (docs/sql.md, Differences from the study). "
-    + STEP_AXIS_NOTE
-    + "."
+    "directions) and then over seeds: E[KL](t -> t_next), plotted at t, one line per size, on a log scale. It "
+    "measures how much the predictions still change between two checkpoints: higher = more change. Steps are "
+    "log-spaced, so each interval spans about as many steps as all before it. The band is a 95% t interval over "
+    "seeds (one comparison per seed; jackknife of the log mean); dotted lines, where drawn, are the percentile "
+    "bootstrap over seeds. The notes say, per size, where the change is largest and whether the runs have "
+    f"settled by the last interval (rule: its change is at most {SETTLED_FRACTION:.0%} of the largest). The study's "
+    "presentation showed one model and one direction KL(p_t || p_t_next); this curve averages seeds and directions "
+    "(docs/sql.md, Differences from the study). " + STEP_AXIS_NOTE + "."
 )
 
 
@@ -33,15 +35,10 @@ def build(data: ReportData) -> Section:
             "no consecutive-step comparisons: ingest with `--comparisons consecutive_steps` (the default includes them)"
         )
     df = df.sort_values(["size_rank", "step"])
-    try:
-        boot = data.seed_bootstrap
-        boot = boot[(boot["kind"] == "consecutive_step") & (boot["family"] == "all")][
-            ["size", "step", "boot_low", "boot_high", "n_seeds"]
-        ]
-        df = df.merge(boot, on=["size", "step"], how="left")
-    except Missing as exc:
-        sec.notes.append(f"no bootstrap intervals: {exc}")
-        df = df.assign(boot_low=np.nan, boot_high=np.nan)
+    df = with_bootstrap(data, with_intervals(data, df, "consecutive_step"), "consecutive_step")
+    note = bootstrap_note(data)
+    if note:
+        sec.notes.append(note)
     sizes = [s for s in data.scope.sizes if s in set(df["size"])]
     fig = go.Figure()
     for i, size in enumerate(sizes):
@@ -93,16 +90,24 @@ def build(data: ReportData) -> Section:
                     "step_b",
                     "n_comparisons",
                     "n_positions",
+                    "n_seeds",
                     "mean_kl",
                     "sd_kl",
+                    "se_log",
                     "ci_low",
                     "ci_high",
+                    "scale",
                     "boot_low",
                     "boot_high",
                 ],
             ),
+            caption=caption(df, "consecutive_step", BAND, extra=[BOOTSTRAP_LINES]),
         )
     )
+    for size in sizes:
+        sentence = learnability_account(df[df["size"] == size])
+        if sentence:
+            sec.notes.append(f"size {size}: {sentence}")
     if (df["n_comparisons"] < 2).any():
         sec.notes.append("some steps have a single run: no interval there")
     last = df.sort_values("step").groupby("size", sort=False).tail(1)

@@ -96,7 +96,16 @@ def build(data: ReportData) -> Section:
             yaxis=dict(title="size"),
         )
     )
-    sec.figures.append(Figure("overview-coverage", fig, grid[["size", "step", "seeds_with_data", "seeds"]]))
+    n_positions = int(corpus["n_positions"].iloc[0]) if not corpus.empty else 0
+    sec.figures.append(
+        Figure(
+            "overview-coverage",
+            fig,
+            grid[["size", "step", "seeds_with_data", "seeds"]],
+            caption=f"n: {n_seeds} seeds, {len(sizes)} sizes x {len(steps)} steps, {n_positions:,} positions; "
+            "counts of checkpoints with measurements (no interval).",
+        )
+    )
 
     # Holes: (size, seed, step) combinations inside the ingested grid (each of the three has data elsewhere)
     # that have no measurements, whether or not the checkpoint row exists.

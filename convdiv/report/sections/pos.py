@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from convdiv.analysis.intervals import INTERVAL_KIND, MARK_WORDS
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, size_dropdown, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.sections._categories import PANEL_COLUMNS, POS_PANELS, category_panels, merge_groups
+from convdiv.report.uncertainty import BAND, MARK_RULE, caption, marked, with_intervals
 
 KEY = "pos"
 TITLE = "By part of speech"
@@ -17,14 +19,15 @@ GUIDE = (
     "Convergence -E[KL] restricted to the positions whose predicted token has a given part of speech, POS(t), or "
     "whose context token has it, POS(t-1), one size at a time (menu). Panels follow the presentation's groupings: "
     "nouns (NN, NNS, NNP, NNPS), verbs (VB, VBD, VBG, VBN, VBZ: the study's verbs, without VBP), other "
-    "function and content tags (with VBP), and a "
-    "grouped view where 'nouns' and 'verbs' are merged tags (their position-weighted mean; no band). Bands are 95% "
-    "intervals over comparisons. The heatmaps show relative divergence sigma = E[KL | category] / E[KL] per "
-    "category and step: red above 1 (the category diverges more than average), blue below; crosses mark outliers "
-    "outside the view's band (default [0.8, 1.25]), rings mark cells whose 95% bootstrap interval over seeds "
-    "(resampling seeds, recomputing the pairs) excludes 1. For consecutive steps sigma is the study's learnability "
-    "analysis (how much a category's predictions still change between checkpoints). The last table gives example "
-    "tokens of every outlying category. The same heatmap for POS(t-1) is the next section. " + STEP_AXIS_NOTE + "."
+    "function and content tags (with VBP), and a grouped view where 'nouns' and 'verbs' are merged tags (their "
+    "position-weighted mean per comparison). Bands are 95% intervals over seeds (jackknife-t; the captions give n). "
+    "The heatmaps show relative divergence sigma = E[KL | category] / E[KL] per category and step: red above 1 "
+    "(the category diverges more than average), blue below; crosses mark cells outside the view's outlier band "
+    "(default [0.8, 1.25]); rings mark cells whose 95% interval over seeds excludes 1 and where "
+    f"{MARK_WORDS} (a smaller difference is not called one). For consecutive steps sigma "
+    "is the study's learnability analysis (how much a category's predictions still change between checkpoints). "
+    "The last table gives example tokens of every flagged category. The same heatmap for POS(t-1) is the next "
+    "section. " + STEP_AXIS_NOTE + "."
 )
 HEATMAP_TOP = 25  # most frequent tags shown in heatmaps; rarer ones are noise at corpus scale
 
@@ -33,17 +36,17 @@ FAMILY_LABEL = {"pos_t": "POS(t)", "pos_prev": "POS(t-1)"}
 
 
 def sigma_heatmap(
-    rd: pd.DataFrame, kind: str, sizes: list[str], family: str = "pos_t", boot: pd.DataFrame | None = None
+    rd: pd.DataFrame, kind: str, sizes: list[str], family: str = "pos_t", iv: pd.DataFrame | None = None
 ) -> tuple[go.Figure, pd.DataFrame]:
     """Heatmap of log2 sigma per category and step (one size at a time), crosses on the view's band outliers and
-    rings where the bootstrap interval of sigma excludes 1; the plotted rows carry the interval columns."""
-    # (a warehouse at migration 0004 has the view's own per-pair columns; the bootstrap's replace them)
+    rings on the cells that the interval over seeds marks (analysis.intervals: the interval excludes 1 and the
+    effect passes MIN_SIGMA_RATIO); the plotted rows carry the interval columns."""
     sub = rd[(rd["kind"] == kind) & (rd["family"] == family)].drop(
         columns=["sigma_per_pair", "is_outlier_per_pair"], errors="ignore"
     )
-    if boot is not None and not boot.empty:
-        b = boot[(boot["kind"] == kind) & (boot["family"] == family)][
-            ["size", "step", "category", "sigma_low", "sigma_high", "sigma_excludes_1", "sigma_per_pair"]
+    if iv is not None and not iv.empty:
+        b = iv[iv["family"] == family][
+            ["size", "step", "category", "n_seeds", "sigma_low", "sigma_high", "sigma_per_pair"]
         ]
         sub = sub.merge(b, on=["size", "step", "category"], how="left")
         # the study's per-pair sigma against the same band (docs/sql.md, Differences from the study)
@@ -51,8 +54,9 @@ def sigma_heatmap(
             sub["sigma_per_pair"] > sub["band_high"]
         )
     else:
-        sub = sub.assign(sigma_low=np.nan, sigma_high=np.nan, sigma_excludes_1=False)
-    sub["sigma_excludes_1"] = sub["sigma_excludes_1"].fillna(False).astype(bool)
+        sub = sub.assign(n_seeds=np.nan, sigma_low=np.nan, sigma_high=np.nan)
+    sub["interval_excludes_1"] = (sub["sigma_low"] > 1) | (sub["sigma_high"] < 1)
+    sub["marked"] = marked(sub)
     top = sub.groupby("category")["n_positions"].max().sort_values(ascending=False).head(HEATMAP_TOP).index
     sub = sub[sub["category"].isin(top)]
     cats = list(sub.groupby("category")["n_positions"].max().sort_values().index)
@@ -79,8 +83,8 @@ def sigma_heatmap(
                 visible=size == shown,
                 customdata=np.dstack([z.to_numpy(float), lo.to_numpy(float), hi.to_numpy(float)]),
                 colorbar=dict(title="log2 sigma"),
-                hovertemplate="%{y}, step %{x}: sigma %{customdata[0]:.3f} (bootstrap %{customdata[1]:.3f} to "
-                "%{customdata[2]:.3f})<extra>" + size + "</extra>",
+                hovertemplate="%{y}, step %{x}: sigma %{customdata[0]:.3f} (95% interval over seeds "
+                "%{customdata[1]:.3f} to %{customdata[2]:.3f})<extra>" + size + "</extra>",
             )
         )
         out = g[g["is_outlier"].astype(bool)]
@@ -97,7 +101,7 @@ def sigma_heatmap(
                 hovertemplate="outlier %{y}, step %{x}<extra></extra>",
             )
         )
-        ex = g[g["sigma_excludes_1"]]
+        ex = g[g["marked"]]
         fig.add_trace(
             go.Scatter(
                 x=ex["step"].astype(str),
@@ -105,10 +109,10 @@ def sigma_heatmap(
                 mode="markers",
                 visible=size == shown,
                 marker=dict(symbol="circle-open", size=13, line=dict(width=1.5, color="#333")),
-                name="bootstrap interval excludes 1",
+                name=f"interval excludes 1, {MARK_WORDS}",
                 showlegend=size == shown,
-                legendgroup="boot",
-                hovertemplate="%{y}, step %{x}: sigma's interval excludes 1<extra></extra>",
+                legendgroup="marked",
+                hovertemplate=f"%{{y}}, step %{{x}}: sigma's interval excludes 1 and {MARK_WORDS}<extra></extra>",
             )
         )
         trace_sizes += [size, size, size]
@@ -136,33 +140,42 @@ def sigma_heatmap(
             "overall_kl",
             "sigma",
             "is_outlier",
+            "n_seeds",
             "sigma_low",
             "sigma_high",
-            "sigma_excludes_1",
+            "interval_excludes_1",
+            "marked",
             "sigma_per_pair",
             "is_outlier_per_pair",
         ],
     )
 
 
-def seed_bootstrap(data: ReportData, sec: Section) -> pd.DataFrame | None:
-    """The report's bootstrap over seeds, or None with a note when it cannot be computed."""
-    try:
-        boot = data.seed_bootstrap
-    except Missing as exc:
-        sec.notes.append(f"no bootstrap intervals: {exc}")
-        return None
-    if boot.empty or boot["sigma_low"].isna().all():
-        sec.notes.append("no bootstrap intervals for sigma: the bootstrap over seeds needs at least 3 seeds")
-    return boot
+def sigma_intervals(data: ReportData, family: str, sec: Section) -> pd.DataFrame:
+    """The report's intervals over seeds of sigma for one family, both kinds, with a note where there are none."""
+    iv = data.seed_intervals
+    iv = iv[iv["family"] == family]
+    if iv.empty or iv["sigma_low"].isna().all():
+        sec.notes.append("no intervals for sigma: they need at least 3 seeds for seed pairs (2 for consecutive steps)")
+    return iv
+
+
+def heatmap_caption(plotted: pd.DataFrame, kind: str) -> str:
+    return caption(
+        plotted,
+        kind,
+        f"sigma's interval: {INTERVAL_KIND}",
+        positions="positions per category and comparison",
+        extra=[MARK_RULE, "crosses: sigma outside the view's outlier band"],
+    )
 
 
 def outlier_table(data: ReportData, frames: list[pd.DataFrame], family: str, key: str) -> Table | None:
-    """Categories outside the band or with a bootstrap interval of sigma that excludes 1, with example tokens."""
+    """Categories outside the band or marked (interval excludes 1, effect >= MIN_SIGMA_RATIO), with example tokens."""
     plotted = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if plotted.empty:
         return None
-    flagged = plotted[plotted["is_outlier"].astype(bool) | plotted["sigma_excludes_1"].astype(bool)]
+    flagged = plotted[plotted["is_outlier"].astype(bool) | plotted["marked"].astype(bool)]
     if flagged.empty:
         return None
     examples = data.lookup("example_tokens", "rank <= 5", corpus=data.scope.corpus).sort_values(
@@ -175,11 +188,11 @@ def outlier_table(data: ReportData, frames: list[pd.DataFrame], family: str, key
         .agg(lambda s: "  ".join(s))
     )
     summary = (
-        flagged.assign(_band=flagged["is_outlier"].astype(bool), _boot=flagged["sigma_excludes_1"].astype(bool))
+        flagged.assign(_band=flagged["is_outlier"].astype(bool), _mark=flagged["marked"].astype(bool))
         .groupby(["kind", "category"], as_index=False)
         .agg(
             band_outlier_steps=("_band", "sum"),
-            excludes_1_steps=("_boot", "sum"),
+            marked_steps=("_mark", "sum"),
             min_sigma=("sigma", "min"),
             max_sigma=("sigma", "max"),
         )
@@ -191,9 +204,9 @@ def outlier_table(data: ReportData, frames: list[pd.DataFrame], family: str, key
         key,
         f"Outlying {label} categories and example tokens",
         summary.sort_values(["kind", "band_outlier_steps"], ascending=[True, False]),
-        caption="band_outlier_steps: steps with sigma outside the view's band; excludes_1_steps: steps "
-        "where sigma's 95% bootstrap interval over seeds excludes 1. \u2423 marks a leading "
-        "space; examples are the category's most frequent tokens in the corpus.",
+        caption="band_outlier_steps: steps with sigma outside the view's band; marked_steps: steps where sigma's "
+        f"95% interval over seeds excludes 1 and {MARK_WORDS} (the rings). \u2423 marks a "
+        "leading space; examples are the category's most frequent tokens in the corpus.",
     )
 
 
@@ -205,7 +218,7 @@ def build(data: ReportData) -> Section:
     ck = data.view("conditional_kl", "family IN ('pos_t', 'pos_prev') AND kind = %(kind)s", kind=kind)
     if ck.empty:
         raise Missing("no POS categories in conditional_kl (corpus added without a POS tagger?)")
-    ck = merge_groups(ck)
+    ck = with_intervals(data, merge_groups(ck), kind, ("pos_t", "pos_prev"), on_category=True)
     sizes = [s for s in data.scope.sizes if s in set(ck["size"])]
     for family, label in (("pos_t", "POS(t), the predicted token"), ("pos_prev", "POS(t-1), the context token")):
         fam = ck[ck["family"] == family]
@@ -217,22 +230,21 @@ def build(data: ReportData) -> Section:
             Figure(
                 f"pos-{family}",
                 fig,
-                tidy(
-                    plotted,
-                    PANEL_COLUMNS,
-                ),
+                tidy(plotted, PANEL_COLUMNS),
+                caption=caption(plotted, kind, BAND, positions="positions per category and comparison"),
             )
         )
 
     rd = data.view("relative_divergence", "family = 'pos_t'")
-    boot = seed_bootstrap(data, sec)
+    iv = sigma_intervals(data, "pos_t", sec)
     frames = []
     for k in ("seed_pair", "consecutive_step"):
         if rd.empty or k not in set(rd["kind"]):
             sec.notes.append(f"no relative divergence for {KIND_LABEL[k]}")
             continue
-        fig, plotted = sigma_heatmap(rd, k, [s for s in sizes if s in set(rd["size"])] or sizes, "pos_t", boot)
-        sec.figures.append(Figure(f"pos-sigma-{k}", fig, plotted))
+        kiv = iv[iv["kind"] == k]
+        fig, plotted = sigma_heatmap(rd, k, [s for s in sizes if s in set(rd["size"])] or sizes, "pos_t", kiv)
+        sec.figures.append(Figure(f"pos-sigma-{k}", fig, plotted, caption=heatmap_caption(plotted, k)))
         frames.append(plotted)
     table = outlier_table(data, frames, "pos_t", "pos-outliers")
     if table is not None:

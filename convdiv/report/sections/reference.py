@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from convdiv.analysis.findings import reference_account
 from convdiv.report.data import ReportData
 from convdiv.report.figures import (
     PANEL_SPACING,
@@ -20,17 +21,20 @@ from convdiv.report.figures import (
     tidy,
 )
 from convdiv.report.model import Figure, Missing, Section, Table
+from convdiv.report.uncertainty import caption
 
 KEY = "reference"
 TITLE = "Reference distributions"
 GUIDE = (
-    "Where each model's predictions sit relative to two fixed references, averaged over positions and seeds "
-    "(band: plus/minus one SD over seeds). KL to uniform = log|V| - H(p) grows from about 0 as the model leaves "
-    "the uniform initialisation. KL to unigram measures how close the model is to predicting every token by its "
-    "corpus frequency, ignoring context; the star marks where the model is closest to the unigram after the "
-    "uniform phase (the phase_boundaries view's unigram_closest_step), which the study places at the end of the "
-    "sharp-convergence phase. Cross-entropy is the mean surprisal of "
-    "the true next token (nats). " + STEP_AXIS_NOTE + "."
+    "Where each model's predictions sit relative to two fixed references, averaged over positions and seeds; the "
+    "band is plus/minus one SD over seeds (the spread of the runs, not an interval). KL to uniform = log|V| - H(p) "
+    "is 0 for a uniform prediction and grows as the prediction concentrates. KL to unigram measures how close the "
+    "model is to predicting every token by its corpus frequency, ignoring context (0 = exactly the unigram); the "
+    "star marks where it is lowest after the uniform phase (the phase_boundaries view's unigram_closest_step). The "
+    "study places that step at the end of the sharp-convergence phase; the notes give, per size, the measured "
+    "values and how the two steps relate here. Cross-entropy is the mean surprisal of the true next token (nats). "
+    + STEP_AXIS_NOTE
+    + "."
 )
 
 PANELS = (
@@ -52,9 +56,11 @@ def build(data: ReportData) -> Section:
     try:  # the one phase rule: the view places the unigram-closest step
         pb = data.view("phase_boundaries")
         unigram_step = pb.groupby("size")["unigram_closest_step"].min().dropna()
+        seed_bounds = pb[pb["kind"] == "seed_pair"].set_index("size")
     except Missing as exc:
         sec.notes.append(str(exc))
         unigram_step = pd.Series(dtype=float)
+        seed_bounds = pd.DataFrame()
     for i, size in enumerate(sizes):
         g = df[df["size"] == size]
         for j, (mean, sd, _label) in enumerate(PANELS):
@@ -64,6 +70,11 @@ def build(data: ReportData) -> Section:
             ):
                 tr["legend"] = legend_ref(j)
                 fig.add_trace(tr, row=1, col=j + 1)
+        bounds = seed_bounds.loc[size].to_dict() if size in seed_bounds.index else {}
+        bounds.setdefault("unigram_closest_step", unigram_step.get(size))
+        sentence = reference_account(g, bounds)
+        if sentence:
+            sec.notes.append(f"size {size}: {sentence}")
         at = g[g["step"] == unigram_step.get(size, -1)]
         if not at.empty:
             best = at.iloc[0]
@@ -109,6 +120,7 @@ def build(data: ReportData) -> Section:
                     "size",
                     "step",
                     "n_seeds",
+                    "n_positions",
                     "mean_kl_uniform",
                     "sd_kl_uniform",
                     "mean_kl_unigram",
@@ -118,6 +130,7 @@ def build(data: ReportData) -> Section:
                     "mean_entropy",
                 ],
             ),
+            caption=caption(df, None, "band: plus/minus one SD over seeds (the spread of the runs, not an interval)"),
         )
     )
     if closest:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from convdiv.analysis.bootstrap import regression_intervals
-from convdiv.analysis.regression import MOMENT_COLUMNS, fit_moments_steps, with_log10
+from convdiv.analysis.intervals import MIN_BOOTSTRAP_SEEDS
+from convdiv.analysis.regression import MOMENT_COLUMNS, fit_moments_steps, seed_jackknife_steps, with_log10
 from convdiv.report.data import KIND_LABEL, REGRESSION_BOOTSTRAP_ROWS, ReportData
 from convdiv.report.figures import (
     PANEL_SPACING,
@@ -22,6 +24,7 @@ from convdiv.report.figures import (
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 
+SEED_INTERVAL_TEXT = "over seeds, leave-one-seed-out jackknife with Student's t"
 KEY = "regression"
 TITLE = "Regression"
 GUIDE = (
@@ -30,20 +33,39 @@ GUIDE = (
     "version, every factor has a reference level (POS tags: NN; size: the smallest), so the coefficients are "
     "identified: beta_p is the KL difference of tag p from NN at equal frequency, context tag and size, and "
     "delta_m that of size m from the smallest size. Frequency enters as log10, as in the study (the warehouse "
-    "stores ln; the table gives both rows, log10_frequency = ln(10) x log_frequency, from one fit). Left: alpha "
-    "(the log10-frequency slope; negative = frequent tokens diverge less) with its 95% interval and, dotted, the "
-    "95% bootstrap interval over seeds (resampling seeds and recomputing the pairs; columns boot_low, boot_high "
-    "in the tables); right: delta_m per size. The fit uses the sufficient statistics "
-    "materialised in the warehouse (X'X and X'y summed over groups of rows) or an aggregated design matrix (rows "
-    "with equal regressors collapsed into weighted cells); both give exactly the row-level OLS estimates, standard "
-    "errors and R^2 (the note says which). The tables give n and R^2 per step "
-    "and every coefficient for the step chosen in the menu. " + STEP_AXIS_NOTE + "."
+    "stores ln; the table gives both rows, log10_frequency = ln(10) x log_frequency, from one fit). The rows are "
+    "not independent: a position appears in every pair, a pair's positions share its two runs, and pairs share "
+    "seeds. So the intervals, standard errors and p-values are over seeds: the regression is refitted without "
+    "each seed's comparisons (leave-one-seed-out jackknife, Student's t with seeds - 1 df), which treats the seed "
+    "as the unit of replication and the corpus's positions as given, as the study does; se_ols, the textbook OLS "
+    "error that takes every row as independent, is listed for comparison only. Left: alpha (the log10-frequency "
+    "slope; negative = frequent tokens diverge less) with its interval; right: delta_m per size. Dotted lines, "
+    f"drawn only with at least {MIN_BOOTSTRAP_SEEDS} seeds, are the percentile bootstrap over seeds. The fit uses "
+    "the sufficient statistics materialised in the warehouse (X'X and X'y summed over groups of rows), which give "
+    "exactly the row-level OLS estimates and R^2. The tables give each step's rows, seeds and R^2, and every "
+    "coefficient for the step chosen in the menu. " + STEP_AXIS_NOTE + "."
 )
+
+
+def _span(values: pd.Series) -> str:
+    v = values.dropna()
+    if v.empty:
+        return "?"
+    lo, hi = int(v.min()), int(v.max())
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+
+
+def regression_caption(summary: pd.DataFrame) -> str:
+    return (
+        f"n: {_span(summary['n_seeds'])} seeds, {_span(summary['n_comparisons'])} comparisons per step, "
+        f"{rows_per_fit(summary)}; band: 95% interval {SEED_INTERVAL_TEXT}; dotted: percentile bootstrap over "
+        f"seeds, only with at least {MIN_BOOTSTRAP_SEEDS} seeds."
+    )
 
 
 def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section, n_rows: int) -> pd.DataFrame | None:
     """Bootstrap intervals over seeds of every coefficient per step (seed pairs only), or None with a note."""
-    if kind != "seed_pair":
+    if kind != "seed_pair" or data.max_seeds < MIN_BOOTSTRAP_SEEDS:
         return None
     wanted = data.options.regression_bootstrap
     if wanted is False:
@@ -61,11 +83,58 @@ def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section, n_row
     except Missing as exc:
         sec.notes.append(f"no bootstrap intervals: {exc}")
         return None
-    boot = regression_intervals(moments, size_order=order, replicates=data.options.bootstrap_replicates)
-    if boot.empty:
-        sec.notes.append("no bootstrap intervals: the bootstrap over seeds needs at least 3 seeds")
-        return None
-    return boot
+    boot = regression_intervals(
+        moments, size_order=order, replicates=data.options.bootstrap_replicates, min_seeds=MIN_BOOTSTRAP_SEEDS
+    )
+    return None if boot.empty else boot
+
+
+def seed_intervals(
+    data: ReportData, kind: str, frame: pd.DataFrame, fits: dict, order: list[str], sec: Section, designs: dict
+) -> pd.DataFrame:
+    """The coefficients' jackknife-t intervals over seeds per step (analysis.regression), with notes where none."""
+    try:
+        sums = data.view(
+            "comparison_regression_sums",
+            "kind = %(kind)s",
+            kind=kind,
+            columns=(
+                "comparison_id",
+                "seed_a",
+                "seed_b",
+                "size",
+                "step",
+                "factor",
+                "level",
+                "n",
+                "sum_kl",
+                "sum_lf_kl",
+            ),
+        )
+    except Missing as exc:
+        sec.notes.append(f"no intervals over seeds: {exc}")
+        return pd.DataFrame(columns=["step", "term"])
+    jk, why = seed_jackknife_steps(frame, sums, fits, size_order=order, designs=designs)
+    for step, reason in sorted(why.items()):
+        sec.notes.append(f"step {step}: no interval over seeds ({reason})")
+    return jk
+
+
+def seed_columns(coefficients: pd.DataFrame, jk: pd.DataFrame) -> pd.DataFrame:
+    """The fit's coefficient table with se, t, p and the interval over seeds in place of the OLS ones (se_ols
+    kept beside them, for comparison)."""
+    out = coefficients.rename(columns={"se": "se_ols"}).drop(columns=["t", "p", "ci_low", "ci_high"])
+    if jk.empty:
+        return out.assign(se=np.nan, t=np.nan, p=np.nan, ci_low=np.nan, ci_high=np.nan, df=np.nan)
+    return out.merge(jk[["term", "se", "t", "p", "ci_low", "ci_high", "df"]], on="term", how="left")
+
+
+def rows_per_fit(summary: pd.DataFrame) -> str:
+    """'each step's fit: N rows in G groups' (a range where steps differ), the count of one fit, not all steps."""
+    return (
+        f"each step's fit: {_span(summary['n'])} (comparison, position) rows in {_span(summary['cells'])} groups "
+        f"({len(summary)} steps)"
+    )
 
 
 def build(data: ReportData) -> Section:
@@ -81,16 +150,20 @@ def build(data: ReportData) -> Section:
         columns=("step", "size", "pos_t", "pos_prev", *MOMENT_COLUMNS),
     )
     basis = "sufficient statistics (X'X, X'y) per (size, POS(t), POS(t-1)) group"
+
     if frame.empty:
         raise Missing(f"no regression inputs for {KIND_LABEL[kind]}")
     present = set(frame["size"].unique().tolist())
     order = [s for s in data.scope.sizes if s in present]
     fits, coef_tables, coef_rows = [], {}, []
-    results = fit_moments_steps(frame, size_order=order)
+    designs: dict = {}
+    results = fit_moments_steps(frame, size_order=order, designs=designs)
+    jk = seed_intervals(data, kind, frame, results, order, sec, designs)
     boot = bootstrap(data, kind, order, sec, int(frame["n"].sum()))
     for step in sorted(set(frame["step"].unique().tolist()) - set(results)):
         sec.notes.append(f"step {step}: not enough rows for the regression")
     for step, fit in results.items():
+        at = jk[jk["step"] == step]
         fits.append(
             {
                 "step": int(step),
@@ -100,10 +173,12 @@ def build(data: ReportData) -> Section:
                 "r2": fit.r2,
                 "adj_r2": fit.adj_r2,
                 "sigma": fit.sigma,
+                "n_seeds": int(at["n_seeds"].iloc[0]) if len(at) else None,
+                "n_comparisons": int(at["n_comparisons"].iloc[0]) if len(at) else None,
                 "notes": "; ".join(fit.notes),
             }
         )
-        coefs = fit.coefficients
+        coefs = seed_columns(fit.coefficients, at)
         if boot is not None:
             coefs = coefs.merge(boot[boot["step"] == step][["term", "boot_low", "boot_high"]], on="term", how="left")
         coefs = with_log10(coefs)
@@ -117,8 +192,7 @@ def build(data: ReportData) -> Section:
     sec.notes.append(
         f"{KIND_LABEL[kind]}; reference levels: "
         + ", ".join(f"{k} = {v}" for k, v in references.items())
-        + f"; fitted exactly on {basis} ({int(summary['n'].sum()):,} rows in "
-        f"{int(summary['cells'].sum()):,} groups)"
+        + f"; fitted exactly on {basis}; {rows_per_fit(summary)}"
     )
 
     fig = make_subplots(
@@ -179,17 +253,28 @@ def build(data: ReportData) -> Section:
                     "level",
                     "estimate",
                     "se",
+                    "df",
                     "t",
                     "p",
                     "ci_low",
                     "ci_high",
+                    "se_ols",
                     "boot_low",
                     "boot_high",
                 ],
             ),
+            caption=regression_caption(summary),
         )
     )
-    sec.tables.append(Table("regression-summary", "n and R^2 per step", summary))
+    sec.tables.append(
+        Table(
+            "regression-summary",
+            "Rows, seeds and R^2 per step",
+            summary,
+            caption="n: the (comparison, position) rows of that step's fit; cells: the groups of rows it was fitted "
+            "from; n_seeds, n_comparisons: what the interval over seeds leaves out one seed at a time.",
+        )
+    )
     last = f"step {summary['step'].iloc[-1]}"
     sec.tables.append(
         Table(
@@ -198,6 +283,8 @@ def build(data: ReportData) -> Section:
             coef_tables[last],
             choices=coef_tables,
             default_choice=last,
+            caption=f"se, t, p, ci_low, ci_high: {SEED_INTERVAL_TEXT} (df = seeds - 1); se_ols: the OLS error with "
+            "every row taken as independent, for comparison only.",
         )
     )
     return sec

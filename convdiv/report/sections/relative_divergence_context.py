@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
+from convdiv.analysis.findings import sigma_account
+from convdiv.analysis.intervals import MARK_WORDS
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.model import Figure, Missing, Section
-from convdiv.report.sections.pos import outlier_table, seed_bootstrap, sigma_heatmap
+from convdiv.report.sections._categories import late_steps
+from convdiv.report.sections.pos import heatmap_caption, outlier_table, sigma_heatmap, sigma_intervals
 
 KEY = "relative-divergence-context"
 TITLE = "Relative divergence by context, POS(t-1)"
@@ -12,12 +17,33 @@ GUIDE = (
     "sigma = E[KL | POS(t-1) = c] / E[KL]: how much more (red, sigma > 1) or less (blue) the models disagree on "
     "the next token when the context token w(x) has part of speech c, per step, one size at a time (menu). The "
     "study's slides single out contexts after modals (can, may, need: MD) and after quantifiers (all, either, "
-    "every: DT/PDT), whose continuations stay unsettled across seeds. Crosses mark cells outside the view's "
-    "outlier band (settings convdiv.outlier_low / outlier_high, default [0.8, 1.25]); rings mark cells whose 95% "
-    "bootstrap interval over seeds excludes 1, i.e. outliers that do not hinge on one seed. The first heatmap "
+    "every: DT/PDT) as ones whose continuations stay unsettled across seeds; the notes measure that claim on this "
+    "data for MD, DT and PDT, from the divergence peak on. Crosses mark cells outside the view's outlier band "
+    "(settings convdiv.outlier_low / outlier_high, default [0.8, 1.25]); rings mark cells whose 95% interval over "
+    f"seeds excludes 1 and where {MARK_WORDS}. The first heatmap "
     "compares seeds, the second consecutive steps of a run (which contexts a run still relearns). The table "
     "lists the flagged categories with their most frequent context tokens. Steps are evenly spaced on the x axis."
 )
+# The slides' examples: modals and quantifiers as the context token.
+CONTEXT_TAGS = {
+    "MD": "next tokens after a modal (MD)",
+    "DT": "next tokens after a determiner or quantifier (DT)",
+    "PDT": "next tokens after a predeterminer (PDT)",
+}
+
+
+def context_notes(data: ReportData, plotted: pd.DataFrame, kind: str) -> list[str]:
+    """Per size and slide tag: how its sigma compares with the average from the divergence peak on (a rule of
+    analysis.findings), or nothing where the tag is absent."""
+    notes = []
+    for size in data.scope.sizes:
+        g = plotted[plotted["size"] == size]
+        late = g[g["step"].isin(late_steps(data, size, g["step"]))]
+        for tag, label in CONTEXT_TAGS.items():
+            sentence = sigma_account(late[late["category"] == tag], label)
+            if sentence:
+                notes.append(f"size {size}, {KIND_LABEL[kind]}, from the divergence peak on: {sentence}")
+    return notes
 
 
 def build(data: ReportData) -> Section:
@@ -29,14 +55,15 @@ def build(data: ReportData) -> Section:
             "comparisons ingested)"
         )
     sizes = [s for s in data.scope.sizes if s in set(rd["size"])]
-    boot = seed_bootstrap(data, sec)
+    iv = sigma_intervals(data, "pos_prev", sec)
     frames = []
     for kind in ("seed_pair", "consecutive_step"):
         if kind not in set(rd["kind"]):
             sec.notes.append(f"no relative divergence for {KIND_LABEL[kind]}")
             continue
-        fig, plotted = sigma_heatmap(rd, kind, sizes, "pos_prev", boot)
-        sec.figures.append(Figure(f"context-sigma-{kind}", fig, plotted))
+        fig, plotted = sigma_heatmap(rd, kind, sizes, "pos_prev", iv[iv["kind"] == kind])
+        sec.figures.append(Figure(f"context-sigma-{kind}", fig, plotted, caption=heatmap_caption(plotted, kind)))
+        sec.notes.extend(context_notes(data, plotted, kind))
         frames.append(plotted)
     table = outlier_table(data, frames, "pos_prev", "context-outliers")
     if table is not None:

@@ -25,6 +25,21 @@ def _shown(token: str) -> str:
     return repr(str(token))[1:-1].replace(" ", "\u2423")
 
 
+def tokens_caption(df: pd.DataFrame, min_occ: int, kind: str, n_seeds: int) -> str:
+    """n comparisons and tokens ranked, and that a token's mean has no interval."""
+    comps = df["n_comparisons"]
+    span = f"{int(comps.min()):,}" if comps.nunique() <= 1 else f"{int(comps.min()):,}-{int(comps.max()):,}"
+    return (
+        (
+            f"n: {n_seeds} seeds, {span} {KIND_LABEL[kind]} per size at its last step, {df['token_id'].nunique():,} tokens with at least "
+            f"{min_occ} occurrence(s) ranked; each bar is a token's mean KL over its occurrences and the comparisons "
+            "(no interval)."
+        )
+        if len(df)
+        else "n: no tokens ranked."
+    )
+
+
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
     kind, note = data.preferred_kind()
@@ -92,6 +107,7 @@ def build(data: ReportData) -> Section:
                 plotted,
                 ["size", "step", "rank", "token_id", "token", "occurrences", "n_comparisons", "mean_kl", "mean_ce"],
             ),
+            caption=tokens_caption(df, min_occ, kind, data.max_seeds),
         )
     )
     if min_occ > 1:

@@ -4,20 +4,41 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from convdiv.analysis.findings import sigma_account
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
 from convdiv.report.model import Figure, Missing, Section
 from convdiv.report.sections._categories import PANEL_COLUMNS, category_panels
+from convdiv.report.uncertainty import BAND, caption, with_intervals
 
 KEY = "word"
 TITLE = "Begin/end of word and context variance"
 GUIDE = (
     "Left: convergence -E[KL] for positions whose predicted token begins a word (true) or continues one "
-    "(false); right: tokens that end a word or not. Word-internal continuations are usually determined by the "
-    "prefix, so seeds agree on them early. The second figure shows context variance: the mean over positions "
+    "(false); right: tokens that end a word or not. Bands are 95% intervals over seeds (jackknife-t). The slides "
+    "expect seeds to agree early on word-internal continuations, which the prefix largely determines; the notes "
+    "measure, per size and step, whether continuations diverge more or less than the average position (sigma's "
+    "interval over seeds, as in the heatmaps). The second figure shows context variance: the mean over positions "
     "of the per-position E[KL] (line) and, dashed, its standard deviation across positions: how unevenly "
-    "divergence is spread over contexts at each step. " + STEP_AXIS_NOTE + "."
+    "divergence is spread over contexts at each step (descriptive: no interval). " + STEP_AXIS_NOTE + "."
 )
+WORD_LABELS = {
+    ("begin_of_word", "false"): "tokens that continue a word (not word-initial)",
+    ("end_of_word", "false"): "tokens that do not end a word",
+}
+
+
+def boundary_notes(data: ReportData, kind: str) -> list[str]:
+    """Per size: continuations against the average position, step by step (analysis.findings.sigma_account)."""
+    iv = data.intervals(kind, ("begin_of_word", "end_of_word"))
+    notes = []
+    for size in data.scope.sizes:
+        for (family, category), label in WORD_LABELS.items():
+            rows = iv[(iv["size"] == size) & (iv["family"] == family) & (iv["category"] == category)]
+            sentence = sigma_account(rows, label)
+            if sentence:
+                notes.append(f"size {size}: {sentence}")
+    return notes
 
 
 def build(data: ReportData) -> Section:
@@ -31,6 +52,7 @@ def build(data: ReportData) -> Section:
         sec.notes.append("no begin/end-of-word categories in conditional_kl")
     else:
         sizes = [s for s in sizes if s in set(df["size"])]
+        df = with_intervals(data, df, kind, ("begin_of_word", "end_of_word"), on_category=True)
         panels = {"begin of word": None, "end of word": None}
         families = {"begin of word": "begin_of_word", "end of word": "end_of_word"}
         fig, plotted = category_panels(
@@ -40,12 +62,11 @@ def build(data: ReportData) -> Section:
             Figure(
                 "word-boundaries",
                 fig,
-                tidy(
-                    plotted,
-                    PANEL_COLUMNS,
-                ),
+                tidy(plotted, PANEL_COLUMNS),
+                caption=caption(plotted, kind, BAND, positions="positions per category and comparison"),
             )
         )
+        sec.notes.extend(boundary_notes(data, kind))
 
     cv = data.view("context_variance", "kind = %(kind)s", kind=kind)
     if cv.empty:
@@ -83,6 +104,12 @@ def build(data: ReportData) -> Section:
             "word-context-variance",
             fig,
             tidy(cv, ["kind", "size", "step", "step_b", "n_comparisons", "n_positions", "mean_kl", "sd_kl"]),
+            caption=caption(
+                cv,
+                kind,
+                "no interval: the line is the mean and the dashed line the SD across positions (descriptive)",
+                seeds=cv.merge(data.intervals(kind), on=["size", "step"], how="left")["n_seeds"],
+            ),
         )
     )
     return sec
