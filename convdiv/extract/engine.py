@@ -202,6 +202,15 @@ def _prepare_models(models, device, dtype):
         model.eval()
 
 
+class NonFiniteLogits(ConvdivError):
+    """A model of the group produced NaN or infinite logits; ``key`` names it (the caller may drop that model and
+    compute the others again)."""
+
+    def __init__(self, key: Hashable):
+        super().__init__(f"model {key!r} produced NaN or infinite logits")
+        self.key = key
+
+
 def extract_group(
     models: Mapping[Hashable, torch.nn.Module],
     documents: Sequence[np.ndarray],
@@ -318,7 +327,7 @@ def _run_batches(result, batches, docs, offsets, device, runners, reduce_batch, 
 def _check_finite(runners, stats) -> None:
     for k, r in enumerate(runners):
         if not np.isfinite(stats[k]).all():
-            raise ConvdivError(f"model {r.key!r} produced NaN or infinite logits")
+            raise NonFiniteLogits(r.key)
 
 
 class _BatchReducer:
@@ -422,7 +431,7 @@ class _TileReducer(_BatchReducer):
                 for t in range(lo, hi, tile):  # tiles aligned to the batch start, whatever the chunk
                     logits = r.logits_tile(forwarded[k], t, min(t + tile, hi), tile, self.buffers)
                     if not self.reducer.load(k, logits, targets[t : min(t + tile, hi)], at=t - lo):
-                        raise ConvdivError(f"model {r.key!r} produced NaN or infinite logits")
+                        raise NonFiniteLogits(r.key)
             chunk_stats, kl = self.reducer.finish(pair_list)
             stats[:, lo:hi] = chunk_stats
             pkl[:, lo:hi] = kl

@@ -67,6 +67,12 @@ LIST_HELP = "comma-separated; default: all of the suite's"
 )
 @click.option("--force", is_flag=True, help="Recompute units that are already done.")
 @click.option(
+    "--wait/--no-wait",
+    default=True,
+    help="Wait for units other live workers are computing [default: wait]; --no-wait lists them and exits with "
+    "status 3.",
+)
+@click.option(
     "--memory-gb",
     "memory_budget_gb",
     type=click.FloatRange(min=0, min_open=True),
@@ -90,7 +96,7 @@ def ingest(obj: Context, /, progress: bool, as_json: bool, **options: Any) -> No
     """
     from convdiv import progress as progress_lines
     from convdiv.ingest.progress import ledger_progress
-    from convdiv.ingest.run import IngestError, run
+    from convdiv.ingest.run import IngestError, StillRunning, run
 
     request = IngestRequest(**options)  # the options are named as the request's fields
 
@@ -108,7 +114,7 @@ def ingest(obj: Context, /, progress: bool, as_json: bool, **options: Any) -> No
         # In a log the live bar would print once, at the end; the ledger tells the units done instead.
         with ledger_progress(engine, request.corpus) if in_log else contextlib.nullcontext():
             summary = run(engine, obj.settings, request, progress=progress and not in_log, notes=note)
-    except IngestError as exc:
+    except (IngestError, StillRunning) as exc:
         show(exc.summary, shown)
         raise
     show(summary, shown)
@@ -125,6 +131,9 @@ def summary_json(summary) -> dict:
         "units_done": summary.units_done,
         "units_skipped": summary.units_skipped,
         "units_failed": summary.units_failed,
+        "units_elsewhere": summary.units_elsewhere,
+        "units_running": summary.units_running,
+        "running_units": dict(summary.running_units),
         "rows_checkpoint_token": summary.rows_checkpoint_token,
         "rows_pair_token": summary.rows_pair_token,
         "elapsed_s": summary.elapsed_s,
@@ -175,4 +184,5 @@ def print_summary(summary, shown: Collection[str] = frozenset()) -> None:
         f"ingest {summary.suite} x {summary.corpus}: {summary.units_done} done, {summary.units_skipped} "
         f"skipped (already done), {summary.units_elsewhere} done by other workers, {summary.units_failed} "
         f"failed, {summary.units_missing} missing a revision"
+        + (f", {summary.units_running} still running on other workers" if summary.units_running else "")
     )

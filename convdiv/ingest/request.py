@@ -34,3 +34,4 @@ class IngestRequest:
     force: bool = False  # recompute units already done
     memory_budget_gb: float | None = None  # None: sized from free RAM / GPU memory
     name: str | None = None  # store the suite under this name instead of its own
+    wait: bool = True  # wait for units other live workers are computing (False: list them, exit status 3)

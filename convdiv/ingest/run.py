@@ -38,19 +38,19 @@ registration ``convdiv.ingest.plan`` and ``convdiv.ingest.register``, the worker
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from convdiv.config import Settings
-from convdiv.errors import ConvdivError, describe
+from convdiv.errors import ConvdivError
 from convdiv.ingest.plan import Plan, UnitPlan
 from convdiv.ingest.progress import ProgressBar
 from convdiv.ingest.register import prepare
 from convdiv.ingest.request import IngestRequest
-from convdiv.ingest.worker import UnitOutcome, Worker, WorkerReport, worker_process
+from convdiv.ingest.worker import UnitOutcome, WorkerReport, run_worker, worker_process
 from convdiv.warehouse import ledger, queries
-from convdiv.warehouse.ledger import q  # the warehouse's queries (ledger units)
 
 Q = queries.beside(__file__)  # this layer's own queries (convdiv/ingest/sql/)
 
@@ -77,6 +77,8 @@ class IngestSummary:
     units_missing: int = 0  # left out: a checkpoint they need has no revision on the Hub (or in the cache)
     missing_units: dict[str, str] = field(default_factory=dict)  # unit key -> why
     units_elsewhere: int = 0  # done meanwhile by other workers on the same ledger (other processes or machines)
+    units_running: int = 0  # --no-wait: still being computed by other live workers when this call ended
+    running_units: dict[str, str] = field(default_factory=dict)  # unit key -> the worker computing it
 
 
 # --------------------------------------------------------------------------------------------- the call
@@ -153,36 +155,26 @@ def run(
         bar.todo_ids = {u.unit_id for u in todo}
         if todo:
             if n_workers == 1:
-                try:
-                    reports.append(Worker(plan, 0, on_unit=bar.advance, progress=bar).run())
-                except Exception as exc:  # noqa: BLE001 - same one-line report as a crashed worker process
-                    errors.append(describe(exc, "ingest worker 0 failed"))
+                reports.append(run_worker(plan, 0, on_unit=bar.advance, progress=bar))
             else:
                 reports, errors = _run_processes(plan, n_workers, bar)
+    if todo:
+        reports += _finish_others(plan, todo, reports, wait=request.wait, notes=notes)
     worker_warnings: list[str] = []
     for r in reports:
         outcomes += r.outcomes
         worker_warnings += [w for w in r.warnings if w not in worker_warnings]
-        if r.error and r.error not in errors:  # a worker that finished, but with units failed on bad checkpoints
+        if r.error and r.error not in errors:  # a worker that stopped, or finished with units failed on bad checkpoints
             errors.append(r.error)
+    counts = _ledger_counts(plan, todo, reports)
     done = [o for o in outcomes if o.status == "done"]
-    failed = [o for o in outcomes if o.status == "failed"]
-    elsewhere = 0
-    if todo:
-        try:
-            with ledger.connect(plan.conninfo) as conn:
-                # one row: a count
-                left = conn.execute(q("units_not_done"), {"unit_ids": [u.unit_id for u in todo]}).fetchall()[0][0]
-            elsewhere = max(0, len(todo) - left - len(done))
-        except Exception:  # noqa: BLE001 - only a count for the summary; the workers' error, if any, is reported
-            elsewhere = 0
     summary = IngestSummary(
         suite=plan.suite_name,
         corpus=plan.corpus_name,
         units_total=len(plan.units) + len(plan.missing_units),
-        units_done=len(done),
+        units_done=counts.done_here,
         units_skipped=len(skipped),
-        units_failed=len(failed),
+        units_failed=counts.failed,
         rows_checkpoint_token=sum(o.rows_checkpoint_token for o in done),
         rows_pair_token=sum(o.rows_pair_token for o in done),
         elapsed_s=time.perf_counter() - started,
@@ -193,11 +185,36 @@ def run(
         warnings=plan.warnings + worker_warnings,
         units_missing=len(plan.missing_units),
         missing_units=dict(plan.missing_units),
-        units_elsewhere=elsewhere,
+        units_elsewhere=counts.done_elsewhere,
+        units_running=len(counts.running),
+        running_units=counts.running,
     )
+    if counts.failed and not errors:  # failed by another worker on the same ledger (their error names the cause)
+        errors.append(f"{counts.failed} unit(s) failed (see `convdiv db status` and ingest_unit.error)")
     if errors:
         raise IngestError(errors[0], summary)
+    if counts.running:
+        raise StillRunning(summary)
     return summary
+
+
+STILL_RUNNING_EXIT = 3  # `ingest --no-wait`: units other live workers are computing were left to them
+
+
+class StillRunning(ConvdivError):
+    """``--no-wait``: every unit this call could do is done, but other live workers are still computing some; the
+    summary lists them (``running_units``). Exit status :data:`STILL_RUNNING_EXIT`."""
+
+    exit_code = STILL_RUNNING_EXIT
+
+    def __init__(self, summary: IngestSummary):
+        shown = ", ".join(f"{k} ({who})" for k, who in list(summary.running_units.items())[:3])
+        more = f" and {summary.units_running - 3} more" if summary.units_running > 3 else ""
+        super().__init__(
+            f"{summary.units_running} unit(s) are still being computed by other workers: {shown}{more}; "
+            "run the ingest again without --no-wait to wait for them"
+        )
+        self.summary = summary
 
 
 class IngestError(ConvdivError):
@@ -222,32 +239,167 @@ def _split_todo(plan: Plan) -> tuple[list[UnitPlan], list[UnitPlan]]:
 
 
 def _run_processes(plan: Plan, n: int, bar) -> tuple[list[WorkerReport], list[str]]:
-    """N worker processes (spawned, so each has its own torch and connections); progress from the ledger."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """N worker processes (spawned, so each has its own torch and connections); progress from the ledger.
 
+    Each process hands back its report through a queue. One that dies without a report (kill -9, out of memory)
+    fails nobody else's units: the others go on, and its run is aborted by the next claim (its pid is gone), which
+    gives its units back to be claimed again; a report of the death stands in for its own."""
+    import multiprocessing as mp
+    import queue as queue_module
+
+    ctx = mp.get_context("spawn")
     weights = {u.unit_id: max(1, len(u.writes)) for u in plan.units}
     seen: set[int] = set()
-    reports, errors = [], []
 
     def worker_plan(i: int) -> Plan:  # --devices: worker i computes on the i-th listed device
         if not plan.devices:
             return plan
         return replace(plan, compute=replace(plan.compute, device=plan.devices[i]))
 
-    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(worker_process, worker_plan(i), i) for i in range(n)]
-        with ledger.connect(plan.conninfo, autocommit=True) as conn:
-            while not all(f.done() for f in futures):
-                time.sleep(0.5)
-                _poll_progress(conn, plan, weights, seen, bar)
+    reports_queue = ctx.Queue()
+    procs = [ctx.Process(target=worker_process, args=(worker_plan(i), i, reports_queue)) for i in range(n)]
+    for p in procs:
+        p.start()
+    got: dict[int, WorkerReport] = {}
+
+    def drain(timeout: float = 0.0) -> None:
+        try:
+            while True:
+                index, report = reports_queue.get(timeout=timeout) if timeout else reports_queue.get_nowait()
+                got[index] = report
+        except queue_module.Empty:
+            pass
+
+    dead: dict[int, int] = {}
+    with ledger.connect(plan.conninfo, autocommit=True) as conn:
+        while len(got) + len(dead) < n:
+            time.sleep(0.5)
+            drain()
+            for i, p in enumerate(procs):
+                if i not in got and i not in dead and not p.is_alive():
+                    drain(timeout=2.0)  # a report put just before the process exited
+                    if i not in got:
+                        dead[i] = p.exitcode if p.exitcode is not None else -1
             _poll_progress(conn, plan, weights, seen, bar)
-        for i, f in enumerate(futures):
-            try:
-                reports.append(f.result())
-            except Exception as exc:  # noqa: BLE001 - a crashed worker process: report it in one line
-                errors.append(describe(exc, f"ingest worker {i} failed"))
-    return reports, errors
+        _poll_progress(conn, plan, weights, seen, bar)
+        for i, code in dead.items():
+            got[i] = _dead_worker_report(conn, i, procs[i].pid, code)
+    for p in procs:
+        p.join()
+    return [got[i] for i in sorted(got)], []
+
+
+def _dead_worker_report(conn, index: int, pid: int | None, exitcode: int) -> WorkerReport:
+    """What stands for the report of a worker process that died: its run (found by its host:pid) and one warning."""
+    import signal
+
+    row = conn.execute(Q["run_of_host"], {"host": f"{socket.gethostname()}:{pid}"}).fetchone()
+    how = f"exit status {exitcode}"
+    if exitcode < 0:
+        try:
+            how = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+    return WorkerReport(
+        worker=index,
+        ingest_run_id=row[0] if row else 0,
+        warnings=[f"ingest worker {index} (pid {pid}) died ({how}); its unfinished units were given back"],
+    )
+
+
+def _finish_others(
+    plan: Plan, todo: list[UnitPlan], reports: list[WorkerReport], *, wait: bool, notes
+) -> list[WorkerReport]:
+    """After this call's workers are done: units given back by a worker that died are retried once, here; units
+    that other live workers (their runs in the ledger) are computing are waited for, naming them every
+    WAIT_NOTE_S (not with ``wait=False``). Returns the reports of the retry, if one ran."""
+    extra: list[WorkerReport] = []
+    retried = any(r.error for r in reports)  # a worker stopped on an error: nothing is retried after it
+    last_note, last_held = 0.0, None
+    say = notes or (lambda line: None)
+    while True:
+        ledger.reap(plan.conninfo)  # a dead worker's runs are aborted, their units given back
+        states = _unit_states(plan, todo)
+        open_ = [u for u in todo if _needs_work(plan, u, states[u.unit_id]) and states[u.unit_id][0] != "failed"]
+        held = {u.key: _holder(states[u.unit_id]) for u in open_ if _held(states[u.unit_id])}
+        free = [u for u in open_ if u.key not in held]
+        if free and not retried:
+            retried = True
+            say(f"retrying {len(free)} unit(s) given back by a worker that stopped: {_keys(free)}")
+            extra.append(run_worker(plan, len(reports)))
+            if extra[-1].error:
+                break
+            continue
+        if not held or not wait:
+            break
+        now = time.monotonic()
+        if held != last_held or now - last_note >= WAIT_NOTE_S:
+            shown = ", ".join(f"{k} ({who})" for k, who in list(held.items())[:5])
+            say(f"waiting for {len(held)} unit(s) other workers are computing: {shown}")
+            last_note, last_held = now, held
+        time.sleep(WAIT_POLL_S)
+    return extra
+
+
+WAIT_POLL_S = 1.0
+WAIT_NOTE_S = 30.0
+
+
+def _keys(units: list[UnitPlan]) -> str:
+    return ", ".join(u.key for u in units[:5]) + (f" and {len(units) - 5} more" if len(units) > 5 else "")
+
+
+def _unit_states(plan: Plan, units: list[UnitPlan]) -> dict[int, tuple]:
+    """unit_id -> (status, config_hash, finished_at, ingest_run_id, run status, run host), from the ledger."""
+    with ledger.connect(plan.conninfo, autocommit=True) as conn:
+        rows = conn.execute(Q["unit_outcomes"], {"unit_ids": [u.unit_id for u in units]}).fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _needs_work(plan: Plan, unit: UnitPlan, state: tuple) -> bool:
+    status, chash, finished = state[0], state[1], state[2]
+    fresh = plan.force_before is None or (finished is not None and finished >= plan.force_before)
+    return not (status == "done" and chash == unit.config_hash and fresh)
+
+
+def _held(state: tuple) -> bool:
+    """Being computed by a live worker: running under a run that is itself still running."""
+    return state[0] == "running" and state[4] == "running"
+
+
+def _holder(state: tuple) -> str:
+    return f"ingest run {state[3]} on {state[5]}"
+
+
+@dataclass
+class _Counts:
+    done_here: int
+    done_elsewhere: int
+    failed: int
+    running: dict[str, str]  # unit key -> who computes it
+
+
+def _ledger_counts(plan: Plan, todo: list[UnitPlan], reports: list[WorkerReport]) -> _Counts:
+    """The summary's counts of the units to do, read back from the ledger: done by this call's runs, done by other
+    workers, failed (or given back and not retried), still being computed by live workers. They add up to
+    len(todo)."""
+    if not todo:
+        return _Counts(0, 0, 0, {})
+    mine = {r.ingest_run_id for r in reports if r.ingest_run_id}
+    states = _unit_states(plan, todo)
+    counts = _Counts(0, 0, 0, {})
+    for u in todo:
+        state = states[u.unit_id]
+        if not _needs_work(plan, u, state):
+            if state[3] in mine:
+                counts.done_here += 1
+            else:
+                counts.done_elsewhere += 1
+        elif _held(state):
+            counts.running[u.key] = _holder(state)
+        else:
+            counts.failed += 1
+    return counts
 
 
 def _poll_progress(conn, plan, weights, seen, bar) -> None:

@@ -261,8 +261,12 @@ class Worker:
                         group.claim.release()
                         group = None
                         continue
-                result, compute_s = self._compute(group, data, report)
+                result, compute_s = self._compute_healthy(group, data, report)
                 report.compute_s += compute_s
+                if result is None:  # every unit needed a checkpoint whose logits were not finite
+                    group.claim.release()
+                    group = None
+                    continue
                 # Publishing needs only the weights' identity: let the models go (the next group may still hold
                 # the ones it shares through self._current).
                 group.loaded = {k: _Identity(v.weights_sha256, v.n_params) for k, v in group.loaded.items()}
@@ -467,6 +471,31 @@ class Worker:
                 self._bad.update(group.bad)
         return group
 
+    def _compute_healthy(self, group: _Group, data: CorpusData, report: WorkerReport):
+        """:meth:`_compute`; a checkpoint whose logits are NaN or infinite fails only the units that need it (like a
+        checkpoint that does not load), and the group's other units are computed again without it. Returns (None,
+        seconds) when no unit is left."""
+        from convdiv.extract.engine import NonFiniteLogits
+
+        spent = 0.0
+        while True:
+            started = time.perf_counter()
+            try:
+                result, compute_s = self._compute(group, data, report)
+                return result, spent + compute_s
+            except NonFiniteLogits as exc:
+                spent += time.perf_counter() - started
+                label = exc.key
+                if not isinstance(label, str) or label not in group.loaded:
+                    raise
+                group.bad[label] = _nonfinite_reason(self.plan.refs[label], group.loaded[label])
+                with self._lock:
+                    self._bad[label] = group.bad[label]
+                    self._current.pop(label, None)
+                self._fail_bad_units(group, report)
+                if not group.units:
+                    return None, spent
+
     def _compute(self, group: _Group, data: CorpusData, report: WorkerReport):
         """One extract pass over every model the group needs; returns the result and its seconds."""
         from convdiv.extract.engine import extract_group
@@ -536,6 +565,17 @@ def _attach_group(exc: BaseException, group: _Group) -> None:
     setattr(exc, "group", group)  # noqa: B010 - `exc.group = group` does not type-check: exceptions declare no group
 
 
+def _nonfinite_reason(ref, loaded) -> str:
+    """One line for a checkpoint whose logits were NaN or infinite, naming the weight tensors that hold NaN or inf."""
+    tensors = getattr(loaded, "nonfinite", ())
+    where = (
+        f"; its weights hold NaN/inf in {len(tensors)} tensor(s): {'; '.join(tensors[:3])}"
+        if tensors
+        else " (its weights are finite: the forward pass overflows; try --dtype float32)"
+    )
+    return f"{ref.describe()}: produced NaN or infinite logits{where}"
+
+
 def _message(exc: BaseException) -> str:
     return describe(exc)
 
@@ -546,7 +586,7 @@ def _bad_checkpoint_summary(report: WorkerReport) -> str:
     more = len(report.bad_checkpoints) - 1
     others = f" (and {more} more checkpoint(s); see ingest_unit.error)" if more else ""
     return (
-        f"{len(failed)} ingest unit(s) failed because a checkpoint did not load, the others were published: "
+        f"{len(failed)} ingest unit(s) failed on a bad checkpoint (it did not load, or its logits were NaN or infinite), the others were published: "
         f"{reason}{others}; fix or replace the checkpoint and run the ingest again"
     )
 
@@ -641,8 +681,10 @@ def _load_failure(ref, message: str, noise: _Noise) -> str:
     return message
 
 
-def worker_process(plan: Plan, index: int) -> WorkerReport:
-    """Entry point of a worker process (``--workers N``)."""
+def worker_process(plan: Plan, index: int, reports=None) -> WorkerReport:
+    """Entry point of a worker process (``--workers N``): the report always comes back, with ``error`` set when the
+    worker stopped on one (its outcomes and warnings are kept). ``reports``, a multiprocessing queue, gets
+    ``(index, report)``; a process killed before it puts one there is noticed by the parent (``run``)."""
     from psycopg.conninfo import conninfo_to_dict
 
     from convdiv.errors import note_connection
@@ -651,11 +693,19 @@ def worker_process(plan: Plan, index: int) -> WorkerReport:
     user, host = params.get("user"), params.get("host")  # strings, as parsed from a connection string
     # so database errors name the user, as in the parent
     note_connection(str(user) if user is not None else None, str(host) if host is not None else None)
+    report = run_worker(plan, index)
+    if reports is not None:
+        reports.put((index, report))
+    return report
+
+
+def run_worker(plan: Plan, index: int, on_unit=None, progress=None) -> WorkerReport:
+    """One :class:`Worker` run whose report comes back even when it stops on an error (``report.error``, one line:
+    translated here, where the chain of errors is still known)."""
+    worker = Worker(plan, index, on_unit=on_unit, progress=progress)
     try:
-        return Worker(plan, index).run()
-    except Exception as exc:
-        # Translated here, where the chain of errors is still known (a cleanup error raised while handling the
-        # real one); only the exception itself is pickled back to the parent.
-        if isinstance(exc, ConvdivError):
-            raise
-        raise ConvdivError(describe(exc, f"ingest worker {index} failed")) from None
+        return worker.run()
+    except Exception as exc:  # noqa: BLE001 - reported in one line with the worker's outcomes and warnings
+        report = worker.report
+        report.error = str(exc) if isinstance(exc, ConvdivError) else describe(exc, f"ingest worker {index} failed")
+        return report
