@@ -17,9 +17,12 @@
 -- Plans: the ids select rows as index conditions of the scans (compute_*), and the publish refreshes the planner
 -- statistics of any table that grew past twice its analysed size before it starts (ledger.publish_unit): plans made
 -- for "empty" tables (a fresh warehouse is analysed empty) cost a demo unit 47 s instead of about 1 s.
--- Concurrency: a transaction-level advisory lock per written size (class 0x43445632) and per recomputed group
--- (class 0x43445633), taken in that order and ascending, serialises the few publishes that share them; a unit's
--- own rows are owned by it alone (the ledger's unit lock).
+-- Concurrency: a row lock (FOR NO KEY UPDATE) on the model row of each written size and on the comparison_group row
+-- of each recomputed group, taken in that order and ascending, serialises the few publishes that share them; a
+-- unit's own rows are owned by it alone (the ledger's claim). Row locks need UPDATE on the table, which the
+-- analyst role lacks: a reader cannot take them and stall a publish (advisory locks, used up to migration 0016,
+-- were open to every role; issue 24). FOR NO KEY UPDATE leaves the foreign-key checks of other publishes (FOR KEY
+-- SHARE) free.
 CREATE OR REPLACE FUNCTION maintain_aggregates(
     p_corpus_id int, p_checkpoint_ids int[], p_writes_checkpoints boolean, p_kinds text[]
 )
@@ -54,7 +57,7 @@ BEGIN
     FOR v_model IN
         SELECT DISTINCT ci.model_id FROM checkpoint_info AS ci WHERE ci.checkpoint_id = ANY (v_written) ORDER BY 1
     LOOP
-        PERFORM pg_advisory_xact_lock(1128552242, v_model);
+        PERFORM 1 FROM model AS m WHERE m.model_id = v_model FOR NO KEY UPDATE;
         SELECT max(fs.final_step) INTO v_old
         FROM final_surprisal AS fs WHERE fs.model_id = v_model AND fs.corpus_id = p_corpus_id;
         SELECT max(ci.step) INTO v_new
@@ -112,7 +115,7 @@ BEGIN
     WHERE gm.comparison_id = ANY (v_owned) OR gm.comparison_id = ANY (v_other_comparisons)
        OR gm.checkpoint_a = ANY (v_written) OR gm.checkpoint_b = ANY (v_written);
     FOR v_group IN SELECT DISTINCT u.g FROM unnest(v_ce_groups || v_kl_groups) AS u(g) ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(1128552243, v_group);
+        PERFORM 1 FROM comparison_group AS g WHERE g.group_id = v_group FOR NO KEY UPDATE;
     END LOOP;
 
     DELETE FROM agg_position_kl AS a WHERE a.group_id = ANY (v_kl_groups) AND a.corpus_id = p_corpus_id;

@@ -24,10 +24,10 @@ BEGIN
     SELECT coalesce(array_agg(c.comparison_id ORDER BY c.comparison_id), '{}') INTO v_comparisons FROM comparison AS c;
     SELECT coalesce(array_agg(g.group_id ORDER BY g.group_id), '{}') INTO v_groups FROM comparison_group AS g;
     FOREACH v_id IN ARRAY v_models LOOP
-        PERFORM pg_advisory_xact_lock(1128552242, v_id);
+        PERFORM 1 FROM model AS m WHERE m.model_id = v_id FOR NO KEY UPDATE;
     END LOOP;
     FOREACH v_id IN ARRAY v_groups LOOP
-        PERFORM pg_advisory_xact_lock(1128552243, v_id);
+        PERFORM 1 FROM comparison_group AS g WHERE g.group_id = v_id FOR NO KEY UPDATE;
     END LOOP;
 
     FOR v_corpus IN SELECT co.corpus_id FROM corpus AS co WHERE p_corpus_id IS NULL OR co.corpus_id = p_corpus_id

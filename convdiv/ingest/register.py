@@ -3,9 +3,10 @@ and ledger units exist in the warehouse.
 
 :func:`prepare` checks the request (one line per bad knob, before anything is registered), resolves the suite and
 the corpus and checks that they match (same tokenizer, same |V|), plans the units of the selection, leaves out those
-whose hub revision is missing, fingerprints every checkpoint, then in one transaction upserts the dimensions
+whose hub revision is missing, fingerprints every checkpoint, then upserts the dimensions
 (:func:`register_dimensions`: suite, model, run, checkpoint, comparison) and the ledger units with their
-configuration hashes. Workers only ever read the plan it returns.
+configuration hashes. Each registration statement commits by itself, so registering never holds a lock a publish of
+another ingest waits for (no deadlock, issue 24). Workers only ever read the plan it returns.
 
 The upserts are the warehouse's queries (``convdiv/warehouse/sql/ingest.sql``, through ``ledger.q``); the few
 queries of this layer are in ``sql/`` beside this module.
@@ -151,7 +152,9 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     batch_tokens = int(request.batch_tokens or DEFAULT_BATCH_TOKENS)  # None: the default (0 was refused above)
     workers = int(workers or 1)
 
-    with ledger.connect(info) as conn, conn.transaction():
+    # Each statement commits by itself (autocommit): registration never holds one row lock while it waits for
+    # another, so it cannot deadlock with a publish of another ingest (issue 24); every statement is idempotent.
+    with ledger.connect(info, autocommit=True) as conn:
         suite_id, checkpoint_ids, comparison_ids = register_dimensions(
             conn, spec, origin, suite_tok_sha, refs, fingerprints, units
         )
@@ -284,10 +287,11 @@ def register_dimensions(
     for unit in units:
         for comp in unit.comparisons:
             if comp not in comparison_ids:
-                comparison_ids[comp] = conn.execute(
-                    q("upsert_comparison"),
+                comparison_ids[comp] = ledger.insert_or_get(
+                    conn,
+                    "upsert_comparison",
                     {"kind": comp[0], "checkpoint_a": checkpoint_ids[comp[1]], "checkpoint_b": checkpoint_ids[comp[2]]},
-                ).fetchone()[0]
+                )
     return suite_id, checkpoint_ids, comparison_ids
 
 

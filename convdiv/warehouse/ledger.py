@@ -3,15 +3,24 @@
 A *unit* (table ``ingest_unit``) is the smallest piece of the warehouse that is ever written: all facts of one
 (suite, corpus, unit_key). Its life: ``pending`` -> ``running`` (claimed) -> ``done`` | ``failed``.
 
-Claiming (safe for many processes on many machines against one database):
+Claiming (safe for many processes on many machines against one database; nothing in it is open to a role that
+cannot write the ledger: issue 24):
 
-1. ``SELECT ... FOR UPDATE SKIP LOCKED`` over the units that still need work, in a short transaction, so that
-   two claimers never look at the same row at the same time;
-2. for each candidate, ``pg_try_advisory_lock(LOCK_CLASS, unit_id)`` on the worker's own connection. This
-   session-level lock is held for as long as the worker works on the unit (minutes, outside any transaction)
-   and PostgreSQL drops it by itself when the worker's connection ends, so a worker killed with ``kill -9``
-   never leaves a unit locked: its ``running`` unit is simply claimable again;
-3. ``status = 'running'`` and the worker's ``ingest_run_id`` are committed, for people watching the ledger.
+1. ``SELECT ... FOR UPDATE SKIP LOCKED`` over the units that still need work, in a short transaction on the
+   worker's claim connection, so that two claimers never look at the same row at the same time; the rows found are
+   marked ``status = 'running'`` under the worker's ``ingest_run_id`` (with ``claimed_at``) and committed;
+2. a second connection of the claim, the *hold*, then keeps a transaction open for as long as the worker works on
+   the units (minutes) holding ``FOR KEY SHARE`` row locks on their ledger rows. That lock mode lets the worker's
+   own updates of the rows through (status, publish: FOR NO KEY UPDATE) while every other claimer's ``FOR UPDATE
+   SKIP LOCKED`` skips them; PostgreSQL drops it by itself when the hold's connection ends, so a worker killed with
+   ``kill -9`` never leaves a unit locked: its ``running`` unit is simply claimable again. Row locks need UPDATE on
+   the table: the read-only analyst (``convdiv db grant-analyst``) can neither take nor fake a claim (advisory
+   locks, used before, were open to every role).
+   Between step 1's commit and the hold's lock a unit is ``running`` but not locked for a few milliseconds: a unit
+   claimed less than CLAIM_GRACE_S ago is therefore never taken by another claimer (after that, an unlocked
+   ``running`` unit is one whose holder is gone).
+3. the hold's connection carries ``application_name`` ``convdiv-claim:<ingest_run_id>``, by which a lease-expired
+   run's sessions are found and ended (:func:`reap_runs`).
 
 Publishing (:func:`publish_unit`) is one transaction on the claiming connection: binary COPY of the unit's rows
 into temporary staging tables, validation in SQL (row counts equal positions x checkpoints and positions x
@@ -59,8 +68,10 @@ def _one(cursor: psycopg.Cursor) -> tuple[Any, ...]:
     return row
 
 
-# Advisory locks have a two-int4 key (class, object); the class keeps ours apart from other users of the server.
-LOCK_CLASS = 0x43445631  # "CDV1"
+# A unit claimed less than this long ago is never taken by another claimer, locked or not (see Claiming, step 2).
+CLAIM_GRACE_S = 10.0
+# application_name of a claim's connections: CLAIM_APP + ingest_run_id (reap_runs ends them when the lease expires)
+CLAIM_APP = "convdiv-claim:"
 
 CHECKPOINT_TOKEN_TYPES = ("int4", "int4", "float4", "float4", "float4", "float4")
 PAIR_TOKEN_TYPES = ("int4", "int4", "float4", "float4")
@@ -229,7 +240,8 @@ def reap_runs(conn: psycopg.Connection) -> list[AbortedRun]:
         return []
     expired = [r[0] for r in rows if r[3]]
     if expired:
-        for (pid,) in conn.execute(q("lease_lock_holders"), {"run_ids": expired, "lock_class": LOCK_CLASS}).fetchall():
+        apps = [f"{CLAIM_APP}{run_id}" for run_id in expired]
+        for (pid,) in conn.execute(q("lease_lock_holders"), {"applications": apps}).fetchall():
             try:
                 conn.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
             except psycopg.errors.InsufficientPrivilege:
@@ -248,11 +260,20 @@ def reap(info: str) -> list[AbortedRun]:
 
 def ensure_units(conn: psycopg.Connection, suite_id: int, corpus_id: int, unit_keys: Sequence[str]) -> dict[str, int]:
     """Create the ledger rows of ``unit_keys`` if missing (idempotent); returns unit_key -> unit_id."""
-    out = {}
-    for key in unit_keys:
-        row = conn.execute(q("ensure_unit"), {"suite_id": suite_id, "corpus_id": corpus_id, "unit_key": key})
-        out[key] = _one(row)[0]
-    return out
+    return {
+        key: insert_or_get(conn, "ensure_unit", {"suite_id": suite_id, "corpus_id": corpus_id, "unit_key": key})
+        for key in unit_keys
+    }
+
+
+def insert_or_get(conn: psycopg.Connection, name: str, params: Mapping[str, Any]) -> int:
+    """The id a named ``INSERT ... ON CONFLICT DO NOTHING`` + ``SELECT`` query returns; asked again when the row was
+    committed by another session while the statement ran (its snapshot saw neither)."""
+    for _ in range(3):
+        row = conn.execute(q(name), dict(params)).fetchone()
+        if row is not None:
+            return row[0]
+    raise RuntimeError(f"{name}: no row after three tries")
 
 
 @dataclass(frozen=True)
@@ -269,13 +290,15 @@ class Candidate:
 
 @dataclass
 class Claim:
-    """Units held by one worker through session advisory locks on ``conn`` (released by :meth:`release`)."""
+    """Units held by one worker: row locks held by ``hold``'s open transaction (released by :meth:`release`);
+    ``conn`` publishes them and records their state."""
 
     conn: psycopg.Connection
     unit_ids: list[int]
     ingest_run_id: int
     published: set[int] = field(default_factory=set)
     info: str = ""  # the connection string, for a second connection when a lock wait must be explained
+    hold: psycopg.Connection | None = None
 
     def fail(self, error: str) -> None:
         """Mark the units not yet published as failed (earlier, published units stay done)."""
@@ -294,9 +317,10 @@ class Claim:
                 self.conn.execute(q("mark_pending"), {"unit_ids": todo, "ingest_run_id": self.ingest_run_id})
 
     def release(self) -> None:
-        """Drop the advisory locks by closing the session (closing also covers a broken connection)."""
-        if not self.conn.closed:
-            self.conn.close()
+        """Drop the row locks by closing the sessions (closing also covers a broken connection)."""
+        for conn in (self.hold, self.conn):
+            if conn is not None and not conn.closed:
+                conn.close()
 
 
 def claim(
@@ -315,58 +339,70 @@ def claim(
     """
     if not candidates:
         return None
-    conn = connect(info, autocommit=True)  # explicit transaction() blocks only: never idle in a transaction
+    app = f"{CLAIM_APP}{ingest_run_id}"
+    # explicit transaction() blocks only: never idle in a transaction
+    conn = connect(info, autocommit=True, application_name=app)
     # every lock of the claim and of the publish transactions waits at most this long (see warehouse/locks.py)
     conn.execute("SELECT set_config('lock_timeout', %s, false)", (locks.lock_timeout_setting(),))
     try:
         reap_runs(conn)  # units of dead or lease-expired workers become claimable now, not when someone notices
         by_id = {c.unit_id: c for c in candidates}
-        tried: list[int] = []
 
-        def next_rows(pool: Sequence[Candidate], n: int) -> list[int]:
+        def next_rows(pool: Sequence[Candidate], n: int, exclude: list[int]) -> list[int]:
             rows = conn.execute(
                 q("claim_candidates"),
                 {
                     "unit_ids": [c.unit_id for c in pool],
                     "config_hashes": [c.config_hash for c in pool],
                     "force_before": force_before,
-                    "exclude": tried,
+                    "exclude": exclude,
                     "limit": n,
+                    "grace_s": CLAIM_GRACE_S,
                 },
             ).fetchall()
             return [r[0] for r in rows]
 
-        def try_lock(unit_id: int) -> bool:
-            tried.append(unit_id)
-            return _one(conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, unit_id)))[0]
-
         taken: list[int] = []
         with conn.transaction():
             # The first unit this worker can have fixes the group ...
-            while not taken:
-                rows = next_rows(candidates, 1)
-                if not rows:
-                    break
-                if try_lock(rows[0]):
-                    taken.append(rows[0])
+            taken = next_rows(candidates, 1, [])
             # ... then more units of the same group, up to the group's limit.
             if taken:
                 group = by_id[taken[0]].group
                 wanted = limit if isinstance(limit, int) else limit.get(group, 1)
                 same = [c for c in candidates if c.group == group]
-                while len(taken) < wanted:
-                    rows = next_rows(same, wanted - len(taken))
-                    if not rows:
-                        break
-                    taken += [u for u in rows if try_lock(u)]
+                if wanted > 1:
+                    taken += next_rows(same, wanted - 1, taken)
                 conn.execute(q("mark_running"), {"unit_ids": taken, "ingest_run_id": ingest_run_id})
         if not taken:
             conn.close()
             return None
-        return Claim(conn=conn, unit_ids=taken, ingest_run_id=ingest_run_id, info=info)
+        claim_ = Claim(conn=conn, unit_ids=taken, ingest_run_id=ingest_run_id, info=info)
+        claim_.hold = _hold(info, app, claim_)
+        if not claim_.unit_ids:
+            claim_.release()
+            return None
+        return claim_
     except BaseException:
         conn.close()
         raise
+
+
+def _hold(info: str, app: str, claim_: Claim) -> psycopg.Connection:
+    """The claim's hold: a connection whose open transaction keeps FOR KEY SHARE on the claimed units' rows. Units
+    another claimer took meanwhile (only possible after CLAIM_GRACE_S) are dropped from the claim."""
+    hold = connect(info, application_name=app)  # not autocommit: the first statement opens the transaction
+    try:
+        hold.execute("SELECT set_config('lock_timeout', %s, true)", (locks.lock_timeout_setting(),))
+        rows = hold.execute(
+            q("hold_units"), {"unit_ids": claim_.unit_ids, "ingest_run_id": claim_.ingest_run_id}
+        ).fetchall()
+    except BaseException:
+        hold.close()
+        raise
+    kept = {r[0] for r in rows}
+    claim_.unit_ids = [u for u in claim_.unit_ids if u in kept]
+    return hold
 
 
 # --------------------------------------------------------------------------------------------- publish

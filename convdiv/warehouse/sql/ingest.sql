@@ -38,9 +38,19 @@ ON CONFLICT (run_id, step) DO UPDATE
 RETURNING checkpoint_id;
 
 -- name: upsert_comparison
-INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES (%(kind)s, %(checkpoint_a)s, %(checkpoint_b)s)
-ON CONFLICT (kind, checkpoint_a, checkpoint_b) DO UPDATE SET kind = EXCLUDED.kind
-RETURNING comparison_id;
+-- DO NOTHING, then the existing row: an existing comparison is never locked (a DO UPDATE would take a row lock that
+-- waits on, and deadlocks with, a publish reading the row for its aggregates). No row: it was inserted by a
+-- transaction that committed after this statement began; the caller asks again.
+WITH inserted AS (
+  INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES (%(kind)s, %(checkpoint_a)s, %(checkpoint_b)s)
+  ON CONFLICT (kind, checkpoint_a, checkpoint_b) DO NOTHING
+  RETURNING comparison_id
+)
+SELECT comparison_id FROM inserted
+UNION ALL
+SELECT comparison_id FROM comparison
+ WHERE kind = %(kind)s AND checkpoint_a = %(checkpoint_a)s AND checkpoint_b = %(checkpoint_b)s
+LIMIT 1;
 
 -- name: corpus_by_name
 SELECT corpus_id, name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, n_positions
@@ -98,15 +108,13 @@ UPDATE ingest_run r
 RETURNING r.ingest_run_id, r.host, r.aborted_reason, NOT (r.ingest_run_id = ANY(%(gone)s::int[]));
 
 -- name: lease_lock_holders
--- Sessions of this database that still hold the advisory lock of a unit of the given (lease-expired) runs: a hung
--- worker, or a dead machine whose connection the server still believes open.
-SELECT DISTINCT l.pid
-FROM pg_locks l
-JOIN ingest_unit u ON l.objid::bigint = u.unit_id
-WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid::bigint = %(lock_class)s
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND l.pid <> pg_backend_pid()
-  AND u.ingest_run_id = ANY(%(run_ids)s::int[]) AND u.status = 'running';
+-- Sessions of this database that belong to the claims of the given (lease-expired) runs (application_name
+-- convdiv-claim:<run id>, see ledger.py): a hung worker, or a dead machine whose connection the server still believes
+-- open. Their hold transactions keep row locks on the runs' units.
+SELECT a.pid
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+  AND a.application_name = ANY(%(applications)s::text[]);
 
 -- name: give_back_units
 -- The aborted runs' units are claimable again, and the ledger says so.
@@ -130,9 +138,19 @@ ORDER BY r.ingest_run_id;
 SELECT status, count(*) FROM ingest_run GROUP BY status ORDER BY status;
 
 -- name: ensure_unit
-INSERT INTO ingest_unit (suite_id, corpus_id, unit_key) VALUES (%(suite_id)s, %(corpus_id)s, %(unit_key)s)
-ON CONFLICT (suite_id, corpus_id, unit_key) DO UPDATE SET unit_key = EXCLUDED.unit_key
-RETURNING unit_id, status, config_hash;
+-- Registration stays out of the way of claims and publishes: an existing unit's row is read, never locked (a DO
+-- UPDATE would wait for the row lock of the worker holding the unit, and deadlocked with a publish: issue 24).
+-- No row: inserted by a transaction that committed after this statement began; the caller asks again.
+WITH inserted AS (
+  INSERT INTO ingest_unit (suite_id, corpus_id, unit_key) VALUES (%(suite_id)s, %(corpus_id)s, %(unit_key)s)
+  ON CONFLICT (suite_id, corpus_id, unit_key) DO NOTHING
+  RETURNING unit_id
+)
+SELECT unit_id FROM inserted
+UNION ALL
+SELECT unit_id FROM ingest_unit
+ WHERE suite_id = %(suite_id)s AND corpus_id = %(corpus_id)s AND unit_key = %(unit_key)s
+LIMIT 1;
 
 -- name: units_not_done
 -- How many of the given units are not done yet (--cache-policy evict deletes a checkpoint's files at 0).
@@ -143,7 +161,9 @@ SELECT count(*) FROM ingest_unit WHERE unit_id = ANY(%(unit_ids)s::int[]) AND st
 -- row-locked: LIMIT applies before the lock, so a claimer locks only the few rows it may take, never the whole
 -- backlog (that would make a concurrent claimer believe no work is left).
 -- A unit needs work when it is not done, when it was done under another configuration, or when --force asked
--- to redo everything finished before this ingest call started.
+-- to redo everything finished before this ingest call started. Rows another worker holds (its hold's FOR KEY SHARE)
+-- are skipped by SKIP LOCKED; a unit claimed less than grace_s ago is skipped too (its claimer may not hold its lock
+-- yet; ledger.py, Claiming).
 SELECT u.unit_id
 FROM ingest_unit u
 JOIN unnest(%(unit_ids)s::int[], %(config_hashes)s::text[]) WITH ORDINALITY AS w(unit_id, config_hash, ord)
@@ -152,6 +172,7 @@ WHERE (u.status <> 'done'
        OR u.config_hash IS DISTINCT FROM w.config_hash
        OR (%(force_before)s::timestamptz IS NOT NULL AND u.finished_at < %(force_before)s::timestamptz))
   AND NOT (u.unit_id = ANY(%(exclude)s::int[]))
+  AND NOT (u.status = 'running' AND u.claimed_at > now() - make_interval(secs => %(grace_s)s))
 ORDER BY w.ord
 LIMIT %(limit)s
 FOR UPDATE OF u SKIP LOCKED;
@@ -160,6 +181,15 @@ FOR UPDATE OF u SKIP LOCKED;
 UPDATE ingest_unit
    SET status = 'running', ingest_run_id = %(ingest_run_id)s, claimed_at = now(), error = NULL
  WHERE unit_id = ANY(%(unit_ids)s::int[]);
+
+-- name: hold_units
+-- The claim's hold (ledger._hold): FOR KEY SHARE on the claimed units, in a transaction kept open while the worker
+-- works on them. Conflicts only with FOR UPDATE (other claimers' SKIP LOCKED), not with the worker's own updates.
+-- Only rows still claimed by this run are kept.
+SELECT unit_id FROM ingest_unit
+ WHERE unit_id = ANY(%(unit_ids)s::int[]) AND status = 'running' AND ingest_run_id = %(ingest_run_id)s
+ ORDER BY unit_id
+   FOR KEY SHARE;
 
 -- name: mark_pending
 -- A claim given back unprocessed (the worker stopped before reaching it).
@@ -173,7 +203,8 @@ UPDATE ingest_unit SET status = 'failed', error = %(error)s, finished_at = now()
 -- name: lock_unit_for_publish
 -- The fence: a unit is published only while it is still 'running' under the publishing worker's run (a unit given
 -- back after that run's lease expired, or claimed by another worker, is not).
-SELECT status, ingest_run_id FROM ingest_unit WHERE unit_id = %(unit_id)s FOR UPDATE;
+-- FOR NO KEY UPDATE: the worker's own hold keeps FOR KEY SHARE on the row, which FOR UPDATE would wait for.
+SELECT status, ingest_run_id FROM ingest_unit WHERE unit_id = %(unit_id)s FOR NO KEY UPDATE;
 
 -- name: mark_done
 UPDATE ingest_unit
