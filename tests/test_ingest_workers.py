@@ -41,8 +41,10 @@ def test_claims_are_exclusive_and_released_by_a_dead_session(db_url):
         )
     assert owners == {**{u: run_a for u in a.unit_ids}, **{u: run_b for u in b.unit_ids}}
 
-    # Worker A dies (its session ends without any cleanup): its units, still 'running', are claimable again.
+    # Worker A dies (its sessions end without any cleanup): its units, still 'running', are claimable again.
     a.conn.close()
+    assert a.hold is not None
+    a.hold.close()
     c = ledger.claim(info, candidates, run_c, limit=10)
     assert c is not None and sorted(c.unit_ids) == sorted(a.unit_ids)
     # Units already done under the wanted config hash are never claimed; another hash makes them due again.

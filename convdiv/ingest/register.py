@@ -159,6 +159,7 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
             conn, spec, origin, suite_tok_sha, refs, fingerprints, units
         )
         unit_ids = ledger.ensure_units(conn, suite_id, corpus_id, [u.key for u in units])
+        ledger.test_pause("register")
         planned = []
         for unit in units:
             if unit.writes:

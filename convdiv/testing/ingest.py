@@ -5,7 +5,10 @@ fact tables keyed by meaning, and an independent float64 oracle for the per-toke
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +114,50 @@ def oracle_stats(
 
 def oracle_kl(logp_a: np.ndarray, logp_b: np.ndarray) -> np.ndarray:
     return (np.exp(logp_a) * (logp_a - logp_b)).sum(axis=1)
+
+
+# ------------------------------------------------------------------------------------------ ingests running beside
+
+
+def start_ingest(
+    db_url: str, suite_root: Path, data_dir: Path, args: list[str], env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`convdiv ingest SUITE --corpus CORPUS ARGS` as a user starts it, in the background (text pipes)."""
+    from convdiv.testing.cli import CONVDIV
+
+    full_env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(data_dir), **(env or {})}
+    return subprocess.Popen(
+        [CONVDIV, "ingest", str(suite_root), "--corpus", CORPUS, *args],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def start_paused_ingest(
+    db_url: str,
+    suite_root: Path,
+    tmp_path: Path,
+    args: list[str],
+    stage: str,
+    seconds: float,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen, int]:
+    """:func:`start_ingest` that pauses `seconds` at its first passage through `stage` (the ledger's test hook:
+    register, compute, copy, publish, between); returns once it is paused, with the pid that paused."""
+    from convdiv.warehouse.ledger import PAUSE_ENV
+
+    signal_file = tmp_path / f"paused-{stage}-{time.monotonic_ns()}"
+    proc = start_ingest(
+        db_url, suite_root, tmp_path / "data", args, {PAUSE_ENV: f"{stage}@1:{seconds}:{signal_file}", **(env or {})}
+    )
+    deadline = time.monotonic() + 300
+    while not signal_file.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the ingest ended before it paused at {stage}: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the ingest never reached {stage}")
+        time.sleep(0.1)
+    time.sleep(0.2)  # the pid is written first; let the write finish
+    return proc, int(signal_file.read_text())

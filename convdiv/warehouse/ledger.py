@@ -16,11 +16,12 @@ cannot write the ledger: issue 24):
    ``kill -9`` never leaves a unit locked: its ``running`` unit is simply claimable again. Row locks need UPDATE on
    the table: the read-only analyst (``convdiv db grant-analyst``) can neither take nor fake a claim (advisory
    locks, used before, were open to every role).
-   Between step 1's commit and the hold's lock a unit is ``running`` but not locked for a few milliseconds: a unit
-   claimed less than CLAIM_GRACE_S ago is therefore never taken by another claimer (after that, an unlocked
-   ``running`` unit is one whose holder is gone).
-3. the hold's connection carries ``application_name`` ``convdiv-claim:<ingest_run_id>``, by which a lease-expired
-   run's sessions are found and ended (:func:`reap_runs`).
+3. both connections carry ``application_name`` ``convdiv-claim:<ingest_run_id>``. Between step 1's commit and
+   the hold's lock a unit is ``running`` but not locked for a few milliseconds: a ``running`` unit whose run still
+   has such a session connected (of a role that may update the ledger: an analyst's session with that name counts
+   for nothing) is never taken by another claimer; a ``running`` unit with neither lock nor session is one whose
+   holder is gone, claimable at once. A lease-expired run's sessions are found by that name and ended
+   (:func:`reap_runs`).
 
 Publishing (:func:`publish_unit`) is one transaction on the claiming connection: binary COPY of the unit's rows
 into temporary staging tables, validation in SQL (row counts equal positions x checkpoints and positions x
@@ -68,8 +69,6 @@ def _one(cursor: psycopg.Cursor) -> tuple[Any, ...]:
     return row
 
 
-# A unit claimed less than this long ago is never taken by another claimer, locked or not (see Claiming, step 2).
-CLAIM_GRACE_S = 10.0
 # application_name of a claim's connections: CLAIM_APP + ingest_run_id (reap_runs ends them when the lease expires)
 CLAIM_APP = "convdiv-claim:"
 
@@ -78,7 +77,7 @@ PAIR_TOKEN_TYPES = ("int4", "int4", "float4", "float4")
 
 # Test hook (see tests/test_ingest_crash.py, tests/test_live_warehouse.py): "[STAGE@]N:SECONDS:FILE" pauses the
 # N-th passage of this process through STAGE, touching FILE (with the pid) first so a test knows when to kill it.
-# Stages: "compute" (before a group's extract pass), "copy" (inside a unit's publish transaction, right after the
+# Stages: "register" (right after the units are registered), "compute" (before a group's extract pass), "copy" (inside a unit's publish transaction, right after the
 # COPY into staging), "publish" (the default: inside the transaction, after facts and aggregates are written,
 # before COMMIT), "between" (right after a unit's COMMIT, before the next one).
 PAUSE_ENV = "CONVDIV_TEST_PUBLISH_PAUSE"
@@ -357,7 +356,7 @@ def claim(
                     "force_before": force_before,
                     "exclude": exclude,
                     "limit": n,
-                    "grace_s": CLAIM_GRACE_S,
+                    "claim_app": CLAIM_APP,
                 },
             ).fetchall()
             return [r[0] for r in rows]

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
@@ -97,3 +98,43 @@ def test_bad_checkpoints_fail_only_their_units_with_one_line(engine, settings, d
     summary = ingest(engine, settings, str(root), S.CORPUS, steps="0,4,16", progress=False)
     assert (summary.units_done, summary.units_skipped, summary.units_failed) == (3, 3, 0)
     assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == 2 * 3 * len(S.SEEDS) * n
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_nan_logits_fail_only_the_units_that_need_the_checkpoint(engine, db_url, suite_root, tmp_path, workers):
+    """A checkpoint whose weights hold NaN where every logit depends on them (the final layer norm) at step 4: the
+    step-0 unit, computed in the same work group, is published; steps 4 and 16 (which compares with step 4) fail;
+    the summary counts both failures; the warning naming checkpoint and tensor is printed; one error line."""
+    from safetensors.torch import load_file, save_file
+
+    root = S.copy_suite(suite_root, tmp_path / "tiny")
+    S.add_tiny_corpus(engine, root)
+    path = root / "xs" / "seed2" / "step4" / "model.safetensors"
+    tensors = load_file(str(path))
+    tensors["gpt_neox.final_layer_norm.weight"][:] = float("nan")
+    save_file(tensors, str(path), metadata={"format": "pt"})
+
+    env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data")}
+    args = ["--sizes", "xs", "--steps", "0,4,16", "--workers", str(workers), "--no-progress"]
+    proc = subprocess.run(
+        [CONVDIV, "ingest", str(root), "--corpus", S.CORPUS, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("convdiv: error:") and "Traceback" not in proc.stderr, proc.stderr
+    assert "2 ingest unit(s) failed on a bad checkpoint" in lines[0] and "xs/seed2/step4" in lines[0], lines[0]
+    assert "NaN or infinite logits" in lines[0] and "gpt_neox.final_layer_norm.weight" in lines[0], lines[0]
+    # the summary: 1 done, 2 failed (counted from the ledger), and the weights warning naming checkpoint and tensor
+    assert ": 1 done, 0 skipped (already done), 0 done by other workers, 2 failed" in proc.stdout, proc.stdout
+    warning = [line for line in proc.stdout.splitlines() if "non-finite weights" in line]
+    assert len(warning) == 1 and "xs/seed2/step4" in warning[0], proc.stdout
+    assert "gpt_neox.final_layer_norm.weight" in warning[0], proc.stdout
+    states, errors = _states(db_url)
+    assert states == {"size=xs/step=0": "done", "size=xs/step=4": "failed", "size=xs/step=16": "failed"}
+    assert "NaN or infinite logits" in errors["size=xs/step=4"] and "xs/seed2/step4" in errors["size=xs/step=16"]
+    n = S.count(db_url, "SELECT count(*) FROM position")
+    assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == len(S.SEEDS) * n

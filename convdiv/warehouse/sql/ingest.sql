@@ -162,8 +162,15 @@ SELECT count(*) FROM ingest_unit WHERE unit_id = ANY(%(unit_ids)s::int[]) AND st
 -- backlog (that would make a concurrent claimer believe no work is left).
 -- A unit needs work when it is not done, when it was done under another configuration, or when --force asked
 -- to redo everything finished before this ingest call started. Rows another worker holds (its hold's FOR KEY SHARE)
--- are skipped by SKIP LOCKED; a unit claimed less than grace_s ago is skipped too (its claimer may not hold its lock
--- yet; ledger.py, Claiming).
+-- are skipped by SKIP LOCKED; a 'running' unit whose run still has a claim session connected (application_name
+-- convdiv-claim:<run id>, of a role that may write the ledger) is skipped too: its claimer committed the claim and is
+-- about to lock it (ledger.py, Claiming). A 'running' unit with neither is one whose holder is gone.
+WITH claim_sessions AS (
+  SELECT DISTINCT a.application_name
+  FROM pg_stat_activity a
+  WHERE a.datname = current_database() AND a.application_name LIKE %(claim_app)s || '%%'
+    AND has_table_privilege(a.usesysid, 'ingest_unit', 'UPDATE')
+)
 SELECT u.unit_id
 FROM ingest_unit u
 JOIN unnest(%(unit_ids)s::int[], %(config_hashes)s::text[]) WITH ORDINALITY AS w(unit_id, config_hash, ord)
@@ -172,7 +179,8 @@ WHERE (u.status <> 'done'
        OR u.config_hash IS DISTINCT FROM w.config_hash
        OR (%(force_before)s::timestamptz IS NOT NULL AND u.finished_at < %(force_before)s::timestamptz))
   AND NOT (u.unit_id = ANY(%(exclude)s::int[]))
-  AND NOT (u.status = 'running' AND u.claimed_at > now() - make_interval(secs => %(grace_s)s))
+  AND NOT (u.status = 'running'
+           AND (%(claim_app)s || u.ingest_run_id) IN (SELECT application_name FROM claim_sessions))
 ORDER BY w.ord
 LIMIT %(limit)s
 FOR UPDATE OF u SKIP LOCKED;
