@@ -69,7 +69,8 @@ def _one(cursor: psycopg.Cursor) -> tuple[Any, ...]:
     return row
 
 
-# application_name of a claim's connections: CLAIM_APP + ingest_run_id (reap_runs ends them when the lease expires)
+# application_name of a claim's connections: CLAIM_APP + ingest_run_id (reap_runs ends them when the lease expires;
+# claim_candidates in sql/ingest.sql spells the same prefix)
 CLAIM_APP = "convdiv-claim:"
 
 CHECKPOINT_TOKEN_TYPES = ("int4", "int4", "float4", "float4", "float4", "float4")
@@ -356,7 +357,6 @@ def claim(
                     "force_before": force_before,
                     "exclude": exclude,
                     "limit": n,
-                    "claim_app": CLAIM_APP,
                 },
             ).fetchall()
             return [r[0] for r in rows]

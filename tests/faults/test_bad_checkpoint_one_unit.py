@@ -114,7 +114,8 @@ def test_nan_logits_fail_only_the_units_that_need_the_checkpoint(engine, db_url,
     tensors["gpt_neox.final_layer_norm.weight"][:] = float("nan")
     save_file(tensors, str(path), metadata={"format": "pt"})
 
-    env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data")}
+    # (wide enough that the warning is not wrapped)
+    env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "400"}
     args = ["--sizes", "xs", "--steps", "0,4,16", "--workers", str(workers), "--no-progress"]
     proc = subprocess.run(
         [CONVDIV, "ingest", str(root), "--corpus", S.CORPUS, *args],

@@ -168,7 +168,7 @@ SELECT count(*) FROM ingest_unit WHERE unit_id = ANY(%(unit_ids)s::int[]) AND st
 WITH claim_sessions AS (
   SELECT DISTINCT a.application_name
   FROM pg_stat_activity a
-  WHERE a.datname = current_database() AND a.application_name LIKE %(claim_app)s || '%%'
+  WHERE a.datname = current_database() AND a.application_name LIKE 'convdiv-claim:%%'  -- ledger.CLAIM_APP
     AND has_table_privilege(a.usesysid, 'ingest_unit', 'UPDATE')
 )
 SELECT u.unit_id
@@ -180,7 +180,7 @@ WHERE (u.status <> 'done'
        OR (%(force_before)s::timestamptz IS NOT NULL AND u.finished_at < %(force_before)s::timestamptz))
   AND NOT (u.unit_id = ANY(%(exclude)s::int[]))
   AND NOT (u.status = 'running'
-           AND (%(claim_app)s || u.ingest_run_id) IN (SELECT application_name FROM claim_sessions))
+           AND ('convdiv-claim:' || u.ingest_run_id) IN (SELECT application_name FROM claim_sessions))
 ORDER BY w.ord
 LIMIT %(limit)s
 FOR UPDATE OF u SKIP LOCKED;
