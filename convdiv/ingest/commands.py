@@ -93,6 +93,9 @@ def ingest(obj: Context, /, progress: bool, as_json: bool, **options: Any) -> No
     published in one transaction; re-running skips units already done with the same weights and settings.
     Several processes or machines may run the same command against one database: the ledger gives each unit
     to exactly one of them (see docs/cluster.md).
+
+    Exit status: 0 when every unit is done; 1 when a unit failed; 3 with --no-wait when other workers are still
+    computing some units (listed).
     """
     from convdiv import progress as progress_lines
     from convdiv.ingest.progress import ledger_progress

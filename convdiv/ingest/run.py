@@ -31,8 +31,13 @@ local cache), its comparisons, the corpus content hash, the context length,
 KL values in (-1e-6, 0) are float32 rounding of a true 0 and are stored as 0; anything more negative fails
 the unit (see :func:`convdiv.ingest.worker.unit_rows`).
 
-This module holds the call: :func:`run` (prepare the plan, split it into todo/skipped, run the workers,
-summarise) and :func:`ingest`, its keyword form. The request is ``convdiv.ingest.request``, the plan and its
+Exit status (``convdiv ingest``): 0 only when every planned unit is ``done`` in the ledger when the call ends; 1 when
+a unit failed (or was given back by a dead worker and failed again); 3 (:data:`STILL_RUNNING_EXIT`, ``--no-wait``)
+when other live workers are still computing some. The summary's counts (done here, done by other workers, failed,
+still running) add up to the units to do and are read back from the ledger.
+
+This module holds the call: :func:`run` (prepare the plan, split it into todo/skipped, run the workers, wait for
+other workers' units, summarise) and :func:`ingest`, its keyword form. The request is ``convdiv.ingest.request``, the plan and its
 registration ``convdiv.ingest.plan`` and ``convdiv.ingest.register``, the worker ``convdiv.ingest.worker``.
 """
 
@@ -109,8 +114,12 @@ def run(
 ) -> IngestSummary:
     """Compute and publish every unit of the request's suite x corpus that is not already done; see the module doc.
 
-    Returns a summary; raises ConvdivError (one line, naming the checkpoint or unit) on the first failure, after
-    the other workers finished their current units. Units published before a failure stay published.
+    Returns a summary only when every unit of the plan is done in the ledger. Raises :class:`IngestError` (one line,
+    naming the checkpoint or unit; ``summary`` attached) when a unit failed, after the other workers finished their
+    current units; units published before a failure stay published. Units other live workers are computing are
+    waited for (``request.wait``; with ``wait=False``, :class:`StillRunning`, exit status 3, lists them). A worker
+    process that dies fails nobody else's units; the units it gave back are retried once (``_finish_others``). The
+    summary's counts are read back from the ledger (``_ledger_counts``).
     ``notes`` gets the lines a person wants before the work starts (missing revisions, weights size, free disk).
     ``request.devices`` (e.g. ``["cuda:0", "cuda:1"]``) runs one worker process per entry;
     ``request.cache_policy="evict"`` deletes a hub checkpoint's files once every unit of this call that needs it is
