@@ -167,15 +167,21 @@ def run(
                 reports.append(run_worker(plan, 0, on_unit=bar.advance, progress=bar))
             else:
                 reports, errors = _run_processes(plan, n_workers, bar)
-    if todo:
-        reports += _finish_others(plan, todo, reports, wait=request.wait, notes=notes)
+    try:
+        if todo:
+            reports += _finish_others(plan, todo, reports, wait=request.wait, notes=notes)
+        counts = _ledger_counts(plan, todo, reports)
+    except Exception:
+        if not any(r.error for r in reports):
+            raise
+        # the ledger cannot be read (the server is gone?): the worker's own error is the one to report
+        counts = _outcome_counts(todo, reports)
     worker_warnings: list[str] = []
     for r in reports:
         outcomes += r.outcomes
         worker_warnings += [w for w in r.warnings if w not in worker_warnings]
         if r.error and r.error not in errors:  # a worker that stopped, or finished with units failed on bad checkpoints
             errors.append(r.error)
-    counts = _ledger_counts(plan, todo, reports)
     done = [o for o in outcomes if o.status == "done"]
     summary = IngestSummary(
         suite=plan.suite_name,
@@ -386,6 +392,13 @@ class _Counts:
     done_elsewhere: int
     failed: int
     running: dict[str, str]  # unit key -> who computes it
+
+
+def _outcome_counts(todo: list[UnitPlan], reports: list[WorkerReport]) -> _Counts:
+    """The counts as this call's workers saw them, when the ledger cannot be read back: what they did not publish
+    counts as failed."""
+    done = sum(1 for r in reports for o in r.outcomes if o.status == "done")
+    return _Counts(done, 0, max(0, len(todo) - done), {})
 
 
 def _ledger_counts(plan: Plan, todo: list[UnitPlan], reports: list[WorkerReport]) -> _Counts:
