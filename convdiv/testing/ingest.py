@@ -143,12 +143,14 @@ def start_paused_ingest(
     stage: str,
     seconds: float,
     env: dict[str, str] | None = None,
+    signal_file: Path | None = None,
 ) -> tuple[subprocess.Popen, int]:
     """:func:`start_ingest` that pauses `seconds` at its first passage through `stage` (the ledger's test hook:
-    register, compute, copy, publish, between); returns once it is paused, with the pid that paused."""
+    register, compute, copy, publish, between); returns once it is paused, with the pid that paused. Deleting
+    `signal_file` (default: a new file in `tmp_path`) ends the pause early."""
     from convdiv.warehouse.ledger import PAUSE_ENV
 
-    signal_file = tmp_path / f"paused-{stage}-{time.monotonic_ns()}"
+    signal_file = signal_file or tmp_path / f"paused-{stage}-{time.monotonic_ns()}"
     proc = start_ingest(
         db_url, suite_root, tmp_path / "data", args, {PAUSE_ENV: f"{stage}@1:{seconds}:{signal_file}", **(env or {})}
     )

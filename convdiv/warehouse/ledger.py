@@ -77,7 +77,8 @@ CHECKPOINT_TOKEN_TYPES = ("int4", "int4", "float4", "float4", "float4", "float4"
 PAIR_TOKEN_TYPES = ("int4", "int4", "float4", "float4")
 
 # Test hook (see tests/test_ingest_crash.py, tests/test_live_warehouse.py): "[STAGE@]N:SECONDS:FILE" pauses the
-# N-th passage of this process through STAGE, touching FILE (with the pid) first so a test knows when to kill it.
+# N-th passage of this process through STAGE, touching FILE (with the pid) first so a test knows when to kill it;
+# deleting FILE ends the pause early.
 # Stages: "register" (right after the units are registered), "compute" (before a group's extract pass), "copy" (inside a unit's publish transaction, right after the
 # COPY into staging), "publish" (the default: inside the transaction, after facts and aggregates are written,
 # before COMMIT), "between" (right after a unit's COMMIT, before the next one).
@@ -557,5 +558,8 @@ def test_pause(stage: str) -> None:
         return
     _pause_counts[stage] = _pause_counts.get(stage, 0) + 1
     if _pause_counts[stage] == int(nth):
-        Path(signal_file).write_text(str(os.getpid()))
-        time.sleep(float(seconds))
+        signal = Path(signal_file)
+        signal.write_text(str(os.getpid()))
+        deadline = time.monotonic() + float(seconds)
+        while time.monotonic() < deadline and signal.exists():  # a test ends the pause early by deleting FILE
+            time.sleep(0.05)
