@@ -57,3 +57,33 @@ def test_unused_nan_weights_are_warned_naming_checkpoint_and_tensor(engine, sett
     assert [w for w in summary.warnings if "non-finite" in w] == [warning]
     clean = load_checkpoint(local_spec(root).ref("xs", 1, 4))
     assert clean.nonfinite == () and clean.warnings() == []
+
+
+def test_nan_weights_that_reach_the_logits_fail_only_their_units_and_keep_the_warning(
+    engine, settings, suite_root, tmp_path
+):
+    """NaN in the final layer norm of xs/seed2/step4 makes every logit NaN: the units that need that checkpoint (step
+    4, and step 16 which compares with it) fail; step 0, computed in the same work group, is published. The summary
+    the error carries counts both failures (from the ledger) and keeps the warning naming checkpoint and tensor."""
+    from convdiv.ingest.run import IngestError
+
+    root = S.copy_suite(suite_root, tmp_path / "suite")
+    shutil.rmtree(root / "s")
+    step = root / "xs" / "seed2" / "step4"
+    tensors = load_file(str(step / "model.safetensors"))
+    tensors["gpt_neox.final_layer_norm.weight"][:] = float("nan")
+    save_file(tensors, str(step / "model.safetensors"), metadata={"format": "pt"})
+
+    S.add_tiny_corpus(engine, root)
+    with pytest.raises(IngestError) as caught:
+        ingest(engine, settings, str(root), S.CORPUS, steps="0,4,16", progress=False)
+    summary = caught.value.summary
+    assert (summary.units_done, summary.units_failed, summary.units_elsewhere, summary.units_running) == (1, 2, 0, 0)
+    assert {o.unit_key: o.status for o in summary.outcomes} == {
+        "size=xs/step=0": "done",
+        "size=xs/step=4": "failed",
+        "size=xs/step=16": "failed",
+    }
+    [warning] = [w for w in summary.warnings if "non-finite" in w]
+    assert "xs/seed2/step4" in warning and "gpt_neox.final_layer_norm.weight" in warning
+    assert "NaN or infinite logits" in str(caught.value) and "xs/seed2/step4" in str(caught.value)
