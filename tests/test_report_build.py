@@ -35,6 +35,7 @@ ALL_SECTIONS = [
     "relative-divergence-context",
     "frequency",
     "word",
+    "divergence-stability",
     "ce-fit",
     "ce-fit-context",
     "regression",
@@ -75,6 +76,9 @@ def test_full_report_on_synthetic_warehouse(engine, db_url, synthetic, tmp_path)
     assert result.errors == {}
     assert [s.key for s in result.sections] == ALL_SECTIONS
     for s in result.sections:
+        if s.key == "divergence-stability":  # the divergence peak is the last step (4000): nothing after it
+            assert s.missing is not None and s.missing.startswith("no late phase"), s.missing
+            continue
         assert s.missing is None, (s.key, s.missing)
         assert s.figures, s.key
         assert s.guide and len(s.guide) > 200, s.key
@@ -432,3 +436,43 @@ def test_report_prints_the_views_phase_rule_only(engine, tmp_path):
     # the synthetic curve rises sharply right where the uniform phase ends: no functional universality span
     assert presentation[0] == "uniform" and "unigram transition" in presentation
     assert "functional universality" not in presentation
+
+
+def test_divergence_stability_section_shows_the_views_measures_and_their_correlation(engine, db_url, tmp_path):
+    """With a late phase (steps past the divergence peak at 2000): the scatter's early and late sigma are the
+    divergence_stability view's, the per-comparison jackknife input (analysis.stability) gives the same values on
+    all seeds, the table's rho is Spearman's over the plotted categories, and each note is the rule's sentence."""
+    from scipy import stats as st
+
+    from convdiv.analysis.findings import stability_account
+
+    steps = (0, 1, 4, 16, 64, 256, 1000, 2000, 8000, 32000, 143000)
+    build_synthetic_warehouse(engine, steps=steps, n_positions=1200)
+    result = build_report(engine, tmp_path / "ds.html")
+    sec = {s.key: s for s in result.sections}["divergence-stability"]
+    assert sec.missing is None and sec.error is None
+    data = sec.figures[0].data
+    view = read(db_url, "SELECT size, family, category, early_sigma, late_sigma, n_positions FROM divergence_stability")
+    merged = data.merge(view, on=["size", "family", "category"], suffixes=("", "_view"))
+    assert len(merged) == len(data) > 10 and (merged["n_positions"] >= 50).all()
+    for col in ("early_sigma", "late_sigma"):
+        np.testing.assert_allclose(merged[col], merged[f"{col}_view"].astype(float), rtol=1e-9)
+    # the jackknife's interval brackets its estimate (3 seeds: an interval exists)
+    assert (data["early_low"] <= data["early_sigma"] * (1 + 1e-9)).all() and (data["n_seeds"] == 3).all()
+    assert (data["late_high"] >= data["late_sigma"] * (1 - 1e-9)).all()
+    corr = sec.tables[0].frame
+    tested = 0
+    for row in corr.itertuples():
+        fam = {"POS(t)": "pos_t", "POS(t-1)": "pos_prev", "frequency bin": "frequency_bin"}[row.family]
+        g = data[(data["size"] == row.size) & (data["family"] == fam)].dropna(subset=["early_sigma", "late_sigma"])
+        assert row.n_categories == len(g)
+        if len(g) >= 5:
+            tested += 1
+            assert row.rho == pytest.approx(st.spearmanr(g["early_sigma"], g["late_sigma"]).statistic)
+            assert row.rho_low <= row.rho <= row.rho_high
+        else:
+            assert np.isnan(row.rho)
+        sentence = stability_account(row._asdict(), row.family)
+        assert f"size {row.size}, {sentence}" in sec.notes
+    assert tested >= 2
+    assert any("late phase the consecutive-step intervals from step 2000" in n for n in sec.notes)

@@ -56,6 +56,30 @@ def category_colour(i: int) -> str:
     return CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)]
 
 
+# One colour per category across every panel of the report: the PTB tags (and the merged groups) in a fixed order,
+# each its own entry of TAG_PALETTE (CATEGORY_PALETTE, then Light24's other colours: one per tag, no repeats), so JJ is the same colour in the POS panels, the heatmap outlier lines and the divergence-stability scatter.
+# Categories that are not tags (frequency bins, surprisal bins) use their order within the family (category_colour).
+TAG_ORDER = (
+    "NN", "NNS", "NNP", "NNPS", "VB", "VBD", "VBG", "VBN", "VBZ", "VBP", "DT", "JJ", "IN", "PRP", "PRP$", "CC",
+    "TO", "RB", "MD", "nouns", "verbs", "CD", "WDT", "WP", "WRB", "EX", "POS", "RP", "JJR", "JJS", "RBR", "RBS",
+    "PDT", "UH", "FW", "SYM", "LS", "WP$",
+)  # fmt: skip
+TAG_PALETTE = CATEGORY_PALETTE + tuple(c for c in qualitative.Light24 if c.lower() not in CATEGORY_PALETTE)
+# Booleans (begin/end of word) get their own pair, unlike any size or tag colour.
+BOOLEAN_COLOURS = {"true": "#35978f", "false": "#bf812d"}
+
+
+def tag_colour(tag: str) -> str:
+    """The colour of a POS tag (or merged group) everywhere in the report; other tags by a stable hash."""
+    if tag in TAG_ORDER:
+        return TAG_PALETTE[TAG_ORDER.index(tag) % len(TAG_PALETTE)]
+    return TAG_PALETTE[sum(map(ord, tag)) % len(TAG_PALETTE)]
+
+
+def boolean_colour(value: str) -> str:
+    return BOOLEAN_COLOURS.get(str(value).lower(), "#777777")
+
+
 def legend_ref(panel: int) -> str:
     """The legend a trace of panel ``panel`` (0-based) belongs to: 'legend', 'legend2', ..."""
     return "legend" if panel == 0 else f"legend{panel + 1}"
@@ -108,6 +132,11 @@ def step_axis(steps: Iterable[int], title: str = "training step") -> dict:
         kept.append(len(ticks) - 1)
         ticks = [ticks[i] for i in kept]
     return dict(type="log", title=title, tickvals=list(step_x(ticks)), ticktext=[str(t) for t in ticks])
+
+
+def log_axis(title: str, **kw) -> dict:
+    """A log axis whose ticks read as plain numbers (0.0001, 0.01, 1; plotly's default prints SI prefixes, "100µ")."""
+    return dict(type="log", title=title, exponentformat="none", **kw)
 
 
 def base_layout(title: str, height: int = 420, **kw) -> dict:

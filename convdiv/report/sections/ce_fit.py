@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 from convdiv.analysis.findings import NECESSARY_SHARE, STUDY_ALPHA_PCT, necessity_account, study_alpha_account
 from convdiv.analysis.fits import SEED_INTERVAL, fit_categories, necessary_condition
 from convdiv.report.data import KIND_LABEL, ReportData
-from convdiv.report.figures import base_layout, category_colour, legend_ref, panel_legends, tidy
+from convdiv.report.figures import base_layout, category_colour, legend_ref, log_axis, panel_legends, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.sections._categories import GROUPED, NOUNS, VERBS
 
@@ -258,7 +258,7 @@ def build(data: ReportData) -> Section:
             "KL against dH for every pair and POS(t) category",
             height=420,
             xaxis=dict(title="dH = H(a) - H(b) (nats)", zeroline=True),
-            yaxis=dict(title="KL_c (nats)", type="log"),
+            yaxis=log_axis("KL_c (nats)"),
         )
     )
     sec.figures.append(
