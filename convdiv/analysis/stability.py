@@ -106,7 +106,7 @@ def _jackknife(full: pd.Series, loo: dict, n_seeds: int) -> pd.DataFrame:
     if n_seeds < MIN_SEEDS_PAIRS or full.empty:
         return pd.DataFrame({"estimate": full, "ci_low": np.nan, "ci_high": np.nan}, index=full.index)
     est = pd.DataFrame({s: v.reindex(full.index) for s, v in loo.items()}).T
-    est.columns = range(len(full))
+    est.columns = pd.RangeIndex(len(full))
     out = jackknife_over_seeds(est, pd.Series(full.to_numpy(), index=range(len(full))))
     out.index = full.index
     return out
@@ -120,8 +120,8 @@ def _measure_intervals(logs: pd.DataFrame, loo: dict, n_seeds: int) -> pd.DataFr
         {"sigma": np.exp(jk["estimate"]), "low": np.exp(jk["ci_low"]), "high": np.exp(jk["ci_high"])}
     ).reset_index()
     wide = out.pivot_table(index=["size", "family", "category"], columns="phase", values=["sigma", "low", "high"])
-    wide.columns = [f"{phase}_{what}" for what, phase in wide.columns]
-    wide = wide.reset_index().rename(columns={"early_sigma": "early_sigma", "late_sigma": "late_sigma"})
+    wide.columns = pd.Index([f"{col[1]}_{col[0]}" for col in wide.columns])
+    wide = wide.reset_index()
     for phase in PHASES:
         for what in ("sigma", "low", "high"):
             if f"{phase}_{what}" not in wide:
