@@ -476,3 +476,30 @@ def test_divergence_stability_section_shows_the_views_measures_and_their_correla
         assert f"size {row.size}, {sentence}" in sec.notes
     assert tested >= 2
     assert any("late phase the consecutive-step intervals from step 2000" in n for n in sec.notes)
+
+
+def test_tag_counts_and_overview_provenance(engine, db_url, synthetic, tmp_path):
+    """The POS section's tag-count table equals counts of the position table's tags (read directly), untagged
+    last, shares of all positions; the overview names the frequency source and the ingest's start and end."""
+    result = build_report(engine, tmp_path / "tags.html")
+    sections = {s.key: s for s in result.sections}
+    table = {t.key: t for t in sections["pos"].tables}["pos-tag-counts"]
+    got = table.frame.set_index("tag")
+    pos = read(db_url, "SELECT pos_t, pos_prev FROM position")
+    for col in ("pos_t", "pos_prev"):
+        expected = pos[col].fillna("(untagged)").value_counts()
+        assert got[f"positions_{col}"].to_dict() == {k: int(v) for k, v in expected.items()} | {
+            k: 0 for k in set(got.index) - set(expected.index)
+        }
+        np.testing.assert_allclose(got[f"share_{col}"], got[f"positions_{col}"] / len(pos))
+    assert table.frame["tag"].iloc[-1] == "(untagged)"
+    spacy_model = read(db_url, "SELECT spacy_model FROM corpus")["spacy_model"].iloc[0]
+    assert f"tagged by spaCy {spacy_model}" in table.caption
+    summary = dict(sections["overview"].tables[0].frame.itertuples(index=False))
+    source = read(db_url, "SELECT frequency_source FROM corpus")["frequency_source"].iloc[0]
+    assert summary["token frequencies from"].startswith(
+        "the evaluation text itself" if source == "self" else str(source)
+    )
+    runs = read(db_url, "SELECT started_at, finished_at FROM ingest_run")
+    assert summary["ingest started"] == f"{pd.to_datetime(runs['started_at'], utc=True).min():%Y-%m-%d %H:%M:%S} UTC"
+    assert summary["ingest finished"] == f"{pd.to_datetime(runs['finished_at'], utc=True).max():%Y-%m-%d %H:%M:%S} UTC"

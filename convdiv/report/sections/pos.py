@@ -12,6 +12,7 @@ from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, size_dropdown, t
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.sections._categories import PANEL_COLUMNS, POS_PANELS, category_panels, merge_groups
 from convdiv.report.uncertainty import BAND, MARK_RULE, caption, marked, with_intervals
+from convdiv.warehouse import queries
 
 KEY = "pos"
 TITLE = "By part of speech"
@@ -249,4 +250,46 @@ def build(data: ReportData) -> Section:
     table = outlier_table(data, frames, "pos_t", "pos-outliers")
     if table is not None:
         sec.tables.append(table)
+    sec.tables.append(tag_count_table(data))
     return sec
+
+
+def tag_count_table(data: ReportData) -> Table:
+    """Positions per tag as POS(t) and as POS(t-1), their shares of all positions, the untagged row last; the
+    caption names the tagger and its version (corpus_summary.spacy_model) and the alignment rule."""
+    counts = data.query(queries.WAREHOUSE["tag_counts"], {"corpus": data.scope.corpus})
+    tagged = counts.dropna(subset=["tag"])
+    wide = tagged.pivot_table(index="tag", columns="factor", values="n_positions", aggfunc="sum")
+    untagged = counts[counts["tag"].isna()].set_index("factor")["n_positions"]
+    total = float(counts[counts["factor"] == "pos_t"]["n_positions"].sum())
+    frame = pd.DataFrame(
+        {
+            "tag": [*wide.index, "(untagged)"],
+            "positions_pos_t": [*wide.get("pos_t", pd.Series(dtype=float)).reindex(wide.index), untagged.get("pos_t")],
+            "positions_pos_prev": [
+                *wide.get("pos_prev", pd.Series(dtype=float)).reindex(wide.index),
+                untagged.get("pos_prev"),
+            ],
+        }
+    ).fillna(0)
+    frame = pd.concat(
+        [frame.iloc[:-1].sort_values("positions_pos_t", ascending=False), frame.iloc[-1:]], ignore_index=True
+    )
+    for col in ("pos_t", "pos_prev"):
+        frame[f"positions_{col}"] = frame[f"positions_{col}"].astype(int)
+        frame[f"share_{col}"] = frame[f"positions_{col}"] / total if total else np.nan
+    frame = frame[["tag", "positions_pos_t", "share_pos_t", "positions_pos_prev", "share_pos_prev"]]
+    corpus = data.lookup("corpus_summary", corpus=data.scope.corpus)
+    tagger = str(corpus["spacy_model"].iloc[0]) if not corpus.empty else "unknown"
+    return Table(
+        "pos-tag-counts",
+        "Positions per POS tag",
+        frame,
+        caption=(
+            f"{int(total):,} positions of {data.scope.corpus}, tagged by spaCy {tagger} (model and version recorded "
+            "at `convdiv corpus add`); a token takes the tag of the word covering most of its non-space "
+            "characters; whitespace and special tokens are untagged (no category). The study tagged with NLTK "
+            "(word_tokenize + the averaged perceptron; docs/sql.md, Differences from the study)."
+        ),
+        float_format="{:.4f}",
+    )
