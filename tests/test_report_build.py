@@ -503,3 +503,43 @@ def test_tag_counts_and_overview_provenance(engine, db_url, synthetic, tmp_path)
     runs = read(db_url, "SELECT started_at, finished_at FROM ingest_run")
     assert summary["ingest started"] == f"{pd.to_datetime(runs['started_at'], utc=True).min():%Y-%m-%d %H:%M:%S} UTC"
     assert summary["ingest finished"] == f"{pd.to_datetime(runs['finished_at'], utc=True).max():%Y-%m-%d %H:%M:%S} UTC"
+
+
+def test_one_colour_per_tag_shared_sigma_range_and_plain_log_ticks(engine, synthetic, tmp_path):
+    """Issue 20's colours: a tag has one colour in every figure; begin/end of word use neither a size's nor a
+    tag's colour; every sigma heatmap has the same range, symmetric around sigma = 1 on the log scale; interval
+    rings are drawn dark (an open marker strokes with marker.color: unset, it took the colorway's green); every
+    log value axis prints plain numbers."""
+    from convdiv.report.figures import PALETTE, SIGMA_LOG2_RANGE
+
+    out = tmp_path / "colours.html"
+    build_report(engine, out)
+    specs = figure_specs(out.read_text(encoding="utf-8"))
+    colours: dict[str, set] = {}
+    for key, spec in specs.items():
+        if not key.startswith(("pos-pos", "ce-fit")):
+            continue
+        for tr in spec["data"]:
+            colour = (tr.get("line") or {}).get("color") or (tr.get("marker") or {}).get("color")
+            name = tr.get("name", "")
+            if isinstance(colour, str) and name and not name.endswith(("band", "fit")):
+                colours.setdefault(name, set()).add(colour)
+    assert {"NN", "DT", "JJ"} <= set(colours)
+    assert all(len(c) == 1 for c in colours.values()), {k: v for k, v in colours.items() if len(v) > 1}
+    word = [tr for tr in specs["word-boundaries"]["data"] if tr.get("mode") == "lines+markers"]
+    word_colours = {tr["line"]["color"] for tr in word}
+    assert len(word_colours) == 2 and not word_colours & set(PALETTE)
+    heatmaps = [tr for key, spec in specs.items() if "sigma" in key for tr in spec["data"] if tr["type"] == "heatmap"]
+    assert len(heatmaps) >= 4
+    assert {(tr["zmin"], tr["zmax"], tr["zmid"]) for tr in heatmaps} == {(-SIGMA_LOG2_RANGE, SIGMA_LOG2_RANGE, 0)}
+    rings = [
+        tr for spec in specs.values() for tr in spec["data"] if (tr.get("marker") or {}).get("symbol") == "circle-open"
+    ]
+    assert rings and all(tr["marker"]["color"] == "#222222" for tr in rings)
+    log_axes = [
+        (key, name, axis)
+        for key, spec in specs.items()
+        for name, axis in spec["layout"].items()
+        if name.startswith(("xaxis", "yaxis")) and axis.get("type") == "log" and "ticktext" not in axis
+    ]
+    assert log_axes and all(axis.get("exponentformat") == "none" for _, _, axis in log_axes), log_axes

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from convdiv.analysis.intervals import INTERVAL_KIND, MARK_WORDS
 from convdiv.report.data import KIND_LABEL, ReportData
-from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, size_dropdown, tidy
+from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, sigma_colour_range, size_dropdown, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.sections._categories import PANEL_COLUMNS, POS_PANELS, category_panels, merge_groups
 from convdiv.report.uncertainty import BAND, MARK_RULE, caption, marked, with_intervals
@@ -79,11 +79,9 @@ def sigma_heatmap(
                 z=np.log2(z.to_numpy(float)),
                 x=x,
                 y=cats,
-                zmid=0,
-                colorscale="RdBu_r",
                 visible=size == shown,
                 customdata=np.dstack([z.to_numpy(float), lo.to_numpy(float), hi.to_numpy(float)]),
-                colorbar=dict(title="log2 sigma"),
+                **sigma_colour_range(),
                 hovertemplate="%{y}, step %{x}: sigma %{customdata[0]:.3f} (95% interval over seeds "
                 "%{customdata[1]:.3f} to %{customdata[2]:.3f})<extra>" + size + "</extra>",
             )
@@ -95,7 +93,7 @@ def sigma_heatmap(
                 y=out["category"],
                 mode="markers",
                 visible=size == shown,
-                marker=dict(symbol="x-thin", size=9, line=dict(width=2, color="black")),
+                marker=dict(symbol="x-thin", size=9, color="black", line=dict(width=2, color="black")),
                 name="outside the band",
                 showlegend=size == shown,
                 legendgroup="band",
@@ -109,7 +107,7 @@ def sigma_heatmap(
                 y=ex["category"],
                 mode="markers",
                 visible=size == shown,
-                marker=dict(symbol="circle-open", size=13, line=dict(width=1.5, color="#333")),
+                marker=dict(symbol="circle-open", size=13, color="#222222", line=dict(width=1.5, color="#222222")),
                 name=f"interval excludes 1, {MARK_WORDS}",
                 showlegend=size == shown,
                 legendgroup="marked",
