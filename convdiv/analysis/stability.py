@@ -73,7 +73,7 @@ def _correlations(logs: pd.DataFrame) -> pd.DataFrame:
         n_categories=("xy", "size"), xy=("xy", "sum"), xx=("xx", "sum"), yy=("yy", "sum")
     )
     with np.errstate(divide="ignore", invalid="ignore"):
-        rho = sums["xy"] / np.sqrt(sums["xx"] * sums["yy"])
+        rho: pd.Series = sums["xy"] / np.sqrt((sums["xx"] * sums["yy"]).astype(float))
     ok = (sums["n_categories"] >= MIN_CORRELATION_CATEGORIES) & (sums["xx"] > 0) & (sums["yy"] > 0)
     out = sums.assign(rho=rho.where(ok)).reset_index()
     return out[["size", "family", "n_categories", "rho"]]
