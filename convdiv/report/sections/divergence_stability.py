@@ -34,7 +34,7 @@ GUIDE = (
     "to all positions (the geometric mean over the seed-pair steps from the convergence minimum, or the end of the "
     "uniform phase, to the divergence peak of sigma = E[KL | category] / E[KL]). y: how much a run still changes "
     "on it from the divergence peak on, relative to all positions (the same geometric mean of the consecutive-step "
-    "sigma); lower y = more stable. Both axes are log scales centred at 1 (average). The slide's claim reads as a "
+    "sigma); lower y = more stable. Both axes are log scales; 1 is the average of all positions. The slide's claim reads as a "
     "negative rank correlation across categories: the table gives Spearman's rho per size and family with a 95% "
     "interval over seeds (leave-one-seed-out jackknife-t on Fisher's z), and the error bars are the same interval "
     f"for each category's two measures. Categories with fewer than {MIN_POSITIONS} positions are left out. The "
