@@ -9,6 +9,8 @@ import pytest
 
 from convdiv.analysis.findings import (
     DEGENERATE_SHARE,
+    MIN_CORRELATION_CATEGORIES,
+    MIN_RANK_CORRELATION,
     NECESSARY_SHARE,
     SETTLED_FRACTION,
     frequency_account,
@@ -17,6 +19,8 @@ from convdiv.analysis.findings import (
     reference_account,
     sigma_account,
     sigma_class,
+    stability_account,
+    stability_class,
     study_alpha_account,
 )
 from convdiv.analysis.phases import empty_spans, phase_account
@@ -170,3 +174,23 @@ def test_a_zero_length_span_is_said_with_its_steps():
         "the functional universality phase has zero length: it would run from the end of the uniform phase "
         "(step 32) to the start of the sharp rise of E[KL] (step 32)"
     ]
+
+
+@pytest.mark.parametrize(
+    "rho, low, high, n, expected, words",
+    [
+        (-0.6, -0.85, -0.2, 12, "holds", "earlier divergence goes with greater stability later"),
+        (0.55, 0.1, 0.8, 12, "opposite", "the opposite of the slide"),
+        (-0.2, -0.35, -0.05, 40, "not shown", "no relation shown"),  # precise, but under the 0.3 minimum
+        (-0.6, -0.95, 0.3, 12, "not shown", "no relation shown"),  # large, but the interval includes 0
+        (-0.6, np.nan, np.nan, 12, "no interval", "nothing claimed"),
+        (-0.9, -0.99, -0.5, 4, "too few", "too few for a rank correlation"),
+    ],
+)
+def test_stability_rule(rho, low, high, n, expected, words):
+    assert MIN_RANK_CORRELATION == 0.3 and MIN_CORRELATION_CATEGORIES == 5
+    assert stability_class(rho, low, high, n) == expected
+    text = stability_account(dict(rho=rho, rho_low=low, rho_high=high, n_categories=n, n_seeds=5), "POS(t)")
+    assert words in text and text.startswith("POS(t): ")
+    if expected in ("holds", "opposite", "not shown"):
+        assert f"rho = {rho:.2f}" in text and "n = " in text

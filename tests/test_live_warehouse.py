@@ -43,6 +43,7 @@ REPORT_VIEWS = (
     "comparison_kl",
     "comparison_moments",
     "comparison_regression_sums",
+    "divergence_stability",
 )
 
 
@@ -306,6 +307,28 @@ def test_upgrade_from_0011_with_data_keeps_every_view(engine, db_url):
             _assert_same_rows(_rows(conn, view), at_head[view], view)
     assert all(c.ok for c in aggregates.check(engine))
     assert "agg_comparison_moments" in {c.aggregate for c in aggregates.check(engine)}
+    assert catalog.drift(engine) == []
+
+
+def test_0019_adds_divergence_stability_over_the_data_and_removes_it(engine):
+    """Migration 0019 on a warehouse with data: downgraded to 0016 the view is gone and every other view keeps its
+    rows; upgraded again, the view has the same rows as before."""
+    from convdiv.report.synthetic import build_synthetic_warehouse
+
+    build_synthetic_warehouse(engine, n_positions=120, steps=(0, 16, 256, 2000, 8000))
+    checked = (*ANALYSIS_VIEWS, "comparison_kl")
+    with engine.connect() as conn:
+        at_head = {v: _rows(conn, v) for v in checked}
+        stability = _rows(conn, "divergence_stability")
+        assert len(stability[0]) > 0
+    schema.downgrade(engine, "0016")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT to_regclass('divergence_stability')").scalar() is None
+        for view in checked:
+            _assert_same_rows(_rows(conn, view), at_head[view], view)
+    schema.upgrade(engine)
+    with engine.connect() as conn:
+        _assert_same_rows(_rows(conn, "divergence_stability"), stability, "divergence_stability")
     assert catalog.drift(engine) == []
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from convdiv.report.build import build_report
+from convdiv.report.sections import SECTIONS
 from convdiv.report.synthetic import build_synthetic_warehouse
 from convdiv.testing.browser import open_report
 
@@ -74,6 +75,7 @@ def test_report_renders_offline_in_chromium(engine, chromium, artifacts, tmp_pat
         assert download.suggested_filename == "convergence-curve.csv"
         assert len(csv) == len(result.sections[1].figures[0].data)
         page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+        check_layout(page, expected_figures)
         assert errors == []
         # Only the file itself (and the in-page blob of the download) was requested.
         assert [u for u in requests if not u.startswith("blob:")] == [report.resolve().as_uri()]
@@ -88,9 +90,62 @@ def test_empty_report_renders_without_errors(engine, chromium, tmp_path):
     build_report(engine, report)
 
     def check(page, errors, requests):
-        assert page.locator("div.missing-box").count() == 12
+        assert page.locator("div.missing-box").count() == len(SECTIONS)
         assert errors == []
         assert requests == [report.resolve().as_uri()]
         return True
 
     assert open_report(report, chromium, check)
+
+
+# The rectangles of the figure's drawn parts, by CSS selector, in page coordinates.
+RECTS = """(el, sel) => Array.from(el.querySelectorAll(sel)).map(e => e.getBoundingClientRect())
+    .filter(r => r.width > 0 && r.height > 0).map(r => [r.left, r.top, r.right, r.bottom])"""
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def check_layout(page, figures: dict[str, str]) -> None:
+    """Issue 20's layout: every figure keeps its own height through window resizes (plotly's responsive resize
+    shrank them to the container's 300 px); a click in the sticky navigation leaves the section's heading visible
+    below the navigation, also when the navigation wraps to more lines on a narrow window; a size dropdown never
+    overlaps the plot's toolbar or its title."""
+
+    def heights() -> dict[str, float]:
+        return {
+            key: page.locator(f"div#fig-{key}").evaluate("el => el.getBoundingClientRect().height") for key in figures
+        }
+
+    menus = 0
+    for key in figures:
+        fig = page.locator(f"div#fig-{key}")
+        fig.hover()  # the toolbar shows on hover
+        page.wait_for_timeout(250)
+        buttons = fig.evaluate(RECTS, "g.updatemenu-container .updatemenu-button, g.updatemenu-header-group")
+        menus += bool(buttons)
+        toolbar = fig.evaluate(RECTS, ".modebar-group")
+        titles = fig.evaluate(RECTS, "g.g-gtitle text")
+        assert not any(_overlap(b, t) for b in buttons for t in toolbar + titles), key
+    assert menus >= 5
+    # each figure's own height, as written in its spec (plotly's default 450 px where it sets none)
+    wanted = {
+        key: page.evaluate(f"JSON.parse(document.getElementById('fig-{key}-spec').textContent).layout.height || 450")
+        for key in figures
+    }
+    assert heights() == pytest.approx(wanted, abs=1)
+    for width, height in ((900, 700), (1600, 1000), (1400, 1000)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(600)  # plotly's responsive resize is debounced
+        assert heights() == pytest.approx(wanted, abs=1), width
+    for width in (1400, 760):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(300)
+        for link in page.locator("nav a").all():
+            target = link.get_attribute("href")
+            link.click()
+            page.wait_for_timeout(150)
+            nav_bottom = page.locator("nav").evaluate("el => el.getBoundingClientRect().bottom")
+            top = page.locator(f"section{target} h2").evaluate("el => el.getBoundingClientRect().top")
+            assert nav_bottom <= top < 900, (width, target, nav_bottom, top)

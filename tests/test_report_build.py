@@ -35,6 +35,7 @@ ALL_SECTIONS = [
     "relative-divergence-context",
     "frequency",
     "word",
+    "divergence-stability",
     "ce-fit",
     "ce-fit-context",
     "regression",
@@ -75,6 +76,9 @@ def test_full_report_on_synthetic_warehouse(engine, db_url, synthetic, tmp_path)
     assert result.errors == {}
     assert [s.key for s in result.sections] == ALL_SECTIONS
     for s in result.sections:
+        if s.key == "divergence-stability":  # the divergence peak is the last step (4000): nothing after it
+            assert s.missing is not None and s.missing.startswith("no late phase"), s.missing
+            continue
         assert s.missing is None, (s.key, s.missing)
         assert s.figures, s.key
         assert s.guide and len(s.guide) > 200, s.key
@@ -432,3 +436,110 @@ def test_report_prints_the_views_phase_rule_only(engine, tmp_path):
     # the synthetic curve rises sharply right where the uniform phase ends: no functional universality span
     assert presentation[0] == "uniform" and "unigram transition" in presentation
     assert "functional universality" not in presentation
+
+
+def test_divergence_stability_section_shows_the_views_measures_and_their_correlation(engine, db_url, tmp_path):
+    """With a late phase (steps past the divergence peak at 2000): the scatter's early and late sigma are the
+    divergence_stability view's, the per-comparison jackknife input (analysis.stability) gives the same values on
+    all seeds, the table's rho is Spearman's over the plotted categories, and each note is the rule's sentence."""
+    from scipy import stats as st
+
+    from convdiv.analysis.findings import stability_account
+
+    steps = (0, 1, 4, 16, 64, 256, 1000, 2000, 8000, 32000, 143000)
+    build_synthetic_warehouse(engine, steps=steps, n_positions=1200)
+    result = build_report(engine, tmp_path / "ds.html")
+    sec = {s.key: s for s in result.sections}["divergence-stability"]
+    assert sec.missing is None and sec.error is None
+    data = sec.figures[0].data
+    view = read(db_url, "SELECT size, family, category, early_sigma, late_sigma, n_positions FROM divergence_stability")
+    merged = data.merge(view, on=["size", "family", "category"], suffixes=("", "_view"))
+    assert len(merged) == len(data) > 10 and (merged["n_positions"] >= 50).all()
+    for col in ("early_sigma", "late_sigma"):
+        np.testing.assert_allclose(merged[col], merged[f"{col}_view"].astype(float), rtol=1e-9)
+    # the jackknife's interval brackets its estimate (3 seeds: an interval exists)
+    assert (data["early_low"] <= data["early_sigma"] * (1 + 1e-9)).all() and (data["n_seeds"] == 3).all()
+    assert (data["late_high"] >= data["late_sigma"] * (1 - 1e-9)).all()
+    corr = sec.tables[0].frame
+    tested = 0
+    for row in corr.itertuples():
+        fam = {"POS(t)": "pos_t", "POS(t-1)": "pos_prev", "frequency bin": "frequency_bin"}[row.family]
+        g = data[(data["size"] == row.size) & (data["family"] == fam)].dropna(subset=["early_sigma", "late_sigma"])
+        assert row.n_categories == len(g)
+        if len(g) >= 5:
+            tested += 1
+            assert row.rho == pytest.approx(st.spearmanr(g["early_sigma"], g["late_sigma"]).statistic)
+            assert row.rho_low <= row.rho <= row.rho_high
+        else:
+            assert np.isnan(row.rho)
+        sentence = stability_account(row._asdict(), row.family)
+        assert f"size {row.size}, {sentence}" in sec.notes
+    assert tested >= 2
+    assert any("late phase the consecutive-step intervals from step 2000" in n for n in sec.notes)
+
+
+def test_tag_counts_and_overview_provenance(engine, db_url, synthetic, tmp_path):
+    """The POS section's tag-count table equals counts of the position table's tags (read directly), untagged
+    last, shares of all positions; the overview names the frequency source and the ingest's start and end."""
+    result = build_report(engine, tmp_path / "tags.html")
+    sections = {s.key: s for s in result.sections}
+    table = {t.key: t for t in sections["pos"].tables}["pos-tag-counts"]
+    got = table.frame.set_index("tag")
+    pos = read(db_url, "SELECT pos_t, pos_prev FROM position")
+    for col in ("pos_t", "pos_prev"):
+        expected = pos[col].fillna("(untagged)").value_counts()
+        assert got[f"positions_{col}"].to_dict() == {k: int(v) for k, v in expected.items()} | {
+            k: 0 for k in set(got.index) - set(expected.index)
+        }
+        np.testing.assert_allclose(got[f"share_{col}"], got[f"positions_{col}"] / len(pos))
+    assert table.frame["tag"].iloc[-1] == "(untagged)"
+    spacy_model = read(db_url, "SELECT spacy_model FROM corpus")["spacy_model"].iloc[0]
+    assert f"tagged by spaCy {spacy_model}" in table.caption
+    summary = dict(sections["overview"].tables[0].frame.itertuples(index=False))
+    source = read(db_url, "SELECT frequency_source FROM corpus")["frequency_source"].iloc[0]
+    assert summary["token frequencies from"].startswith(
+        "the evaluation text itself" if source == "self" else str(source)
+    )
+    runs = read(db_url, "SELECT started_at, finished_at FROM ingest_run")
+    assert summary["ingest started"] == f"{pd.to_datetime(runs['started_at'], utc=True).min():%Y-%m-%d %H:%M:%S} UTC"
+    assert summary["ingest finished"] == f"{pd.to_datetime(runs['finished_at'], utc=True).max():%Y-%m-%d %H:%M:%S} UTC"
+
+
+def test_one_colour_per_tag_shared_sigma_range_and_plain_log_ticks(engine, synthetic, tmp_path):
+    """Issue 20's colours: a tag has one colour in every figure; begin/end of word use neither a size's nor a
+    tag's colour; every sigma heatmap has the same range, symmetric around sigma = 1 on the log scale; interval
+    rings are drawn dark (an open marker strokes with marker.color: unset, it took the colorway's green); every
+    log value axis prints plain numbers."""
+    from convdiv.report.figures import PALETTE, SIGMA_LOG2_RANGE
+
+    out = tmp_path / "colours.html"
+    build_report(engine, out)
+    specs = figure_specs(out.read_text(encoding="utf-8"))
+    colours: dict[str, set] = {}
+    for key, spec in specs.items():
+        if not key.startswith(("pos-pos", "ce-fit")):
+            continue
+        for tr in spec["data"]:
+            colour = (tr.get("line") or {}).get("color") or (tr.get("marker") or {}).get("color")
+            name = tr.get("name", "")
+            if isinstance(colour, str) and name and not name.endswith(("band", "fit")):
+                colours.setdefault(name, set()).add(colour)
+    assert {"NN", "DT", "JJ"} <= set(colours)
+    assert all(len(c) == 1 for c in colours.values()), {k: v for k, v in colours.items() if len(v) > 1}
+    word = [tr for tr in specs["word-boundaries"]["data"] if tr.get("mode") == "lines+markers"]
+    word_colours = {tr["line"]["color"] for tr in word}
+    assert len(word_colours) == 2 and not word_colours & set(PALETTE)
+    heatmaps = [tr for key, spec in specs.items() if "sigma" in key for tr in spec["data"] if tr["type"] == "heatmap"]
+    assert len(heatmaps) >= 4
+    assert {(tr["zmin"], tr["zmax"], tr["zmid"]) for tr in heatmaps} == {(-SIGMA_LOG2_RANGE, SIGMA_LOG2_RANGE, 0)}
+    rings = [
+        tr for spec in specs.values() for tr in spec["data"] if (tr.get("marker") or {}).get("symbol") == "circle-open"
+    ]
+    assert rings and all(tr["marker"]["color"] == "#222222" for tr in rings)
+    log_axes = [
+        (key, name, axis)
+        for key, spec in specs.items()
+        for name, axis in spec["layout"].items()
+        if name.startswith(("xaxis", "yaxis")) and axis.get("type") == "log" and "ticktext" not in axis
+    ]
+    assert log_axes and all(axis.get("exponentformat") == "none" for _, _, axis in log_axes), log_axes

@@ -907,3 +907,76 @@ def test_null_pos_tags_are_no_category_but_count_overall(warehouse, oracle):
     assert (per["pos_t"] == n_all - n_null).all()
     assert (per["frequency_bin"] == n_all).all() and (per["begin_of_word"] == n_all).all()
     assert cs["category"].notna().all()
+
+
+def _divergence_stability(rd: pd.DataFrame, pb: pd.DataFrame) -> pd.DataFrame:
+    """divergence_stability recomputed in plain pandas from sigma rows (relative_divergence's columns) and phase
+    rows (phase_boundaries'): per seed-pair size with a divergence peak, the geometric mean of the seed-pair sigma
+    over the divergence phase (from the convergence minimum, else the uniform end, else the first step, to the
+    peak) and of the consecutive-step sigma from the peak on."""
+    rows = []
+    for b in pb.itertuples():
+        if b.kind != "seed_pair" or pd.isna(b.divergence_peak_step):
+            continue
+        start = next(int(s) for s in (b.convergence_min_step, b.uniform_end_step, b.first_step) if pd.notna(s))
+        peak = int(b.divergence_peak_step)
+        mine = rd[(rd.suite_id == b.suite_id) & (rd.corpus_id == b.corpus_id) & (rd["size"] == b.size)]
+        mine = mine[mine["sigma"] > 0]
+        early = mine[(mine.kind == "seed_pair") & (mine.step >= start) & (mine.step <= peak)]
+        late = mine[(mine.kind == "consecutive_step") & (mine.step >= peak)]
+        for (family, category), _ in pd.concat([early, late]).groupby(["family", "category"]):
+            e = early[(early.family == family) & (early.category == category)]
+            la = late[(late.family == family) & (late.category == category)]
+            rows.append(
+                {
+                    "suite_id": b.suite_id,
+                    "corpus_id": b.corpus_id,
+                    "size": b.size,
+                    "family": family,
+                    "category": category,
+                    "divergence_start_step": start,
+                    "divergence_peak_step": peak,
+                    "n_positions": int(pd.concat([e, la])["n_positions"].max()),
+                    "n_early_steps": len(e),
+                    "early_sigma": float(np.exp(np.log(e["sigma"]).mean())) if len(e) else np.nan,
+                    "n_late_steps": len(la),
+                    "late_sigma": float(np.exp(np.log(la["sigma"]).mean())) if len(la) else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+DIVERGENCE_STABILITY_KEYS = ["suite_id", "corpus_id", "size", "family", "category"]
+DIVERGENCE_STABILITY_COLUMNS = [
+    "divergence_start_step",
+    "divergence_peak_step",
+    "n_positions",
+    "n_early_steps",
+    "early_sigma",
+    "n_late_steps",
+    "late_sigma",
+]
+
+
+def test_divergence_stability(warehouse, oracle):
+    """Against the oracle's sigma and phases (docs/sql.md): in this random-init fixture every divergence peak is
+    at the last step, so the late phase is empty (NULL late_sigma); test_divergence_stability_late_phase has one."""
+    view = read(warehouse, "SELECT * FROM divergence_stability")
+    exp = _divergence_stability(oracle.relative_divergence(), oracle.phase_boundaries())
+    assert len(exp) > 0 and exp["early_sigma"].notna().all()
+    assert_matches(view, exp, DIVERGENCE_STABILITY_KEYS, DIVERGENCE_STABILITY_COLUMNS)
+
+
+def test_divergence_stability_late_phase(engine):
+    """On the report's synthetic warehouse (the study's phases: a divergence peak, then reconvergence), the view
+    equals the pandas recomputation from the rows of relative_divergence and phase_boundaries, late phase included."""
+    from convdiv.report.synthetic import build_synthetic_warehouse
+
+    build_synthetic_warehouse(engine, steps=(0, 1, 4, 16, 64, 256, 1000, 2000, 8000, 32000, 143000))
+    view = read(engine, "SELECT * FROM divergence_stability")
+    exp = _divergence_stability(
+        read(engine, "SELECT * FROM relative_divergence"), read(engine, "SELECT * FROM phase_boundaries")
+    )
+    assert exp["late_sigma"].notna().sum() > 10 and exp["early_sigma"].notna().sum() > 10
+    assert set(exp["family"]) >= {"pos_t", "frequency_bin"}
+    assert_matches(view, exp, DIVERGENCE_STABILITY_KEYS, DIVERGENCE_STABILITY_COLUMNS)

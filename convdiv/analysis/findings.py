@@ -217,3 +217,56 @@ def study_alpha_account(fit: Mapping, study_pct: float) -> str:
     sign = "the same sign" if np.sign(a) == np.sign(study_pct) else "the opposite sign"
     where = "inside" if inside else "outside"
     return f"{ours}; the study reports {study_pct:.2f}%: {sign}, {where} our interval"
+
+
+# "Earlier divergence in training correlates to greater stability later on" (the presentation): across categories,
+# the rank correlation of the seed-pair sigma in the divergence phase with the consecutive-step sigma late
+# (analysis.stability). It *holds* when the 95% interval over seeds of Spearman's rho lies below 0 and rho <=
+# -MIN_RANK_CORRELATION (a weak rank correlation, 0.3, at least: a narrower interval around -0.1 is precise, not a
+# relation); the *opposite* when the interval lies above 0 and rho >= MIN_RANK_CORRELATION; otherwise the data
+# do not show it. Fewer than MIN_CORRELATION_CATEGORIES categories: no statement (a rank correlation of 3 or 4
+# points takes only a handful of values).
+MIN_RANK_CORRELATION = 0.3
+MIN_CORRELATION_CATEGORIES = 5
+
+
+def stability_class(rho: float, low: float, high: float, n: int) -> str:
+    """'holds', 'opposite', 'not shown', 'no interval' or 'too few' (see above)."""
+    if n < MIN_CORRELATION_CATEGORIES or not np.isfinite(rho):
+        return "too few"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "no interval"
+    if high < 0 and rho <= -MIN_RANK_CORRELATION:
+        return "holds"
+    if low > 0 and rho >= MIN_RANK_CORRELATION:
+        return "opposite"
+    return "not shown"
+
+
+def stability_account(row: Mapping, label: str) -> str:
+    """One size and family's correlation (n_categories, rho, rho_low, rho_high, n_seeds of analysis.stability):
+    whether "categories that diverge more between seeds in the divergence phase change less later" holds."""
+    n, rho = int(row["n_categories"]), float(row["rho"])
+    low, high = float(row["rho_low"]), float(row["rho_high"])
+    cls = stability_class(rho, low, high, n)
+    if cls == "too few":
+        return (
+            f"{label}: {n} categories with both measures, too few for a rank correlation (rule: at least "
+            f"{MIN_CORRELATION_CATEGORIES})"
+        )
+    value = f"Spearman rho = {rho:.2f}"
+    if cls == "no interval":
+        return f"{label}: {value} over {n} categories, no interval ({int(row['n_seeds'])} seeds): nothing claimed"
+    value += f" (95% interval over {int(row['n_seeds'])} seeds {low:.2f} to {high:.2f}, n = {n} categories)"
+    rule = f"rule: the interval excludes 0 and |rho| >= {MIN_RANK_CORRELATION:g}"
+    if cls == "holds":
+        return (
+            f"{label}: categories that diverge more between seeds in the divergence phase change less within runs "
+            f"later, {value}: earlier divergence goes with greater stability later ({rule})"
+        )
+    if cls == "opposite":
+        return (
+            f"{label}: the opposite of the slide: categories that diverge more between seeds in the divergence "
+            f"phase also change more later, {value} ({rule})"
+        )
+    return f"{label}: {value}: no relation shown on this data ({rule})"

@@ -84,6 +84,18 @@ def _table_rows(frame: pd.DataFrame, float_format: str) -> list[list[tuple[str, 
     ]
 
 
+# plotly's default height, for a figure that sets none
+DEFAULT_FIGURE_HEIGHT = 450
+
+
+def figure_height(figure) -> int:
+    """The figure's layout height in px: its container gets it as CSS height, so that a resize (plotly's
+    ``responsive``) keeps it instead of shrinking the plot to the container's minimum."""
+    layout = figure.get("layout", {}) if isinstance(figure, dict) else figure.layout.to_plotly_json()
+    height = layout.get("height")
+    return int(height) if height else DEFAULT_FIGURE_HEIGHT
+
+
 def compute_sections(data: ReportData) -> list[Section]:
     out = []
     with progress.step("report: sections", total=len(SECTIONS), unit="sections") as bar:
@@ -124,7 +136,15 @@ def render(sections: list[Section], scope: Scope, warnings: list[str]) -> str:
             div = f"fig-{fig.key}"
             figures.append({"div": div, "json": _script_json(pio.to_json(fig.figure, validate=False))})
             csvs[fig.key] = {"name": f"{fig.key}.csv", "text": fig.data.to_csv(index=False)}
-            sv["figures"].append({"div": div, "key": fig.key, "caption": fig.caption, "rows": len(fig.data)})
+            sv["figures"].append(
+                {
+                    "div": div,
+                    "key": fig.key,
+                    "caption": fig.caption,
+                    "rows": len(fig.data),
+                    "height": figure_height(fig.figure),
+                }
+            )
         for tab in sec.tables:
             csvs[tab.key] = {"name": f"{tab.key}.csv", "text": tab.frame.to_csv(index=False)}
             choices = None

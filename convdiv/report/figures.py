@@ -56,6 +56,63 @@ def category_colour(i: int) -> str:
     return CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)]
 
 
+# One colour per category across every panel of the report: the PTB tags (and the merged groups) in a fixed order,
+# each its own entry of TAG_PALETTE (CATEGORY_PALETTE, then Light24's other colours: one per tag, no repeats), so JJ is the same colour in the POS panels, the heatmap outlier lines and the divergence-stability scatter.
+# Categories that are not tags (frequency bins, surprisal bins) use their order within the family (category_colour).
+TAG_ORDER = (
+    "NN", "NNS", "NNP", "NNPS", "VB", "VBD", "VBG", "VBN", "VBZ", "VBP", "DT", "JJ", "IN", "PRP", "PRP$", "CC",
+    "TO", "RB", "MD", "nouns", "verbs", "CD", "WDT", "WP", "WRB", "EX", "POS", "RP", "JJR", "JJS", "RBR", "RBS",
+    "PDT", "UH", "FW", "SYM", "LS", "WP$",
+)  # fmt: skip
+TAG_PALETTE = CATEGORY_PALETTE + tuple(c for c in qualitative.Light24 if c.lower() not in CATEGORY_PALETTE)
+# Booleans (begin/end of word) get their own pair, unlike any size or tag colour.
+BOOLEAN_COLOURS = {"true": "#35978f", "false": "#bf812d"}
+
+
+def tag_colour(tag: str) -> str:
+    """The colour of a POS tag (or merged group) everywhere in the report; other tags by a stable hash."""
+    if tag in TAG_ORDER:
+        return TAG_PALETTE[TAG_ORDER.index(tag) % len(TAG_PALETTE)]
+    return TAG_PALETTE[sum(map(ord, tag)) % len(TAG_PALETTE)]
+
+
+def boolean_colour(value: str) -> str:
+    return BOOLEAN_COLOURS.get(str(value).lower(), "#777777")
+
+
+TAG_FAMILIES = ("pos_t", "pos_prev")
+BOOLEAN_FAMILIES = ("begin_of_word", "end_of_word")
+
+
+def series_colour(family: str | None, category: str, k: int) -> str:
+    """A category line's colour: its tag's (POS families), the boolean pair (word boundaries), else the k-th
+    category colour of its panel (ordered bins)."""
+    if family in TAG_FAMILIES:
+        return tag_colour(category)
+    if family in BOOLEAN_FAMILIES:
+        return boolean_colour(category)
+    return category_colour(k)
+
+
+# Every sigma heatmap shares one colour range, symmetric on the log scale around sigma = 1: log2 sigma from
+# -SIGMA_LOG2_RANGE to +SIGMA_LOG2_RANGE (sigma 1/4 to 4; cells beyond take the end colours), so two heatmaps'
+# colours mean the same sigma.
+SIGMA_LOG2_RANGE = 2.0
+
+
+def sigma_colour_range() -> dict:
+    """Heatmap keywords for log2 sigma: the shared range, centred at sigma = 1, a colour bar labelled in sigma."""
+    r = SIGMA_LOG2_RANGE
+    ticks = np.arange(-r, r + 1)
+    return dict(
+        zmin=-r,
+        zmax=r,
+        zmid=0,
+        colorscale="RdBu_r",
+        colorbar=dict(title="sigma (log scale)", tickvals=list(ticks), ticktext=[f"{2.0**t:g}" for t in ticks]),
+    )
+
+
 def legend_ref(panel: int) -> str:
     """The legend a trace of panel ``panel`` (0-based) belongs to: 'legend', 'legend2', ..."""
     return "legend" if panel == 0 else f"legend{panel + 1}"
@@ -108,6 +165,11 @@ def step_axis(steps: Iterable[int], title: str = "training step") -> dict:
         kept.append(len(ticks) - 1)
         ticks = [ticks[i] for i in kept]
     return dict(type="log", title=title, tickvals=list(step_x(ticks)), ticktext=[str(t) for t in ticks])
+
+
+def log_axis(title: str, **kw) -> dict:
+    """A log axis whose ticks read as plain numbers (0.0001, 0.01, 1; plotly's default prints SI prefixes, "100µ")."""
+    return dict(type="log", title=title, exponentformat="none", **kw)
 
 
 def base_layout(title: str, height: int = 420, **kw) -> dict:
@@ -204,21 +266,41 @@ def with_traces(fig: go.Figure, traces: list[dict]) -> dict:
     return out
 
 
-def size_dropdown(
-    fig: go.Figure, trace_sizes: Sequence[str], sizes: Sequence[str], *, x: float = 1.0, y: float = 1.14
-) -> None:
-    """A dropdown that shows one size's traces at a time (``trace_sizes[i]`` = size of trace i; '' = always)."""
+def size_dropdown(fig: go.Figure, trace_sizes: Sequence[str], sizes: Sequence[str]) -> None:
+    """A dropdown that shows one size's traces at a time (``trace_sizes[i]`` = size of trace i; '' = always).
+
+    It sits at the left, on a line of its own between the title (moved to the top of the figure) and the plot
+    area (the top margin grows by DROPDOWN_ROOM), so it never overlaps the plot's toolbar (top right) or the title.
+    """
     if len(sizes) < 2:
         return
     buttons = []
     for size in sizes:
         visible = [s == size or s == "" for s in trace_sizes]
         buttons.append(dict(label=f"size {size}", method="update", args=[{"visible": visible}]))
+    top = (fig.layout.margin.t if fig.layout.margin.t is not None else 60) + DROPDOWN_ROOM
     fig.update_layout(
+        margin=dict(t=top),
+        title=dict(yref="container", y=1, yanchor="top", pad=dict(t=12)),
         updatemenus=[
-            dict(buttons=buttons, x=x, y=y, xanchor="right", yanchor="top", active=len(sizes) - 1, showactive=True)
-        ]
+            dict(
+                buttons=buttons,
+                x=0,
+                y=1,
+                xanchor="left",
+                yanchor="bottom",
+                pad=dict(b=22),
+                active=len(sizes) - 1,
+                showactive=True,
+            )
+        ],
     )
+    if fig.layout.height is not None:
+        fig.update_layout(height=fig.layout.height + DROPDOWN_ROOM)
+
+
+# Room added above the plot area for the size dropdown (its line between the title and the subplot titles).
+DROPDOWN_ROOM = 36
 
 
 def tidy(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

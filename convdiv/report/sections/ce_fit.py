@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 from convdiv.analysis.findings import NECESSARY_SHARE, STUDY_ALPHA_PCT, necessity_account, study_alpha_account
 from convdiv.analysis.fits import SEED_INTERVAL, fit_categories, necessary_condition
 from convdiv.report.data import KIND_LABEL, ReportData
-from convdiv.report.figures import base_layout, category_colour, legend_ref, panel_legends, tidy
+from convdiv.report.figures import base_layout, legend_ref, log_axis, panel_legends, tag_colour, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.sections._categories import GROUPED, NOUNS, VERBS
 
@@ -104,7 +104,7 @@ def fit_figure(df: pd.DataFrame, fits: pd.DataFrame, cats: list[str], title: str
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=["Q = dH (nats)", "Q = CE ratio H(a)/H(b)"], horizontal_spacing=0.2
     )
-    for k, cat in enumerate(cats):
+    for cat in cats:
         g = df[df["category"] == cat]
         for j, q in enumerate(("delta_h", "ce_ratio")):
             fig.add_trace(
@@ -115,7 +115,7 @@ def fit_figure(df: pd.DataFrame, fits: pd.DataFrame, cats: list[str], title: str
                     name=cat,
                     legendgroup=f"{q}:{cat}",
                     legend=legend_ref(j),
-                    marker=dict(size=5, color=category_colour(k), opacity=0.55),
+                    marker=dict(size=5, color=tag_colour(cat), opacity=0.55),
                     hovertemplate=f"{cat}<br>Q %{{x:.4g}}<br>KL %{{y:.4g}}<extra></extra>",
                 ),
                 row=1,
@@ -133,7 +133,7 @@ def fit_figure(df: pd.DataFrame, fits: pd.DataFrame, cats: list[str], title: str
                         legendgroup=f"{q}:{cat}",
                         legend=legend_ref(j),
                         showlegend=False,
-                        line=dict(color=category_colour(k), width=2),
+                        line=dict(color=tag_colour(cat), width=2),
                         name=f"{cat} fit",
                         hovertemplate=f"{cat}: KL = {a:.3g} Q + {b:.3g} (R2 {fit['r2'].iloc[0]:.2f})<extra></extra>",
                     ),
@@ -258,7 +258,7 @@ def build(data: ReportData) -> Section:
             "KL against dH for every pair and POS(t) category",
             height=420,
             xaxis=dict(title="dH = H(a) - H(b) (nats)", zeroline=True),
-            yaxis=dict(title="KL_c (nats)", type="log"),
+            yaxis=log_axis("KL_c (nats)"),
         )
     )
     sec.figures.append(

@@ -7,7 +7,16 @@ import plotly.graph_objects as go
 
 from convdiv.analysis.findings import SETTLED_FRACTION, learnability_account
 from convdiv.report.data import ReportData
-from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
+from convdiv.report.figures import (
+    STEP_AXIS_NOTE,
+    base_layout,
+    colour,
+    line_with_band,
+    log_axis,
+    step_axis,
+    step_x,
+    tidy,
+)
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.uncertainty import BAND, BOOTSTRAP_LINES, bootstrap_note, caption, with_bootstrap, with_intervals
 
@@ -74,7 +83,7 @@ def build(data: ReportData) -> Section:
             "Consecutive-step E[KL] per size (how much each run still changes)",
             height=440,
             xaxis=step_axis(df["step"], "training step t (-> the next step)"),
-            yaxis=dict(title="E[KL](t -> t_next) (nats)", type="log"),
+            yaxis=log_axis("E[KL](t -> t_next) (nats)"),
             legend=dict(title="size"),
         )
     )

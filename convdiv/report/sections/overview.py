@@ -22,6 +22,32 @@ GUIDE = (
 )
 
 
+def frequency_source(source: str | None) -> str:
+    """Where the frequency bins' counts and the unigram reference come from (corpus_summary.frequency_source)."""
+    if source is None:
+        return "?"
+    if source == "self":
+        return (
+            "the evaluation text itself (self): each token's count over this corpus's own token sequences (the "
+            "study's counts are over the Pile validation split, pile_validation_unigram_counts.npy)"
+        )
+    return source
+
+
+def ingest_span(prov: pd.DataFrame) -> dict[str, str]:
+    """The first ingest's start and the last one's end (UTC); 'not finished' while a run has no end."""
+    started = pd.to_datetime(prov["started_at"].dropna(), utc=True)
+    finished = pd.to_datetime(prov["finished_at"].dropna(), utc=True)
+    out = {}
+    if len(started):
+        out["ingest started"] = f"{started.min():%Y-%m-%d %H:%M:%S} UTC"
+    if len(finished) and prov["finished_at"].notna().all():
+        out["ingest finished"] = f"{finished.max():%Y-%m-%d %H:%M:%S} UTC"
+    elif len(started):
+        out["ingest finished"] = "not finished (a run has no end time)"
+    return out
+
+
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
     scope = data.scope
@@ -44,14 +70,13 @@ def build(data: ReportData) -> Section:
         "positions": int(corpus["n_positions"].iloc[0]) if not corpus.empty else "?",
         "vocabulary |V|": int(corpus["vocab_size"].iloc[0]) if not corpus.empty else "?",
         "POS tagger": corpus["spacy_model"].iloc[0] if not corpus.empty else "?",
+        "token frequencies from": frequency_source(corpus["frequency_source"].iloc[0] if not corpus.empty else None),
         "report written by convdiv": __version__,
     }
     if not prov.empty:
         summary["ingested by convdiv"] = ", ".join(sorted({str(v) for v in prov["convdiv_version"].dropna()}))
         summary["devices"] = ", ".join(sorted({d.strip() for v in prov["devices"].dropna() for d in v.split(",")}))
-        started = pd.to_datetime(prov["started_at"].dropna(), utc=True)
-        if len(started):
-            summary["ingest dates"] = f"{started.min():%Y-%m-%d %H:%M} to {started.max():%Y-%m-%d %H:%M} UTC"
+        summary.update(ingest_span(prov))
     sec.tables.append(
         Table(
             "overview-summary",

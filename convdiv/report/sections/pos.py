@@ -8,10 +8,11 @@ import plotly.graph_objects as go
 
 from convdiv.analysis.intervals import INTERVAL_KIND, MARK_WORDS
 from convdiv.report.data import KIND_LABEL, ReportData
-from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, size_dropdown, tidy
+from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, sigma_colour_range, size_dropdown, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.sections._categories import PANEL_COLUMNS, POS_PANELS, category_panels, merge_groups
 from convdiv.report.uncertainty import BAND, MARK_RULE, caption, marked, with_intervals
+from convdiv.warehouse import queries
 
 KEY = "pos"
 TITLE = "By part of speech"
@@ -78,11 +79,9 @@ def sigma_heatmap(
                 z=np.log2(z.to_numpy(float)),
                 x=x,
                 y=cats,
-                zmid=0,
-                colorscale="RdBu_r",
                 visible=size == shown,
                 customdata=np.dstack([z.to_numpy(float), lo.to_numpy(float), hi.to_numpy(float)]),
-                colorbar=dict(title="log2 sigma"),
+                **sigma_colour_range(),
                 hovertemplate="%{y}, step %{x}: sigma %{customdata[0]:.3f} (95% interval over seeds "
                 "%{customdata[1]:.3f} to %{customdata[2]:.3f})<extra>" + size + "</extra>",
             )
@@ -94,7 +93,7 @@ def sigma_heatmap(
                 y=out["category"],
                 mode="markers",
                 visible=size == shown,
-                marker=dict(symbol="x-thin", size=9, line=dict(width=2, color="black")),
+                marker=dict(symbol="x-thin", size=9, color="black", line=dict(width=2, color="black")),
                 name="outside the band",
                 showlegend=size == shown,
                 legendgroup="band",
@@ -108,7 +107,7 @@ def sigma_heatmap(
                 y=ex["category"],
                 mode="markers",
                 visible=size == shown,
-                marker=dict(symbol="circle-open", size=13, line=dict(width=1.5, color="#333")),
+                marker=dict(symbol="circle-open", size=13, color="#222222", line=dict(width=1.5, color="#222222")),
                 name=f"interval excludes 1, {MARK_WORDS}",
                 showlegend=size == shown,
                 legendgroup="marked",
@@ -249,4 +248,46 @@ def build(data: ReportData) -> Section:
     table = outlier_table(data, frames, "pos_t", "pos-outliers")
     if table is not None:
         sec.tables.append(table)
+    sec.tables.append(tag_count_table(data))
     return sec
+
+
+def tag_count_table(data: ReportData) -> Table:
+    """Positions per tag as POS(t) and as POS(t-1), their shares of all positions, the untagged row last; the
+    caption names the tagger and its version (corpus_summary.spacy_model) and the alignment rule."""
+    counts = data.query(queries.WAREHOUSE["tag_counts"], {"corpus": data.scope.corpus})
+    tagged = counts.dropna(subset=["tag"])
+    wide = tagged.pivot_table(index="tag", columns="factor", values="n_positions", aggfunc="sum")
+    untagged = counts[counts["tag"].isna()].set_index("factor")["n_positions"]
+    total = float(counts[counts["factor"] == "pos_t"]["n_positions"].sum())
+    frame = pd.DataFrame(
+        {
+            "tag": [*wide.index, "(untagged)"],
+            "positions_pos_t": [*wide.get("pos_t", pd.Series(dtype=float)).reindex(wide.index), untagged.get("pos_t")],
+            "positions_pos_prev": [
+                *wide.get("pos_prev", pd.Series(dtype=float)).reindex(wide.index),
+                untagged.get("pos_prev"),
+            ],
+        }
+    ).fillna(0)
+    frame = pd.concat(
+        [frame.iloc[:-1].sort_values("positions_pos_t", ascending=False), frame.iloc[-1:]], ignore_index=True
+    )
+    for col in ("pos_t", "pos_prev"):
+        frame[f"positions_{col}"] = frame[f"positions_{col}"].astype(int)
+        frame[f"share_{col}"] = frame[f"positions_{col}"] / total if total else np.nan
+    frame = frame[["tag", "positions_pos_t", "share_pos_t", "positions_pos_prev", "share_pos_prev"]]
+    corpus = data.lookup("corpus_summary", corpus=data.scope.corpus)
+    tagger = str(corpus["spacy_model"].iloc[0]) if not corpus.empty else "unknown"
+    return Table(
+        "pos-tag-counts",
+        "Positions per POS tag",
+        frame,
+        caption=(
+            f"{int(total):,} positions of {data.scope.corpus}, tagged by spaCy {tagger} (model and version recorded "
+            "at `convdiv corpus add`); a token takes the tag of the word covering most of its non-space "
+            "characters; whitespace and special tokens are untagged (no category). The study tagged with NLTK "
+            "(word_tokenize + the averaged perceptron; docs/sql.md, Differences from the study)."
+        ),
+        float_format="{:.4f}",
+    )

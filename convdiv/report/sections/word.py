@@ -6,7 +6,16 @@ import plotly.graph_objects as go
 
 from convdiv.analysis.findings import sigma_account
 from convdiv.report.data import KIND_LABEL, ReportData
-from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, colour, line_with_band, step_axis, step_x, tidy
+from convdiv.report.figures import (
+    STEP_AXIS_NOTE,
+    base_layout,
+    colour,
+    line_with_band,
+    log_axis,
+    step_axis,
+    step_x,
+    tidy,
+)
 from convdiv.report.model import Figure, Missing, Section
 from convdiv.report.sections._categories import PANEL_COLUMNS, category_panels
 from convdiv.report.uncertainty import BAND, caption, with_intervals
@@ -96,7 +105,7 @@ def build(data: ReportData) -> Section:
             f"Context variance of E[KL] ({KIND_LABEL[kind]})",
             height=420,
             xaxis=step_axis(cv["step"]),
-            yaxis=dict(title="nats", type="log"),
+            yaxis=log_axis("nats"),
         )
     )
     sec.figures.append(
