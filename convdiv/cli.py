@@ -157,15 +157,17 @@ def db_status(obj: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_context
 def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
-    """Recompute every aggregate from the facts and compare with what is stored; compare the live schema with
+    """Recompute every aggregate from the facts and compare with what is stored; check that every done ingest
+    unit holds one fact row per position for each of its checkpoints and comparisons; compare the live schema with
     the one this convdiv expects. Exit 1 on any difference."""
-    from convdiv.warehouse import aggregates, catalog
+    from convdiv.warehouse import aggregates, catalog, completeness
 
     engine = obj.engine(check_schema=False)
     drift = catalog.drift(engine)
     corpus_id = _corpus_id(engine, corpus)
     # a schema that drifted cannot be trusted to recompute: report the drift alone
     checks = [] if drift else aggregates.check(engine, corpus_id)
+    gaps = [] if drift else completeness.check(engine, corpus_id)
     bad = [c for c in checks if not c.ok]
     if as_json:
         import dataclasses
@@ -176,7 +178,8 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
                 {
                     "schema_drift": drift,
                     "aggregates": [dataclasses.asdict(c) for c in checks],
-                    "ok": not drift and not bad,
+                    "incomplete_units": [dataclasses.asdict(g) for g in gaps],
+                    "ok": not drift and not bad and not gaps,
                 }
             )
         )
@@ -208,10 +211,13 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
                     style=style,
                 )
             out.print(table)
+        for gap in gaps:
+            out.print(f"incomplete unit: {gap.describe()}", highlight=False, soft_wrap=True)
         out.print(
-            "ok: aggregates equal their recomputation; schema as expected"
-            if not drift and not bad
-            else f"{len(drift)} schema difference(s), {len(bad)} aggregate(s) differ"
+            "ok: aggregates equal their recomputation; every done unit holds its fact rows; schema as expected"
+            if not drift and not bad and not gaps
+            else f"{len(drift)} schema difference(s), {len(bad)} aggregate(s) differ, "
+            f"{len({g.unit_id for g in gaps})} done unit(s) incomplete"
         )
     if drift:
         raise ConvdivError(
@@ -219,11 +225,25 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
             f"({len(drift)} difference(s), listed above): run `convdiv db upgrade`, or restore what "
             "was changed by hand"
         )
+    if gaps:
+        raise ConvdivError(_incomplete_units_error(gaps))
     if bad:
         raise ConvdivError(
             f"{len(bad)} aggregate(s) differ from the facts ({', '.join(c.aggregate for c in bad)}): "
             "run `convdiv db rebuild` to recompute them"
         )
+
+
+def _incomplete_units_error(gaps) -> str:
+    """One line naming the first incomplete units and the fix (re-ingest them with --force)."""
+    from convdiv.textlimits import first_few
+
+    units = list(dict.fromkeys(f"{g.suite}/{g.corpus}/{g.unit_key}" for g in gaps))
+    return (
+        f"{len(units)} done ingest unit(s) lack fact rows or hold extra ones ({first_few(units)}; listed above): "
+        "re-ingest them (`convdiv ingest SUITE --corpus CORPUS --sizes ... --steps ... --force`); "
+        "`convdiv db rebuild` recomputes aggregates only and cannot restore facts"
+    )
 
 
 def _corpus_id(engine, name: str | None) -> int | None:
@@ -242,12 +262,16 @@ def _corpus_id(engine, name: str | None) -> int | None:
 @pass_context
 def db_rebuild(obj: Context, corpus: str | None) -> None:
     """Recompute every aggregate from the facts (after facts were changed by hand; the ingest never needs it)."""
-    from convdiv.warehouse import aggregates
+    from convdiv.warehouse import aggregates, completeness
 
     engine = obj.engine()
     corpus_id = _corpus_id(engine, corpus)
     aggregates.rebuild(engine, corpus_id)
     click.echo("aggregates rebuilt from the facts")
+    gaps = completeness.check(engine, corpus_id)
+    if gaps:
+        # the aggregates now follow the facts, holes included: say so and fail, as `db check` would
+        raise ConvdivError(_incomplete_units_error(gaps))
 
 
 @db.command("url")

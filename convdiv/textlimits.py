@@ -1,0 +1,32 @@
+"""Bounds on what users name and on what errors list: names have a documented maximum length, lists are cut.
+
+A name (corpus, suite, role) is stored as text and echoed in messages and reports: a 5,000-character name made
+5 kB error lines. :data:`MAX_NAME_LENGTH` is 63, PostgreSQL's own identifier limit (NAMEDATALEN - 1), so every
+name convdiv stores could also be a role or schema name. Lists in errors show :data:`FEW` entries and a count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from convdiv.errors import ConvdivError
+
+MAX_NAME_LENGTH = 63
+FEW = 5
+
+
+def first_few(items: Iterable[object], few: int = FEW) -> str:
+    """``a, b, c`` for a short list, ``a, b, c, d, e and 12 more`` for a long one (each item cut to 80 chars)."""
+    items = [str(i) for i in items]
+    shown = ", ".join(i if len(i) <= 80 else i[:77] + "..." for i in items[:few])
+    return shown + (f" and {len(items) - few} more" if len(items) > few else "")
+
+
+def check_name(name: str, what: str, option: str) -> None:
+    """Refuse an empty name, or one longer than :data:`MAX_NAME_LENGTH` characters, in one line naming ``option``."""
+    if not name.strip():
+        raise ConvdivError(f"{option}: the {what} name is empty: give a name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConvdivError(
+            f"{option}: the {what} name {name[:20]!r}... has {len(name):,} characters: give at most {MAX_NAME_LENGTH}"
+        )
