@@ -17,9 +17,9 @@ FEW = 5
 
 def first_few(items: Iterable[object], few: int = FEW) -> str:
     """``a, b, c`` for a short list, ``a, b, c, d, e and 12 more`` for a long one (each item cut to 80 chars)."""
-    items = [str(i) for i in items]
-    shown = ", ".join(i if len(i) <= 80 else i[:77] + "..." for i in items[:few])
-    return shown + (f" and {len(items) - few} more" if len(items) > few else "")
+    texts = [str(i) for i in items]
+    shown = ", ".join(t if len(t) <= 80 else t[:77] + "..." for t in texts[:few])
+    return shown + (f" and {len(texts) - few} more" if len(texts) > few else "")
 
 
 def check_name(name: str, what: str, option: str) -> None:
