@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from convdiv import __version__
+from convdiv.bounds import MAX_SECONDS, Number, check_environment
 from convdiv.config import Settings
 from convdiv.context import Context, pass_context
 from convdiv.corpus.commands import corpus as corpus_command
@@ -56,7 +57,7 @@ console = Console(stderr=True)
 )
 @click.option(
     "--progress-every",
-    type=click.FloatRange(min=0.1),
+    type=Number(0.1, MAX_SECONDS, whole=False),
     envvar="CONVDIV_PROGRESS_EVERY",
     default=30.0,
     metavar="SECONDS",
@@ -71,6 +72,7 @@ def cli(ctx: click.Context, database_url: str | None, data_dir: str | None, quie
     """
     from convdiv import progress
 
+    check_environment()
     progress.configure(enabled=True, quiet=quiet, every=progress_every)
     ctx.obj = Context(Settings.from_env(database_url=database_url, data_dir=data_dir))
 

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from convdiv.bounds import Number
 from convdiv.corpus.sources import DEFAULT_MAX_TEXT_MB, DEFAULT_SEPARATOR, PRESETS
 from convdiv.errors import ConvdivError
 from convdiv.textlimits import check_name
@@ -67,7 +68,7 @@ def corpus() -> None:
 @click.option(
     "--alpha",
     default=1.0,
-    type=click.FloatRange(min=0, min_open=True),
+    type=Number(0, 1e6, whole=False, min_open=True),
     help="Add-alpha smoothing of the unigram reference q.",
 )
 @click.option(
@@ -79,7 +80,7 @@ def corpus() -> None:
 @click.option(
     "--max-text-mb",
     default=DEFAULT_MAX_TEXT_MB,
-    type=click.FloatRange(min=0, min_open=True, max=100_000),
+    type=Number(0, 1e6, whole=False, min_open=True),
     metavar="MB",
     help="Refuse more text than this (MB of UTF-8, all inputs together) before any work: memory grows with the "
     "text (about 1 GB for a 5 MB single line).",

@@ -39,6 +39,7 @@ from convdiv.ingest.plan import (
     resolve_device,
     resolve_devices,
     resolve_dtype,
+    same_as_default,
     split_list,
     suite_origin,
 )
@@ -136,6 +137,12 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     missing = hub_revision_status(refs.values()) if spec.source == "hub" else {}
     missing_units: dict[str, str] = {}
     warnings: list[str] = []
+    cores = os.cpu_count() or 1
+    if int(workers or 1) > cores:
+        warnings.append(
+            f"--workers {workers} exceeds this machine's {cores} CPU core(s): the workers will share them "
+            "(slower than fewer workers); give at most --workers " + str(cores)
+        )
     for label, why in missing.items():
         keys = [u.key for u in units if label in u.needs]
         warnings.append(f"{why}: skipping unit(s) {', '.join(keys)}")
@@ -145,6 +152,10 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     labels = sorted({label for u in units for label in u.needs})
     refs = {label: refs[label] for label in labels}
     check_context_length(context_length, refs.values(), context_from)
+    context_length, window_stride = same_as_default(request.context_length, window, refs.values()) or (
+        context_length,
+        window_stride,
+    )
     fingerprints = {label: checkpoint_fingerprint(ref) for label, ref in refs.items()}
     warnings += check_identical_weights((refs[label], fp) for label, fp in fingerprints.items() if "@" not in fp)
 

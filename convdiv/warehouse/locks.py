@@ -16,11 +16,11 @@ stall every new reader of the table for 60 s; tries of TRY_S stall them at most 
 
 from __future__ import annotations
 
-import os
 import time
 
 import psycopg
 
+from convdiv.bounds import env_seconds
 from convdiv.errors import ConvdivError
 
 LOCK_TIMEOUT_ENV = "CONVDIV_LOCK_TIMEOUT"
@@ -31,16 +31,8 @@ PAUSE_S = 0.3
 
 
 def lock_timeout_s() -> float:
-    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LOCK_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ConvdivError(f"{LOCK_TIMEOUT_ENV}={raw!r} is not a positive number of seconds (e.g. 60)")
-    return value
+    """CONVDIV_LOCK_TIMEOUT in seconds: from 1 ms (lock_timeout's unit) to a day (convdiv.bounds)."""
+    return env_seconds(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_S)
 
 
 def lock_timeout_setting() -> str:
