@@ -24,7 +24,7 @@ from convdiv.bounds import MAX_SECONDS, Number, check_environment
 from convdiv.config import Settings
 from convdiv.context import Context, pass_context
 from convdiv.corpus.commands import corpus as corpus_command
-from convdiv.errors import ConvdivError, user_error
+from convdiv.errors import ConvdivError, set_url_option, user_error
 from convdiv.export.commands import export as export_command
 from convdiv.ingest.commands import ingest as ingest_command
 from convdiv.report.commands import report as report_command
@@ -73,6 +73,8 @@ def cli(ctx: click.Context, database_url: str | None, data_dir: str | None, quie
     from convdiv import progress
 
     check_environment()
+    source = click.get_current_context().get_parameter_source("database_url")
+    set_url_option("--database-url" if source is click.core.ParameterSource.COMMANDLINE else "DATABASE_URL")
     progress.configure(enabled=True, quiet=quiet, every=progress_every)
     ctx.obj = Context(Settings.from_env(database_url=database_url, data_dir=data_dir))
 
