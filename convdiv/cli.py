@@ -114,12 +114,22 @@ def db_status(obj: Context, as_json: bool) -> None:
         from convdiv.jsonout import echo_json
 
         echo_json(report.to_dict())
+        if report.drift:
+            raise ConvdivError(_drift_error(len(report.drift)))
         return
     out = Console()
     out.print(f"database: {report.url}")
     out.print(f"server:   PostgreSQL {report.server_version}")
-    state = "up to date" if report.up_to_date else "STALE: run `convdiv db upgrade`"
+    state = (
+        "STALE: run `convdiv db upgrade`"
+        if not report.up_to_date
+        else f"DRIFT: {len(report.drift)} difference(s) from the expected schema"
+        if report.drift
+        else "up to date"
+    )
     out.print(f"schema:   current {report.current or 'none'}, head {report.head} ({state})")
+    for line in report.drift:
+        out.print(f"schema drift: {line}", highlight=False, soft_wrap=True)
     if report.row_counts:
         table = Table("table", "rows", title="row counts")
         for name, rows in report.row_counts.items():
@@ -154,6 +164,8 @@ def db_status(obj: Context, as_json: bool) -> None:
                 r.reason or "",
             )
         out.print(table)
+    if report.drift:
+        raise ConvdivError(_drift_error(len(report.drift)))
 
 
 @db.command("check")
@@ -190,7 +202,7 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
     else:
         out = Console()
         for line in drift:
-            out.print(f"schema drift: {line}", highlight=False)
+            out.print(f"schema drift: {line}", highlight=False, soft_wrap=True)
         if checks:
             table = Table(
                 "aggregate",
@@ -224,11 +236,7 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
             f"{len({g.unit_id for g in gaps})} done unit(s) incomplete"
         )
     if drift:
-        raise ConvdivError(
-            f"the warehouse schema differs from what convdiv {__version__} expects "
-            f"({len(drift)} difference(s), listed above): run `convdiv db upgrade`, or restore what "
-            "was changed by hand"
-        )
+        raise ConvdivError(_drift_error(len(drift)))
     if gaps:
         raise ConvdivError(_incomplete_units_error(gaps))
     if bad:
@@ -236,6 +244,13 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
             f"{len(bad)} aggregate(s) differ from the facts ({', '.join(c.aggregate for c in bad)}): "
             "run `convdiv db rebuild` to recompute them"
         )
+
+
+def _drift_error(n: int) -> str:
+    return (
+        f"the warehouse schema differs from what convdiv {__version__} expects ({n} difference(s), listed "
+        "above): run `convdiv db upgrade`, or restore what was changed by hand"
+    )
 
 
 def _incomplete_units_error(gaps) -> str:

@@ -22,6 +22,13 @@ def first_few(items: Iterable[object], few: int = FEW) -> str:
     return shown + (f" and {len(texts) - few} more" if len(texts) > few else "")
 
 
+def shown(name: str, limit: int = 60) -> str:
+    """``repr(name)``, cut to about ``limit`` characters with its length said when longer (for error lines)."""
+    if len(name) <= limit:
+        return repr(name)
+    return f"{name[:limit]!r}... ({len(name):,} characters)"
+
+
 def check_name(name: str, what: str, option: str) -> None:
     """Refuse an empty name, or one longer than :data:`MAX_NAME_LENGTH` characters, in one line naming ``option``."""
     if not name.strip():

@@ -53,6 +53,7 @@ from convdiv.corpus.tagging import (
 )
 from convdiv.corpus.tokens import load_tokenizer, token_texts, tokenize_documents
 from convdiv.errors import ConvdivError
+from convdiv.textlimits import shown
 from convdiv.vocab import tokenizer_fingerprint
 from convdiv.warehouse import locks, partitions, queries
 from convdiv.warehouse.engine import libpq_conninfo, psycopg_connection
@@ -262,7 +263,7 @@ def remove_corpus(engine, name: str) -> int:
         conn.exec_driver_sql(Q["lock_corpus_name"], {"name": name})
         current = conn.exec_driver_sql(Q["find_corpus"], {"name": name}).first()
         if current is None:
-            raise ConvdivError(f"no corpus named {name!r}")
+            raise ConvdivError(f"no corpus named {shown(name)}")
         facts = _count_facts(conn, current.corpus_id)
         conn.exec_driver_sql(Q["delete_corpus"], {"corpus_id": current.corpus_id})
         partitions.drop(conn, current.corpus_id)  # last: see add_corpus

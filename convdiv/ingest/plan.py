@@ -27,6 +27,7 @@ from pathlib import Path
 
 from convdiv import __version__, bounds
 from convdiv.errors import ConvdivError
+from convdiv.textlimits import check_name
 from convdiv.warehouse.models import COMPARISON_KINDS
 
 # Bump when a change to the extract engine changes stored values: every done unit is then recomputed.
@@ -349,6 +350,8 @@ def check_suite_name(name: str | None) -> None:
             "--name must not be empty: give the name to store the suite under (or leave it out for "
             "the suite's own name)"
         )
+    if name is not None:
+        check_name(name, "suite", "--name")
 
 
 def config_hash(

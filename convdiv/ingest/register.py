@@ -44,6 +44,7 @@ from convdiv.ingest.plan import (
     suite_origin,
 )
 from convdiv.ingest.request import IngestRequest
+from convdiv.textlimits import MAX_NAME_LENGTH, first_few, shown
 from convdiv.warehouse import ledger, queries
 from convdiv.warehouse.ledger import q  # the warehouse's queries (dimension upserts, ledger units)
 
@@ -89,6 +90,11 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     spec = get_suite(request.suite, settings)
     if request.name is not None:
         spec = replace(spec, name=request.name.strip())
+    if len(spec.name) > MAX_NAME_LENGTH:
+        raise ConvdivError(
+            f"suite name {shown(spec.name)} is longer than {MAX_NAME_LENGTH} characters: store it under a shorter "
+            "one with --name"
+        )
     origin = suite_origin(spec)
     info = ledger.conninfo(engine)
     with ledger.connect(info) as conn:
@@ -97,7 +103,7 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
         if row is None:
             known = [r[0] for r in conn.execute(Q["corpus_names"])]
             raise ConvdivError(
-                f"unknown corpus {corpus!r} (loaded corpora: {', '.join(known) or 'none'}; "
+                f"unknown corpus {shown(corpus)} (loaded corpora: {first_few(known) or 'none'}; "
                 "add one with `convdiv corpus add`)"
             )
         corpus_id, _, _, corpus_tok_sha, vocab_size, content_sha, _, _ = row
