@@ -217,7 +217,7 @@ def _sqlstate(err) -> str | None:
     return None
 
 
-_CONNECT_FIX = "start the server, or fix the host and port in {url} (without it convdiv uses its embedded server)"
+_CONNECT_FIX = "start the server, or fix the host and port in {url} (without it, convdiv's embedded server is used)"
 # Where the warehouse URL came from, as the user wrote it: messages name that (`--database-url` or DATABASE_URL).
 _URL_OPTION = {"name": "DATABASE_URL"}
 
