@@ -20,27 +20,38 @@ from convdiv.warehouse import aggregates, completeness
 DAMAGE = {
     "one checkpoint row deleted": (
         "DELETE FROM checkpoint_token WHERE (checkpoint_id, position_id) IN (SELECT ct.checkpoint_id, ct.position_id"
-        " FROM checkpoint_token ct JOIN checkpoint c USING (checkpoint_id) WHERE c.step = 1 LIMIT 1)",
+        " FROM checkpoint_token ct JOIN checkpoint c USING (checkpoint_id) JOIN run r USING (run_id)"
+        " JOIN model m USING (model_id) WHERE c.step = 1 AND m.size = 'xs' LIMIT 1)",
         "size=xs/step=1",
         "checkpoint_token",
     ),
     "one pair row deleted": (
         "DELETE FROM pair_token WHERE (comparison_id, position_id) IN (SELECT pt.comparison_id, pt.position_id"
-        " FROM pair_token pt JOIN comparison c USING (comparison_id) WHERE c.kind = 'consecutive_step' LIMIT 1)",
+        " FROM pair_token pt JOIN comparison c USING (comparison_id) JOIN checkpoint b ON b.checkpoint_id = c.checkpoint_b"
+        " JOIN run r ON r.run_id = b.run_id JOIN model m ON m.model_id = r.model_id"
+        " WHERE c.kind = 'consecutive_step' AND m.size = 'xs' LIMIT 1)",
         "size=xs/step=1",
         "pair_token",
     ),
     "a whole checkpoint's rows deleted": (
         "DELETE FROM checkpoint_token WHERE checkpoint_id = (SELECT c.checkpoint_id FROM checkpoint c"
-        " JOIN run r USING (run_id) WHERE c.step = 0 AND r.seed = 2)",
+        " JOIN run r USING (run_id) JOIN model m USING (model_id) WHERE c.step = 0 AND r.seed = 2 AND m.size = 'xs')",
         "size=xs/step=0",
         "checkpoint_token",
+    ),
+    "one cross-size pair row deleted": (
+        "DELETE FROM pair_token WHERE (comparison_id, position_id) IN (SELECT pt.comparison_id, pt.position_id"
+        " FROM pair_token pt JOIN comparison c USING (comparison_id) JOIN checkpoint b"
+        " ON b.checkpoint_id = c.checkpoint_b WHERE c.kind = 'cross_size' AND b.step = 0 LIMIT 1)",
+        "cross_size/step=0",
+        "pair_token",
     ),
     "one extra row": (
         # a seed-pair comparison of step 1 that no unit computed, given one row by hand
         "WITH c AS (INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) SELECT 'seed_pair', a.checkpoint_id,"
-        " b.checkpoint_id FROM checkpoint a JOIN run ra ON ra.run_id = a.run_id, checkpoint b JOIN run rb"
-        " ON rb.run_id = b.run_id WHERE a.step = 1 AND b.step = 1 AND ra.seed = 3 AND rb.seed = 1"
+        " b.checkpoint_id FROM checkpoint a JOIN run ra ON ra.run_id = a.run_id JOIN model ma ON ma.model_id = ra.model_id, checkpoint b JOIN run rb"
+        " ON rb.run_id = b.run_id JOIN model mb ON mb.model_id = rb.model_id"
+        " WHERE a.step = 1 AND b.step = 1 AND ra.seed = 3 AND rb.seed = 1 AND ma.size = 'xs' AND mb.size = 'xs'"
         " RETURNING comparison_id)"
         " INSERT INTO pair_token (comparison_id, position_id, kl_ab, kl_ba)"
         " SELECT c.comparison_id, (SELECT min(position_id) FROM position), 0.5, 0.5 FROM c",
@@ -71,9 +82,18 @@ def test_db_check_names_the_unit_after_a_rebuild(engine, settings, db_url, suite
 
 def test_every_kind_of_damage_is_found_with_its_unit(engine, settings, db_url, suite_root):
     """Each damage in its own transaction (rolled back), after the aggregates were rebuilt from the damaged facts;
-    the undamaged warehouse has no gap (the check is not always failing)."""
+    the undamaged warehouse, cross-size units included, has no gap (the check is not always failing)."""
     S.add_tiny_corpus(engine, suite_root)
-    ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="0,1", progress=False)
+    ingest(
+        engine,
+        settings,
+        str(suite_root),
+        S.CORPUS,
+        sizes="xs,s",
+        steps="0,1",
+        comparisons="seed_pairs,consecutive_steps,cross_size",
+        progress=False,
+    )
     assert completeness.check(engine) == []
     for damage, (statement, unit, table) in DAMAGE.items():
         with engine.connect() as conn:
