@@ -29,8 +29,8 @@ NO_SEPARATOR = "none"  # --separator none: no separator (each file or row is one
 # U+009F, two bytes in UTF-8 after the lead byte C2, which is never a continuation byte). Matched on the raw bytes,
 # so the offset reported is the file's byte offset.
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
-# --max-text-mb: the text one `corpus add` reads, at most (MB = 10^6 bytes of UTF-8). bench/corpus_long.py holds a
-# 5 MB single line under 1 GB of peak memory (README, Benchmarks); larger inputs are refused before any work.
+# --max-text-mb: the text one `corpus add` reads, at most (MB = 10^6 bytes of UTF-8). `bench/corpus_long.py --sizes 5`
+# measured 789 MB peak RSS for a 5 MB single line (docs/operations.md); larger inputs are refused before any work.
 DEFAULT_MAX_TEXT_MB = 5.0
 
 
