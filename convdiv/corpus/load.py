@@ -344,11 +344,13 @@ def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int =
 
 
 def _tokenize(tok, documents: list[str], *, bos: bool, eos: bool, what: str):
+    # counted in characters, so one long line shows progress (with rate and ETA) piece by piece
     docs = []
-    with progress.step(what, total=len(documents), unit="documents") as bar:
+    with progress.step(what, total=sum(map(len, documents)), unit="characters") as bar:
         for lo in range(0, len(documents), TOKENIZE_SLICE_DOCS):
-            docs += tokenize_documents(tok, documents[lo : lo + TOKENIZE_SLICE_DOCS], bos=bos, eos=eos)
-            bar.advance(len(documents[lo : lo + TOKENIZE_SLICE_DOCS]))
+            docs += tokenize_documents(
+                tok, documents[lo : lo + TOKENIZE_SLICE_DOCS], bos=bos, eos=eos, on_chars=bar.advance
+            )
     return docs
 
 
