@@ -20,10 +20,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from convdiv import __version__
+from convdiv.bounds import MAX_SECONDS, Number, check_environment
 from convdiv.config import Settings
 from convdiv.context import Context, pass_context
 from convdiv.corpus.commands import corpus as corpus_command
-from convdiv.errors import ConvdivError, user_error
+from convdiv.errors import ConvdivError, set_url_option, user_error
 from convdiv.export.commands import export as export_command
 from convdiv.ingest.commands import ingest as ingest_command
 from convdiv.report.commands import report as report_command
@@ -56,7 +57,7 @@ console = Console(stderr=True)
 )
 @click.option(
     "--progress-every",
-    type=click.FloatRange(min=0.1),
+    type=Number(0.1, MAX_SECONDS, whole=False),
     envvar="CONVDIV_PROGRESS_EVERY",
     default=30.0,
     metavar="SECONDS",
@@ -71,6 +72,9 @@ def cli(ctx: click.Context, database_url: str | None, data_dir: str | None, quie
     """
     from convdiv import progress
 
+    check_environment()
+    source = click.get_current_context().get_parameter_source("database_url")
+    set_url_option("--database-url" if source is click.core.ParameterSource.COMMANDLINE else "DATABASE_URL")
     progress.configure(enabled=True, quiet=quiet, every=progress_every)
     ctx.obj = Context(Settings.from_env(database_url=database_url, data_dir=data_dir))
 
@@ -110,12 +114,22 @@ def db_status(obj: Context, as_json: bool) -> None:
         from convdiv.jsonout import echo_json
 
         echo_json(report.to_dict())
+        if report.drift:
+            raise ConvdivError(_drift_error(len(report.drift)))
         return
     out = Console()
     out.print(f"database: {report.url}")
     out.print(f"server:   PostgreSQL {report.server_version}")
-    state = "up to date" if report.up_to_date else "STALE: run `convdiv db upgrade`"
+    state = (
+        "STALE: run `convdiv db upgrade`"
+        if not report.up_to_date
+        else f"DRIFT: {len(report.drift)} difference(s) from the expected schema"
+        if report.drift
+        else "up to date"
+    )
     out.print(f"schema:   current {report.current or 'none'}, head {report.head} ({state})")
+    for line in report.drift:
+        out.print(f"schema drift: {line}", highlight=False, soft_wrap=True)
     if report.row_counts:
         table = Table("table", "rows", title="row counts")
         for name, rows in report.row_counts.items():
@@ -150,6 +164,8 @@ def db_status(obj: Context, as_json: bool) -> None:
                 r.reason or "",
             )
         out.print(table)
+    if report.drift:
+        raise ConvdivError(_drift_error(len(report.drift)))
 
 
 @db.command("check")
@@ -157,15 +173,17 @@ def db_status(obj: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_context
 def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
-    """Recompute every aggregate from the facts and compare with what is stored; compare the live schema with
+    """Recompute every aggregate from the facts and compare with what is stored; check that every done ingest
+    unit holds one fact row per position for each of its checkpoints and comparisons; compare the live schema with
     the one this convdiv expects. Exit 1 on any difference."""
-    from convdiv.warehouse import aggregates, catalog
+    from convdiv.warehouse import aggregates, catalog, completeness
 
     engine = obj.engine(check_schema=False)
     drift = catalog.drift(engine)
     corpus_id = _corpus_id(engine, corpus)
     # a schema that drifted cannot be trusted to recompute: report the drift alone
     checks = [] if drift else aggregates.check(engine, corpus_id)
+    gaps = [] if drift else completeness.check(engine, corpus_id)
     bad = [c for c in checks if not c.ok]
     if as_json:
         import dataclasses
@@ -176,14 +194,15 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
                 {
                     "schema_drift": drift,
                     "aggregates": [dataclasses.asdict(c) for c in checks],
-                    "ok": not drift and not bad,
+                    "incomplete_units": [dataclasses.asdict(g) for g in gaps],
+                    "ok": not drift and not bad and not gaps,
                 }
             )
         )
     else:
         out = Console()
         for line in drift:
-            out.print(f"schema drift: {line}", highlight=False)
+            out.print(f"schema drift: {line}", highlight=False, soft_wrap=True)
         if checks:
             table = Table(
                 "aggregate",
@@ -208,22 +227,42 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
                     style=style,
                 )
             out.print(table)
+        for gap in gaps:
+            out.print(f"incomplete unit: {gap.describe()}", highlight=False, soft_wrap=True)
         out.print(
-            "ok: aggregates equal their recomputation; schema as expected"
-            if not drift and not bad
-            else f"{len(drift)} schema difference(s), {len(bad)} aggregate(s) differ"
+            "ok: aggregates equal their recomputation; every done unit holds its fact rows; schema as expected"
+            if not drift and not bad and not gaps
+            else f"{len(drift)} schema difference(s), {len(bad)} aggregate(s) differ, "
+            f"{len({g.unit_id for g in gaps})} done unit(s) incomplete"
         )
     if drift:
-        raise ConvdivError(
-            f"the warehouse schema differs from what convdiv {__version__} expects "
-            f"({len(drift)} difference(s), listed above): run `convdiv db upgrade`, or restore what "
-            "was changed by hand"
-        )
+        raise ConvdivError(_drift_error(len(drift)))
+    if gaps:
+        raise ConvdivError(_incomplete_units_error(gaps))
     if bad:
         raise ConvdivError(
             f"{len(bad)} aggregate(s) differ from the facts ({', '.join(c.aggregate for c in bad)}): "
             "run `convdiv db rebuild` to recompute them"
         )
+
+
+def _drift_error(n: int) -> str:
+    return (
+        f"the warehouse schema differs from what convdiv {__version__} expects ({n} difference(s), listed "
+        "above): run `convdiv db upgrade`, or restore what was changed by hand"
+    )
+
+
+def _incomplete_units_error(gaps) -> str:
+    """One line naming the first incomplete units and the fix (re-ingest them with --force)."""
+    from convdiv.textlimits import first_few
+
+    units = list(dict.fromkeys(f"{g.suite}/{g.corpus}/{g.unit_key}" for g in gaps))
+    return (
+        f"{len(units)} done ingest unit(s) lack fact rows or hold extra ones ({first_few(units)}; listed above): "
+        "re-ingest them (`convdiv ingest SUITE --corpus CORPUS --sizes ... --steps ... --force`); "
+        "`convdiv db rebuild` recomputes aggregates only and cannot restore facts"
+    )
 
 
 def _corpus_id(engine, name: str | None) -> int | None:
@@ -242,12 +281,16 @@ def _corpus_id(engine, name: str | None) -> int | None:
 @pass_context
 def db_rebuild(obj: Context, corpus: str | None) -> None:
     """Recompute every aggregate from the facts (after facts were changed by hand; the ingest never needs it)."""
-    from convdiv.warehouse import aggregates
+    from convdiv.warehouse import aggregates, completeness
 
     engine = obj.engine()
     corpus_id = _corpus_id(engine, corpus)
     aggregates.rebuild(engine, corpus_id)
     click.echo("aggregates rebuilt from the facts")
+    gaps = completeness.check(engine, corpus_id)
+    if gaps:
+        # the aggregates now follow the facts, holes included: say so and fail, as `db check` would
+        raise ConvdivError(_incomplete_units_error(gaps))
 
 
 @db.command("url")

@@ -155,11 +155,11 @@ _BY_SQLSTATE: dict[str, tuple[str, str]] = {
         "run `convdiv db upgrade`; if the schema is already at head, it was changed by hand: restore it from "
         "the migrations",
     ),
-    "3D000": ("the database does not exist ({msg})", "create it (createdb) or fix the database name in DATABASE_URL"),
-    "28P01": ("authentication failed ({msg})", "check the user and password in DATABASE_URL"),
+    "3D000": ("the database does not exist ({msg})", "create it (createdb) or fix the database name in {url}"),
+    "28P01": ("authentication failed ({msg})", "check the user and password in {url}"),
     "28": (
         "the server refused the login ({msg})",
-        "check the user in DATABASE_URL and the server's pg_hba.conf entry for this host",
+        "check the user in {url} and the server's pg_hba.conf entry for this host",
     ),
 }
 
@@ -217,7 +217,19 @@ def _sqlstate(err) -> str | None:
     return None
 
 
-_CONNECT_FIX = "start the server, or fix the host and port in DATABASE_URL (unset it to use convdiv's embedded server)"
+_CONNECT_FIX = "start the server, or fix the host and port in {url} (without it, convdiv's embedded server is used)"
+# Where the warehouse URL came from, as the user wrote it: messages name that (`--database-url` or DATABASE_URL).
+_URL_OPTION = {"name": "DATABASE_URL"}
+
+
+def set_url_option(name: str) -> None:
+    """Record how the user gave the warehouse URL (the command line sets it when it parses its options)."""
+    _URL_OPTION["name"] = name
+
+
+def url_option() -> str:
+    """``--database-url`` when the URL came from the command line, else ``DATABASE_URL``."""
+    return _URL_OPTION["name"]
 
 
 def database_error(exc: BaseException, *, connecting: bool = False) -> DatabaseError | None:
@@ -251,6 +263,7 @@ def database_error(exc: BaseException, *, connecting: bool = False) -> DatabaseE
     user = _CONNECTION["user"]
     names = {
         "msg": msg,
+        "url": url_option(),
         "code": code or type(err).__name__,
         "user": repr(user) if user else "(default)",
         "role": user or "ROLE",

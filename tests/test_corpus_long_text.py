@@ -136,3 +136,12 @@ def test_existing_name_is_answered_before_any_tokenising(engine, bpe, tmp_path, 
         engine, "c", tokenizer=str(path), documents=docs[:1], spacy_model=SPACY, replace=True
     )
     assert replaced.created and replaced.replaced and tag.calls == 1
+
+
+def test_one_long_line_reports_progress_piece_by_piece(bpe):
+    """`corpus add`'s tokenise step counts characters: a single long line advances with each piece (issue 24)."""
+    text = one_line(40_000)
+    calls: list[int] = []
+    (doc,) = tokenize_documents(bpe, [text], piece_chars=5_000, on_chars=calls.append)
+    assert len(calls) >= 8 and sum(calls) == len(text), calls
+    assert np.array_equal(doc.ids, tokenize_documents(bpe, [text], piece_chars=5_000)[0].ids)

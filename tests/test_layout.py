@@ -16,7 +16,7 @@ PACKAGE = Path(convdiv.__file__).resolve().parent
 # Lowest first. A module may import from its own folder and from folders of a strictly lower layer.
 LAYERS: list[set[str]] = [
     {"convdiv", "errors", "analysis"},  # the package root (__version__), errors; statistics on DataFrames
-    {"config", "progress", "jsonout", "vocab", "data"},
+    {"config", "progress", "jsonout", "vocab", "data", "textlimits", "bounds"},
     {"warehouse"},  # engine, tables, COPY loader, ledger, queries, views, migrations
     {"context"},  # the command line's shared context (settings -> engine)
     {"corpus", "suites", "extract"},  # the stages: corpus rows, suite specs and the trainer, pure compute

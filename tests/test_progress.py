@@ -121,7 +121,7 @@ def test_corpus_add_in_a_log_prints_progress_lines(db_url, corpus_inputs):
     )
     assert proc.returncode == 0, proc.stderr
     texts = [LINE.match(line)["text"] for line in proc.stderr.splitlines() if LINE.match(line)]
-    for phase, unit in (("tokenise", "documents"), ("tag", "characters"), ("load", "positions")):
+    for phase, unit in (("tokenise", "characters"), ("tag", "characters"), ("load", "positions")):
         assert f"corpus add logged: {phase}: started" in "\n".join(texts), (phase, proc.stderr)
         assert any(t.startswith(f"corpus add logged: {phase}: done ") and unit in t for t in texts), phase
     # tagging 40k characters takes seconds: lines every 0.2 s in between, with done/total

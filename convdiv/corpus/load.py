@@ -53,6 +53,7 @@ from convdiv.corpus.tagging import (
 )
 from convdiv.corpus.tokens import load_tokenizer, token_texts, tokenize_documents
 from convdiv.errors import ConvdivError
+from convdiv.textlimits import shown
 from convdiv.vocab import tokenizer_fingerprint
 from convdiv.warehouse import locks, partitions, queries
 from convdiv.warehouse.engine import libpq_conninfo, psycopg_connection
@@ -262,7 +263,7 @@ def remove_corpus(engine, name: str) -> int:
         conn.exec_driver_sql(Q["lock_corpus_name"], {"name": name})
         current = conn.exec_driver_sql(Q["find_corpus"], {"name": name}).first()
         if current is None:
-            raise ConvdivError(f"no corpus named {name!r}")
+            raise ConvdivError(f"no corpus named {shown(name)}")
         facts = _count_facts(conn, current.corpus_id)
         conn.exec_driver_sql(Q["delete_corpus"], {"corpus_id": current.corpus_id})
         partitions.drop(conn, current.corpus_id)  # last: see add_corpus
@@ -343,11 +344,13 @@ def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int =
 
 
 def _tokenize(tok, documents: list[str], *, bos: bool, eos: bool, what: str):
+    # counted in characters, so one long line shows progress (with rate and ETA) piece by piece
     docs = []
-    with progress.step(what, total=len(documents), unit="documents") as bar:
+    with progress.step(what, total=sum(map(len, documents)), unit="characters") as bar:
         for lo in range(0, len(documents), TOKENIZE_SLICE_DOCS):
-            docs += tokenize_documents(tok, documents[lo : lo + TOKENIZE_SLICE_DOCS], bos=bos, eos=eos)
-            bar.advance(len(documents[lo : lo + TOKENIZE_SLICE_DOCS]))
+            docs += tokenize_documents(
+                tok, documents[lo : lo + TOKENIZE_SLICE_DOCS], bos=bos, eos=eos, on_chars=bar.advance
+            )
     return docs
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,13 @@ from convdiv.errors import ConvdivError
 DEFAULT_SEPARATOR = "<|endoftext|>"
 DATASET_BUILDERS = ("json", "parquet", "text", "csv")
 NO_SEPARATOR = "none"  # --separator none: no separator (each file or row is one document)
+# Control characters are not text: C0 (NUL ... US) except tab, newline and carriage return, DEL, and C1 (U+0080 ..
+# U+009F, two bytes in UTF-8 after the lead byte C2, which is never a continuation byte). Matched on the raw bytes,
+# so the offset reported is the file's byte offset.
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+# --max-text-mb: the text one `corpus add` reads, at most (MB = 10^6 bytes of UTF-8). `bench/corpus_long.py --sizes 5`
+# measured 789 MB peak RSS for a 5 MB single line (docs/operations.md); larger inputs are refused before any work.
+DEFAULT_MAX_TEXT_MB = 5.0
 
 
 @dataclass(frozen=True)
@@ -104,11 +112,48 @@ def read_text_file(path: str | Path) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConvdivError(f"text file {path} is not UTF-8 (invalid byte at offset {exc.start})") from None
+    check_control_characters(data, f"text file {path}")
     if text.startswith("\ufeff"):  # a BOM is an encoding marker, not text
         text = text[1:]
     if not text.strip():
         raise ConvdivError(f"text file {path} is empty")
     return text
+
+
+def check_control_characters(data: bytes, what: str) -> None:
+    """Refuse text holding a control character other than tab, newline or carriage return, naming its byte offset
+    (a NUL-filled or binary file would otherwise be tokenised into thousands of meaningless positions)."""
+    found = _CONTROL_BYTES.search(data)
+    if found is not None:
+        code = found.group().decode("utf-8", "replace")
+        raise ConvdivError(
+            f"{what} holds control character U+{ord(code):04X} at byte offset {found.start():,}: give plain text "
+            "(tab, newline and carriage return are the only control characters allowed)"
+        )
+
+
+def check_text_size(paths: list[str | Path], max_mb: float) -> None:
+    """Refuse, before reading them, text files larger than ``max_mb`` MB together (``--max-text-mb``)."""
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(Path(path).stat().st_size)
+        except OSError:
+            sizes.append(0)  # a missing file is reported when it is read
+    _refuse_size(sum(sizes), max_mb, f"text file{'s' if len(paths) > 1 else ''} {', '.join(map(str, paths[:3]))}")
+
+
+def check_documents_size(documents: list[str], max_mb: float, what: str) -> None:
+    """The same bound for documents read from a dataset (their UTF-8 size)."""
+    _refuse_size(sum(len(d.encode("utf-8")) for d in documents), max_mb, what)
+
+
+def _refuse_size(size: int, max_mb: float, what: str) -> None:
+    if size > max_mb * 1e6:
+        raise ConvdivError(
+            f"{what}: {size / 1e6:,.1f} MB of text exceeds --max-text-mb {max_mb:g} (the memory `corpus add` "
+            f"needs grows with the text: about 1 GB for 5 MB in one line): split the text, or raise --max-text-mb"
+        )
 
 
 def from_text_files(paths: list[str | Path], separator: str | None = DEFAULT_SEPARATOR) -> Documents:
@@ -164,6 +209,7 @@ def from_dataset(
     for row, text in enumerate(data[text_column]):
         if not isinstance(text, str):
             raise ConvdivError(f"dataset {spec!r} row {row}: column {text_column!r} is not text")
+        check_control_characters(text.encode("utf-8", "surrogatepass"), f"dataset {spec!r} row {row}")
         documents.extend(split_documents(text, separator if builder == "text" else None))
     if not documents:
         raise ConvdivError(f"dataset {spec!r} (split {split!r}) has no non-empty document")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -81,9 +82,11 @@ def tokenize_documents(
     eos: bool = False,
     batch_size: int = 64,
     piece_chars: int = PIECE_CHARS,
+    on_chars: Callable[[int], None] | None = None,
 ) -> list[TokenizedDocument]:
     """Each document tokenised separately (batched calls; no special tokens added by the tokenizer itself;
-    documents longer than piece_chars in pieces, see the module docstring)."""
+    documents longer than piece_chars in pieces, see the module docstring). ``on_chars(n)`` is told the characters
+    done after each batch of short documents and each piece of a long one (progress within one long line)."""
     bos_id = _special_id(tokenizer, "bos") if bos else None
     eos_id = _special_id(tokenizer, "eos") if eos else None
     specials = special_ids(tokenizer)
@@ -92,8 +95,12 @@ def tokenize_documents(
         batch = documents[start : start + batch_size]
         short = [t for t in batch if len(t) <= piece_chars]
         enc = iter(_encode(tokenizer, short)) if short else iter(())
+        if on_chars is not None and short:
+            on_chars(sum(map(len, short)))
         for text in batch:
-            ids, offsets = next(enc) if len(text) <= piece_chars else _encode_long(tokenizer, text, piece_chars)
+            ids, offsets = (
+                next(enc) if len(text) <= piece_chars else _encode_long(tokenizer, text, piece_chars, on_chars)
+            )
             if bos_id is not None:
                 ids = np.concatenate([[bos_id], ids])
                 offsets = np.concatenate([[[0, 0]], offsets])
@@ -131,7 +138,9 @@ def cut_points(text: str, piece_chars: int) -> list[int]:
     return cuts
 
 
-def _encode_long(tokenizer, text: str, piece_chars: int) -> tuple[np.ndarray, np.ndarray]:
+def _encode_long(
+    tokenizer, text: str, piece_chars: int, on_chars: Callable[[int], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """A long document tokenised piece by piece (offsets shifted back), or whole if a cut would change a token."""
     cuts = cut_points(text, piece_chars)
     bounds = [0, *cuts, len(text)]
@@ -139,6 +148,8 @@ def _encode_long(tokenizer, text: str, piece_chars: int) -> tuple[np.ndarray, np
     for lo, hi in zip(bounds, bounds[1:]):
         ((ids, offsets),) = _encode(tokenizer, [text[lo:hi]])
         parts.append((ids, offsets + lo))
+        if on_chars is not None:
+            on_chars(hi - lo)
     ids = np.concatenate([p[0] for p in parts])
     offsets = np.concatenate([p[1] for p in parts])
     for cut in cuts:

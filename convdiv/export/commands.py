@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from convdiv.bounds import MAX_BATCH_ROWS, Number
 from convdiv.context import pass_context
 
 
@@ -18,7 +19,7 @@ from convdiv.context import pass_context
 @click.option("--corpus", "corpora", multiple=True, help="Only this corpus (repeat for several) [all].")
 @click.option(
     "--batch-rows",
-    type=click.IntRange(min=1),
+    type=Number(1, MAX_BATCH_ROWS, whole=True),
     default=1_000_000,
     help="Rows per batch and Parquet row group: bounds the memory used.",
 )

@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 
 from convdiv import __version__, progress
 from convdiv.errors import ConvdivError
+from convdiv.textlimits import shown
 from convdiv.warehouse import queries
 from convdiv.warehouse.loader import COPY_SIGNATURE, _row_dtype
 
@@ -245,7 +246,7 @@ def _selection(conn, suites, corpora) -> Selection:
         missing = sorted(set(wanted or ()) - {name for _, name in found})
         if missing:
             command = "suite show" if what == "suite" else "corpus list"
-            raise ConvdivError(f"no {what} named {missing[0]!r} in the warehouse (see `convdiv {command}`)")
+            raise ConvdivError(f"no {what} named {shown(missing[0])} in the warehouse (see `convdiv {command}`)")
     return sel
 
 

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from convdiv.bounds import MAX_BATCH_TOKENS, MAX_CONTEXT_LENGTH, MAX_MEMORY_GB, MAX_WORKERS, Number
 from convdiv.context import Context, pass_context
 from convdiv.ingest.request import IngestRequest
 
@@ -42,16 +43,22 @@ LIST_HELP = "comma-separated; default: all of the suite's"
     help="Forward-pass dtype (auto: float32 on CPU, bfloat16 on CUDA); reductions are float32/64.",
 )
 @click.option(
-    "--batch-tokens", type=click.IntRange(min=1), default=None, help="Tokens per forward batch [default: 8192]."
+    "--batch-tokens",
+    type=Number(1, MAX_BATCH_TOKENS, whole=True),
+    default=None,
+    help="Tokens per forward batch [default: 8192].",
 )
 @click.option(
     "--context-length",
-    type=click.IntRange(min=2),
+    type=Number(2, MAX_CONTEXT_LENGTH, whole=True),
     default=None,
     help="Window length for long documents [default: the models' max_position_embeddings].",
 )
 @click.option(
-    "--workers", type=click.IntRange(min=1), default=1, help="Worker processes claiming units from the ledger."
+    "--workers",
+    type=Number(1, MAX_WORKERS, whole=True),
+    default=1,
+    help="Worker processes claiming units from the ledger.",
 )
 @click.option(
     "--devices",
@@ -75,7 +82,7 @@ LIST_HELP = "comma-separated; default: all of the suite's"
 @click.option(
     "--memory-gb",
     "memory_budget_gb",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Number(0, MAX_MEMORY_GB, whole=False, min_open=True),
     default=None,
     help="Memory budget for one work group's models [default: from free RAM / GPU memory].",
 )

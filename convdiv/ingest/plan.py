@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from convdiv import __version__
+from convdiv import __version__, bounds
 from convdiv.errors import ConvdivError
+from convdiv.textlimits import check_name
 from convdiv.warehouse.models import COMPARISON_KINDS
 
 # Bump when a change to the extract engine changes stored values: every done unit is then recomputed.
@@ -256,27 +257,28 @@ def check_arguments(*, batch_tokens=None, workers=1, context_length=None, memory
     None means "the default"; 0, negative and non-finite values are errors, never silently the default.
     """
 
-    def bad(value, minimum, whole: bool) -> bool:
+    def bad(value, minimum, maximum, whole: bool) -> bool:
         if value is None:
             return False
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             return True
-        return value < minimum or (whole and value != math.trunc(value))
+        return value < minimum or value > maximum or (whole and value != math.trunc(value))
 
-    for value, flag, minimum in (
-        (batch_tokens, "--batch-tokens", 1),
-        (workers, "--workers", 1),
+    for value, flag, minimum, maximum in (
+        (batch_tokens, "--batch-tokens", 1, bounds.MAX_BATCH_TOKENS),
+        (workers, "--workers", 1, bounds.MAX_WORKERS),
         # a window predicts from at least one token of context: 2 is the least that scores
-        (context_length, "--context-length", 2),
+        (context_length, "--context-length", 2, bounds.MAX_CONTEXT_LENGTH),
     ):
-        if bad(value, minimum, whole=True):
+        if bad(value, minimum, maximum, whole=True):
             raise ConvdivError(
-                f"{flag} {value!r} is invalid: give a whole number >= {minimum} (or leave it out for the default)"
+                f"{flag} {value!r} is invalid: give a whole number from {minimum} to {maximum:,} (or leave it out "
+                "for the default)"
             )
-    if bad(memory_budget_gb, 0, whole=False) or memory_budget_gb == 0:
+    if bad(memory_budget_gb, 0, bounds.MAX_MEMORY_GB, whole=False) or memory_budget_gb == 0:
         raise ConvdivError(
-            f"--memory-gb {memory_budget_gb!r} is invalid: give a positive number of GiB (or leave "
-            "it out to size groups from free memory)"
+            f"--memory-gb {memory_budget_gb!r} is invalid: give a positive number of GiB up to "
+            f"{bounds.MAX_MEMORY_GB:,g} (or leave it out to size groups from free memory)"
         )
 
 
@@ -296,6 +298,36 @@ def check_context_length(context_length: int | None, refs, what: str = "--contex
                 f"{what} {context_length} exceeds checkpoint {ref.path}'s "
                 f"max_position_embeddings {longest}: give at most {longest}"
             )
+
+
+def models_context_length(refs) -> int | None:
+    """The context the models take by default: the least max_position_embeddings their config.json files declare
+    (None when one of them declares none or cannot be read here, e.g. a hub checkpoint not yet downloaded)."""
+    lengths = []
+    for ref in refs:
+        try:
+            longest = json.loads((Path(ref.path) / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError):
+            return None
+        longest = longest.get("max_position_embeddings") if isinstance(longest, dict) else None
+        if not isinstance(longest, int):
+            return None
+        lengths.append(longest)
+    return min(lengths) if lengths else None
+
+
+def same_as_default(context_length: int | None, window: dict, refs) -> tuple[int | None, int | None] | None:
+    """``(context_length, window_stride)`` as the default computes them when an explicit ``--context-length``
+    changes nothing (it equals the corpus's window, whose stride is half of it, or the models' own length): the
+    units' configuration hash then stays that of the default, so done units are not recomputed. None otherwise."""
+    if context_length is None:
+        return None
+    if window.get("context_length") is not None:
+        stride = window.get("stride")
+        if context_length == window["context_length"] and stride in (None, context_length // 2):
+            return window["context_length"], stride
+        return None
+    return (None, None) if context_length == models_context_length(refs) else None
 
 
 def suite_origin(spec) -> str:
@@ -318,6 +350,8 @@ def check_suite_name(name: str | None) -> None:
             "--name must not be empty: give the name to store the suite under (or leave it out for "
             "the suite's own name)"
         )
+    if name is not None:
+        check_name(name, "suite", "--name")
 
 
 def config_hash(

@@ -40,10 +40,12 @@ from convdiv.ingest.plan import (
     resolve_device,
     resolve_devices,
     resolve_dtype,
+    same_as_default,
     split_list,
     suite_origin,
 )
 from convdiv.ingest.request import IngestRequest
+from convdiv.textlimits import MAX_NAME_LENGTH, first_few, shown
 from convdiv.warehouse import ledger, queries
 from convdiv.warehouse.ledger import q  # the warehouse's queries (dimension upserts, ledger units)
 
@@ -89,6 +91,11 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     spec = get_suite(request.suite, settings)
     if request.name is not None:
         spec = replace(spec, name=request.name.strip())
+    if len(spec.name) > MAX_NAME_LENGTH:
+        raise ConvdivError(
+            f"suite name {shown(spec.name)} is longer than {MAX_NAME_LENGTH} characters: store it under a shorter "
+            "one with --name"
+        )
     origin = suite_origin(spec)
     info = ledger.conninfo(engine)
     with ledger.connect(info) as conn:
@@ -97,7 +104,7 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
         if row is None:
             known = [r[0] for r in conn.execute(Q["corpus_names"])]
             raise ConvdivError(
-                f"unknown corpus {corpus!r} (loaded corpora: {', '.join(known) or 'none'}; "
+                f"unknown corpus {shown(corpus)} (loaded corpora: {first_few(known) or 'none'}; "
                 "add one with `convdiv corpus add`)"
             )
         corpus_id, _, _, corpus_tok_sha, vocab_size, content_sha, _, _ = row
@@ -137,6 +144,12 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     missing = hub_revision_status(refs.values()) if spec.source == "hub" else {}
     missing_units: dict[str, str] = {}
     warnings: list[str] = []
+    cores = os.cpu_count() or 1
+    if int(workers or 1) > cores:
+        warnings.append(
+            f"--workers {workers} exceeds this machine's {cores} CPU core(s): the workers will share them "
+            "(slower than fewer workers); give at most --workers " + str(cores)
+        )
     for label, why in missing.items():
         keys = [u.key for u in units if label in u.needs]
         warnings.append(f"{why}: skipping unit(s) {', '.join(keys)}")
@@ -146,6 +159,10 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     labels = sorted({label for u in units for label in u.needs})
     refs = {label: refs[label] for label in labels}
     check_context_length(context_length, refs.values(), context_from)
+    context_length, window_stride = same_as_default(request.context_length, window, refs.values()) or (
+        context_length,
+        window_stride,
+    )
     fingerprints = {label: checkpoint_fingerprint(ref) for label, ref in refs.items()}
     warnings += check_identical_weights((refs[label], fp) for label, fp in fingerprints.items() if "@" not in fp)
 

@@ -21,6 +21,7 @@ from convdiv.analysis.intervals import MIN_BOOTSTRAP_SEEDS, seed_intervals
 from convdiv.errors import ConvdivError
 from convdiv.report.groupings import merge_comparison_groups
 from convdiv.report.model import Missing
+from convdiv.textlimits import first_few, shown
 from convdiv.warehouse import queries
 from convdiv.warehouse.models import COMPARISON_KINDS
 
@@ -253,9 +254,13 @@ def resolve_scope(engine: Engine, suite: str | None, corpus: str | None, sizes: 
     all_suites = sorted(set(suites["suite"])) if not suites.empty else []
     all_corpora = sorted(probe.lookup("corpus_summary")["corpus"])
     if suite is not None and suite not in all_suites:
-        raise ConvdivError(f"no suite named {suite!r} in the warehouse (suites: {', '.join(all_suites) or 'none'})")
+        raise ConvdivError(
+            f"no suite named {shown(suite)} in the warehouse (suites: {first_few(all_suites) or 'none'})"
+        )
     if corpus is not None and corpus not in all_corpora:
-        raise ConvdivError(f"no corpus named {corpus!r} in the warehouse (corpora: {', '.join(all_corpora) or 'none'})")
+        raise ConvdivError(
+            f"no corpus named {shown(corpus)} in the warehouse (corpora: {first_few(all_corpora) or 'none'})"
+        )
     ingested = suites[suites["corpus"].notna() & (suites["units_done"] > 0)] if not suites.empty else suites
     if suite is None and all_suites:
         candidates = ingested if not ingested.empty else suites
@@ -285,7 +290,7 @@ def resolve_scope(engine: Engine, suite: str | None, corpus: str | None, sizes: 
         unknown = [s for s in sizes if s not in present]
         if unknown:
             raise ConvdivError(
-                f"suite {suite!r} has no size {', '.join(unknown)} (sizes: {', '.join(present) or 'none'})"
+                f"suite {suite!r} has no size {first_few(unknown)} (sizes: {first_few(present) or 'none'})"
             )
         chosen = [s for s in present if s in set(sizes)]
     return Scope(suite=suite, corpus=corpus, sizes=chosen, requested_sizes=list(sizes) if sizes else None, notes=notes)

@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from convdiv.config import Settings
-from convdiv.errors import ConvdivError, database_error, note_connection
+from convdiv.errors import ConvdivError, database_error, note_connection, url_option
 
 MIN_SERVER_VERSION = 150000
 
 
 def _url_error(what: str) -> ConvdivError:
-    return ConvdivError(f"DATABASE_URL {what}; the URL is not shown because it may hold a password")
+    return ConvdivError(f"{url_option()} {what}; the URL is not shown because it may hold a password")
 
 
 _ENCODE_HINT = "percent-encode them in the password or user (@ -> %40, / -> %2F, : -> %3A, # -> %23, % -> %25)"
@@ -45,7 +45,7 @@ def parse_database_url(raw: str) -> URL:
     if scheme:
         backend = scheme.group(1).split("+", 1)[0].lower()
         if backend not in ("postgresql", "postgres"):
-            raise ConvdivError(f"DATABASE_URL must point at PostgreSQL (postgresql://...), got {backend!r}")
+            raise ConvdivError(f"{url_option()} must point at PostgreSQL (postgresql://...), got {backend!r}")
         rest = raw[scheme.end() :]
         # libpq: user info ends at the first '@' unless a '/' comes first; the host part ends at '/' or '?'.
         cut = re.search(r"[@/]", rest)
@@ -113,7 +113,7 @@ def mask_url(url: str | URL) -> str:
     try:
         parsed = parse_database_url(url) if isinstance(url, str) else url
     except ConvdivError:
-        return "<DATABASE_URL not shown: it does not parse>"
+        return f"<{url_option()} not shown: it does not parse>"
     hidden = {k: "***" for k in parsed.query if "password" in k.lower()}
     return parsed.update_query_dict(hidden).render_as_string(hide_password=True)
 
@@ -136,10 +136,30 @@ def resolve_url(settings: Settings) -> URL:
     return parse_database_url(embedded.start(settings.pgdata))
 
 
+# A server that accepts and never answers (another service on the port, a hung host) fails the connection after
+# this many seconds; `connect_timeout` in the URL, or libpq's PGCONNECT_TIMEOUT, is honoured instead.
+DEFAULT_CONNECT_TIMEOUT_S = 10
+
+
+def connect_timeout_s(url: URL) -> float:
+    """The connect timeout in force for ``url`` (0: none, as libpq reads it)."""
+    given = url.query.get("connect_timeout") or os.environ.get("PGCONNECT_TIMEOUT")
+    try:
+        return float(given) if given is not None else DEFAULT_CONNECT_TIMEOUT_S  # type: ignore[arg-type]
+    except ValueError:
+        return DEFAULT_CONNECT_TIMEOUT_S
+
+
+def _connect_args(url: URL) -> dict:
+    if "connect_timeout" in url.query or os.environ.get("PGCONNECT_TIMEOUT"):
+        return {}
+    return {"connect_timeout": DEFAULT_CONNECT_TIMEOUT_S}
+
+
 @lru_cache(maxsize=8)
 def _engine_for(url: URL) -> Engine:
     # The URL object itself, never its rendering: SQLAlchemy does not percent-encode every character libpq needs.
-    return sa.create_engine(url, pool_pre_ping=True, future=True)
+    return sa.create_engine(url, pool_pre_ping=True, future=True, connect_args=_connect_args(url))
 
 
 def get_engine(settings: Settings) -> Engine:
@@ -152,7 +172,8 @@ def get_engine(settings: Settings) -> Engine:
 
 def open_engine(url: str | URL) -> Engine:
     """A new engine of its own on ``url`` (the caller disposes it), checked like ``get_engine``'s."""
-    engine = sa.create_engine(parse_database_url(url) if isinstance(url, str) else url, pool_pre_ping=True)
+    parsed = parse_database_url(url) if isinstance(url, str) else url
+    engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed))
     try:
         check_server(engine)
     except BaseException:
@@ -168,6 +189,12 @@ def check_server(engine: Engine) -> None:
         with engine.connect() as conn:
             version = conn.connection.dbapi_connection.info.server_version  # type: ignore[union-attr]
     except sa.exc.OperationalError as exc:
+        if isinstance(exc.orig, psycopg.errors.ConnectionTimeout):
+            raise ConvdivError(
+                f"PostgreSQL at {describe_host(url)} ({mask_url(url)}) did not answer within "
+                f"{connect_timeout_s(url):g} s (connect_timeout): check that it is a PostgreSQL server and "
+                f"reachable, or raise connect_timeout in {url_option()} (e.g. ?connect_timeout=30)"
+            ) from None
         reason = database_error(exc, connecting=True)
         raise ConvdivError(
             f"cannot connect to PostgreSQL at {describe_host(url)} ({mask_url(url)}): {reason}"

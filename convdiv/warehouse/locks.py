@@ -6,8 +6,9 @@ manual LOCK TABLE, a `db upgrade`, an administrator's VACUUM FULL) or another wr
 needs, and ``corpus remove`` (dropping a corpus's partitions: ACCESS EXCLUSIVE on the fact tables) waits for readers
 that keep a transaction open after reading facts. Every lock those commands take is therefore taken under
 ``lock_timeout`` (``CONVDIV_LOCK_TIMEOUT`` seconds, default 60), and when it expires the command stops with one line
-naming the sessions that most likely hold it: the other sessions of the database with an open transaction, oldest
-first (pid, user, state and for how long).
+naming the sessions that hold it (pid, user, state and for how long): for ACCESS EXCLUSIVE requests, the ones the
+server reports as blocking the last try (``pg_blocking_pids``, asked from a second connection while it waits);
+otherwise the other sessions of the database with an open transaction, oldest first.
 
 ACCESS EXCLUSIVE is asked for in short tries (:func:`take_in_short_tries`): a request waiting in PostgreSQL's lock
 queue makes every later request that conflicts with it wait too, so one 60-second wait behind an idle reader would
@@ -16,11 +17,12 @@ stall every new reader of the table for 60 s; tries of TRY_S stall them at most 
 
 from __future__ import annotations
 
-import os
+import threading
 import time
 
 import psycopg
 
+from convdiv.bounds import env_seconds
 from convdiv.errors import ConvdivError
 
 LOCK_TIMEOUT_ENV = "CONVDIV_LOCK_TIMEOUT"
@@ -31,16 +33,8 @@ PAUSE_S = 0.3
 
 
 def lock_timeout_s() -> float:
-    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LOCK_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ConvdivError(f"{LOCK_TIMEOUT_ENV}={raw!r} is not a positive number of seconds (e.g. 60)")
-    return value
+    """CONVDIV_LOCK_TIMEOUT in seconds: from 1 ms (lock_timeout's unit) to a day (convdiv.bounds)."""
+    return env_seconds(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_S)
 
 
 def lock_timeout_setting() -> str:
@@ -65,9 +59,53 @@ def take_in_short_tries(conn: psycopg.Connection, statement) -> None:
             break
         except psycopg.errors.LockNotAvailable:
             if time.monotonic() + PAUSE_S >= deadline:
+                if _last_try_naming_blockers(conn, statement):
+                    break  # the lock came free during the last try
                 raise
             time.sleep(PAUSE_S)
     conn.execute("SELECT set_config('lock_timeout', %s, true)", (previous,))
+
+
+# How long the last try waits while another connection asks the server who blocks it (pg_blocking_pids).
+PROBE_S = 1.0
+# The sessions the last probe saw blocking this process's lock request (None: no probe ran): `holders` names only
+# them, never idle readers that do not stand in the way.
+_observed: dict[str, list[int] | None] = {"pids": None}
+
+
+def _last_try_naming_blockers(conn: psycopg.Connection, statement) -> bool:
+    """One more try of ``statement`` (PROBE_S) while a second connection records ``pg_blocking_pids`` of this
+    session; True when the lock was taken after all. The blockers are kept for :func:`holders`."""
+    from psycopg.conninfo import make_conninfo
+
+    waiter = conn.info.backend_pid
+    info = make_conninfo(conn.info.dsn, password=conn.info.password) if conn.info.password else conn.info.dsn
+    seen: set[int] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        try:
+            with psycopg.connect(info, autocommit=True, connect_timeout=10) as watcher:
+                while not done.is_set():
+                    row = watcher.execute("SELECT pg_blocking_pids(%s)", (waiter,)).fetchone()
+                    seen.update(row[0] if row and row[0] else [])
+                    done.wait(0.02)
+        except psycopg.Error:
+            pass  # no probe: holders() falls back to the sessions with an open transaction
+
+    thread = threading.Thread(target=watch, name="convdiv-lock-probe", daemon=True)
+    thread.start()
+    try:
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(PROBE_S * 1000)}ms",))
+            conn.execute(statement)
+        return True
+    except psycopg.errors.LockNotAvailable:
+        return False
+    finally:
+        done.set()
+        thread.join()
+        _observed["pids"] = sorted(seen) or None
 
 
 _HOLDERS = """
@@ -77,6 +115,7 @@ SELECT a.pid, a.usename, coalesce(a.application_name, ''), a.state,
 FROM pg_stat_activity a
 WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
   AND a.backend_type = 'client backend'
+  AND (%(blockers)s::int[] IS NULL OR a.pid = ANY(%(blockers)s::int[]))
 ORDER BY a.xact_start
 LIMIT 3
 """
@@ -89,10 +128,13 @@ def _duration(seconds: int) -> str:
 
 
 def holders(info: str) -> str:
-    """The sessions that most likely hold the lock, as one clause ('' when none is found)."""
+    """The sessions that hold the lock, as one clause ('' when none is found): the ones the server said block it
+    (``pg_blocking_pids``, seen by the last try of :func:`take_in_short_tries`), else the sessions with an open
+    transaction, oldest first (the likely holders of a wait that ended before anyone could ask)."""
+    blockers, _observed["pids"] = _observed["pids"], None
     try:
         with psycopg.connect(info, autocommit=True, connect_timeout=10) as conn:
-            rows = conn.execute(_HOLDERS).fetchall()
+            rows = conn.execute(_HOLDERS, {"blockers": blockers}).fetchall()
     except psycopg.Error:
         return ""
     parts = []

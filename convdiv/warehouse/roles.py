@@ -19,9 +19,11 @@ writer roles (pg_write_all_data, ...), ownership of the database, schema or any 
 any table, view, column or sequence, CREATE on the schema or database, and SECURITY DEFINER functions it can run;
 PUBLIC's grants count too. Any path refuses the role (one line with the path and the statement that removes it)
 and rolls everything back, a new role included. Sessions that log in as the role also start read-only
-(default_transaction_read_only), a convenience a session can switch off, not a protection. Temporary tables stay
-possible for everyone who has the database's default TEMP privilege; they vanish with the session and touch no
-warehouse data. Memberships granted to the role later are not watched: re-run the command to check again.
+(default_transaction_read_only), a convenience a session can switch off, not a protection. What PUBLIC holds in
+every database is closed too (docs/operations.md lists each path): EXECUTE on the large-object and WAL-message
+functions (WRITE_FUNCTIONS) is revoked from PUBLIC, TEMPORARY on the database is revoked from PUBLIC after being
+granted to the warehouse's writers, and the role's temporary files are bounded (temp_file_limit; a warning when
+that needs a superuser). Memberships granted to the role later are not watched: re-run the command to check again.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantRes
             conn.exec_driver_sql(
                 f"ALTER ROLE {q} IN DATABASE {_quote(database)} SET default_transaction_read_only = on"
             )
-            warnings: list[str] = []
+            warnings = _close_server_write_paths(conn, q, _quote(database), role)
             _refuse_write_paths(conn, role, schema)
     except sa.exc.DBAPIError as exc:
         error = database_error(exc)
@@ -102,9 +104,62 @@ def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantRes
     )
 
 
+# Server-side functions every role may run by default that write outside the warehouse's tables: large objects
+# (each one a file's worth of disk, owned by its creator; lo_import reads server files too) and WAL messages
+# (pg_logical_emit_message, which PostgreSQL 15 lets any role call). grant-analyst revokes them from PUBLIC in the
+# warehouse's database; convdiv itself uses none of them.
+WRITE_FUNCTIONS = (
+    "lo_create",
+    "lo_creat",
+    "lo_from_bytea",
+    "lo_import",
+    "lo_put",
+    "lowrite",
+    "lo_truncate",
+    "lo_truncate64",
+    "lo_unlink",
+    "pg_logical_emit_message",
+)
+# What one analyst query may spill to temporary files (sorts, hashes); a loader's publish is not bounded by it.
+TEMP_FILE_LIMIT = "5GB"
+
+
+def _close_server_write_paths(conn, q: str, database: str, role: str) -> list[str]:
+    """Close the write paths that PUBLIC holds in every database (docs/operations.md lists them): the functions
+    of WRITE_FUNCTIONS and TEMPORARY on the database (granted first to the warehouse's writers, whose publish stages
+    in temporary tables); bound the role's temporary files. Returns warnings for what needs a superuser here;
+    a path left open is refused by :func:`_refuse_write_paths` afterwards."""
+    for (procedure,) in conn.exec_driver_sql(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p "
+        "WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY(%(names)s)",
+        {"names": list(WRITE_FUNCTIONS)},
+    ).all():
+        conn.exec_driver_sql(f"REVOKE EXECUTE ON FUNCTION {procedure} FROM PUBLIC")
+    me = conn.exec_driver_sql("SELECT current_user").scalar()
+    writers = [me, *conn.exec_driver_sql(queries.WAREHOUSE["analyst_writers"], {"role": role}).scalars()]
+    for writer in dict.fromkeys(writers):
+        conn.exec_driver_sql(f"GRANT TEMPORARY ON DATABASE {database} TO {_quote(writer)}")
+    conn.exec_driver_sql(f"REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC")
+    warnings = []
+    nested = conn.begin_nested()
+    try:
+        conn.exec_driver_sql(f"ALTER ROLE {q} IN DATABASE {database} SET temp_file_limit = '{TEMP_FILE_LIMIT}'")
+        nested.commit()
+    except sa.exc.DBAPIError:  # a superuser-only setting: say what a superuser should run
+        nested.rollback()
+        warnings.append(
+            f"temporary files of {role!r}'s queries are not bounded (setting temp_file_limit needs a superuser): "
+            f"ALTER ROLE {_ident(role)} IN DATABASE {database} SET temp_file_limit = '{TEMP_FILE_LIMIT}'"
+        )
+    return warnings
+
+
 def _refuse_write_paths(conn, role: str, schema: str) -> None:
     """Raise (rolling the grant back) when ``role`` could still write by privileges alone; see the module doc."""
-    rows = conn.exec_driver_sql(queries.WAREHOUSE["analyst_write_paths"], {"role": role, "schema": schema}).all()
+    rows = conn.exec_driver_sql(
+        queries.WAREHOUSE["analyst_write_paths"],
+        {"role": role, "schema": schema, "write_functions": list(WRITE_FUNCTIONS)},
+    ).all()
     if not rows:
         return
     # has_*_privilege counts what a role inherits and what PUBLIC holds: a capability of the role itself that a

@@ -28,6 +28,7 @@ class Status:
     run_counts: dict[str, int] = field(default_factory=dict)  # ingest runs per status
     runs: list[RunState] = field(default_factory=list)  # running (stale or not) and the latest aborted runs
     aborted_now: list[int] = field(default_factory=list)  # runs this call aborted
+    drift: list[str] = field(default_factory=list)  # differences from the expected schema (as `db check` lists them)
 
     @property
     def up_to_date(self) -> bool:
@@ -41,6 +42,7 @@ class Status:
             "current": self.current,
             "head": self.head,
             "up_to_date": self.up_to_date,
+            "schema_drift": list(self.drift),
             "row_counts": dict(self.row_counts),
             "ingest_runs": {
                 "counts": dict(self.run_counts),
@@ -127,6 +129,10 @@ def collect(engine: Engine) -> Status:
     status = Status(
         url=mask_url(engine.url), server_version=version, current=st.current, head=st.head, row_counts=counts
     )
-    if status.up_to_date:  # the lease columns exist from migration 0005 on
+    if status.up_to_date:  # at head the live schema must be the expected one, as `db check` compares it
+        from convdiv.warehouse import catalog
+
+        status.drift = catalog.drift(engine)
+    if status.up_to_date and not status.drift:  # the lease columns exist from migration 0005 on
         status.run_counts, status.runs, status.aborted_now = _runs(engine)
     return status

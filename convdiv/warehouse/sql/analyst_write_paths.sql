@@ -79,6 +79,22 @@ SELECT h.member_of, h.via, format('can UPDATE sequence %%I', r.relname),
        format('REVOKE UPDATE ON %%I FROM %%s', r.relname, h.shown)
 FROM named h JOIN relations r ON r.relkind = 'S' WHERE has_sequence_privilege(h.name, r.oid, 'UPDATE')
 UNION ALL
+SELECT h.member_of, h.via, format('can advance sequence %%I (nextval)', r.relname),
+       format('REVOKE USAGE ON %%I FROM %%s', r.relname, h.shown)
+FROM named h JOIN relations r ON r.relkind = 'S' WHERE has_sequence_privilege(h.name, r.oid, 'USAGE')
+UNION ALL
+SELECT h.member_of, h.via, format('can create temporary tables in database %%I', current_database()),
+       format('REVOKE TEMPORARY ON DATABASE %%I FROM %%s', current_database(), h.shown)
+FROM named h WHERE has_database_privilege(h.name, current_database(), 'TEMPORARY')
+UNION ALL
+-- server-side functions that write outside the warehouse's tables (roles.WRITE_FUNCTIONS): large objects, WAL
+SELECT h.member_of, h.via, format('can run %%s, which writes to disk', p.oid::regprocedure),
+       format('REVOKE EXECUTE ON FUNCTION %%s FROM %%s (as a superuser)', p.oid::regprocedure, h.shown)
+FROM named h
+JOIN pg_proc p ON p.pronamespace = 'pg_catalog'::regnamespace
+ AND p.proname = ANY(%(write_functions)s::text[])
+WHERE has_function_privilege(h.name, p.oid, 'EXECUTE')
+UNION ALL
 SELECT h.member_of, h.via, format('can CREATE in schema %%I', %(schema)s),
        format('REVOKE CREATE ON SCHEMA %%I FROM %%s', %(schema)s, h.shown)
 FROM named h WHERE has_schema_privilege(h.name, %(schema)s, 'CREATE')
