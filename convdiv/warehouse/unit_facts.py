@@ -8,7 +8,7 @@ facts part of a publish ran at 0.74-0.82x ``psql \\copy`` of the same rows (issu
   finite, KL to uniform and unigram and both pair KLs >= 0);
 - references: every checkpoint row's checkpoint is owned by the unit and every pair row's comparison is (its kinds,
   with checkpoint b among its checkpoints; one indexed query), and every position is one of the unit's corpus (one
-  indexed lookup per distinct position);
+  count over the unit's position-id range; a lookup per distinct position only when that range has gaps);
 
 then what the unit owned before is deleted and the rows are COPYed straight into ``checkpoint_token`` and
 ``pair_token`` (routed to the corpus's partitions), as ``psql \\copy`` would. Nothing is written when a check
@@ -104,17 +104,26 @@ def _check_references(
     comparisons = np.array([r[0] for r in cur.execute(Q["owned_comparisons"], owned).fetchall()], dtype=np.int64)
     other_ckpt = int((~np.isin(checkpoint_token["checkpoint_id"], np.asarray(owned["checkpoint_ids"]))).sum())
     other_pair = int((~np.isin(pair_token["comparison_id"], comparisons)).sum())
-    used = np.union1d(checkpoint_token["position_id"], pair_token["position_id"]).astype(np.int64)
-    among = {"corpus_id": corpus_id, "ids": used.tolist()}
-    found = np.array([r[0] for r in cur.execute(Q["corpus_positions_among"], among).fetchall()], dtype=np.int64)
-    outside = 0
-    if len(found) != len(used):
-        outside = int((~np.isin(checkpoint_token["position_id"], found)).sum()) + int(
-            (~np.isin(pair_token["position_id"], found)).sum()
-        )
+    outside = _outside_corpus(cur, corpus_id, checkpoint_token["position_id"], pair_token["position_id"])
     if other_ckpt or other_pair or outside:
         raise ConvdivError(
             f"ingest unit {unit_key}: rows reference what the unit does not own: {other_ckpt} checkpoint rows of "
             f"other checkpoints, {outside} rows of positions outside corpus {corpus_id}, {other_pair} pair rows of "
             "other comparisons; not published (this is a bug in convdiv: please report it)"
         )
+
+
+def _outside_corpus(cur: psycopg.Cursor, corpus_id: int, *position_ids: np.ndarray) -> int:
+    """Rows whose position is not one of the corpus's. A corpus's positions are one id range (corpus add assigns
+    them under one lock), so one count of the corpus's positions between the unit's lowest and highest id decides
+    it when it equals the range's width; else the distinct ids are looked up one by one."""
+    used = np.unique(np.concatenate(position_ids)).astype(np.int64)
+    if not len(used):
+        return 0
+    lo, hi = int(used[0]), int(used[-1])
+    row = cur.execute(Q["corpus_positions_between"], {"corpus_id": corpus_id, "lo": lo, "hi": hi}).fetchone()
+    if row is not None and row[0] == hi - lo + 1:
+        return 0
+    among = {"corpus_id": corpus_id, "ids": used.tolist()}
+    found = np.array([r[0] for r in cur.execute(Q["corpus_positions_among"], among).fetchall()], dtype=np.int64)
+    return sum(int((~np.isin(ids, found)).sum()) for ids in position_ids)

@@ -197,6 +197,11 @@ SET LOCAL jit = off;
 SELECT c.comparison_id FROM comparison c
  WHERE c.kind = ANY(%(kinds)s::text[]) AND c.checkpoint_b = ANY(%(checkpoint_ids)s::int[]);
 
+-- name: corpus_positions_between
+-- How many positions of the corpus have an id in [lo, hi] (a range scan of the primary key).
+SELECT count(*) FROM position p
+ WHERE p.position_id BETWEEN %(lo)s AND %(hi)s AND p.corpus_id = %(corpus_id)s;
+
 -- name: corpus_positions_among
 -- Which of the given position ids are positions of the corpus (one primary-key lookup each).
 SELECT p.position_id FROM position p
