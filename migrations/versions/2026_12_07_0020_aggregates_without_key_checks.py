@@ -1,4 +1,4 @@
-"""aggregate tables without per-row foreign keys (cascades by statement triggers); JIT off for the database
+"""aggregate tables without per-row foreign keys (cascades by statement triggers); JIT off; pair_records' CE lookups
 
 Why: a unit's publish writes about 50k aggregate rows (agg_comparison_moments, agg_position_kl, checkpoint_stats,
 ...), and each row's two foreign keys (to corpus and to its comparison, group, checkpoint or model) were checked by
@@ -15,12 +15,17 @@ Also: the analysts' reads of the flat views (pair_records, token_records, regres
 JIT cost thresholds and JIT compiled for seconds where the query ran for less (issue 23: `SELECT * FROM
 pair_records` on demo-quick 7.7 s, 4.2-4.8 s with JIT off); JIT is turned off for every session of the warehouse's
 database (ALTER DATABASE ... SET jit = off; a session may still SET jit = on). bench/scale.py times the flat views
-filtered as docs/sql.md shows with JIT on and off side by side.
+filtered as docs/sql.md shows with JIT on and off side by side. pair_records took each checkpoint's CE by LEFT JOIN
+on checkpoint_token, which the planner turned into merge joins over every checkpoint_token row of the corpus even for
+a read of one size and step; it now looks each CE up by primary key in a scalar subquery (the same rows and values;
+a read that selects neither ce_a nor ce_b skips them): on a paper-scale warehouse under load 11, one size's seed
+pairs at one step 4.8 -> 2.6 s, the learnability read of docs/sql.md 3.8 -> 1.6 s (side by side in one process).
 
-Upgrade: the triggers' function (sql/000_cascade_aggregates.sql) and triggers, then the keys dropped, then the database setting. Downgrade: the
-setting reset, aggregate rows whose dimension row is gone deleted (none unless a parent was deleted with the
-triggers disabled), the keys re-added (same names, ON DELETE CASCADE), then the triggers and their function
-dropped. No view or function of sql/ changes.
+Upgrade: the triggers' function (sql/000_cascade_aggregates.sql) and triggers, then the keys dropped, then the
+database setting, then pair_records replaced (with every later object: views.replace). Downgrade: pair_records as
+0003 loaded it (sql/history/pair_records@0003.sql), the setting reset, aggregate rows whose dimension row is gone
+deleted (none unless a parent was deleted with the triggers disabled), the keys re-added (same names, ON DELETE
+CASCADE), then the triggers and their function dropped.
 
 Revision ID: 0020
 Revises: 0016
@@ -131,9 +136,11 @@ def upgrade() -> None:
     for table, column, parent, _ in KEYS:
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {_key_name(table, column, parent)}")
     op.execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET jit = off', current_database()); END $$")
+    views.replace(connection, "pair_records", as_of=revision)
 
 
 def downgrade() -> None:
+    views.replace(op.get_bind(), "pair_records", as_of="0003")
     op.execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET jit', current_database()); END $$")
     for table, column, parent, parent_column in KEYS:
         op.execute(
