@@ -68,7 +68,7 @@ PAIR_TOKEN_TYPES = unit_facts.PAIR_TOKEN_TYPES
 # Test hook (see tests/test_ingest_crash.py, tests/test_live_warehouse.py): "[STAGE@]N:SECONDS:FILE" pauses the
 # N-th passage of this process through STAGE, touching FILE (with the pid) first so a test knows when to kill it.
 # Stages: "compute" (before a group's extract pass), "copy" (inside a unit's publish transaction, right after the
-# COPY into staging), "publish" (the default: inside the transaction, after facts and aggregates are written,
+# COPY of its rows into the facts), "publish" (the default: inside the transaction, after facts and aggregates are written,
 # before COMMIT), "between" (right after a unit's COMMIT, before the next one).
 PAUSE_ENV = "CONVDIV_TEST_PUBLISH_PAUSE"
 

@@ -1,4 +1,4 @@
--- Named queries of the ingest stage (ledger, dimensions, staging and publish).
+-- Named queries of the ingest stage (ledger, dimensions, publish).
 -- Each query starts with a line `-- name: <name>`; `convdiv.warehouse.queries` reads them.
 -- Placeholders are psycopg's %(name)s. Everything here runs through psycopg 3 directly (no ORM).
 
@@ -182,7 +182,7 @@ UPDATE ingest_unit
        rows_pair_token = %(rows_pair_token)s, elapsed_s = %(elapsed_s)s, error = NULL, finished_at = now()
  WHERE unit_id = %(unit_id)s AND ingest_run_id = %(ingest_run_id)s;
 
--- ------------------------------------------------------------------------------------------ staging + publish
+-- ------------------------------------------------------------------------------------------------------ publish
 
 -- name: publish_settings
 -- For the publish transaction only: the aggregate maintenance groups a unit's rows (tens of thousands) in sorts
