@@ -3,7 +3,8 @@
 Why: a unit's publish writes about 50k aggregate rows (agg_comparison_moments, agg_position_kl, checkpoint_stats,
 ...), and each row's two foreign keys (to corpus and to its comparison, group, checkpoint or model) were checked by
 a per-row trigger running a key-share lookup: measured on a paper-scale warehouse (bench/scale.py's unit, 2 loaded
-cores), maintain_aggregates took 2.7 s with the keys and 1.1 s without, side by side in one process. The aggregate
+cores at load 5), maintain_aggregates took 2.7 s with the keys and 1.1 s without (best of 3 alternating rounds each,
+in one process). The aggregate
 rows are written only by the aggregate functions (maintain_aggregates, rebuild_aggregates), from joins over the
 dimension rows they point at, so the checks could never fail; `convdiv db check` (check_aggregates) reports any
 aggregate row its recomputation lacks as extra. What the keys also did, deleting a removed corpus's, model's,
