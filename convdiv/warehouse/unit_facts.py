@@ -80,9 +80,9 @@ def _check_values(
     n_ckpt, n_pair = _length(checkpoint_token), _length(pair_token)
     problems = []
     if n_ckpt != expected[0]:
-        problems.append(f"{n_ckpt} checkpoint_token rows staged, expected {expected[0]}")
+        problems.append(f"{n_ckpt} checkpoint_token rows given, expected {expected[0]}")
     if n_pair != expected[1]:
-        problems.append(f"{n_pair} pair_token rows staged, expected {expected[1]}")
+        problems.append(f"{n_pair} pair_token rows given, expected {expected[1]}")
     if not problems:
         bad = _bad_values(
             checkpoint_token, ("ce", "entropy", "kl_uniform", "kl_unigram"), ("kl_uniform", "kl_unigram")
