@@ -177,6 +177,7 @@ def test_a_republished_unit_gives_the_same_facts_and_aggregates_and_times_its_pa
         ),
         (lambda r: r.pair_token["comparison_id"].__setitem__(1, 999_999), "1 pair rows of other comparisons"),
         (lambda r: r.pair_token["position_id"].__setitem__(2, 999_999), "1 rows of positions outside corpus"),
+        (lambda r: setattr(r, "expected_pair_rows", r.expected_pair_rows + 1), "pair_token rows given"),
     ],
 )
 def test_a_spoiled_unit_is_refused_before_anything_is_written(engine, db_url, spoil, message):
