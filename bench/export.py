@@ -17,6 +17,7 @@ Goal (issue 13): export rows/s >= 0.5x the CSV COPY's.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -138,7 +139,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--batch-rows", type=int, default=P.DEFAULT_BATCH_ROWS)
+    ap.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     args = ap.parse_args()
+    load_before = os.getloadavg()
+    print(f"cores: {os.cpu_count()} (shared); load average {load_before[0]:.1f}")
+    out: dict = {"export_vs_csv": {}}
     print(f"building: 2 sizes x 3 seeds x {args.steps} steps, {args.positions:,} positions ...", flush=True)
     url = build(args.positions, args.steps)
     tmp = Path(tempfile.mkdtemp(prefix="convdiv-bench-export-"))
@@ -187,6 +192,7 @@ def main() -> None:
                     f"(zstd, {result.path} path)"
                 )
                 print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
+                out["export_vs_csv"][name] = tc / to
 
             print("\nwhole export (every table and aggregate view), best of", args.repeat)
             t_csv, t_ours, total = [], [], 0
@@ -203,6 +209,7 @@ def main() -> None:
             print(f"    COPY TO CSV files  : {tc:7.2f} s {total / tc:12,.0f} rows/s")
             print(f"    export_parquet     : {to:7.2f} s {total / to:12,.0f} rows/s")
             print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
+            out["whole_export_vs_csv"] = tc / to
             print(
                 "  per dataset (last export):",
                 ", ".join(f"{d.name} {d.rows:,} rows {d.seconds:.2f} s ({d.path})" for d in result.datasets if d.rows),
@@ -210,6 +217,10 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         drop(url)
+    load_after = os.getloadavg()
+    print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
+    if args.json:
+        print(json.dumps({**out, "load": [load_before, load_after]}))
 
 
 if __name__ == "__main__":

@@ -1,25 +1,32 @@
-"""Loader throughput: rows/s of convdiv's binary COPY loader against `psql \\copy` and pandas `to_sql`.
+"""Loader throughput: rows/s of convdiv's binary COPY loader and of the ingest's publish against `psql \\copy`.
 
 All methods load the same checkpoint_token rows (2 int4 keys + 4 float4, with the table's primary key in place
-and, since migration 0003, no foreign keys, as in production) into a scratch database on the same server, in one process:
+and, since migration 0003, no foreign keys, as in production) into a scratch database on the same server, in one
+process, in interleaved rounds (best round of each kept), the table emptied before each:
 
+- ``psql-binary`` (the baseline, printed first) / ``psql-csv``: ``psql -c "\\copy checkpoint_token FROM file"`` of
+  the same rows written to a binary COPY file / CSV file beforehand (file writing not timed; psql's process start
+  is);
 - ``loader``: ``convdiv.warehouse.loader.copy_into`` straight into checkpoint_token;
-- ``publish``: the staging part of an ingest unit (``ledger.publish_unit``'s path without its aggregates; see
-  bench/scale.py for the whole unit): COPY into a temporary staging table, validate with one aggregate query,
-  ``INSERT ... SELECT`` into checkpoint_token, in one transaction;
-- ``psql-binary`` / ``psql-csv``: ``psql -c "\\copy checkpoint_token FROM file"`` of the same rows written to a
-  binary COPY file / CSV file beforehand (file writing not timed; psql's process start is);
+- ``unit facts``: the facts part of an ingest unit's publish, nothing else (``convdiv.warehouse.unit_facts.write``
+  in one transaction: the rows' checks, the delete of what the unit owned, the COPY; no aggregates, no ledger);
+- ``full unit``: the whole publish of one ingest unit owning these rows' checkpoints (``ledger.publish_unit``:
+  statistics refresh, the facts part, ``maintain_aggregates`` for the unit's checkpoints (checkpoint_stats,
+  final_surprisal, agg_token_ce; these rows have no pair rows, so no pair aggregates), the ledger row, COMMIT);
+  bench/scale.py times a paper-shaped unit with its pair rows on a paper-scale warehouse;
 - ``to_sql``: ``pandas.DataFrame.to_sql(...)`` with pandas' defaults through SQLAlchemy + psycopg, on a slice of
   the rows (it is far slower), scaled as rows/s.
 
-Goals (issue 5): loader >= 0.7x psql \\copy; loader >= 20x to_sql.
+Goals (issue 5): loader >= 0.7x psql \\copy; loader >= 20x to_sql. ``--json``: the ratios (keys
+``loader_vs_psql``, ``unit_facts_vs_psql``, ``full_unit_vs_psql``, ``loader_vs_to_sql``), rates and the load.
 
-    .venv/bin/python bench/ingest.py [--rows 1000000] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/ingest.py [--rows 1000000] [--json] [--server postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -36,8 +43,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from convdiv.warehouse import loader, partitions, schema  # noqa: E402
-from convdiv.warehouse.ledger import CHECKPOINT_TOKEN_TYPES, q  # noqa: E402
+from convdiv.warehouse import ledger, loader, partitions, schema, unit_facts  # noqa: E402
+from convdiv.warehouse.ledger import CHECKPOINT_TOKEN_TYPES  # noqa: E402
 
 COLUMNS = ("checkpoint_id", "position_id", "ce", "entropy", "kl_uniform", "kl_unigram")
 
@@ -84,7 +91,7 @@ def setup(conninfo: str, n_checkpoints: int, n_positions: int) -> dict[str, np.n
 
 def truncate(conninfo: str) -> None:
     with psycopg.connect(conninfo) as conn:
-        conn.execute("TRUNCATE checkpoint_token, bench_no_fk")
+        conn.execute("TRUNCATE checkpoint_token")
         conn.execute("CHECKPOINT")
 
 
@@ -94,18 +101,58 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def run_loader(conninfo, rows, table):
+def run_loader(conninfo, rows):
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        loader.copy_into(cur, table, rows, CHECKPOINT_TOKEN_TYPES)
+        loader.copy_into(cur, "checkpoint_token", rows, CHECKPOINT_TOKEN_TYPES)
 
 
-def run_publish(conninfo, rows, table):
+def owned(conninfo: str) -> dict:
+    with psycopg.connect(conninfo) as conn:
+        ckpt = [r[0] for r in conn.execute("SELECT checkpoint_id FROM checkpoint ORDER BY 1")]
+        corpus = conn.execute("SELECT corpus_id FROM corpus").fetchone()[0]
+    return {"checkpoint_ids": ckpt, "corpus_id": corpus, "kinds": []}
+
+
+NO_PAIRS = {"comparison_id": np.zeros(0, np.int32), "position_id": np.zeros(0, np.int32)} | {
+    c: np.zeros(0, np.float32) for c in ("kl_ab", "kl_ba")
+}
+
+
+def run_unit_facts(conninfo, rows, own):
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE stage_checkpoint_token (LIKE checkpoint_token) ON COMMIT DROP")
-        cur.execute("CREATE TEMP TABLE stage_pair_token (LIKE pair_token) ON COMMIT DROP")
-        loader.copy_into(cur, "stage_checkpoint_token", rows, CHECKPOINT_TOKEN_TYPES)
-        cur.execute(q("validate_stage")).fetchone()
-        cur.execute(q("publish_checkpoint_rows").replace("INSERT INTO checkpoint_token", f"INSERT INTO {table}"))
+        n = len(rows["checkpoint_id"])
+        unit_facts.write(cur, "bench", own["corpus_id"], own, rows, NO_PAIRS, (n, 0), True)
+
+
+def unit_rows(conninfo: str, rows, own) -> ledger.UnitRows:
+    with psycopg.connect(conninfo) as conn:
+        suite = conn.execute("SELECT suite_id FROM suite").fetchone()[0]
+        unit = ledger.ensure_units(conn, suite, own["corpus_id"], ["bench"])["bench"]
+        conn.commit()
+    n = len(rows["checkpoint_id"])
+    return ledger.UnitRows(
+        unit_id=unit,
+        unit_key="bench",
+        corpus_id=own["corpus_id"],
+        config_hash="h",
+        owned_checkpoint_ids=own["checkpoint_ids"],
+        owned_kinds=[],
+        checkpoint_token=rows,
+        pair_token=NO_PAIRS,
+        expected_checkpoint_rows=n,
+        expected_pair_rows=0,
+    )
+
+
+def run_full_unit(conninfo, unit: ledger.UnitRows, run_id: int):
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("UPDATE ingest_unit SET status = 'pending' WHERE unit_id = %s", (unit.unit_id,))
+    claim = ledger.claim(conninfo, [ledger.Candidate(unit.unit_id, "h", "g")], run_id)
+    assert claim is not None
+    try:
+        ledger.publish_unit(claim, unit, ledger.Provenance("bench", "cpu", "float32", 0), 0.0)
+    finally:
+        claim.release()
 
 
 def run_psql(url: str, path: Path, fmt: str, table: str):
@@ -142,18 +189,34 @@ def run_to_sql(url: str, rows, n: int, table: str):
     engine.dispose()
 
 
-def report(table, n, seconds, to_sql_rate, args) -> None:
+def report(n, seconds, to_sql_rate, args) -> dict:
     rate = {k: n / s for k, s in seconds.items()}
     rate["to_sql"] = to_sql_rate
-    what = "primary key, no foreign keys (migration 0003)" if table == "checkpoint_token" else "primary key only"
-    print(f"\n{table} ({what}): {n:,} rows (to_sql: {args.to_sql_rows:,}); best of {args.repeat}")
-    for label, r in rate.items():
-        print(f"  {label:12s} {r:12,.0f} rows/s")
-    print(f"  loader / psql-binary  = {rate['loader'] / rate['psql-binary']:.2f}x  (goal >= 0.7)")
-    print(f"  loader / psql-csv     = {rate['loader'] / rate['psql-csv']:.2f}x")
-    print(f"  publish / psql-binary = {rate['publish'] / rate['psql-binary']:.2f}x  (the full unit path)")
-    print(f"  loader / to_sql       = {rate['loader'] / rate['to_sql']:.1f}x  (goal >= 20)")
-    print(f"  publish / to_sql      = {rate['publish'] / rate['to_sql']:.1f}x")
+    base = rate["psql-binary"]
+    print(
+        f"\ncheckpoint_token (primary key, no foreign keys): {n:,} rows (to_sql: {args.to_sql_rows:,}); best of {args.repeat}"
+    )
+    print(f"  baseline: psql-binary  {base:12,.0f} rows/s  (psql \\copy of a binary COPY file, process start included)")
+    labels = {
+        "psql-csv": "psql \\copy of a CSV file",
+        "loader": "convdiv's COPY loader alone",
+        "unit facts": "a unit's facts part: checks, delete, COPY; no aggregates, no ledger",
+        "full unit": "a whole unit: publish_unit with its aggregates, ledger row and COMMIT",
+        "to_sql": "pandas to_sql, its defaults",
+    }
+    for label, what in labels.items():
+        print(f"  {label:<12} {rate[label]:12,.0f} rows/s  = {rate[label] / base:5.2f}x psql-binary  ({what})")
+    print(
+        f"  loader / psql-binary = {rate['loader'] / base:.2f}x (goal >= 0.7); loader / to_sql = "
+        f"{rate['loader'] / rate['to_sql']:.1f}x (goal >= 20)"
+    )
+    return {
+        "loader_vs_psql": rate["loader"] / base,
+        "unit_facts_vs_psql": rate["unit facts"] / base,
+        "full_unit_vs_psql": rate["full unit"] / base,
+        "loader_vs_to_sql": rate["loader"] / rate["to_sql"],
+        "rows_per_s": rate,
+    }
 
 
 def main() -> None:
@@ -163,8 +226,11 @@ def main() -> None:
     parser.add_argument(
         "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
-    parser.add_argument("--repeat", type=int, default=2, help="best of N for the fast methods")
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds (best kept) of the fast methods")
+    parser.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     args = parser.parse_args()
+    load_before = os.getloadavg()
+    print(f"cores: {os.cpu_count()} (shared); load average {load_before[0]:.1f}")
 
     n_checkpoints = 10
     name, url = scratch_database(args.server)
@@ -173,8 +239,9 @@ def main() -> None:
         schema.upgrade(engine)
         engine.dispose()
         rows = setup(url, n_checkpoints, args.rows // n_checkpoints)
-        with psycopg.connect(url) as conn:  # the same table without the per-row foreign-key triggers
-            conn.execute("CREATE TABLE bench_no_fk (LIKE checkpoint_token INCLUDING ALL)")
+        own = owned(url)
+        unit = unit_rows(url, rows, own)
+        run_id = ledger.start_run(url, {"bench": "ingest"}, "bench")
         n = len(rows["checkpoint_id"])
         with tempfile.TemporaryDirectory() as tmp:
             binary = Path(tmp) / "rows.bin"
@@ -182,25 +249,30 @@ def main() -> None:
             csv = Path(tmp) / "rows.csv"
             pd.DataFrame(rows).to_csv(csv, index=False, header=False, float_format="%.9g")
             os.chmod(tmp, 0o755)
-            for table in ("checkpoint_token", "bench_no_fk"):
-                seconds = {}
-                methods = {
-                    "loader": lambda table=table: run_loader(url, rows, table),
-                    "publish": lambda table=table: run_publish(url, rows, table),
-                    "psql-binary": lambda table=table: run_psql(url, binary, "binary", table),
-                    "psql-csv": lambda table=table: run_psql(url, csv, "csv", table),
-                }
-                for _ in range(args.repeat):
-                    for label, fn in methods.items():
-                        truncate(url)
-                        s = timed(fn)
-                        seconds[label] = min(s, seconds.get(label, float("inf")))
-                truncate(url)
-                to_sql_s = timed(lambda table=table: run_to_sql(url, rows, args.to_sql_rows, table))
-                report(table, n, seconds, args.to_sql_rows / to_sql_s, args)
+            seconds: dict[str, float] = {}
+            methods = {
+                "psql-binary": lambda: run_psql(url, binary, "binary", "checkpoint_token"),
+                "psql-csv": lambda: run_psql(url, csv, "csv", "checkpoint_token"),
+                "loader": lambda: run_loader(url, rows),
+                "unit facts": lambda: run_unit_facts(url, rows, own),
+                "full unit": lambda: run_full_unit(url, unit, run_id),
+            }
+            for _ in range(args.repeat):
+                for label, fn in methods.items():
+                    truncate(url)
+                    s = timed(fn)
+                    seconds[label] = min(s, seconds.get(label, float("inf")))
+            truncate(url)
+            to_sql_s = timed(lambda: run_to_sql(url, rows, args.to_sql_rows, "checkpoint_token"))
+            out = report(n, seconds, args.to_sql_rows / to_sql_s, args)
+        ledger.finish_run(url, run_id, "done")
     finally:
         with psycopg.connect(args.server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    load_after = os.getloadavg()
+    print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
+    if args.json:
+        print(json.dumps({**out, "rows": n, "load": [load_before, load_after]}))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ per corpus). On each:
 - reads of one corpus's facts, best of 3: bound by its position-id range (``count(*)``, ``avg(ce)`` of its
   checkpoint_token rows: partitioned, the planner reads its partition only); and by corpus name through
   token_records (no bound on the partition key: both layouts read every corpus's rows);
-- one ingest unit published on corpus B through the real ledger path (bench/scale.py's probe: staging COPY, checks,
-  INSERT into the parent tables, maintain_aggregates), best of 3, with psql \\copy of the same rows beside it;
+- one ingest unit published on corpus B through the real ledger path (bench/scale.py's probe: checks, COPY into the
+  parent tables, maintain_aggregates), best of 3 rounds interleaved with psql \\copy of the same rows;
 - at head, before removing: the alternative removal the partitions also allow, DELETE of corpus A's partitions'
   rows (no join), timed in a transaction that is rolled back (then VACUUM);
 - removing corpus A, once: at 0010 the statements ``corpus remove`` ran at 0010 (count by a join with position,
@@ -18,14 +18,17 @@ per corpus). On each:
 - corpus B's facts are counted afterwards (they must be intact).
 
 Aggregates are not built (``rebuild_aggregates`` costs minutes per suite on 2 shared cores): the removal's cascade
-over them is the same statement in both layouts. Prints the figures and the ratios 0010 / head.
+over them is the same statement in both layouts. Prints the figures (the plain layout, the baseline, first) and the
+ratios 0010 / head; ``--json``: those ratios (keys ``remove_speedup``, ``publish_plain_vs_partitioned``,
+``read_speedup`` per read) and the load.
 
-    .venv/bin/python bench/partitions.py [--steps 20] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/partitions.py [--steps 20] [--json] [--server postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -130,6 +133,7 @@ def measure(server: str, revision: str, steps: list[int]) -> dict:
             np.random.default_rng(3),
         )
         p = r["publish"]
+        p["publish_s"], p["psql_s"] = min(p["seconds"]["publish"]), min(p["seconds"]["psql"])
         label = f"publish one unit on corpus B ({p['rows']:,} rows, best of 3)"
         print(f"  {label:<55} {p['publish_s']:8.3f} s (psql \\copy: {p['psql_s']:.3f} s)", flush=True)
         facts_b = facts_of(conninfo, b)
@@ -181,7 +185,10 @@ def main() -> None:
     parser.add_argument(
         "--server", default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
+    parser.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     args = parser.parse_args()
+    load_before = os.getloadavg()
+    print(f"cores: {os.cpu_count()} (shared); load average {load_before[0]:.1f}")
     steps = views.STEPS[: args.steps]
     plain = measure(args.server, "0010", steps)
     parted = measure(args.server, "head", steps)
@@ -197,6 +204,16 @@ def main() -> None:
         f"  at head, DELETE of A's partitions' rows / corpus remove (DROP): "
         f"{parted['delete_partitions_s'] / parted['remove_s']:.1f}x"
     )
+    load_after = os.getloadavg()
+    print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
+    if args.json:
+        out = {
+            "remove_speedup": plain["remove_s"] / parted["remove_s"],
+            "publish_plain_vs_partitioned": plain["publish"]["publish_s"] / parted["publish"]["publish_s"],
+            "read_speedup": {label: plain["reads"][label] / parted["reads"][label] for label in READS},
+            "load": [load_before, load_after],
+        }
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":

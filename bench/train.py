@@ -11,6 +11,8 @@ runs in parallel (one per core), so its estimated wall time is sum(seeds * steps
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
 
 import torch
@@ -54,7 +56,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--quick", action="store_true", help="bench the quick config instead of the default")
+    ap.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     args = ap.parse_args()
+    load_before = os.getloadavg()
+    print(f"cores: {os.cpu_count()} (shared); load average {load_before[0]:.1f}")
     cfg = DEMO_QUICK if args.quick else DEMO
 
     # The reference model: ~0.6M parameters, batch 16 x 128.
@@ -78,10 +83,12 @@ def main() -> None:
 
     labels = size_labels(cfg, cfg.vocab_size)
     total_s = 0.0
+    out: dict = {"baseline_steps_per_s": base, "vs_baseline": {}}
     for label, arch in zip(labels, cfg.sizes):
         rate = steps_per_second(model_config(cfg, arch, cfg.vocab_size), cfg.batch_size, cfg.seq_len, args.steps)
         run_s = cfg.max_step / rate
         total_s += run_s * len(cfg.seeds)
+        out["vs_baseline"][label] = rate / base
         print(
             f"{cfg.name} {label:>6} batch {cfg.batch_size}x{cfg.seq_len}: {rate:6.1f} steps/s = {rate / base:4.2f}x "
             f"baseline; one run of {cfg.max_step} steps {run_s:5.0f} s"
@@ -92,6 +99,10 @@ def main() -> None:
         f"{cfg.name}: {len(cfg.sizes)} sizes x {len(cfg.seeds)} seeds, {workers} runs in parallel: ~{est:.0f} s here; "
         f"at most ~{est * base / IDLE_1THREAD:.0f} s on 2 idle cores (scaled by baseline / {IDLE_1THREAD} steps/s)"
     )
+    load_after = os.getloadavg()
+    print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
+    if args.json:
+        print(json.dumps({**out, "estimate_s": est, "load": [load_before, load_after]}))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,17 @@ positions (default: 1 and 4, to show the views stay flat or linear).
 
 Goal (issue 6): every report view < 2 s on the paper-scale warehouse.
 
-    .venv/bin/python bench/views.py [--scales 1,4] [--server postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
+The baseline, printed first on each row, is pandas (read + compute); the headline per row is SQL vs pandas.
+``--json``: per scale, each query's seconds, rows and speedup_vs_pandas, the slowest view (slowest_view_s), the load.
+
+    .venv/bin/python bench/views.py [--scales 1,4] [--json] [--server postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import sys
 import time
@@ -412,9 +416,13 @@ def main() -> None:
         "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object at the end")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
-    print(f"cores: {os.cpu_count()} (shared with whatever else runs on this machine)")
+    load_before = os.getloadavg()
+    print(
+        f"cores: {os.cpu_count()} (shared with whatever else runs on this machine); load average {load_before[0]:.1f}"
+    )
     results = {}
     for scale in scales:
         print(
@@ -427,12 +435,13 @@ def main() -> None:
             print(f"  {k:<24} {v:>12,.1f}" + ("" if k.startswith("rows") else " s"))
         for k, v in r["refresh"].items():
             print(f"    refresh {k:<20} {v:8.2f} s")
-        print(f"  {'query':<40} {'rows':>9} {'SQL s':>8} {'pandas read+compute s':>24}")
+        print(f"  {'query':<40} {'rows':>9} {'baseline: pandas read+compute s':>32} {'SQL s':>8} {'SQL vs pandas':>14}")
         for label, (sec, rows) in r["queries"].items():
             pd_t = r["pandas"].get(label)
-            pd_s = f"{pd_t[0]:.2f} + {pd_t[1]:.2f}" if pd_t else ""
+            pd_s = f"{pd_t[0]:.2f} + {pd_t[1]:.2f}" if pd_t else "(none)"
+            speedup = f"{sum(pd_t) / sec:12.1f}x" if pd_t else ""
             flag = "" if sec < 2 else "  (over 2 s)"
-            print(f"  {label:<40} {rows:>9,} {sec:>8.3f} {pd_s:>24}{flag}", flush=True)
+            print(f"  {label:<40} {rows:>9,} {pd_s:>32} {sec:>8.3f} {speedup:>14}{flag}", flush=True)
     if len(scales) > 1:
         base = scales[0]
         print(f"\n== linearity: SQL time at each scale / time at x{base} (data grows x{scales[-1] // base})")
@@ -446,6 +455,21 @@ def main() -> None:
                 f"x{s}: {results[s]['build'][label] / results[base]['build'][label]:5.2f}" for s in scales[1:]
             )
             print(f"  {label:<40} {ratios}")
+    load_after = os.getloadavg()
+    print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
+    if args.json:
+        out = {}
+        for scale, r in results.items():
+            rows = {}
+            for label, (sec, n) in r["queries"].items():
+                pd_t = r["pandas"].get(label)
+                rows[label] = {"sql_s": sec, "rows": n, "speedup_vs_pandas": sum(pd_t) / sec if pd_t else None}
+            out[f"x{scale}"] = {
+                "slowest_view_s": max(sec for sec, _ in r["queries"].values()),
+                "queries": rows,
+                "build": r["build"],
+            }
+        print(json.dumps({**out, "load": [load_before, load_after]}))
 
 
 if __name__ == "__main__":

@@ -38,11 +38,14 @@ SELECT
     pf.pos_prev,
     d.direction,
     d.kl,
-    cta.ce AS ce_a,
-    ctb.ce AS ce_b
+    -- each checkpoint's CE looked up by primary key per row (migration 0020): as LEFT JOINs the planner merged a
+    -- filtered read with every checkpoint_token row of the corpus (a one-size, one-step read of a paper-scale suite
+    -- took 2x longer), and a read that does not select ce_a / ce_b now never looks them up
+    (SELECT cta.ce FROM checkpoint_token AS cta
+      WHERE cta.checkpoint_id = cmp.checkpoint_a AND cta.position_id = pt.position_id) AS ce_a,
+    (SELECT ctb.ce FROM checkpoint_token AS ctb
+      WHERE ctb.checkpoint_id = cmp.checkpoint_b AND ctb.position_id = pt.position_id) AS ce_b
 FROM pair_token AS pt
 JOIN comparison_info AS cmp ON cmp.comparison_id = pt.comparison_id
 JOIN position_features AS pf ON pf.position_id = pt.position_id
-CROSS JOIN LATERAL (VALUES ('ab'::text, pt.kl_ab), ('ba'::text, pt.kl_ba)) AS d (direction, kl)
-LEFT JOIN checkpoint_token AS cta ON cta.checkpoint_id = cmp.checkpoint_a AND cta.position_id = pt.position_id
-LEFT JOIN checkpoint_token AS ctb ON ctb.checkpoint_id = cmp.checkpoint_b AND ctb.position_id = pt.position_id;
+CROSS JOIN LATERAL (VALUES ('ab'::text, pt.kl_ab), ('ba'::text, pt.kl_ba)) AS d (direction, kl);

@@ -68,6 +68,11 @@ FROM (
     JOIN run AS r ON r.run_id = c.run_id
     LEFT JOIN final_surprisal AS fs
         ON fs.model_id = r.model_id AND fs.corpus_id = pf.corpus_id AND fs.position_id = ct.position_id
+        -- the checkpoints' sizes as an index condition (migration 0020): not a hash of every size's rows of the corpus
+        AND fs.model_id = ANY (ARRAY(
+            SELECT r2.model_id FROM checkpoint AS c2 JOIN run AS r2 ON r2.run_id = c2.run_id
+            WHERE c2.checkpoint_id = ANY (p_checkpoint_ids)
+        ))
     -- the ids as an index condition of the scan itself (not a join the planner could turn into a full scan)
     WHERE ct.checkpoint_id = ANY (p_checkpoint_ids) AND pf.corpus_id = p_corpus_id
     GROUP BY GROUPING SETS (

@@ -61,6 +61,13 @@ FROM (
     LEFT JOIN final_surprisal AS fs
         ON cmp.kind <> 'cross_size'
         AND fs.model_id = r.model_id AND fs.corpus_id = pf.corpus_id AND fs.position_id = pt.position_id
+        -- the comparisons' sizes as an index condition (migration 0020): not a hash of every size's rows of the corpus
+        AND fs.model_id = ANY (ARRAY(
+            SELECT r2.model_id FROM comparison AS c2
+            JOIN checkpoint AS k2 ON k2.checkpoint_id = c2.checkpoint_a
+            JOIN run AS r2 ON r2.run_id = k2.run_id
+            WHERE c2.comparison_id = ANY (p_comparison_ids)
+        ))
     -- the ids as an index condition of the scan itself (not a join the planner could turn into a full scan)
     WHERE pt.comparison_id = ANY (p_comparison_ids) AND pf.corpus_id = p_corpus_id
     GROUP BY GROUPING SETS (

@@ -23,10 +23,10 @@ cannot write the ledger: issue 24):
    holder is gone, claimable at once. A lease-expired run's sessions are found by that name and ended
    (:func:`reap_runs`).
 
-Publishing (:func:`publish_unit`) is one transaction on the claiming connection: binary COPY of the unit's rows
-into temporary staging tables, validation in SQL (row counts equal positions x checkpoints and positions x
-comparisons, every value finite, KL >= 0), deletion of whatever the unit owned before, ``INSERT ... SELECT``
-into the facts, ``status = 'done'`` with provenance, COMMIT. A concurrent reader therefore sees a unit's rows
+Publishing (:func:`publish_unit`) is one transaction on the claiming connection: the unit's rows checked (row
+counts equal positions x checkpoints and positions x comparisons, every value finite, KL >= 0, every reference owned
+by the unit; :mod:`convdiv.warehouse.unit_facts`), deletion of whatever the unit owned before, binary COPY of the
+rows into the facts, the unit's aggregates, ``status = 'done'`` with provenance, COMMIT. A concurrent reader therefore sees a unit's rows
 either all or not at all; a crash anywhere before COMMIT leaves the facts as they were.
 
 Leases (:class:`Heartbeat`, :func:`reap_runs`): each worker's ``ingest_run`` holds a lease (``lease_until``,
@@ -58,7 +58,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from convdiv.errors import ConvdivError
-from convdiv.warehouse import loader, locks, partitions, queries
+from convdiv.warehouse import locks, partitions, queries, unit_facts
 
 
 def _one(cursor: psycopg.Cursor) -> tuple[Any, ...]:
@@ -73,14 +73,15 @@ def _one(cursor: psycopg.Cursor) -> tuple[Any, ...]:
 # claim_candidates in sql/ingest.sql spells the same prefix)
 CLAIM_APP = "convdiv-claim:"
 
-CHECKPOINT_TOKEN_TYPES = ("int4", "int4", "float4", "float4", "float4", "float4")
-PAIR_TOKEN_TYPES = ("int4", "int4", "float4", "float4")
+CHECKPOINT_TOKEN_TYPES = unit_facts.CHECKPOINT_TOKEN_TYPES
+PAIR_TOKEN_TYPES = unit_facts.PAIR_TOKEN_TYPES
 
 # Test hook (see tests/test_ingest_crash.py, tests/test_live_warehouse.py): "[STAGE@]N:SECONDS:FILE" pauses the
 # N-th passage of this process through STAGE, touching FILE (with the pid) first so a test knows when to kill it;
 # deleting FILE ends the pause early.
-# Stages: "register" (right after the units are registered), "compute" (before a group's extract pass), "copy" (inside a unit's publish transaction, right after the
-# COPY into staging), "publish" (the default: inside the transaction, after facts and aggregates are written,
+# Stages: "register" (right after the units are registered), "compute" (before a group's extract pass), "copy"
+# (inside a unit's publish transaction, right after the COPY of its rows into the facts), "publish" (the default:
+# inside the transaction, after facts and aggregates are written,
 # before COMMIT), "between" (right after a unit's COMMIT, before the next one).
 PAUSE_ENV = "CONVDIV_TEST_PUBLISH_PAUSE"
 
@@ -435,18 +436,28 @@ class Provenance:
 
 
 def publish_unit(
-    claim_: Claim, rows: UnitRows, provenance: Provenance, elapsed_s: float | Callable[[], float]
+    claim_: Claim,
+    rows: UnitRows,
+    provenance: Provenance,
+    elapsed_s: float | Callable[[], float],
+    timings: dict[str, float] | None = None,
 ) -> tuple[int, int]:
-    """Stage, validate and publish one claimed unit and mark it done, in ONE transaction; returns row counts.
+    """Validate and publish one claimed unit and mark it done, in ONE transaction; returns row counts.
 
     ``elapsed_s`` may be a callable, read just before the unit is marked done (so it covers the COPY too).
+    ``timings``, when given, gets the seconds of the publish's parts, each timed as it runs: "facts" (statistics
+    refresh, unit lock, checks, deletes, COPY), "aggregates" (maintain_aggregates) and "done" (weights, ledger
+    row, COMMIT) (bench/scale.py, bench/ingest.py).
     """
     conn = claim_.conn
     if rows.unit_id not in claim_.unit_ids:
         raise ValueError(f"unit {rows.unit_key} is not held by this claim")
+    if timings is not None:
+        timings["_clock"] = time.perf_counter()
     try:
         _refresh_stale_statistics(claim_.conn)
-        counts = _publish(claim_, rows, provenance, elapsed_s)
+        counts = _publish(claim_, rows, provenance, elapsed_s, timings)
+        _lap(timings, "done")
     except psycopg.Error as exc:
         blocked = locks.lock_error(f"ingest unit {rows.unit_key}", claim_.info, exc)
         if blocked is not None:
@@ -466,6 +477,16 @@ def publish_unit(
     return counts
 
 
+def _lap(timings: dict[str, float] | None, part: str) -> None:
+    """The seconds since the previous part of the publish ended, as ``timings[part]`` (when timings are asked for)."""
+    if timings is not None:
+        now = time.perf_counter()
+        timings[part] = now - timings.pop("_clock", now)
+        timings["_clock"] = now
+        if part == "done":
+            del timings["_clock"]
+
+
 def _refresh_stale_statistics(conn: psycopg.Connection) -> None:
     """ANALYZE the tables the aggregates read that outgrew their statistics, each in its own short transaction (the
     claim connection is in autocommit): ANALYZE's lock then never sits inside a publish transaction."""
@@ -474,7 +495,11 @@ def _refresh_stale_statistics(conn: psycopg.Connection) -> None:
 
 
 def _publish(
-    claim_: Claim, rows: UnitRows, provenance: Provenance, elapsed_s: float | Callable[[], float]
+    claim_: Claim,
+    rows: UnitRows,
+    provenance: Provenance,
+    elapsed_s: float | Callable[[], float],
+    timings: dict[str, float] | None,
 ) -> tuple[int, int]:
     conn = claim_.conn
     with conn.transaction():
@@ -490,39 +515,25 @@ def _publish(
         with conn.cursor() as cur:
             # several statements each, no parameters: psycopg sends each file section as one simple query
             cur.execute(q("publish_settings"))
-            cur.execute(q("create_stage_tables"))
-            n_ckpt = loader.copy_into(cur, "stage_checkpoint_token", rows.checkpoint_token, CHECKPOINT_TOKEN_TYPES)
-            n_pair = loader.copy_into(cur, "stage_pair_token", rows.pair_token, PAIR_TOKEN_TYPES)
-            test_pause("copy")
-            staged_ckpt, bad_ckpt, staged_pair, bad_pair = _one(cur.execute(q("validate_stage")))
-            problems = []
-            if staged_ckpt != rows.expected_checkpoint_rows or n_ckpt != staged_ckpt:
-                problems.append(f"{staged_ckpt} checkpoint_token rows staged, expected {rows.expected_checkpoint_rows}")
-            if staged_pair != rows.expected_pair_rows or n_pair != staged_pair:
-                problems.append(f"{staged_pair} pair_token rows staged, expected {rows.expected_pair_rows}")
-            if bad_ckpt or bad_pair:
-                problems.append(f"{bad_ckpt + bad_pair} rows with non-finite values or negative KL")
-            if problems:
-                raise ConvdivError(f"ingest unit {rows.unit_key}: validation failed: {'; '.join(problems)}")
             owned = {
                 "checkpoint_ids": rows.owned_checkpoint_ids,
                 "corpus_id": rows.corpus_id,
                 "kinds": rows.owned_kinds,
             }
-            references = _one(cur.execute(q("validate_stage_references"), owned))
-            if any(references):
-                raise ConvdivError(
-                    f"ingest unit {rows.unit_key}: rows reference what the unit does not own: "
-                    f"{references[0]} checkpoint rows of other checkpoints, {references[1] + references[3]} rows of "
-                    f"positions outside corpus {rows.corpus_id}, {references[2]} pair rows of other comparisons; "
-                    "not published (this is a bug in convdiv: please report it)"
-                )
-            if rows.owns_checkpoint_rows:
-                cur.execute(q("delete_owned_checkpoint_rows"), owned)
-            cur.execute(q("delete_owned_pair_rows"), owned)
-            cur.execute(q("publish_checkpoint_rows"))
-            cur.execute(q("publish_pair_rows"))
+            staged_ckpt, staged_pair = unit_facts.write(
+                cur,
+                rows.unit_key,
+                rows.corpus_id,
+                owned,
+                rows.checkpoint_token,
+                rows.pair_token,
+                (rows.expected_checkpoint_rows, rows.expected_pair_rows),
+                rows.owns_checkpoint_rows,
+            )
+            test_pause("copy")
+            _lap(timings, "facts")
             cur.execute(q("maintain_aggregates"), {**owned, "writes_checkpoints": rows.owns_checkpoint_rows})
+            _lap(timings, "aggregates")
             for checkpoint_id, (sha, n_params) in rows.weights.items():
                 if sha:
                     cur.execute(q("set_checkpoint_weights"), {"checkpoint_id": checkpoint_id, "weights_sha256": sha})

@@ -320,10 +320,12 @@ class ComparisonGroup(Base):
     step_b: Mapped[int] = mapped_column(Integer, comment="Step of checkpoint b.")
 
 
-def _corpus_fk(comment: str = "The corpus.") -> Mapped[int]:
-    return mapped_column(
-        SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), primary_key=True, comment=comment
-    )
+# The aggregate tables below have no foreign keys (migration 0020): their rows are written only by the aggregate
+# functions, from joins over existing dimension rows, and a per-row key check on each of a unit's ~50k aggregate rows
+# was more than half of its aggregate upkeep. Deleting a corpus, model, checkpoint, comparison or comparison group
+# still deletes their aggregate rows: statement-level triggers do it (cascade_aggregates, migration 0020).
+def _corpus_key(comment: str = "The corpus.") -> Mapped[int]:
+    return mapped_column(SmallInteger, primary_key=True, comment=comment)
 
 
 class FinalSurprisal(Base):
@@ -335,10 +337,8 @@ class FinalSurprisal(Base):
         },
     )
 
-    model_id: Mapped[int] = mapped_column(
-        SmallInteger, ForeignKey("model.model_id", ondelete="CASCADE"), primary_key=True, comment="The model size."
-    )
-    corpus_id: Mapped[int] = _corpus_fk()
+    model_id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, comment="The model size.")
+    corpus_id: Mapped[int] = _corpus_key()
     position_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The position.")
     final_step: Mapped[int] = mapped_column(Integer, comment="Last step of the size with facts in the corpus.")
     n_seeds: Mapped[int] = mapped_column(BigInteger, comment="Seeds with a row at final_step.")
@@ -358,11 +358,10 @@ class CheckpointStats(Base):
 
     checkpoint_id: Mapped[int] = mapped_column(
         Integer,
-        ForeignKey("checkpoint.checkpoint_id", ondelete="CASCADE"),
         primary_key=True,
         comment="The checkpoint.",
     )
-    corpus_id: Mapped[int] = _corpus_fk()
+    corpus_id: Mapped[int] = _corpus_key()
     family: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category family ('all', 'pos_t', ...).")
     category: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category within the family.")
     category_order: Mapped[int | None] = mapped_column(Integer, comment="Sort key of bins; NULL for POS tags.")
@@ -384,11 +383,10 @@ class ComparisonStats(Base):
 
     comparison_id: Mapped[int] = mapped_column(
         Integer,
-        ForeignKey("comparison.comparison_id", ondelete="CASCADE"),
         primary_key=True,
         comment="The comparison.",
     )
-    corpus_id: Mapped[int] = _corpus_fk()
+    corpus_id: Mapped[int] = _corpus_key()
     family: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category family ('all', 'pos_t', ...).")
     category: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category within the family.")
     category_order: Mapped[int | None] = mapped_column(Integer, comment="Sort key of bins; NULL for POS tags.")
@@ -405,20 +403,17 @@ class AggTokenCe(Base):
         },
     )
 
-    model_id: Mapped[int] = mapped_column(
-        SmallInteger, ForeignKey("model.model_id", ondelete="CASCADE"), primary_key=True, comment="The model size."
-    )
+    model_id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, comment="The model size.")
     step: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The step.")
-    corpus_id: Mapped[int] = _corpus_fk()
+    corpus_id: Mapped[int] = _corpus_key()
     token_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="Predicted token w(x+1).")
     n: Mapped[int] = mapped_column(BigInteger, comment="(checkpoint, position) rows of the token.")
     mean_ce: Mapped[float] = mapped_column(Double, comment="Mean CE over those rows, nats.")
 
 
-def _group_fk() -> Mapped[int]:
+def _group_key() -> Mapped[int]:
     return mapped_column(
         Integer,
-        ForeignKey("comparison_group.group_id", ondelete="CASCADE"),
         primary_key=True,
         comment="The comparison group.",
     )
@@ -433,8 +428,8 @@ class AggPositionKl(Base):
         },
     )
 
-    group_id: Mapped[int] = _group_fk()
-    corpus_id: Mapped[int] = _corpus_fk()
+    group_id: Mapped[int] = _group_key()
+    corpus_id: Mapped[int] = _corpus_key()
     position_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="The position x.")
     n_comparisons: Mapped[int] = mapped_column(Integer, comment="Comparisons with a row at x.")
     mean_kl: Mapped[float] = mapped_column(Double, comment="E[KL](x), nats.")
@@ -450,8 +445,8 @@ class AggContextVariance(Base):
         },
     )
 
-    group_id: Mapped[int] = _group_fk()
-    corpus_id: Mapped[int] = _corpus_fk()
+    group_id: Mapped[int] = _group_key()
+    corpus_id: Mapped[int] = _corpus_key()
     n_comparisons: Mapped[int] = mapped_column(Integer, comment="Comparisons per position (the largest).")
     n_positions: Mapped[int] = mapped_column(BigInteger, comment="Positions with at least one comparison.")
     mean_kl: Mapped[float] = mapped_column(Double, comment="Mean across positions of E[KL](x), nats.")
@@ -464,8 +459,8 @@ class AggTokenKl(Base):
         {"comment": "Per comparison group, corpus and predicted token: pooled mean KL (token_divergence's KL side)."},
     )
 
-    group_id: Mapped[int] = _group_fk()
-    corpus_id: Mapped[int] = _corpus_fk()
+    group_id: Mapped[int] = _group_key()
+    corpus_id: Mapped[int] = _corpus_key()
     token_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="Predicted token w(x+1).")
     occurrences: Mapped[int] = mapped_column(BigInteger, comment="Positions that predict the token.")
     n_comparisons: Mapped[int] = mapped_column(Integer, comment="Comparisons per position (the largest).")
@@ -481,8 +476,8 @@ class AggConditionalKl(Base):
         },
     )
 
-    group_id: Mapped[int] = _group_fk()
-    corpus_id: Mapped[int] = _corpus_fk()
+    group_id: Mapped[int] = _group_key()
+    corpus_id: Mapped[int] = _corpus_key()
     family: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category family.")
     category: Mapped[str] = mapped_column(Text, primary_key=True, comment="Category within the family.")
     category_order: Mapped[int | None] = mapped_column(Integer, comment="Sort key of bins; NULL for POS tags.")
@@ -505,12 +500,8 @@ class AggRegressionCells(Base):
 
     # Tags may be NULL (their own cell), so no primary key over them: the rows are replaced per group.
     row_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True, comment="Surrogate key.")
-    group_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("comparison_group.group_id", ondelete="CASCADE"), comment="The comparison group."
-    )
-    corpus_id: Mapped[int] = mapped_column(
-        SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), comment="The corpus."
-    )
+    group_id: Mapped[int] = mapped_column(Integer, comment="The comparison group.")
+    corpus_id: Mapped[int] = mapped_column(SmallInteger, comment="The corpus.")
     frequency: Mapped[int] = mapped_column(BigInteger, comment="Count of the predicted token in the frequency source.")
     pos_t: Mapped[str | None] = mapped_column(Text, comment="POS(t) of the cell.")
     pos_prev: Mapped[str | None] = mapped_column(Text, comment="POS(t-1) of the cell.")
@@ -530,12 +521,8 @@ class AggRegressionMoments(Base):
     )
 
     row_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True, comment="Surrogate key.")
-    group_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("comparison_group.group_id", ondelete="CASCADE"), comment="The comparison group."
-    )
-    corpus_id: Mapped[int] = mapped_column(
-        SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), comment="The corpus."
-    )
+    group_id: Mapped[int] = mapped_column(Integer, comment="The comparison group.")
+    corpus_id: Mapped[int] = mapped_column(SmallInteger, comment="The corpus.")
     pos_t: Mapped[str | None] = mapped_column(Text, comment="POS(t) of the cell.")
     pos_prev: Mapped[str | None] = mapped_column(Text, comment="POS(t-1) of the cell.")
     n: Mapped[int] = mapped_column(BigInteger, comment="(comparison, position) rows with a log frequency.")
@@ -558,12 +545,8 @@ class AggComparisonMoments(Base):
 
     # Tags may be NULL (their own cell), so no primary key over them: the rows are replaced per comparison.
     row_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True, comment="Surrogate key.")
-    comparison_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("comparison.comparison_id", ondelete="CASCADE"), comment="The comparison."
-    )
-    corpus_id: Mapped[int] = mapped_column(
-        SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), comment="The corpus."
-    )
+    comparison_id: Mapped[int] = mapped_column(Integer, comment="The comparison.")
+    corpus_id: Mapped[int] = mapped_column(SmallInteger, comment="The corpus.")
     pos_t: Mapped[str | None] = mapped_column(Text, comment="POS(t) of the cell.")
     pos_prev: Mapped[str | None] = mapped_column(Text, comment="POS(t-1) of the cell.")
     n: Mapped[int] = mapped_column(BigInteger, comment="Positions of the comparison in the cell with a log frequency.")

@@ -1,4 +1,4 @@
--- Named queries of the ingest stage (ledger, dimensions, staging and publish).
+-- Named queries of the ingest stage (ledger, dimensions, publish).
 -- Each query starts with a line `-- name: <name>`; `convdiv.warehouse.queries` reads them.
 -- Placeholders are psycopg's %(name)s. Everything here runs through psycopg 3 directly (no ORM).
 
@@ -221,7 +221,7 @@ UPDATE ingest_unit
        rows_pair_token = %(rows_pair_token)s, elapsed_s = %(elapsed_s)s, error = NULL, finished_at = now()
  WHERE unit_id = %(unit_id)s AND ingest_run_id = %(ingest_run_id)s;
 
--- ------------------------------------------------------------------------------------------ staging + publish
+-- ------------------------------------------------------------------------------------------------------ publish
 
 -- name: publish_settings
 -- For the publish transaction only: the aggregate maintenance groups a unit's rows (tens of thousands) in sorts
@@ -230,39 +230,21 @@ UPDATE ingest_unit
 SET LOCAL work_mem = '64MB';
 SET LOCAL jit = off;
 
--- name: create_stage_tables
--- Temporary, dropped at commit: staging costs no WAL and is invisible to every other session.
-CREATE TEMP TABLE stage_checkpoint_token (LIKE checkpoint_token) ON COMMIT DROP;
-CREATE TEMP TABLE stage_pair_token (LIKE pair_token) ON COMMIT DROP;
+-- name: owned_comparisons
+-- The comparisons a unit owns: its kinds, with checkpoint b among its checkpoints (convdiv.warehouse.unit_facts
+-- checks every pair row's comparison against them; the facts have no foreign keys since migration 0003).
+SELECT c.comparison_id FROM comparison c
+ WHERE c.kind = ANY(%(kinds)s::text[]) AND c.checkpoint_b = ANY(%(checkpoint_ids)s::int[]);
 
--- name: validate_stage
--- Row counts and finiteness as PostgreSQL sees them (abs(x) < 'Infinity' is false for NaN and +-Infinity).
-SELECT
-  (SELECT count(*) FROM stage_checkpoint_token),
-  (SELECT count(*) FROM stage_checkpoint_token
-    WHERE NOT (abs(ce) < 'Infinity' AND abs(entropy) < 'Infinity' AND abs(kl_uniform) < 'Infinity'
-               AND abs(kl_unigram) < 'Infinity') OR kl_uniform < 0 OR kl_unigram < 0),
-  (SELECT count(*) FROM stage_pair_token),
-  (SELECT count(*) FROM stage_pair_token
-    WHERE NOT (abs(kl_ab) < 'Infinity' AND abs(kl_ba) < 'Infinity') OR kl_ab < 0 OR kl_ba < 0);
+-- name: corpus_positions_between
+-- How many positions of the corpus have an id in [lo, hi] (a range scan of the primary key).
+SELECT count(*) FROM position p
+ WHERE p.position_id BETWEEN %(lo)s AND %(hi)s AND p.corpus_id = %(corpus_id)s;
 
--- name: validate_stage_references
--- The facts have no foreign keys (migration 0003: per-row FK checks made every load 7x slower), so a unit's
--- references are checked here, set-wise, against the dimension rows it owns: its checkpoints, its comparisons (its
--- kinds, with checkpoint b among its checkpoints) and the positions of its corpus.
-SELECT
-  (SELECT count(*) FROM stage_checkpoint_token s
-    WHERE NOT (s.checkpoint_id = ANY(%(checkpoint_ids)s::int[]))),
-  (SELECT count(*) FROM stage_checkpoint_token s
-    LEFT JOIN position p ON p.position_id = s.position_id AND p.corpus_id = %(corpus_id)s
-    WHERE p.position_id IS NULL),
-  (SELECT count(*) FROM stage_pair_token s
-    LEFT JOIN comparison c ON c.comparison_id = s.comparison_id AND c.kind = ANY(%(kinds)s::text[])
-                          AND c.checkpoint_b = ANY(%(checkpoint_ids)s::int[])
-    WHERE c.comparison_id IS NULL),
-  (SELECT count(*) FROM stage_pair_token s
-    LEFT JOIN position p ON p.position_id = s.position_id AND p.corpus_id = %(corpus_id)s
-    WHERE p.position_id IS NULL);
+-- name: corpus_positions_among
+-- Which of the given position ids are positions of the corpus (one primary-key lookup each).
+SELECT p.position_id FROM position p
+ WHERE p.position_id = ANY(%(ids)s::int[]) AND p.corpus_id = %(corpus_id)s;
 
 -- name: delete_owned_checkpoint_rows
 -- A unit owns the checkpoint_token rows of its checkpoints on its corpus (whatever run produced them before).
@@ -278,14 +260,6 @@ DELETE FROM pair_token pt
  WHERE c.comparison_id = pt.comparison_id
    AND c.kind = ANY(%(kinds)s::text[]) AND c.checkpoint_b = ANY(%(checkpoint_ids)s::int[])
    AND p.position_id = pt.position_id AND p.corpus_id = %(corpus_id)s;
-
--- name: publish_checkpoint_rows
-INSERT INTO checkpoint_token (checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram)
-SELECT checkpoint_id, position_id, ce, entropy, kl_uniform, kl_unigram FROM stage_checkpoint_token;
-
--- name: publish_pair_rows
-INSERT INTO pair_token (comparison_id, position_id, kl_ab, kl_ba)
-SELECT comparison_id, position_id, kl_ab, kl_ba FROM stage_pair_token;
 
 -- name: stale_statistics
 -- Tables the unit's aggregates read whose size passed twice what their last ANALYZE saw (autovacuum lags behind a
