@@ -21,6 +21,7 @@ batch_tokens.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from convdiv.errors import ConvdivError
 from convdiv.extract.fused import FusedReducer
@@ -303,11 +305,20 @@ def extract_group(
     return result
 
 
+def _fixed_order_attention(device) -> contextlib.AbstractContextManager:
+    """On CPU, attention through SDPA's math backend: its products and softmax give the same bits whatever the
+    thread count, while the CPU flash kernel's blocked accumulation changed the last bit of some attention outputs
+    between 1, 2 and 3 threads (tests/test_extract_determinism.py). CUDA keeps its kernels."""
+    if torch.device(device).type != "cpu":
+        return contextlib.nullcontext()
+    return sdpa_kernel([SDPBackend.MATH])
+
+
 def _run_batches(result, batches, docs, offsets, device, runners, reduce_batch, progress, n_positions):
     index = {r.key: i for i, r in enumerate(runners)}
     pair_idx = np.array([(index[a], index[b]) for a, b in result.pair_kl], dtype=np.int64).reshape(-1, 2)
     done = 0
-    with torch.inference_mode():
+    with torch.inference_mode(), _fixed_order_attention(device):
         for batch in batches:
             ids, mask, rows, cols, targets, out_rows = _pack(batch, docs, offsets, device)
             forwarded = []
