@@ -356,6 +356,7 @@ def spec_from_dict(
     sizes = _list_of(data, "sizes", str, where, base.sizes if base else None)
     seeds = _list_of(data, "seeds", int, where, base.seeds if base else None)
     steps_value = data.get("steps")
+    steps: tuple[int, ...] | None
     if isinstance(steps_value, str):
         if steps_value not in STEP_PRESETS:
             raise ConvdivError(f"{where}: steps preset must be one of {', '.join(STEP_PRESETS)}, not {steps_value!r}")
