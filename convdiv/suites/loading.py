@@ -139,6 +139,41 @@ def check_suite_tokenizer(spec: SuiteSpec, tokenizer=None, refs: Iterable[Checkp
     return expected
 
 
+def declared_width(ref: CheckpointRef) -> int | None:
+    """The embedding size (``vocab_size``) a checkpoint's config.json declares, read without loading the model:
+    from a local step folder or a cached hub snapshot; None when the file is not here or declares none."""
+    if ref.revision is None and _is_local(ref.path):
+        config = Path(ref.path) / "config.json"
+    else:
+        snapshot = cached_snapshot(ref)
+        if snapshot is None:
+            return None
+        config = snapshot / "config.json"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and "vocab_size" not in data and isinstance(data.get("text_config"), dict):
+        data = data["text_config"]  # multimodal configs keep the language model's under text_config
+    width = data.get("vocab_size") if isinstance(data, dict) else None
+    return width if isinstance(width, int) and not isinstance(width, bool) else None
+
+
+def check_embedding_width(refs: Iterable[CheckpointRef], tokenizer_size: int, tokenizer: str) -> None:
+    """Refuse, before any model is loaded, a checkpoint whose embedding is narrower than the tokenizer: its token
+    ids would index past the embedding. A wider one is a padded head (Pythia: 50,304 for 50,277 entries) and is
+    fine: ce is over the full output width. Checkpoints whose config.json is not here yet (a hub download) are
+    checked by the extract engine once loaded."""
+    for ref in refs:
+        width = declared_width(ref)
+        if width is not None and width < tokenizer_size:
+            raise ConvdivError(
+                f"{ref.describe()}: its embedding has {width} rows (config.json vocab_size), fewer than the "
+                f"{tokenizer_size} entries of the suite's tokenizer {tokenizer}: give the suite the tokenizer this "
+                "model was trained with"
+            )
+
+
 # -------------------------------------------------------------------------------------------- weights identity
 
 
