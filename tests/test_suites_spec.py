@@ -343,3 +343,16 @@ def test_bad_revisions_table_names_the_key(tmp_path, cfg, table, message):
     with pytest.raises(ConvdivError) as err:
         get_suite(str(path), cfg)
     assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_readme_own_suite_example_resolves(tmp_path, cfg):
+    """The README's "Your own suite" TOML example is a valid spec with the branches it shows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Your own suite") :]
+    example = section[section.index("```toml\n") + len("```toml\n") : section.index("```\n", section.index("```toml"))]
+    path = tmp_path / "olmo-seeds.toml"
+    path.write_text(example, encoding="utf-8")
+    spec = get_suite(str(path), cfg)
+    assert spec.steps == (0, 1000, 2000) and spec.seeds == (1, 2, 3)
+    ref = spec.checkpoints(seeds=3, steps=1000)[0]
+    assert (ref.path, ref.revision) == ("your-org/olmo-1b-seed3", "stage1-step1000-tokens4B")

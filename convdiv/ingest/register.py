@@ -2,7 +2,7 @@
 and ledger units exist in the warehouse.
 
 :func:`prepare` checks the request (one line per bad knob, before anything is registered), resolves the suite and
-the corpus and checks that they match (same tokenizer, same |V|), plans the units of the selection, leaves out those
+the corpus and checks that they match (same tokenizer, same |V|, no model embedding narrower than |V|), plans the units of the selection, leaves out those
 whose hub revision is missing, fingerprints every checkpoint, then upserts the dimensions
 (:func:`register_dimensions`: suite, model, run, checkpoint, comparison) and the ledger units with their
 configuration hashes. Each registration statement commits by itself, so registering never holds a lock a publish of

@@ -7,7 +7,8 @@ concatenated; :mod:`convdiv.suites.safetensors` computes it); it is recorded per
 different steps, which :func:`check_identical_weights` reports.
 
 The effective vocabulary is ``len(tokenizer)``; models may produce wider logits (Pythia pads 50,277 -> 50,304)
-which the extract engine slices. The tokenizer must be one and the same across a suite: a local step folder that
+which the extract engine slices (ce alone is over the full width); a model narrower than the tokenizer is refused
+before any work (:func:`check_embedding_width`). The tokenizer must be one and the same across a suite: a local step folder that
 carries its own tokenizer files must match the suite's (:func:`check_suite_tokenizer`).
 
 Weights that hold NaN or infinite values are reported (:attr:`LoadedCheckpoint.nonfinite`): the check reads the
