@@ -2,11 +2,11 @@
 and ledger units exist in the warehouse.
 
 :func:`prepare` checks the request (one line per bad knob, before anything is registered), resolves the suite and
-the corpus and checks that they match (same tokenizer, same |V|, no model embedding narrower than |V|), plans the units of the selection, leaves out those
-whose hub revision is missing, fingerprints every checkpoint, then upserts the dimensions
-(:func:`register_dimensions`: suite, model, run, checkpoint, comparison) and the ledger units with their
-configuration hashes. Each registration statement commits by itself, so registering never holds a lock a publish of
-another ingest waits for (no deadlock, issue 24). Workers only ever read the plan it returns.
+the corpus and checks that they match (same tokenizer, same |V|, no model embedding narrower than |V|), plans the
+units of the selection, leaves out those whose hub revision is missing, fingerprints every checkpoint, then upserts
+the dimensions (:func:`register_dimensions`: suite, model, run, checkpoint, comparison) and the ledger units with
+their configuration hashes. Each registration statement commits by itself, so registering never holds a lock a
+publish of another ingest waits for (no deadlock, issue 24). Workers only ever read the plan it returns.
 
 The upserts are the warehouse's queries (``convdiv/warehouse/sql/ingest.sql``, through ``ledger.q``); the few
 queries of this layer are in ``sql/`` beside this module.
