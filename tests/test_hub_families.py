@@ -158,3 +158,24 @@ def test_llama_and_gpt2_hub_suites_full_width_ce_missing_branch_narrow_model(hub
                 assert np.abs(want_full - want_real).min() > 1e-3
             n_positions = sum(len(d) - 1 for d in data.documents)
             assert len(stored_ce(conn, checkpoints[0][0], checkpoints[0][1])) == n_positions
+
+
+def test_embedding_width_check_reads_local_config_and_skips_what_is_not_here(tmp_path):
+    """The same refusal for a local step folder (read from its config.json); a padded head passes; a checkpoint
+    whose config is not on disk yet (a hub download) is left to the engine."""
+    import json
+
+    from convdiv.errors import ConvdivError
+    from convdiv.suites.loading import check_embedding_width
+    from convdiv.suites.spec import CheckpointRef
+
+    def ref(width) -> CheckpointRef:
+        folder = tmp_path / f"w{width}"
+        folder.mkdir()
+        if width is not None:
+            (folder / "config.json").write_text(json.dumps({"model_type": "llama", "vocab_size": width}))
+        return CheckpointRef("1m", 1, 0, str(folder), str(folder), None)
+
+    check_embedding_width([ref(320), ref(384), ref(None)], 320, "tok")
+    with pytest.raises(ConvdivError, match=r"embedding has 319 rows .* fewer than the 320 entries of .* tok"):
+        check_embedding_width([ref(319)], 320, "tok")
