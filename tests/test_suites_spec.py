@@ -356,3 +356,11 @@ def test_readme_own_suite_example_resolves(tmp_path, cfg):
     assert spec.steps == (0, 1000, 2000) and spec.seeds == (1, 2, 3)
     ref = spec.checkpoints(seeds=3, steps=1000)[0]
     assert (ref.path, ref.revision) == ("your-org/olmo-1b-seed3", "stage1-step1000-tokens4B")
+
+
+def test_revisions_table_on_a_local_suite_is_refused(tmp_path, cfg):
+    fake_local_suite(tmp_path / "runs")
+    path = tmp_path / "local.toml"
+    path.write_text('source = "local"\nroot = "runs"\n[revisions]\n0 = "main"\n')
+    with pytest.raises(ConvdivError, match=r"\[revisions\] names hub branches: a local suite has none"):
+        get_suite(str(path), cfg)
