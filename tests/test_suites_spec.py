@@ -284,3 +284,83 @@ def test_local_suite_may_name_a_hub_tokenizer(tmp_path, cfg):
     spec = get_suite(str(path), cfg)
     assert spec.tokenizer == "EleutherAI/pythia-70m"
     assert spec.sizes == ("14m", "70m") and spec.steps == (0, 1, 8)  # the rest scanned from the folder
+
+
+# ---------------------------------------------------------------------------------------------- [revisions]
+
+OLMO_TOML = (
+    'name = "olmo-like"\nsource = "hub"\ntokenizer = "org/tok"\nsizes = ["1b"]\nseeds = [1, 2]\n'
+    'repo = "org/olmo-{size}-seed{seed}"\n'
+    '[revisions]\n0 = "stage1-step0-tokens0B"\n1000 = "stage1-step1000-tokens4B"\n'
+    '2000 = "stage1-step2000-tokens8B"\n'
+)
+
+
+def test_revisions_table_names_each_steps_branch(tmp_path, cfg):
+    path = tmp_path / "olmo.toml"
+    path.write_text(OLMO_TOML)
+    spec = get_suite(str(path), cfg)
+    assert spec.steps == (0, 1000, 2000)  # no steps key: the table's steps
+    ref = spec.checkpoints(sizes="1b", seeds=2, steps=1000)[0]
+    assert (ref.path, ref.revision) == ("org/olmo-1b-seed2", "stage1-step1000-tokens4B")
+    assert spec_from_dict(spec.to_dict()) == spec  # stored in suite.spec and read back
+    # A steps list narrows the table; the template is not used for a step the table names.
+    path.write_text(OLMO_TOML.replace("[revisions]", 'steps = [2000]\nrevision = "step{step}"\n[revisions]'))
+    assert [r.revision for r in get_suite(str(path), cfg).checkpoints()] == ["stage1-step2000-tokens8B"] * 2
+
+
+def test_cli_show_prints_the_revisions(tmp_path, cfg):
+    from convdiv.cli import cli
+
+    path = tmp_path / "olmo.toml"
+    path.write_text(OLMO_TOML)
+    result = CliRunner().invoke(cli, ["--data-dir", str(cfg.data_dir), "suite", "show", str(path), "--steps", "0,1000"])
+    assert result.exit_code == 0, result.output
+    assert "step 0: stage1-step0-tokens0B" in result.output
+    assert "step 1000: stage1-step1000-tokens4B" in result.output
+    assert "stage1-step2000" not in result.output  # only the selected steps
+    shown = CliRunner().invoke(cli, ["--data-dir", str(cfg.data_dir), "suite", "show", str(path), "--json"])
+    import json
+
+    assert json.loads(shown.output)["revisions"]["1000"] == "stage1-step1000-tokens4B"
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ('"first" = "main"\n', "[revisions] key 'first' is not a step"),
+        ('"-1" = "x"\n', "[revisions] key '-1' is not a step"),
+        ('1000 = "a"\n"01000" = "b"\n', "[revisions] key '01000' repeats step 1000"),
+        ("0 = 5\n", "[revisions] key '0' must name a branch"),
+        ('0 = "a"\n', "[revisions] has no branch for step 1000 of steps"),
+    ],
+)
+def test_bad_revisions_table_names_the_key(tmp_path, cfg, table, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        'source = "hub"\ntokenizer = "t"\nsizes = ["a"]\nseeds = [1]\nsteps = [0, 1000]\n[revisions]\n' + table
+    )
+    with pytest.raises(ConvdivError) as err:
+        get_suite(str(path), cfg)
+    assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_readme_own_suite_example_resolves(tmp_path, cfg):
+    """The README's "Your own suite" TOML example is a valid spec with the branches it shows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Your own suite") :]
+    example = section[section.index("```toml\n") + len("```toml\n") : section.index("```\n", section.index("```toml"))]
+    path = tmp_path / "olmo-seeds.toml"
+    path.write_text(example, encoding="utf-8")
+    spec = get_suite(str(path), cfg)
+    assert spec.steps == (0, 1000, 2000) and spec.seeds == (1, 2, 3)
+    ref = spec.checkpoints(seeds=3, steps=1000)[0]
+    assert (ref.path, ref.revision) == ("your-org/olmo-1b-seed3", "stage1-step1000-tokens4B")
+
+
+def test_revisions_table_on_a_local_suite_is_refused(tmp_path, cfg):
+    fake_local_suite(tmp_path / "runs")
+    path = tmp_path / "local.toml"
+    path.write_text('source = "local"\nroot = "runs"\n[revisions]\n0 = "main"\n')
+    with pytest.raises(ConvdivError, match=r"\[revisions\] names hub branches: a local suite has none"):
+        get_suite(str(path), cfg)

@@ -2,11 +2,11 @@
 and ledger units exist in the warehouse.
 
 :func:`prepare` checks the request (one line per bad knob, before anything is registered), resolves the suite and
-the corpus and checks that they match (same tokenizer, same |V|), plans the units of the selection, leaves out those
-whose hub revision is missing, fingerprints every checkpoint, then upserts the dimensions
-(:func:`register_dimensions`: suite, model, run, checkpoint, comparison) and the ledger units with their
-configuration hashes. Each registration statement commits by itself, so registering never holds a lock a publish of
-another ingest waits for (no deadlock, issue 24). Workers only ever read the plan it returns.
+the corpus and checks that they match (same tokenizer, same |V|, no model embedding narrower than |V|), plans the
+units of the selection, leaves out those whose hub revision is missing, fingerprints every checkpoint, then upserts
+the dimensions (:func:`register_dimensions`: suite, model, run, checkpoint, comparison) and the ledger units with
+their configuration hashes. Each registration statement commits by itself, so registering never holds a lock a
+publish of another ingest waits for (no deadlock, issue 24). Workers only ever read the plan it returns.
 
 The upserts are the warehouse's queries (``convdiv/warehouse/sql/ingest.sql``, through ``ledger.q``); the few
 queries of this layer are in ``sql/`` beside this module.
@@ -60,7 +60,12 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     ``request.name`` stores the suite under another name than its own (``--name``); a name already registered from
     another origin (folder or hub repository pattern) is refused before anything heavy is done.
     """
-    from convdiv.suites.loading import check_identical_weights, hub_revision_status, load_tokenizer
+    from convdiv.suites.loading import (
+        check_embedding_width,
+        check_identical_weights,
+        hub_revision_status,
+        load_tokenizer,
+    )
     from convdiv.suites.spec import get_suite
     from convdiv.vocab import tokenizer_fingerprint
 
@@ -158,6 +163,7 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
     units = [u for u in units if u.key not in missing_units]
     labels = sorted({label for u in units for label in u.needs})
     refs = {label: refs[label] for label in labels}
+    check_embedding_width(refs.values(), len(tokenizer), spec.tokenizer)
     check_context_length(context_length, refs.values(), context_from)
     context_length, window_stride = same_as_default(request.context_length, window, refs.values()) or (
         context_length,

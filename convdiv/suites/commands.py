@@ -93,6 +93,9 @@ def show(obj: Context, name: str, sizes, seeds, steps, list_all: bool, as_json: 
     out.print(f"seeds      {_compact(sel_seeds)}  ({len(sel_seeds)})")
     out.print(f"steps      {_compact(sel_steps)}  ({len(sel_steps)})")
     out.print(f"checkpoints {len(refs)}")
+    if spec.revisions:  # branches no template fits: the [revisions] table, for the selected steps
+        for step in sel_steps:
+            out.print(f"revision   step {step}: {spec.branch(step)}", highlight=False, markup=False)
     from convdiv.suites.loading import disk_estimate
 
     for line in disk_estimate(refs).lines():

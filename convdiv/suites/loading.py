@@ -7,7 +7,8 @@ concatenated; :mod:`convdiv.suites.safetensors` computes it); it is recorded per
 different steps, which :func:`check_identical_weights` reports.
 
 The effective vocabulary is ``len(tokenizer)``; models may produce wider logits (Pythia pads 50,277 -> 50,304)
-which the extract engine slices. The tokenizer must be one and the same across a suite: a local step folder that
+which the extract engine slices (ce alone is over the full width); a model narrower than the tokenizer is refused
+before any work (:func:`check_embedding_width`). The tokenizer must be one and the same across a suite: a local step folder that
 carries its own tokenizer files must match the suite's (:func:`check_suite_tokenizer`).
 
 Weights that hold NaN or infinite values are reported (:attr:`LoadedCheckpoint.nonfinite`): the check reads the
@@ -137,6 +138,41 @@ def check_suite_tokenizer(spec: SuiteSpec, tokenizer=None, refs: Iterable[Checkp
                 "every checkpoint of a suite must share one tokenizer"
             )
     return expected
+
+
+def declared_width(ref: CheckpointRef) -> int | None:
+    """The embedding size (``vocab_size``) a checkpoint's config.json declares, read without loading the model:
+    from a local step folder or a cached hub snapshot; None when the file is not here or declares none."""
+    if ref.revision is None and _is_local(ref.path):
+        config = Path(ref.path) / "config.json"
+    else:
+        snapshot = cached_snapshot(ref)
+        if snapshot is None:
+            return None
+        config = snapshot / "config.json"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and "vocab_size" not in data and isinstance(data.get("text_config"), dict):
+        data = data["text_config"]  # multimodal configs keep the language model's under text_config
+    width = data.get("vocab_size") if isinstance(data, dict) else None
+    return width if isinstance(width, int) and not isinstance(width, bool) else None
+
+
+def check_embedding_width(refs: Iterable[CheckpointRef], tokenizer_size: int, tokenizer: str) -> None:
+    """Refuse, before any model is loaded, a checkpoint whose embedding is narrower than the tokenizer: its token
+    ids would index past the embedding. A wider one is a padded head (Pythia: 50,304 for 50,277 entries) and is
+    fine: ce is over the full output width. Checkpoints whose config.json is not here yet (a hub download) are
+    checked by the extract engine once loaded."""
+    for ref in refs:
+        width = declared_width(ref)
+        if width is not None and width < tokenizer_size:
+            raise ConvdivError(
+                f"{ref.describe()}: its embedding has {width} rows (config.json vocab_size), fewer than the "
+                f"{tokenizer_size} entries of the suite's tokenizer {tokenizer}: give the suite the tokenizer this "
+                "model was trained with"
+            )
 
 
 # -------------------------------------------------------------------------------------------- weights identity

@@ -26,6 +26,9 @@ Spec file format (TOML; every key optional except where noted)::
     revision = "step{step}"                        # hub: checkpoint branch template
     [repo_overrides]                               # hub: a different template for some seeds
     0 = "EleutherAI/pythia-{size}"
+    [revisions]                                    # hub: branch names no template fits (OLMo), step -> branch;
+    0 = "stage1-step0-tokens0B"                    # every step of `steps` needs one (steps default: its keys)
+    1000 = "stage1-step1000-tokens4B"
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ _SPEC_KEYS = {
     "repo",
     "revision",
     "repo_overrides",
+    "revisions",
     "description",
 }
 _SEED_DIR = re.compile(r"^seed(\d+)$")
@@ -112,6 +116,7 @@ class SuiteSpec:
     repo: str = PYTHIA_REPO  # hub: run repository template ({size}, {seed})
     revision: str = PYTHIA_REVISION  # hub: checkpoint branch template ({step})
     repo_overrides: tuple[tuple[int, str], ...] = ()  # hub: (seed, template) pairs
+    revisions: tuple[tuple[int, str], ...] = ()  # hub: (step, branch) pairs; they take precedence over `revision`
     description: str = ""
     origin: str = field(default="", compare=False)  # where the spec came from (built-in, file path)
 
@@ -145,10 +150,14 @@ class SuiteSpec:
             return template.format(size=size, seed=seed)
         return str(self.root_path() / size / f"seed{seed}")
 
+    def branch(self, step: int) -> str:
+        """A hub checkpoint's branch: the ``[revisions]`` entry for the step, else the ``revision`` template."""
+        return dict(self.revisions).get(step) or self.revision.format(step=step)
+
     def ref(self, size: str, seed: int, step: int) -> CheckpointRef:
         run = self.run_source(size, seed)
         if self.source == "hub":
-            return CheckpointRef(size, seed, step, run, run, self.revision.format(step=step))
+            return CheckpointRef(size, seed, step, run, run, self.branch(step))
         return CheckpointRef(size, seed, step, run, str(Path(run) / f"step{step}"), None)
 
     def checkpoints(
@@ -204,6 +213,8 @@ class SuiteSpec:
             out["revision"] = self.revision
             if self.repo_overrides:
                 out["repo_overrides"] = {str(k): v for k, v in self.repo_overrides}
+            if self.revisions:
+                out["revisions"] = {str(k): v for k, v in self.revisions}
         else:
             out["root"] = self.root
         if self.description:
@@ -345,12 +356,16 @@ def spec_from_dict(
     sizes = _list_of(data, "sizes", str, where, base.sizes if base else None)
     seeds = _list_of(data, "seeds", int, where, base.seeds if base else None)
     steps_value = data.get("steps")
+    steps: tuple[int, ...] | None
     if isinstance(steps_value, str):
         if steps_value not in STEP_PRESETS:
             raise ConvdivError(f"{where}: steps preset must be one of {', '.join(STEP_PRESETS)}, not {steps_value!r}")
         steps = STEP_PRESETS[steps_value]
     else:
         steps = _list_of(data, "steps", int, where, base.steps if base else None)
+    revisions = _revisions(data, where, source)
+    if steps is None and revisions:
+        steps = tuple(sorted(step for step, _ in revisions))
     if base is not None:
         # Narrowing a built-in: every value must exist in it (a typo must not silently ask the hub for it).
         for what, values, known in (
@@ -390,6 +405,12 @@ def spec_from_dict(
                 f"{where}: bad template {template!r} (placeholders: {{size}}, {{seed}}, {{step}}): {exc}"
             ) from None
 
+    lacking = [step for step in steps if revisions and step not in dict(revisions)]
+    if lacking:
+        raise ConvdivError(
+            f'{where}: [revisions] has no branch for step {lacking[0]} of steps: add `{lacking[0]} = "<branch>"` '
+            "or leave the step out of steps"
+        )
     return SuiteSpec(
         name=name,
         source=source,
@@ -401,9 +422,33 @@ def spec_from_dict(
         repo=repo,
         revision=revision,
         repo_overrides=overrides,
+        revisions=revisions,
         description=text("description", base.description if base else "") or "",
         origin=origin,
     )
+
+
+def _revisions(data: dict, where: str, source: str) -> tuple[tuple[int, str], ...]:
+    """The ``[revisions]`` table (step -> branch name) as sorted (step, branch) pairs; one line naming a bad key."""
+    if "revisions" not in data:
+        return ()
+    table = data["revisions"]
+    if source != "hub":
+        raise ConvdivError(f"{where}: [revisions] names hub branches: a local suite has none")
+    if not isinstance(table, dict) or not table:
+        raise ConvdivError(f'{where}: revisions must be a non-empty table step = "branch", not {table!r}')
+    seen: dict[int, str] = {}
+    for key, branch in table.items():
+        text_key = str(key).strip()
+        if not (text_key.isascii() and text_key.isdigit()):
+            raise ConvdivError(f"{where}: [revisions] key {key!r} is not a step (a whole number >= 0)")
+        step = int(text_key)
+        if step in seen:
+            raise ConvdivError(f"{where}: [revisions] key {key!r} repeats step {step} (given as {seen[step]!r} too)")
+        if not isinstance(branch, str) or not branch.strip():
+            raise ConvdivError(f"{where}: [revisions] key {key!r} must name a branch (a string), not {branch!r}")
+        seen[step] = key
+    return tuple(sorted((int(str(k).strip()), v.strip()) for k, v in table.items()))
 
 
 def _looks_local(value: str, base_dir: Path | None) -> bool:

@@ -130,8 +130,77 @@ def hub_env(cache: Path, tmp_path: Path, db_url: str | None = None, **extra) -> 
     return env
 
 
-def add_hub_corpus(env: dict, tmp_path: Path) -> None:
-    """`convdiv corpus add tiny`: a short Austen passage tokenised with the fake Hub's Pythia tokenizer."""
+def add_hub_corpus(env: dict, tmp_path: Path, tokenizer: str = "EleutherAI/pythia-70m") -> None:
+    """`convdiv corpus add tiny`: a short Austen passage tokenised with the fake Hub's Pythia tokenizer (or another
+    tokenizer repository of the fake Hub)."""
     text = tmp_path / "corpus.txt"
     text.write_text(austen_text(302_000)[300_000:301_200], encoding="utf-8")
-    run_convdiv(["corpus", "add", "tiny", "--tokenizer", "EleutherAI/pythia-70m", "--text", str(text)], env)
+    run_convdiv(["corpus", "add", "tiny", "--tokenizer", tokenizer, "--text", str(text)], env)
+
+
+# Tiny configs of two other causal LM families than GPT-NeoX: (hidden, layers, heads, intermediate) as each names them.
+FAMILIES = ("llama", "gpt2")
+
+
+def family_model(family: str, width: int, *, tied: bool, seed: int, init: float = 0.2, max_positions: int = 64):
+    """A random-init tiny ``LlamaForCausalLM`` or ``GPT2LMHeadModel`` (seeded) with ``width`` output logits and
+    input embeddings; ``tied`` ties the output head to the input embedding."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    if family == "llama":
+        config = LlamaConfig(
+            vocab_size=width,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,  # grouped-query attention, as Llama 2/3 and OLMo 2 use
+            max_position_embeddings=max_positions,
+            initializer_range=init,
+            tie_word_embeddings=tied,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+        return LlamaForCausalLM(config)
+    if family == "gpt2":
+        config = GPT2Config(
+            vocab_size=width,
+            n_embd=16,
+            n_layer=1,
+            n_head=2,
+            n_positions=max_positions,
+            initializer_range=init,
+            tie_word_embeddings=tied,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+        return GPT2LMHeadModel(config)
+    raise ValueError(f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
+
+
+def add_hub_tokenizer(cache: Path, tokenizer_repo: str, vocab_size: int = 320) -> int:
+    """A small byte-level BPE (:func:`build_tokenizer`) at ``<tokenizer_repo>@main`` of a fake Hub cache, with a
+    GPT-2 config.json beside it (AutoTokenizer reads the repository's config too); returns ``len(tokenizer)``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tok_dir = Path(tmp) / "tokenizer"
+        tok = build_tokenizer(tok_dir, vocab_size=vocab_size, text=austen_text())
+        family_model("gpt2", len(tok), tied=True, seed=0).config.save_pretrained(str(tok_dir))
+        add_hub_revision(cache, tokenizer_repo, "main", {f.name: f for f in tok_dir.iterdir() if f.is_file()})
+        return len(tok)
+
+
+def add_hub_family_run(
+    cache: Path, family: str, repo: str, branches: dict[int, str], *, width: int, tied: bool, seed: int
+) -> None:
+    """One run of a tiny ``family`` model in a fake Hub cache: a checkpoint per (step, branch) of ``branches``,
+    seeded by (seed, step), the init scale growing with the step so checkpoints differ as training ones do."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for step, branch in branches.items():
+            model = family_model(
+                family, width, tied=tied, seed=seed * 100_003 + step, init=0.05 * (1 + math.log2(1 + step))
+            )
+            out = Path(tmp) / branch
+            model.save_pretrained(str(out), safe_serialization=True)
+            add_hub_revision(cache, repo, branch, {f.name: f for f in out.iterdir() if f.is_file()})
