@@ -82,7 +82,6 @@ def test_every_query_parses_on_the_server(engine):
                     "%%", "%"
                 )
                 try:
-                    conn.execute(queries.WAREHOUSE["create_stage_tables"])  # the ingest's temporary tables
                     conn.execute(f"PREPARE convdiv_q AS {text}", prepare=False)
                     conn.execute("DEALLOCATE convdiv_q")
                 except psycopg.Error as exc:

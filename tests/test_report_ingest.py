@@ -24,6 +24,9 @@ def test_report_after_real_ingest(engine, settings, suite_root, chromium, artifa
     assert result.errors == {}
     sections = {s.key: s for s in result.sections}
     for key, sec in sections.items():
+        if key == "divergence-stability":  # the tiny suite's divergence peak is its last step: said, not drawn
+            assert sec.missing is not None and sec.missing.startswith("no late phase") and not sec.figures
+            continue
         assert sec.missing is None, (key, sec.missing)
         assert sec.figures, key
     assert result.scope.corpus == S.CORPUS and result.scope.sizes == list(S.SIZES)

@@ -126,8 +126,8 @@ TEMP_FILE_LIMIT = "5GB"
 
 def _close_server_write_paths(conn, q: str, database: str, role: str) -> list[str]:
     """Close the write paths that PUBLIC holds in every database (docs/operations.md lists them): the functions
-    of WRITE_FUNCTIONS and TEMPORARY on the database (granted first to the warehouse's writers, whose publish stages
-    in temporary tables); bound the role's temporary files. Returns warnings for what needs a superuser here;
+    of WRITE_FUNCTIONS and TEMPORARY on the database (granted first to the warehouse's writers, so they keep what they
+    had); bound the role's temporary files. Returns warnings for what needs a superuser here;
     a path left open is refused by :func:`_refuse_write_paths` afterwards."""
     for (procedure,) in conn.exec_driver_sql(
         "SELECT p.oid::regprocedure::text FROM pg_proc p "
