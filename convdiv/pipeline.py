@@ -1,6 +1,6 @@
 """The whole pipeline end to end on the built-in demo suite and corpus (the `convdiv demo` command).
 
-1. train (or reuse) the local demo suite: tiny GPT-NeoX runs, several sizes x 3 seeds, log-spaced checkpoints;
+1. train (or reuse) the local demo suite: tiny GPT-NeoX runs, 2 sizes x 5 seeds (quick: 3), log-spaced checkpoints;
 2. load the held-out novel's first chapters as the corpus ``demo-validation`` (tokenised with the suite's own
    tokenizer, tagged with spaCy, frequencies from the corpus itself);
 3. ingest every checkpoint (per-token CE, entropy, KL to uniform / unigram, seed pairs, consecutive steps);

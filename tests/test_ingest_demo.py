@@ -1,5 +1,6 @@
-"""End to end on the trained `--quick` demo suite: exact row counts, and the study's first finding in miniature:
-seeds agree almost perfectly at initialisation (E[KL] ~ 0) and much less after training."""
+"""End to end on the trained `--quick` demo suite: exact row counts, and the study's first phases in miniature:
+seeds initialised as Pythia's disagree at step 0 (E[KL] a few tenths of a nat), converge (E[KL] falls as they learn
+the same unigram statistics), then diverge again (E[KL] rises as they learn context)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,11 @@ def test_quick_demo_suite(engine, settings, db_url):
             " WHERE c.kind = 'seed_pair' GROUP BY 1, 2"
         ).fetchall()
         expected_kl = {(size, step): kl for size, step, kl in rows}
-        first, last = spec.steps[0], spec.steps[-1]
         for size in spec.sizes:
-            assert expected_kl[(size, first)] < 0.1 * expected_kl[(size, last)], (size, expected_kl)
+            curve = [expected_kl[(size, step)] for step in spec.steps]
+            low = min(range(len(curve)), key=curve.__getitem__)
+            assert 0.2 < curve[0] < 0.8, (size, curve)  # small init: logits of sd ~sqrt(2/5) -> E[KL] ~ 2/5
+            assert curve[low] < 0.75 * curve[0] and max(curve[low:]) > 1.5 * curve[low], (size, curve)
         # The analysis view agrees: each unit's publish maintained the aggregates.
         view = dict(
             ((size, step), kl)

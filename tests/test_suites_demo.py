@@ -28,6 +28,7 @@ from convdiv.suites.demo import (
     train_demo,
 )
 from convdiv.suites.demo.config import pythia_checkpoint_steps
+from convdiv.suites.demo.model import new_model
 from convdiv.suites.demo.schedule import BatchSchedule, learning_rate
 from convdiv.suites.demo.tokenizer import encode_stream
 from convdiv.suites.loading import load_checkpoint, load_tokenizer
@@ -93,7 +94,33 @@ def test_learning_rate_warms_up_then_cosine_decays_to_a_tenth():
 def test_checkpoint_schedule_is_pythias():
     assert pythia_checkpoint_steps(1000) == (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)
     assert pythia_checkpoint_steps(3000)[-3:] == (1000, 2000, 3000)
-    assert DEMO.checkpoint_steps()[-1] >= 1000 and len(DEMO.sizes) >= 2 and len(DEMO.seeds) >= 3
+    assert DEMO.checkpoint_steps()[-1] >= 1000 and len(DEMO.sizes) >= 2
+    assert DEMO.seeds == (1, 3, 5, 7, 9)  # the study's PolyPythias seeds
+    assert set(pythia_checkpoint_steps(2000)) < set(DEMO.checkpoint_steps())  # Pythia's steps and a few more
+
+
+def test_models_are_initialised_as_gpt_neox_initialises_pythia():
+    """Small init (std sqrt(2 / (5 d))) everywhere but the two projections into the residual stream (Wang init,
+    2 / (L sqrt(d))); biases 0 and LayerNorm weights 1; the same seed draws the same weights."""
+    arch = DemoSize(hidden=64, layers=3, heads=4, lr=1e-3)
+    torch.manual_seed(7)
+    model = new_model(DEMO, arch, 2000)
+    small, wang = math.sqrt(2 / (5 * 64)), 2 / (3 * math.sqrt(64))
+    assert model.config.initializer_range == pytest.approx(small)
+    seen = set()
+    for name, p in model.named_parameters():
+        if "layernorm" in name or "layer_norm" in name:
+            assert torch.all(p == (1.0 if name.endswith("weight") else 0.0)), name
+        elif name.endswith("bias"):
+            assert torch.all(p == 0), name
+        else:
+            expected = wang if name.endswith(("attention.dense.weight", "mlp.dense_4h_to_h.weight")) else small
+            assert p.std().item() == pytest.approx(expected, rel=0.1), name
+            seen.add(expected)
+    assert seen == {small, wang}
+    torch.manual_seed(7)
+    again = new_model(DEMO, arch, 2000)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
 
 
 def test_seed_changes_data_order():
@@ -150,8 +177,9 @@ def test_quick_loss_falls_and_the_log_matches_the_checkpoints(quick):
         for seed in spec.seeds:
             run = sorted((r for r in rows if r["size"] == size and r["seed"] == seed), key=lambda r: r["step"])
             assert [r["step"] for r in run] == list(spec.steps)
-            # Step 0 is near log|V| (uniform-ish predictions); training must take a good bite out of it.
-            assert abs(run[0]["val_loss"] - math.log(DEMO_QUICK.vocab_size)) < 0.3
+            # Step 0: small init gives logits of standard deviation ~sqrt(2/5) over the 384 padded outputs, so the
+            # loss is near log 384 + 1/5 (a softmax of Gaussian logits); training must take a good bite out of it.
+            assert abs(run[0]["val_loss"] - (math.log(384) + 0.2)) < 0.2
             assert run[-1]["val_loss"] < run[0]["val_loss"] - 1.0
             assert run[-1]["train_loss"] < run[0]["train_loss"] - 1.0
     # Oracle: recompute one logged validation loss from the saved checkpoint and the held-out text.

@@ -11,7 +11,7 @@ import numpy as np
 
 from convdiv.suites.demo.checkpoints import DONE_FILE, STATE_FILE, read_run_log, save_checkpoint
 from convdiv.suites.demo.config import DemoConfig, DemoSize
-from convdiv.suites.demo.model import model_config
+from convdiv.suites.demo.model import new_model
 from convdiv.suites.demo.schedule import BatchSchedule, learning_rate
 
 
@@ -61,7 +61,7 @@ def train_run(job: RunJob, train_ids: np.ndarray, val_ids: np.ndarray, report: C
     with deterministic_torch(1):
         if state is None:
             torch.manual_seed(job.seed)  # the init seed
-            model = GPTNeoXForCausalLM(model_config(cfg, arch, job.vocab_len))
+            model = new_model(cfg, arch, job.vocab_len)
         else:
             # from_pretrained, not load_state_dict: transformers maps saved names (embed_out) to module names.
             model = GPTNeoXForCausalLM.from_pretrained(
