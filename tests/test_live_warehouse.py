@@ -424,6 +424,7 @@ def test_ingest_blocked_by_a_held_lock_names_the_holder_and_loses_nothing(
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     blocked = [line for line in errors if "lock" in line]
     assert blocked and f"pid {pid}" in blocked[0] and "CONVDIV_LOCK_TIMEOUT" in blocked[0], proc.stderr
+    assert "convdiv-claim:" not in blocked[0], blocked[0]  # its own claim hold (idle in transaction) never blocks it
     assert S.snapshot(db_url) == before  # nothing lost, nothing half-written
     assert _check(db_url, tmp_path)["ok"]
     again = ingest(engine, settings, str(suite_root), S.CORPUS, sizes="xs", steps="4", progress=False)

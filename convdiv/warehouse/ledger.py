@@ -459,7 +459,8 @@ def publish_unit(
         counts = _publish(claim_, rows, provenance, elapsed_s, timings)
         _lap(timings, "done")
     except psycopg.Error as exc:
-        blocked = locks.lock_error(f"ingest unit {rows.unit_key}", claim_.info, exc)
+        own = (claim_.hold.info.backend_pid,) if claim_.hold is not None and not claim_.hold.closed else ()
+        blocked = locks.lock_error(f"ingest unit {rows.unit_key}", claim_.info, exc, own)
         if blocked is not None:
             raise blocked from exc
         table = partitions.missing_partition(exc)

@@ -115,7 +115,7 @@ SELECT a.pid, a.usename, coalesce(a.application_name, ''), a.state,
 FROM pg_stat_activity a
 WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
   AND a.backend_type = 'client backend'
-  AND (%(blockers)s::int[] IS NULL OR a.pid = ANY(%(blockers)s::int[]))
+  AND (%(blockers)s::int[] IS NULL OR a.pid = ANY(%(blockers)s::int[])) AND a.pid <> ALL(%(exclude)s::int[])
 ORDER BY a.xact_start
 LIMIT 3
 """
@@ -127,14 +127,15 @@ def _duration(seconds: int) -> str:
     return f"{hours} h {m} min" if hours else f"{m} min {s} s" if m else f"{s} s"
 
 
-def holders(info: str) -> str:
+def holders(info: str, exclude: tuple[int, ...] = ()) -> str:
     """The sessions that hold the lock, as one clause ('' when none is found): the ones the server said block it
     (``pg_blocking_pids``, seen by the last try of :func:`take_in_short_tries`), else the sessions with an open
-    transaction, oldest first (the likely holders of a wait that ended before anyone could ask)."""
+    transaction, oldest first (the likely holders of a wait that ended before anyone could ask), less the backends
+    in ``exclude`` (the waiter's own sessions, e.g. an ingest's claim hold, which never block its publish)."""
     blockers, _observed["pids"] = _observed["pids"], None
     try:
         with psycopg.connect(info, autocommit=True, connect_timeout=10) as conn:
-            rows = conn.execute(_HOLDERS, {"blockers": blockers}).fetchall()
+            rows = conn.execute(_HOLDERS, {"blockers": blockers, "exclude": list(exclude)}).fetchall()
     except psycopg.Error:
         return ""
     parts = []
@@ -144,13 +145,14 @@ def holders(info: str) -> str:
     return "; ".join(parts)
 
 
-def lock_error(what: str, info: str, exc: BaseException) -> ConvdivError | None:
-    """``exc`` as one line naming the holders when it is a lock timeout, else None."""
+def lock_error(what: str, info: str, exc: BaseException, exclude: tuple[int, ...] = ()) -> ConvdivError | None:
+    """``exc`` as one line naming the holders (never the backends in ``exclude``) when it is a lock timeout, else
+    None."""
     if not isinstance(exc, psycopg.errors.LockNotAvailable) and not isinstance(
         getattr(exc, "orig", None), psycopg.errors.LockNotAvailable
     ):
         return None
-    found = holders(info)
+    found = holders(info, exclude)
     blame = f"held by {found}" if found else "held by another session (see pg_stat_activity)"
     return ConvdivError(
         f"{what}: waited {lock_timeout_s():g} s for a lock {blame}: end that transaction (or "
