@@ -277,7 +277,8 @@ def _bounded_transaction(engine, what: str):
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (locks.lock_timeout_setting(),))
-            yield conn
+            with locks.watch_blockers(conn.connection.driver_connection, libpq_conninfo(engine.url)):
+                yield conn
     except (sa.exc.DBAPIError, psycopg.Error) as exc:  # psycopg's own: the partition DDL runs on the driver
         blocked = locks.lock_error(what, libpq_conninfo(engine.url), exc)
         if blocked is not None:

@@ -456,7 +456,8 @@ def publish_unit(
         timings["_clock"] = time.perf_counter()
     try:
         _refresh_stale_statistics(claim_.conn)
-        counts = _publish(claim_, rows, provenance, elapsed_s, timings)
+        with locks.watch_blockers(conn, claim_.info):  # a lock wait is blamed on the sessions that block it
+            counts = _publish(claim_, rows, provenance, elapsed_s, timings)
         _lap(timings, "done")
     except psycopg.Error as exc:
         own = (claim_.hold.info.backend_pid,) if claim_.hold is not None and not claim_.hold.closed else ()

@@ -6,9 +6,10 @@ manual LOCK TABLE, a `db upgrade`, an administrator's VACUUM FULL) or another wr
 needs, and ``corpus remove`` (dropping a corpus's partitions: ACCESS EXCLUSIVE on the fact tables) waits for readers
 that keep a transaction open after reading facts. Every lock those commands take is therefore taken under
 ``lock_timeout`` (``CONVDIV_LOCK_TIMEOUT`` seconds, default 60), and when it expires the command stops with one line
-naming the sessions that hold it (pid, user, state and for how long): for ACCESS EXCLUSIVE requests, the ones the
-server reports as blocking the last try (``pg_blocking_pids``, asked from a second connection while it waits);
-otherwise the other sessions of the database with an open transaction, oldest first.
+naming the sessions that hold it (pid, user, state and for how long): the ones the server reports as blocking the
+wait (``pg_blocking_pids``, asked from a second connection while it waits: the last try of an ACCESS EXCLUSIVE
+request, or :func:`watch_blockers` around a publish); only when no such probe ran, the other sessions of the
+database with an open transaction, oldest first.
 
 ACCESS EXCLUSIVE is asked for in short tries (:func:`take_in_short_tries`): a request waiting in PostgreSQL's lock
 queue makes every later request that conflicts with it wait too, so one 60-second wait behind an idle reader would
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 
@@ -76,10 +79,8 @@ _observed: dict[str, list[int] | None] = {"pids": None}
 def _last_try_naming_blockers(conn: psycopg.Connection, statement) -> bool:
     """One more try of ``statement`` (PROBE_S) while a second connection records ``pg_blocking_pids`` of this
     session; True when the lock was taken after all. The blockers are kept for :func:`holders`."""
-    from psycopg.conninfo import make_conninfo
-
     waiter = conn.info.backend_pid
-    info = make_conninfo(conn.info.dsn, password=conn.info.password) if conn.info.password else conn.info.dsn
+    info = _conninfo(conn, "")
     seen: set[int] = set()
     done = threading.Event()
 
@@ -106,6 +107,58 @@ def _last_try_naming_blockers(conn: psycopg.Connection, statement) -> bool:
         done.set()
         thread.join()
         _observed["pids"] = sorted(seen) or None
+
+
+# watch_blockers: a block that runs this long (or half the lock timeout, if shorter) may be waiting for a lock; from then on a second connection asks the
+# server every WATCH_EVERY_S who blocks it. Shorter blocks (most publishes) never open that connection.
+WATCH_AFTER_S = 0.5
+WATCH_EVERY_S = 0.1
+
+
+@contextmanager
+def watch_blockers(conn: psycopg.Connection, info: str) -> Iterator[None]:
+    """Run the block (statements on ``conn`` under ``lock_timeout``) while a thread records which sessions the server
+    says block ``conn`` (``pg_blocking_pids``); when the block raises, the blockers of its last wait are kept for
+    :func:`holders`, so a lock timeout names only the sessions that stood in the way, never an idle reader."""
+    waiter = conn.info.backend_pid
+    last: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        if done.wait(min(WATCH_AFTER_S, lock_timeout_s() / 2)):
+            return
+        try:
+            with psycopg.connect(_conninfo(conn, info), autocommit=True, connect_timeout=10) as watcher:
+                while not done.is_set():
+                    row = watcher.execute("SELECT pg_blocking_pids(%s)", (waiter,)).fetchone()
+                    if row and row[0]:
+                        last[:] = row[0]
+                    done.wait(WATCH_EVERY_S)
+        except psycopg.Error:
+            pass  # no watcher: holders() falls back to the sessions with an open transaction
+
+    thread = threading.Thread(target=watch, name="convdiv-lock-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    except BaseException:
+        done.set()
+        thread.join()
+        if last:  # else keep what a probe inside the block saw (take_in_short_tries), if any
+            _observed["pids"] = sorted(last)
+        raise
+    finally:
+        done.set()
+        thread.join()
+
+
+def _conninfo(conn: psycopg.Connection, info: str) -> str:
+    """A connection string for a second session like ``conn`` (its password included)."""
+    from psycopg.conninfo import make_conninfo
+
+    if info:
+        return info
+    return make_conninfo(conn.info.dsn, password=conn.info.password) if conn.info.password else conn.info.dsn
 
 
 _HOLDERS = """
