@@ -31,4 +31,5 @@ export DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgr
 # Two workers (pytest-xdist; CONVDIV_TEST_WORKERS=0 runs in this process): every test has its own database and
 # temporary folders, so they share nothing; on 2 cores the suite took 8.6 min instead of 14-22 min serially.
 # pytest exits 5 when it collects no tests; set -e turns that into a failure too.
-exec "$VENV/bin/python" -m pytest -q -n "${CONVDIV_TEST_WORKERS:-2}" "$@"
+# --durations: the slowest tests in the log, to keep the suite inside CI's 15-minute budget.
+exec "$VENV/bin/python" -m pytest -q -n "${CONVDIV_TEST_WORKERS:-2}" --durations=25 "$@"
