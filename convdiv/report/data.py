@@ -224,6 +224,12 @@ class ReportData:
         return iv[(iv["kind"] == kind) & iv["family"].isin(families)].drop(columns=["kind"])
 
     @cached_property
+    def run_seeds(self) -> int:
+        """The most seeds any size has measurements for (reference_kl's n_seeds): 1 in a single-seed suite."""
+        ref = self.view("reference_kl", columns=("size", "n_seeds"))
+        return int(ref["n_seeds"].max()) if not ref.empty else 0
+
+    @cached_property
     def max_seeds(self) -> int:
         iv = self.seed_intervals
         return int(iv["n_seeds"].max()) if not iv.empty else 0
