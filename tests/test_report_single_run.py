@@ -2,7 +2,8 @@
 seed pairs, and the report, whose sections either draw data or say in one line what they need.
 
 Three random-init local suites (convdiv.testing.suites) over the tiny Austen corpus, each ingested with the default
-comparisons: ``oneseed`` (sizes xs and s, seed 1), ``onesize`` (size s, seeds 1-3) and ``solo`` (size xs, seed 1).
+comparisons: ``oneseed`` (sizes xs and s, seed 1), ``onesize`` (size s, seeds 1-3), ``solo`` (size xs, seed 1) and
+``twoseed`` (size s, seeds 1-2: one seed pair per step, too few for an interval over seeds of seed pairs).
 The oracle reads the raw fact rows and recomputes CE, the reference KLs, consecutive-step E[KL] and the two phase
 boundaries read off the reference curves in pandas (float64).
 """
@@ -24,7 +25,12 @@ from convdiv.testing.databases import create_migrated_database, drop_database
 from convdiv.testing.ingest import CORPUS, add_tiny_corpus
 from convdiv.testing.suites import build_random_suite
 
-SUITES = {"oneseed": (("xs", "s"), (1,)), "onesize": (("s",), (1, 2, 3)), "solo": (("xs",), (1,))}
+SUITES = {
+    "oneseed": (("xs", "s"), (1,)),
+    "onesize": (("s",), (1, 2, 3)),
+    "solo": (("xs",), (1,)),
+    "twoseed": (("s",), (1, 2)),
+}
 SINGLE_SEED = ("oneseed", "solo")
 STEPS = (0, 1, 4, 16)
 UNIFORM_END_FRACTION = 0.1  # the setting convdiv.uniform_end_fraction's default (sql/045_phase_boundaries.sql)
@@ -130,7 +136,8 @@ def test_every_view_reads_and_seed_pair_analyses_are_empty_for_one_seed(warehous
             kinds = set(rows.loc[rows["suite"] == suite, "kind"])
             assert "seed_pair" not in kinds, (view, suite)
         if view in ("expected_kl", "conditional_kl", "relative_divergence", "phase_boundaries"):
-            assert "seed_pair" in set(rows.loc[rows["suite"] == "onesize", "kind"]), view
+            for suite in ("onesize", "twoseed"):
+                assert "seed_pair" in set(rows.loc[rows["suite"] == suite, "kind"]), (view, suite)
             for suite in SINGLE_SEED:
                 assert set(rows.loc[rows["suite"] == suite, "kind"]) == {"consecutive_step"}, (view, suite)
     assert checked >= 8
@@ -193,6 +200,7 @@ def test_single_seed_report_says_what_needs_more_seeds(reports, warehouse):
         assert set(missing) == {"convergence", "divergence-stability"}, (suite, missing)
         assert all(m.startswith(NEEDS_SEEDS) and "\n" not in m for m in missing.values()), missing
         assert any(n.startswith("single-seed suite") for n in sections["overview"].notes)
+        assert any(n.startswith("single-seed suite: seed pairs need at least 2 seeds") for n in sections["pos"].notes)
         for key, sec in sections.items():
             if sec.missing:
                 continue
@@ -235,6 +243,57 @@ def test_one_size_report_draws_every_seed_section(reports):
     for sec in result.sections:
         assert not any(NAN.search(n) for n in sec.notes), sec.key
         assert all(len(f.data) for f in sec.figures), sec.key
+
+
+def test_two_seeds_draw_no_seed_pair_interval_and_say_so(reports, warehouse):
+    """One seed pair per step: the jackknife over seeds needs 3 seeds for seed pairs (2 for comparisons within
+    runs), so the seed-pair figures have no interval and their captions say what it needs; the consecutive-step
+    curve, with 2 runs, has its interval (t with 1 df) and names it."""
+    result = reports["twoseed"]
+    assert result.errors == {}
+    sections = {s.key: s for s in result.sections}
+    conv = sections["convergence"].figures[0]
+    assert conv.data["ci_low"].isna().all() and conv.data["ci_high"].isna().all()
+    assert "no interval: an interval over seeds needs at least 3 seeds for seed pairs" in conv.caption
+    assert "1 seed pair per size and step" in conv.caption and INTERVAL_KIND not in conv.caption
+    for key in ("pos", "frequency", "word"):
+        assert "needs at least 3 seeds for seed pairs" in sections[key].figures[0].caption, key
+    assert "no interval: an interval over seeds needs at least 3 seeds" in sections["regression"].figures[0].caption
+    learn = sections["learnability"].figures[0]
+    assert INTERVAL_KIND in learn.caption
+    # the band drawn is the jackknife over the 2 runs: the t interval of the 2 runs' log means (1 df)
+    runs = oracle_runs(warehouse, "twoseed")
+    got = learn.data.merge(runs, on=["size", "step"])
+    assert len(got) == len(STEPS) - 1
+    np.testing.assert_allclose(got["ci_low"], got["oracle_low"], rtol=1e-5)
+    np.testing.assert_allclose(got["ci_high"], got["oracle_high"], rtol=1e-5)
+    for sec in result.sections:
+        assert not any(NAN.search(n) for n in sec.notes), sec.key
+
+
+def oracle_runs(engine, suite: str) -> pd.DataFrame:
+    """The 95% t interval over runs of the log of E[KL] between consecutive steps, from the raw rows: with one
+    comparison per run, the leave-one-run-out jackknife of the log mean has se = sd(log loo) * (S - 1) / sqrt(S)."""
+    from scipy import stats
+
+    pt = read(
+        engine,
+        "SELECT p.comparison_id, c.checkpoint_a, p.kl_ab, p.kl_ba FROM pair_token p JOIN comparison c "
+        "USING (comparison_id) WHERE c.kind = 'consecutive_step'",
+    )
+    pt["kl"] = (pt["kl_ab"].astype("float32").astype(float) + pt["kl_ba"].astype("float32").astype(float)) / 2
+    per = pt.groupby(["comparison_id", "checkpoint_a"], as_index=False)["kl"].mean()
+    per = per.merge(checkpoints(engine), left_on="checkpoint_a", right_on="checkpoint_id")
+    rows = []
+    for (size, step), g in per[per["suite"] == suite].groupby(["size", "step"]):
+        x = g["kl"].to_numpy(float)
+        s = len(x)
+        loo = np.log((x.sum() - x) / (s - 1))
+        se = np.sqrt((s - 1) / s * ((loo - loo.mean()) ** 2).sum())
+        q = stats.t.ppf(0.975, s - 1)
+        m = np.log(x.mean())
+        rows.append({"size": size, "step": step, "oracle_low": np.exp(m - q * se), "oracle_high": np.exp(m + q * se)})
+    return pd.DataFrame(rows)
 
 
 @pytest.mark.browser

@@ -180,10 +180,12 @@ class ReportData:
         if "seed_pair" in kinds:
             return "seed_pair", None
         if "consecutive_step" in kinds:
-            return "consecutive_step", (
-                "no seed pairs in this warehouse (a single-seed suite?): this section shows consecutive-step "
-                "comparisons instead"
+            why = (
+                "single-seed suite: seed pairs need at least 2 seeds"
+                if self.run_seeds < 2
+                else "no seed pairs ingested for this suite and corpus"
             )
+            return "consecutive_step", f"{why}: this section shows consecutive-step comparisons instead"
         raise Missing("no comparisons ingested for this suite and corpus: run `convdiv ingest`")
 
     def size_order(self) -> list[str]:
