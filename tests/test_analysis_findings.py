@@ -108,6 +108,12 @@ def test_reference_account_relates_the_unigram_step_to_the_convergence_minimum()
     none = reference_account(ref, {"unigram_closest_step": 32, "convergence_min_step": None})
     assert "no convergence minimum to compare it with" in none
     assert reference_account(ref, {}) == "KL to uniform is 0 nats at step 0 and 5 at step 2000"
+    # a single-seed suite: the unigram step is still placed (reference curves only); E[KL] across seeds is not
+    single = reference_account(ref, {"unigram_closest_step": 32}, seed_pairs=False)
+    assert single.endswith(
+        "lowest at step 32 (1 nats) (comparing it with the convergence minimum of E[KL] across seeds needs at least "
+        "2 seeds)"
+    )
 
 
 POOLED = dict(kl_threshold=0.01, dh_threshold=0.05, share_low_kl_with_small_dh=0.95, share_small_dh_with_low_kl=0.4)
@@ -136,7 +142,12 @@ def test_study_alpha_comparison_both_ways():
     assert opposite.endswith("the study reports -2.05%: the opposite sign, outside our interval")
     agrees = study_alpha_account(dict(fit, alpha=3.5, alpha_low=2.0, alpha_high=5.0), 394.09)
     assert agrees.endswith("the same sign, inside our interval")
-    assert "no interval here" in study_alpha_account(dict(fit, alpha_low=np.nan), 394.09)
+    one_seed = study_alpha_account(dict(fit, alpha_low=np.nan, alpha_high=np.nan, n_seeds=1), 394.09)
+    assert one_seed == (
+        "alpha = 19.10% (no interval, 1 seed(s): too few; R^2 0.40, n = 120); the study reports 394.09%: nothing "
+        "claimed without an interval"
+    )
+    assert "nan" not in study_alpha_account(dict(fit, alpha_low=np.nan), 394.09)
 
 
 BOUNDS = dict(

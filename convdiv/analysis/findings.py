@@ -138,10 +138,11 @@ def frequency_account(last: pd.DataFrame) -> str | None:
     return text + ("; " + "; ".join(ends) if ends else "")
 
 
-def reference_account(ref: pd.DataFrame, bounds: Mapping) -> str | None:
+def reference_account(ref: pd.DataFrame, bounds: Mapping, seed_pairs: bool = True) -> str | None:
     """One size's reference curves (columns step, mean_kl_uniform, mean_kl_unigram) and its phase boundaries: how
     far KL to uniform moves, where KL to the unigram is lowest after the uniform phase and how that step relates to
-    the convergence minimum of E[KL] across seeds (the study places them together)."""
+    the convergence minimum of E[KL] across seeds (the study places them together). ``seed_pairs`` False (a
+    single-seed suite): no E[KL] across seeds exists, and the sentence says what the comparison needs."""
     r = ref.dropna(subset=["mean_kl_uniform"]).sort_values("step")
     if r.empty:
         return None
@@ -157,6 +158,8 @@ def reference_account(ref: pd.DataFrame, bounds: Mapping) -> str | None:
     at = r[r["step"] == closest]
     value = f" ({at['mean_kl_unigram'].iloc[0]:.3g} nats)" if len(at) else ""
     text += f"; after the uniform phase KL to the unigram is lowest at step {closest}{value}"
+    if not seed_pairs:
+        return text + " (comparing it with the convergence minimum of E[KL] across seeds needs at least 2 seeds)"
     if c_min is None or pd.isna(c_min):
         return text + ", and E[KL] across seeds has no convergence minimum to compare it with"
     c_min = int(c_min)
@@ -208,11 +211,14 @@ def study_alpha_account(fit: Mapping, study_pct: float) -> str:
     """Our alpha for a category (alpha, alpha_low, alpha_high, r2, n of analysis.fits) against the study's
     reported alpha x 100: the sign, whether the study's value lies in our interval, and our R^2."""
     a, lo, hi = 100 * float(fit["alpha"]), 100 * float(fit["alpha_low"]), 100 * float(fit["alpha_high"])
-    ours = f"alpha = {a:.2f}% ({lo:.2f} to {hi:.2f}%, R^2 {float(fit['r2']):.2f}, n = {int(fit['n'])})"
     if not np.isfinite(a):
         return f"no fit here; the study reports {study_pct:.2f}%"
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        return f"{ours}; the study reports {study_pct:.2f}% (no interval here to compare with)"
+        seeds = fit.get("n_seeds")
+        why = f"{int(seeds)} seed(s): too few" if seeds is not None and np.isfinite(float(seeds)) else "too few seeds"
+        ours = f"alpha = {a:.2f}% (no interval, {why}; R^2 {float(fit['r2']):.2f}, n = {int(fit['n'])})"
+        return f"{ours}; the study reports {study_pct:.2f}%: nothing claimed without an interval"
+    ours = f"alpha = {a:.2f}% ({lo:.2f} to {hi:.2f}%, R^2 {float(fit['r2']):.2f}, n = {int(fit['n'])})"
     inside = lo <= study_pct <= hi
     sign = "the same sign" if np.sign(a) == np.sign(study_pct) else "the opposite sign"
     where = "inside" if inside else "outside"

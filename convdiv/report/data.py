@@ -180,10 +180,12 @@ class ReportData:
         if "seed_pair" in kinds:
             return "seed_pair", None
         if "consecutive_step" in kinds:
-            return "consecutive_step", (
-                "no seed pairs in this warehouse (a single-seed suite?): this section shows consecutive-step "
-                "comparisons instead"
+            why = (
+                "single-seed suite: seed pairs need at least 2 seeds"
+                if self.run_seeds < 2
+                else "no seed pairs ingested for this suite and corpus"
             )
+            return "consecutive_step", f"{why}: this section shows consecutive-step comparisons instead"
         raise Missing("no comparisons ingested for this suite and corpus: run `convdiv ingest`")
 
     def size_order(self) -> list[str]:
@@ -222,6 +224,12 @@ class ReportData:
         """seed_intervals of one kind and some families, keyed by size, step, family and category."""
         iv = self.seed_intervals
         return iv[(iv["kind"] == kind) & iv["family"].isin(families)].drop(columns=["kind"])
+
+    @cached_property
+    def run_seeds(self) -> int:
+        """The most seeds any size has measurements for (reference_kl's n_seeds): 1 in a single-seed suite."""
+        ref = self.view("reference_kl", columns=("size", "n_seeds"))
+        return int(ref["n_seeds"].max()) if not ref.empty else 0
 
     @cached_property
     def max_seeds(self) -> int:

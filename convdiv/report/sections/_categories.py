@@ -219,11 +219,25 @@ def size_panels(
     return with_traces(fig, pending), data
 
 
-def late_steps(data: ReportData, size: str, steps: pd.Series) -> pd.Series:
-    """The steps from the size's divergence peak on (phase_boundaries, seed pairs); every step without a peak."""
+def _divergence_peak(data: ReportData, size: str) -> int | None:
     try:
         pb = data.view("phase_boundaries", "kind = 'seed_pair'")
     except Missing:
-        return steps
+        return None
     peak = pb.loc[pb["size"] == size, "divergence_peak_step"].dropna()
-    return steps[steps >= int(peak.iloc[0])] if len(peak) else steps
+    return int(peak.iloc[0]) if len(peak) else None
+
+
+def late_steps(data: ReportData, size: str, steps: pd.Series) -> pd.Series:
+    """The steps from the size's divergence peak on (phase_boundaries, seed pairs); every step without a peak."""
+    peak = _divergence_peak(data, size)
+    return steps[steps >= peak] if peak is not None else steps
+
+
+def late_label(data: ReportData, size: str) -> str:
+    """How a note names :func:`late_steps`: from the peak on, or every step and why (no seed pairs: one seed)."""
+    if _divergence_peak(data, size) is not None:
+        return "from the divergence peak on"
+    if "seed_pair" not in data.kinds():
+        return "over every step (no divergence peak: it is read off E[KL] across seeds, which needs at least 2 seeds)"
+    return "over every step (the seed-pair curve shows no divergence peak)"

@@ -81,7 +81,7 @@ def points_caption(points: pd.DataFrame, what: str) -> str:
     """n seeds, pairs and (pair, category) points of a scatter figure, and what its lines or intervals are."""
     n_seeds = len(set(points["seed_a"]) | set(points["seed_b"])) if len(points) else 0
     return (
-        f"n: {n_seeds} seeds, {points['comparison_id'].nunique():,} pairs of checkpoints, {len(points):,} "
+        f"n: {n_seeds} seed{'' if n_seeds == 1 else 's'}, {points['comparison_id'].nunique():,} pairs of checkpoints, {len(points):,} "
         f"(pair, category) points, {int(points['n_positions'].min()) if len(points) else 0:,}-"
         f"{int(points['n_positions'].max()) if len(points) else 0:,} positions per point; {what}."
     )
@@ -199,7 +199,12 @@ def build_family(sec: Section, data: ReportData, family: str, prefix: str, selec
                     "mean_kl",
                 ],
             ),
-            caption=points_caption(points, "lines: the OLS fits; alpha's 95% interval over seeds is in the table"),
+            caption=points_caption(
+                points,
+                "lines: the OLS fits; alpha's 95% interval over seeds is in the table"
+                if fits["alpha_low"].notna().any()
+                else "lines: the OLS fits; no interval for alpha: an interval over seeds needs at least 2 seeds",
+            ),
         )
     )
     sec.tables.append(
@@ -208,7 +213,8 @@ def build_family(sec: Section, data: ReportData, family: str, prefix: str, selec
             f"Fits per {label} category, sorted by alpha",
             fit_table(fits, kinds_label),
             caption=f"alpha, b: OLS slope and intercept; their intervals: {SEED_INTERVAL} (interval column; "
-            "the OLS interval where there are too few seeds); alpha_pct: alpha x 100 as the slides print it; n: pairs "
+            "empty with fewer than 2 seeds: no interval rather than the OLS one, which takes the pairs of a run as "
+            "independent); alpha_pct: alpha x 100 as the slides print it; n: pairs "
             "pooled, n_seeds: seeds among them.",
         )
     )

@@ -130,8 +130,13 @@ def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
     df = data.view("expected_kl", "kind = 'seed_pair'")
     if df.empty:
+        if data.run_seeds < 2:
+            raise Missing(
+                "needs at least 2 seeds: expected convergence is E[KL] between the runs of different seeds, and this "
+                "suite has one seed per size (Learnability shows how the run changes from step to step)"
+            )
         raise Missing(
-            "no seed-pair comparisons (a single-seed suite, or seed pairs not ingested): "
+            "no seed-pair comparisons: ingest with `--comparisons seed_pairs` (the default includes them); "
             "expected convergence across seeds is omitted"
         )
     df = df.sort_values(["size_rank", "step"])

@@ -45,6 +45,11 @@ GUIDE = (
 
 def _inputs(data: ReportData) -> tuple[pd.DataFrame, pd.DataFrame]:
     view = data.view("divergence_stability", "family = ANY(%(families)s)", families=list(FAMILIES))
+    if view.empty and data.run_seeds < 2:
+        raise Missing(
+            "needs at least 2 seeds: the divergence phase is read off E[KL] between seeds (seed pairs), and this "
+            "suite has one seed per size"
+        )
     if view.empty:
         raise Missing(
             "no divergence phase: the seed-pair curve of every size lacks a divergence peak (phase_boundaries), or "

@@ -8,7 +8,7 @@ from convdiv.analysis.findings import frequency_account, sigma_account
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, tidy
 from convdiv.report.model import Figure, Missing, Section
-from convdiv.report.sections._categories import late_steps, size_panels
+from convdiv.report.sections._categories import late_label, late_steps, size_panels
 from convdiv.report.uncertainty import BAND, caption, with_intervals
 
 KEY = "frequency"
@@ -71,7 +71,7 @@ def surprisal_notes(data: ReportData, fam: pd.DataFrame, kind: str) -> list[str]
         label = f"tokens with the highest final surprisal ({late['category'].iloc[0]} nats)"
         sentence = sigma_account(late, label)
         if sentence:
-            notes.append(f"size {size}, from the divergence peak on: {sentence}")
+            notes.append(f"size {size}, {late_label(data, size)}: {sentence}")
     return notes
 
 

@@ -22,6 +22,29 @@ GUIDE = (
 )
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def single_run_notes(n_seeds: int, n_sizes: int) -> list[str]:
+    """What a suite with one seed or one size cannot show, and what the other sections show instead."""
+    notes = []
+    if n_seeds < 2:
+        notes.append(
+            "single-seed suite: Expected convergence and Earlier divergence, later stability need at least 2 seeds "
+            "(seed pairs) and are left out; the category sections show consecutive-step comparisons within the run, "
+            "without intervals (an interval over seeds needs at least 2 seeds); cross-entropy, the reference KLs, "
+            "learnability and the phase boundaries read off the reference curves (end of the uniform phase, step "
+            "closest to the unigram) need no seed pairs"
+        )
+    if n_sizes == 1:
+        notes.append(
+            "one size in this report: nothing compares sizes (cross-size comparisons and the regression's size term need "
+            "at least 2 sizes); every section shows the one size"
+        )
+    return notes
+
+
 def frequency_source(source: str | None) -> str:
     """Where the frequency bins' counts and the unigram reference come from (corpus_summary.frequency_source)."""
     if source is None:
@@ -127,7 +150,8 @@ def build(data: ReportData) -> Section:
             "overview-coverage",
             fig,
             grid[["size", "step", "seeds_with_data", "seeds"]],
-            caption=f"n: {n_seeds} seeds, {len(sizes)} sizes x {len(steps)} steps, {n_positions:,} positions; "
+            caption=f"n: {plural(n_seeds, 'seed')}, {plural(len(sizes), 'size')} x {plural(len(steps), 'step')}, "
+            f"{n_positions:,} positions; "
             "counts of checkpoints with measurements (no interval).",
         )
     )
@@ -156,8 +180,7 @@ def build(data: ReportData) -> Section:
                 f"{len(present)} of the suite's {total} checkpoints (sizes {', '.join(wanted)} x "
                 f"{len(spec['seeds'])} seeds x {len(spec['steps'])} steps) have measurements"
             )
-    if n_seeds < 2:
-        sec.notes.append("single-seed suite: sections that compare seeds are omitted")
+    sec.notes.extend(single_run_notes(n_seeds, len(sizes)))
     dup = ck.dropna(subset=["weights_sha256"])
     dup = dup[dup.duplicated(["size", "seed", "weights_sha256"], keep=False)]
     for (size, seed, _sha), g in dup.groupby(["size", "seed", "weights_sha256"]):

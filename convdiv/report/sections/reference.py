@@ -56,10 +56,11 @@ def build(data: ReportData) -> Section:
     try:  # the one phase rule: the view places the unigram-closest step
         pb = data.view("phase_boundaries")
         unigram_step = pb.groupby("size")["unigram_closest_step"].min().dropna()
+        uniform_end = pb.groupby("size")["uniform_end_step"].min().dropna()  # rule 1: reference curves, any kind
         seed_bounds = pb[pb["kind"] == "seed_pair"].set_index("size")
     except Missing as exc:
         sec.notes.append(str(exc))
-        unigram_step = pd.Series(dtype=float)
+        unigram_step = uniform_end = pd.Series(dtype=float)
         seed_bounds = pd.DataFrame()
     for i, size in enumerate(sizes):
         g = df[df["size"] == size]
@@ -72,7 +73,7 @@ def build(data: ReportData) -> Section:
                 fig.add_trace(tr, row=1, col=j + 1)
         bounds = seed_bounds.loc[size].to_dict() if size in seed_bounds.index else {}
         bounds.setdefault("unigram_closest_step", unigram_step.get(size))
-        sentence = reference_account(g, bounds)
+        sentence = reference_account(g, bounds, seed_pairs="seed_pair" in data.kinds())
         if sentence:
             sec.notes.append(f"size {size}: {sentence}")
         at = g[g["step"] == unigram_step.get(size, -1)]
@@ -81,6 +82,7 @@ def build(data: ReportData) -> Section:
             closest.append(
                 {
                     "size": size,
+                    "uniform_end_step": int(uniform_end[size]) if size in uniform_end.index else None,
                     "unigram_closest_step": int(best["step"]),
                     "kl_unigram": float(best["mean_kl_unigram"]),
                     "ce": float(best["mean_ce"]),
@@ -130,12 +132,24 @@ def build(data: ReportData) -> Section:
                     "mean_entropy",
                 ],
             ),
-            caption=caption(df, None, "band: plus/minus one SD over seeds (the spread of the runs, not an interval)"),
+            caption=caption(
+                df,
+                None,
+                "band: plus/minus one SD over seeds (the spread of the runs, not an interval)"
+                if df["n_seeds"].max() >= 2
+                else "no band: the SD over seeds needs at least 2 seeds",
+            ),
         )
     )
     if closest:
         sec.tables.append(
-            Table("reference-closest", "Where each size is closest to the unigram", pd.DataFrame(closest))
+            Table(
+                "reference-closest",
+                "Where each size leaves the uniform phase and is closest to the unigram",
+                pd.DataFrame(closest),
+                caption="The phase boundaries read off the reference curves alone (phase_boundaries rules 1-2): "
+                "they need no seed pairs, so a single-seed suite has them too.",
+            )
         )
     if df["n_seeds"].max() < 2:
         sec.notes.append("one seed per checkpoint: no SD band")

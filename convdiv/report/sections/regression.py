@@ -23,6 +23,7 @@ from convdiv.report.figures import (
     tidy,
 )
 from convdiv.report.model import Figure, Missing, Section, Table
+from convdiv.report.uncertainty import seeds_needed
 
 SEED_INTERVAL_TEXT = "over seeds, leave-one-seed-out jackknife with Student's t"
 KEY = "regression"
@@ -55,7 +56,15 @@ def _span(values: pd.Series) -> str:
     return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
 
 
-def regression_caption(summary: pd.DataFrame) -> str:
+def regression_caption(summary: pd.DataFrame, kind: str, seeds: pd.Series) -> str:
+    """The coefficients' caption; ``seeds``: the kind's seeds per size and step (the count where no step has an
+    interval over seeds, whose rows count them otherwise)."""
+    if summary["n_seeds"].isna().all():
+        n = _span(seeds)
+        return (
+            f"n: {n} seed{'' if n == '1' else 's'}, {rows_per_fit(summary)}; no interval: an interval over seeds "
+            f"needs {seeds_needed(kind)}."
+        )
     return (
         f"n: {_span(summary['n_seeds'])} seeds, {_span(summary['n_comparisons'])} comparisons per step, "
         f"{rows_per_fit(summary)}; band: 95% interval {SEED_INTERVAL_TEXT}; dotted: percentile bootstrap over "
@@ -263,7 +272,7 @@ def build(data: ReportData) -> Section:
                     "boot_high",
                 ],
             ),
-            caption=regression_caption(summary),
+            caption=regression_caption(summary, kind, data.intervals(kind)["n_seeds"]),
         )
     )
     sec.tables.append(

@@ -8,7 +8,7 @@ from convdiv.analysis.findings import sigma_account
 from convdiv.analysis.intervals import MARK_WORDS
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.model import Figure, Missing, Section
-from convdiv.report.sections._categories import late_steps
+from convdiv.report.sections._categories import late_label, late_steps
 from convdiv.report.sections.pos import heatmap_caption, outlier_table, sigma_heatmap, sigma_intervals
 
 KEY = "relative-divergence-context"
@@ -42,7 +42,7 @@ def context_notes(data: ReportData, plotted: pd.DataFrame, kind: str) -> list[st
         for tag, label in CONTEXT_TAGS.items():
             sentence = sigma_account(late[late["category"] == tag], label)
             if sentence:
-                notes.append(f"size {size}, {KIND_LABEL[kind]}, from the divergence peak on: {sentence}")
+                notes.append(f"size {size}, {KIND_LABEL[kind]}, {late_label(data, size)}: {sentence}")
     return notes
 
 

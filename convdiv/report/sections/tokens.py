@@ -31,7 +31,7 @@ def tokens_caption(df: pd.DataFrame, min_occ: int, kind: str, n_seeds: int) -> s
     span = f"{int(comps.min()):,}" if comps.nunique() <= 1 else f"{int(comps.min()):,}-{int(comps.max()):,}"
     return (
         (
-            f"n: {n_seeds} seeds, {span} {KIND_LABEL[kind]} per size at its last step, {df['token_id'].nunique():,} tokens with at least "
+            f"n: {n_seeds} seed{'' if n_seeds == 1 else 's'}, {span} {KIND_LABEL[kind]} per size at its last step, {df['token_id'].nunique():,} tokens with at least "
             f"{min_occ} occurrence(s) ranked; each bar is a token's mean KL over its occurrences and the comparisons "
             "(no interval)."
         )
