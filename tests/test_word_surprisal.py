@@ -182,3 +182,28 @@ def test_one_tokenization_says_what_it_needs(engine, settings, suites, tmp_path)
     again = {s.key: s for s in build_report(engine, tmp_path / "old.html").sections}["word-ce"]
     assert again.missing is not None and "--replace" in again.missing and not again.figures
     assert read(engine, "SELECT count(*) AS n FROM word_surprisal")["n"].iloc[0] == 0
+
+
+def test_0022_upgrades_a_warehouse_with_data(engine, tmp_path):
+    """Migration 0022 over data: at 0020 (no words) the positions and every other view keep their rows; upgraded
+    again, the corpus is said to have no words (it cannot be backfilled: no text is stored) and nothing is guessed."""
+    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.warehouse import catalog, schema
+
+    build_synthetic_warehouse(engine, n_positions=120, steps=(0, 16, 256))
+    assert len(read(engine, "SELECT * FROM word_surprisal")) > 0
+    kept = {v: read(engine, f"SELECT * FROM {v}") for v in ("position_features", "reference_kl", "expected_kl")}
+    schema.downgrade(engine, "0020")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT to_regclass('corpus_word')").scalar() is None
+        assert conn.exec_driver_sql("SELECT to_regclass('word_surprisal')").scalar() is None
+    schema.upgrade(engine)
+    for view, before in kept.items():
+        pd.testing.assert_frame_equal(read(engine, f"SELECT * FROM {view}"), before, check_like=True)
+    tk = read(engine, "SELECT * FROM corpus_tokenizations")
+    assert len(tk) == 1 and not tk["has_words"].iloc[0] and tk["n_words"].iloc[0] == 0
+    assert read(engine, "SELECT count(*) AS n FROM position WHERE word IS NOT NULL")["n"].iloc[0] == 0
+    assert len(read(engine, "SELECT * FROM word_surprisal")) == 0 and len(read(engine, "SELECT * FROM word_ce")) == 0
+    sec = {s.key: s for s in build_report(engine, tmp_path / "r.html").sections}["word-ce"]
+    assert sec.missing is not None and "migration 0022" in sec.missing and "--replace" in sec.missing
+    assert catalog.drift(engine) == []
