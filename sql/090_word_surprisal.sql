@@ -13,7 +13,8 @@
 -- context) is incomplete: complete = false, its surprisal lacks that token; compare complete words only.
 -- Corpora added before migration 0022 have no words (segmentation NULL, position.word NULL): no rows here until
 -- the corpus is added again with `convdiv corpus add NAME ... --replace` (its facts go with it: ingest again).
--- Not materialised: it groups checkpoint_token rows; filter it by suite, size, seed, step and corpus.
+-- Not materialised: it groups checkpoint_token rows on every read; filter it by corpus_id (a constant corpus_id is
+-- applied to the positions before the grouping; the corpus name is not), suite, size, seed and step.
 -- Columns:
 --   suite, suite_id, size, size_rank, seed, step, checkpoint_id   the checkpoint (see checkpoint_info)
 --   corpus, corpus_id, tokenizer_sha256   the corpus (one tokenization of its documents)

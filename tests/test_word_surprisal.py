@@ -160,7 +160,7 @@ def test_word_surprisal_across_two_tokenizers(engine, settings, suites, chromium
         fig = page.locator("section#word-ce div#fig-word-ce-curves")
         assert fig.locator(".main-svg").count() >= 1
         assert fig.evaluate("el => el.data.filter(t => t.mode === 'lines+markers').length") == 4  # 2 suites x 2
-        page.screenshot(path=str(artifacts / "report-word-ce.png"), full_page=True)
+        page.locator("section#word-ce").screenshot(path=str(artifacts / "report-word-ce.png"))
         assert errors == []
         return True
 

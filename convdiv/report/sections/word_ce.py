@@ -60,7 +60,7 @@ def tokenizations(data: ReportData) -> pd.DataFrame:
 
 def curves(data: ReportData, corpora: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds of word_ce per suite, corpus, size and step, for every corpus of the segmentation."""
-    # by corpus_id: the view's grouping then reads that corpus's facts only
+    # by corpus_id: the constant reaches the positions before the view's grouping (docs/sql.md, word_surprisal)
     parts = [p for c in corpora["corpus_id"] if not (p := data.lookup("word_ce", corpus_id=int(c))).empty]
     if not parts:
         raise Missing("no suite ingested on these corpora has word-level surprisal yet: run `convdiv ingest`")
