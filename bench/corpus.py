@@ -135,6 +135,7 @@ def bench_copy(table, repeat):
                             "t" if table.begin_of_word[i] else "f",
                             "t" if table.end_of_word[i] else "f",
                             table.frequency[i],
+                            "" if table.word[i] < 0 else table.word[i],
                         ]
                     )
             argv, env = psql_command(engine.url)

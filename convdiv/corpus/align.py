@@ -100,3 +100,32 @@ def align_tokens(
     begin = has_word & (cum_start[e] - cum_start[b_lo] > 0)
     end = has_word & (cum_end[e_hi] - cum_end[s] > 0)
     return Alignment(word=word, begin_of_word=begin, end_of_word=end)
+
+
+def token_words(
+    text_length: int,
+    word_starts: np.ndarray,
+    word_ends: np.ndarray,
+    offsets: np.ndarray,
+    special: np.ndarray | None = None,
+) -> np.ndarray:
+    """The word each token counts towards in word-level surprisal (int64 [n], -1 for none).
+
+    Rule (docs/sql.md, word_surprisal): a token belongs to the word of the first word character at or after its
+    start. So a token spanning two words (``").\\n"``, ``"'s"`` merged with a space) goes to the word where its first
+    non-space character is; a whitespace-only token goes to the next word (leading whitespace belongs to the word
+    it precedes, as byte-level BPE's ``" the"`` does); whitespace after a document's last word and special tokens
+    (BOS, EOS, ``<|endoftext|>``) belong to no word. Tokens are in text order, so this depends only on character
+    offsets: two tokenizations of the same text give every word the same characters, whatever the tokens.
+    """
+    L = int(text_length)
+    starts = np.asarray(word_starts, dtype=np.int64)
+    ends = np.asarray(word_ends, dtype=np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    s = np.clip(offsets[:, 0], 0, L)
+    # the first word ending after s: the word holding s, or else the next word (words are sorted and disjoint)
+    word = np.searchsorted(ends, s, side="right").astype(np.int64)
+    word[word >= len(starts)] = -1
+    if special is not None:
+        word[np.asarray(special, dtype=bool)] = -1
+    return word

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from convdiv import progress
 from convdiv.corpus import frequency as freq
 from convdiv.corpus.positions import COLUMNS as POSITIONS_IN_ORDER
-from convdiv.corpus.positions import PositionTable, build_positions
+from convdiv.corpus.positions import PositionTable, WordTable, build_positions, build_words, words_sha256
 from convdiv.corpus.tagging import (
     BATCH_CHARS,
     TagVocab,
@@ -79,6 +79,7 @@ POSITION_TYPES = (
     "bool",
     "bool",
     "int8",
+    "int4",
 )
 TEXT_CODE_COLUMNS = ("pos_t", "pos_prev", "upos_t", "upos_prev", "group_t", "group_prev")
 # Progress granularity: documents are tokenised and tagged in slices of about 1/PROGRESS_SLICES of the corpus
@@ -196,6 +197,7 @@ def add_corpus(
     ]
     words = _tag(nlp, masked, tags, what=f"corpus add {name}: tag")
     table = build_positions(documents, docs, words, tags, counts)
+    word_table = build_words(documents, docs, words)
     logq = freq.unigram_logprob(counts, alpha)
     texts = token_texts(tok)
 
@@ -209,6 +211,7 @@ def add_corpus(
         "content_sha256": content_sha,
         "n_documents": len(documents),
         "n_positions": len(table),
+        "words_sha256": words_sha256(documents, words),
         "spacy_model": f"{model_name} {model_version}".strip(),
         "frequency_source": frequency_source,
         "options": json.dumps(
@@ -242,6 +245,7 @@ def add_corpus(
             loaded = copy_positions(conn, corpus_id, table, on_rows=bar.advance)
         if loaded != len(table):
             raise ConvdivError(f"corpus {name!r}: COPY loaded {loaded} positions, expected {len(table)}")
+        copy_words(conn, corpus_id, word_table)
         partitions.attach(conn, corpus_id)
         if current is not None:  # last: its ACCESS EXCLUSIVE lock on the fact tables is held until COMMIT
             partitions.drop(conn, current.corpus_id)
@@ -336,11 +340,33 @@ def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int =
                     *([strings[code] for code in getattr(table, c)[lo:hi].tolist()] for c in TEXT_CODE_COLUMNS),
                     *(getattr(table, c)[lo:hi].astype(bool).tolist() for c in ("begin_of_word", "end_of_word")),
                     table.frequency[lo:hi].tolist(),
+                    [w if w >= 0 else None for w in table.word[lo:hi].tolist()],
                 ]
                 for row in zip(*columns):
                     copy.write_row(row)
                 if on_rows is not None:
                     on_rows(hi - lo)
+        return cur.rowcount
+
+
+def copy_words(conn, corpus_id: int, table: WordTable) -> int:
+    """COPY the corpus's spaCy words (``corpus_word``); returns the rows loaded."""
+    with psycopg_connection(conn).cursor() as cur:
+        with cur.copy(
+            "COPY corpus_word (corpus_id, document, word, start_char, end_char, n_tokens, text) "
+            "FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int2", "int4", "int4", "int4", "int4", "int4", "text"])
+            columns = [
+                table.document.tolist(),
+                table.word.tolist(),
+                table.start_char.tolist(),
+                table.end_char.tolist(),
+                table.n_tokens.tolist(),
+                table.text,
+            ]
+            for row in zip(*columns):
+                copy.write_row((corpus_id, *row))
         return cur.rowcount
 
 

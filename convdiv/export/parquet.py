@@ -4,7 +4,7 @@ Layout (hive partitioning, so ``duckdb.sql("SELECT ... FROM 'DIR/expected_kl/**/
 ``polars.scan_parquet("DIR/expected_kl/**/*.parquet")`` get ``suite`` and ``corpus`` back as columns)::
 
     DIR/suite/part-0.parquet ... DIR/comparison/part-0.parquet          dimensions of the selected suites/corpora
-    DIR/position/corpus=<name>/part-0.parquet                            per corpus (also vocab_token)
+    DIR/position/corpus=<name>/part-0.parquet                            per corpus (also vocab_token, corpus_word)
     DIR/checkpoint_token/suite=<name>/corpus=<name>/part-0.parquet      facts per (suite, corpus) (also pair_token)
     DIR/expected_kl/suite=<name>/corpus=<name>/part-0.parquet           every aggregate analysis view, likewise
     DIR/_convdiv_export.json                                             manifest: datasets, rows, files, columns
@@ -59,7 +59,7 @@ DEFAULT_BATCH_ROWS = 1_000_000
 COMPRESSION = "zstd"
 
 DIMENSIONS = ("suite", "model", "run", "checkpoint", "comparison", "corpus")
-CORPUS_TABLES = ("vocab_token", "position")
+CORPUS_TABLES = ("vocab_token", "position", "corpus_word")
 FACT_TABLES = ("checkpoint_token", "pair_token")
 # The aggregate analysis views of docs/sql.md, read by name; the flat joins are left out (see the module doc).
 VIEWS = (

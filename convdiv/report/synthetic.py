@@ -153,6 +153,29 @@ class SeedNoise:
         return ((va - vb) ** 2).sum(axis=1) / (2 * SEED_NOISE_DIMS)
 
 
+def synthetic_words(docs: np.ndarray, targets: np.ndarray, token_text: list[str]):
+    """Words of the synthetic documents (each document's text is its targets' texts after a BOS): a token with a
+    leading space starts a word, token 0 (the BOS text) belongs to none. Returns each position's word (-1: none)
+    and the corpus_word rows (document, word, start_char, end_char, n_tokens, text)."""
+    word = np.full(len(targets), -1, dtype=np.int64)
+    rows = []
+    for d in np.unique(docs).tolist():
+        at = np.flatnonzero(docs == d)
+        text, n, spans = "", -1, []
+        for i in at.tolist():
+            piece = token_text[targets[i]]
+            if targets[i] != 0:
+                if n < 0 or piece.startswith(" "):
+                    n += 1
+                    spans.append([len(text) + len(piece) - len(piece.lstrip()), 0, 0])
+                word[i] = n
+                spans[n][1] = len(text) + len(piece)
+                spans[n][2] += 1
+            text += piece
+        rows += [(d, k, a, b, m, text[a:b]) for k, (a, b, m) in enumerate(spans)]
+    return word, rows
+
+
 # Dimensions of the per-seed vectors: KL is then a scaled chi-square with 4 (pairs) or 4 (runs) degrees of freedom
 # per position, right-skewed as KL is.
 SEED_NOISE_DIMS = 4
@@ -224,11 +247,13 @@ def build_synthetic_warehouse(
                 "'synthetic-tokenizer', 'synthetic', %s) RETURNING suite_id",
                 (suite, json.dumps(spec)),
             ).fetchone()[0]
+            word, words = synthetic_words(docs, targets, token_text)
             corpus_id = cur.execute(
                 "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, "
-                "n_positions, spacy_model, frequency_source, options) VALUES (%s, 'synthetic-tokenizer', "
-                "'synthetic', %s, %s, %s, %s, 'synthetic tags', 'self', '{}') RETURNING corpus_id",
-                (corpus, V, f"synthetic-{rng_seed}", n_documents, n_positions),
+                "n_positions, spacy_model, frequency_source, options, words_sha256) VALUES (%s, "
+                "'synthetic-tokenizer', 'synthetic', %s, %s, %s, %s, 'synthetic tags', 'self', '{}', %s) "
+                "RETURNING corpus_id",
+                (corpus, V, f"synthetic-{rng_seed}", n_documents, n_positions, f"synthetic-words-{rng_seed}"),
             ).fetchone()[0]
             with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
                 for t in range(V):
@@ -237,7 +262,7 @@ def build_synthetic_warehouse(
             with cur.copy(
                 "COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, "
                 "pos_prev, upos_t, upos_prev, group_t, group_prev, begin_of_word, end_of_word, "
-                "frequency) FROM STDIN"
+                "frequency, word) FROM STDIN"
             ) as cp:
                 for i in range(n_positions):
                     gt = GROUP.get(pos_t[i], "function")
@@ -258,8 +283,14 @@ def build_synthetic_warehouse(
                             token_text[targets[i]].startswith(" "),
                             targets[i] % 4 != 1,
                             int(freq[i]),
+                            None if word[i] < 0 else int(word[i]),
                         )
                     )
+            with cur.copy(
+                "COPY corpus_word (corpus_id, document, word, start_char, end_char, n_tokens, text) FROM STDIN"
+            ) as cp:
+                for row in words:
+                    cp.write_row((corpus_id, *row))
             partitions.attach(conn, corpus_id)
             position_ids = np.array(
                 [

@@ -160,6 +160,11 @@ class Corpus(Base):
     n_documents: Mapped[int] = mapped_column(Integer, comment="Number of documents.")
     n_positions: Mapped[int] = mapped_column(Integer, comment="Number of positions (predicted tokens).")
     spacy_model: Mapped[str | None] = mapped_column(Text, comment="spaCy pipeline that produced the POS tags.")
+    words_sha256: Mapped[str | None] = mapped_column(
+        Text,
+        comment="sha256 of the documents and their spaCy word spans: equal across corpora = the same text cut into "
+        "the same words (compare tokenizers by word); NULL for corpora added before migration 0022 (no words).",
+    )
     frequency_source: Mapped[str] = mapped_column(
         Text, comment="Where token frequencies come from: 'self', a .npy file or another text source."
     )
@@ -219,6 +224,34 @@ class Position(Base):
     frequency: Mapped[int] = mapped_column(
         BigInteger, comment="Count of the target token in the corpus's frequency source."
     )
+    word: Mapped[int | None] = mapped_column(
+        Integer,
+        comment="The spaCy word (corpus_word.word) the target token counts towards in word-level surprisal: the word "
+        "of its first word character at or after its start; NULL for special tokens, trailing whitespace, and "
+        "corpora added before migration 0022.",
+    )
+
+
+class CorpusWord(Base):
+    __tablename__ = "corpus_word"
+    __table_args__ = (
+        {
+            "comment": "The spaCy words of a corpus's documents (character spans, independent of the tokenizer): "
+            "the units of word-level surprisal."
+        },
+    )
+
+    corpus_id: Mapped[int] = mapped_column(
+        SmallInteger, ForeignKey("corpus.corpus_id", ondelete="CASCADE"), primary_key=True, comment="The corpus."
+    )
+    document: Mapped[int] = mapped_column(Integer, primary_key=True, comment="Document number within the corpus.")
+    word: Mapped[int] = mapped_column(Integer, primary_key=True, comment="Word number within the document (0-based).")
+    start_char: Mapped[int] = mapped_column(Integer, comment="First character of the word in the document text.")
+    end_char: Mapped[int] = mapped_column(Integer, comment="One past the word's last character.")
+    n_tokens: Mapped[int] = mapped_column(
+        Integer, comment="Tokens of the document's full sequence (w(0) included) that belong to the word."
+    )
+    text: Mapped[str] = mapped_column(Text, comment="The word's text: the document's characters start_char..end_char.")
 
 
 class Comparison(Base):

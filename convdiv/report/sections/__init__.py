@@ -17,6 +17,7 @@ from convdiv.report.sections import (
     relative_divergence_context,
     tokens,
     word,
+    word_ce,
 )
 
 SECTIONS = (
@@ -28,6 +29,7 @@ SECTIONS = (
     relative_divergence_context,
     frequency,
     word,
+    word_ce,
     divergence_stability,
     ce_fit,
     ce_fit_context,
