@@ -30,7 +30,7 @@ from convdiv.testing.cli import CONVDIV
 from convdiv.testing.databases import libpq
 from convdiv.warehouse.ledger import PAUSE_ENV
 
-DEADLINE_S = 300  # a hang guard: a wait that passes it fails the test
+DEADLINE_S = 240  # a hang guard: a wait that passes it fails the test
 
 
 def _wait(ready, what: str, *procs: subprocess.Popen) -> None:
@@ -84,7 +84,7 @@ def test_follow_ingests_each_checkpoint_once_as_the_trainer_writes(engine, db_ur
     first = _start(_follow_args(str(root / "training.toml")), env, tmp_path, "follow1")
     gate.write_text("4")  # seed 1's three checkpoints and seed 2's step 0: the step-0 unit is ready
     _wait(lambda: _units(db_url).get(f"size={size}/step=0") == "done", "step-0 unit done", first, trainer)
-    waiting_line = f"{size}/seed2/step2 not complete yet"
+    waiting_line = f"size={size}/step=2 needs {size}/seed2/step2"
     _wait(lambda: waiting_line in (tmp_path / "follow1.err").read_text(), "waiting line", first)
     assert _units(db_url) == {f"size={size}/step=0": "done"}  # the others wait: neither registered nor failed
 
@@ -151,7 +151,7 @@ def test_follow_refuses_what_it_cannot_follow(db_url, suite_root, tmp_path, caps
         (["demo-quick", "--follow"], "is not being trained"),
     ]
     for args, expected in cases:
-        status, lines = _main(capsys, monkeypatch, ["ingest", *args[:1], "--corpus", "c", *args[1:]])
+        status, lines = _main(capsys, monkeypatch, ["ingest", *args[:1], "--corpus", "c", "--no-progress", *args[1:]])
         assert status == 1 and len(lines) == 1 and expected in lines[0], (args, lines)
         assert lines[0].startswith("convdiv: error:") and "Traceback" not in lines[0]
     with psycopg.connect(libpq(db_url)) as conn:

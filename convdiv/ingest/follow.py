@@ -146,7 +146,7 @@ def _complete(paths: list[str]) -> frozenset[str]:
 
 
 def _waiting_list(waiting: dict[str, str], shown: int = 3) -> str:
-    items = [f"{key}: {why}" for key, why in list(waiting.items())[:shown]]
+    items = [f"{key} {why}" for key, why in list(waiting.items())[:shown]]
     more = f" and {len(waiting) - shown} more" if len(waiting) > shown else ""
     return "; ".join(items) + more
 

@@ -276,14 +276,17 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
 
 
 def incomplete_units(units: list[UnitPlan], refs: dict) -> dict[str, str]:
-    """``--follow``: unit key -> the first checkpoint it needs whose folder has no ``convdiv.complete`` marker yet
-    (``suites.markers``); such a unit waits, it is neither planned nor failed."""
+    """``--follow``: unit key -> ``needs <label>``, the first checkpoint it needs whose folder has no
+    ``convdiv.complete`` marker yet (``suites.markers``); such a unit waits, it is neither planned nor failed."""
     from convdiv.suites.markers import checkpoint_complete
 
     complete = {label: checkpoint_complete(refs[label].path) for label in {lb for u in units for lb in u.needs}}
-    return {
-        u.key: next(lb for lb in u.needs if not complete[lb]) for u in units if not all(complete[lb] for lb in u.needs)
-    }
+    waiting = {}
+    for u in units:
+        first = next((label for label in u.needs if not complete[label]), None)
+        if first is not None:
+            waiting[u.key] = f"needs {first}"
+    return waiting
 
 
 def register_dimensions(
