@@ -158,3 +158,18 @@ def test_follow_refuses_what_it_cannot_follow(db_url, suite_root, tmp_path, caps
         assert conn.execute("SELECT (SELECT count(*) FROM suite) + (SELECT count(*) FROM ingest_unit)").fetchone() == (
             0,
         )
+
+
+def test_a_stop_before_any_claim_leaves_units_waiting_not_failed(engine, settings, db_url, suite_root):
+    """What a signal does between claims: nothing more is claimed, and the units not computed are pending again,
+    counted as waiting (exit 4 under --follow), never as failed."""
+    from convdiv.ingest.request import IngestRequest
+    from convdiv.ingest.run import run
+
+    S.add_tiny_corpus(engine, suite_root)
+    request = IngestRequest(str(suite_root), S.CORPUS, sizes="xs", steps="0,1")
+    summary = run(engine, settings, request, progress=False, should_stop=lambda: True)
+    assert (summary.units_done, summary.units_failed, summary.units_total) == (0, 0, 2)
+    assert summary.waiting_units == dict.fromkeys(["size=xs/step=1", "size=xs/step=0"], "given back when told to stop")
+    assert _units(db_url) == {"size=xs/step=0": "pending", "size=xs/step=1": "pending"}
+    assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == 0

@@ -139,8 +139,9 @@ def ingest(obj: Context, /, progress: bool, as_json: bool, **options: Any) -> No
     progress = progress and progress_lines.active()  # --quiet silences the bar too
     in_log = progress and progress_lines.lines_in_logs()
     try:
-        # In a log the live bar would print once, at the end; the ledger tells the units done instead.
-        with ledger_progress(engine, request.corpus) if in_log else contextlib.nullcontext():
+        # In a log the live bar would print once, at the end; the ledger tells the units done instead (--follow: its
+        # own lines say what it did and what it waits for).
+        with ledger_progress(engine, request.corpus) if in_log and not request.follow else contextlib.nullcontext():
             call = follow if request.follow else run
             summary = call(engine, obj.settings, request, progress=progress and not in_log, notes=note)
     except (IngestError, StillRunning, FollowStopped) as exc:
