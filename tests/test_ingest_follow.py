@@ -173,3 +173,33 @@ def test_a_stop_before_any_claim_leaves_units_waiting_not_failed(engine, setting
     assert summary.waiting_units == dict.fromkeys(["size=xs/step=1", "size=xs/step=0"], "given back when told to stop")
     assert _units(db_url) == {"size=xs/step=0": "pending", "size=xs/step=1": "pending"}
     assert S.count(db_url, "SELECT count(*) FROM checkpoint_token") == 0
+
+
+def test_readme_follow_example_is_a_grid_follow_accepts(tmp_path):
+    """The README's --follow example: its suite.toml is what following a folder reads, and its trainer snippet writes
+    the marker that makes a checkpoint complete."""
+    from convdiv.config import Settings
+    from convdiv.ingest.follow import follow_source
+    from convdiv.ingest.register import check_follow_suite
+    from convdiv.suites.markers import COMPLETE_MARKER, checkpoint_complete
+    from convdiv.suites.spec import get_suite
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**A local multi-seed training run") :]
+    toml = section[section.index("```toml\n") + 8 : section.index("```\n", section.index("```toml"))]
+    snippet = section[section.index("```python\n") : section.index("```\n", section.index("```python"))]
+    root = tmp_path / "my-run"
+    root.mkdir()
+    (root / "suite.toml").write_text(toml, encoding="utf-8")
+    settings = Settings.from_env(data_dir=tmp_path / "data")
+    source = follow_source(str(root), settings)
+    assert source == str(root / "suite.toml")
+    spec = get_suite(source, settings)
+    check_follow_suite(spec, source)  # raises when following it would be refused
+    assert spec.seeds == (1, 2, 3, 4, 5) and spec.root == str(root.resolve())
+    step = root / "160m" / "seed1" / "step0"
+    step.mkdir(parents=True)
+    assert not checkpoint_complete(step)
+    assert f'"{COMPLETE_MARKER}"' in snippet
+    (step / COMPLETE_MARKER).touch()
+    assert checkpoint_complete(step)
