@@ -83,6 +83,8 @@ def test_follow_ingests_each_checkpoint_once_as_the_trainer_writes(engine, db_ur
     (half / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
 
     first = _start(_follow_args(str(root / "training.toml")), env, tmp_path, "follow1")
+    nothing_yet = f"0 unit(s) done, 3 waiting for checkpoints (size={size}/step=4 needs {size}/seed1/step4"
+    _wait(lambda: nothing_yet in (tmp_path / "follow1.err").read_text(), "the first waiting line", first)
     gate.write_text("4")  # seed 1's three checkpoints and seed 2's step 0: the step-0 unit is ready
     _wait(lambda: _units(db_url).get(f"size={size}/step=0") == "done", "step-0 unit done", first, trainer)
     waiting_line = f"size={size}/step=2 needs {size}/seed2/step2"

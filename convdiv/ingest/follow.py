@@ -99,12 +99,16 @@ def follow(
     """Ingest ``request``'s suite as its checkpoints become complete until every unit is done (returns the summary
     of everything done while following) or a signal stops it (:class:`FollowStopped` while units still wait); a
     failed unit ends it with :class:`IngestError`. See the module doc."""
+    from convdiv.ingest.register import check_follow, check_follow_suite
     from convdiv.suites.spec import get_suite
 
     say = notes or (lambda line: None)
     request = replace(request, suite=follow_source(request.suite, settings), follow=True)
+    check_follow(request)
+    spec = get_suite(request.suite, settings)
+    check_follow_suite(spec, request.suite)  # a local folder with a declared grid, before any look at it
     poll_s = float(request.poll_seconds or FOLLOW_POLL_S)
-    grid = [ref.path for ref in get_suite(request.suite, settings).checkpoints()]
+    grid = [ref.path for ref in spec.checkpoints()]
     total = _Totals()
     seen: frozenset[str] | None = None
     last_note, last_waiting = 0.0, None
