@@ -206,3 +206,10 @@ def test_readme_follow_example_is_a_grid_follow_accepts(tmp_path):
     assert f'"{COMPLETE_MARKER}"' in snippet
     (step / COMPLETE_MARKER).touch()
     assert checkpoint_complete(step)
+    # `convdiv ingest demo --follow` while `convdiv suite train demo` runs: the grid it wrote first, then suite.toml
+    demo = settings.suites_dir / "demo"
+    demo.mkdir(parents=True)
+    (demo / "training.toml").write_text(toml, encoding="utf-8")
+    assert follow_source("demo", settings) == str(demo / "training.toml")
+    (demo / "suite.toml").write_text(toml, encoding="utf-8")
+    assert follow_source("demo", settings) == str(demo / "suite.toml")
