@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from convdiv.bounds import MAX_BATCH_TOKENS, MAX_CONTEXT_LENGTH, MAX_MEMORY_GB, MAX_WORKERS, Number
+from convdiv.bounds import MAX_BATCH_TOKENS, MAX_CONTEXT_LENGTH, MAX_MEMORY_GB, MAX_SECONDS, MAX_WORKERS, Number
 from convdiv.context import Context, pass_context
 from convdiv.ingest.request import IngestRequest
 
@@ -80,6 +80,19 @@ LIST_HELP = "comma-separated; default: all of the suite's"
     "status 3.",
 )
 @click.option(
+    "--follow",
+    is_flag=True,
+    help="Follow a local training run as it writes: ingest each unit once its checkpoints are complete (their folder "
+    "holds convdiv.complete) until every unit is done or Ctrl-C/SIGTERM stops it (the work group in progress is "
+    "published first); status 4 when stopped with units still waiting.",
+)
+@click.option(
+    "--poll-seconds",
+    type=Number(0.1, MAX_SECONDS, whole=False),
+    default=None,
+    help="With --follow: seconds between looks at the suite folder [default: 5].",
+)
+@click.option(
     "--memory-gb",
     "memory_budget_gb",
     type=Number(0, MAX_MEMORY_GB, whole=False, min_open=True),
@@ -101,10 +114,15 @@ def ingest(obj: Context, /, progress: bool, as_json: bool, **options: Any) -> No
     Several processes or machines may run the same command against one database: the ledger gives each unit
     to exactly one of them (see docs/cluster.md).
 
+    With --follow, SUITE is a local folder (or its suite.toml / training.toml) a training run is still writing:
+    units wait until their checkpoints are complete (see README, Your own suite).
+
     Exit status: 0 when every unit is done; 1 when a unit failed; 3 with --no-wait when other workers are still
-    computing some units (listed).
+    computing some units (listed); 4 with --follow when Ctrl-C or SIGTERM stopped it while units still waited for
+    checkpoints (listed).
     """
     from convdiv import progress as progress_lines
+    from convdiv.ingest.follow import FollowStopped, follow
     from convdiv.ingest.progress import ledger_progress
     from convdiv.ingest.run import IngestError, StillRunning, run
 
@@ -121,10 +139,12 @@ def ingest(obj: Context, /, progress: bool, as_json: bool, **options: Any) -> No
     progress = progress and progress_lines.active()  # --quiet silences the bar too
     in_log = progress and progress_lines.lines_in_logs()
     try:
-        # In a log the live bar would print once, at the end; the ledger tells the units done instead.
-        with ledger_progress(engine, request.corpus) if in_log else contextlib.nullcontext():
-            summary = run(engine, obj.settings, request, progress=progress and not in_log, notes=note)
-    except (IngestError, StillRunning) as exc:
+        # In a log the live bar would print once, at the end; the ledger tells the units done instead (--follow: its
+        # own lines say what it did and what it waits for).
+        with ledger_progress(engine, request.corpus) if in_log and not request.follow else contextlib.nullcontext():
+            call = follow if request.follow else run
+            summary = call(engine, obj.settings, request, progress=progress and not in_log, notes=note)
+    except (IngestError, StillRunning, FollowStopped) as exc:
         show(exc.summary, shown)
         raise
     show(summary, shown)
@@ -144,6 +164,8 @@ def summary_json(summary) -> dict:
         "units_elsewhere": summary.units_elsewhere,
         "units_running": summary.units_running,
         "running_units": dict(summary.running_units),
+        "units_waiting": summary.units_waiting,
+        "waiting_units": dict(summary.waiting_units),
         "rows_checkpoint_token": summary.rows_checkpoint_token,
         "rows_pair_token": summary.rows_pair_token,
         "elapsed_s": summary.elapsed_s,
@@ -195,4 +217,5 @@ def print_summary(summary, shown: Collection[str] = frozenset()) -> None:
         f"skipped (already done), {summary.units_elsewhere} done by other workers, {summary.units_failed} "
         f"failed, {summary.units_missing} missing a revision"
         + (f", {summary.units_running} still running on other workers" if summary.units_running else "")
+        + (f", {summary.units_waiting} waiting for checkpoints" if summary.units_waiting else "")
     )

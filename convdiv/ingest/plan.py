@@ -105,6 +105,7 @@ class Plan:
     missing_units: dict[str, str] = field(default_factory=dict)  # unit key -> why it is skipped (revision missing)
     cache_policy: str = "keep"  # 'evict': delete a hub checkpoint's files once every unit needing it is done
     devices: tuple[str, ...] = ()  # --devices: one worker process per entry (compute.device is the first)
+    waiting_units: dict[str, str] = field(default_factory=dict)  # --follow: unit key -> the incomplete checkpoint
 
 
 def parse_comparisons(values: Iterable[str] | str | None) -> tuple[str, ...]:

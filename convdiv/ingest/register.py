@@ -93,7 +93,15 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
         workers, device = len(device_list), device_list[0]
     device = resolve_device(device)
     dtype = resolve_dtype(request.dtype, device)
+    if request.follow:
+        check_follow(request)
+    elif request.poll_seconds is not None:
+        raise ConvdivError(
+            "--poll-seconds is how often --follow looks at the suite folder: add --follow or leave it out"
+        )
     spec = get_suite(request.suite, settings)
+    if request.follow:
+        check_follow_suite(spec, request.suite)
     if request.name is not None:
         spec = replace(spec, name=request.name.strip())
     if len(spec.name) > MAX_NAME_LENGTH:
@@ -161,6 +169,8 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
         for key in keys:
             missing_units.setdefault(key, why)
     units = [u for u in units if u.key not in missing_units]
+    waiting_units = incomplete_units(units, refs) if request.follow else {}
+    units = [u for u in units if u.key not in waiting_units]  # nothing of a waiting unit's checkpoints is read
     labels = sorted({label for u in units for label in u.needs})
     refs = {label: refs[label] for label in labels}
     check_embedding_width(refs.values(), len(tokenizer), spec.tokenizer)
@@ -261,7 +271,22 @@ def prepare(engine, settings: Settings, request: IngestRequest) -> Plan:
         missing_units=missing_units,
         cache_policy=cache_policy,
         devices=device_list,
+        waiting_units=waiting_units,
     )
+
+
+def incomplete_units(units: list[UnitPlan], refs: dict) -> dict[str, str]:
+    """``--follow``: unit key -> ``needs <label>``, the first checkpoint it needs whose folder has no
+    ``convdiv.complete`` marker yet (``suites.markers``); such a unit waits, it is neither planned nor failed."""
+    from convdiv.suites.markers import checkpoint_complete
+
+    complete = {label: checkpoint_complete(refs[label].path) for label in {lb for u in units for lb in u.needs}}
+    waiting = {}
+    for u in units:
+        first = next((label for label in u.needs if not complete[label]), None)
+        if first is not None:
+            waiting[u.key] = f"needs {first}"
+    return waiting
 
 
 def register_dimensions(
@@ -327,4 +352,35 @@ def check_suite_origin(conn, name: str, origin: str) -> None:
         raise ConvdivError(
             f"suite name {name!r} is already used by the suite from {stored}; this suite comes from {origin}: "
             f"store it under another name with `convdiv ingest ... --name NEW` (the stored suite is left as it is)"
+        )
+
+
+def check_follow(request: IngestRequest) -> None:
+    """``--follow`` runs one worker that stops claiming when it is told to stop: the knobs it cannot honour are
+    refused in one line before anything is done."""
+    if request.devices or int(request.workers or 1) != 1:
+        raise ConvdivError(
+            "--follow runs one worker (a training run writes its checkpoints one after another): leave out --workers "
+            "and --devices, or start a second `convdiv ingest --follow` for the same suite (the ledger shares the units)"
+        )
+    if not request.wait:
+        raise ConvdivError("--follow waits for every unit by design: leave out --no-wait")
+    if request.force:
+        raise ConvdivError(
+            "--follow does not recompute done units: run `convdiv ingest ... --force` first, then follow"
+        )
+
+
+def check_follow_suite(spec, given: str) -> None:
+    """``--follow`` watches a local folder whose grid is declared in a spec file (a scanned grid grows as seeds and
+    steps appear, and every unit would be recomputed with each new seed)."""
+    if spec.source != "local":
+        raise ConvdivError(
+            f"--follow watches a local suite folder as a training run writes it: {given!r} is a Hub suite "
+            f"({spec.repo}); ingest it without --follow"
+        )
+    if not str(spec.origin).endswith(".toml"):
+        raise ConvdivError(
+            f"--follow needs the grid the training will write: {spec.root} has no suite.toml or training.toml; write "
+            "one naming sizes, seeds and steps (see README, Your own suite) and follow that file"
         )

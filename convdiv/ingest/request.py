@@ -35,3 +35,6 @@ class IngestRequest:
     memory_budget_gb: float | None = None  # None: sized from free RAM / GPU memory
     name: str | None = None  # store the suite under this name instead of its own
     wait: bool = True  # wait for units other live workers are computing (False: list them, exit status 3)
+    follow: bool = False  # local suites: plan only units whose checkpoints are complete (suites.markers); the CLI
+    # keeps following (convdiv.ingest.follow) until every unit is done or a signal stops it
+    poll_seconds: float | None = None  # --follow: seconds between looks at the suite folder (None: FOLLOW_POLL_S)

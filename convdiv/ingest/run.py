@@ -84,6 +84,13 @@ class IngestSummary:
     units_elsewhere: int = 0  # done meanwhile by other workers on the same ledger (other processes or machines)
     units_running: int = 0  # --no-wait: still being computed by other live workers when this call ended
     running_units: dict[str, str] = field(default_factory=dict)  # unit key -> the worker computing it
+    # --follow: units left for later: their checkpoints are not complete yet, or the call was told to stop before
+    # computing them (given back as pending); unit key -> why
+    waiting_units: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def units_waiting(self) -> int:
+        return len(self.waiting_units)
 
 
 # --------------------------------------------------------------------------------------------- the call
@@ -111,6 +118,7 @@ def run(
     *,
     progress: bool = True,
     notes: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> IngestSummary:
     """Compute and publish every unit of the request's suite x corpus that is not already done; see the module doc.
 
@@ -123,7 +131,9 @@ def run(
     ``notes`` gets the lines a person wants before the work starts (missing revisions, weights size, free disk).
     ``request.devices`` (e.g. ``["cuda:0", "cuda:1"]``) runs one worker process per entry;
     ``request.cache_policy="evict"`` deletes a hub checkpoint's files once every unit of this call that needs it is
-    done.
+    done. ``request.follow`` plans only the units whose checkpoints are complete (the others are ``waiting_units``);
+    ``should_stop`` (``convdiv.ingest.follow``), once true, lets the group being computed finish and gives the units
+    not yet computed back as pending: they are waiting, not failed.
     """
     from convdiv.suites.loading import disk_estimate
 
@@ -149,7 +159,8 @@ def run(
         disk = disk_estimate([plan.refs[label] for label in needed])
         notes(
             f"{len(todo)} unit(s) to do, {len(skipped)} already done, {len(plan.missing_units)} skipped "
-            f"(revision missing); cache policy {plan.cache_policy}; {n_workers} worker(s) on "
+            f"(revision missing){f', {len(plan.waiting_units)} waiting for checkpoints' if request.follow else ''}; "
+            f"cache policy {plan.cache_policy}; {n_workers} worker(s) on "
             f"{', '.join(plan.devices) or plan.compute.device}"
         )
         for line in disk.lines():
@@ -164,13 +175,14 @@ def run(
         bar.todo_ids = {u.unit_id for u in todo}
         if todo:
             if n_workers == 1:
-                reports.append(run_worker(plan, 0, on_unit=bar.advance, progress=bar))
+                reports.append(run_worker(plan, 0, on_unit=bar.advance, progress=bar, should_stop=should_stop))
             else:
                 reports, errors = _run_processes(plan, n_workers, bar)
     try:
         if todo:
-            reports += _finish_others(plan, todo, reports, wait=request.wait, notes=notes)
-        counts = _ledger_counts(plan, todo, reports)
+            stopped = should_stop is not None and should_stop()
+            reports += _finish_others(plan, todo, reports, wait=request.wait, notes=notes, retry=not stopped)
+        counts = _ledger_counts(plan, todo, reports, stopped=should_stop is not None and should_stop())
     except Exception:
         if not any(r.error for r in reports):
             raise
@@ -186,7 +198,7 @@ def run(
     summary = IngestSummary(
         suite=plan.suite_name,
         corpus=plan.corpus_name,
-        units_total=len(plan.units) + len(plan.missing_units),
+        units_total=len(plan.units) + len(plan.missing_units) + len(plan.waiting_units),
         units_done=counts.done_here,
         units_skipped=len(skipped),
         units_failed=counts.failed,
@@ -203,6 +215,7 @@ def run(
         units_elsewhere=counts.done_elsewhere,
         units_running=len(counts.running),
         running_units=counts.running,
+        waiting_units={**plan.waiting_units, **{key: "given back when told to stop" for key in counts.given_back}},
     )
     if counts.failed and not errors:  # failed by another worker on the same ledger (their error names the cause)
         errors.append(f"{counts.failed} unit(s) failed (see `convdiv db status` and ingest_unit.error)")
@@ -323,13 +336,13 @@ def _dead_worker_report(conn, index: int, pid: int | None, exitcode: int) -> Wor
 
 
 def _finish_others(
-    plan: Plan, todo: list[UnitPlan], reports: list[WorkerReport], *, wait: bool, notes
+    plan: Plan, todo: list[UnitPlan], reports: list[WorkerReport], *, wait: bool, notes, retry: bool = True
 ) -> list[WorkerReport]:
     """After this call's workers are done: units given back by a worker that died are retried once, here; units
     that other live workers (their runs in the ledger) are computing are waited for, naming them every
     WAIT_NOTE_S (not with ``wait=False``). Returns the reports of the retry, if one ran."""
     extra: list[WorkerReport] = []
-    retried = any(r.error for r in reports)  # a worker stopped on an error: nothing is retried after it
+    retried = any(r.error for r in reports) or not retry  # a worker stopped on an error: nothing is retried after it
     last_note, last_held = 0.0, None
     say = notes or (lambda line: None)
     while True:
@@ -392,6 +405,7 @@ class _Counts:
     done_elsewhere: int
     failed: int
     running: dict[str, str]  # unit key -> who computes it
+    given_back: list[str] = field(default_factory=list)  # told to stop: pending again, neither done nor failed
 
 
 def _outcome_counts(todo: list[UnitPlan], reports: list[WorkerReport]) -> _Counts:
@@ -401,10 +415,10 @@ def _outcome_counts(todo: list[UnitPlan], reports: list[WorkerReport]) -> _Count
     return _Counts(done, 0, max(0, len(todo) - done), {})
 
 
-def _ledger_counts(plan: Plan, todo: list[UnitPlan], reports: list[WorkerReport]) -> _Counts:
+def _ledger_counts(plan: Plan, todo: list[UnitPlan], reports: list[WorkerReport], stopped: bool = False) -> _Counts:
     """The summary's counts of the units to do, read back from the ledger: done by this call's runs, done by other
-    workers, failed (or given back and not retried), still being computed by live workers. They add up to
-    len(todo)."""
+    workers, failed (or given back and not retried), still being computed by live workers, and (``stopped``) given
+    back because the call was told to stop. They add up to len(todo)."""
     if not todo:
         return _Counts(0, 0, 0, {})
     mine = {r.ingest_run_id for r in reports if r.ingest_run_id}
@@ -419,6 +433,8 @@ def _ledger_counts(plan: Plan, todo: list[UnitPlan], reports: list[WorkerReport]
                 counts.done_elsewhere += 1
         elif _held(state):
             counts.running[u.key] = _holder(state)
+        elif stopped and state[0] != "failed":  # never claimed, or claimed and given back
+            counts.given_back.append(u.key)
         else:
             counts.failed += 1
     return counts

@@ -166,9 +166,17 @@ class Worker:
     """Claims work groups from the ledger, computes them with the extract engine and publishes each unit."""
 
     def __init__(
-        self, plan: Plan, index: int = 0, on_unit: Callable[[UnitOutcome, int], None] | None = None, progress=None
+        self,
+        plan: Plan,
+        index: int = 0,
+        on_unit: Callable[[UnitOutcome, int], None] | None = None,
+        progress=None,
+        should_stop: Callable[[], bool] | None = None,
     ):
         self.plan = plan
+        # --follow: once it says stop, no group is claimed and a group claimed but not yet computed is given back;
+        # the group being computed is computed and published.
+        self.should_stop = should_stop or (lambda: False)
         self.index = index
         self.on_unit = on_unit
         self.progress = progress  # a ProgressBar: fine-grained progress while a group computes
@@ -251,6 +259,11 @@ class Worker:
                 finally:
                     pending = None
                 if group is None:
+                    break
+                if self.should_stop():  # claimed ahead, not computed: back to pending for the next ingest
+                    group.claim.abandon()
+                    group.claim.release()
+                    group = None
                     break
                 with self._lock:
                     self._current = dict(group.loaded)
@@ -371,6 +384,8 @@ class Worker:
 
     def _claim(self, candidates, run_id) -> _Group | None:
         plan = self.plan
+        if self.should_stop():
+            return None
         if self._heartbeat is not None and self._heartbeat.aborted:
             raise ConvdivError(
                 f"ingest run {run_id} was aborted by another process (its lease of "
@@ -699,10 +714,10 @@ def worker_process(plan: Plan, index: int, reports=None) -> WorkerReport:
     return report
 
 
-def run_worker(plan: Plan, index: int, on_unit=None, progress=None) -> WorkerReport:
+def run_worker(plan: Plan, index: int, on_unit=None, progress=None, should_stop=None) -> WorkerReport:
     """One :class:`Worker` run whose report comes back even when it stops on an error (``report.error``, one line:
     translated here, where the chain of errors is still known)."""
-    worker = Worker(plan, index, on_unit=on_unit, progress=progress)
+    worker = Worker(plan, index, on_unit=on_unit, progress=progress, should_stop=should_stop)
     try:
         return worker.run()
     except Exception as exc:  # noqa: BLE001 - reported in one line with the worker's outcomes and warnings

@@ -31,6 +31,7 @@ OPTIONS = [
     (["ingest", "no-such-suite", "--corpus", "c"], "--context-length"),
     (["ingest", "no-such-suite", "--corpus", "c"], "--workers"),
     (["ingest", "no-such-suite", "--corpus", "c"], "--memory-gb"),
+    (["ingest", "no-such-suite", "--corpus", "c", "--follow"], "--poll-seconds"),
     (["corpus", "add", "c", "--tokenizer", "t", "--text", "missing.txt"], "--alpha"),
     (["corpus", "add", "c", "--tokenizer", "t", "--text", "missing.txt"], "--max-text-mb"),
     (["export", "out-dir"], "--batch-rows"),

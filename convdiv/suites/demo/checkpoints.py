@@ -1,7 +1,9 @@
 """A training run's files: ``step<N>/`` checkpoints, the optimiser state to resume from, and the training log.
 
 A checkpoint is written in an order that makes a killed run resumable: the ``step<N>/`` folder (atomically, via a
-temporary folder), then the optimiser state, then the log; a resume starts from the step the state names.
+temporary folder), then the optimiser state, then the log; a resume starts from the step the state names. The
+folder holds the marker ``convdiv.complete`` (``suites.markers``) before it is renamed into place, so an ingest that
+follows the training (``convdiv ingest --follow``) reads it as soon as it appears.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from convdiv.errors import ConvdivError
+from convdiv.suites.markers import mark_complete
 
 LOG_FILE = "train_log.jsonl"
 STATE_FILE = "train_state.pt"
@@ -25,6 +28,7 @@ def save_checkpoint(model, opt, run_dir: Path, step: int, log: list[dict], row: 
     tmp = run_dir / f".step{step}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp), safe_serialization=True)
+    mark_complete(tmp)  # inside the folder before the rename: step<N>/ never appears without it
     if final.exists():
         shutil.rmtree(final)  # a killed attempt got this far before; the retrained weights are identical
     tmp.replace(final)

@@ -1,5 +1,8 @@
 """Training the demo suite into its folder: one trainer per folder (a file lock), the configuration cached beside
-the runs, unfinished runs resumed, and ``suite.toml`` written last to mark the suite finished."""
+the runs, unfinished runs resumed, and ``suite.toml`` written last to mark the suite finished.
+
+The grid being trained is written first, as ``training.toml`` (``suites.markers.TRAINING_SPEC``), so that an ingest
+can follow the training while it writes (``convdiv ingest <root>/training.toml --follow``)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from convdiv.suites.demo.config import DEMO, DEMO_QUICK, DemoConfig
 from convdiv.suites.demo.model import size_labels
 from convdiv.suites.demo.pool import run_jobs
 from convdiv.suites.demo.tokenizer import ensure_tokenizer, token_streams
+from convdiv.suites.markers import TRAINING_SPEC
 from convdiv.suites.spec import DEMO_SUITES, SUITE_FILE, TOKENIZER_DIR, SuiteSpec, write_suite_file
 
 CONFIG_FILE = "demo_config.json"
@@ -49,6 +53,7 @@ def train_demo(
         tokenizer = ensure_tokenizer(root, cfg)
         train_ids, val_ids = token_streams(tokenizer, cfg)
         labels = size_labels(cfg, len(tokenizer))
+        write_suite_file(_suite_spec(root, cfg, labels), root / TRAINING_SPEC)  # the grid, for --follow
         jobs = [(label, arch, seed) for label, arch in zip(labels, cfg.sizes) for seed in cfg.seeds]
         todo = [j for j in jobs if not (root / j[0] / f"seed{j[2]}" / DONE_FILE).exists()]
         # Parallel runs pay off only when training outweighs a spawned worker's import of torch (~5 s).
@@ -103,7 +108,12 @@ def _finish(root: Path, cfg: DemoConfig, labels: list[str], jobs) -> None:
     for label, _, seed in jobs:
         rows.extend(read_run_log(root / label / f"seed{seed}"))
     (root / LOG_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    spec = SuiteSpec(
+    write_suite_file(_suite_spec(root, cfg, labels))  # last: its presence marks the suite finished
+
+
+def _suite_spec(root: Path, cfg: DemoConfig, labels: list[str]) -> SuiteSpec:
+    """The suite's grid: in ``training.toml`` when training starts, in ``suite.toml`` once it is finished."""
+    return SuiteSpec(
         name=cfg.name,
         source="local",
         tokenizer=str(root / TOKENIZER_DIR),
@@ -113,4 +123,3 @@ def _finish(root: Path, cfg: DemoConfig, labels: list[str], jobs) -> None:
         root=str(root),
         description=f"convdiv demo suite: GPT-NeoX trained on five Austen novels ({cfg.max_step} steps)",
     )
-    write_suite_file(spec)  # last: its presence marks the suite finished
