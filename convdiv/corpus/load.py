@@ -12,7 +12,7 @@ EXCLUSIVE on the fact tables: open readers neither block it nor are blocked). Re
 partitions, last in its transaction; every lock wait is bounded (CONVDIV_LOCK_TIMEOUT, warehouse/locks.py).
 
 Idempotence: ``content_sha256`` covers the documents, the tokenizer fingerprint, BOS/EOS, the spaCy model and
-version, the frequency counts, the smoothing alpha and ``CORPUS_FORMAT``. Adding a corpus whose hash equals the
+version, the frequency counts, the smoothing alpha, the tagset (when not 'ptb') and ``CORPUS_FORMAT``. Adding a corpus whose hash equals the
 stored one is a no-op; a different corpus under an existing name is refused unless ``replace=True``, which
 deletes the old corpus and inserts the new one in the same transaction. Facts (checkpoint_token, pair_token: the
 old corpus's partitions) and ingest units that referenced the old positions go with it.
@@ -26,6 +26,7 @@ content: a no-op at once. Only corpora added before these keys existed take the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import struct
@@ -43,6 +44,7 @@ from convdiv.corpus.positions import COLUMNS as POSITIONS_IN_ORDER
 from convdiv.corpus.positions import PositionTable, build_positions
 from convdiv.corpus.tagging import (
     BATCH_CHARS,
+    TAGSETS,
     TagVocab,
     Words,
     chunk_spans,
@@ -109,6 +111,7 @@ def add_corpus(
     bos: bool = False,
     eos: bool = False,
     spacy_model: str | None = None,
+    tagset: str = "ptb",
     replace: bool = False,
     source: str = "",
     alpha: float = freq.DEFAULT_ALPHA,
@@ -120,9 +123,13 @@ def add_corpus(
     frequency_counts: counts per token id (len(tokenizer)); frequency_documents: another text source tokenised
     like the corpus; neither: the corpus itself. frequency_label names the source in ``corpus.frequency_source``
     (e.g. the .npy path). options: extra provenance stored in ``corpus.options`` (e.g. files, separator).
+    tagset: which tags become POS(t) and POS(t-1) (``pos_t``, ``pos_prev``): 'ptb', the pipeline's fine-grained
+    ``tag_``, or 'upos', the Universal POS ``pos_`` (corpus/tagging.py); recorded in ``corpus.options`` (corpus_summary.tagset).
     """
     if not name or not name.strip():
         raise ConvdivError("corpus name must not be empty")
+    if tagset not in TAGSETS:
+        raise ConvdivError(f"unknown tagset {shown(tagset)}: choose {' or '.join(TAGSETS)}")
     if frequency_counts is not None and frequency_documents is not None:
         raise ConvdivError("give either frequency counts or a frequency corpus, not both")
     _check_documents(documents, "document")
@@ -144,6 +151,7 @@ def add_corpus(
         "spacy_model": model_name,
         "spacy_version": model_version,
         "alpha": alpha,
+        **_tagset_input(tagset),
     }
     documents_sha = _content_hash(inputs, documents)
     frequency_input = _frequency_input(frequency_counts, frequency_documents)
@@ -174,6 +182,7 @@ def add_corpus(
         "spacy_version": model_version,
         "alpha": alpha,
         "frequency_sha256": freq.counts_sha256(counts),
+        **_tagset_input(tagset),
     }
     content_sha = _content_hash(settings, documents)
 
@@ -188,13 +197,15 @@ def add_corpus(
             )
 
     # Tagging is the slow part: done only when the corpus will be written.
-    nlp = load_tagger(model_name)
+    nlp = load_tagger(model_name, tagset)
     tags = TagVocab()
     masked = [
         mask_spans(text, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
         for text, d in zip(documents, docs)
     ]
     words = _tag(nlp, masked, tags, what=f"corpus add {name}: tag")
+    if tagset == "upos":
+        words = _upos_as_tags(words, model_name)
     table = build_positions(documents, docs, words, tags, counts)
     logq = freq.unigram_logprob(counts, alpha)
     texts = token_texts(tok)
@@ -217,6 +228,7 @@ def add_corpus(
                 "bos": bos,
                 "eos": eos,
                 "unigram_alpha": alpha,
+                "tagset": tagset,
                 "source": source,
                 "format": CORPUS_FORMAT,
                 "documents_sha256": documents_sha,
@@ -402,6 +414,24 @@ def _check_documents(documents, what: str) -> None:
             raise ConvdivError(f"{what} {i} is not a string")
         if not text.strip():
             raise ConvdivError(f"{what} {i} is empty")
+
+
+def _tagset_input(tagset: str) -> dict:
+    """The tagset's part of the content hash: nothing for 'ptb', so corpora added before tagsets existed keep
+    their hashes (a re-add of one stays a no-op)."""
+    return {} if tagset == "ptb" else {"tagset": tagset}
+
+
+def _upos_as_tags(words: list[Words], model_name: str) -> list[Words]:
+    """--tagset upos: the Universal POS become the words' tags (hence pos_t / pos_prev; their groups follow from
+    UPOS, corpus/groups.py). A pipeline whose components are there but set no ``pos_`` is refused here, before
+    anything is written."""
+    if not any((w.upos >= 0).any() for w in words):
+        raise ConvdivError(
+            f"spaCy model {model_name} gave no Universal POS tag (pos_) to any word, so --tagset upos has nothing "
+            "to store: choose a pipeline that predicts pos_ (--spacy-model) or --tagset ptb"
+        )
+    return [dataclasses.replace(w, tag=w.upos) for w in words]
 
 
 def _content_hash(settings: dict, documents: list[str]) -> str:
