@@ -197,8 +197,7 @@ def add(
         return
     verb = "replaced" if info.replaced else "added"
     click.echo(
-        f"corpus {name}: {verb} {info.n_documents:,} documents, {info.n_positions:,} positions "
-        f"(POS tags: {tagset})"
+        f"corpus {name}: {verb} {info.n_documents:,} documents, {info.n_positions:,} positions (POS tags: {tagset})"
     )
     if info.replaced:
         click.echo(
