@@ -47,6 +47,7 @@ from convdiv.corpus.tagging import (
     TAGSETS,
     TagVocab,
     Words,
+    check_upos,
     chunk_spans,
     load_tagger,
     mask_spans,
@@ -158,6 +159,11 @@ def add_corpus(
     early = _compare_existing(engine, name, documents_sha, frequency_input, replace)
     if early is not None:
         return early
+    # The tagger loads before any work (tagging is the slow part; done only when the corpus will be written), so
+    # a pipeline that cannot give the tagset is refused at once.
+    nlp = load_tagger(model_name, tagset)
+    if tagset == "upos":
+        check_upos(nlp, model_name, documents[0])
 
     docs = _tokenize(tok, documents, bos=bos, eos=eos, what=f"corpus add {name}: tokenise")
 
@@ -196,16 +202,14 @@ def add_corpus(
                 f"use --replace to replace it (its facts will be deleted)"
             )
 
-    # Tagging is the slow part: done only when the corpus will be written.
-    nlp = load_tagger(model_name, tagset)
     tags = TagVocab()
     masked = [
         mask_spans(text, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
         for text, d in zip(documents, docs)
     ]
     words = _tag(nlp, masked, tags, what=f"corpus add {name}: tag")
-    if tagset == "upos":
-        words = _upos_as_tags(words, model_name)
+    if tagset == "upos":  # the Universal POS become the words' tags, hence pos_t / pos_prev (and their groups)
+        words = [dataclasses.replace(w, tag=w.upos) for w in words]
     table = build_positions(documents, docs, words, tags, counts)
     logq = freq.unigram_logprob(counts, alpha)
     texts = token_texts(tok)
@@ -420,18 +424,6 @@ def _tagset_input(tagset: str) -> dict:
     """The tagset's part of the content hash: nothing for 'ptb', so corpora added before tagsets existed keep
     their hashes (a re-add of one stays a no-op)."""
     return {} if tagset == "ptb" else {"tagset": tagset}
-
-
-def _upos_as_tags(words: list[Words], model_name: str) -> list[Words]:
-    """--tagset upos: the Universal POS become the words' tags (hence pos_t / pos_prev; their groups follow from
-    UPOS, corpus/groups.py). A pipeline whose components are there but set no ``pos_`` is refused here, before
-    anything is written."""
-    if not any((w.upos >= 0).any() for w in words):
-        raise ConvdivError(
-            f"spaCy model {model_name} gave no Universal POS tag (pos_) to any word, so --tagset upos has nothing "
-            "to store: choose a pipeline that predicts pos_ (--spacy-model) or --tagset ptb"
-        )
-    return [dataclasses.replace(w, tag=w.upos) for w in words]
 
 
 def _content_hash(settings: dict, documents: list[str]) -> str:

@@ -37,6 +37,7 @@ MAX_CHARS = 10_000
 # en_core_web_sm): batches hold about BATCH_CHARS characters, whatever the document lengths. 50k keeps a 5 MB
 # single-line corpus under 1 GB peak (bench/corpus_long.py; 100k: 1.04 GB) at the same tagging speed.
 BATCH_CHARS = 50_000
+PROBE_CHARS = 2_000  # --tagset upos: the sample that must get a Universal POS before any work (check_upos)
 
 
 @dataclass
@@ -107,6 +108,22 @@ def load_tagger(name: str, tagset: str = "ptb"):
         raise ConvdivError(f"spaCy model {name} has no tagger (components: {components}); choose another --spacy-model")
     nlp.max_length = max(nlp.max_length, 2 * MAX_CHARS)
     return nlp
+
+
+def check_upos(nlp, name: str, sample: str) -> None:
+    """Refuse a pipeline whose components are there but set no Universal POS (an attribute_ruler without the tag
+    map): tagged on a sample of the corpus (its first characters), no word gets a ``pos_``."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # spaCy warns (W036) about a ruler without patterns: said below instead
+        doc = nlp(sample[:PROBE_CHARS])
+    if not any(t.pos_ for t in doc if not t.is_space):
+        raise ConvdivError(
+            f"spaCy model {name} gave no Universal POS tag (pos_) to any word of the corpus's first "
+            f"{PROBE_CHARS:,} characters, so --tagset upos has nothing to store: choose a pipeline that predicts "
+            "pos_ (--spacy-model) or --tagset ptb"
+        )
 
 
 def chunk_spans(text: str, max_chars: int = MAX_CHARS) -> list[tuple[int, int]]:
