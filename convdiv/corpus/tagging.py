@@ -7,7 +7,10 @@ languages' pipelines); parser, NER, lemmatizer and sentence splitters are exclud
 Tagsets (``TAGSETS``): ``ptb`` makes the pipeline's fine-grained ``tag_`` the corpus's POS(t) and POS(t-1) (Penn
 Treebank in the English pipelines, the language's own tagset in others) and needs a ``tagger``; ``upos`` makes the
 Universal POS ``pos_`` (17 tags, the same in every language) POS(t) and POS(t-1) and needs a ``morphologizer`` or a
-``tagger`` with an ``attribute_ruler``.
+``tagger`` with an ``attribute_ruler``. For ``upos`` the ``parser`` stays in the pipeline: the English
+attribute_ruler's map reads dependencies for some tags (a determiner heading its own phrase, "all" in "of all",
+relative "which", becomes PRON, not DET), so without the parser ``pos_`` differs from what the full pipeline gives.
+Tagging takes longer with it.
 
 Long documents are cut into chunks of at most ``max_chars`` characters at blank lines (else at whitespace) so
 that memory stays bounded and ``nlp.pipe`` can batch them; the tagger's context window is a few words, so a cut
@@ -87,13 +90,13 @@ def resolve_model(name: str | None) -> tuple[str, str]:
     )
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def load_tagger(name: str, tagset: str = "ptb"):
     """The spaCy pipeline with only what ``tag_`` and ``pos_`` need, refused when it cannot give ``tagset``."""
     import spacy
 
     try:
-        nlp = spacy.load(name, exclude=list(EXCLUDE))
+        nlp = spacy.load(name, exclude=[c for c in EXCLUDE if not (tagset == "upos" and c == "parser")])
     except Exception as exc:
         raise ConvdivError(f"cannot load spaCy model {name}: {str(exc).splitlines()[0]}") from None
     pipes = nlp.pipe_names
