@@ -123,9 +123,7 @@ def test_upos_corpus_through_ingest_views_and_report(engine, settings, suite_roo
     ingest(engine, settings, str(suite_root), "tiny-upos", comparisons="seed_pairs,consecutive_steps", progress=False)
 
     with engine.connect() as conn:
-        ck = pd.read_sql(
-            sa.text("SELECT * FROM conditional_kl WHERE corpus = 'tiny-upos' AND family = 'pos_t'"), conn
-        )
+        ck = pd.read_sql(sa.text("SELECT * FROM conditional_kl WHERE corpus = 'tiny-upos' AND family = 'pos_t'"), conn)
         rd = pd.read_sql(
             sa.text("SELECT DISTINCT category FROM relative_divergence WHERE corpus = 'tiny-upos' AND "
                     "family = 'pos_prev'"), conn
@@ -153,7 +151,6 @@ def test_upos_corpus_through_ingest_views_and_report(engine, settings, suite_roo
     raw = ck[(ck["kind"] == "seed_pair") & ck["category"].isin(UPOS.nouns)]
     raw = raw.assign(w=raw["n_positions"].astype(float), kl=raw["mean_kl"].astype(float) * raw["n_positions"])
     expect = raw.groupby(["size", "step"])[["w", "kl"]].sum()
-    nouns = panels[(panels["category"] == "nouns") & (panels["panel"] == "nouns")].set_index(["size", "step"])
     nouns = panels[panels["category"] == "nouns"].drop_duplicates(["size", "step"]).set_index(["size", "step"])
     np.testing.assert_allclose(nouns["mean_kl"].astype(float), (expect["kl"] / expect["w"]).reindex(nouns.index))
     tags = pos.tables[-1].frame["tag"]
@@ -161,3 +158,4 @@ def test_upos_corpus_through_ingest_views_and_report(engine, settings, suite_roo
     assert any("not compared" in n for n in sections["ce-fit"].notes)
     fit_cats = set(sections["ce-fit"].tables[0].frame["category"])
     assert fit_cats <= UPOS_TAGS | {"nouns", "verbs"} and "nouns" in fit_cats
+    assert any("pos_t = NOUN" in n and "pos_prev = NOUN" in n for n in sections["regression"].notes)
