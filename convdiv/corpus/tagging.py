@@ -108,7 +108,10 @@ def load_tagger(name: str, tagset: str = "ptb"):
                 "needs a morphologizer, or a tagger with an attribute_ruler: choose another --spacy-model"
             )
     elif "tagger" not in pipes:
-        raise ConvdivError(f"spaCy model {name} has no tagger (components: {components}); choose another --spacy-model")
+        hint = " or --tagset upos (it has a morphologizer)" if "morphologizer" in pipes else ""
+        raise ConvdivError(
+            f"spaCy model {name} has no tagger (components: {components}); choose another --spacy-model{hint}"
+        )
     nlp.max_length = max(nlp.max_length, 2 * MAX_CHARS)
     return nlp
 
