@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from convdiv.corpus.groups import UPOS_GROUP
 from convdiv.corpus.load import add_corpus
+from convdiv.errors import ConvdivError
 from convdiv.ingest.run import ingest
 from convdiv.report.build import build_report
 from convdiv.report.groupings import UPOS
@@ -71,6 +72,8 @@ def test_upos_tags_are_spacys_pos_on_the_same_text(engine, suite_root):
     assert ptb.created and upos.created and upos.n_positions == ptb.n_positions
     again = add_corpus(engine, "upos", tokenizer=tokenizer, documents=docs, spacy_model=ENGLISH, tagset="upos")
     assert not again.created  # the same corpus and tagset: a no-op
+    with pytest.raises(ConvdivError, match="different content"):  # another tagset is another corpus
+        add_corpus(engine, "ptb", tokenizer=tokenizer, documents=docs, spacy_model=ENGLISH, tagset="upos")
 
     u, p = _positions(engine, "upos"), _positions(engine, "ptb")
     merged = _spacy_oracle(tokenizer, docs).merge(u, on=["document", "idx"], how="left")
