@@ -12,9 +12,9 @@ EXCLUSIVE on the fact tables: open readers neither block it nor are blocked). Re
 partitions, last in its transaction; every lock wait is bounded (CONVDIV_LOCK_TIMEOUT, warehouse/locks.py).
 
 Idempotence: ``content_sha256`` covers the documents, the tokenizer fingerprint, BOS/EOS, the spaCy model and
-version, the frequency counts, the smoothing alpha, the tagset (when not 'ptb') and ``CORPUS_FORMAT``. Adding a corpus whose hash equals the
-stored one is a no-op; a different corpus under an existing name is refused unless ``replace=True``, which
-deletes the old corpus and inserts the new one in the same transaction. Facts (checkpoint_token, pair_token: the
+version, the frequency counts, the smoothing alpha, the tagset (when not 'ptb') and ``CORPUS_FORMAT``. Adding a
+corpus whose hash equals the stored one is a no-op; a different corpus under an existing name is refused unless
+``replace=True``, which deletes the old corpus and inserts the new one in the same transaction. Facts (checkpoint_token, pair_token: the
 old corpus's partitions) and ingest units that referenced the old positions go with it.
 
 Both answers come before any heavy work (tokenising a large corpus took minutes): ``corpus.options`` also
@@ -125,7 +125,8 @@ def add_corpus(
     like the corpus; neither: the corpus itself. frequency_label names the source in ``corpus.frequency_source``
     (e.g. the .npy path). options: extra provenance stored in ``corpus.options`` (e.g. files, separator).
     tagset: which tags become POS(t) and POS(t-1) (``pos_t``, ``pos_prev``): 'ptb', the pipeline's fine-grained
-    ``tag_``, or 'upos', the Universal POS ``pos_`` (corpus/tagging.py); recorded in ``corpus.options`` (corpus_summary.tagset).
+    ``tag_``, or 'upos', the Universal POS ``pos_`` (corpus/tagging.py); recorded in ``corpus.options``
+    (corpus_summary.tagset).
     """
     if not name or not name.strip():
         raise ConvdivError("corpus name must not be empty")

@@ -1,4 +1,4 @@
-"""POS tags from spaCy: the tagger only, over documents in batches.
+"""POS tags from spaCy: the tagger only (with the parser for Universal POS), over documents in batches.
 
 The pipeline keeps ``tok2vec``, ``tagger`` (PTB ``tag_``), ``attribute_ruler`` (which maps ``tag_`` to the
 Universal POS ``pos_`` in the English pipelines) and ``morphologizer`` (which predicts ``pos_`` in most other
