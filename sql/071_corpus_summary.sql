@@ -10,6 +10,10 @@
 --   spacy_model           the POS tagger (name and version)
 --   frequency_source      where the token frequencies and the unigram distribution come from
 --   created_at            when it was added
+--   tagset                the tagset of its POS(t) and POS(t-1) (position.pos_t, pos_prev and every POS family):
+--                         'ptb' (the pipeline's fine-grained tag_, Penn Treebank in English) or 'upos' (Universal
+--                         POS, comparable across languages); recorded as corpus.options' tagset by `corpus add`
+--                         (absent in corpora added before tagsets existed: 'ptb')
 CREATE OR REPLACE VIEW corpus_summary AS
 SELECT corpus_id,
        name AS corpus,
@@ -19,5 +23,6 @@ SELECT corpus_id,
        vocab_size,
        spacy_model,
        frequency_source,
-       created_at
+       created_at,
+       COALESCE(options ->> 'tagset', 'ptb') AS tagset
 FROM corpus;

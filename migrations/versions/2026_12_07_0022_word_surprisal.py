@@ -20,7 +20,7 @@ with the old corpus: ingest again). The new columns are NULL-able: ADD COLUMN ch
 Downgrade: drop the two views, the table and the two columns (word data is lost; corpora stay).
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07 23:50:00
 """
 
@@ -32,7 +32,7 @@ from alembic import op
 from convdiv.warehouse import views
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -23,10 +23,10 @@ from convdiv.report.figures import (
     subplot_axes,
     with_traces,
 )
-from convdiv.report.groupings import GROUPED, NOUNS, OTHER, VERBS
+from convdiv.report.groupings import PTB, Groupings
 from convdiv.report.model import Missing
 
-POS_PANELS = {"nouns": NOUNS, "verbs": VERBS, "other": OTHER, "grouped": GROUPED}
+POS_PANELS = PTB.panels  # a corpus's own: ReportData.groupings.panels (UPOS for a --tagset upos corpus)
 # The columns of a category panel figure's data (pos.py, word.py): which panel, then conditional_kl's columns.
 PANEL_COLUMNS = [
     "panel",
@@ -47,7 +47,7 @@ PANEL_COLUMNS = [
 ]
 
 
-def merge_groups(df: pd.DataFrame) -> pd.DataFrame:
+def merge_groups(df: pd.DataFrame, groupings: Groupings = PTB) -> pd.DataFrame:
     """Add 'nouns' and 'verbs' as categories: position-weighted means of their tags' E[KL].
 
     Every comparison of a (size, step, kind) group covers the same positions, so the category mean over the
@@ -56,7 +56,7 @@ def merge_groups(df: pd.DataFrame) -> pd.DataFrame:
     """
     keys = ["kind", "size", "size_rank", "step"]
     out = [df]
-    for name, tags in (("nouns", NOUNS), ("verbs", VERBS)):
+    for name, tags in groupings.merged.items():
         sub = df[df["category"].isin(tags)]
         if sub.empty:
             continue

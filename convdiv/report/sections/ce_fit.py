@@ -11,8 +11,8 @@ from convdiv.analysis.findings import NECESSARY_SHARE, STUDY_ALPHA_PCT, necessit
 from convdiv.analysis.fits import SEED_INTERVAL, fit_categories, necessary_condition
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import base_layout, legend_ref, log_axis, panel_legends, tag_colour, tidy
+from convdiv.report.groupings import PTB, Groupings
 from convdiv.report.model import Figure, Missing, Section, Table
-from convdiv.report.sections._categories import GROUPED, NOUNS, VERBS
 
 KEY = "ce-fit"
 TITLE = "Cross-entropy fitting"
@@ -32,14 +32,14 @@ GUIDE = (
     "in the uniform phase). Other comparison kinds enter the fit only when asked (`convdiv report "
     "--ce-fit-kinds`), and the note names the kinds pooled."
 )
-SELECTED = GROUPED  # JJ, IN, DT, MD, PRP, nouns, verbs
+SELECTED = PTB.grouped  # JJ, IN, DT, MD, PRP, nouns, verbs (a UPOS corpus: ReportData.groupings.grouped)
 FAMILY_LABEL = {"pos_t": "POS(t)", "pos_prev": "POS(t-1)"}
 
 
-def merge_pairs(df: pd.DataFrame) -> pd.DataFrame:
+def merge_pairs(df: pd.DataFrame, groupings: Groupings = PTB) -> pd.DataFrame:
     """Add 'nouns' and 'verbs' per comparison: position-weighted means of ce_a, ce_b and KL over their tags."""
     out = [df]
-    for name, tags in (("nouns", NOUNS), ("verbs", VERBS)):
+    for name, tags in groupings.merged.items():
         sub = df[df["category"].isin(tags)]
         if sub.empty:
             continue
@@ -154,15 +154,21 @@ def build_family(sec: Section, data: ReportData, family: str, prefix: str, selec
     df, kinds_label = fit_pairs(data, family)
     sec.notes.append(f"pairs pooled from {kinds_label} comparisons over all sizes")
     if family == "pos_t":
-        df = merge_pairs(df)
+        df = merge_pairs(df, data.groupings)
     seeds = ("seed_a", "seed_b")
     fits = pd.concat(
         [fit_categories(df, q="delta_h", seeds=seeds), fit_categories(df, q="ce_ratio", seeds=seeds)],
         ignore_index=True,
     )
+    if data.tagset != "ptb":
+        study_tags = ", ".join(cat for fam, cat in STUDY_ALPHA_PCT if fam == family)
+        sec.notes.append(
+            f"the study's alphas are for Penn Treebank tags ({study_tags}); this corpus has {data.groupings.label}, "
+            "so they are not compared"
+        )
     for (fam, cat), study in STUDY_ALPHA_PCT.items():
         ours = fits[(fits["category"] == cat) & (fits["q"] == "delta_h")] if fam == family else fits.iloc[:0]
-        if len(ours):
+        if len(ours) and data.tagset == "ptb":
             sec.notes.append(f"{FAMILY_LABEL[family]} = {cat}, Q = dH: {study_alpha_account(ours.iloc[0], study)}")
     present = set(df["category"])
     if selected is None:
@@ -244,7 +250,7 @@ def necessity_notes(data: ReportData, base: pd.DataFrame) -> list[str]:
 
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
-    df = build_family(sec, data, "pos_t", "ce-fit", list(SELECTED))
+    df = build_family(sec, data, "pos_t", "ce-fit", list(data.groupings.grouped))
 
     base = df[~df["category"].isin(("nouns", "verbs"))]
     fig2 = go.Figure(

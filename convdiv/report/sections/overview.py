@@ -93,6 +93,7 @@ def build(data: ReportData) -> Section:
         "positions": int(corpus["n_positions"].iloc[0]) if not corpus.empty else "?",
         "vocabulary |V|": int(corpus["vocab_size"].iloc[0]) if not corpus.empty else "?",
         "POS tagger": corpus["spacy_model"].iloc[0] if not corpus.empty else "?",
+        "POS tagset": data.groupings.label,
         "token frequencies from": frequency_source(corpus["frequency_source"].iloc[0] if not corpus.empty else None),
         "report written by convdiv": __version__,
     }

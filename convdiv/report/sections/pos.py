@@ -10,7 +10,7 @@ from convdiv.analysis.intervals import INTERVAL_KIND, MARK_WORDS
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, sigma_colour_range, size_dropdown, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
-from convdiv.report.sections._categories import PANEL_COLUMNS, POS_PANELS, category_panels, merge_groups
+from convdiv.report.sections._categories import PANEL_COLUMNS, category_panels, merge_groups
 from convdiv.report.uncertainty import BAND, MARK_RULE, caption, marked, with_intervals
 from convdiv.warehouse import queries
 
@@ -21,7 +21,9 @@ GUIDE = (
     "whose context token has it, POS(t-1), one size at a time (menu). Panels follow the presentation's groupings: "
     "nouns (NN, NNS, NNP, NNPS), verbs (VB, VBD, VBG, VBN, VBZ: the study's verbs, without VBP), other "
     "function and content tags (with VBP), and a grouped view where 'nouns' and 'verbs' are merged tags (their "
-    "position-weighted mean per comparison). Bands are 95% intervals over seeds (jackknife-t; the captions give n). "
+    "position-weighted mean per comparison); for a corpus tagged with Universal POS (`corpus add --tagset upos`, "
+    "named in the notes) the nearest UPOS tags: nouns NOUN, PROPN; verbs VERB, AUX; grouped ADJ, ADP, DET, AUX, "
+    "PRON. Bands are 95% intervals over seeds (jackknife-t; the captions give n). "
     "The heatmaps show relative divergence sigma = E[KL | category] / E[KL] per category and step: red above 1 "
     "(the category diverges more than average), blue below; crosses mark cells outside the view's outlier band "
     "(default [0.8, 1.25]); rings mark cells whose 95% interval over seeds excludes 1 and where "
@@ -217,14 +219,16 @@ def build(data: ReportData) -> Section:
     ck = data.view("conditional_kl", "family IN ('pos_t', 'pos_prev') AND kind = %(kind)s", kind=kind)
     if ck.empty:
         raise Missing("no POS categories in conditional_kl (corpus added without a POS tagger?)")
-    ck = with_intervals(data, merge_groups(ck), kind, ("pos_t", "pos_prev"), on_category=True)
+    groupings = data.groupings
+    sec.notes.append(tagset_note(data))
+    ck = with_intervals(data, merge_groups(ck, groupings), kind, ("pos_t", "pos_prev"), on_category=True)
     sizes = [s for s in data.scope.sizes if s in set(ck["size"])]
     for family, label in (("pos_t", "POS(t), the predicted token"), ("pos_prev", "POS(t-1), the context token")):
         fam = ck[ck["family"] == family]
         if fam.empty:
             sec.notes.append(f"no {family} categories")
             continue
-        fig, plotted = category_panels(fam, POS_PANELS, sizes, f"Convergence by {label} ({KIND_LABEL[kind]})")
+        fig, plotted = category_panels(fam, groupings.panels, sizes, f"Convergence by {label} ({KIND_LABEL[kind]})")
         sec.figures.append(
             Figure(
                 f"pos-{family}",
@@ -250,6 +254,15 @@ def build(data: ReportData) -> Section:
         sec.tables.append(table)
     sec.tables.append(tag_count_table(data))
     return sec
+
+
+def tagset_note(data: ReportData) -> str:
+    """Which tagset POS(t) and POS(t-1) are in (corpus_summary.tagset), and the panels that follow from it."""
+    g = data.groupings
+    return (
+        f"POS tags: {g.label}, as corpus {data.scope.corpus} was added; nouns = {', '.join(g.nouns)}, "
+        f"verbs = {', '.join(g.verbs)}"
+    )
 
 
 def tag_count_table(data: ReportData) -> Table:
@@ -285,7 +298,7 @@ def tag_count_table(data: ReportData) -> Table:
         frame,
         caption=(
             f"{int(total):,} positions of {data.scope.corpus}, tagged by spaCy {tagger} (model and version recorded "
-            "at `convdiv corpus add`); a token takes the tag of the word covering most of its non-space "
+            f"at `convdiv corpus add`) with {data.groupings.label}; a token takes the tag of the word covering most of its non-space "
             "characters; whitespace and special tokens are untagged (no category). The study tagged with NLTK "
             "(word_tokenize + the averaged perceptron; docs/sql.md, Differences from the study)."
         ),
