@@ -40,7 +40,8 @@ from convdiv.warehouse import views  # noqa: E402
 BEFORE = "0020"
 FLAT = ("token_records", "pair_records", "regression_inputs")
 
-# the flat views filtered as docs/sql.md shows them; {suite}, {size}, {seed}, {step}, {token} filled from the warehouse
+# the flat views filtered as docs/sql.md shows them, and one read bounded by position range (no view may get slower
+# there); {suite}, {size}, {seed}, {step}, {token}, {lo}, {hi} filled from the warehouse
 READS = {
     "token_records, one checkpoint": "SELECT * FROM token_records "
     "WHERE suite = {suite} AND size = {size} AND seed = {seed} AND step = {step}",
@@ -53,6 +54,8 @@ READS = {
     "WHERE suite = {suite} AND kind = 'seed_pair' AND size_a = {size} AND step_a = {step}",
     "pair_records, learnability (docs/sql.md)": "SELECT size_a, step_b, avg(kl) AS mean_kl FROM pair_records "
     "WHERE suite = {suite} AND kind = 'consecutive_step' AND seed_a = {seed} AND direction = 'ab' GROUP BY 1, 2",
+    "pair_records, 101 positions of every comparison": "SELECT * FROM pair_records "
+    "WHERE position_id BETWEEN {lo} AND {hi}",
     "regression_inputs, one kind, size and step": "SELECT * FROM regression_inputs "
     "WHERE suite = {suite} AND kind = 'seed_pair' AND size = {size} AND step = {step}",
     "regression_inputs, one kind and step (all sizes)": "SELECT * FROM regression_inputs "
@@ -107,8 +110,9 @@ def fill(url: str, suite: str | None) -> dict[str, str]:
         token = one(
             "SELECT vt.token FROM position p JOIN vocab_token vt ON vt.corpus_id = p.corpus_id AND vt.token_id = p.target_token_id GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
         )
+        lo = one("SELECT min(position_id) + 100 FROM position")
     step = 512 if 512 in steps else steps[len(steps) // 2]
-    values = {"suite": suite, "size": size, "seed": seed, "step": step, "token": token}
+    values = {"suite": suite, "size": size, "seed": seed, "step": step, "token": token, "lo": lo, "hi": lo + 100}
     return {k: str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'" for k, v in values.items()}
 
 
