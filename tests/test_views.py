@@ -574,7 +574,7 @@ def _plan_nodes(plan: dict) -> list[dict]:
 
 def test_pair_records_reads_only_what_a_query_selects(warehouse):
     """Plans, not times (migration 0024): a read of kl by direction never joins checkpoint_token, position, corpus or
-    vocab_token; a read of ce_a / ce_b takes them by range per comparison, with no subquery run per row; a read
+    vocab_token; a read of ce_a / ce_b looks them up once per pair row, with no subquery run per output row; a read
     filtered by comparison and direction returns exactly those rows of the whole view."""
     whole = read(warehouse, "SELECT * FROM pair_records")
     with warehouse.connect() as conn:
