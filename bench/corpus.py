@@ -5,7 +5,11 @@
 2. Position loading (rows/s): our numpy-encoded binary COPY against ``psql \\copy`` of the same rows from a CSV
    file, each into an empty ``position`` table of a scratch database.
 
-Usage: .venv/bin/python bench/corpus.py [--text FILE ...] [--max-chars N] [--repeat K]
+Baselines are printed first, each headline as a ratio against its baseline. ``--json``: one JSON object at the end
+with the headline ratios as keys (``tagging_overhead``: ours / spaCy alone - 1, a fraction; ``loader_vs_psql``:
+rows/s of ours / rows/s of psql), the absolute times and rates, and the load before and after.
+
+Usage: .venv/bin/python bench/corpus.py [--text FILE ...] [--max-chars N] [--repeat K] [--json]
 Default text: the bundled *Persuasion*; tokenizer: the Pythia tokenizer of ``tests/data/``.
 Needs PostgreSQL at CONVDIV_TEST_SERVER (default postgresql://postgres@127.0.0.1:5432/postgres) and psql.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import tempfile
@@ -99,7 +104,14 @@ def bench_tagging(texts, tokenizer, nlp, repeat):
     print(f"  ratio ours/baseline time   : {to / tb:.3f}  (tokenisation + alignment add {100 * (to / tb - 1):.1f}%)")
     for key, times in parts.items():
         print(f"    of which {key:<14}: {min(times):7.2f} s  ({100 * min(times) / tb:.1f}% of the baseline)")
-    return table
+    figures = {
+        "tagging_overhead": to / tb - 1,
+        "words": n_words,
+        "spacy_s": tb,
+        "ours_s": to,
+        "parts_s": {key: min(times) for key, times in parts.items()},
+    }
+    return table, figures
 
 
 def bench_copy(table, repeat):
@@ -174,6 +186,7 @@ def bench_copy(table, repeat):
         print(f"  psql \\copy (CSV file)      : {tp:7.2f} s  {n / tp:10,.0f} rows/s")
         print(f"  ours (psycopg binary COPY) : {to:7.2f} s  {n / to:10,.0f} rows/s  (encode included)")
         print(f"  ratio ours/psql rows/s     : {tp / to:.3f}")
+        return {"loader_vs_psql": tp / to, "rows": n, "psql_s": tp, "loader_s": to}
     finally:
         engine.dispose()
         drop_database(url)
@@ -184,7 +197,10 @@ def main() -> None:
     ap.add_argument("--text", nargs="*", default=[], help="text files (default: the bundled Persuasion)")
     ap.add_argument("--max-chars", type=int, default=0, help="use only the first N characters of each file")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     args = ap.parse_args()
+    load_before = os.getloadavg()
+    print(f"cores: {os.cpu_count()} (shared); load average {load_before[0]:.1f}")
     texts = [Path(p).read_text(encoding="utf-8") for p in args.text] or [austen.raw_text("persuasion")]
     if args.max_chars:
         texts = [t[: args.max_chars] for t in texts]
@@ -193,8 +209,12 @@ def main() -> None:
     nlp = load_tagger(resolve_model(None)[0])
     names = [Path(p).name for p in args.text] or ["persuasion (bundled)"]
     print(f"texts: {', '.join(names)} ({sum(map(len, texts)):,} characters)")
-    table = bench_tagging(texts, tokenizer, nlp, args.repeat)
-    bench_copy(table, args.repeat)
+    table, tagging = bench_tagging(texts, tokenizer, nlp, args.repeat)
+    loading = bench_copy(table, args.repeat)
+    load_after = os.getloadavg()
+    print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
+    if args.json:
+        print(json.dumps({**tagging, **loading, "load": [load_before, load_after]}))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,12 @@ its peak RSS (``ru_maxrss``) and wall time; after that, the baseline in the same
 Goals (issue 11, item 9): memory flat in the text's size (peak - setup about constant; < 1 GB peak for 5 MB),
 time linear in it (s/MB about constant, a steady ratio to spaCy alone).
 
-Usage: .venv/bin/python bench/corpus_long.py [--sizes 0.5,1,2] [--tokenizer DIR]
+Printed per size, the baseline first: spaCy alone (s), then ``add_corpus`` (s: tokenise + tag + align + COPY, the
+scratch database's creation not included), s/MB, the headline ratio add / spaCy, then memory. ``--json``: one JSON
+object at the end: ``add_vs_spacy`` and ``peak_minus_setup_mb`` (lists, one per size, in the order of ``--sizes``),
+each size's figures under ``sizes``, and the load before and after.
+
+Usage: .venv/bin/python bench/corpus_long.py [--sizes 0.5,1,2] [--tokenizer DIR] [--json]
 Default tokenizer: the Pythia tokenizer of ``tests/data/``.
 Needs PostgreSQL at CONVDIV_TEST_SERVER (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -87,6 +93,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="0.5,1,2", help="text sizes in MB (one child process each)")
     ap.add_argument("--tokenizer", help="tokenizer folder (default: the Pythia tokenizer of tests/data/)")
+    ap.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
@@ -101,11 +108,14 @@ def main() -> None:
 
 
 def run(args) -> None:
+    load_before = os.getloadavg()
+    print(f"cores: {os.cpu_count()} (shared); load average {load_before[0]:.1f}")
     print(f"# corpus add, one single-line text; tokenizer {args.tokenizer}")
     print(
-        f"{'MB':>5} {'positions':>10} {'add s':>8} {'s/MB':>7} {'spaCy s':>8} {'add/spaCy':>9} "
+        f"{'MB':>5} {'positions':>10} {'spaCy s':>8} {'add s':>8} {'add s/MB':>8} {'add/spaCy':>9} "
         f"{'setup MB':>9} {'peak MB':>8} {'peak-setup':>10}"
     )
+    results = []
     for mb in [float(x) for x in args.sizes.split(",")]:
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(mb), "--tokenizer", args.tokenizer],
@@ -114,12 +124,23 @@ def run(args) -> None:
             check=True,
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(r)
         print(
-            f"{mb:5.1f} {r['positions']:10,d} {r['seconds']:8.1f} {r['seconds'] / mb:7.1f} {r['spacy_s']:8.1f} "
+            f"{mb:5.1f} {r['positions']:10,d} {r['spacy_s']:8.1f} {r['seconds']:8.1f} {r['seconds'] / mb:8.1f} "
             f"{r['seconds'] / r['spacy_s']:9.2f} {r['setup_mb']:9.0f} {r['peak_mb']:8.0f} "
             f"{r['peak_mb'] - r['setup_mb']:10.0f}",
             flush=True,
         )
+    load_after = os.getloadavg()
+    print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
+    if args.json:
+        figures = {
+            "add_vs_spacy": [r["seconds"] / r["spacy_s"] for r in results],
+            "peak_minus_setup_mb": [r["peak_mb"] - r["setup_mb"] for r in results],
+            "sizes": results,
+            "load": [load_before, load_after],
+        }
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -15,8 +15,11 @@ Measured in this process, each from the same starting state:
            (what ingest would spend on loading if nothing overlapped);
   total    ingest from an empty Hub cache at R.
 R is chosen so that load ~= compute (``--balance``, the hardest case for overlap), or given with ``--rate-mb``.
+The baselines (compute, load and their max, the bound) are printed first, then total and the headline
+total / max(load, compute). ``--json``: one JSON object at the end with ``total_vs_bound`` (the headline),
+``no_overlap_vs_bound`` ((load + compute) / bound), the seconds, the rate and the load before and after.
 
-    .venv/bin/python bench/prefetch.py [--steps 20] [--positions 1500] [--hidden 192] [--layers 4]
+    .venv/bin/python bench/prefetch.py [--steps 20] [--positions 1500] [--hidden 192] [--layers 4] [--json]
 """
 
 from __future__ import annotations
@@ -145,7 +148,10 @@ def main() -> None:
     parser.add_argument(
         "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
+    parser.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     args = parser.parse_args()
+    load_before = os.getloadavg()
+    print(f"cores: {os.cpu_count()} (shared); load average {load_before[0]:.1f}")
 
     work = Path(tempfile.mkdtemp(prefix="convdiv-bench-prefetch-"))
     source, cache = work / "source", work / "cache"
@@ -266,11 +272,25 @@ def main() -> None:
         total = run_ingest("total (ingest from an empty cache at the rate)")
         bound = max(load, compute)
         print()
-        print(f"compute {compute:.1f} s, load {load:.1f} s, total {total:.1f} s")
+        print(f"baseline: compute {compute:.1f} s, load {load:.1f} s, bound max(load, compute) {bound:.1f} s")
+        print(f"total (ingest from an empty cache at the rate) {total:.1f} s")
         print(
             f"total / max(load, compute) = {total / bound:.3f}  (goal <= 1.1; no overlap would give "
             f"{(load + compute) / bound:.3f})"
         )
+        load_after = os.getloadavg()
+        print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
+        if args.json:
+            figures = {
+                "total_vs_bound": total / bound,
+                "no_overlap_vs_bound": (load + compute) / bound,
+                "compute_s": compute,
+                "load_s": load,
+                "total_s": total,
+                "rate_mb_s": rate / 1e6,
+                "load": [load_before, load_after],
+            }
+            print(json.dumps(figures))
     finally:
         server.shutdown()
         with psycopg.connect(args.server, autocommit=True) as conn:

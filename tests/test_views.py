@@ -568,6 +568,39 @@ def test_pair_records(warehouse, oracle):
     np.testing.assert_allclose(means, oracle.pt.groupby("comparison_id")["kl"].mean().loc[means.index], rtol=RTOL)
 
 
+def _plan_nodes(plan: dict) -> list[dict]:
+    return [plan, *(n for child in plan.get("Plans", []) for n in _plan_nodes(child))]
+
+
+def test_pair_records_reads_only_what_a_query_selects(warehouse):
+    """Plans, not times (migration 0024): a read of kl by direction never joins checkpoint_token, position, corpus or
+    vocab_token; a read of ce_a / ce_b looks them up once per pair row, with no subquery run per output row; a read
+    filtered by comparison and direction returns exactly those rows of the whole view."""
+    whole = read(warehouse, "SELECT * FROM pair_records")
+    with warehouse.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN (FORMAT JSON) SELECT size_a, step_b, avg(kl) FROM pair_records "
+            "WHERE kind = 'consecutive_step' AND seed_a = 1 AND direction = 'ab' GROUP BY 1, 2"
+        ).scalar()[0]["Plan"]
+        read_tables = {n["Relation Name"] for n in _plan_nodes(plan) if "Relation Name" in n}
+        assert not {t for t in read_tables if t.startswith(("checkpoint_token", "position", "corpus", "vocab_token"))}
+        assert any(t.startswith("pair_token") for t in read_tables)
+        comparison = int(whole["comparison_id"].min())
+        plan = conn.exec_driver_sql(
+            "EXPLAIN (FORMAT JSON) SELECT ce_a, ce_b FROM pair_records WHERE comparison_id = %s", (comparison,)
+        ).scalar()[0]["Plan"]
+        nodes = _plan_nodes(plan)
+        assert not [n for n in nodes if n.get("Parent Relationship") == "SubPlan"]
+        assert [n for n in nodes if n.get("Relation Name", "").startswith("checkpoint_token")]
+    some = read(warehouse, "SELECT * FROM pair_records WHERE comparison_id = :c AND direction = 'ba'", c=comparison)
+    expected = whole[(whole["comparison_id"] == comparison) & (whole["direction"] == "ba")]
+    assert len(some) == len(expected) > 0
+    key = ["comparison_id", "position_id"]
+    pd.testing.assert_frame_equal(
+        some.sort_values(key).reset_index(drop=True), expected.sort_values(key).reset_index(drop=True)
+    )
+
+
 def test_final_surprisal(warehouse, oracle):
     view = read(warehouse, "SELECT * FROM final_surprisal")
     assert_matches(
