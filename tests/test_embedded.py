@@ -85,9 +85,10 @@ def test_embedded_lifecycle_and_data_survive_restart(data_dir):
 
 def test_embedded_never_listens_on_tcp_and_is_shared(data_dir):
     assert _run(["db", "upgrade"], data_dir).returncode == 0
-    # Process A holds the server (a psql session sleeping), while B runs a full command and exits.
+    # Process A holds the server (a psql session sleeping until it is cancelled: a fixed sleep could end before B
+    # does on a loaded machine), while B runs a full command and exits.
     holder = subprocess.Popen(
-        [*CONVDIV, "db", "psql", "-c", "SELECT pg_sleep(4)"],
+        [*CONVDIV, "db", "psql", "-c", "SELECT pg_sleep(600) AS holder"],
         env=_env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -106,8 +107,21 @@ def test_embedded_never_listens_on_tcp_and_is_shared(data_dir):
         assert listen.returncode == 0 and listen.stdout.strip() == ""
         # B exited while A still holds the server: it must still be running for A
         assert _postmasters(data_dir / "pgdata")
+        assert holder.poll() is None, "the holder ended before B had finished"
+        cancel = _run(
+            [
+                "db",
+                "psql",
+                "-At",
+                "-c",
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%AS holder' "
+                "AND pid <> pg_backend_pid()",
+            ],
+            data_dir,
+        )
+        assert cancel.returncode == 0 and cancel.stdout.strip() == "t", cancel.stderr
         out, err = holder.communicate(timeout=60)
-        assert holder.returncode == 0, err
+        assert "canceling statement due to user request" in err, err
     finally:
         if holder.poll() is None:
             holder.kill()
