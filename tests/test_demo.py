@@ -33,6 +33,8 @@ def test_quick_demo_end_to_end_in_chromium(db_url, tmp_path, chromium, artifacts
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == f"report: {out}"
+    # issue 20's "Keep": the demo report stays under 7 MB (one self-contained file, plotly included)
+    assert out.stat().st_size < 7_000_000, out.stat().st_size
 
     engine = sa.create_engine(db_url)
     with engine.connect() as conn:
