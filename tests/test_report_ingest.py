@@ -27,6 +27,9 @@ def test_report_after_real_ingest(engine, settings, suite_root, chromium, artifa
         if key == "divergence-stability":  # the tiny suite's divergence peak is its last step: said, not drawn
             assert sec.missing is not None and sec.missing.startswith("no late phase") and not sec.figures
             continue
+        if key == "word-ce":  # one tokenization of the corpus: CE by word across tokenizers is said, not drawn
+            assert sec.missing is not None and "is the only tokenization" in sec.missing and not sec.figures
+            continue
         assert sec.missing is None, (key, sec.missing)
         assert sec.figures, key
     assert result.scope.corpus == S.CORPUS and result.scope.sizes == list(S.SIZES)

@@ -44,6 +44,7 @@ DOCUMENTED_VIEWS: tuple[str, ...] = (
     "relative_divergence",
     "ce_difference",
     "phase_boundaries",
+    "divergence_stability",
     "regression_inputs",
     "regression_cells",
     "regression_moments",
@@ -59,6 +60,9 @@ DOCUMENTED_VIEWS: tuple[str, ...] = (
     "ingest_coverage",
     "ingest_provenance",
     "example_tokens",
+    "word_surprisal",
+    "word_ce",
+    "corpus_tokenizations",
 )
 
 

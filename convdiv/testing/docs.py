@@ -13,7 +13,8 @@ def documented_views(doc: Path) -> dict[str, list[str]]:
     names = re.findall(r"^\| `(\w+)` \|", table, flags=re.M)
     views = {}
     for name in names:
-        body = text.split(f"\n### {name}\n", 1)[1].split("\n\n", 1)[0]
+        # a view's section is headed `### name`, or `#### name` inside a section that groups several views
+        body = re.split(rf"\n####? {name}\n", text, maxsplit=1)[1].split("\n\n", 1)[0]
         listing = _drop_parentheses(body.replace("\n", " ")).split(".")[0]  # prose may follow the list
         views[name] = [c.strip() for c in listing.split(",")]
     return views
