@@ -35,7 +35,8 @@ def demo_documents(text: str, tokenizer, max_tokens: int) -> list[str]:
         parts = text.split(SEPARATOR)
     else:
         parts = re.split(r"\n\s*\n(?=(?:CHAPTER|Chapter) )", text)
-    docs, total = [], 0
+    docs: list[str] = []
+    total = 0
     for part in (p.strip() for p in parts):
         if not part:
             continue

@@ -172,7 +172,7 @@ def reference_account(ref: pd.DataFrame, bounds: Mapping, seed_pairs: bool = Tru
 
 
 def necessity_account(
-    pooled: Mapping,
+    pooled: Mapping | pd.Series,
     low_kl_steps: pd.Series,
     uniform_end: int | None,
     necessary_share: float = NECESSARY_SHARE,
@@ -207,7 +207,7 @@ def necessity_account(
     return text + f": not necessary on this data (rule: >= {necessary_share:.0%} of low-KL points)"
 
 
-def study_alpha_account(fit: Mapping, study_pct: float) -> str:
+def study_alpha_account(fit: Mapping | pd.Series, study_pct: float) -> str:
     """Our alpha for a category (alpha, alpha_low, alpha_high, r2, n of analysis.fits) against the study's
     reported alpha x 100: the sign, whether the study's value lies in our interval, and our R^2."""
     a, lo, hi = 100 * float(fit["alpha"]), 100 * float(fit["alpha_low"]), 100 * float(fit["alpha_high"])

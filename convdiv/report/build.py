@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import numpy as np
@@ -59,9 +60,11 @@ def _format_cell(value, float_format: str) -> tuple[str, bool]:
     if isinstance(value, (bool, np.bool_)):
         return ("yes" if value else "no"), False
     if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value)), True
+        whole = int(value)
+        return f"{whole:,}" if abs(whole) >= 10_000 else str(whole), True
     if isinstance(value, (float, np.floating)):
-        if float(value).is_integer() and abs(value) < 1e15:
+        real = float(value)
+        if real.is_integer() and abs(real) < 1e15:
             return _format_cell(int(value), float_format)
         return float_format.format(value), True
     return str(value), False
@@ -131,7 +134,7 @@ def render(sections: list[Section], scope: Scope, warnings: list[str]) -> str:
     )
     figures, csvs, views = [], {}, []
     for sec in sections:
-        sv = {"section": sec, "figures": [], "tables": []}
+        sv: dict[str, Any] = {"section": sec, "figures": [], "tables": []}
         for fig in sec.figures:
             div = f"fig-{fig.key}"
             figures.append({"div": div, "json": _script_json(pio.to_json(fig.figure, validate=False))})

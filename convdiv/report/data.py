@@ -94,7 +94,9 @@ class ReportData:
         """Rows of ``sql`` as a DataFrame; ``planner``: planner settings for this query only (SET LOCAL)."""
         raw = self.engine.raw_connection()
         try:
-            with raw.driver_connection.cursor() as cur:
+            conn = raw.driver_connection
+            assert conn is not None  # an open pooled connection holds its driver's connection
+            with conn.cursor() as cur:
                 # Grouping millions of fact rows (the regression cells) spills to disk at the default 4 MB.
                 cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
                 for name, value in (planner or {}).items():
@@ -102,7 +104,7 @@ class ReportData:
                 cur.execute(sql, params or {})
                 columns = [d.name for d in cur.description]
                 rows = cur.fetchall()
-            raw.driver_connection.rollback()
+            conn.rollback()
         finally:
             raw.close()
         return _to_float(pd.DataFrame(rows, columns=columns))

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.engine import Engine
 
 from convdiv.warehouse import partitions
@@ -116,7 +117,7 @@ class SyntheticInfo:
     pair_token_rows: int
 
 
-def seed_curve(step: np.ndarray, size_rank: int, dip: bool = True) -> np.ndarray:
+def seed_curve(step: npt.ArrayLike, size_rank: int, dip: bool = True) -> np.ndarray:
     """E[KL] across seeds: the study's shape, or with ``dip=False`` a curve that only rises to its peak at 2000
     (no sharp convergence, as on demo-quick) and then decays."""
     x = np.log1p(np.asarray(step, float))
@@ -125,7 +126,7 @@ def seed_curve(step: np.ndarray, size_rank: int, dip: bool = True) -> np.ndarray
     return np.interp(x, knots, values, right=values[-1])
 
 
-def step_curve(step: np.ndarray, size_rank: int) -> np.ndarray:
+def step_curve(step: npt.ArrayLike, size_rank: int) -> np.ndarray:
     x = np.log1p(np.asarray(step, float))
     return 0.8 * np.exp(-0.25 * x) * (1 - 0.05 * size_rank) + 1e-4
 
@@ -240,6 +241,7 @@ def build_synthetic_warehouse(
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
+        assert conn is not None  # an open pooled connection holds its driver's connection
         with conn.cursor() as cur:
             spec = {"sizes": list(sizes), "seeds": list(seeds), "steps": list(steps)}
             suite_id = cur.execute(
@@ -266,7 +268,8 @@ def build_synthetic_warehouse(
             ) as cp:
                 for i in range(n_positions):
                     gt = GROUP.get(pos_t[i], "function")
-                    gp = None if pos_prev[i] is None else GROUP.get(pos_prev[i], "function")
+                    prev = pos_prev[i]
+                    gp = None if prev is None else GROUP.get(prev, "function")
                     cp.write_row(
                         (
                             corpus_id,

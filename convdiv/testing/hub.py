@@ -150,7 +150,7 @@ def family_model(family: str, width: int, *, tied: bool, seed: int, init: float 
 
     torch.manual_seed(seed)
     if family == "llama":
-        config = LlamaConfig(
+        llama = LlamaConfig(
             vocab_size=width,
             hidden_size=16,
             intermediate_size=32,
@@ -163,9 +163,9 @@ def family_model(family: str, width: int, *, tied: bool, seed: int, init: float 
             bos_token_id=0,
             eos_token_id=0,
         )
-        return LlamaForCausalLM(config)
+        return LlamaForCausalLM(llama)
     if family == "gpt2":
-        config = GPT2Config(
+        gpt2 = GPT2Config(
             vocab_size=width,
             n_embd=16,
             n_layer=1,
@@ -176,7 +176,7 @@ def family_model(family: str, width: int, *, tied: bool, seed: int, init: float 
             bos_token_id=0,
             eos_token_id=0,
         )
-        return GPT2LMHeadModel(config)
+        return GPT2LMHeadModel(gpt2)
     raise ValueError(f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
 
 

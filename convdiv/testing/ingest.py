@@ -80,7 +80,9 @@ def snapshot(db_url: str) -> dict[str, list[tuple]]:
 
 def count(db_url: str, sql: str, params=()) -> int:
     with psycopg.connect(conninfo(db_url)) as conn:
-        return conn.execute(sql, params).fetchone()[0]
+        row = conn.execute(sql, params).fetchone()
+        assert row is not None, f"no row: {sql}"  # a count query returns one row
+        return row[0]
 
 
 # ------------------------------------------------------------------------------------------ float64 oracle

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -76,7 +76,7 @@ def merge_groups(df: pd.DataFrame, groupings: Groupings = PTB) -> pd.DataFrame:
 
 def category_panels(
     df: pd.DataFrame,
-    panels: dict[str, Sequence[str] | None],
+    panels: Mapping[str, Sequence[str] | None],
     sizes: Sequence[str],
     title: str,
     *,

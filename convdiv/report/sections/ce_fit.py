@@ -91,8 +91,10 @@ def fit_table(fits: pd.DataFrame, kinds_label: str) -> pd.DataFrame:
     table = fits.drop(columns=["family"]).rename(columns={"q": "Q"})
     table["Q"] = table["Q"].map({"delta_h": "dH", "ce_ratio": "CE ratio"})
     # The slides print alpha x 100 as a percentage (NNP in context: 394.09%).
+    alpha = table.columns.get_loc("alpha")
+    assert isinstance(alpha, int)  # the position of a unique column
     table.insert(
-        table.columns.get_loc("alpha") + 1,
+        alpha + 1,
         "alpha_pct",
         table["alpha"].map(lambda a: f"{100 * a:.2f}%" if np.isfinite(a) else ""),
     )

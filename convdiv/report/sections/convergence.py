@@ -177,7 +177,10 @@ def build(data: ReportData) -> Section:
                 )
 
     phases = boundaries(data, df, sec)
-    shapes, notes, pshapes, pnotes = [], [], [], []
+    shapes: list[dict] = []
+    notes: list[dict] = []
+    pshapes: list[dict] = []
+    pnotes: list[dict] = []
     if not phases.empty:
         largest = phases.iloc[-1].to_dict()
         shapes, notes = _shaded(paper_spans(largest), PHASE_COLOURS)

@@ -59,7 +59,10 @@ def _inputs(data: ReportData) -> tuple[pd.DataFrame, pd.DataFrame]:
         peaks = view.drop_duplicates("size")
         raise Missing(
             "no late phase: the divergence peak of every size is its last ingested step with consecutive steps ("
-            + ", ".join(f"{r.size}: peak {int(r.divergence_peak_step)}" for r in peaks.itertuples())
+            + ", ".join(
+                f"{size}: peak {int(peak)}"
+                for size, peak in peaks[["size", "divergence_peak_step"]].itertuples(index=False, name=None)
+            )
             + "); ingest later checkpoints to measure stability after the peak"
         )
     view = view[view["n_positions"] >= MIN_POSITIONS]
@@ -153,17 +156,17 @@ def build(data: ReportData) -> Section:
             "95% t interval over seeds (leave-one-seed-out jackknife of the log geometric mean).",
         )
     )
-    for r in phases.itertuples():
-        early = f"size {r.size}: divergence phase steps {int(r.divergence_start_step)}-{int(r.divergence_peak_step)}"
-        if view.loc[view["size"] == r.size, "late_sigma"].notna().any():
+    steps = phases[["size", "divergence_start_step", "divergence_peak_step", "last_step"]]
+    for size, start, peak, last in steps.itertuples(index=False, name=None):
+        early = f"size {size}: divergence phase steps {int(start)}-{int(peak)}"
+        if view.loc[view["size"] == size, "late_sigma"].notna().any():
             sec.notes.append(
-                f"{early} (seed pairs), late phase the consecutive-step intervals from step "
-                f"{int(r.divergence_peak_step)} to {int(r.last_step)}"
+                f"{early} (seed pairs), late phase the consecutive-step intervals from step {int(peak)} to {int(last)}"
             )
         else:
             sec.notes.append(
                 f"{early} (seed pairs); no late phase: no consecutive-step interval starts at or after the divergence "
-                f"peak (step {int(r.divergence_peak_step)}, last step {int(r.last_step)}), so nothing is measured late"
+                f"peak (step {int(peak)}, last step {int(last)}), so nothing is measured late"
             )
     for r in corr.itertuples():
         sec.notes.append(f"size {r.size}, " + stability_account(r._asdict(), FAMILIES.get(r.family, r.family)))

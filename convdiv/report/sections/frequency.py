@@ -63,7 +63,8 @@ def surprisal_notes(data: ReportData, fam: pd.DataFrame, kind: str) -> list[str]
     """The highest final-surprisal bin against the average, from the divergence peak on."""
     rows = fam.merge(sigma_rows(data, kind, "surprisal_bin"), on=["size", "step", "category"], how="left")
     notes = []
-    for size, g in rows.groupby("size", sort=False):
+    for key, g in rows.groupby("size", sort=False):
+        size = str(key)  # a size label
         top = g[g["category_order"] == g["category_order"].max()]
         late = top[top["step"].isin(late_steps(data, size, top["step"]))]
         if late.empty:
