@@ -1,4 +1,4 @@
-"""One layer per folder, imports only point down, no import circles (README "Pipeline", docs/design).
+"""One layer per folder, imports only point down, no import circles (README "Pipeline" and "Layout").
 
 Read from the source with ``ast`` (every import, module level or inside a function), not from what happens to be
 imported at run time, so a lazy import that climbs a layer is caught too.

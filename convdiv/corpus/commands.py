@@ -1,7 +1,7 @@
 """`convdiv corpus ...`: add, list and remove corpora (thin wrappers over ``load``).
 
-Commands take ``convdiv.cli.Context`` through ``click.pass_obj``; importing ``convdiv.cli`` here would be circular
-when the CLI runs as ``python -m convdiv.cli``.
+Commands take the command line's ``convdiv.context.Context`` through ``click.pass_obj`` (``convdiv.context`` is
+kept apart from ``convdiv.cli``: importing the CLI here would be circular).
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
 Alembic migrations (``migrations/versions``) create these; ``tests/test_migrations.py`` checks that the models
 and the migrations never drift apart. Analysts read the catalog, so every table and column carries a comment.
 
-Shape (see ``design.md``): dimensions (suite, model, run, checkpoint, corpus, vocab_token, position) with small
-integer surrogate keys, two fact tables (checkpoint_token, pair_token) keyed by two integers and holding float4,
-partitioned by position_id with one partition per corpus (migration 0011; ``partitions.py``), and an ingest ledger
-(ingest_run, ingest_unit). Facts have a primary key of just the
-two integer keys (MLflow's six-column primary key on metrics is the mistake avoided here).
+Shape (the views over it: ``docs/sql.md``): dimensions (suite, model, run, checkpoint, corpus, vocab_token,
+position) with small integer surrogate keys, two fact tables (checkpoint_token, pair_token) keyed by two integers
+and holding float4, partitioned by position_id with one partition per corpus (migration 0011; ``partitions.py``),
+and an ingest ledger (ingest_run, ingest_unit). Facts have a primary key of just the two integer keys (MLflow's
+six-column primary key on metrics is the mistake avoided here).
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ class CheckpointToken(Base):
             "postgresql_partition_by": "RANGE (position_id)",
         },
     )
-    # Key = two integers (8 bytes): the narrow primary key the design asks for, checkpoint first so that one
+    # Key = two integers (8 bytes): the narrow primary key of the module docstring, checkpoint first so that one
     # checkpoint's rows are contiguous in the index (Citus-ready: the distribution column leads every key).
     # No foreign keys on facts (migration 0003): per-row FK triggers made every load 7x slower. The publish
     # transaction checks a unit's references set-wise while its rows are staged (ledger.publish_unit), and the
