@@ -13,22 +13,26 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE
 AS $$
+-- the groups' members once (an index walk from the groups); MATERIALIZED so that the scan below gets their
+-- comparison ids as one index condition and the join reads a small hashed list, not the view per row
+WITH members AS MATERIALIZED (
+    SELECT m.group_id, m.comparison_id FROM comparison_group_member AS m WHERE m.group_id = ANY (p_group_ids)
+),
+-- the corpus as its position-id range: every corpus's positions are one contiguous range (its fact partition,
+-- convdiv/warehouse/partitions.py), so a bound on position_id selects its rows without a position lookup per row
+span AS (
+    SELECT min(p.position_id) AS lo, max(p.position_id) AS hi FROM position AS p WHERE p.corpus_id = p_corpus_id
+)
 SELECT
     gm.group_id,
-    p.corpus_id::smallint,
+    p_corpus_id::smallint,
     pt.position_id,
     count(*)::int,
     avg((pt.kl_ab::double precision + pt.kl_ba::double precision) / 2),
     var_pop((pt.kl_ab::double precision + pt.kl_ba::double precision) / 2) * count(*)
 FROM pair_token AS pt
-JOIN comparison_group_member AS gm ON gm.comparison_id = pt.comparison_id
-JOIN position AS p ON p.position_id = pt.position_id
-WHERE p.corpus_id = p_corpus_id
-  -- the groups' members found from the groups (an index walk), not by joining every comparison
-  AND gm.group_id = ANY (p_group_ids)
-  -- the groups' comparisons as an index condition of the scan itself
-  AND pt.comparison_id = ANY (ARRAY(
-      SELECT m.comparison_id FROM comparison_group_member AS m WHERE m.group_id = ANY (p_group_ids)
-  ))
-GROUP BY gm.group_id, p.corpus_id, pt.position_id
+JOIN members AS gm ON gm.comparison_id = pt.comparison_id
+WHERE pt.comparison_id = ANY (ARRAY(SELECT m.comparison_id FROM members AS m))
+  AND pt.position_id BETWEEN (SELECT s.lo FROM span AS s) AND (SELECT s.hi FROM span AS s)
+GROUP BY gm.group_id, pt.position_id
 $$;
