@@ -78,54 +78,36 @@ _observed: dict[str, list[int] | None] = {"pids": None}
 
 def _last_try_naming_blockers(conn: psycopg.Connection, statement) -> bool:
     """One more try of ``statement`` (PROBE_S) while a second connection records ``pg_blocking_pids`` of this
-    session; True when the lock was taken after all. The blockers are kept for :func:`holders`."""
-    waiter = conn.info.backend_pid
-    info = _conninfo(conn, "")
-    seen: set[int] = set()
-    done = threading.Event()
-
-    def watch() -> None:
-        try:
-            with psycopg.connect(info, autocommit=True, connect_timeout=10) as watcher:
-                while not done.is_set():
-                    row = watcher.execute("SELECT pg_blocking_pids(%s)", (waiter,)).fetchone()
-                    seen.update(row[0] if row and row[0] else [])
-                    done.wait(0.02)
-        except psycopg.Error:
-            pass  # no probe: holders() falls back to the sessions with an open transaction
-
-    thread = threading.Thread(target=watch, name="convdiv-lock-probe", daemon=True)
-    thread.start()
+    session from the start (:func:`watch_blockers`); True when the lock was taken after all. The blockers are kept
+    for :func:`holders`."""
     try:
-        with conn.transaction():
+        with watch_blockers(conn, "", after_s=0.0), conn.transaction():
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(PROBE_S * 1000)}ms",))
             conn.execute(statement)
         return True
     except psycopg.errors.LockNotAvailable:
         return False
-    finally:
-        done.set()
-        thread.join()
-        _observed["pids"] = sorted(seen) or None
 
 
-# watch_blockers: a block that runs this long (or half the lock timeout, if shorter) may be waiting for a lock; from then on a second connection asks the
-# server every WATCH_EVERY_S who blocks it. Shorter blocks (most publishes) never open that connection.
+# watch_blockers: a block that runs this long (or half the lock timeout, if shorter) may be waiting for a lock; from
+# then on a second connection asks the server every WATCH_EVERY_S who blocks it. Shorter blocks (most publishes)
+# never open that connection.
 WATCH_AFTER_S = 0.5
 WATCH_EVERY_S = 0.1
 
 
 @contextmanager
-def watch_blockers(conn: psycopg.Connection, info: str) -> Iterator[None]:
+def watch_blockers(conn: psycopg.Connection, info: str, after_s: float | None = None) -> Iterator[None]:
     """Run the block (statements on ``conn`` under ``lock_timeout``) while a thread records which sessions the server
     says block ``conn`` (``pg_blocking_pids``); when the block raises, the blockers of its last wait are kept for
-    :func:`holders`, so a lock timeout names only the sessions that stood in the way, never an idle reader."""
+    :func:`holders`, so a lock timeout names only the sessions that stood in the way, never an idle reader. The
+    watcher starts asking after ``after_s`` (default: WATCH_AFTER_S, or half the lock timeout if shorter)."""
     waiter = conn.info.backend_pid
     last: list[int] = []
     done = threading.Event()
 
     def watch() -> None:
-        if done.wait(min(WATCH_AFTER_S, lock_timeout_s() / 2)):
+        if done.wait(min(WATCH_AFTER_S, lock_timeout_s() / 2) if after_s is None else after_s):
             return
         try:
             with psycopg.connect(_conninfo(conn, info), autocommit=True, connect_timeout=10) as watcher:
