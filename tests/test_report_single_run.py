@@ -77,6 +77,20 @@ def checkpoints(engine) -> pd.DataFrame:
     )
 
 
+def consecutive_step_kl(engine) -> pd.DataFrame:
+    """Per consecutive-step comparison: its mean symmetrised KL over positions (float64 over the float4 facts),
+    with the earlier checkpoint's suite, size, seed and step."""
+    pt = read(
+        engine,
+        "SELECT p.comparison_id, c.checkpoint_a, p.kl_ab, p.kl_ba FROM pair_token p JOIN comparison c "
+        "USING (comparison_id) WHERE c.kind = 'consecutive_step'",
+    )
+    pt["kl"] = (pt["kl_ab"].astype("float32").astype(float) + pt["kl_ba"].astype("float32").astype(float)) / 2
+    per = pt.groupby(["comparison_id", "checkpoint_a"], as_index=False)["kl"].mean()
+    per = per.merge(checkpoints(engine), left_on="checkpoint_a", right_on="checkpoint_id")
+    return per
+
+
 def oracle_reference(engine) -> pd.DataFrame:
     """Per suite, size and step: the mean over seeds of each checkpoint's mean over positions (float4 as stored)."""
     ct = read(engine, "SELECT checkpoint_id, ce, kl_uniform, kl_unigram FROM checkpoint_token")
@@ -94,14 +108,7 @@ def oracle_reference(engine) -> pd.DataFrame:
 def oracle_consecutive(engine) -> pd.DataFrame:
     """Per suite, size and earlier step: the mean over runs of each consecutive-step comparison's mean symmetrised
     KL over positions."""
-    pt = read(
-        engine,
-        "SELECT p.comparison_id, c.checkpoint_a, p.kl_ab, p.kl_ba FROM pair_token p JOIN comparison c "
-        "USING (comparison_id) WHERE c.kind = 'consecutive_step'",
-    )
-    pt["kl"] = (pt["kl_ab"].astype("float32").astype(float) + pt["kl_ba"].astype("float32").astype(float)) / 2
-    per = pt.groupby(["comparison_id", "checkpoint_a"], as_index=False)["kl"].mean()
-    per = per.merge(checkpoints(engine), left_on="checkpoint_a", right_on="checkpoint_id")
+    per = consecutive_step_kl(engine)
     return per.groupby(["suite", "size", "step"], as_index=False).agg(kl=("kl", "mean"), runs=("seed", "nunique"))
 
 
@@ -279,14 +286,7 @@ def oracle_runs(engine, suite: str) -> pd.DataFrame:
     comparison per run, the leave-one-run-out jackknife of the log mean has se = sd(log loo) * (S - 1) / sqrt(S)."""
     from scipy import stats
 
-    pt = read(
-        engine,
-        "SELECT p.comparison_id, c.checkpoint_a, p.kl_ab, p.kl_ba FROM pair_token p JOIN comparison c "
-        "USING (comparison_id) WHERE c.kind = 'consecutive_step'",
-    )
-    pt["kl"] = (pt["kl_ab"].astype("float32").astype(float) + pt["kl_ba"].astype("float32").astype(float)) / 2
-    per = pt.groupby(["comparison_id", "checkpoint_a"], as_index=False)["kl"].mean()
-    per = per.merge(checkpoints(engine), left_on="checkpoint_a", right_on="checkpoint_id")
+    per = consecutive_step_kl(engine)
     rows = []
     for (size, step), g in per[per["suite"] == suite].groupby(["size", "step"]):
         x = g["kl"].to_numpy(float)
