@@ -1,7 +1,8 @@
 """Schema versioning through Alembic: upgrade, report, and refuse to work on a stale schema.
 
-Migrations live in the repository's top-level ``migrations/`` (the user asked for that layout); the SQL of the
-analysis views lives in ``sql/`` and is loaded by migrations from there.
+Migrations live in the repository's top-level ``migrations/`` (the user asked for that layout), with the frozen SQL
+they load in ``migrations/sql/<name>@<revision>.sql``; the live SQL of the analysis views lives in ``sql/<layer>/``
+(convdiv.warehouse.views says how the two relate).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from convdiv.errors import StaleSchemaError
 PACKAGE_DIR = Path(__file__).resolve().parent
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 SQL_DIR = PACKAGE_DIR / "analytics"
+FROZEN_DIR = MIGRATIONS_DIR / "sql"  # every version a migration loads, pinned in RELEASED.sha256
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

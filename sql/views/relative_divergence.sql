@@ -12,6 +12,8 @@
 --   band_low, band_high   the outlier band: settings convdiv.outlier_low (default 0.8), convdiv.outlier_high
 --                         (default 1.25); change per session with SET convdiv.outlier_low = 0.7
 --   is_outlier    sigma < band_low OR sigma > band_high
+-- The join to expected_kl names the suite too (suite and suite_id): a filter on suite then reaches both sides
+-- (expected_kl is grouped, so suite_id alone could not be pushed into it).
 CREATE OR REPLACE VIEW relative_divergence AS
 SELECT
     c.suite,
@@ -36,7 +38,7 @@ SELECT
     (c.mean_kl / nullif(e.mean_kl, 0) < band.low OR c.mean_kl / nullif(e.mean_kl, 0) > band.high) AS is_outlier
 FROM conditional_kl AS c
 JOIN expected_kl AS e
-    ON e.suite_id = c.suite_id AND e.corpus_id = c.corpus_id AND e.kind = c.kind
+    ON e.suite_id = c.suite_id AND e.suite = c.suite AND e.corpus_id = c.corpus_id AND e.kind = c.kind
     AND e.size = c.size AND e.size_b = c.size_b AND e.step = c.step AND e.step_b = c.step_b
 CROSS JOIN (
     SELECT convdiv_setting('outlier_low', 0.8) AS low, convdiv_setting('outlier_high', 1.25) AS high
