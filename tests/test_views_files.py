@@ -1,8 +1,7 @@
-"""The SQL files as replaceable objects (convdiv.warehouse.views), the latest migration's object list, rebuild and check."""
+"""The SQL files as replaceable objects (convdiv.warehouse.views): layers, derived order, frozen versions, rebuild, check."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pytest
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from convdiv.errors import ConvdivError
 from convdiv.testing.warehouses import build_curve_warehouse
 from convdiv.warehouse import aggregates, views
-from convdiv.warehouse.schema import MIGRATIONS_DIR
+from convdiv.warehouse import schema
 
 CONTRACT_VIEWS = {
     "token_records": "suite size size_rank seed step checkpoint_id position_id corpus document idx token_id token pos_t "
@@ -38,28 +37,31 @@ CONTRACT_VIEWS = {
 }
 
 
-def _latest_migration():
-    """The newest migration that pins the analysis layer (it lists every object of sql/ in creation order)."""
-    path = sorted(p for p in MIGRATIONS_DIR.glob("versions/*.py") if "OBJECTS = (" in p.read_text())[-1]
-    spec = importlib.util.spec_from_file_location("latest_migration", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_every_file_is_one_documented_object_in_dependency_order():
     objs = views.objects()
-    assert [o.name for o in objs] == list(_latest_migration().OBJECTS), "the latest migration must list sql/"
-    names = [o.name for o in objs]
+    assert [o.name for o in objs] == views.creation_order()
+    layer_of = {o.name: o.layer for o in objs}
     for i, obj in enumerate(objs):
         text = obj.path.read_text()
-        assert text.startswith(f"-- {obj.name}"), f"{obj.path.name}: header comment must start with the name"
+        assert text.startswith(f"-- {obj.name}"), f"{obj.file}: header comment must start with the name"
         body = views._strip_comments(text)
-        # an object may only use objects created before it
-        later = [n for n in names[i + 1 :] if re.search(rf"\b{n}\b", body)]
-        assert later == [], f"{obj.name} uses later objects {later}"
+        used = {n for n in layer_of if n != obj.name and re.search(rf"\b{n}\b", body)}
+        # an object only uses objects created before it, of its own layer or a lower one
+        assert used <= {o.name for o in objs[:i]}, f"{obj.name} uses later objects"
+        higher = [n for n in used if views.LAYERS.index(layer_of[n]) > views.LAYERS.index(obj.layer)]
+        assert higher == [], f"{obj.file} uses {higher} of a higher layer"
     # aggregates are tables maintained at publish (migration 0003): nothing needs a REFRESH
     assert [o.name for o in objs if o.kind == "materialized view"] == []
+
+
+def test_each_live_file_is_its_newest_frozen_version():
+    """Editing sql/ without a migration fails here: the live file must be what the newest migration loads."""
+    for obj in views.objects():
+        revisions = views.frozen_revisions(obj.name)
+        assert revisions, f"{obj.file} is frozen by no migration: add a migration that creates it"
+        frozen = f"migrations/sql/{obj.name}@{revisions[-1]}.sql"
+        same = views.read(obj.name, as_of=revisions[-1]) == obj.path.read_text("utf-8")
+        assert same, f"{obj.file} differs from {frozen}: add a migration that freezes the new version"
 
 
 def test_views_have_the_contract_columns(engine):
@@ -69,18 +71,35 @@ def test_views_have_the_contract_columns(engine):
             assert set(columns.split()) <= have, (view, set(columns.split()) - have)
 
 
-def test_read_prefers_the_version_pinned_for_a_revision(tmp_path):
-    (tmp_path / "010_thing.sql").write_text("-- thing\nCREATE VIEW thing AS SELECT 2 AS x;\n")
-    (tmp_path / "history").mkdir()
-    (tmp_path / "history" / "thing@0002.sql").write_text("-- thing\nCREATE VIEW thing AS SELECT 1 AS x;\n")
-    assert "SELECT 1" in views.read("thing", as_of="0002", sql_dir=tmp_path)
-    assert "SELECT 2" in views.read("thing", as_of="0003", sql_dir=tmp_path)
-    assert "SELECT 2" in views.read("thing", sql_dir=tmp_path)
+def test_read_takes_the_latest_frozen_version_and_never_falls_back(tmp_path):
+    live, frozen = tmp_path / "sql", tmp_path / "frozen"
+    (live / "views").mkdir(parents=True)
+    frozen.mkdir()
+    (live / "views" / "thing.sql").write_text("-- thing\nCREATE VIEW thing AS SELECT 3 AS x;\n")
+    (frozen / "thing@0002.sql").write_text("-- thing\nCREATE VIEW thing AS SELECT 1 AS x;\n")
+    (frozen / "thing@0005.sql").write_text("-- thing\nCREATE VIEW thing AS SELECT 2 AS x;\n")
+    for as_of, expected in {"0002": "SELECT 1", "0004": "SELECT 1", "0005": "SELECT 2", "0009": "SELECT 2"}.items():
+        assert expected in views.read("thing", as_of=as_of, sql_dir=live, frozen_dir=frozen), as_of
+    assert "SELECT 3" in views.read("thing", sql_dir=live, frozen_dir=frozen)  # no revision: the live file
+    with pytest.raises(ConvdivError, match=r"no frozen SQL of 'thing' at or before revision 0001"):
+        views.read("thing", as_of="0001", sql_dir=live, frozen_dir=frozen)
     with pytest.raises(ConvdivError, match="no SQL file"):
-        views.read("other", sql_dir=tmp_path)
-    (tmp_path / "011_wrong.sql").write_text("CREATE VIEW right_name AS SELECT 1;\n")
+        views.read("other", sql_dir=live)
+    (live / "views" / "wrong.sql").write_text("CREATE VIEW right_name AS SELECT 1;\n")
     with pytest.raises(ConvdivError, match="named for another object"):
-        views.objects(tmp_path)
+        views.objects(live)
+    (live / "views" / "wrong.sql").unlink()
+    (live / "005_thing.sql").write_text("CREATE VIEW thing AS SELECT 1;\n")
+    with pytest.raises(ConvdivError, match="sql/<layer>/<object>.sql"):
+        views.objects(live)
+
+
+def test_creation_order_follows_the_files_and_refuses_a_cycle():
+    texts = {"b": "CREATE VIEW b AS SELECT * FROM a", "a": "CREATE VIEW a AS SELECT 1 -- not c", "c": "SELECT b, a"}
+    assert views.ordered(texts) == ["a", "b", "c"]
+    assert views.ordered({"z": "SELECT 1", "y": "SELECT 1"}, {"z": "base", "y": "views"}) == ["z", "y"]
+    with pytest.raises(ConvdivError, match=r"cycle among \['a', 'b'\]"):
+        views.ordered({"a": "SELECT * FROM b", "b": "SELECT * FROM a"})
 
 
 def test_replace_recreates_the_object_and_its_dependants(engine):
@@ -88,8 +107,16 @@ def test_replace_recreates_the_object_and_its_dependants(engine):
     with engine.begin() as conn:
         before = conn.execute(sa.text("SELECT * FROM phase_boundaries")).all()
         redone = views.replace(conn, "expected_kl")
-        assert redone[0] == "expected_kl"
-        assert {"conditional_kl", "relative_divergence", "phase_boundaries", "context_variance"} <= set(redone)
+        assert redone == [
+            "expected_kl",
+            "compute_phase_boundaries",
+            "phase_boundaries",
+            "relative_divergence",
+            "divergence_stability",
+        ]
+        assert conn.execute(sa.text("SELECT * FROM phase_boundaries")).all() == before
+        head = schema.head_revision()
+        assert views.replace(conn, "expected_kl", as_of=head) == redone  # the same versions: the frozen ones
         assert conn.execute(sa.text("SELECT * FROM phase_boundaries")).all() == before
 
 
