@@ -1,4 +1,5 @@
-"""The SQL files as replaceable objects (convdiv.warehouse.views): layers, derived order, frozen versions, rebuild, check."""
+"""The SQL files as replaceable objects (convdiv.warehouse.views): layers, derived order, frozen versions, rebuild,
+check."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import sqlalchemy as sa
 
 from convdiv.errors import ConvdivError
 from convdiv.testing.warehouses import build_curve_warehouse
-from convdiv.warehouse import aggregates, views
-from convdiv.warehouse import schema
+from convdiv.warehouse import aggregates, schema, views
 
 CONTRACT_VIEWS = {
     "token_records": "suite size size_rank seed step checkpoint_id position_id corpus document idx token_id token pos_t "

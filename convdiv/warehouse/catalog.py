@@ -132,10 +132,10 @@ def _object_drift(connection: Connection) -> list[str]:
         for obj in expected:
             kind = live.get((schema, obj.name))
             if kind is None:
-                problems.append(f"{obj.kind} missing: {obj.name} (sql/{obj.path.name})")
+                problems.append(f"{obj.kind} missing: {obj.name} ({obj.file})")
                 continue
             if kind != obj.kind:
-                problems.append(f"{obj.name} is a {kind}, expected a {obj.kind} (sql/{obj.path.name})")
+                problems.append(f"{obj.name} is a {kind}, expected a {obj.kind} ({obj.file})")
                 continue
             have, want = (
                 _normalise(
@@ -146,7 +146,7 @@ def _object_drift(connection: Connection) -> list[str]:
                 for nsp in (schema, SCRATCH)
             )
             if have != want:
-                problems.append(f"{obj.kind} differs from sql/{obj.path.name}: {obj.name}")
+                problems.append(f"{obj.kind} differs from {obj.file}: {obj.name}")
         names = {o.name for o in expected}
         for (nsp, name), kind in sorted(live.items()):
             if nsp == schema and name not in names:
