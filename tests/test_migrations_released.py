@@ -27,8 +27,8 @@ def _problems(files: dict[str, str], recorded: dict[str, str]) -> list[str]:
     problems = [f"{n}: a released file was removed" for n in sorted(set(recorded) - set(files))]
     problems += [f"{n}: a released file was edited" for n, d in recorded.items() if n in files and files[n] != d]
     problems += [
-        f"{n}: not released: from migrations/, sha256sum versions/<file> or sql/<name>@<revision>.sql "
-        ">> RELEASED.sha256 (the listed name without versions/)"
+        f"{n}: not released: cd migrations/versions && sha256sum <file> >> ../RELEASED.sha256 (a migration), "
+        "cd migrations && sha256sum sql/<name>@<revision>.sql >> RELEASED.sha256 (its frozen SQL)"
         for n in sorted(set(files) - set(recorded))
     ]
     return problems

@@ -23,8 +23,9 @@ def test_wheel_installs_and_creates_its_schema(tmp_path, empty_db_url):
     wheel = next(dist.glob("convdiv-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("convdiv/warehouse/migrations/versions/") and n.endswith(".py") for n in names)
-    assert "convdiv/warehouse/analytics/040_expected_kl.sql" in names
-    assert "convdiv/warehouse/analytics/060_maintain_aggregates.sql" in names
+    assert "convdiv/warehouse/analytics/views/expected_kl.sql" in names
+    assert "convdiv/warehouse/analytics/upkeep/maintain_aggregates.sql" in names
+    assert "convdiv/warehouse/migrations/sql/expected_kl@0002.sql" in names  # the frozen SQL the migrations load
     # installed into its own folder, which comes first on sys.path: the editable checkout is out of the way
     target = tmp_path / "site"
     subprocess.run(

@@ -4,7 +4,7 @@ support, with the measured values, or None when the data cannot say (nothing is 
 Every threshold is a named constant here, with its reason. The functions are pure (DataFrames and mappings in,
 text out); the report's sections call them on the rows they plot, and tests/test_analysis_findings.py checks each
 rule on synthetic numbers where it holds and where it does not. The phases have their own rule, in SQL
-(sql/045_phase_boundaries.sql), narrated by analysis.phases.phase_account.
+(sql/views/phase_boundaries.sql), narrated by analysis.phases.phase_account.
 
 Classifying a relative divergence sigma = E[KL | category] / E[KL] (analysis.intervals): *more* than average when
 its 95% interval over seeds lies above 1 and sigma >= MIN_SIGMA_RATIO, *less* when it lies below 1 and sigma <=

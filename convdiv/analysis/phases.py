@@ -1,6 +1,6 @@
 """Training phases as spans of steps, from the boundaries that the ``phase_boundaries`` view computes.
 
-The rule that places the boundaries lives in one place, ``sql/045_phase_boundaries.sql`` (documented in docs/sql.md);
+The rule that places the boundaries lives in one place, ``sql/views/phase_boundaries.sql`` (documented in docs/sql.md);
 this module only turns one row of that view into the spans a plot shades, in the two vocabularies of the study:
 
 - the paper (Fehlauer et al. 2025, sec. 4; lines near steps 16, 256, 2000): *uniform*, *sharp convergence*,
@@ -139,7 +139,7 @@ def phase_account(row: Mapping, curve: Mapping[int, float]) -> str:
     """One sentence narrating a size's seed-pair E[KL] curve through the boundaries the view placed, every value
     measured: E[KL] at the first step, at the end of the uniform phase, at the convergence minimum, the peak and the
     last step. A boundary the view left empty is said to be absent, with the values that show it. Only the view's
-    rule (sql/045) decides a boundary; this function adds no threshold."""
+    rule (sql/views/phase_boundaries.sql) decides a boundary; this function adds no threshold."""
     first, last = _step(row, "first_step"), _step(row, "last_step")
     u_end, c_min = _step(row, "uniform_end_step"), _step(row, "convergence_min_step")
     peak, recon = _step(row, "divergence_peak_step"), _step(row, "reconvergence_start_step")

@@ -2,7 +2,7 @@
 phase against the relative change within runs late in training, and their rank correlation across categories,
 each with a leave-one-seed-out jackknife-t interval over seeds (analysis.intervals.jackknife_over_seeds).
 
-The phases and the two measures are those of the divergence_stability view (sql/080_divergence_stability.sql):
+The phases and the two measures are those of the divergence_stability view (sql/views/divergence_stability.sql):
 
     early_sigma(c)  geometric mean over the divergence phase's steps t of E_pairs[KL | c](t) / E_pairs[KL](t)
     late_sigma(c)   geometric mean over the late intervals t -> t_next of E_runs[KL | c](t) / E_runs[KL](t)

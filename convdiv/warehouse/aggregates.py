@@ -1,7 +1,7 @@
 """The maintained aggregates: rebuild them after a bulk load, check them against the facts.
 
 The ingest never calls this module: each unit's publish transaction maintains its own aggregate rows
-(``maintain_aggregates`` in ``sql/060_maintain_aggregates.sql``, called by :func:`convdiv.warehouse.ledger.publish_unit`).
+(``maintain_aggregates`` in ``sql/upkeep/maintain_aggregates.sql``, called by :func:`convdiv.warehouse.ledger.publish_unit`).
 What is here serves what bypasses the ingest (synthetic warehouses of tests and benches load facts with COPY and
 then :func:`rebuild`) and ``convdiv db check`` (:func:`check`: recompute every aggregate in SQL and compare).
 """
