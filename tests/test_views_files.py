@@ -62,6 +62,8 @@ def test_each_live_file_is_its_newest_frozen_version():
         frozen = f"migrations/sql/{obj.name}@{revisions[-1]}.sql"
         same = views.read(obj.name, as_of=revisions[-1]) == obj.path.read_text("utf-8")
         assert same, f"{obj.file} differs from {frozen}: add a migration that freezes the new version"
+    assert views.creation_order(as_of=schema.head_revision()) == views.creation_order()
+    assert set(views.creation_order(as_of="0002")) < set(views.creation_order())  # 0002 had fewer objects
 
 
 def test_views_have_the_contract_columns(engine):

@@ -64,10 +64,6 @@ class SqlObject:
     layer: str
 
     @property
-    def drop_statement(self) -> str:
-        return f"DROP {self.kind.upper()} IF EXISTS {self.name}"
-
-    @property
     def file(self) -> str:
         """The file as the repository names it: ``sql/views/expected_kl.sql``."""
         return f"sql/{self.layer}/{self.path.name}"
