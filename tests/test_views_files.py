@@ -87,6 +87,9 @@ def test_read_takes_the_latest_frozen_version_and_never_falls_back(tmp_path):
         views.read("thing", as_of="0001", sql_dir=live, frozen_dir=frozen)
     with pytest.raises(ConvdivError, match="no SQL file"):
         views.read("other", sql_dir=live)
+    (frozen / "thing@next.sql").write_text("CREATE VIEW thing AS SELECT 4 AS x;\n")
+    with pytest.raises(ConvdivError, match="four-digit revision"):
+        views.read("thing", as_of="0005", sql_dir=live, frozen_dir=frozen)
     (live / "views" / "wrong.sql").write_text("CREATE VIEW right_name AS SELECT 1;\n")
     with pytest.raises(ConvdivError, match="named for another object"):
         views.objects(live)

@@ -168,7 +168,9 @@ def frozen_revisions(name: str, as_of: str | None = None, frozen_dir: Path = FRO
     revisions = []
     for path in frozen_dir.glob(f"{name}@*.sql"):
         match = _FROZEN_NAME.match(path.stem)
-        if match is not None and match.group(1) == name and (as_of is None or match.group(2) <= as_of):
+        if match is None:  # revisions compare as text: four digits keep that order numeric
+            raise ConvdivError(f"{path}: frozen SQL files are named <object>@<four-digit revision>.sql")
+        if match.group(1) == name and (as_of is None or match.group(2) <= as_of):
             revisions.append(match.group(2))
     return sorted(revisions)
 
