@@ -29,6 +29,7 @@ from convdiv.report.figures import (
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.uncertainty import BAND, BOOTSTRAP_LINES, bootstrap_note, caption, with_bootstrap, with_intervals
+from convdiv.warehouse import names
 
 KEY = "convergence"
 TITLE = "Expected convergence"
@@ -110,7 +111,7 @@ def _shaded(spans: list[tuple[str, int, int]], colours: dict[str, str]) -> tuple
 def boundaries(data: ReportData, curves: pd.DataFrame, sec: Section) -> pd.DataFrame:
     """phase_boundaries rows for seed pairs per size (first/last step from the curve where the view lacks them)."""
     try:
-        pb = data.view("phase_boundaries", "kind = 'seed_pair'")
+        pb = data.view(names.PHASE_BOUNDARIES, "kind = 'seed_pair'")
     except Missing as exc:
         sec.notes.append(str(exc))
         return pd.DataFrame(columns=["size"])
@@ -128,7 +129,7 @@ def boundaries(data: ReportData, curves: pd.DataFrame, sec: Section) -> pd.DataF
 
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
-    df = data.view("expected_kl", "kind = 'seed_pair'")
+    df = data.view(names.EXPECTED_KL, "kind = 'seed_pair'")
     if df.empty:
         if data.run_seeds < 2:
             raise Missing(

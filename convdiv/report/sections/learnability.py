@@ -19,6 +19,7 @@ from convdiv.report.figures import (
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.uncertainty import BAND, BOOTSTRAP_LINES, bootstrap_note, caption, with_bootstrap, with_intervals
+from convdiv.warehouse import names
 
 KEY = "learnability"
 TITLE = "Learnability: consecutive-step E[KL]"
@@ -38,7 +39,7 @@ GUIDE = (
 
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
-    df = data.view("expected_kl", "kind = 'consecutive_step'")
+    df = data.view(names.EXPECTED_KL, "kind = 'consecutive_step'")
     if df.empty:
         raise Missing(
             "no consecutive-step comparisons: ingest with `--comparisons consecutive_steps` (the default includes them)"

@@ -9,6 +9,7 @@ from convdiv import __version__
 from convdiv.report.data import ReportData
 from convdiv.report.figures import base_layout
 from convdiv.report.model import Figure, Missing, Section, Table
+from convdiv.warehouse import names
 
 KEY = "overview"
 TITLE = "Overview"
@@ -78,9 +79,9 @@ def build(data: ReportData) -> Section:
         raise Missing("the warehouse holds no suite: run `convdiv ingest SUITE --corpus NAME`")
     if scope.corpus is None:
         raise Missing("the warehouse holds no corpus: run `convdiv corpus add NAME ...`")
-    corpus = data.lookup("corpus_summary", corpus=scope.corpus)
-    ck = data.view("checkpoint_coverage").sort_values(["size_rank", "size", "seed", "step"]).reset_index(drop=True)
-    prov = data.view("ingest_provenance").sort_values("started_at", na_position="last").reset_index(drop=True)
+    corpus = data.lookup(names.CORPUS_SUMMARY, corpus=scope.corpus)
+    ck = data.view(names.CHECKPOINT_COVERAGE).sort_values(["size_rank", "size", "seed", "step"]).reset_index(drop=True)
+    prov = data.view(names.INGEST_PROVENANCE).sort_values("started_at", na_position="last").reset_index(drop=True)
 
     summary = {
         "suite": scope.suite,
@@ -172,7 +173,7 @@ def build(data: ReportData) -> Section:
         listed = ", ".join(f"{size}/seed{seed}/step{step}" for size, seed, step in holes[:12])
         more = f" and {len(holes) - 12} more" if len(holes) > 12 else ""
         sec.notes.append(f"warning: {len(holes)} checkpoint(s) without measurements on this corpus: {listed}{more}")
-    spec = data.lookup("suite_summary", suite=scope.suite)["spec"].iloc[0]
+    spec = data.lookup(names.SUITE_SUMMARY, suite=scope.suite)["spec"].iloc[0]
     if isinstance(spec, dict) and all(isinstance(spec.get(k), list) for k in ("sizes", "seeds", "steps")):
         wanted = [s_ for s_ in spec["sizes"] if s_ in set(scope.sizes)] or spec["sizes"]
         total = len(wanted) * len(spec["seeds"]) * len(spec["steps"])

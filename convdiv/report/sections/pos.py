@@ -12,7 +12,7 @@ from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, sigma_colour_ran
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.sections._categories import PANEL_COLUMNS, category_panels, merge_groups
 from convdiv.report.uncertainty import BAND, MARK_RULE, caption, marked, with_intervals
-from convdiv.warehouse import queries
+from convdiv.warehouse import names, queries
 
 KEY = "pos"
 TITLE = "By part of speech"
@@ -179,7 +179,7 @@ def outlier_table(data: ReportData, frames: list[pd.DataFrame], family: str, key
     flagged = plotted[plotted["is_outlier"].astype(bool) | plotted["marked"].astype(bool)]
     if flagged.empty:
         return None
-    examples = data.lookup("example_tokens", "rank <= 5", corpus=data.scope.corpus).sort_values(
+    examples = data.lookup(names.EXAMPLE_TOKENS, "rank <= 5", corpus=data.scope.corpus).sort_values(
         ["family", "category", "rank"]
     )
     ex = (
@@ -216,7 +216,7 @@ def build(data: ReportData) -> Section:
     kind, note = data.preferred_kind()
     if note:
         sec.notes.append(note)
-    ck = data.view("conditional_kl", "family IN ('pos_t', 'pos_prev') AND kind = %(kind)s", kind=kind)
+    ck = data.view(names.CONDITIONAL_KL, "family IN ('pos_t', 'pos_prev') AND kind = %(kind)s", kind=kind)
     if ck.empty:
         raise Missing("no POS categories in conditional_kl (corpus added without a POS tagger?)")
     groupings = data.groupings
@@ -238,7 +238,7 @@ def build(data: ReportData) -> Section:
             )
         )
 
-    rd = data.view("relative_divergence", "family = 'pos_t'")
+    rd = data.view(names.RELATIVE_DIVERGENCE, "family = 'pos_t'")
     iv = sigma_intervals(data, "pos_t", sec)
     frames = []
     for k in ("seed_pair", "consecutive_step"):
@@ -290,7 +290,7 @@ def tag_count_table(data: ReportData) -> Table:
         frame[f"positions_{col}"] = frame[f"positions_{col}"].astype(int)
         frame[f"share_{col}"] = frame[f"positions_{col}"] / total if total else np.nan
     frame = frame[["tag", "positions_pos_t", "share_pos_t", "positions_pos_prev", "share_pos_prev"]]
-    corpus = data.lookup("corpus_summary", corpus=data.scope.corpus)
+    corpus = data.lookup(names.CORPUS_SUMMARY, corpus=data.scope.corpus)
     tagger = str(corpus["spacy_model"].iloc[0]) if not corpus.empty else "unknown"
     return Table(
         "pos-tag-counts",

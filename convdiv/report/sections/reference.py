@@ -22,6 +22,7 @@ from convdiv.report.figures import (
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.uncertainty import caption
+from convdiv.warehouse import names
 
 KEY = "reference"
 TITLE = "Reference distributions"
@@ -46,7 +47,7 @@ PANELS = (
 
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
-    df = data.view("reference_kl")
+    df = data.view(names.REFERENCE_KL)
     if df.empty:
         raise Missing("no checkpoint measurements for this suite and corpus: run `convdiv ingest`")
     df = df.sort_values(["size_rank", "step"])
@@ -54,7 +55,7 @@ def build(data: ReportData) -> Section:
     fig = make_subplots(rows=1, cols=3, subplot_titles=[p[2] for p in PANELS], horizontal_spacing=PANEL_SPACING * 0.8)
     closest = []
     try:  # the one phase rule: the view places the unigram-closest step
-        pb = data.view("phase_boundaries")
+        pb = data.view(names.PHASE_BOUNDARIES)
         unigram_step = pb.groupby("size")["unigram_closest_step"].min().dropna()
         uniform_end = pb.groupby("size")["uniform_end_step"].min().dropna()  # rule 1: reference curves, any kind
         seed_bounds = pb[pb["kind"] == "seed_pair"].set_index("size")

@@ -24,6 +24,7 @@ from convdiv.report.figures import (
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.uncertainty import seeds_needed
+from convdiv.warehouse import names
 
 SEED_INTERVAL_TEXT = "over seeds, leave-one-seed-out jackknife with Student's t"
 KEY = "regression"
@@ -89,7 +90,7 @@ def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section, n_row
         return None
     try:
         # per comparison, maintained at publish (agg_comparison_moments): the suite's moment rows, no fact scan
-        moments = data.view("comparison_moments", "kind = %(kind)s", kind=kind)
+        moments = data.view(names.COMPARISON_MOMENTS, "kind = %(kind)s", kind=kind)
     except Missing as exc:
         sec.notes.append(f"no bootstrap intervals: {exc}")
         return None
@@ -105,7 +106,7 @@ def seed_intervals(
     """The coefficients' jackknife-t intervals over seeds per step (analysis.regression), with notes where none."""
     try:
         sums = data.view(
-            "comparison_regression_sums",
+            names.COMPARISON_REGRESSION_SUMS,
             "kind = %(kind)s",
             kind=kind,
             columns=(
@@ -154,7 +155,7 @@ def build(data: ReportData) -> Section:
         sec.notes.append(note)
     # Sufficient statistics per (size, step, POS pair), maintained at ingest: thousands of rows per kind.
     frame = data.view(
-        "regression_moments",
+        names.REGRESSION_MOMENTS,
         "kind = %(kind)s",
         kind=kind,
         columns=("step", "size", "pos_t", "pos_prev", *MOMENT_COLUMNS),
