@@ -183,7 +183,9 @@ class Step:
             return
         try:
             done, total, *detail = self._poll()
-        except Exception:  # noqa: BLE001 - progress must never break the work it reports on
+        # Broad on purpose, a thread boundary: the caller's poll (a database count, say) runs in the ticker thread,
+        # where an error would print a traceback and stop the bar; whatever it raises, progress must not break the work.
+        except Exception:  # noqa: BLE001 - see above
             return
         self.update(done, total)
         if detail:

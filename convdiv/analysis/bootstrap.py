@@ -24,6 +24,7 @@ analysis.intervals.MIN_BOOTSTRAP_SEEDS seeds on and otherwise shows the jackknif
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,17 @@ def _group_sums(weights: np.ndarray, values: np.ndarray, starts: np.ndarray, chu
     return num, den
 
 
+@dataclass
+class _Groups:
+    """The comparisons of every group of ``keys`` and the bootstrap replicates of each group's E[KL]."""
+
+    comps: pd.DataFrame  # one row per comparison, sorted by group (_g), with its mean_kl over all positions
+    groups: pd.DataFrame  # one row per group: keys, _g, n_seeds, mean_kl, boot_low, boot_high
+    ok: np.ndarray  # per group: enough seeds for an interval
+    weights: np.ndarray | None  # replicates x comparisons; None with fewer than two seeds
+    rep_all: np.ndarray | None  # replicates x groups: the replicate's E[KL]; None with fewer than two seeds
+
+
 def expected_kl_intervals(
     pairs: pd.DataFrame,
     keys: Sequence[str] = ("kind", "size", "step"),
@@ -130,6 +142,30 @@ def expected_kl_intervals(
     if allrows.empty:
         return pd.DataFrame(columns=cols)
     seeds = sorted(set(pairs["seed_a"].astype(int)) | set(pairs["seed_b"].astype(int)))
+    g = _overall_intervals(allrows, seeds, keys, replicates, level, rng_seed, min_seeds)
+    out = [
+        g.groups.assign(
+            family="all", category="all", sigma=np.nan, sigma_per_pair=np.nan, sigma_low=np.nan, sigma_high=np.nan
+        )
+    ]
+    segs = _category_intervals(pairs[pairs["family"] != "all"], g, keys, level)
+    if segs is not None:
+        out.append(segs)
+    result = pd.concat(out, ignore_index=True)
+    result["sigma_excludes_1"] = (result["sigma_low"] > 1) | (result["sigma_high"] < 1)
+    return result[cols].reset_index(drop=True)
+
+
+def _overall_intervals(
+    allrows: pd.DataFrame,
+    seeds: list[int],
+    keys: list[str],
+    replicates: int,
+    level: float,
+    rng_seed: int,
+    min_seeds: int,
+) -> _Groups:
+    """Per group of ``keys``: E[KL] over its comparisons (family 'all') and its percentile interval."""
     # comparisons sorted by group; one weight column per comparison
     comps = allrows.sort_values([*keys, "comparison_id"]).drop_duplicates("comparison_id").reset_index(drop=True)
     comps["_g"] = comps.groupby(keys, sort=False).ngroup()
@@ -139,6 +175,7 @@ def expected_kl_intervals(
     groups["n_seeds"] = groups["_g"].map(seed_sets)
     groups["mean_kl"] = comps.groupby("_g")["mean_kl"].mean().to_numpy()
     ok = (groups["n_seeds"] >= max(min_seeds, MIN_SEEDS)).to_numpy() & (len(seeds) >= 2)
+    weights = rep_all = None
     if len(seeds) >= 2:
         counts = seed_counts(seeds, replicates, rng_seed)
         weights = comparison_weights(counts, seeds, comps["seed_a"], comps["seed_b"])
@@ -148,47 +185,44 @@ def expected_kl_intervals(
             rep_all = num / den  # replicates x groups
         lo, hi = _percentiles(rep_all, level)
     else:
-        rep_all = None
         lo = hi = np.full(len(groups), np.nan)
     groups["boot_low"] = np.where(ok, lo, np.nan)
     groups["boot_high"] = np.where(ok, hi, np.nan)
-    out = [
-        groups.assign(
-            family="all", category="all", sigma=np.nan, sigma_per_pair=np.nan, sigma_low=np.nan, sigma_high=np.nan
-        )
-    ]
+    return _Groups(comps, groups, ok, weights, rep_all)
 
-    cats = pairs[pairs["family"] != "all"]
+
+def _category_intervals(cats: pd.DataFrame, g: _Groups, keys: list[str], level: float) -> pd.DataFrame | None:
+    """Per group and category: E[KL | category], sigma (the ratio of means) and sigma_per_pair, with the
+    intervals of E[KL | category] and of sigma from the same replicates as the group's; None without categories."""
+    comps, groups = g.comps, g.groups
+    overall = comps["mean_kl"].to_numpy(float)
     index = pd.Series(np.arange(len(comps)), index=comps["comparison_id"])
     cats = cats[cats["comparison_id"].isin(index.index)]
-    if not cats.empty:
-        cats = cats.assign(_c=index.loc[cats["comparison_id"]].to_numpy())
-        cats = cats.assign(
-            _g=comps["_g"].to_numpy()[cats["_c"].to_numpy()],
-            _ratio=cats["mean_kl"].to_numpy(float) / overall[cats["_c"].to_numpy()],
-        )
-        cats = cats.sort_values(["_g", "family", "category", "_c"]).reset_index(drop=True)
-        seg = cats.groupby(["_g", "family", "category"], sort=False)
-        segs = seg.agg(mean_kl=("mean_kl", "mean"), sigma_per_pair=("_ratio", "mean")).reset_index()
-        segs = segs.merge(groups[[*keys, "_g", "n_seeds"]], on="_g")
-        segs["sigma"] = segs["mean_kl"] / groups.set_index("_g").loc[segs["_g"], "mean_kl"].to_numpy()
-        if rep_all is not None:
-            starts = np.flatnonzero(np.r_[True, (seg.ngroup().to_numpy()[1:] != seg.ngroup().to_numpy()[:-1])])
-            num, den = _group_sums(weights[:, cats["_c"].to_numpy()], cats["mean_kl"].to_numpy(float), starts)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rep_c = num / den
-                rep_sigma = rep_c / rep_all[:, segs["_g"].to_numpy()]
-            c_lo, c_hi = _percentiles(rep_c, level)
-            s_lo, s_hi = _percentiles(rep_sigma, level)
-            seg_ok = ok[segs["_g"].to_numpy()]
-            segs["boot_low"], segs["boot_high"] = np.where(seg_ok, c_lo, np.nan), np.where(seg_ok, c_hi, np.nan)
-            segs["sigma_low"], segs["sigma_high"] = np.where(seg_ok, s_lo, np.nan), np.where(seg_ok, s_hi, np.nan)
-        else:
-            segs = segs.assign(boot_low=np.nan, boot_high=np.nan, sigma_low=np.nan, sigma_high=np.nan)
-        out.append(segs)
-    result = pd.concat(out, ignore_index=True)
-    result["sigma_excludes_1"] = (result["sigma_low"] > 1) | (result["sigma_high"] < 1)
-    return result[cols].reset_index(drop=True)
+    if cats.empty:
+        return None
+    cats = cats.assign(_c=index.loc[cats["comparison_id"]].to_numpy())
+    cats = cats.assign(
+        _g=comps["_g"].to_numpy()[cats["_c"].to_numpy()],
+        _ratio=cats["mean_kl"].to_numpy(float) / overall[cats["_c"].to_numpy()],
+    )
+    cats = cats.sort_values(["_g", "family", "category", "_c"]).reset_index(drop=True)
+    seg = cats.groupby(["_g", "family", "category"], sort=False)
+    segs = seg.agg(mean_kl=("mean_kl", "mean"), sigma_per_pair=("_ratio", "mean")).reset_index()
+    segs = segs.merge(groups[[*keys, "_g", "n_seeds"]], on="_g")
+    segs["sigma"] = segs["mean_kl"] / groups.set_index("_g").loc[segs["_g"], "mean_kl"].to_numpy()
+    if g.rep_all is None or g.weights is None:
+        return segs.assign(boot_low=np.nan, boot_high=np.nan, sigma_low=np.nan, sigma_high=np.nan)
+    starts = np.flatnonzero(np.r_[True, (seg.ngroup().to_numpy()[1:] != seg.ngroup().to_numpy()[:-1])])
+    num, den = _group_sums(g.weights[:, cats["_c"].to_numpy()], cats["mean_kl"].to_numpy(float), starts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rep_c = num / den
+        rep_sigma = rep_c / g.rep_all[:, segs["_g"].to_numpy()]
+    c_lo, c_hi = _percentiles(rep_c, level)
+    s_lo, s_hi = _percentiles(rep_sigma, level)
+    seg_ok = g.ok[segs["_g"].to_numpy()]
+    segs["boot_low"], segs["boot_high"] = np.where(seg_ok, c_lo, np.nan), np.where(seg_ok, c_hi, np.nan)
+    segs["sigma_low"], segs["sigma_high"] = np.where(seg_ok, s_lo, np.nan), np.where(seg_ok, s_hi, np.nan)
+    return segs
 
 
 def _design_for(moments: pd.DataFrame, size_order: Sequence[str] | None):
@@ -232,7 +266,6 @@ def regression_intervals(
     q = len(d_names)
     names = [d_names[0], "log_frequency", *d_names[1:]] if varies else list(d_names)
     order = [0, q] + list(range(1, q)) if varies else list(range(q))
-    k = len(names)
     terms = term_names(names)
     df = df.assign(_row=row.loc[pd.MultiIndex.from_frame(df[["size", "pos_t", "pos_prev"]])].to_numpy())
     out: list[dict[str, Any]] = []
@@ -241,48 +274,63 @@ def regression_intervals(
         n_seeds = len(set(comps["seed_a"]) | set(comps["seed_b"]))
         if n_seeds < min_seeds:
             continue
-        index = {cid: i for i, cid in enumerate(comps["comparison_id"])}
-        xtx = np.zeros((len(comps), k, k))
-        xty = np.zeros((len(comps), k))
-        # Comparisons of one size cover the same positions, so their X'X (which depends on the regressors only) is
-        # one matrix per size: built once and reused (the q x q products dominated at paper scale).
-        cache: dict[bytes, np.ndarray] = {}
-        for cid, gc in g.groupby("comparison_id", sort=False):
-            i = index[cid]
-            rows = gc["_row"].to_numpy()
-            D = D_all[rows]
-            n = gc["n"].to_numpy()
-            xty_d = D.T @ gc["sum_kl"].to_numpy()
-            key = b"".join(a.tobytes() for a in (rows, n, gc["sum_lf"].to_numpy(), gc["sum_lf2"].to_numpy()))
-            if key not in cache:
-                xtx_d = D.T @ (D * n[:, None])
-                if varies:
-                    cross = D.T @ gc["sum_lf"].to_numpy()
-                    full = np.zeros((q + 1, q + 1))
-                    full[:q, :q] = xtx_d
-                    full[:q, q] = cross
-                    full[q, :q] = cross
-                    full[q, q] = gc["sum_lf2"].sum()
-                    cache[key] = full[np.ix_(order, order)]
-                else:
-                    cache[key] = xtx_d
-            xtx[i] = cache[key]
-            xty[i] = np.append(xty_d, gc["sum_lf_kl"].sum())[order] if varies else xty_d
+        xtx, xty = _normal_equations(g, comps, D_all, q, order, varies)
         w = comparison_weights(counts, seeds, comps["seed_a"], comps["seed_b"])
-        w = w[w.sum(axis=1) > 0]
-        rep_xtx = np.einsum("bp,pij->bij", w, xtx)
-        rep_xty = w @ xty
-        try:
-            est = np.linalg.solve(rep_xtx, rep_xty[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            # a level without rows in this step (or a draw): pinv, as the point fit does
-            est = np.einsum("bij,bj->bi", np.linalg.pinv(rep_xtx, hermitian=True), rep_xty)
+        est = _replicate_fits(w[w.sum(axis=1) > 0], xtx, xty)
         lo, hi = _percentiles(est, level)
         out.extend(
             {by: value, "term": t, "boot_low": float(lo[j]), "boot_high": float(hi[j]), "n_seeds": n_seeds}
             for j, t in enumerate(terms)
         )
     return pd.DataFrame(out, columns=cols)
+
+
+def _normal_equations(
+    g: pd.DataFrame, comps: pd.DataFrame, D_all: np.ndarray, q: int, order: list[int], varies: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per comparison of one step, its pieces X'X_p and X'y_p of the normal equations (log frequency as the
+    second column where it varies), from its sufficient statistics per (size, POS(t), POS(t-1)) group."""
+    k = len(order)
+    index = {cid: i for i, cid in enumerate(comps["comparison_id"])}
+    xtx = np.zeros((len(comps), k, k))
+    xty = np.zeros((len(comps), k))
+    # Comparisons of one size cover the same positions, so their X'X (which depends on the regressors only) is
+    # one matrix per size: built once and reused (the q x q products dominated at paper scale).
+    cache: dict[bytes, np.ndarray] = {}
+    for cid, gc in g.groupby("comparison_id", sort=False):
+        i = index[cid]
+        rows = gc["_row"].to_numpy()
+        D = D_all[rows]
+        n = gc["n"].to_numpy()
+        xty_d = D.T @ gc["sum_kl"].to_numpy()
+        key = b"".join(a.tobytes() for a in (rows, n, gc["sum_lf"].to_numpy(), gc["sum_lf2"].to_numpy()))
+        if key not in cache:
+            xtx_d = D.T @ (D * n[:, None])
+            if varies:
+                cross = D.T @ gc["sum_lf"].to_numpy()
+                full = np.zeros((q + 1, q + 1))
+                full[:q, :q] = xtx_d
+                full[:q, q] = cross
+                full[q, :q] = cross
+                full[q, q] = gc["sum_lf2"].sum()
+                cache[key] = full[np.ix_(order, order)]
+            else:
+                cache[key] = xtx_d
+        xtx[i] = cache[key]
+        xty[i] = np.append(xty_d, gc["sum_lf_kl"].sum())[order] if varies else xty_d
+    return xtx, xty
+
+
+def _replicate_fits(w: np.ndarray, xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:
+    """(replicates x terms) coefficients: each replicate solves the comparisons' normal equations summed with its
+    weights ``w`` (replicates x comparisons)."""
+    rep_xtx = np.einsum("bp,pij->bij", w, xtx)
+    rep_xty = w @ xty
+    try:
+        return np.linalg.solve(rep_xtx, rep_xty[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        # a level without rows in this step (or a draw): pinv, as the point fit does
+        return np.einsum("bij,bj->bi", np.linalg.pinv(rep_xtx, hermitian=True), rep_xty)
 
 
 __all__ = [

@@ -96,7 +96,9 @@ def _load_tokenizer(where: str, owner: str):
         raise ConvdivError(f"{owner}: tokenizer folder not found: {where}")
     try:
         return AutoTokenizer.from_pretrained(where)
-    except Exception as exc:  # noqa: BLE001 - transformers raises many types; the user needs one line
+    # Broad on purpose: the tokenizers library raises a bare Exception for a malformed tokenizer.json, transformers
+    # OSError, ValueError, KeyError or ImportError: no narrower class catches them all; the user needs one line.
+    except Exception as exc:  # noqa: BLE001 - see above
         raise ConvdivError(f"{owner}: cannot load tokenizer {where}: {type(exc).__name__}: {exc}") from None
 
 
@@ -263,7 +265,7 @@ def load_checkpoint(
     )
     try:
         model = model.to(device)
-    except Exception as exc:  # noqa: BLE001
+    except (RuntimeError, AssertionError, ImportError, ValueError) as exc:  # no such device, not built for it, OOM
         raise ConvdivError(f"{ref.describe()}: cannot move to device {device!r}: {exc}") from None
     model.eval()
     if not local:
@@ -338,7 +340,10 @@ def _with_retries(
             return call()
         except ConvdivError:
             raise
-        except Exception as exc:  # noqa: BLE001 - one line naming the checkpoint, whatever the libraries raised
+        # Broad on purpose: ``call`` runs transformers, safetensors and the Hub client, whose errors share no base
+        # but Exception (SafetensorError and the Hub's transport errors, httpx2.HTTPError, derive from it directly);
+        # each becomes one line naming the checkpoint, and _may_pass decides whether to try again.
+        except Exception as exc:  # noqa: BLE001 - see above
             reason = f"{type(exc).__name__}: {_one_line(exc)}"
             if attempt == attempts or not _may_pass(exc):
                 tried = f"download failed after {attempts} attempts" if attempt > 1 else what
@@ -466,7 +471,9 @@ def _list_revisions(repo_id: str) -> set[str] | str:
 
     try:
         listed = HfApi().list_repo_refs(repo_id)
-    except Exception as exc:  # noqa: BLE001 - classified by name below; the user needs one line
+    # Broad on purpose: the Hub client raises OSError (HTTP status errors), ValueError (a malformed repo id) and
+    # its transport's own errors (httpx2.HTTPError, not an OSError); classified by name below, in one line.
+    except Exception as exc:  # noqa: BLE001 - see above
         name = type(exc).__name__
         if name in ("RepositoryNotFoundError", "GatedRepoError", "DisabledRepoError"):
             return f"repository {repo_id} is not available on the Hub ({name})"

@@ -309,61 +309,105 @@ def spec_from_dict(
         if data["base"] not in BUILTINS:
             raise ConvdivError(f"{where}: base must be one of {', '.join(BUILTINS)}, not {data['base']!r}")
         base = BUILTINS[data["base"]]()
+    r = _SpecReader(data, where, base_dir)
 
-    def text(key: str, default: str | None = None) -> str | None:
-        value = data.get(key, default)
-        if value is not None and not isinstance(value, str):
-            raise ConvdivError(f"{where}: {key} must be a string, not {value!r}")
-        return value
-
-    def text_or(key: str, default: str) -> str:
-        value = text(key, default)
-        if value is None:  # an explicit null (JSON)
-            raise ConvdivError(f"{where}: {key} must be a string, not null")
-        return value
-
-    def folder(value: str) -> str:
-        p = Path(value).expanduser()
-        if not p.is_absolute() and base_dir is not None:
-            p = base_dir / p
-        return str(p.resolve()) if (p.is_absolute() or base_dir is not None) else str(p)
-
-    name = text_or("name", default_name)  # a narrowed built-in is a different selection: its own name
-    source = text("source", base.source if base else None)
+    name = r.text_or("name", default_name)  # a narrowed built-in is a different selection: its own name
+    source = r.text("source", base.source if base else None)
     if source is None:
         raise ConvdivError(f"{where}: missing key source ('hub' or 'local') or base")
     if source not in ("hub", "local"):
         raise ConvdivError(f"{where}: source must be 'hub' or 'local', not {source!r}")
-
     root = None
     if source == "local":
-        root_text = text("root", ".") if base_dir is not None else text("root")
+        root_text = r.text("root", ".") if base_dir is not None else r.text("root")
         if root_text is None:
             raise ConvdivError(f"{where}: a local suite needs root")
-        root = folder(root_text)
+        root = r.folder(root_text)
+    tokenizer = _tokenizer(r, base, root)
+    sizes, seeds, steps, revisions = _grid(r, base, source, root)
+    overrides, repo, revision = _templates(r, base)
+    lacking = [step for step in steps if revisions and step not in dict(revisions)]
+    if lacking:
+        raise ConvdivError(
+            f'{where}: [revisions] has no branch for step {lacking[0]} of steps: add `{lacking[0]} = "<branch>"` '
+            "or leave the step out of steps"
+        )
+    return SuiteSpec(
+        name=name,
+        source=source,
+        tokenizer=tokenizer,
+        sizes=tuple(sizes),
+        seeds=tuple(sorted(seeds)),
+        steps=tuple(sorted(steps)),
+        root=root,
+        repo=repo,
+        revision=revision,
+        repo_overrides=overrides,
+        revisions=revisions,
+        description=r.text("description", base.description if base else "") or "",
+        origin=origin,
+    )
 
-    tokenizer = text("tokenizer")
+
+@dataclass(frozen=True)
+class _SpecReader:
+    """Typed reads of a spec's dict form; errors name the spec (``where``) and the key."""
+
+    data: dict[str, Any]
+    where: str
+    base_dir: Path | None
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self.data.get(key, default)
+        if value is not None and not isinstance(value, str):
+            raise ConvdivError(f"{self.where}: {key} must be a string, not {value!r}")
+        return value
+
+    def text_or(self, key: str, default: str) -> str:
+        value = self.text(key, default)
+        if value is None:  # an explicit null (JSON)
+            raise ConvdivError(f"{self.where}: {key} must be a string, not null")
+        return value
+
+    def folder(self, value: str) -> str:
+        """A folder of the spec, relative ones taken from ``base_dir`` (the spec file's folder)."""
+        p = Path(value).expanduser()
+        if not p.is_absolute() and self.base_dir is not None:
+            p = self.base_dir / p
+        return str(p.resolve()) if (p.is_absolute() or self.base_dir is not None) else str(p)
+
+
+def _tokenizer(r: _SpecReader, base: SuiteSpec | None, root: str | None) -> str:
+    """The spec's tokenizer: as given (a folder resolved like root), else the base's, else the local suite's own."""
+    tokenizer = r.text("tokenizer")
     if tokenizer is None:
         if base is not None:
-            tokenizer = base.tokenizer
-        elif root is not None:  # a local suite
-            tokenizer = str(Path(root) / TOKENIZER_DIR)
-        else:
-            raise ConvdivError(f"{where}: missing key tokenizer")
-    elif _looks_local(tokenizer, base_dir):  # else a hub id, also for a local suite (e.g. Pythia copies)
-        tokenizer = folder(tokenizer)
+            return base.tokenizer
+        if root is not None:  # a local suite
+            return str(Path(root) / TOKENIZER_DIR)
+        raise ConvdivError(f"{r.where}: missing key tokenizer")
+    if _looks_local(tokenizer, r.base_dir):  # else a hub id, also for a local suite (e.g. Pythia copies)
+        return r.folder(tokenizer)
+    return tokenizer
 
-    sizes = _list_of(data, "sizes", str, where, base.sizes if base else None)
-    seeds = _list_of(data, "seeds", int, where, base.seeds if base else None)
-    steps_value = data.get("steps")
+
+def _grid(
+    r: _SpecReader, base: SuiteSpec | None, source: str, root: str | None
+) -> tuple[Iterable[str], Iterable[int], Iterable[int], tuple[tuple[int, str], ...]]:
+    """Sizes, seeds, steps and hub revisions: as given (steps also as a preset or from [revisions]), checked
+    against the built-in they narrow, else the base's, else found in the local suite's folder."""
+    where = r.where
+    sizes = _list_of(r.data, "sizes", str, where, base.sizes if base else None)
+    seeds = _list_of(r.data, "seeds", int, where, base.seeds if base else None)
+    steps_value = r.data.get("steps")
     steps: tuple[int, ...] | None
     if isinstance(steps_value, str):
         if steps_value not in STEP_PRESETS:
             raise ConvdivError(f"{where}: steps preset must be one of {', '.join(STEP_PRESETS)}, not {steps_value!r}")
         steps = STEP_PRESETS[steps_value]
     else:
-        steps = _list_of(data, "steps", int, where, base.steps if base else None)
-    revisions = _revisions(data, where, source)
+        steps = _list_of(r.data, "steps", int, where, base.steps if base else None)
+    revisions = _revisions(r.data, where, source)
     if steps is None and revisions:
         steps = tuple(sorted(step for step, _ in revisions))
     if base is not None:
@@ -386,8 +430,13 @@ def spec_from_dict(
         else:
             missing = [k for k, v in (("sizes", sizes), ("seeds", seeds), ("steps", steps)) if v is None]
             raise ConvdivError(f"{where}: missing key(s) {', '.join(missing)}")
+    return sizes, seeds, steps, revisions
 
-    overrides_raw = data.get("repo_overrides", dict(base.repo_overrides) if base else {})
+
+def _templates(r: _SpecReader, base: SuiteSpec | None) -> tuple[tuple[tuple[int, str], ...], str, str]:
+    """The hub's repo and revision templates and the per-seed repo overrides, each checked to format."""
+    where = r.where
+    overrides_raw = r.data.get("repo_overrides", dict(base.repo_overrides) if base else {})
     if not isinstance(overrides_raw, dict):
         raise ConvdivError(f'{where}: repo_overrides must be a table seed = "template"')
     try:
@@ -395,8 +444,8 @@ def spec_from_dict(
     except ValueError:
         raise ConvdivError(f"{where}: repo_overrides keys must be seeds (integers)") from None
 
-    repo = text_or("repo", base.repo if base else PYTHIA_REPO)
-    revision = text_or("revision", base.revision if base else PYTHIA_REVISION)
+    repo = r.text_or("repo", base.repo if base else PYTHIA_REPO)
+    revision = r.text_or("revision", base.revision if base else PYTHIA_REVISION)
     for template in (repo, revision, *(t for _, t in overrides)):
         try:
             template.format(size="x", seed=0, step=0)
@@ -404,28 +453,7 @@ def spec_from_dict(
             raise ConvdivError(
                 f"{where}: bad template {template!r} (placeholders: {{size}}, {{seed}}, {{step}}): {exc}"
             ) from None
-
-    lacking = [step for step in steps if revisions and step not in dict(revisions)]
-    if lacking:
-        raise ConvdivError(
-            f'{where}: [revisions] has no branch for step {lacking[0]} of steps: add `{lacking[0]} = "<branch>"` '
-            "or leave the step out of steps"
-        )
-    return SuiteSpec(
-        name=name,
-        source=source,
-        tokenizer=tokenizer,
-        sizes=tuple(sizes),
-        seeds=tuple(sorted(seeds)),
-        steps=tuple(sorted(steps)),
-        root=root,
-        repo=repo,
-        revision=revision,
-        repo_overrides=overrides,
-        revisions=revisions,
-        description=text("description", base.description if base else "") or "",
-        origin=origin,
-    )
+    return overrides, repo, revision
 
 
 def _revisions(data: dict, where: str, source: str) -> tuple[tuple[int, str], ...]:

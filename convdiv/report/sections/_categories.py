@@ -25,6 +25,7 @@ from convdiv.report.figures import (
 )
 from convdiv.report.groupings import PTB, Groupings
 from convdiv.report.model import Missing
+from convdiv.warehouse import names
 
 POS_PANELS = PTB.panels  # a corpus's own: ReportData.groupings.panels (UPOS for a --tagset upos corpus)
 # The columns of a category panel figure's data (pos.py, word.py): which panel, then conditional_kl's columns.
@@ -221,7 +222,7 @@ def size_panels(
 
 def _divergence_peak(data: ReportData, size: str) -> int | None:
     try:
-        pb = data.view("phase_boundaries", "kind = 'seed_pair'")
+        pb = data.view(names.PHASE_BOUNDARIES, "kind = 'seed_pair'")
     except Missing:
         return None
     peak = pb.loc[pb["size"] == size, "divergence_peak_step"].dropna()

@@ -13,6 +13,7 @@ from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import base_layout, legend_ref, log_axis, panel_legends, tag_colour, tidy
 from convdiv.report.groupings import PTB, Groupings
 from convdiv.report.model import Figure, Missing, Section, Table
+from convdiv.warehouse import names
 
 KEY = "ce-fit"
 TITLE = "Cross-entropy fitting"
@@ -68,7 +69,7 @@ def fit_pairs(data: ReportData, family: str) -> tuple[pd.DataFrame, str]:
     """The ce_difference rows of ``family`` for the kinds the options pool, and the label of those kinds."""
     kinds = list(data.options.ce_fit_kinds)
     label = ", ".join(KIND_LABEL[k] for k in kinds)
-    df = data.view("ce_difference", "family = %(family)s AND kind = ANY(%(kinds)s)", family=family, kinds=kinds)
+    df = data.view(names.CE_DIFFERENCE, "family = %(family)s AND kind = ANY(%(kinds)s)", family=family, kinds=kinds)
     if df.empty:
         raise Missing(
             f"no ce_difference rows for {FAMILY_LABEL[family]} categories and {label} comparisons: "
@@ -232,7 +233,7 @@ def build_family(sec: Section, data: ReportData, family: str, prefix: str, selec
 def uniform_ends(data: ReportData) -> dict[str, int]:
     """Per size, the step where the uniform phase ends (phase_boundaries; the same for every comparison kind)."""
     try:
-        pb = data.view("phase_boundaries")
+        pb = data.view(names.PHASE_BOUNDARIES)
     except Missing:
         return {}
     ends = pb.groupby("size")["uniform_end_step"].min().dropna()

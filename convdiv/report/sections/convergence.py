@@ -29,6 +29,7 @@ from convdiv.report.figures import (
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.uncertainty import BAND, BOOTSTRAP_LINES, bootstrap_note, caption, with_bootstrap, with_intervals
+from convdiv.warehouse import names
 
 KEY = "convergence"
 TITLE = "Expected convergence"
@@ -110,7 +111,7 @@ def _shaded(spans: list[tuple[str, int, int]], colours: dict[str, str]) -> tuple
 def boundaries(data: ReportData, curves: pd.DataFrame, sec: Section) -> pd.DataFrame:
     """phase_boundaries rows for seed pairs per size (first/last step from the curve where the view lacks them)."""
     try:
-        pb = data.view("phase_boundaries", "kind = 'seed_pair'")
+        pb = data.view(names.PHASE_BOUNDARIES, "kind = 'seed_pair'")
     except Missing as exc:
         sec.notes.append(str(exc))
         return pd.DataFrame(columns=["size"])
@@ -128,7 +129,59 @@ def boundaries(data: ReportData, curves: pd.DataFrame, sec: Section) -> pd.DataF
 
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
-    df = data.view("expected_kl", "kind = 'seed_pair'")
+    df = seed_pair_curves(data)
+    note = bootstrap_note(data)
+    if note:
+        sec.notes.append(note)
+    sizes = [s for s in data.scope.sizes if s in set(df["size"])]
+    fig = curve_figure(df, sizes)
+    phases = boundaries(data, df, sec)
+    sec.notes.extend(phase_notes(phases, df))
+    fig.update_layout(**curve_layout(df, phases))
+    sec.figures.append(
+        Figure(
+            "convergence-curve",
+            fig,
+            tidy(df, CURVE_COLUMNS),
+            caption=caption(df, "seed_pair", BAND, extra=[BOOTSTRAP_LINES]),
+        )
+    )
+    if not phases.empty:
+        table = phases[["size", *[c for c in BOUNDARY_COLUMNS if c in phases.columns]]]
+        sec.tables.append(
+            Table(
+                "convergence-phases",
+                "Phase boundaries per size (steps)",
+                table,
+                caption="From the phase_boundaries view (seed pairs); empty: the data cannot "
+                "place that boundary (see the notes).",
+            )
+        )
+    return sec
+
+
+# the columns of the curve's CSV
+CURVE_COLUMNS = [
+    "size",
+    "step",
+    "n_comparisons",
+    "n_positions",
+    "n_seeds",
+    "mean_kl",
+    "convergence",
+    "sd_kl",
+    "se_log",
+    "ci_low",
+    "ci_high",
+    "scale",
+    "boot_low",
+    "boot_high",
+]
+
+
+def seed_pair_curves(data: ReportData) -> pd.DataFrame:
+    """E[KL] across seeds per size and step, negated as convergence, with the t intervals and the bootstrap's."""
+    df = data.view(names.EXPECTED_KL, "kind = 'seed_pair'")
     if df.empty:
         if data.run_seeds < 2:
             raise Missing(
@@ -141,11 +194,11 @@ def build(data: ReportData) -> Section:
         )
     df = df.sort_values(["size_rank", "step"])
     df["convergence"] = -df["mean_kl"]
-    df = with_bootstrap(data, with_intervals(data, df, "seed_pair"), "seed_pair")
-    note = bootstrap_note(data)
-    if note:
-        sec.notes.append(note)
-    sizes = [s for s in data.scope.sizes if s in set(df["size"])]
+    return with_bootstrap(data, with_intervals(data, df, "seed_pair"), "seed_pair")
+
+
+def curve_figure(df: pd.DataFrame, sizes: list[str]) -> go.Figure:
+    """One line per size with its t band, and the bootstrap's interval as dotted lines where there is one."""
     fig = go.Figure()
     for i, size in enumerate(sizes):
         g = df[df["size"] == size]
@@ -175,8 +228,27 @@ def build(data: ReportData) -> Section:
                         hoverinfo="skip",
                     )
                 )
+    return fig
 
-    phases = boundaries(data, df, sec)
+
+def phase_notes(phases: pd.DataFrame, df: pd.DataFrame) -> list[str]:
+    """Per size: the account of its phases, the empty spans, and why the sharp rise could not be placed."""
+    notes = []
+    for _, row in phases.iterrows():
+        bounds = row.to_dict()
+        curve = df[df["size"] == row["size"]].set_index("step")["mean_kl"].to_dict()
+        notes.append(f"size {row['size']}: {phase_account(bounds, curve)}")
+        for sentence in empty_spans(bounds):
+            notes.append(f"size {row['size']}: {sentence}")
+        for reason in missing_reasons(bounds):
+            if "sharp rise" in reason:  # the paper's absent boundaries are in the account above
+                notes.append(f"size {row['size']}: {reason}")
+    return notes
+
+
+def curve_layout(df: pd.DataFrame, phases: pd.DataFrame) -> dict:
+    """The curve's layout: the largest size's phases shaded, and buttons that switch between the paper's phases,
+    the presentation's, and their vertical lines."""
     shapes: list[dict] = []
     notes: list[dict] = []
     pshapes: list[dict] = []
@@ -185,15 +257,6 @@ def build(data: ReportData) -> Section:
         largest = phases.iloc[-1].to_dict()
         shapes, notes = _shaded(paper_spans(largest), PHASE_COLOURS)
         pshapes, pnotes = _shaded(presentation_spans(largest), PRESENTATION_PHASE_COLOURS)
-        for _, row in phases.iterrows():
-            bounds = row.to_dict()
-            curve = df[df["size"] == row["size"]].set_index("step")["mean_kl"].to_dict()
-            sec.notes.append(f"size {row['size']}: {phase_account(bounds, curve)}")
-            for sentence in empty_spans(bounds):
-                sec.notes.append(f"size {row['size']}: {sentence}")
-            for reason in missing_reasons(bounds):
-                if "sharp rise" in reason:  # the paper's absent boundaries are in the account above
-                    sec.notes.append(f"size {row['size']}: {reason}")
     study = [_vline(s, "#444", f"study {s}") for s in PAPER_LINES]
     pres = [_vline(s, "#a33", f"presentation {s}") for s in PRESENTATION_LINES]
     menus = [
@@ -224,55 +287,14 @@ def build(data: ReportData) -> Section:
             ],
         )
     ]
-    fig.update_layout(
-        **base_layout(
-            "Convergence across seeds, -E[KL] (nats)",
-            height=480,
-            xaxis=step_axis(df["step"]),
-            yaxis=dict(title="-E[KL] across seeds (nats)"),
-            shapes=shapes,
-            annotations=notes,
-            updatemenus=menus,
-            legend=dict(title="size"),
-            margin=dict(l=60, r=20, t=70, b=110),
-        )
+    return base_layout(
+        "Convergence across seeds, -E[KL] (nats)",
+        height=480,
+        xaxis=step_axis(df["step"]),
+        yaxis=dict(title="-E[KL] across seeds (nats)"),
+        shapes=shapes,
+        annotations=notes,
+        updatemenus=menus,
+        legend=dict(title="size"),
+        margin=dict(l=60, r=20, t=70, b=110),
     )
-    sec.figures.append(
-        Figure(
-            "convergence-curve",
-            fig,
-            tidy(
-                df,
-                [
-                    "size",
-                    "step",
-                    "n_comparisons",
-                    "n_positions",
-                    "n_seeds",
-                    "mean_kl",
-                    "convergence",
-                    "sd_kl",
-                    "se_log",
-                    "ci_low",
-                    "ci_high",
-                    "scale",
-                    "boot_low",
-                    "boot_high",
-                ],
-            ),
-            caption=caption(df, "seed_pair", BAND, extra=[BOOTSTRAP_LINES]),
-        )
-    )
-
-    if not phases.empty:
-        table = phases[["size", *[c for c in BOUNDARY_COLUMNS if c in phases.columns]]]
-        sec.tables.append(
-            Table(
-                "convergence-phases",
-                "Phase boundaries per size (steps)",
-                table,
-                caption="From the phase_boundaries view (seed pairs); empty: the data cannot "
-                "place that boundary (see the notes).",
-            )
-        )
-    return sec

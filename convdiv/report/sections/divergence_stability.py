@@ -20,6 +20,7 @@ from convdiv.report.figures import (
     with_traces,
 )
 from convdiv.report.model import Figure, Missing, Section, Table
+from convdiv.warehouse import names
 
 KEY = "divergence-stability"
 TITLE = "Earlier divergence, later stability"
@@ -44,7 +45,7 @@ GUIDE = (
 
 
 def _inputs(data: ReportData) -> tuple[pd.DataFrame, pd.DataFrame]:
-    view = data.view("divergence_stability", "family = ANY(%(families)s)", families=list(FAMILIES))
+    view = data.view(names.DIVERGENCE_STABILITY, "family = ANY(%(families)s)", families=list(FAMILIES))
     if view.empty and data.run_seeds < 2:
         raise Missing(
             "needs at least 2 seeds: the divergence phase is read off E[KL] between seeds (seed pairs), and this "

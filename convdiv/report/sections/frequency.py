@@ -10,6 +10,7 @@ from convdiv.report.figures import STEP_AXIS_NOTE, tidy
 from convdiv.report.model import Figure, Missing, Section
 from convdiv.report.sections._categories import late_label, late_steps, size_panels
 from convdiv.report.uncertainty import BAND, caption, with_intervals
+from convdiv.warehouse import names
 
 KEY = "frequency"
 TITLE = "By frequency"
@@ -81,7 +82,7 @@ def build(data: ReportData) -> Section:
     kind, note = data.preferred_kind()
     if note:
         sec.notes.append(note)
-    df = data.view("conditional_kl", "family IN ('frequency_bin', 'surprisal_bin') AND kind = %(kind)s", kind=kind)
+    df = data.view(names.CONDITIONAL_KL, "family IN ('frequency_bin', 'surprisal_bin') AND kind = %(kind)s", kind=kind)
     if df.empty:
         raise Missing("no frequency or surprisal bins in conditional_kl for this suite and corpus")
     df = with_intervals(data, df, kind, ("frequency_bin", "surprisal_bin"), on_category=True)

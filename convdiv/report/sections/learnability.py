@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from convdiv.analysis.findings import SETTLED_FRACTION, learnability_account
@@ -19,6 +20,7 @@ from convdiv.report.figures import (
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.uncertainty import BAND, BOOTSTRAP_LINES, bootstrap_note, caption, with_bootstrap, with_intervals
+from convdiv.warehouse import names
 
 KEY = "learnability"
 TITLE = "Learnability: consecutive-step E[KL]"
@@ -38,7 +40,7 @@ GUIDE = (
 
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
-    df = data.view("expected_kl", "kind = 'consecutive_step'")
+    df = data.view(names.EXPECTED_KL, "kind = 'consecutive_step'")
     if df.empty:
         raise Missing(
             "no consecutive-step comparisons: ingest with `--comparisons consecutive_steps` (the default includes them)"
@@ -49,6 +51,51 @@ def build(data: ReportData) -> Section:
     if note:
         sec.notes.append(note)
     sizes = [s for s in data.scope.sizes if s in set(df["size"])]
+    sec.figures.append(
+        Figure(
+            "learnability-curve",
+            curve_figure(df, sizes),
+            tidy(df, CURVE_COLUMNS),
+            caption=caption(df, "consecutive_step", BAND, extra=[BOOTSTRAP_LINES]),
+        )
+    )
+    for size in sizes:
+        sentence = learnability_account(df[df["size"] == size])
+        if sentence:
+            sec.notes.append(f"size {size}: {sentence}")
+    if (df["n_comparisons"] < 2).any():
+        sec.notes.append("some steps have a single run: no interval there")
+    sec.tables.append(
+        Table(
+            "learnability-summary",
+            "First and last consecutive-step E[KL] per size",
+            first_and_last(df),
+        )
+    )
+    return sec
+
+
+# the columns of the curve's CSV
+CURVE_COLUMNS = [
+    "size",
+    "step",
+    "step_b",
+    "n_comparisons",
+    "n_positions",
+    "n_seeds",
+    "mean_kl",
+    "sd_kl",
+    "se_log",
+    "ci_low",
+    "ci_high",
+    "scale",
+    "boot_low",
+    "boot_high",
+]
+
+
+def curve_figure(df: pd.DataFrame, sizes: list[str]) -> go.Figure:
+    """One line per size with its t band (log scale), and the bootstrap's interval as dotted lines."""
     fig = go.Figure()
     for i, size in enumerate(sizes):
         g = df[df["size"] == size]
@@ -87,49 +134,15 @@ def build(data: ReportData) -> Section:
             legend=dict(title="size"),
         )
     )
-    sec.figures.append(
-        Figure(
-            "learnability-curve",
-            fig,
-            tidy(
-                df,
-                [
-                    "size",
-                    "step",
-                    "step_b",
-                    "n_comparisons",
-                    "n_positions",
-                    "n_seeds",
-                    "mean_kl",
-                    "sd_kl",
-                    "se_log",
-                    "ci_low",
-                    "ci_high",
-                    "scale",
-                    "boot_low",
-                    "boot_high",
-                ],
-            ),
-            caption=caption(df, "consecutive_step", BAND, extra=[BOOTSTRAP_LINES]),
-        )
-    )
-    for size in sizes:
-        sentence = learnability_account(df[df["size"] == size])
-        if sentence:
-            sec.notes.append(f"size {size}: {sentence}")
-    if (df["n_comparisons"] < 2).any():
-        sec.notes.append("some steps have a single run: no interval there")
+    return fig
+
+
+def first_and_last(df: pd.DataFrame) -> pd.DataFrame:
+    """Per size, the first and the last consecutive-step E[KL] and their ratio."""
     last = df.sort_values("step").groupby("size", sort=False).tail(1)
     first = df.sort_values("step").groupby("size", sort=False).head(1)
     summary = first[["size", "step", "mean_kl"]].merge(
         last[["size", "step", "mean_kl"]], on="size", suffixes=("_first", "_last")
     )
     summary["ratio_last_to_first"] = summary["mean_kl_last"] / summary["mean_kl_first"]
-    sec.tables.append(
-        Table(
-            "learnability-summary",
-            "First and last consecutive-step E[KL] per size",
-            summary.rename(columns={"step_first": "first_step", "step_last": "last_step"}),
-        )
-    )
-    return sec
+    return summary.rename(columns={"step_first": "first_step", "step_last": "last_step"})

@@ -9,6 +9,7 @@ from convdiv import __version__
 from convdiv.report.data import ReportData
 from convdiv.report.figures import base_layout
 from convdiv.report.model import Figure, Missing, Section, Table
+from convdiv.warehouse import names
 
 KEY = "overview"
 TITLE = "Overview"
@@ -78,10 +79,34 @@ def build(data: ReportData) -> Section:
         raise Missing("the warehouse holds no suite: run `convdiv ingest SUITE --corpus NAME`")
     if scope.corpus is None:
         raise Missing("the warehouse holds no corpus: run `convdiv corpus add NAME ...`")
-    corpus = data.lookup("corpus_summary", corpus=scope.corpus)
-    ck = data.view("checkpoint_coverage").sort_values(["size_rank", "size", "seed", "step"]).reset_index(drop=True)
-    prov = data.view("ingest_provenance").sort_values("started_at", na_position="last").reset_index(drop=True)
+    corpus = data.lookup(names.CORPUS_SUMMARY, corpus=scope.corpus)
+    ck = data.view(names.CHECKPOINT_COVERAGE).sort_values(["size_rank", "size", "seed", "step"]).reset_index(drop=True)
+    prov = data.view(names.INGEST_PROVENANCE).sort_values("started_at", na_position="last").reset_index(drop=True)
 
+    sec.tables.append(scope_table(data, corpus, ck, prov))
+    if ck.empty:
+        raise_missing = Missing(f"suite {scope.suite!r} has no checkpoints registered: run `convdiv ingest`")
+        sec.tables[0].caption = str(raise_missing)
+        raise raise_missing
+
+    n_seeds = ck["seed"].nunique()
+    grid = coverage_grid(ck)
+    sizes = [s for s in scope.sizes if s in set(grid["size"])]
+    sec.figures.append(coverage_figure(grid, sizes, n_seeds, corpus))
+    sec.notes.extend(coverage_notes(data, ck, sizes))
+    sec.notes.extend(single_run_notes(n_seeds, len(sizes)))
+    sec.notes.extend(duplicate_notes(ck))
+    if not prov.empty:
+        sec.notes.extend(ledger_notes(prov))
+        sec.tables.append(provenance_table(prov))
+    else:
+        sec.notes.append("no ingest ledger rows for this suite and corpus (facts loaded without `convdiv ingest`?)")
+    return sec
+
+
+def scope_table(data: ReportData, corpus: pd.DataFrame, ck: pd.DataFrame, prov: pd.DataFrame) -> Table:
+    """The report's scope: suite, corpus, what was ingested, and by which convdiv on which devices."""
+    scope = data.scope
     summary = {
         "suite": scope.suite,
         "corpus": scope.corpus,
@@ -101,26 +126,23 @@ def build(data: ReportData) -> Section:
         summary["ingested by convdiv"] = ", ".join(sorted({str(v) for v in prov["convdiv_version"].dropna()}))
         summary["devices"] = ", ".join(sorted({d.strip() for v in prov["devices"].dropna() for d in v.split(",")}))
         summary.update(ingest_span(prov))
-    sec.tables.append(
-        Table(
-            "overview-summary",
-            "Scope",
-            pd.DataFrame({"item": list(summary), "value": [str(v) for v in summary.values()]}),
-        )
+    return Table(
+        "overview-summary",
+        "Scope",
+        pd.DataFrame({"item": list(summary), "value": [str(v) for v in summary.values()]}),
     )
 
-    if ck.empty:
-        raise_missing = Missing(f"suite {scope.suite!r} has no checkpoints registered: run `convdiv ingest`")
-        sec.tables[0].caption = str(raise_missing)
-        raise raise_missing
 
-    # Coverage grid: seeds with data per (size, step).
-    n_seeds = ck["seed"].nunique()
+def coverage_grid(ck: pd.DataFrame) -> pd.DataFrame:
+    """Seeds with data per (size, step), sizes in rank order."""
     grid = ck.groupby(["size", "size_rank", "step"], as_index=False).agg(
         seeds_with_data=("has_data", "sum"), seeds=("seed", "nunique")
     )
-    grid = grid.sort_values(["size_rank", "step"])
-    sizes = [s for s in scope.sizes if s in set(grid["size"])]
+    return grid.sort_values(["size_rank", "step"])
+
+
+def coverage_figure(grid: pd.DataFrame, sizes: list[str], n_seeds: int, corpus: pd.DataFrame) -> Figure:
+    """The coverage heatmap: one cell per (size, step), coloured by the seeds with data there."""
     steps = sorted(grid["step"].unique())
     z = grid.pivot(index="size", columns="step", values="seeds_with_data").reindex(index=sizes, columns=steps)
     fig = go.Figure(
@@ -146,17 +168,19 @@ def build(data: ReportData) -> Section:
         )
     )
     n_positions = int(corpus["n_positions"].iloc[0]) if not corpus.empty else 0
-    sec.figures.append(
-        Figure(
-            "overview-coverage",
-            fig,
-            grid[["size", "step", "seeds_with_data", "seeds"]],
-            caption=f"n: {plural(n_seeds, 'seed')}, {plural(len(sizes), 'size')} x {plural(len(steps), 'step')}, "
-            f"{n_positions:,} positions; "
-            "counts of checkpoints with measurements (no interval).",
-        )
+    return Figure(
+        "overview-coverage",
+        fig,
+        grid[["size", "step", "seeds_with_data", "seeds"]],
+        caption=f"n: {plural(n_seeds, 'seed')}, {plural(len(sizes), 'size')} x {plural(len(steps), 'step')}, "
+        f"{n_positions:,} positions; "
+        "counts of checkpoints with measurements (no interval).",
     )
 
+
+def coverage_notes(data: ReportData, ck: pd.DataFrame, sizes: list[str]) -> list[str]:
+    """Holes in the ingested grid, and how much of the suite's planned grid has measurements."""
+    notes = []
     # Holes: (size, seed, step) combinations inside the ingested grid (each of the three has data elsewhere)
     # that have no measurements, whether or not the checkpoint row exists.
     with_data = ck[ck["has_data"]]
@@ -171,58 +195,63 @@ def build(data: ReportData) -> Section:
     if holes:
         listed = ", ".join(f"{size}/seed{seed}/step{step}" for size, seed, step in holes[:12])
         more = f" and {len(holes) - 12} more" if len(holes) > 12 else ""
-        sec.notes.append(f"warning: {len(holes)} checkpoint(s) without measurements on this corpus: {listed}{more}")
-    spec = data.lookup("suite_summary", suite=scope.suite)["spec"].iloc[0]
+        notes.append(f"warning: {len(holes)} checkpoint(s) without measurements on this corpus: {listed}{more}")
+    spec = data.lookup(names.SUITE_SUMMARY, suite=data.scope.suite)["spec"].iloc[0]
     if isinstance(spec, dict) and all(isinstance(spec.get(k), list) for k in ("sizes", "seeds", "steps")):
-        wanted = [s_ for s_ in spec["sizes"] if s_ in set(scope.sizes)] or spec["sizes"]
+        wanted = [s_ for s_ in spec["sizes"] if s_ in set(data.scope.sizes)] or spec["sizes"]
         total = len(wanted) * len(spec["seeds"]) * len(spec["steps"])
         if total > len(present):
-            sec.notes.append(
+            notes.append(
                 f"{len(present)} of the suite's {total} checkpoints (sizes {', '.join(wanted)} x "
                 f"{len(spec['seeds'])} seeds x {len(spec['steps'])} steps) have measurements"
             )
-    sec.notes.extend(single_run_notes(n_seeds, len(sizes)))
+    return notes
+
+
+def duplicate_notes(ck: pd.DataFrame) -> list[str]:
+    """A warning per run whose weights are identical at two or more steps (a duplicated checkpoint)."""
     dup = ck.dropna(subset=["weights_sha256"])
     dup = dup[dup.duplicated(["size", "seed", "weights_sha256"], keep=False)]
-    for (size, seed, _sha), g in dup.groupby(["size", "seed", "weights_sha256"]):
-        sec.notes.append(
-            f"warning: {size} seed {seed} has identical weights at steps "
-            f"{', '.join(str(s) for s in sorted(g['step']))} (a duplicated checkpoint)"
-        )
-    if not prov.empty:
-        failed = int(prov["units_failed"].sum())
-        pending = int((prov["units"] - prov["units_done"] - prov["units_failed"]).sum())
-        if failed:
-            sec.notes.append(f"warning: {failed} ingest unit(s) failed: rerun `convdiv ingest`")
-        if pending:
-            sec.notes.append(f"warning: {pending} ingest unit(s) not finished (pending or running)")
-        shown = prov.copy()
-        for col in ("started_at", "finished_at"):
-            shown[col] = pd.to_datetime(shown[col], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
-        sec.tables.append(
-            Table(
-                "overview-provenance",
-                "Ingest runs",
-                shown[
-                    [
-                        "ingest_run_id",
-                        "convdiv_version",
-                        "host",
-                        "started_at",
-                        "finished_at",
-                        "run_status",
-                        "units",
-                        "units_done",
-                        "units_failed",
-                        "devices",
-                        "dtypes",
-                        "rows_checkpoint_token",
-                        "rows_pair_token",
-                        "elapsed_s",
-                    ]
-                ],
-            )
-        )
-    else:
-        sec.notes.append("no ingest ledger rows for this suite and corpus (facts loaded without `convdiv ingest`?)")
-    return sec
+    return [
+        f"warning: {size} seed {seed} has identical weights at steps "
+        f"{', '.join(str(s) for s in sorted(g['step']))} (a duplicated checkpoint)"
+        for (size, seed, _sha), g in dup.groupby(["size", "seed", "weights_sha256"])
+    ]
+
+
+def ledger_notes(prov: pd.DataFrame) -> list[str]:
+    """Warnings for ingest units that failed or have not finished."""
+    notes = []
+    failed = int(prov["units_failed"].sum())
+    pending = int((prov["units"] - prov["units_done"] - prov["units_failed"]).sum())
+    if failed:
+        notes.append(f"warning: {failed} ingest unit(s) failed: rerun `convdiv ingest`")
+    if pending:
+        notes.append(f"warning: {pending} ingest unit(s) not finished (pending or running)")
+    return notes
+
+
+PROVENANCE_COLUMNS = [
+    "ingest_run_id",
+    "convdiv_version",
+    "host",
+    "started_at",
+    "finished_at",
+    "run_status",
+    "units",
+    "units_done",
+    "units_failed",
+    "devices",
+    "dtypes",
+    "rows_checkpoint_token",
+    "rows_pair_token",
+    "elapsed_s",
+]
+
+
+def provenance_table(prov: pd.DataFrame) -> Table:
+    """One row per ingest run of this suite and corpus, dates in UTC."""
+    shown = prov.copy()
+    for col in ("started_at", "finished_at"):
+        shown[col] = pd.to_datetime(shown[col], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
+    return Table("overview-provenance", "Ingest runs", shown[PROVENANCE_COLUMNS])

@@ -12,7 +12,7 @@ from convdiv.report.figures import STEP_AXIS_NOTE, base_layout, sigma_colour_ran
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.sections._categories import PANEL_COLUMNS, category_panels, merge_groups
 from convdiv.report.uncertainty import BAND, MARK_RULE, caption, marked, with_intervals
-from convdiv.warehouse import queries
+from convdiv.warehouse import names, queries
 
 KEY = "pos"
 TITLE = "By part of speech"
@@ -44,6 +44,58 @@ def sigma_heatmap(
     """Heatmap of log2 sigma per category and step (one size at a time), crosses on the view's band outliers and
     rings on the cells that the interval over seeds marks (analysis.intervals: the interval excludes 1 and the
     effect passes MIN_SIGMA_RATIO); the plotted rows carry the interval columns."""
+    sub = sigma_cells(rd, kind, family, iv)
+    cats = list(sub.groupby("category")["n_positions"].max().sort_values().index)
+    steps = sorted(sub["step"].unique())
+    label = FAMILY_LABEL.get(family, family)
+    fig = go.Figure()
+    trace_sizes = []
+    shown = sizes[-1]
+    for size in sizes:
+        g = sub[sub["size"] == size]
+        if g.empty:
+            continue
+        fig.add_traces(size_traces(g, cats, steps, size, visible=size == shown))
+        trace_sizes += [size, size, size]
+    fig.update_layout(
+        **base_layout(
+            f"Relative divergence sigma by {label}, {KIND_LABEL[kind]}",
+            height=max(380, 18 * len(cats) + 160),
+            xaxis=dict(title="training step", type="category"),
+            yaxis=dict(title=label, type="category"),
+            legend=dict(orientation="h", x=0, y=-0.12, xanchor="left", yanchor="top"),
+        )
+    )
+    size_dropdown(fig, trace_sizes, sizes)
+    return fig, tidy(sub.sort_values(["size_rank", "category", "step"]), HEATMAP_COLUMNS)
+
+
+# the columns of a sigma heatmap's CSV
+HEATMAP_COLUMNS = [
+    "kind",
+    "family",
+    "size",
+    "step",
+    "step_b",
+    "category",
+    "n_positions",
+    "mean_kl",
+    "overall_kl",
+    "sigma",
+    "is_outlier",
+    "n_seeds",
+    "sigma_low",
+    "sigma_high",
+    "interval_excludes_1",
+    "marked",
+    "sigma_per_pair",
+    "is_outlier_per_pair",
+]
+
+
+def sigma_cells(rd: pd.DataFrame, kind: str, family: str, iv: pd.DataFrame | None) -> pd.DataFrame:
+    """The view's sigma cells of one kind and family with the intervals over seeds and the marks, for the
+    HEATMAP_TOP categories with the most positions."""
     sub = rd[(rd["kind"] == kind) & (rd["family"] == family)].drop(
         columns=["sigma_per_pair", "is_outlier_per_pair"], errors="ignore"
     )
@@ -61,95 +113,50 @@ def sigma_heatmap(
     sub["interval_excludes_1"] = (sub["sigma_low"] > 1) | (sub["sigma_high"] < 1)
     sub["marked"] = marked(sub)
     top = sub.groupby("category")["n_positions"].max().sort_values(ascending=False).head(HEATMAP_TOP).index
-    sub = sub[sub["category"].isin(top)]
-    cats = list(sub.groupby("category")["n_positions"].max().sort_values().index)
-    steps = sorted(sub["step"].unique())
+    return sub[sub["category"].isin(top)]
+
+
+def size_traces(g: pd.DataFrame, cats: list, steps: list, size: str, visible: bool) -> list:
+    """One size's three traces: the log2 sigma heatmap, crosses on band outliers, rings on marked cells."""
     x = [str(s) for s in steps]
-    label = FAMILY_LABEL.get(family, family)
-    fig = go.Figure()
-    trace_sizes = []
-    shown = sizes[-1]
-    for size in sizes:
-        g = sub[sub["size"] == size]
-        if g.empty:
-            continue
-        z = g.pivot_table(index="category", columns="step", values="sigma").reindex(index=cats, columns=steps)
-        lo = g.pivot_table(index="category", columns="step", values="sigma_low").reindex(index=cats, columns=steps)
-        hi = g.pivot_table(index="category", columns="step", values="sigma_high").reindex(index=cats, columns=steps)
-        fig.add_trace(
-            go.Heatmap(
-                z=np.log2(z.to_numpy(float)),
-                x=x,
-                y=cats,
-                visible=size == shown,
-                customdata=np.dstack([z.to_numpy(float), lo.to_numpy(float), hi.to_numpy(float)]),
-                **sigma_colour_range(),
-                hovertemplate="%{y}, step %{x}: sigma %{customdata[0]:.3f} (95% interval over seeds "
-                "%{customdata[1]:.3f} to %{customdata[2]:.3f})<extra>" + size + "</extra>",
-            )
-        )
-        out = g[g["is_outlier"].astype(bool)]
-        fig.add_trace(
-            go.Scatter(
-                x=out["step"].astype(str),
-                y=out["category"],
-                mode="markers",
-                visible=size == shown,
-                marker=dict(symbol="x-thin", size=9, color="black", line=dict(width=2, color="black")),
-                name="outside the band",
-                showlegend=size == shown,
-                legendgroup="band",
-                hovertemplate="outlier %{y}, step %{x}<extra></extra>",
-            )
-        )
-        ex = g[g["marked"]]
-        fig.add_trace(
-            go.Scatter(
-                x=ex["step"].astype(str),
-                y=ex["category"],
-                mode="markers",
-                visible=size == shown,
-                marker=dict(symbol="circle-open", size=13, color="#222222", line=dict(width=1.5, color="#222222")),
-                name=f"interval excludes 1, {MARK_WORDS}",
-                showlegend=size == shown,
-                legendgroup="marked",
-                hovertemplate=f"%{{y}}, step %{{x}}: sigma's interval excludes 1 and {MARK_WORDS}<extra></extra>",
-            )
-        )
-        trace_sizes += [size, size, size]
-    fig.update_layout(
-        **base_layout(
-            f"Relative divergence sigma by {label}, {KIND_LABEL[kind]}",
-            height=max(380, 18 * len(cats) + 160),
-            xaxis=dict(title="training step", type="category"),
-            yaxis=dict(title=label, type="category"),
-            legend=dict(orientation="h", x=0, y=-0.12, xanchor="left", yanchor="top"),
-        )
+    z = g.pivot_table(index="category", columns="step", values="sigma").reindex(index=cats, columns=steps)
+    lo = g.pivot_table(index="category", columns="step", values="sigma_low").reindex(index=cats, columns=steps)
+    hi = g.pivot_table(index="category", columns="step", values="sigma_high").reindex(index=cats, columns=steps)
+    heatmap = go.Heatmap(
+        z=np.log2(z.to_numpy(float)),
+        x=x,
+        y=cats,
+        visible=visible,
+        customdata=np.dstack([z.to_numpy(float), lo.to_numpy(float), hi.to_numpy(float)]),
+        **sigma_colour_range(),
+        hovertemplate="%{y}, step %{x}: sigma %{customdata[0]:.3f} (95% interval over seeds "
+        "%{customdata[1]:.3f} to %{customdata[2]:.3f})<extra>" + size + "</extra>",
     )
-    size_dropdown(fig, trace_sizes, sizes)
-    return fig, tidy(
-        sub.sort_values(["size_rank", "category", "step"]),
-        [
-            "kind",
-            "family",
-            "size",
-            "step",
-            "step_b",
-            "category",
-            "n_positions",
-            "mean_kl",
-            "overall_kl",
-            "sigma",
-            "is_outlier",
-            "n_seeds",
-            "sigma_low",
-            "sigma_high",
-            "interval_excludes_1",
-            "marked",
-            "sigma_per_pair",
-            "is_outlier_per_pair",
-        ],
+    out = g[g["is_outlier"].astype(bool)]
+    outliers = go.Scatter(
+        x=out["step"].astype(str),
+        y=out["category"],
+        mode="markers",
+        visible=visible,
+        marker=dict(symbol="x-thin", size=9, color="black", line=dict(width=2, color="black")),
+        name="outside the band",
+        showlegend=visible,
+        legendgroup="band",
+        hovertemplate="outlier %{y}, step %{x}<extra></extra>",
     )
+    ex = g[g["marked"]]
+    rings = go.Scatter(
+        x=ex["step"].astype(str),
+        y=ex["category"],
+        mode="markers",
+        visible=visible,
+        marker=dict(symbol="circle-open", size=13, color="#222222", line=dict(width=1.5, color="#222222")),
+        name=f"interval excludes 1, {MARK_WORDS}",
+        showlegend=visible,
+        legendgroup="marked",
+        hovertemplate=f"%{{y}}, step %{{x}}: sigma's interval excludes 1 and {MARK_WORDS}<extra></extra>",
+    )
+    return [heatmap, outliers, rings]
 
 
 def sigma_intervals(data: ReportData, family: str, sec: Section) -> pd.DataFrame:
@@ -179,7 +186,7 @@ def outlier_table(data: ReportData, frames: list[pd.DataFrame], family: str, key
     flagged = plotted[plotted["is_outlier"].astype(bool) | plotted["marked"].astype(bool)]
     if flagged.empty:
         return None
-    examples = data.lookup("example_tokens", "rank <= 5", corpus=data.scope.corpus).sort_values(
+    examples = data.lookup(names.EXAMPLE_TOKENS, "rank <= 5", corpus=data.scope.corpus).sort_values(
         ["family", "category", "rank"]
     )
     ex = (
@@ -216,7 +223,7 @@ def build(data: ReportData) -> Section:
     kind, note = data.preferred_kind()
     if note:
         sec.notes.append(note)
-    ck = data.view("conditional_kl", "family IN ('pos_t', 'pos_prev') AND kind = %(kind)s", kind=kind)
+    ck = data.view(names.CONDITIONAL_KL, "family IN ('pos_t', 'pos_prev') AND kind = %(kind)s", kind=kind)
     if ck.empty:
         raise Missing("no POS categories in conditional_kl (corpus added without a POS tagger?)")
     groupings = data.groupings
@@ -238,7 +245,7 @@ def build(data: ReportData) -> Section:
             )
         )
 
-    rd = data.view("relative_divergence", "family = 'pos_t'")
+    rd = data.view(names.RELATIVE_DIVERGENCE, "family = 'pos_t'")
     iv = sigma_intervals(data, "pos_t", sec)
     frames = []
     for k in ("seed_pair", "consecutive_step"):
@@ -290,7 +297,7 @@ def tag_count_table(data: ReportData) -> Table:
         frame[f"positions_{col}"] = frame[f"positions_{col}"].astype(int)
         frame[f"share_{col}"] = frame[f"positions_{col}"] / total if total else np.nan
     frame = frame[["tag", "positions_pos_t", "share_pos_t", "positions_pos_prev", "share_pos_prev"]]
-    corpus = data.lookup("corpus_summary", corpus=data.scope.corpus)
+    corpus = data.lookup(names.CORPUS_SUMMARY, corpus=data.scope.corpus)
     tagger = str(corpus["spacy_model"].iloc[0]) if not corpus.empty else "unknown"
     return Table(
         "pos-tag-counts",

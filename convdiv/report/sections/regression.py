@@ -24,6 +24,7 @@ from convdiv.report.figures import (
 )
 from convdiv.report.model import Figure, Missing, Section, Table
 from convdiv.report.uncertainty import seeds_needed
+from convdiv.warehouse import names
 
 SEED_INTERVAL_TEXT = "over seeds, leave-one-seed-out jackknife with Student's t"
 KEY = "regression"
@@ -89,7 +90,7 @@ def bootstrap(data: ReportData, kind: str, order: list[str], sec: Section, n_row
         return None
     try:
         # per comparison, maintained at publish (agg_comparison_moments): the suite's moment rows, no fact scan
-        moments = data.view("comparison_moments", "kind = %(kind)s", kind=kind)
+        moments = data.view(names.COMPARISON_MOMENTS, "kind = %(kind)s", kind=kind)
     except Missing as exc:
         sec.notes.append(f"no bootstrap intervals: {exc}")
         return None
@@ -105,7 +106,7 @@ def seed_intervals(
     """The coefficients' jackknife-t intervals over seeds per step (analysis.regression), with notes where none."""
     try:
         sums = data.view(
-            "comparison_regression_sums",
+            names.COMPARISON_REGRESSION_SUMS,
             "kind = %(kind)s",
             kind=kind,
             columns=(
@@ -154,7 +155,7 @@ def build(data: ReportData) -> Section:
         sec.notes.append(note)
     # Sufficient statistics per (size, step, POS pair), maintained at ingest: thousands of rows per kind.
     frame = data.view(
-        "regression_moments",
+        names.REGRESSION_MOMENTS,
         "kind = %(kind)s",
         kind=kind,
         columns=("step", "size", "pos_t", "pos_prev", *MOMENT_COLUMNS),
@@ -165,13 +166,59 @@ def build(data: ReportData) -> Section:
         raise Missing(f"no regression inputs for {KIND_LABEL[kind]}")
     present = set(frame["size"].unique().tolist())
     order = [s for s in data.scope.sizes if s in present]
-    fits, coef_tables, coef_rows = [], {}, []
     designs: dict = {}
     results = fit_moments_steps(frame, size_order=order, designs=designs)
     jk = seed_intervals(data, kind, frame, results, order, sec, designs)
     boot = bootstrap(data, kind, order, sec, int(frame["n"].sum()))
     for step in sorted(set(frame["step"].unique().tolist()) - set(results)):
         sec.notes.append(f"step {step}: not enough rows for the regression")
+    summary, coefs, coef_tables, references = tabulate(results, jk, boot)
+    sec.notes.append(
+        f"{KIND_LABEL[kind]}; reference levels: "
+        + ", ".join(f"{k} = {v}" for k, v in references.items())
+        + f"; fitted exactly on {basis}; {rows_per_fit(summary)}"
+    )
+    plotted = coefs[coefs["factor"].isin(["log10_frequency", "log_frequency", "size"])]
+    sec.figures.append(
+        Figure(
+            "regression-coefficients",
+            coefficient_figure(coefs, order),
+            tidy(plotted, COEFFICIENT_COLUMNS),
+            caption=regression_caption(summary, kind, data.intervals(kind)["n_seeds"]),
+        )
+    )
+    sec.tables.extend(regression_tables(summary, coef_tables))
+    return sec
+
+
+# the columns of the coefficient figure's CSV
+COEFFICIENT_COLUMNS = [
+    "step",
+    "term",
+    "factor",
+    "level",
+    "estimate",
+    "se",
+    "df",
+    "t",
+    "p",
+    "ci_low",
+    "ci_high",
+    "se_ols",
+    "boot_low",
+    "boot_high",
+]
+
+
+def tabulate(
+    results: dict, jk: pd.DataFrame, boot: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame], dict]:
+    """Per step's fit: its summary row and its coefficients with the seed intervals (and the bootstrap's).
+
+    Returns the summary (one row per step), every coefficient (with its step), the coefficient table per step
+    ("step N" -> frame) and the fits' reference levels."""
+    fits, coef_tables, coef_rows = [], {}, []
+    references: dict = {}
     for step, fit in results.items():
         at = jk[jk["step"] == step]
         fits.append(
@@ -197,14 +244,11 @@ def build(data: ReportData) -> Section:
         references = fit.references
     if not fits:
         raise Missing("no step had enough rows for the regression")
-    summary = pd.DataFrame(fits)
-    coefs = pd.concat(coef_rows, ignore_index=True)
-    sec.notes.append(
-        f"{KIND_LABEL[kind]}; reference levels: "
-        + ", ".join(f"{k} = {v}" for k, v in references.items())
-        + f"; fitted exactly on {basis}; {rows_per_fit(summary)}"
-    )
+    return pd.DataFrame(fits), pd.concat(coef_rows, ignore_index=True), coef_tables, references
 
+
+def coefficient_figure(coefs: pd.DataFrame, order: list[str]) -> go.Figure:
+    """Two panels over steps: alpha (the log10-frequency slope) and delta_m per size, with their intervals."""
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -249,44 +293,20 @@ def build(data: ReportData) -> Section:
         )
     )
     panel_legends(fig, 2, 2)
-    plotted = coefs[coefs["factor"].isin(["log10_frequency", "log_frequency", "size"])]
-    sec.figures.append(
-        Figure(
-            "regression-coefficients",
-            fig,
-            tidy(
-                plotted,
-                [
-                    "step",
-                    "term",
-                    "factor",
-                    "level",
-                    "estimate",
-                    "se",
-                    "df",
-                    "t",
-                    "p",
-                    "ci_low",
-                    "ci_high",
-                    "se_ols",
-                    "boot_low",
-                    "boot_high",
-                ],
-            ),
-            caption=regression_caption(summary, kind, data.intervals(kind)["n_seeds"]),
-        )
-    )
-    sec.tables.append(
+    return fig
+
+
+def regression_tables(summary: pd.DataFrame, coef_tables: dict[str, pd.DataFrame]) -> list[Table]:
+    """The per-step summary, and every coefficient of the step chosen in the menu (the last step first)."""
+    last = f"step {summary['step'].iloc[-1]}"
+    return [
         Table(
             "regression-summary",
             "Rows, seeds and R^2 per step",
             summary,
             caption="n: the (comparison, position) rows of that step's fit; cells: the groups of rows it was fitted "
             "from; n_seeds, n_comparisons: what the interval over seeds leaves out one seed at a time.",
-        )
-    )
-    last = f"step {summary['step'].iloc[-1]}"
-    sec.tables.append(
+        ),
         Table(
             "regression-table",
             "All coefficients for one step",
@@ -295,6 +315,5 @@ def build(data: ReportData) -> Section:
             default_choice=last,
             caption=f"se, t, p, ci_low, ci_high: {SEED_INTERVAL_TEXT} (df = seeds - 1); se_ols: the OLS error with "
             "every row taken as independent, for comparison only.",
-        )
-    )
-    return sec
+        ),
+    ]

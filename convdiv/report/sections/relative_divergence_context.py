@@ -10,6 +10,7 @@ from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.model import Figure, Missing, Section
 from convdiv.report.sections._categories import late_label, late_steps
 from convdiv.report.sections.pos import heatmap_caption, outlier_table, sigma_heatmap, sigma_intervals, tagset_note
+from convdiv.warehouse import names
 
 KEY = "relative-divergence-context"
 TITLE = "Relative divergence by context, POS(t-1)"
@@ -57,7 +58,7 @@ def context_notes(data: ReportData, plotted: pd.DataFrame, kind: str) -> list[st
 
 def build(data: ReportData) -> Section:
     sec = Section(KEY, TITLE, GUIDE)
-    rd = data.view("relative_divergence", "family = 'pos_prev'")
+    rd = data.view(names.RELATIVE_DIVERGENCE, "family = 'pos_prev'")
     if rd.empty:
         raise Missing(
             "no relative divergence for POS(t-1) categories (corpus added without a POS tagger, or no "

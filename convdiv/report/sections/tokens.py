@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from convdiv.report.data import KIND_LABEL, ReportData
 from convdiv.report.figures import base_layout, size_dropdown, tidy
 from convdiv.report.model import Figure, Missing, Section, Table
+from convdiv.warehouse import names
 
 KEY = "tokens"
 TITLE = "Token tables"
@@ -47,9 +48,9 @@ def build(data: ReportData) -> Section:
         sec.notes.append(note)
     # The last step per size comes from the small expected_kl view, so that only those steps of the (large)
     # token_divergence aggregate are read.
-    curves = data.view("expected_kl", "kind = %(kind)s", kind=kind)
+    curves = data.view(names.EXPECTED_KL, "kind = %(kind)s", kind=kind)
     last_steps = sorted({int(s_) for s_ in curves.groupby("size")["step"].max()}) if not curves.empty else []
-    df = data.view("token_divergence", "kind = %(kind)s AND step = ANY(%(steps)s)", kind=kind, steps=last_steps)
+    df = data.view(names.TOKEN_DIVERGENCE, "kind = %(kind)s AND step = ANY(%(steps)s)", kind=kind, steps=last_steps)
     if df.empty:
         raise Missing("no token_divergence rows (the materialised view is refreshed at the end of an ingest)")
     last = df["size"].map(curves.groupby("size")["step"].max())

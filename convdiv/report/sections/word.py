@@ -19,6 +19,7 @@ from convdiv.report.figures import (
 from convdiv.report.model import Figure, Missing, Section
 from convdiv.report.sections._categories import PANEL_COLUMNS, category_panels
 from convdiv.report.uncertainty import BAND, caption, with_intervals
+from convdiv.warehouse import names
 
 KEY = "word"
 TITLE = "Begin/end of word and context variance"
@@ -55,7 +56,7 @@ def build(data: ReportData) -> Section:
     kind, note = data.preferred_kind()
     if note:
         sec.notes.append(note)
-    df = data.view("conditional_kl", "family IN ('begin_of_word', 'end_of_word') AND kind = %(kind)s", kind=kind)
+    df = data.view(names.CONDITIONAL_KL, "family IN ('begin_of_word', 'end_of_word') AND kind = %(kind)s", kind=kind)
     sizes = list(data.scope.sizes)
     if df.empty:
         sec.notes.append("no begin/end-of-word categories in conditional_kl")
@@ -77,7 +78,7 @@ def build(data: ReportData) -> Section:
         )
         sec.notes.extend(boundary_notes(data, kind))
 
-    cv = data.view("context_variance", "kind = %(kind)s", kind=kind)
+    cv = data.view(names.CONTEXT_VARIANCE, "kind = %(kind)s", kind=kind)
     if cv.empty:
         if df.empty:
             raise Missing("neither word-boundary categories nor context variance are available")

@@ -19,6 +19,7 @@ from convdiv.report.figures import (
     tidy,
 )
 from convdiv.report.model import Figure, Missing, Section
+from convdiv.warehouse import names
 
 KEY = "word-ce"
 TITLE = "Cross-entropy by word, across tokenizers"
@@ -39,10 +40,10 @@ COLUMNS = ["suite", "corpus", "size", "step", "n_seeds", "n_words", "tokens_per_
 def tokenizations(data: ReportData) -> pd.DataFrame:
     """The corpora holding the report corpus's documents cut into the same words (corpus_tokenizations), or
     Missing saying what the section needs."""
-    data.require("corpus_tokenizations", "word_ce")
+    data.require(names.CORPUS_TOKENIZATIONS, names.WORD_CE)
     if data.scope.corpus is None:
         raise Missing("nothing ingested yet: run `convdiv corpus add` and `convdiv ingest`")
-    mine = data.lookup("corpus_tokenizations", corpus=data.scope.corpus)
+    mine = data.lookup(names.CORPUS_TOKENIZATIONS, corpus=data.scope.corpus)
     if mine.empty or not bool(mine["has_words"].iloc[0]):
         raise Missing(
             f"corpus {data.scope.corpus} was added before the warehouse stored words (migration 0022): add it "
@@ -55,13 +56,13 @@ def tokenizations(data: ReportData) -> pd.DataFrame:
             "another corpus with another tokenizer (`convdiv corpus add OTHER --tokenizer ...`, same files and "
             "spaCy model) and ingest a suite with that tokenizer on it to compare CE by word"
         )
-    return data.lookup("corpus_tokenizations", segmentation=row["segmentation"]).sort_values("corpus")
+    return data.lookup(names.CORPUS_TOKENIZATIONS, segmentation=row["segmentation"]).sort_values("corpus")
 
 
 def curves(data: ReportData, corpora: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds of word_ce per suite, corpus, size and step, for every corpus of the segmentation."""
     # by corpus_id: the constant reaches the positions before the view's grouping (docs/sql.md, word_surprisal)
-    parts = [p for c in corpora["corpus_id"] if not (p := data.lookup("word_ce", corpus_id=int(c))).empty]
+    parts = [p for c in corpora["corpus_id"] if not (p := data.lookup(names.WORD_CE, corpus_id=int(c))).empty]
     if not parts:
         raise Missing("no suite ingested on these corpora has word-level surprisal yet: run `convdiv ingest`")
     df = pd.concat(parts, ignore_index=True)

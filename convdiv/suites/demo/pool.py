@@ -4,6 +4,7 @@ bar per run (workers send their progress through a queue)."""
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from queue import Empty
 from typing import TYPE_CHECKING
 
 from convdiv.suites.demo.run import RunJob, train_run
@@ -63,7 +64,7 @@ def run_jobs(root, cfg, todo, train_ids, val_ids, vocab_len, n_workers, progress
                 if pending:
                     try:
                         report(*queue.get(timeout=0.2))
-                    except Exception:  # noqa: BLE001 - queue.Empty; keep polling the futures
+                    except Empty:  # nothing within 0.2 s: poll the futures again
                         pass
             _drain(queue, report)
 
@@ -72,7 +73,7 @@ def _drain(queue, report) -> None:
     while True:
         try:
             report(*queue.get_nowait())
-        except Exception:  # noqa: BLE001 - queue.Empty
+        except Empty:
             return
 
 
