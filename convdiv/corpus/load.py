@@ -194,7 +194,7 @@ def add_corpus(
     }
     content_sha = _content_hash(settings, documents)
 
-    existing = _find(engine, name)
+    existing = find_corpus(engine, name)
     if existing is not None:
         if existing.content_sha256 == content_sha:
             return CorpusInfo(existing.corpus_id, name, existing.n_documents, existing.n_positions, created=False)
@@ -474,7 +474,7 @@ def _frequency_input(counts: np.ndarray | None, documents: list[str] | None) -> 
 
 def _compare_existing(engine, name: str, documents_sha: str, frequency_input: str, replace: bool):
     """The answer for an existing corpus of that name when it needs no tokenising (module docstring), else None."""
-    existing = _find(engine, name)
+    existing = find_corpus(engine, name)
     if existing is None:
         return None
     stored = existing.options or {}
@@ -492,6 +492,7 @@ def _compare_existing(engine, name: str, documents_sha: str, frequency_input: st
     return None  # same documents, another frequency source: the counts decide
 
 
-def _find(engine, name: str):
+def find_corpus(engine, name: str):
+    """The corpus stored under ``name`` (corpus_id, content_sha256, n_documents, n_positions, options), or None."""
     with engine.connect() as conn:
         return conn.exec_driver_sql(Q["find_corpus"], {"name": name}).first()
