@@ -164,13 +164,16 @@ def _join(pgdata: Path):
 
 def _ensure_database(server) -> None:
     import psycopg
+    from psycopg import sql
+
+    from convdiv.warehouse.queries import WAREHOUSE as Q  # embedded.sql
 
     admin = server.get_uri("postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+        exists = conn.execute(Q["database_exists"], {"database": DATABASE}).fetchone()
         if not exists:
             try:
-                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                conn.execute(sql.SQL(Q["create_database"]).format(database=sql.Identifier(DATABASE)))
             except psycopg.errors.DuplicateDatabase:  # another process won the race
                 pass
 
