@@ -2,8 +2,8 @@
 commands themselves are thin wrappers in each stage's ``commands.py`` (the warehouse's `db` group and `demo` in
 ``convdiv/cli/db.py`` and ``convdiv/cli/demo.py``), each taking the typed ``convdiv.context.Context``.
 
-Every command except `db upgrade`, `db url` and `db status` refuses to run on a stale schema (see
-``warehouse.schema.require_current``). Errors a user can fix print one line and exit 1 (2 for a malformed command
+Every command except the `db` commands that inspect or repair the schema (cli/db.py) refuses to run on a stale
+schema (see ``warehouse.schema.require_current``). Errors a user can fix print one line and exit 1 (2 for a malformed command
 line): ConvdivError, and database failures translated by ``convdiv.errors.user_error`` in :func:`main`; what each
 fault guarantees is in docs/operations.md.
 """

