@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 
 from convdiv import progress
 from convdiv.corpus import frequency as freq
@@ -376,9 +377,7 @@ def list_corpora(engine) -> list:
 
 def copy_vocab(conn, corpus_id: int, texts: list[str], counts: np.ndarray, logq: np.ndarray) -> int:
     with psycopg_connection(conn).cursor() as cur:
-        with cur.copy(
-            "COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        with cur.copy(Q["copy_vocab"]) as copy:
             copy.set_types(["int2", "int4", "text", "int8", "float8"])
             for token_id, (text, count, lq) in enumerate(zip(texts, counts.tolist(), logq.tolist())):
                 copy.write_row((corpus_id, token_id, text, count, lq))
@@ -395,7 +394,8 @@ def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int =
     n = len(table)
     strings = [*table.strings, None]
     with psycopg_connection(conn).cursor() as cur:
-        with cur.copy(f"COPY position ({', '.join(POSITION_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+        names = sql.SQL(", ").join(map(sql.Identifier, POSITION_COLUMNS))
+        with cur.copy(sql.SQL(Q["copy_positions"]).format(columns=names)) as copy:
             copy.set_types(list(POSITION_TYPES))
             for lo in range(0, n, chunk_rows):
                 hi = min(lo + chunk_rows, n)
@@ -420,10 +420,7 @@ def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int =
 def copy_words(conn, corpus_id: int, table: WordTable) -> int:
     """COPY the corpus's spaCy words (``corpus_word``); returns the rows loaded."""
     with psycopg_connection(conn).cursor() as cur:
-        with cur.copy(
-            "COPY corpus_word (corpus_id, document, word, start_char, end_char, n_tokens, text) "
-            "FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        with cur.copy(Q["copy_words"]) as copy:
             copy.set_types(["int2", "int4", "int4", "int4", "int4", "int4", "text"])
             columns = [
                 table.document.tolist(),

@@ -134,7 +134,7 @@ def copy_out(cursor, query: str, pg_types: Sequence[str], params: Iterable | Non
     (cast in the query, e.g. ``unigram_logprob::float8``).
     """
     chunks: list[bytes] = []
-    with cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)", params) as copy:
+    with cursor.copy(sql.SQL(Q["copy_binary_out"]).format(query=sql.SQL(query)), params) as copy:
         for data in copy:
             chunks.append(bytes(data))
     rows = read_binary_copy(b"".join(chunks), pg_types)
