@@ -1,6 +1,7 @@
 """What every CLI command receives: settings, and the warehouse engine on demand.
 
-Kept apart from ``cli.py`` so stage command modules can import it without importing the CLI itself.
+Kept apart from the ``convdiv.cli`` package so stage command modules can import it without importing the CLI itself
+(a layer below the stages: tests/test_layout.py).
 """
 
 from __future__ import annotations

@@ -13,12 +13,15 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from psycopg import sql as pgsql
 from sqlalchemy.engine import Engine
 
 from convdiv.config import Settings
 from convdiv.errors import ConvdivError
 from convdiv.textlimits import first_few, shown
 from convdiv.warehouse import queries
+
+Q = queries.beside(__file__)  # api/sql/
 
 # Warehouse.suites(): the columns of the suite_summary view it has always shown.
 SUITE_COLUMNS = (
@@ -178,24 +181,27 @@ class Warehouse:
             raise ConvdivError(f"view {name} has no column {shown(unknown[0])}; its columns: {first_few(known, 12)}")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ConvdivError(f"limit must be a non-negative integer, got {limit!r}")
-        quote = self.engine.dialect.identifier_preparer.quote
-        where, params = [], {}
+        where: list[pgsql.Composable] = []
+        params: dict[str, Any] = {}
         for i, (column, value) in enumerate(filters.items()):
             key = f"p{i}"
             if value is None:
-                where.append(f"{quote(column)} IS NULL")
+                where.append(pgsql.SQL("{} IS NULL").format(pgsql.Identifier(column)))
             elif _is_collection(value):
-                where.append(f"{quote(column)} = ANY(%({key})s)")
+                where.append(pgsql.SQL("{} = ANY({})").format(pgsql.Identifier(column), pgsql.Placeholder(key)))
                 params[key] = [_plain(v) for v in value]
             else:
-                where.append(f"{quote(column)} = %({key})s")
+                where.append(pgsql.SQL("{} = {}").format(pgsql.Identifier(column), pgsql.Placeholder(key)))
                 params[key] = _plain(value)
-        sql = f"SELECT {', '.join(quote(c) for c in wanted)} FROM {quote(name)}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
         if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self._read(sql, params, what=f"view {name}")
+            params["limit"] = int(limit)
+        statement = pgsql.SQL(Q["view_rows"]).format(
+            columns=pgsql.SQL(", ").join(map(pgsql.Identifier, wanted)),
+            view=pgsql.Identifier(name),
+            where=pgsql.SQL(" WHERE ") + pgsql.SQL(" AND ").join(where) if where else pgsql.SQL(""),
+            limit=pgsql.SQL(" LIMIT {}").format(pgsql.Placeholder("limit")) if limit is not None else pgsql.SQL(""),
+        )
+        return self._read(statement.as_string(), params, what=f"view {name}")
 
     def query(self, sql: str, **params: Any) -> pd.DataFrame:
         """Any SQL as a DataFrame, with ``:name`` parameters bound from keyword arguments (never formatted in)."""

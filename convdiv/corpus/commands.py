@@ -1,11 +1,11 @@
 """`convdiv corpus ...`: add, list and remove corpora (thin wrappers over ``load``).
 
-Commands take the command line's ``convdiv.context.Context`` through ``click.pass_obj`` (``convdiv.context`` is
-kept apart from ``convdiv.cli``: importing the CLI here would be circular).
+Commands take the command line's typed ``convdiv.context.Context`` (``pass_context``), like every stage's.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from convdiv.bounds import Number
-from convdiv.corpus.sources import DEFAULT_MAX_TEXT_MB, DEFAULT_SEPARATOR, PRESETS
+from convdiv.context import Context, pass_context
+from convdiv.corpus.sources import DEFAULT_MAX_TEXT_MB, DEFAULT_SEPARATOR, PRESETS, CorpusPreset
 from convdiv.corpus.tagging import TAGSETS
 from convdiv.errors import ConvdivError
 from convdiv.textlimits import check_name
@@ -98,31 +99,30 @@ def corpus() -> None:
     help="Refuse more text than this (MB of UTF-8, all inputs together) before any work: memory grows with the "
     "text (about 1 GB for a 5 MB single line).",
 )
-@click.pass_obj
+@pass_context
 def add(
-    obj,
-    name,
-    tokenizer,
-    texts,
-    dataset,
-    dataset_config,
-    split,
-    text_column,
-    separator,
-    bos,
-    eos,
-    preset,
-    frequency_counts,
-    frequency_corpus,
-    alpha,
-    spacy_model,
-    tagset,
-    replace,
-    max_text_mb,
+    obj: Context,
+    name: str,
+    tokenizer: str,
+    texts: tuple[str, ...],
+    dataset: str | None,
+    dataset_config: str | None,
+    split: str,
+    text_column: str,
+    separator: str | None,
+    bos: bool | None,
+    eos: bool | None,
+    preset: str | None,
+    frequency_counts: str | None,
+    frequency_corpus: tuple[str, ...],
+    alpha: float,
+    spacy_model: str | None,
+    tagset: str,
+    replace: bool,
+    max_text_mb: float,
 ) -> None:
     """Tokenise, tag and load corpus NAME (one transaction; an identical corpus is a no-op)."""
-
-    from convdiv.corpus import frequency, sources
+    from convdiv.corpus import sources
     from convdiv.corpus.load import add_corpus
 
     check_name(name, "corpus", "corpus NAME")
@@ -136,51 +136,33 @@ def add(
             f"--preset {preset} takes frequencies from counts: add --frequency-counts FILE.npy "
             "(the study used the Pile validation counts)"
         )
-    if separator is None:
-        separator = chosen.separator if chosen is not None else DEFAULT_SEPARATOR
-    separator = sources.parse_separator(separator)
-    bos = bos if bos is not None else (chosen.bos if chosen is not None else False)
-    eos = eos if eos is not None else (chosen.eos if chosen is not None else False)
+    conventions = _Conventions.resolve(chosen, separator, bos, eos)
     if texts:
         sources.check_text_size(list(texts), max_text_mb)
-        docs = sources.from_text_files(list(texts), separator)
+        docs = sources.from_text_files(list(texts), conventions.separator)
     else:
+        assert dataset is not None  # one of --text and --dataset, checked above
         docs = sources.from_dataset(
             dataset,
             split=split,
             text_column=text_column,
             config=dataset_config,
-            separator=separator,
+            separator=conventions.separator,
             cache_dir=obj.settings.cache_dir / "datasets",
         )
         sources.check_documents_size(docs.documents, max_text_mb, f"dataset {dataset!r}")
-    options = {"inputs": docs.origin, "separator": separator if separator is not None else sources.NO_SEPARATOR}
-    if chosen is not None:
-        options["preset"] = chosen.name
-        if chosen.pack:
-            docs = sources.pack_documents(docs)
-            options["inputs"] = docs.origin
-        if chosen.context_length:
-            options["window"] = {"context_length": chosen.context_length, "stride": chosen.window_stride}
-    counts = freq_docs = label = None
-    if frequency_counts:
-        path = Path(frequency_counts)
-        counts = frequency.load_counts(path, vocab_size=_vocab_size(tokenizer))
-        label = str(path.resolve())
-    elif frequency_corpus:
-        freq_docs = sources.from_text_files(list(frequency_corpus), separator).documents
-        label = ", ".join(str(Path(p).resolve()) for p in frequency_corpus)
-    engine = obj.engine()
+    docs, options = _apply_preset(chosen, docs, conventions.separator)
+    counts, freq_docs, label = _frequency_source(tokenizer, frequency_counts, frequency_corpus, conventions.separator)
     # progress: tokenise, tag and load each report through convdiv.progress (a status line or log lines)
     info = add_corpus(
-        engine,
+        obj.engine(),
         name,
         tokenizer=tokenizer,
         documents=docs.documents,
         frequency_counts=counts,
         frequency_documents=freq_docs,
-        bos=bos,
-        eos=eos,
+        bos=conventions.bos,
+        eos=conventions.eos,
         spacy_model=spacy_model,
         tagset=tagset,
         replace=replace,
@@ -189,6 +171,60 @@ def add(
         frequency_label=label,
         options=options,
     )
+    _report_added(info, name, tagset)
+
+
+@dataclass(frozen=True)
+class _Conventions:
+    """The document separator (None: each file one document) and BOS/EOS: given options win over the preset's."""
+
+    separator: str | None
+    bos: bool
+    eos: bool
+
+    @classmethod
+    def resolve(cls, chosen: CorpusPreset | None, separator: str | None, bos: bool | None, eos: bool | None):
+        from convdiv.corpus import sources
+
+        if separator is None:
+            separator = chosen.separator if chosen is not None else DEFAULT_SEPARATOR
+        return cls(
+            separator=sources.parse_separator(separator),
+            bos=bos if bos is not None else (chosen.bos if chosen is not None else False),
+            eos=eos if eos is not None else (chosen.eos if chosen is not None else False),
+        )
+
+
+def _apply_preset(chosen: CorpusPreset | None, docs, separator: str | None):
+    """The documents (packed when the preset says so) and the provenance stored in ``corpus.options``."""
+    from convdiv.corpus import sources
+
+    options: dict = {"inputs": docs.origin, "separator": separator if separator is not None else sources.NO_SEPARATOR}
+    if chosen is not None:
+        options["preset"] = chosen.name
+        if chosen.pack:
+            docs = sources.pack_documents(docs)
+            options["inputs"] = docs.origin
+        if chosen.context_length:
+            options["window"] = {"context_length": chosen.context_length, "stride": chosen.window_stride}
+    return docs, options
+
+
+def _frequency_source(tokenizer: str, counts_file: str | None, corpus_files: tuple[str, ...], separator: str | None):
+    """(counts, frequency documents, label): from a counts file, from other text files, or (all None) the corpus."""
+    from convdiv.corpus import frequency, sources
+
+    if counts_file:
+        path = Path(counts_file)
+        return frequency.load_counts(path, vocab_size=_vocab_size(tokenizer)), None, str(path.resolve())
+    if corpus_files:
+        documents = sources.from_text_files(list(corpus_files), separator).documents
+        return None, documents, ", ".join(str(Path(p).resolve()) for p in corpus_files)
+    return None, None, None
+
+
+def _report_added(info, name: str, tagset: str) -> None:
+    """What `corpus add` prints: a no-op, an addition, or a replacement and what went with the old corpus."""
     if not info.created:
         click.echo(
             f"corpus {name}: already present and identical ({info.n_documents:,} documents, "
@@ -214,8 +250,8 @@ def _vocab_size(tokenizer: str) -> int:
 
 @corpus.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array (one object per corpus) instead of a table.")
-@click.pass_obj
-def list_(obj, as_json: bool) -> None:
+@pass_context
+def list_(obj: Context, as_json: bool) -> None:
     """List corpora: name, tokenizer, documents, positions, tagset, frequency source, created."""
     from convdiv.corpus.load import list_corpora
 
@@ -241,8 +277,8 @@ def list_(obj, as_json: bool) -> None:
 
 @corpus.command("remove")
 @click.argument("name")
-@click.pass_obj
-def remove(obj, name) -> None:
+@pass_context
+def remove(obj: Context, name: str) -> None:
     """Delete corpus NAME with its positions and every fact on them."""
     from convdiv.corpus.load import remove_corpus
 

@@ -56,7 +56,7 @@ def load_counts(path: str | Path, vocab_size: int) -> np.ndarray:
         counts = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ConvdivError(f"frequency counts file not found: {path}") from None
-    except Exception as exc:
+    except (ValueError, OSError, EOFError) as exc:  # not a .npy array, a pickle, a folder, unreadable, empty
         raise ConvdivError(f"cannot read frequency counts {path}: not a .npy array ({exc})") from None
     return validate_counts(counts, vocab_size, str(path))
 

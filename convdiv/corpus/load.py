@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 
 from convdiv import progress
 from convdiv.corpus import frequency as freq
@@ -129,26 +130,15 @@ def add_corpus(
     ``tag_``, or 'upos', the Universal POS ``pos_`` (corpus/tagging.py); recorded in ``corpus.options``
     (corpus_summary.tagset).
     """
-    if not name or not name.strip():
-        raise ConvdivError("corpus name must not be empty")
-    if tagset not in TAGSETS:
-        raise ConvdivError(f"unknown tagset {shown(tagset)}: choose {' or '.join(TAGSETS)}")
-    if frequency_counts is not None and frequency_documents is not None:
-        raise ConvdivError("give either frequency counts or a frequency corpus, not both")
-    _check_documents(documents, "document")
-    if frequency_documents is not None:
-        _check_documents(frequency_documents, "frequency document")
-
+    _check_arguments(name, tagset, documents, frequency_counts, frequency_documents)
     tok = load_tokenizer(tokenizer)
-    vocab_size = len(tok)
     model_name, model_version = resolve_model(spacy_model)
-    tokenizer_sha = tokenizer_fingerprint(tok)
     if frequency_counts is not None:
-        frequency_counts = freq.validate_counts(frequency_counts, vocab_size, frequency_label or "frequency counts")
+        frequency_counts = freq.validate_counts(frequency_counts, len(tok), frequency_label or "frequency counts")
     # What the content hash depends on, known without tokenising (see the module docstring).
     inputs = {
         "format": CORPUS_FORMAT,
-        "tokenizer_sha256": tokenizer_sha,
+        "tokenizer_sha256": tokenizer_fingerprint(tok),
         "bos": bos,
         "eos": eos,
         "spacy_model": model_name,
@@ -163,113 +153,175 @@ def add_corpus(
         return early
     # The tagger loads before any work (tagging is the slow part; done only when the corpus will be written), so
     # a pipeline that cannot give the tagset is refused at once.
-    nlp = load_tagger(model_name, tagset)
-    if tagset == "upos":
-        check_upos(nlp, model_name, documents[0])
+    nlp = _load_tagger(model_name, tagset, documents[0])
 
     docs = _tokenize(tok, documents, bos=bos, eos=eos, what=f"corpus add {name}: tokenise")
+    counts, frequency_source = _frequency_counts(
+        tok, docs, frequency_counts, frequency_documents, frequency_label, bos=bos, eos=eos
+    )
+    content_sha = _content_hash({**inputs, "frequency_sha256": freq.counts_sha256(counts)}, documents)
+    stored = _compare_stored(engine, name, content_sha, replace)
+    if stored is not None:
+        return stored
 
-    if frequency_counts is not None:
-        counts = frequency_counts
-        frequency_source = frequency_label or "counts array"
-    elif frequency_documents is not None:
-        counts = freq.count_tokens(
-            (d.ids for d in tokenize_documents(tok, frequency_documents, bos=bos, eos=eos)), vocab_size
-        )
-        frequency_source = frequency_label or "frequency corpus"
-    else:
-        counts = freq.count_tokens((d.ids for d in docs), vocab_size)
-        frequency_source = "self"
-
-    settings = {
-        "format": CORPUS_FORMAT,
-        "tokenizer_sha256": tokenizer_sha,
+    tags = TagVocab()  # the tags' codes, shared by the tagging and the position rows
+    words = _tag_words(nlp, documents, docs, tags, tagset, what=f"corpus add {name}: tag")
+    tables = _Tables.build(tok, documents, docs, words, tags, counts, alpha)
+    provenance = {
+        **(options or {}),
         "bos": bos,
         "eos": eos,
-        "spacy_model": model_name,
-        "spacy_version": model_version,
-        "alpha": alpha,
-        "frequency_sha256": freq.counts_sha256(counts),
-        **_tagset_input(tagset),
+        "unigram_alpha": alpha,
+        "tagset": tagset,
+        "source": source,
+        "format": CORPUS_FORMAT,
+        "documents_sha256": documents_sha,
+        "frequency_input": frequency_input,
     }
-    content_sha = _content_hash(settings, documents)
+    row = _corpus_row(name, tokenizer, inputs, content_sha, documents, words, tables, frequency_source, provenance)
+    return _write_corpus(engine, row, tables, replace=replace)
 
-    existing = _find(engine, name)
-    if existing is not None:
-        if existing.content_sha256 == content_sha:
-            return CorpusInfo(existing.corpus_id, name, existing.n_documents, existing.n_positions, created=False)
-        if not replace:
-            raise ConvdivError(
-                f"corpus {name!r} already exists with different content; "
-                f"use --replace to replace it (its facts will be deleted)"
-            )
 
-    tags = TagVocab()
+def _load_tagger(model_name: str, tagset: str, sample: str):
+    """The spaCy tagger; with tagset 'upos', checked on ``sample`` to give Universal POS."""
+    nlp = load_tagger(model_name, tagset)
+    if tagset == "upos":
+        check_upos(nlp, model_name, sample)
+    return nlp
+
+
+def _compare_stored(engine, name: str, content_sha: str, replace: bool) -> CorpusInfo | None:
+    """After tokenising: the no-op answer for an identical stored corpus, a refusal for a different one (unless
+    ``replace``), else None."""
+    existing = find_corpus(engine, name)
+    if existing is None:
+        return None
+    if existing.content_sha256 == content_sha:
+        return CorpusInfo(existing.corpus_id, name, existing.n_documents, existing.n_positions, created=False)
+    if not replace:
+        raise ConvdivError(
+            f"corpus {name!r} already exists with different content; "
+            f"use --replace to replace it (its facts will be deleted)"
+        )
+    return None
+
+
+def _corpus_row(
+    name: str,
+    tokenizer: str,
+    inputs: dict,
+    content_sha: str,
+    documents: list[str],
+    words: list[Words],
+    tables: _Tables,
+    frequency_source: str,
+    provenance: dict,
+) -> dict:
+    """The ``corpus`` row (insert_corpus.sql's parameters); ``provenance`` becomes ``corpus.options``."""
+    tokenizer_path = Path(tokenizer).expanduser()
+    return {
+        "name": name,
+        "tokenizer": str(tokenizer_path.resolve()) if tokenizer_path.exists() else tokenizer,
+        "tokenizer_sha256": inputs["tokenizer_sha256"],
+        "vocab_size": len(tables.texts),
+        "content_sha256": content_sha,
+        "n_documents": len(documents),
+        "n_positions": len(tables.positions),
+        "words_sha256": words_sha256(documents, words),
+        "spacy_model": f"{inputs['spacy_model']} {inputs['spacy_version']}".strip(),
+        "frequency_source": frequency_source,
+        "options": json.dumps(provenance),
+    }
+
+
+def _check_arguments(name: str, tagset: str, documents, frequency_counts, frequency_documents) -> None:
+    """What add_corpus refuses before loading anything: one line naming the argument at fault."""
+    if not name or not name.strip():
+        raise ConvdivError("corpus name must not be empty")
+    if tagset not in TAGSETS:
+        raise ConvdivError(f"unknown tagset {shown(tagset)}: choose {' or '.join(TAGSETS)}")
+    if frequency_counts is not None and frequency_documents is not None:
+        raise ConvdivError("give either frequency counts or a frequency corpus, not both")
+    _check_documents(documents, "document")
+    if frequency_documents is not None:
+        _check_documents(frequency_documents, "frequency document")
+
+
+def _frequency_counts(tok, docs, counts, documents, label: str | None, *, bos: bool, eos: bool):
+    """(counts per token id, ``corpus.frequency_source``): the given counts, another corpus's, or the corpus's own."""
+    if counts is not None:
+        return counts, label or "counts array"
+    if documents is not None:
+        ids = (d.ids for d in tokenize_documents(tok, documents, bos=bos, eos=eos))
+        return freq.count_tokens(ids, len(tok)), label or "frequency corpus"
+    return freq.count_tokens((d.ids for d in docs), len(tok)), "self"
+
+
+def _tag_words(nlp, documents: list[str], docs, tags: TagVocab, tagset: str, *, what: str) -> list[Words]:
+    """Each document's spaCy words (special tokens masked out); with tagset 'upos' the Universal POS become the
+    words' tags, hence pos_t / pos_prev (and their groups)."""
     masked = [
         mask_spans(text, d.offsets[d.special & (d.offsets[:, 1] > d.offsets[:, 0])].tolist())
         for text, d in zip(documents, docs)
     ]
-    words = _tag(nlp, masked, tags, what=f"corpus add {name}: tag")
-    if tagset == "upos":  # the Universal POS become the words' tags, hence pos_t / pos_prev (and their groups)
+    words = _tag(nlp, masked, tags, what=what)
+    if tagset == "upos":
         words = [dataclasses.replace(w, tag=w.upos) for w in words]
-    table = build_positions(documents, docs, words, tags, counts)
-    word_table = build_words(documents, docs, words)
-    logq = freq.unigram_logprob(counts, alpha)
-    texts = token_texts(tok)
+    return words
 
-    row = {
-        "name": name,
-        "tokenizer": str(Path(tokenizer).expanduser().resolve())
-        if Path(tokenizer).expanduser().exists()
-        else tokenizer,
-        "tokenizer_sha256": tokenizer_sha,
-        "vocab_size": vocab_size,
-        "content_sha256": content_sha,
-        "n_documents": len(documents),
-        "n_positions": len(table),
-        "words_sha256": words_sha256(documents, words),
-        "spacy_model": f"{model_name} {model_version}".strip(),
-        "frequency_source": frequency_source,
-        "options": json.dumps(
-            {
-                **(options or {}),
-                "bos": bos,
-                "eos": eos,
-                "unigram_alpha": alpha,
-                "tagset": tagset,
-                "source": source,
-                "format": CORPUS_FORMAT,
-                "documents_sha256": documents_sha,
-                "frequency_input": frequency_input,
-            }
-        ),
-    }
+
+@dataclass
+class _Tables:
+    """The rows add_corpus writes besides ``corpus``: positions, spaCy words, and the vocabulary."""
+
+    positions: PositionTable
+    words: WordTable
+    texts: list[str]  # token id -> text
+    counts: np.ndarray
+    logq: np.ndarray  # smoothed unigram log-probability per token id
+
+    @classmethod
+    def build(cls, tok, documents: list[str], docs, words: list[Words], tags: TagVocab, counts, alpha: float):
+        return cls(
+            positions=build_positions(documents, docs, words, tags, counts),
+            words=build_words(documents, docs, words),
+            texts=token_texts(tok),
+            counts=counts,
+            logq=freq.unigram_logprob(counts, alpha),
+        )
+
+
+def _write_corpus(engine, row: dict, tables: _Tables, *, replace: bool) -> CorpusInfo:
+    """One transaction: lock the name, replace or refuse a different corpus of that name (a concurrent add of the
+    same one wins), insert ``corpus``, COPY its rows, attach its partitions."""
+    name = row["name"]
     with _bounded_transaction(engine, f"corpus add {name!r}") as conn:
         conn.exec_driver_sql(Q["lock_corpus_name"], {"name": name})
         current = conn.exec_driver_sql(Q["find_corpus"], {"name": name}).first()
         facts_removed = 0
         if current is not None:
-            if current.content_sha256 == content_sha:  # a concurrent add of the same corpus won
+            if current.content_sha256 == row["content_sha256"]:  # a concurrent add of the same corpus won
                 return CorpusInfo(current.corpus_id, name, current.n_documents, current.n_positions, created=False)
             if not replace:
                 raise ConvdivError(f"corpus {name!r} already exists with different content; use --replace")
             facts_removed = _count_facts(conn, current.corpus_id)
             conn.exec_driver_sql(Q["delete_corpus"], {"corpus_id": current.corpus_id})
         corpus_id = conn.exec_driver_sql(Q["insert_corpus"], row).scalar_one()
-        copy_vocab(conn, corpus_id, texts, counts, logq)
+        copy_vocab(conn, corpus_id, tables.texts, tables.counts, tables.logq)
         partitions.lock_position_ids(conn)  # held until COMMIT: this corpus's ids are one range
+        table = tables.positions
         with progress.step(f"corpus add {name}: load", total=len(table), unit="positions") as bar:
             loaded = copy_positions(conn, corpus_id, table, on_rows=bar.advance)
         if loaded != len(table):
             raise ConvdivError(f"corpus {name!r}: COPY loaded {loaded} positions, expected {len(table)}")
-        copy_words(conn, corpus_id, word_table)
+        copy_words(conn, corpus_id, tables.words)
         partitions.attach(conn, corpus_id)
         if current is not None:  # last: its ACCESS EXCLUSIVE lock on the fact tables is held until COMMIT
             partitions.drop(conn, current.corpus_id)
     return CorpusInfo(
         corpus_id,
         name,
-        len(documents),
+        row["n_documents"],
         len(table),
         created=True,
         replaced=current is not None,
@@ -297,7 +349,7 @@ def _bounded_transaction(engine, what: str):
     needs makes it stop with one line naming that session, and the transaction rolls back."""
     try:
         with engine.begin() as conn:
-            conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (locks.lock_timeout_setting(),))
+            conn.exec_driver_sql(queries.WAREHOUSE["set_lock_timeout"], {"timeout": locks.lock_timeout_setting()})
             with locks.watch_blockers(conn.connection.driver_connection, libpq_conninfo(engine.url)):
                 yield conn
     except (sa.exc.DBAPIError, psycopg.Error) as exc:  # psycopg's own: the partition DDL runs on the driver
@@ -325,9 +377,7 @@ def list_corpora(engine) -> list:
 
 def copy_vocab(conn, corpus_id: int, texts: list[str], counts: np.ndarray, logq: np.ndarray) -> int:
     with psycopg_connection(conn).cursor() as cur:
-        with cur.copy(
-            "COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        with cur.copy(Q["copy_vocab"]) as copy:
             copy.set_types(["int2", "int4", "text", "int8", "float8"])
             for token_id, (text, count, lq) in enumerate(zip(texts, counts.tolist(), logq.tolist())):
                 copy.write_row((corpus_id, token_id, text, count, lq))
@@ -344,7 +394,8 @@ def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int =
     n = len(table)
     strings = [*table.strings, None]
     with psycopg_connection(conn).cursor() as cur:
-        with cur.copy(f"COPY position ({', '.join(POSITION_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+        names = sql.SQL(", ").join(map(sql.Identifier, POSITION_COLUMNS))
+        with cur.copy(sql.SQL(Q["copy_positions"]).format(columns=names)) as copy:
             copy.set_types(list(POSITION_TYPES))
             for lo in range(0, n, chunk_rows):
                 hi = min(lo + chunk_rows, n)
@@ -369,10 +420,7 @@ def copy_positions(conn, corpus_id: int, table: PositionTable, chunk_rows: int =
 def copy_words(conn, corpus_id: int, table: WordTable) -> int:
     """COPY the corpus's spaCy words (``corpus_word``); returns the rows loaded."""
     with psycopg_connection(conn).cursor() as cur:
-        with cur.copy(
-            "COPY corpus_word (corpus_id, document, word, start_char, end_char, n_tokens, text) "
-            "FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        with cur.copy(Q["copy_words"]) as copy:
             copy.set_types(["int2", "int4", "int4", "int4", "int4", "int4", "text"])
             columns = [
                 table.document.tolist(),
@@ -474,7 +522,7 @@ def _frequency_input(counts: np.ndarray | None, documents: list[str] | None) -> 
 
 def _compare_existing(engine, name: str, documents_sha: str, frequency_input: str, replace: bool):
     """The answer for an existing corpus of that name when it needs no tokenising (module docstring), else None."""
-    existing = _find(engine, name)
+    existing = find_corpus(engine, name)
     if existing is None:
         return None
     stored = existing.options or {}
@@ -492,6 +540,7 @@ def _compare_existing(engine, name: str, documents_sha: str, frequency_input: st
     return None  # same documents, another frequency source: the counts decide
 
 
-def _find(engine, name: str):
+def find_corpus(engine, name: str):
+    """The corpus stored under ``name`` (corpus_id, content_sha256, n_documents, n_positions, options), or None."""
     with engine.connect() as conn:
         return conn.exec_driver_sql(Q["find_corpus"], {"name": name}).first()

@@ -201,7 +201,8 @@ def from_dataset(
             data = datasets.load_dataset(spec, config, split=split, **kwargs)
     except ConvdivError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the datasets library's boundary: hub, network, builder and parse
+        # errors have no common base; each becomes one line naming the dataset (no traceback reaches the user)
         raise ConvdivError(f"cannot load dataset {spec!r} (split {split!r}): {exc}") from None
     if text_column not in data.column_names:
         raise ConvdivError(f"dataset {spec!r} has no column {text_column!r} (columns: {', '.join(data.column_names)})")

@@ -97,7 +97,8 @@ def load_tagger(name: str, tagset: str = "ptb"):
 
     try:
         nlp = spacy.load(name, exclude=[c for c in EXCLUDE if not (tagset == "upos" and c == "parser")])
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - spaCy's boundary: a pipeline folder or package fails in many ways
+        # (OSError, ValueError, import and config errors of its components); one line naming the model
         raise ConvdivError(f"cannot load spaCy model {name}: {str(exc).splitlines()[0]}") from None
     pipes = nlp.pipe_names
     components = ", ".join(pipes) or "none"

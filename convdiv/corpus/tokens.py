@@ -62,7 +62,8 @@ def _load_tokenizer(name: str, stamp: tuple):
     logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - transformers' boundary: a folder or hub id fails in many ways (OSError,
+        # ValueError, hub and JSON errors); one line naming the tokenizer
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConvdivError(f"cannot load tokenizer {name}: {reason}") from None
     if not getattr(tokenizer, "is_fast", False):

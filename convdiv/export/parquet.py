@@ -317,8 +317,8 @@ def partition_query(name: str, kind: str, columns: list[Column]):
     if kind != "view":
         return columns, pgsql.SQL(Q[f"rows/{name}"])
     columns = [c for c in columns if c.name not in PARTITIONING[kind]]  # the partition values live in the path
-    query = pgsql.SQL("SELECT {} FROM {} WHERE suite_id = %(suite_id)s AND corpus_id = %(corpus_id)s").format(
-        pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in columns), pgsql.Identifier(name)
+    query = pgsql.SQL(Q["view_rows"]).format(
+        columns=pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in columns), view=pgsql.Identifier(name)
     )
     return columns, query
 
@@ -355,7 +355,7 @@ def _fixed_batches(
     limit = batch_rows * width
     buf = bytearray()
     header_done = False
-    statement = pgsql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(query)
+    statement = pgsql.SQL(Q["copy_binary_out"]).format(query=query)
     with conn.cursor() as cur:
         with cur.copy(statement, params) as copy:
             for chunk in copy:
@@ -423,7 +423,7 @@ def _csv_batches(
     from psycopg import sql as pgsql
 
     block = min(256 << 20, max(1 << 20, batch_rows * len(columns) * CSV_BYTES_PER_VALUE))
-    statement = pgsql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
+    statement = pgsql.SQL(Q["copy_csv_out"]).format(query=query)
     with conn.cursor() as cur:
         with cur.copy(statement, params) as copy:
             chunks = iter(copy)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import pandas as pd
+from psycopg import sql as pgsql
 from sqlalchemy.engine import Engine
 
 from convdiv.analysis.bootstrap import DEFAULT_REPLICATES, expected_kl_intervals
@@ -25,6 +26,7 @@ from convdiv.textlimits import first_few, shown
 from convdiv.warehouse import queries
 from convdiv.warehouse.models import COMPARISON_KINDS
 
+Q = queries.beside(__file__)
 WORK_MEM = "256MB"
 KINDS = COMPARISON_KINDS
 KIND_LABEL = dict(zip(KINDS, ("seed pairs", "consecutive steps", "cross-size"), strict=True))
@@ -79,6 +81,19 @@ class Scope:
     notes: list[str] = field(default_factory=list)
 
 
+def _view_rows(name: str, columns: Sequence[str] | None, equal: list[str], where: str) -> pgsql.Composed:
+    """view_rows.sql for view ``name``: ``columns`` (None: all), each of ``equal`` equal to its parameter, and
+    ``where`` (trusted text written in the sections, with %(name)s parameters) added in parentheses."""
+    conditions = [pgsql.SQL("{} = {}").format(pgsql.Identifier(c), pgsql.Placeholder(c)) for c in equal]
+    if where:
+        conditions.append(pgsql.SQL("({})").format(pgsql.SQL(where)))
+    return pgsql.SQL(Q["view_rows"]).format(
+        columns=pgsql.SQL(", ").join(map(pgsql.Identifier, columns)) if columns else pgsql.SQL("*"),
+        view=pgsql.Identifier(name),
+        where=pgsql.SQL(" WHERE ") + pgsql.SQL(" AND ").join(conditions) if conditions else pgsql.SQL(""),
+    )
+
+
 class ReportData:
     """Query access for one scope, with a per-report cache of view reads."""
 
@@ -90,7 +105,9 @@ class ReportData:
 
     # ------------------------------------------------------------------ raw access
 
-    def query(self, sql: str, params: dict | None = None, *, planner: dict[str, str] | None = None) -> pd.DataFrame:
+    def query(
+        self, sql: str | pgsql.Composable, params: dict | None = None, *, planner: dict[str, str] | None = None
+    ) -> pd.DataFrame:
         """Rows of ``sql`` as a DataFrame; ``planner``: planner settings for this query only (SET LOCAL)."""
         raw = self.engine.raw_connection()
         try:
@@ -98,9 +115,8 @@ class ReportData:
             assert conn is not None  # an open pooled connection holds its driver's connection
             with conn.cursor() as cur:
                 # Grouping millions of fact rows (the regression cells) spills to disk at the default 4 MB.
-                cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-                for name, value in (planner or {}).items():
-                    cur.execute(f"SET LOCAL {name} = {value}")
+                for name, value in {"work_mem": WORK_MEM, **(planner or {})}.items():
+                    cur.execute(Q["query_setting"], {"name": name, "value": str(value)})
                 cur.execute(sql, params or {})
                 columns = [d.name for d in cur.description]
                 rows = cur.fetchall()
@@ -112,9 +128,7 @@ class ReportData:
     def lookup(self, name: str, where: str = "", **params) -> pd.DataFrame:
         """Rows of view ``name`` whose columns equal ``params`` (not limited to the scope), ``where`` added."""
         self.require(name)
-        conditions = [f"{column} = %({column})s" for column in params] + ([f"({where})"] if where else [])
-        sql = f"SELECT * FROM {name}" + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
-        return self.query(sql, params)
+        return self.query(_view_rows(name, None, list(params), where), params)
 
     @cached_property
     def relations(self) -> set[str]:
@@ -150,10 +164,7 @@ class ReportData:
         self.require(name)
         if self.scope.suite is None or self.scope.corpus is None:
             raise Missing("nothing ingested yet: run `convdiv corpus add` and `convdiv ingest`")
-        select = ", ".join(columns) if columns else "*"
-        sql = f"SELECT {select} FROM {name} WHERE suite = %(suite)s AND corpus = %(corpus)s"
-        if where:
-            sql += f" AND ({where})"
+        sql = _view_rows(name, columns, ["suite", "corpus"], where)
         df = self.query(sql, {"suite": self.scope.suite, "corpus": self.scope.corpus, **params}, planner=planner)
         df = self.restrict_sizes(df)
         self._cache[key] = df

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from psycopg import sql
 from sqlalchemy.engine import Connection, Engine
+
+from convdiv.warehouse import queries
+from convdiv.warehouse.engine import psycopg_connection
+
+Q = queries.WAREHOUSE  # aggregates.sql
 
 
 def rebuild(connection: Connection | Engine, corpus_id: int | None = None) -> None:
@@ -22,12 +28,12 @@ def rebuild(connection: Connection | Engine, corpus_id: int | None = None) -> No
     # A rebuild groups every fact row of the corpus: at the default 4 MB its sorts and hashes spill to disk.
     # bench/report.py's paper-scale synthetic warehouse (9.2M fact rows): the rebuild had not finished after 45 min
     # at the default (load 6-9); with 256 MB the whole build, COPY included, took 132 s (load 4).
-    connection.exec_driver_sql(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
-    connection.exec_driver_sql("SET LOCAL jit = off")
-    connection.exec_driver_sql("SELECT rebuild_aggregates(%s)", (corpus_id,))
+    connection.exec_driver_sql(Q["rebuild_settings"], {"work_mem": REBUILD_WORK_MEM})
+    connection.exec_driver_sql(Q["rebuild_aggregates"], {"corpus_id": corpus_id})
     # the planner must know the new sizes before the first analysis query
+    raw = psycopg_connection(connection)
     for table in AGGREGATE_TABLES:
-        connection.exec_driver_sql(f"ANALYZE {table}")
+        connection.exec_driver_sql(sql.SQL(Q["analyze_aggregate"]).format(table=sql.Identifier(table)).as_string(raw))
 
 
 # work_mem of the rebuild's transaction (one session: a maintenance command, not many analysts at once)
@@ -71,5 +77,5 @@ def check(connection: Connection | Engine, corpus_id: int | None = None) -> list
     if isinstance(connection, Engine):
         with connection.connect() as conn:
             return check(conn, corpus_id)
-    rows = connection.exec_driver_sql("SELECT * FROM check_aggregates(%s)", (corpus_id,)).fetchall()
+    rows = connection.exec_driver_sql(Q["check_aggregates"], {"corpus_id": corpus_id}).fetchall()
     return [AggregateCheck(*row) for row in rows]

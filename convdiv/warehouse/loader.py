@@ -19,7 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+from psycopg import sql
 
+from convdiv.warehouse import queries
+
+Q = queries.WAREHOUSE  # loader.sql
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 COPY_HEADER = COPY_SIGNATURE + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
@@ -94,8 +98,10 @@ def copy_into(cursor, table: str, columns: Mapping[str, np.ndarray], pg_types: S
     names = list(columns)
     rows = encode_rows([np.asarray(columns[c]) for c in names], pg_types)
     body = rows.view(np.uint8).data if len(rows) else memoryview(b"")  # .data: the array's buffer, not a copy
-    column_list = ", ".join(names)
-    with cursor.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT binary)") as copy:
+    statement = sql.SQL(Q["copy_binary_in"]).format(
+        table=sql.Identifier(table), columns=sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    with cursor.copy(statement) as copy:
         copy.write(COPY_HEADER)
         for start in range(0, len(body), WRITE_CHUNK_BYTES):
             copy.write(body[start : start + WRITE_CHUNK_BYTES])
@@ -128,7 +134,7 @@ def copy_out(cursor, query: str, pg_types: Sequence[str], params: Iterable | Non
     (cast in the query, e.g. ``unigram_logprob::float8``).
     """
     chunks: list[bytes] = []
-    with cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)", params) as copy:
+    with cursor.copy(sql.SQL(Q["copy_binary_out"]).format(query=sql.SQL(query)), params) as copy:
         for data in copy:
             chunks.append(bytes(data))
     rows = read_binary_copy(b"".join(chunks), pg_types)

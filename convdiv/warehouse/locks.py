@@ -27,6 +27,9 @@ import psycopg
 
 from convdiv.bounds import env_seconds
 from convdiv.errors import ConvdivError
+from convdiv.warehouse import queries
+
+Q = queries.WAREHOUSE  # locks.sql
 
 LOCK_TIMEOUT_ENV = "CONVDIV_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 60.0
@@ -49,15 +52,13 @@ def take_in_short_tries(conn: psycopg.Connection, statement) -> None:
     """Run ``statement`` (a LOCK TABLE ... ACCESS EXCLUSIVE) in the connection's open transaction, in tries of TRY_S
     each (a savepoint each) PAUSE_S apart, until ``lock_timeout_s()`` has passed; then the last try's
     LockNotAvailable is raised (:func:`lock_error` turns it into one line naming the holders)."""
-    row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+    row = conn.execute(Q["current_lock_timeout"]).fetchone()
     previous = row[0] if row is not None else "0"
     deadline = time.monotonic() + lock_timeout_s()
     while True:
         try:
             with conn.transaction():
-                conn.execute(
-                    "SELECT set_config('lock_timeout', %s, true)", (f"{int(min(TRY_S, lock_timeout_s()) * 1000)}ms",)
-                )
+                conn.execute(Q["set_lock_timeout"], {"timeout": f"{int(min(TRY_S, lock_timeout_s()) * 1000)}ms"})
                 conn.execute(statement)
             break
         except psycopg.errors.LockNotAvailable:
@@ -66,7 +67,7 @@ def take_in_short_tries(conn: psycopg.Connection, statement) -> None:
                     break  # the lock came free during the last try
                 raise
             time.sleep(PAUSE_S)
-    conn.execute("SELECT set_config('lock_timeout', %s, true)", (previous,))
+    conn.execute(Q["set_lock_timeout"], {"timeout": previous})
 
 
 # How long the last try waits while another connection asks the server who blocks it (pg_blocking_pids).
@@ -82,7 +83,7 @@ def _last_try_naming_blockers(conn: psycopg.Connection, statement) -> bool:
     for :func:`holders`."""
     try:
         with watch_blockers(conn, "", after_s=0.0), conn.transaction():
-            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(PROBE_S * 1000)}ms",))
+            conn.execute(Q["set_lock_timeout"], {"timeout": f"{int(PROBE_S * 1000)}ms"})
             conn.execute(statement)
         return True
     except psycopg.errors.LockNotAvailable:
@@ -112,7 +113,7 @@ def watch_blockers(conn: psycopg.Connection, info: str, after_s: float | None = 
         try:
             with psycopg.connect(_conninfo(conn, info), autocommit=True, connect_timeout=10) as watcher:
                 while not done.is_set():
-                    row = watcher.execute("SELECT pg_blocking_pids(%s)", (waiter,)).fetchone()
+                    row = watcher.execute(Q["blocking_pids"], {"pid": waiter}).fetchone()
                     if row and row[0]:
                         last[:] = row[0]
                     done.wait(WATCH_EVERY_S)
@@ -143,19 +144,6 @@ def _conninfo(conn: psycopg.Connection, info: str) -> str:
     return make_conninfo(conn.info.dsn, password=conn.info.password) if conn.info.password else conn.info.dsn
 
 
-_HOLDERS = """
-SELECT a.pid, a.usename, coalesce(a.application_name, ''), a.state,
-       extract(epoch FROM now() - coalesce(a.state_change, a.xact_start))::int,
-       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 60)
-FROM pg_stat_activity a
-WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
-  AND a.backend_type = 'client backend'
-  AND (%(blockers)s::int[] IS NULL OR a.pid = ANY(%(blockers)s::int[])) AND a.pid <> ALL(%(exclude)s::int[])
-ORDER BY a.xact_start
-LIMIT 3
-"""
-
-
 def _duration(seconds: int) -> str:
     minutes, s = divmod(max(0, seconds), 60)
     hours, m = divmod(minutes, 60)
@@ -170,7 +158,7 @@ def holders(info: str, exclude: tuple[int, ...] = ()) -> str:
     blockers, _observed["pids"] = _observed["pids"], None
     try:
         with psycopg.connect(info, autocommit=True, connect_timeout=10) as conn:
-            rows = conn.execute(_HOLDERS, {"blockers": blockers, "exclude": list(exclude)}).fetchall()
+            rows = conn.execute(Q["lock_holders"], {"blockers": blockers, "exclude": list(exclude)}).fetchall()
     except psycopg.Error:
         return ""
     parts = []

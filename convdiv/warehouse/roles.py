@@ -32,10 +32,14 @@ import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from psycopg import sql
 from sqlalchemy.engine import Engine
 
 from convdiv.errors import ConvdivError, database_error
 from convdiv.warehouse import queries
+from convdiv.warehouse.engine import psycopg_connection
+
+Q = queries.WAREHOUSE  # roles.sql
 
 _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
 
@@ -63,38 +67,26 @@ def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantRes
     """Create ``role`` if needed and make it read-only on the warehouse (see the module docstring)."""
     if not _ROLE_NAME.match(role):
         raise ConvdivError(f"invalid role name {role!r}: use letters, digits and underscores (at most 63)")
-    q = _quote(role)
     try:
         with engine.begin() as conn:
-            database, schema, me = conn.execute(
-                sa.text("SELECT current_database(), current_schema(), current_user")
-            ).one()
+            database, schema, me = conn.exec_driver_sql(Q["grant_session"]).one()
             if role == me:
                 raise ConvdivError(f"role {role!r} is the user convdiv connects as; choose another analyst role")
-            existing = conn.exec_driver_sql(
-                "SELECT rolsuper, rolcanlogin FROM pg_roles WHERE rolname = %(r)s", {"r": role}
-            ).one_or_none()
+            existing = conn.exec_driver_sql(Q["role_attributes"], {"role": role}).one_or_none()
             if existing is not None and existing.rolsuper:  # no grant restricts a superuser: say so before anything
                 raise ConvdivError(f"role {role!r} is a superuser and cannot be made read-only; choose another role")
+            names: dict[str, sql.Composable] = {
+                "role": sql.Identifier(role),
+                "database": sql.Identifier(database),
+                "schema": sql.Identifier(schema),
+            }
             if existing is None:
-                conn.exec_driver_sql(f"CREATE ROLE {q} {'LOGIN' if login else 'NOLOGIN'}")
+                _ddl(conn, "create_role", **names, login=sql.SQL("LOGIN" if login else "NOLOGIN"))
             elif login and not existing.rolcanlogin:
-                conn.exec_driver_sql(f"ALTER ROLE {q} LOGIN")
-            qs = _quote(schema)
-            conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {_quote(database)} TO {q}")
-            conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {qs} TO {q}")
-            conn.exec_driver_sql(f"REVOKE CREATE ON SCHEMA {qs} FROM {q}")
-            conn.exec_driver_sql(
-                f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA {qs} FROM {q}"
-            )
-            conn.exec_driver_sql(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {qs} FROM {q}")
-            # ALL TABLES covers tables, views and materialised views
-            conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {qs} TO {q}")
-            conn.exec_driver_sql(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {qs} GRANT SELECT ON TABLES TO {q}")
-            conn.exec_driver_sql(
-                f"ALTER ROLE {q} IN DATABASE {_quote(database)} SET default_transaction_read_only = on"
-            )
-            warnings = _close_server_write_paths(conn, q, _quote(database), role)
+                _ddl(conn, "allow_login", **names)
+            for statement in READ_ONLY_STATEMENTS:
+                _ddl(conn, statement, **names)
+            warnings = _close_server_write_paths(conn, names, role, database)
             _refuse_write_paths(conn, role, schema)
     except sa.exc.DBAPIError as exc:
         error = database_error(exc)
@@ -102,6 +94,24 @@ def grant_analyst(engine: Engine, role: str, *, login: bool = False) -> GrantRes
     return GrantResult(
         role, existing is None, login or bool(existing and existing.rolcanlogin), database, schema, warnings
     )
+
+
+# roles.sql's statements that make the role read-only on the warehouse's database and schema, in this order.
+READ_ONLY_STATEMENTS = (
+    "grant_connect",
+    "grant_usage",
+    "revoke_create",
+    "revoke_table_writes",
+    "revoke_sequences",
+    "grant_select",
+    "grant_select_later",
+    "read_only_sessions",
+)
+
+
+def _ddl(conn, name: str, **fields: sql.Composable) -> None:
+    """Run roles.sql's DDL template ``name`` (no parameters in DDL: its {fields} composed by psycopg.sql)."""
+    conn.exec_driver_sql(sql.SQL(Q[name]).format(**fields).as_string(psycopg_connection(conn)))
 
 
 # Server-side functions every role may run by default that write outside the warehouse's tables: large objects
@@ -124,32 +134,28 @@ WRITE_FUNCTIONS = (
 TEMP_FILE_LIMIT = "5GB"
 
 
-def _close_server_write_paths(conn, q: str, database: str, role: str) -> list[str]:
+def _close_server_write_paths(conn, names: dict[str, sql.Composable], role: str, database: str) -> list[str]:
     """Close the write paths that PUBLIC holds in every database (docs/operations.md lists them): the functions
     of WRITE_FUNCTIONS and TEMPORARY on the database (granted first to the warehouse's writers, so they keep what they
-    had); bound the role's temporary files. Returns warnings for what needs a superuser here;
-    a path left open is refused by :func:`_refuse_write_paths` afterwards."""
-    for (procedure,) in conn.exec_driver_sql(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p "
-        "WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY(%(names)s)",
-        {"names": list(WRITE_FUNCTIONS)},
-    ).all():
-        conn.exec_driver_sql(f"REVOKE EXECUTE ON FUNCTION {procedure} FROM PUBLIC")
-    me = conn.exec_driver_sql("SELECT current_user").scalar()
-    writers = [me, *conn.exec_driver_sql(queries.WAREHOUSE["analyst_writers"], {"role": role}).scalars()]
+    had); bound the role's temporary files. ``names``: the role, database and schema as identifiers. Returns
+    warnings for what needs a superuser here; a path left open is refused by :func:`_refuse_write_paths` afterwards."""
+    for (procedure,) in conn.exec_driver_sql(Q["write_functions"], {"names": list(WRITE_FUNCTIONS)}).all():
+        _ddl(conn, "revoke_function", function=sql.SQL(procedure))  # regprocedure text: quoted by the server
+    me = conn.exec_driver_sql(Q["granting_user"]).scalar()
+    writers = [me, *conn.exec_driver_sql(Q["analyst_writers"], {"role": role}).scalars()]
     for writer in dict.fromkeys(writers):
-        conn.exec_driver_sql(f"GRANT TEMPORARY ON DATABASE {database} TO {_quote(writer)}")
-    conn.exec_driver_sql(f"REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC")
+        _ddl(conn, "grant_temporary", database=names["database"], writer=sql.Identifier(writer))
+    _ddl(conn, "revoke_public_temporary", **names)
     warnings = []
     nested = conn.begin_nested()
     try:
-        conn.exec_driver_sql(f"ALTER ROLE {q} IN DATABASE {database} SET temp_file_limit = '{TEMP_FILE_LIMIT}'")
+        _ddl(conn, "bound_temp_files", **names, limit=sql.Literal(TEMP_FILE_LIMIT))
         nested.commit()
     except sa.exc.DBAPIError:  # a superuser-only setting: say what a superuser should run
         nested.rollback()
         warnings.append(
             f"temporary files of {role!r}'s queries are not bounded (setting temp_file_limit needs a superuser): "
-            f"ALTER ROLE {_ident(role)} IN DATABASE {database} SET temp_file_limit = '{TEMP_FILE_LIMIT}'"
+            f"ALTER ROLE {_ident(role)} IN DATABASE {_quote(database)} SET temp_file_limit = '{TEMP_FILE_LIMIT}'"
         )
     return warnings
 
@@ -157,7 +163,7 @@ def _close_server_write_paths(conn, q: str, database: str, role: str) -> list[st
 def _refuse_write_paths(conn, role: str, schema: str) -> None:
     """Raise (rolling the grant back) when ``role`` could still write by privileges alone; see the module doc."""
     rows = conn.exec_driver_sql(
-        queries.WAREHOUSE["analyst_write_paths"],
+        Q["analyst_write_paths"],
         {"role": role, "schema": schema, "write_functions": list(WRITE_FUNCTIONS)},
     ).all()
     if not rows:

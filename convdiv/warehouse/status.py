@@ -11,11 +11,14 @@ from datetime import datetime
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 from sqlalchemy.engine import Engine
 
-from convdiv.warehouse import ledger, schema
-from convdiv.warehouse.engine import mask_url
+from convdiv.warehouse import ledger, queries, schema
+from convdiv.warehouse.engine import mask_url, psycopg_connection
 from convdiv.warehouse.models import Base
+
+Q = queries.WAREHOUSE  # status.sql (the ingest runs: the ledger's queries)
 
 
 @dataclass
@@ -120,12 +123,13 @@ def _runs(engine: Engine) -> tuple[dict[str, int], list[RunState], list[int]]:
 def collect(engine: Engine) -> Status:
     st = schema.state(engine)
     with engine.connect() as conn:
-        version = conn.execute(sa.text("SHOW server_version")).scalar_one()
+        version = conn.exec_driver_sql(Q["server_version"]).scalar_one()
         existing = set(sa.inspect(conn).get_table_names())
         counts = {}
         for name in Base.metadata.tables:
             if name in existing:
-                counts[name] = conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()
+                count = sql.SQL(Q["table_rows"]).format(table=sql.Identifier(name))
+                counts[name] = conn.exec_driver_sql(count.as_string(psycopg_connection(conn))).scalar_one()
     status = Status(
         url=mask_url(engine.url), server_version=version, current=st.current, head=st.head, row_counts=counts
     )

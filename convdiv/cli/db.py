@@ -1,14 +1,14 @@
-"""The `convdiv` command line: thin wrappers, one function per command; the work lives in the stage modules.
+"""`convdiv db ...`: the warehouse database's commands (schema, status, checks, access), thin wrappers over
+``convdiv.warehouse``.
 
-Every command except `db upgrade`, `db url` and `db status` refuses to run on a stale schema (see
-``warehouse.schema.require_current``). Errors a user can fix print one line and exit 1 (2 for a malformed command
-line): ConvdivError, and database failures translated by ``convdiv.errors.user_error`` in :func:`main`; what each
-fault guarantees is in docs/operations.md.
+They live beside the root group, not in ``convdiv/warehouse/``: the warehouse sits below ``convdiv.context``
+(tests/test_layout.py), and every command takes the typed ``Context`` like the stages' ``commands.py``.
+Those that repair or inspect the schema (`db upgrade`, `db status`, `db check`, `db psql`) run on a stale one
+(``check_schema=False``); `db rebuild` and `db grant-analyst` refuse it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -16,73 +16,16 @@ import sys
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from convdiv import __version__
-from convdiv.bounds import MAX_SECONDS, Number, check_environment
-from convdiv.config import Settings
 from convdiv.context import Context, pass_context
-from convdiv.corpus.commands import corpus as corpus_command
-from convdiv.errors import ConvdivError, set_url_option, user_error
-from convdiv.export.commands import export as export_command
-from convdiv.ingest.commands import ingest as ingest_command
-from convdiv.report.commands import report as report_command
-from convdiv.suites.commands import suite as suite_command
+from convdiv.errors import ConvdivError
 
 console = Console(stderr=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-@click.version_option(__version__, prog_name="convdiv")
-@click.option(
-    "--database-url",
-    envvar="DATABASE_URL",
-    default=None,
-    help="PostgreSQL URL (>= 15). Unset: convdiv starts its embedded server under the data dir.",
-)
-@click.option(
-    "--data-dir",
-    envvar="CONVDIV_DATA_DIR",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Where convdiv keeps trained suites, caches and the embedded server's data.",
-)
-@click.option(
-    "--quiet",
-    "-q",
-    is_flag=True,
-    envvar="CONVDIV_QUIET",
-    help="No progress output (status lines on a terminal, progress lines in logs).",
-)
-@click.option(
-    "--progress-every",
-    type=Number(0.1, MAX_SECONDS, whole=False),
-    envvar="CONVDIV_PROGRESS_EVERY",
-    default=30.0,
-    metavar="SECONDS",
-    help="When stderr is not a terminal (a log), print a progress line this often.",
-)
-@click.pass_context
-def cli(ctx: click.Context, database_url: str | None, data_dir: str | None, quiet: bool, progress_every: float) -> None:
-    """convdiv: how language models trained from different seeds converge and diverge.
-
-    Extract per-token surprisal and KL divergences from every checkpoint of a model suite, store them in
-    PostgreSQL, analyse them with SQL views, and report them as one HTML file.
-    """
-    from convdiv import progress
-
-    check_environment()
-    source = click.get_current_context().get_parameter_source("database_url")
-    set_url_option("--database-url" if source is click.core.ParameterSource.COMMANDLINE else "DATABASE_URL")
-    progress.configure(enabled=True, quiet=quiet, every=progress_every)
-    ctx.obj = Context(Settings.from_env(database_url=database_url, data_dir=data_dir))
-
-
-# ------------------------------------------------------------------------------------------------ db
-
-
-@cli.group()
+@click.group()
 def db() -> None:
     """Manage the warehouse database: schema, status, access."""
 
@@ -200,41 +143,7 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
             )
         )
     else:
-        out = Console()
-        for line in drift:
-            out.print(f"schema drift: {line}", highlight=False, soft_wrap=True)
-        if checks:
-            table = Table(
-                "aggregate",
-                "corpus",
-                "stored",
-                "expected",
-                "missing",
-                "extra",
-                "differing",
-                title="aggregates vs a recomputation from the facts",
-            )
-            for c in checks:
-                style = None if c.ok else "red"
-                table.add_row(
-                    c.aggregate,
-                    str(c.corpus_id),
-                    f"{c.stored:,}",
-                    f"{c.expected:,}",
-                    str(c.missing),
-                    str(c.extra),
-                    str(c.differing),
-                    style=style,
-                )
-            out.print(table)
-        for gap in gaps:
-            out.print(f"incomplete unit: {gap.describe()}", highlight=False, soft_wrap=True)
-        out.print(
-            "ok: aggregates equal their recomputation; every done unit holds its fact rows; schema as expected"
-            if not drift and not bad and not gaps
-            else f"{len(drift)} schema difference(s), {len(bad)} aggregate(s) differ, "
-            f"{len({g.unit_id for g in gaps})} done unit(s) incomplete"
-        )
+        _print_check(drift, checks, gaps)
     if drift:
         raise ConvdivError(_drift_error(len(drift)))
     if gaps:
@@ -244,6 +153,46 @@ def db_check(obj: Context, corpus: str | None, as_json: bool) -> None:
             f"{len(bad)} aggregate(s) differ from the facts ({', '.join(c.aggregate for c in bad)}): "
             "run `convdiv db rebuild` to recompute them"
         )
+
+
+def _print_check(drift: list[str], checks: list, gaps: list) -> None:
+    """`db check`'s text output: the drift, the aggregates' table, the incomplete units, one summary line."""
+    out = Console()
+    for line in drift:
+        out.print(f"schema drift: {line}", highlight=False, soft_wrap=True)
+    if checks:
+        table = Table(
+            "aggregate",
+            "corpus",
+            "stored",
+            "expected",
+            "missing",
+            "extra",
+            "differing",
+            title="aggregates vs a recomputation from the facts",
+        )
+        for c in checks:
+            style = None if c.ok else "red"
+            table.add_row(
+                c.aggregate,
+                str(c.corpus_id),
+                f"{c.stored:,}",
+                f"{c.expected:,}",
+                str(c.missing),
+                str(c.extra),
+                str(c.differing),
+                style=style,
+            )
+        out.print(table)
+    for gap in gaps:
+        out.print(f"incomplete unit: {gap.describe()}", highlight=False, soft_wrap=True)
+    bad = [c for c in checks if not c.ok]
+    out.print(
+        "ok: aggregates equal their recomputation; every done unit holds its fact rows; schema as expected"
+        if not drift and not bad and not gaps
+        else f"{len(drift)} schema difference(s), {len(bad)} aggregate(s) differ, "
+        f"{len({g.unit_id for g in gaps})} done unit(s) incomplete"
+    )
 
 
 def _drift_error(n: int) -> str:
@@ -269,11 +218,12 @@ def _corpus_id(engine, name: str | None) -> int | None:
     """The id of corpus ``name`` (None: every corpus), or one line naming the unknown corpus."""
     if name is None:
         return None
-    with engine.connect() as conn:
-        corpus_id = conn.exec_driver_sql("SELECT corpus_id FROM corpus WHERE name = %s", (name,)).scalar()
-    if corpus_id is None:
+    from convdiv.corpus.load import find_corpus
+
+    found = find_corpus(engine, name)
+    if found is None:
         raise ConvdivError(f"no corpus named {name!r} (see `convdiv corpus list`)")
-    return corpus_id
+    return found.corpus_id
 
 
 @db.command("rebuild")
@@ -367,85 +317,3 @@ def db_psql(obj: Context, psql_args: tuple[str, ...]) -> None:
     if shutil.which(argv[0]) is None and not os.path.exists(argv[0]):
         raise ConvdivError("psql not found: install the PostgreSQL client")
     sys.exit(subprocess.call([*argv, *psql_args], env={**os.environ, **env}))
-
-
-# ------------------------------------------------------------------------------------------------ demo
-
-
-@cli.command("demo")
-@click.option("--quick", is_flag=True, help="A tiny suite and corpus: the whole run takes about a minute.")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Report path [./convdiv-demo-report.html, or ./convdiv-demo-quick-report.html with --quick].",
-)
-@click.option("--device", default="auto", help="auto, cpu or cuda.")
-@pass_context
-def demo_cmd(obj: Context, quick: bool, out: str | None, device: str) -> None:
-    """Run the main job end to end on the demo suite: train, load the corpus, ingest, report."""
-    from pathlib import Path
-
-    from convdiv import progress
-    from convdiv.ingest.progress import ledger_progress
-    from convdiv.pipeline import run_demo
-    from convdiv.warehouse import schema
-
-    engine = obj.engine(check_schema=False)
-    if not schema.state(engine).up_to_date and schema.current_revision(engine) is None:
-        schema.upgrade(engine)  # a fresh warehouse (the embedded default): create the schema first
-    schema.require_current(engine)
-    # In a log, the ingest's units are reported from the ledger (training and ingest bars print only at their end);
-    # the corpus name is the one run_demo loads.
-    ledger = (
-        ledger_progress(
-            engine, f"{'demo-quick' if quick else 'demo'}-validation", what="demo (train, corpus, ingest units, report)"
-        )
-        if progress.lines_in_logs()
-        else contextlib.nullcontext()
-    )
-    with ledger:
-        result = run_demo(
-            engine, obj.settings, quick=quick, out=Path(out) if out else None, device=device, progress=progress.active()
-        )
-    click.echo(f"report: {result.report}")
-
-
-# ------------------------------------------------------------------------------------------------ stages
-# Each stage's commands live in its own commands.py (imported at the top of this file).
-for command in (corpus_command, suite_command, ingest_command, report_command, export_command):
-    cli.add_command(command)
-
-
-def main() -> None:
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        console.print("convdiv: aborted")
-        sys.exit(130)
-    except click.UsageError as exc:
-        # One line like every other error: the bad value and where the help is (click's default adds usage lines).
-        command = exc.ctx.command_path if exc.ctx is not None else "convdiv"
-        console.print(
-            f"[red]convdiv: error:[/red] {escape(exc.format_message())} (see `{command} --help`)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except SystemExit:
-        raise
-    except Exception as exc:
-        # ConvdivError, and database failures a user can cause (privileges, server gone, disk full, lock
-        # timeout, ...) translated in one place; anything else is a bug and keeps its traceback.
-        error = user_error(exc)
-        if error is None:
-            raise
-        console.print(f"[red]convdiv: error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        sys.exit(error.exit_code)
-
-
-if __name__ == "__main__":
-    main()
