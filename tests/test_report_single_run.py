@@ -33,7 +33,7 @@ SUITES = {
 }
 SINGLE_SEED = ("oneseed", "solo")
 STEPS = (0, 1, 4, 16)
-UNIFORM_END_FRACTION = 0.1  # the setting convdiv.uniform_end_fraction's default (sql/045_phase_boundaries.sql)
+UNIFORM_END_FRACTION = 0.1  # the setting convdiv.uniform_end_fraction's default (sql/views/phase_boundaries.sql)
 NEEDS_SEEDS = "needs at least 2 seeds"
 ONE_TOKENIZATION = "is the only tokenization of its documents"
 

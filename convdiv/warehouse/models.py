@@ -366,7 +366,7 @@ class FinalSurprisal(Base):
     __table_args__ = (
         {
             "comment": "Each position's surprisal at the end of training per model size and corpus "
-            "(see sql/030_compute_final_surprisal.sql)."
+            "(see sql/compute/compute_final_surprisal.sql)."
         },
     )
 
@@ -385,7 +385,7 @@ class CheckpointStats(Base):
     __table_args__ = (
         {
             "comment": "Per checkpoint, corpus and category: means of the per-token statistics "
-            "(see sql/031_compute_checkpoint_stats.sql and docs/sql.md)."
+            "(see sql/compute/compute_checkpoint_stats.sql and docs/sql.md)."
         },
     )
 
@@ -410,7 +410,7 @@ class ComparisonStats(Base):
     __table_args__ = (
         {
             "comment": "Per comparison, corpus and category: mean symmetrised KL over the positions "
-            "(see sql/032_compute_comparison_stats.sql and docs/sql.md)."
+            "(see sql/compute/compute_comparison_stats.sql and docs/sql.md)."
         },
     )
 

@@ -12,8 +12,8 @@
 --   size, step                      checkpoint a's size and step
 --   factor, level                   'pos_t' or 'pos_prev', and the tag (NULL: no tag)
 --   n, sum_kl, sum_lf_kl            positions, sum of KL, sum of ln(frequency) * KL
--- Computed per suite by compute_comparison_regression_sums (sql/078, migration 0016): a read filtered on suite
--- groups that suite's aggregate rows only.
+-- Computed per suite by compute_comparison_regression_sums (sql/views/compute_comparison_regression_sums.sql):
+-- a read filtered on suite groups that suite's aggregate rows only.
 CREATE OR REPLACE VIEW comparison_regression_sums AS
 SELECT
     s.name AS suite,

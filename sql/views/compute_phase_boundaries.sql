@@ -1,5 +1,5 @@
 -- compute_phase_boundaries(suite_id): the rows of phase_boundaries for one suite (every column but the suite's
--- name); the rule is written down in sql/045_phase_boundaries.sql, which calls this once per suite.
+-- name); the rule is written down in sql/views/phase_boundaries.sql, which calls this once per suite.
 --
 -- Why a function: the rule reads the curves several times, so its CTEs are materialised, and a filter on the
 -- view's suite cannot reach inside them: the view computed every suite's curves for any read. Called per suite

@@ -35,7 +35,7 @@
 --   sharp_rise_start_step, sharp_rise_end_step
 --   paper_lines                   the study's published phase lines, {16, 256, 2000} (Fehlauer et al., 2025)
 --   presentation_lines            the lines of the study's presentation, {8, 64, 1000}
--- Computed per suite by compute_phase_boundaries (sql/045_compute_phase_boundaries.sql, which holds the rule's
+-- Computed per suite by compute_phase_boundaries (sql/views/compute_phase_boundaries.sql, which holds the rule's
 -- SQL; migration 0014): a read filtered on suite computes that suite's rows only.
 CREATE OR REPLACE VIEW phase_boundaries AS
 SELECT
