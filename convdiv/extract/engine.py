@@ -242,45 +242,14 @@ def extract_group(
     if not models:
         raise ConvdivError("extract_group needs at least one model")
     keys = list(models)
-    index = {k: i for i, k in enumerate(keys)}
-    for a, b in pairs:
-        for k in (a, b):
-            if k not in index:
-                raise ConvdivError(f"pair ({a!r}, {b!r}) names model {k!r}, which is not in the group")
+    _check_pairs(keys, pairs)
     device = torch.device(device)
-    log_unigram = np.asarray(log_unigram, dtype=np.float64)
-    if log_unigram.shape != (vocab_size,):
-        raise ConvdivError(f"log_unigram has shape {log_unigram.shape}, expected ({vocab_size},)")
-    if not np.isfinite(log_unigram).all():
-        raise ConvdivError("log_unigram has non-finite entries (the unigram must be smoothed)")
-
-    docs = [np.asarray(d, dtype=np.int64).reshape(-1) for d in documents]
+    log_unigram = _check_unigram(log_unigram, vocab_size)
+    docs = _check_documents(models, documents, vocab_size)
+    context_length = _check_context(models, context_length, window_stride)
     lengths = [len(d) for d in docs]
     n_positions = int(sum(max(n - 1, 0) for n in lengths))
-    input_width = min((w for w in (_input_width(m) for m in models.values()) if w is not None), default=None)
-    for i, d in enumerate(docs):
-        if len(d) == 0:
-            continue
-        if d.min() < 0 or (input_width is not None and d.max() >= input_width):
-            bound = f" (0..{input_width - 1})" if input_width is not None else ""
-            raise ConvdivError(f"document {i} has token ids outside the models' embedding{bound}")
-        if len(d) > 1 and d[1:].max() >= vocab_size:
-            raise ConvdivError(f"document {i} has target token ids >= vocab_size {vocab_size}")
-
-    declared = [getattr(getattr(m, "config", None), "max_position_embeddings", None) for m in models.values()]
-    # The models' shortest declared context bounds the windows; models that declare none (other
-    # architectures, passed with an explicit context_length) leave it unbounded.
-    longest = min((int(n) for n in declared if n is not None), default=None)
-    context_length = int(context_length or default_context_length(models))
-    if context_length < 2 or (longest is not None and context_length > longest):
-        bound = f"[2, {longest}] (the models' max_position_embeddings)" if longest is not None else ">= 2"
-        raise ConvdivError(f"context_length {context_length} must be in {bound}")
-    if window_stride is not None and not 1 <= window_stride < context_length:
-        raise ConvdivError(f"window_stride {window_stride} must be in [1, context_length - 1]")
-    batch_tokens = int(batch_tokens or 8192)
-    windows = plan_windows(lengths, context_length, window_stride)
-    batches = plan_batches(windows, batch_tokens)
-    offsets = document_offsets(lengths)
+    batches = plan_batches(plan_windows(lengths, context_length, window_stride), int(batch_tokens or 8192))
 
     result = ExtractResult(
         stats={k: np.full((n_positions, len(STAT_COLUMNS)), np.nan, dtype=np.float32) for k in keys},
@@ -292,17 +261,69 @@ def extract_group(
     _prepare_models(models, device, dtype)
     runners = [_Runner(k, models[k], vocab_size) for k in keys]
     largest = max(sum(w.n_scored for w in b) for b in batches)
-    if _kernel(device) == "tiles":
-        chunk = _chunk_size(device, len(keys), vocab_size, largest)
-        reduce_batch: _BatchReducer = _TileReducer(runners, chunk, log_unigram, device)
-    else:
-        width = max(r.width for r in runners)
-        reduce_batch = _FusedBatchReducer(runners, _chunk_size(device, len(keys), width, largest), width, log_unigram)
+    reduce_batch = _batch_reducer(runners, largest, log_unigram, vocab_size, device)
     try:
+        offsets = document_offsets(lengths)
         _run_batches(result, batches, docs, offsets, device, runners, reduce_batch, progress, n_positions)
     finally:
         reduce_batch.close()
     return result
+
+
+def _check_pairs(keys: list[Hashable], pairs: Sequence[tuple[Hashable, Hashable]]) -> None:
+    index = set(keys)
+    for a, b in pairs:
+        for k in (a, b):
+            if k not in index:
+                raise ConvdivError(f"pair ({a!r}, {b!r}) names model {k!r}, which is not in the group")
+
+
+def _check_unigram(log_unigram: np.ndarray, vocab_size: int) -> np.ndarray:
+    log_unigram = np.asarray(log_unigram, dtype=np.float64)
+    if log_unigram.shape != (vocab_size,):
+        raise ConvdivError(f"log_unigram has shape {log_unigram.shape}, expected ({vocab_size},)")
+    if not np.isfinite(log_unigram).all():
+        raise ConvdivError("log_unigram has non-finite entries (the unigram must be smoothed)")
+    return log_unigram
+
+
+def _check_documents(models, documents: Sequence[np.ndarray], vocab_size: int) -> list[np.ndarray]:
+    """The documents as flat int64 arrays, their ids inside every model's embedding and targets inside |V|."""
+    docs = [np.asarray(d, dtype=np.int64).reshape(-1) for d in documents]
+    input_width = min((w for w in (_input_width(m) for m in models.values()) if w is not None), default=None)
+    for i, d in enumerate(docs):
+        if len(d) == 0:
+            continue
+        if d.min() < 0 or (input_width is not None and d.max() >= input_width):
+            bound = f" (0..{input_width - 1})" if input_width is not None else ""
+            raise ConvdivError(f"document {i} has token ids outside the models' embedding{bound}")
+        if len(d) > 1 and d[1:].max() >= vocab_size:
+            raise ConvdivError(f"document {i} has target token ids >= vocab_size {vocab_size}")
+    return docs
+
+
+def _check_context(models, context_length: int | None, window_stride: int | None) -> int:
+    """The window length: context_length or the models' default, within every declared max_position_embeddings."""
+    declared = [getattr(getattr(m, "config", None), "max_position_embeddings", None) for m in models.values()]
+    # The models' shortest declared context bounds the windows; models that declare none (other
+    # architectures, passed with an explicit context_length) leave it unbounded.
+    longest = min((int(n) for n in declared if n is not None), default=None)
+    context_length = int(context_length or default_context_length(models))
+    if context_length < 2 or (longest is not None and context_length > longest):
+        bound = f"[2, {longest}] (the models' max_position_embeddings)" if longest is not None else ">= 2"
+        raise ConvdivError(f"context_length {context_length} must be in {bound}")
+    if window_stride is not None and not 1 <= window_stride < context_length:
+        raise ConvdivError(f"window_stride {window_stride} must be in [1, context_length - 1]")
+    return context_length
+
+
+def _batch_reducer(runners, largest: int, log_unigram: np.ndarray, vocab_size: int, device) -> _BatchReducer:
+    """The device's reducer (see _kernel), its chunk chosen from the memory budget for the largest batch."""
+    if _kernel(device) == "tiles":
+        chunk = _chunk_size(device, len(runners), vocab_size, largest)
+        return _TileReducer(runners, chunk, log_unigram, device)
+    width = max(r.width for r in runners)
+    return _FusedBatchReducer(runners, _chunk_size(device, len(runners), width, largest), width, log_unigram)
 
 
 def _fixed_order_attention(device) -> contextlib.AbstractContextManager:
@@ -496,7 +517,10 @@ def _pack(batch: list[Window], docs, offsets, device):
         cols.append(xs - w.start)
         targets.append(docs[w.doc][xs + 1])
         out_rows.append(offsets[w.doc] + xs)
-    to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+
+    def to(a):
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
     return (
         to(ids),
         to(mask),
