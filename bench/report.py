@@ -5,7 +5,7 @@ builders, both loading by COPY into a fresh database:
 
 - ``views`` (default): the SQL issue's warehouse, ``bench/views.py``'s builder: seed pairs only (2.33M
   checkpoint_token + 4.66M pair_token rows);
-- ``synthetic``: ``convdiv.report.synthetic``: seed pairs and consecutive steps (2.33M + 6.88M rows), with ledger
+- ``synthetic``: ``convdiv.testing.synthetic``: seed pairs and consecutive steps (2.33M + 6.88M rows), with ledger
   rows, so every section (learnability heatmap, CE fits over consecutive steps) has data.
 
 Goal: the report in under 30 s on 2 cores. Keep the warehouse (``--keep``) so that reruns time only the report.
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from convdiv.report.build import build_report  # noqa: E402
 from convdiv.report.data import Options  # noqa: E402
-from convdiv.report.synthetic import PAPER_SEEDS, PAPER_SIZES, PAPER_STEPS, build_synthetic_warehouse  # noqa: E402
+from convdiv.testing.synthetic import PAPER_SEEDS, PAPER_SIZES, PAPER_STEPS, build_synthetic_warehouse  # noqa: E402
 from convdiv.warehouse import schema  # noqa: E402
 
 GOAL_S = 30.0
