@@ -50,7 +50,7 @@ def group(tag: str | None) -> str | None:
 
 
 def _realistic_positions(corpus: int, n: int, freq: np.ndarray, rng: np.random.Generator):
-    """Rows of ``copy_position``: a Zipf target per position, 5% of them untagged (whitespace and special tokens),
+    """Rows of ``copy_position_tags``: a Zipf target per position, 5% of them untagged (whitespace and special tokens),
     random word boundaries."""
     target = np.minimum(rng.zipf(1.3, n) - 1, VOCAB - 1)
     context = np.roll(target, 1)
@@ -64,11 +64,11 @@ def _realistic_positions(corpus: int, n: int, freq: np.ndarray, rng: np.random.G
         t, p = int(target[i]), pos_t[i]
         prev = pos_prev[i]
         words = (group(p), group(prev), bool(bow[i]), bool(eow[i]))
-        yield (corpus, i // DOCUMENT, i % DOCUMENT, int(context[i]), t, p, prev, None, None, *words, int(freq[t]), None)
+        yield (corpus, i // DOCUMENT, i % DOCUMENT, int(context[i]), t, p, prev, *words, int(freq[t]))
 
 
 def _plain_positions(corpus: int, n: int, freq: np.ndarray, rng: np.random.Generator):
-    """Rows of ``copy_position``: a Zipf target per position, every one tagged and a whole word (group_prev is the
+    """Rows of ``copy_position_tags``: a Zipf target per position, every one tagged and a whole word (group_prev is the
     target's group, as bench/scale.py has always written it)."""
     target = np.minimum(rng.zipf(1.3, n) - 1, VOCAB - 1)
     tag_p = 1 / np.arange(1, len(TAGS) + 1)
@@ -76,7 +76,7 @@ def _plain_positions(corpus: int, n: int, freq: np.ndarray, rng: np.random.Gener
     for i in range(n):
         t, g = int(target[i]), group(tags[i])
         head = (corpus, i // DOCUMENT, i % DOCUMENT, int(target[i - 1]), t, tags[i], tags[i - 1])
-        yield (*head, None, None, g, g, True, True, int(freq[t]), None)
+        yield (*head, g, g, True, True, int(freq[t]))
 
 
 def add_corpus(
@@ -114,7 +114,7 @@ def add_corpus(
         if attach if lock is None else lock:
             partitions.lock_position_ids(conn)
         positions = (_realistic_positions if realistic else _plain_positions)(corpus, n, freq, rng)
-        writers.copy_rows(cur, "copy_position", positions)
+        writers.copy_rows(cur, "copy_position_tags", positions)
         if attach:
             partitions.attach(conn, corpus)  # as corpus add makes them
         return corpus, writers.position_ids(cur, corpus)

@@ -76,7 +76,8 @@ class CorpusRow:
 
 
 def insert_corpus(cur: psycopg.Cursor, corpus: CorpusRow) -> int:
-    return returning(cur, "insert_corpus", **corpus.__dict__)
+    query = "insert_corpus" if corpus.words_sha256 is None else "insert_corpus_with_words"
+    return returning(cur, query, **corpus.__dict__)
 
 
 def copy_rows(cur: psycopg.Cursor, name: str, rows: Iterable[Sequence[Any]]) -> None:

@@ -11,7 +11,16 @@ VALUES (%(name)s, %(source)s, %(tokenizer)s, %(tokenizer_sha256)s, %(spec)s)
 RETURNING suite_id;
 
 -- name: insert_corpus
--- A corpus row as `corpus add` would write it; its vocabulary and positions follow by COPY.
+-- A corpus row as `corpus add` would write it, in the columns every revision has (the benches also build at
+-- 0010); its vocabulary and positions follow by COPY.
+INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, n_positions,
+                    spacy_model, frequency_source, options)
+VALUES (%(name)s, %(tokenizer)s, %(tokenizer_sha256)s, %(vocab_size)s, %(content_sha256)s, %(n_documents)s,
+        %(n_positions)s, %(spacy_model)s, %(frequency_source)s, '{}')
+RETURNING corpus_id;
+
+-- name: insert_corpus_with_words
+-- The same with the hash of its words (corpus_word, since migration 0022).
 INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, n_positions,
                     spacy_model, frequency_source, options, words_sha256)
 VALUES (%(name)s, %(tokenizer)s, %(tokenizer_sha256)s, %(vocab_size)s, %(content_sha256)s, %(n_documents)s,
@@ -26,6 +35,12 @@ COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM S
 -- The corpus's positions in (document, idx) order (text rows): position ids are assigned in this order.
 COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, upos_t, upos_prev,
                group_t, group_prev, begin_of_word, end_of_word, frequency, word) FROM STDIN;
+
+-- name: copy_position_tags
+-- The same without Universal POS and words: the columns every revision from 0010 on has (bench/partitions.py
+-- builds at 0010).
+COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, group_t, group_prev,
+               begin_of_word, end_of_word, frequency) FROM STDIN;
 
 -- name: copy_corpus_word
 -- The corpus's words (character spans of each document; text rows).
