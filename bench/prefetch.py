@@ -19,7 +19,7 @@ The baselines (compute, load and their max, the bound) are printed first, then t
 total / max(load, compute). ``--json``: one JSON object at the end with ``total_vs_bound`` (the headline),
 ``no_overlap_vs_bound`` ((load + compute) / bound), the seconds, the rate and the load before and after.
 
-    .venv/bin/python bench/prefetch.py [--steps 20] [--positions 1500] [--hidden 192] [--layers 4] [--json]
+    .venv/bin/python -m bench.prefetch [--steps 20] [--positions 1500] [--hidden 192] [--layers 4] [--json]
 """
 
 from __future__ import annotations
@@ -29,16 +29,13 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import create_db, default_server, drop_db, urls
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -145,9 +142,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--rate-mb", type=float, default=None, help="download rate in MB/s [balance load = compute]")
-    parser.add_argument(
-        "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
-    )
+    parser.add_argument("--server", default=default_server("CONVDIV_TEST_SERVER"))
     parser.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     args = parser.parse_args()
     load_before = os.getloadavg()
@@ -184,7 +179,6 @@ def main() -> None:
         dims=(args.hidden, args.layers, heads, 4 * args.hidden),
     )
 
-    import psycopg
     import sqlalchemy as sa
 
     from convdiv.config import Settings
@@ -195,11 +189,8 @@ def main() -> None:
     from convdiv.warehouse import schema
 
     def fresh_db() -> tuple[str, sa.Engine]:
-        name = f"convdiv_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.server, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = sa.engine.make_url(args.server).set(drivername="postgresql+psycopg", database=name)
-        engine = sa.create_engine(url.render_as_string(hide_password=False))
+        name = create_db(args.server, "convdiv_bench")
+        engine = sa.create_engine(urls(args.server, name)[0])
         schema.upgrade(engine)
         return name, engine
 
@@ -293,9 +284,8 @@ def main() -> None:
             print(json.dumps(figures))
     finally:
         server.shutdown()
-        with psycopg.connect(args.server, autocommit=True) as conn:
-            for name in databases:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in databases:
+            drop_db(args.server, name)
         shutil.rmtree(work, ignore_errors=True)
 
 
