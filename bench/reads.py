@@ -12,8 +12,8 @@ kept. Before timing, each read's rows are compared between the two sides (as sor
 bench. The warehouse is only read (temporary views vanish with their session).
 
 Goal (issue 23, 4): every read < 1 s at paper scale (5 sizes x 5 seeds x 20 steps, 4,662 positions: the warehouse
-``python -m bench.report --builder synthetic --keep`` or ``python -m bench.scale --keep`` builds). ``--json``: per read, before_s,
-after_s, speedup (before / after), the same three on the server alone (``before_server_s``, ``after_server_s``,
+``python -m bench.report --builder synthetic --keep`` or ``python -m bench.scale --keep`` builds). ``--json``: per
+read, before_s, after_s, speedup (before / after), the same three on the server alone (``before_server_s``, ``after_server_s``,
 ``server_speedup``: planning + execution from EXPLAIN (ANALYZE, TIMING OFF), every column computed, no row sent) and
 rows; ``slowest_before_s``, ``slowest_after_s``, ``slowest_after_server_s`` and the load before and after.
 

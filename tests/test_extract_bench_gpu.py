@@ -32,7 +32,5 @@ def test_gpu_bench_says_when_there_is_no_gpu():
 
     if torch.cuda.is_available():
         return
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.gpu", "--json"], cwd=ROOT, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, "-m", "bench.gpu", "--json"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and "no CUDA device" in done.stderr and "Traceback" not in done.stderr
