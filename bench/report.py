@@ -3,10 +3,10 @@
 Paper scale = the study's grid: 5 sizes x 20 steps x 5 seeds on the 4,662 positions of its evaluation text. Two
 builders, both loading by COPY into a fresh database:
 
-- ``views`` (default): the SQL issue's warehouse, ``bench/views.py``'s builder: seed pairs only (2.33M
-  checkpoint_token + 4.66M pair_token rows);
-- ``synthetic``: ``convdiv.testing.synthetic`` (the report tests' builder): seed pairs and consecutive steps (2.33M + 6.88M rows), with ledger
-  rows, so every section (learnability heatmap, CE fits over consecutive steps) has data.
+- ``views`` (default): the SQL issue's warehouse, ``bench/views.py``'s build (``convdiv.testing.paper``): seed
+  pairs only (2.33M checkpoint_token + 4.66M pair_token rows);
+- ``synthetic``: ``convdiv.testing.synthetic`` (the report tests' builder): seed pairs and consecutive steps (2.33M +
+  6.88M rows), with ledger rows, so every section (learnability heatmap, CE fits over consecutive steps) has data.
 
 Goal: the report in under 30 s on 2 cores. Keep the warehouse (``--keep``) so that reruns time only the report.
 The bootstrap over seeds of the regression coefficients scans the seed-pair facts once more and is off by default
