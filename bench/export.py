@@ -116,6 +116,31 @@ def best(fn, repeat: int):
     return min(times), result
 
 
+def whole_export(conn, url: str, queries, tmp: Path, args) -> float:
+    """Every table and aggregate view: COPY TO CSV files first (the baseline), then export_parquet, alternating,
+    best of --repeat; returns the ratio of their rows/s."""
+    print("\nwhole export (every table and aggregate view), best of", args.repeat)
+    t_csv, t_ours, total = [], [], 0
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        total = sum(csv_copy(conn, q, p, tmp / "all.csv") for _, _, q, p in queries)
+        conn.rollback()
+        t_csv.append(time.perf_counter() - t0)
+        t, result = best(lambda: P.export_parquet(url, tmp / "whole", batch_rows=args.batch_rows), 1)
+        t_ours.append(t)
+        assert result.rows == total, (result.rows, total)
+    tc, to = min(t_csv), min(t_ours)
+    print(f"  {total:,} rows in {len(queries)} partitions")
+    print(f"    COPY TO CSV files  : {tc:7.2f} s {total / tc:12,.0f} rows/s")
+    print(f"    export_parquet     : {to:7.2f} s {total / to:12,.0f} rows/s")
+    print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
+    print(
+        "  per dataset (last export):",
+        ", ".join(f"{d.name} {d.rows:,} rows {d.seconds:.2f} s ({d.path})" for d in result.datasets if d.rows),
+    )
+    return tc / to
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--positions", type=int, default=10_000)
@@ -177,26 +202,7 @@ def main() -> None:
                 print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
                 out["export_vs_csv"][name] = tc / to
 
-            print("\nwhole export (every table and aggregate view), best of", args.repeat)
-            t_csv, t_ours, total = [], [], 0
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                total = sum(csv_copy(conn, q, p, tmp / "all.csv") for _, _, q, p in queries)
-                conn.rollback()
-                t_csv.append(time.perf_counter() - t0)
-                t, result = best(lambda: P.export_parquet(url, tmp / "whole", batch_rows=args.batch_rows), 1)
-                t_ours.append(t)
-                assert result.rows == total, (result.rows, total)
-            tc, to = min(t_csv), min(t_ours)
-            print(f"  {total:,} rows in {len(queries)} partitions")
-            print(f"    COPY TO CSV files  : {tc:7.2f} s {total / tc:12,.0f} rows/s")
-            print(f"    export_parquet     : {to:7.2f} s {total / to:12,.0f} rows/s")
-            print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
-            out["whole_export_vs_csv"] = tc / to
-            print(
-                "  per dataset (last export):",
-                ", ".join(f"{d.name} {d.rows:,} rows {d.seconds:.2f} s ({d.path})" for d in result.datasets if d.rows),
-            )
+            out["whole_export_vs_csv"] = whole_export(conn, url, queries, tmp, args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         drop(url)
