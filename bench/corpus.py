@@ -9,7 +9,7 @@ Baselines are printed first, each headline as a ratio against its baseline. ``--
 with the headline ratios as keys (``tagging_overhead``: ours / spaCy alone - 1, a fraction; ``loader_vs_psql``:
 rows/s of ours / rows/s of psql), the absolute times and rates, and the load before and after.
 
-Usage: .venv/bin/python bench/corpus.py [--text FILE ...] [--max-chars N] [--repeat K] [--json]
+Usage: .venv/bin/python -m bench.corpus [--text FILE ...] [--max-chars N] [--repeat K] [--json]
 Default text: the bundled *Persuasion*; tokenizer: the Pythia tokenizer of ``tests/data/``.
 Needs PostgreSQL at CONVDIV_TEST_SERVER (default postgresql://postgres@127.0.0.1:5432/postgres) and psql.
 """

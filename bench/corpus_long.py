@@ -14,7 +14,7 @@ scratch database's creation not included), s/MB, the headline ratio add / spaCy,
 object at the end: ``add_vs_spacy`` and ``peak_minus_setup_mb`` (lists, one per size, in the order of ``--sizes``),
 each size's figures under ``sizes``, and the load before and after.
 
-Usage: .venv/bin/python bench/corpus_long.py [--sizes 0.5,1,2] [--tokenizer DIR] [--json]
+Usage: .venv/bin/python -m bench.corpus_long [--sizes 0.5,1,2] [--tokenizer DIR] [--json]
 Default tokenizer: the Pythia tokenizer of ``tests/data/``.
 Needs PostgreSQL at CONVDIV_TEST_SERVER (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
@@ -118,7 +118,7 @@ def run(args) -> None:
     results = []
     for mb in [float(x) for x in args.sizes.split(",")]:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(mb), "--tokenizer", args.tokenizer],
+            [sys.executable, "-m", "bench.corpus_long", "--child", str(mb), "--tokenizer", args.tokenizer],
             capture_output=True,
             text=True,
             check=True,

@@ -11,7 +11,7 @@ pair_token, random values), then, alternating and best of --repeat:
 
 Goal (issue 13): export rows/s >= 0.5x the CSV COPY's.
 
-    .venv/bin/python bench/export.py [--positions 10000] [--steps 20] [--repeat 2] [--server URL]
+    .venv/bin/python -m bench.export [--positions 10000] [--steps 20] [--repeat 2] [--server URL]
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -31,17 +29,11 @@ import pyarrow as pa
 import sqlalchemy as sa
 from psycopg import sql as pgsql
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import create_db, default_server, drop_db, urls
+from convdiv.export import parquet as P
+from convdiv.warehouse import aggregates, partitions, schema
 
-from convdiv.export import parquet as P  # noqa: E402
-from convdiv.warehouse import aggregates, partitions, schema  # noqa: E402
-
-SERVER = (
-    os.environ.get("CONVDIV_TEST_SERVER")
-    or os.environ.get("DATABASE_URL")
-    or "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+SERVER = os.environ.get("CONVDIV_TEST_SERVER") or default_server()
 
 BUILD = """
 INSERT INTO suite (name, source, tokenizer, spec) VALUES ('bench', 'local', 't', '{}');
@@ -71,15 +63,8 @@ ANALYZE;
 """
 
 
-def admin_url() -> str:
-    return sa.engine.make_url(SERVER).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def build(positions: int, steps: int) -> str:
-    name = f"convdiv_bench_export_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
+    _, url = urls(SERVER, create_db(SERVER, "convdiv_bench_export"))
     try:
         engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         schema.upgrade(engine)
@@ -97,9 +82,7 @@ def build(positions: int, steps: int) -> str:
 
 
 def drop(url: str) -> None:
-    name = sa.engine.make_url(url).database
-    with psycopg.connect(admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_db(SERVER, str(sa.engine.make_url(url).database))
 
 
 def csv_copy(conn, query, params, path: Path) -> int:
@@ -131,6 +114,31 @@ def best(fn, repeat: int):
         result = fn()
         times.append(time.perf_counter() - t0)
     return min(times), result
+
+
+def whole_export(conn, url: str, queries, tmp: Path, args) -> float:
+    """Every table and aggregate view: COPY TO CSV files first (the baseline), then export_parquet, alternating,
+    best of --repeat; returns the ratio of their rows/s."""
+    print("\nwhole export (every table and aggregate view), best of", args.repeat)
+    t_csv, t_ours, total = [], [], 0
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        total = sum(csv_copy(conn, q, p, tmp / "all.csv") for _, _, q, p in queries)
+        conn.rollback()
+        t_csv.append(time.perf_counter() - t0)
+        t, result = best(lambda: P.export_parquet(url, tmp / "whole", batch_rows=args.batch_rows), 1)
+        t_ours.append(t)
+        assert result.rows == total, (result.rows, total)
+    tc, to = min(t_csv), min(t_ours)
+    print(f"  {total:,} rows in {len(queries)} partitions")
+    print(f"    COPY TO CSV files  : {tc:7.2f} s {total / tc:12,.0f} rows/s")
+    print(f"    export_parquet     : {to:7.2f} s {total / to:12,.0f} rows/s")
+    print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
+    print(
+        "  per dataset (last export):",
+        ", ".join(f"{d.name} {d.rows:,} rows {d.seconds:.2f} s ({d.path})" for d in result.datasets if d.rows),
+    )
+    return tc / to
 
 
 def main() -> None:
@@ -194,26 +202,7 @@ def main() -> None:
                 print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
                 out["export_vs_csv"][name] = tc / to
 
-            print("\nwhole export (every table and aggregate view), best of", args.repeat)
-            t_csv, t_ours, total = [], [], 0
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                total = sum(csv_copy(conn, q, p, tmp / "all.csv") for _, _, q, p in queries)
-                conn.rollback()
-                t_csv.append(time.perf_counter() - t0)
-                t, result = best(lambda: P.export_parquet(url, tmp / "whole", batch_rows=args.batch_rows), 1)
-                t_ours.append(t)
-                assert result.rows == total, (result.rows, total)
-            tc, to = min(t_csv), min(t_ours)
-            print(f"  {total:,} rows in {len(queries)} partitions")
-            print(f"    COPY TO CSV files  : {tc:7.2f} s {total / tc:12,.0f} rows/s")
-            print(f"    export_parquet     : {to:7.2f} s {total / to:12,.0f} rows/s")
-            print(f"    ratio export/CSV rows/s: {tc / to:.2f}  (goal >= 0.5)")
-            out["whole_export_vs_csv"] = tc / to
-            print(
-                "  per dataset (last export):",
-                ", ".join(f"{d.name} {d.rows:,} rows {d.seconds:.2f} s ({d.path})" for d in result.datasets if d.rows),
-            )
+            out["whole_export_vs_csv"] = whole_export(conn, url, queries, tmp, args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         drop(url)

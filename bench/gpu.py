@@ -1,8 +1,8 @@
 """GPU bench of the extract engine (issue 23, goals 1-2 on a CUDA device), prepared to run in under 10 minutes.
 
-    .venv/bin/python bench/gpu.py                  # CUDA: Pythia-410m config, bfloat16 then float32, 32,768 tokens
-    .venv/bin/python bench/gpu.py --json           # the same, one JSON object
-    .venv/bin/python bench/gpu.py --smoke          # CPU, a tiny config: the whole script in seconds (tests use it)
+    .venv/bin/python -m bench.gpu                  # CUDA: Pythia-410m config, bfloat16 then float32, 32,768 tokens
+    .venv/bin/python -m bench.gpu --json           # the same, one JSON object
+    .venv/bin/python -m bench.gpu --smoke          # CPU, a tiny config: the whole script in seconds (tests use it)
 
 Per dtype, in one process and interleaved rounds (bench/extract.py's `measure`, best of the rounds kept): the plain
 Hugging Face forward first (5 seeds, full logits of every position), then the engine's forward path against it
@@ -18,17 +18,15 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-BENCH_DIR = Path(__file__).resolve().parent
 PRESETS = ("tiny", "small", "pythia-70m", "pythia-410m")  # bench/extract.py's PRESETS
 SMOKE = {"preset": "tiny", "tokens": 256, "doc_tokens": 128, "seeds": 2, "rounds": 1, "naive_tokens": 128}
 
 
 def run_dtype(dtype_name: str, args, device: torch.device) -> dict:
-    import extract as bench  # bench/extract.py (imported only once there is a device to measure)
+    from bench import extract as bench  # imported only once there is a device to measure
 
     dtype = bench.DTYPES[dtype_name]
     docs, log_unigram = bench.make_corpus(args.tokens, args.doc_tokens)
@@ -84,7 +82,6 @@ def main(argv=None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("bench/gpu.py: no CUDA device here; run it on a GPU machine, or use --smoke", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(BENCH_DIR))
     started = time.perf_counter()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     out: dict = {"device": name, "preset": args.preset, "seeds": args.seeds, "tokens": args.tokens, "results": {}}

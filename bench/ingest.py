@@ -20,7 +20,7 @@ process, in interleaved rounds (best round of each kept), the table emptied befo
 Goals (issue 5): loader >= 0.7x psql \\copy; loader >= 20x to_sql. ``--json``: the ratios (keys
 ``loader_vs_psql``, ``unit_facts_vs_psql``, ``full_unit_vs_psql``, ``loader_vs_to_sql``), rates and the load.
 
-    .venv/bin/python bench/ingest.py [--rows 1000000] [--json] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python -m bench.ingest [--rows 1000000] [--json] [--server postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -29,10 +29,8 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -40,21 +38,16 @@ import pandas as pd
 import psycopg
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from convdiv.warehouse import ledger, loader, partitions, schema, unit_facts  # noqa: E402
-from convdiv.warehouse.ledger import CHECKPOINT_TOKEN_TYPES  # noqa: E402
+from bench.common import create_db, default_server, drop_db, urls
+from convdiv.warehouse import ledger, loader, partitions, schema, unit_facts
+from convdiv.warehouse.ledger import CHECKPOINT_TOKEN_TYPES
 
 COLUMNS = ("checkpoint_id", "position_id", "ce", "entropy", "kl_uniform", "kl_unigram")
 
 
 def scratch_database(server: str) -> tuple[str, str]:
-    name = f"convdiv_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(server).set(database=name)
-    return name, url.render_as_string(hide_password=False)
+    name = create_db(server, "convdiv_bench")
+    return name, urls(server, name)[1]
 
 
 def setup(conninfo: str, n_checkpoints: int, n_positions: int) -> dict[str, np.ndarray]:
@@ -223,9 +216,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--to-sql-rows", type=int, default=50_000)
-    parser.add_argument(
-        "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
-    )
+    parser.add_argument("--server", default=default_server("CONVDIV_TEST_SERVER"))
     parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds (best kept) of the fast methods")
     parser.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     args = parser.parse_args()
@@ -267,8 +258,7 @@ def main() -> None:
             out = report(n, seconds, args.to_sql_rows / to_sql_s, args)
         ledger.finish_run(url, run_id, "done")
     finally:
-        with psycopg.connect(args.server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_db(args.server, name)
     load_after = os.getloadavg()
     print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
     if args.json:

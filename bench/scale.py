@@ -1,8 +1,8 @@
 """The live warehouse as it grows: per-unit publish time, report-view times, bytes per row and `db check`, on
 warehouses of 1, 4 and 16 paper-scale suites.
 
-Paper scale (bench/views.py): one suite of 5 sizes x 5 seeds x 20 steps on the study's 4,662 positions = 2.33M
-checkpoint_token + 4.66M pair_token rows. xK holds K such suites on one corpus (x16 = 37M + 75M rows), loaded
+Paper scale (convdiv.testing.paper, as bench/views.py): one suite of 5 sizes x 5 seeds x 20 steps on the study's
+4,662 positions = 2.33M checkpoint_token + 4.66M pair_token rows. xK holds K such suites on one corpus (x16 = 37M + 75M rows), loaded
 with binary COPY and aggregated once with ``rebuild_aggregates()`` (timed: what migration 0003's backfill costs).
 Then, on each warehouse, in one process:
 
@@ -21,17 +21,15 @@ Then, on each warehouse, in one process:
 - ``check_aggregates()`` (``convdiv db check``): recomputes every aggregate (--check to time it; it reads every
   fact, so it costs what the backfill costs).
 
-    .venv/bin/python bench/scale.py [--scales 1,4,16] [--check] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python -m bench.scale [--scales 1,4,16] [--check] [--server postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,13 +38,9 @@ import numpy as np
 import psycopg
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import views  # noqa: E402  (bench/views.py: the paper-scale shape and its synthetic values)
-
-from convdiv.warehouse import ledger, loader, partitions, schema  # noqa: E402
+from bench.common import create_db, default_server, drop_db, time_query, urls
+from convdiv.testing import paper, writers
+from convdiv.warehouse import ledger, loader, schema
 
 ANALYSIS_VIEWS = (
     "expected_kl",
@@ -60,164 +54,28 @@ ANALYSIS_VIEWS = (
     "regression_cells",
     "regression_moments",
 )
-CK_TYPES = ["int4", "int4", "float4", "float4", "float4", "float4"]
-PT_TYPES = ["int4", "int4", "float4", "float4"]
-
-
-def add_suite(
-    cur,
-    name: str,
-    corpus: int,
-    position_ids: np.ndarray,
-    difficulty: np.ndarray,
-    rng: np.random.Generator,
-    steps=views.STEPS,
-    sizes=views.SIZES,
-    facts: bool = True,
-) -> dict:
-    """One paper-grid suite (dimensions, seed-pair and consecutive comparisons; facts by COPY when asked)."""
-    suite = cur.execute(
-        "INSERT INTO suite (name, source, tokenizer, spec) VALUES (%s, 'hub', 't', '{}') RETURNING suite_id", (name,)
-    ).fetchone()[0]
-    n = len(position_ids)
-    ckpt, comps = {}, []
-    for rank, size in enumerate(sizes):
-        model = cur.execute(
-            "INSERT INTO model (suite_id, size, size_rank) VALUES (%s, %s, %s) RETURNING model_id", (suite, size, rank)
-        ).fetchone()[0]
-        for seed in views.SEEDS:
-            run = cur.execute(
-                "INSERT INTO run (model_id, seed, source) VALUES (%s, %s, 'hub') RETURNING run_id", (model, seed)
-            ).fetchone()[0]
-            for step in steps:
-                ckpt[size, seed, step] = cur.execute(
-                    "INSERT INTO checkpoint (run_id, step) VALUES (%s, %s) RETURNING checkpoint_id", (run, step)
-                ).fetchone()[0]
-        for k, step in enumerate(steps):
-            pairs = [
-                ("seed_pair", ckpt[size, a, step], ckpt[size, b, step])
-                for a, b in itertools.combinations(views.SEEDS, 2)
-            ]
-            if k:
-                pairs += [("consecutive_step", ckpt[size, s, steps[k - 1]], ckpt[size, s, step]) for s in views.SEEDS]
-            for kind, a, b in pairs:
-                cid = cur.execute(
-                    "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES (%s, %s, %s) "
-                    "RETURNING comparison_id",
-                    (kind, a, b),
-                ).fetchone()[0]
-                comps.append((cid, rank, step))
-    rows_ct = rows_pt = 0
-    if facts:
-        for rank, size in enumerate(sizes):
-            for step in steps:
-                ct, pt = unit_rows(ckpt, comps, size, rank, step, position_ids, difficulty, rng)
-                rows_ct += loader.copy_into(cur, "checkpoint_token", ct, CK_TYPES)
-                rows_pt += loader.copy_into(cur, "pair_token", pt, PT_TYPES)
-    return {"suite_id": suite, "ckpt": ckpt, "comps": comps, "rows": (rows_ct, rows_pt), "n": n}
-
-
-def unit_rows(ckpt, comps, size, rank, step, position_ids, difficulty, rng):
-    n = len(position_ids)
-    level = views.curve(rank, step)
-    ids = np.concatenate([np.full(n, ckpt[size, s, step], np.int32) for s in views.SEEDS])
-    ce = np.abs(np.tile(difficulty, len(views.SEEDS)) * (1 + 0.1 * rng.standard_normal(ids.size, np.float32)))
-    ent = np.minimum(ce * 0.8, np.log(views.VOCAB)).astype(np.float32)  # KL to uniform stays >= 0
-    ct = {
-        "checkpoint_id": ids,
-        "position_id": np.tile(position_ids, len(views.SEEDS)),
-        "ce": ce.astype(np.float32),
-        "entropy": ent,
-        "kl_uniform": np.float32(np.log(views.VOCAB)) - ent,
-        "kl_unigram": (np.abs(rng.standard_normal(ids.size, np.float32)) + 0.5).astype(np.float32),
-    }
-    cids = [c for c, r, s in comps if r == rank and s == step]
-    cid = np.repeat(np.array(cids, np.int32), n)
-    base = np.tile(difficulty, len(cids)) * level
-    noise = rng.lognormal(0, 0.3, (2, cid.size)).astype(np.float32)
-    pt = {
-        "comparison_id": cid,
-        "position_id": np.tile(position_ids, len(cids)),
-        "kl_ab": (base * noise[0]).astype(np.float32),
-        "kl_ba": (base * noise[1]).astype(np.float32),
-    }
-    return ct, pt
 
 
 def _phase(k: int, label: str, seconds: float) -> None:
     print(f"  [x{k}] {label}: {seconds:.1f} s", flush=True)
 
 
-def add_corpus(conn, name: str, rng: np.random.Generator, attach: bool = True) -> tuple[int, np.ndarray]:
-    """A corpus shaped like the study's (bench/views.py: views.POSITIONS positions, views.VOCAB tokens), with its
-    partitions of the fact tables (``attach``; a warehouse before migration 0011 has none); (corpus_id, its
-    position ids)."""
-    n = views.POSITIONS
-    with conn.cursor() as cur:
-        corpus = cur.execute(
-            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
-            "n_documents, n_positions, frequency_source, options) VALUES (%s, 't', 'x', "
-            "%s, %s, 10, %s, 'npy', '{}') RETURNING corpus_id",
-            (name, views.VOCAB, name, n),
-        ).fetchone()[0]
-        ranks = np.arange(1, views.VOCAB + 1)
-        freq = (3.4e8 / ranks**1.07).astype(np.int64)
-        with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
-            logq = np.log((freq + 1) / (freq.sum() + views.VOCAB))
-            for i in range(views.VOCAB):
-                cp.write_row((corpus, i, f"tok{i}", int(freq[i]), float(logq[i])))
-        target = np.minimum(rng.zipf(1.3, n) - 1, views.VOCAB - 1)
-        tag_p = 1 / np.arange(1, len(views.TAGS) + 1)
-        tags = [views.TAGS[t] for t in rng.choice(len(views.TAGS), n, p=tag_p / tag_p.sum())]
-        if attach:
-            partitions.lock_position_ids(conn)
-        with cur.copy(
-            "COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, "
-            "group_t, group_prev, begin_of_word, end_of_word, frequency) FROM STDIN"
-        ) as cp:
-            for i in range(n):
-                group = views.GROUPS.get(tags[i][0], "function")
-                cp.write_row(
-                    (
-                        corpus,
-                        i // 466,
-                        i % 466,
-                        int(target[i - 1]),
-                        int(target[i]),
-                        tags[i],
-                        tags[i - 1],
-                        group,
-                        group,
-                        True,
-                        True,
-                        int(freq[target[i]]),
-                    )
-                )
-        if attach:
-            partitions.attach(conn, corpus)  # as corpus add makes them
-        position_ids = np.array(
-            cur.execute("SELECT position_id FROM position WHERE corpus_id = %s ORDER BY 1", (corpus,)).fetchall(),
-            dtype=np.int32,
-        ).ravel()
-    return corpus, position_ids
-
-
 def build(conninfo: str, k: int, rng: np.random.Generator) -> dict:
     t = {}
     t0 = time.perf_counter()
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        # the first suite with the corpus (positions, vocabulary) from bench/views.py's builder, without facts
-        corpus, position_ids = add_corpus(conn, "pile-sample", rng)
-        n = views.POSITIONS
-        difficulty = rng.gamma(2.0, 1.0, n).astype(np.float32)
+        # the corpus (positions, vocabulary) of the paper-scale builder (convdiv.testing.paper)
+        corpus, position_ids = paper.add_corpus(conn, "pile-sample", rng)
+        difficulty = rng.gamma(2.0, 1.0, len(position_ids)).astype(np.float32)
         # primary keys dropped for the bulk load, rebuilt after (the design's "indexes after bulk loads")
         cur.execute("ALTER TABLE checkpoint_token DROP CONSTRAINT pk_checkpoint_token")
         cur.execute("ALTER TABLE pair_token DROP CONSTRAINT pk_pair_token")
         rows = [0, 0]
         for i in range(k):
-            s = add_suite(cur, f"paper-{i}", corpus, position_ids, difficulty, rng)
-            rows[0] += s["rows"][0]
-            rows[1] += s["rows"][1]
+            suite = paper.add_suite(cur, f"paper-{i}")
+            ct, pt = paper.copy_facts(cur, suite, position_ids, difficulty, rng)
+            rows[0] += ct
+            rows[1] += pt
             conn.commit()
         t["copy facts"] = time.perf_counter() - t0
         _phase(k, "copy facts", t["copy facts"])
@@ -245,23 +103,11 @@ def probe_unit(conninfo: str, built: dict, rng: np.random.Generator) -> dict:
     """A new suite's unit (size 70m, step 2000: 5 checkpoints, 10 seed pairs, 5 consecutive-step pairs), its rows
     and a claimable ledger unit for it."""
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        probe = add_suite(
-            cur,
-            f"probe-{os.getpid()}-{time.time_ns()}",
-            built["corpus"],
-            built["position_ids"],
-            built["difficulty"],
-            rng,
-            steps=[1000, 2000],
-            sizes=["70m"],
-            facts=False,
-        )
-        unit = ledger.ensure_units(conn, probe["suite_id"], built["corpus"], ["size=70m/step=2000"])[
-            "size=70m/step=2000"
-        ]
+        probe = paper.add_suite(cur, f"probe-{os.getpid()}-{time.time_ns()}", steps=[1000, 2000], sizes=["70m"])
+        unit = ledger.ensure_units(conn, probe.suite_id, built["corpus"], ["size=70m/step=2000"])["size=70m/step=2000"]
         conn.commit()
-    ct, pt = unit_rows(probe["ckpt"], probe["comps"], "70m", 0, 2000, built["position_ids"], built["difficulty"], rng)
-    owned = [probe["ckpt"]["70m", s, 2000] for s in views.SEEDS]
+    ct, pt = paper.unit_rows(probe, "70m", 2000, built["position_ids"], built["difficulty"], rng)
+    owned = [probe.ckpt["70m", s, 2000] for s in paper.SEEDS]
     rows = ledger.UnitRows(
         unit_id=unit,
         unit_key="size=70m/step=2000",
@@ -274,7 +120,7 @@ def probe_unit(conninfo: str, built: dict, rng: np.random.Generator) -> dict:
         expected_checkpoint_rows=len(ct["ce"]),
         expected_pair_rows=len(pt["kl_ab"]),
     )
-    comparisons = [c for c, _, s in probe["comps"] if s == 2000]
+    comparisons = [c for c, _, s in probe.comps if s == 2000]
     return {"rows": rows, "owned": owned, "comparisons": comparisons}
 
 
@@ -338,8 +184,8 @@ def probe_publish(conninfo: str, built: dict, rng: np.random.Generator, rounds: 
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
         for table, data, types in (
-            ("checkpoint_token", rows.checkpoint_token, CK_TYPES),
-            ("pair_token", rows.pair_token, PT_TYPES),
+            ("checkpoint_token", rows.checkpoint_token, writers.CHECKPOINT_TOKEN_TYPES),
+            ("pair_token", rows.pair_token, writers.PAIR_TOKEN_TYPES),
         ):
             files[table] = Path(tmp) / f"{table}.bin"
             files[table].write_bytes(loader.encode_binary_copy(list(data.values()), types))
@@ -440,7 +286,7 @@ def flat_view_times(conninfo: str, repeat: int = 2) -> dict[str, dict[str, float
 def view_times(conninfo: str) -> dict[str, tuple[float, int]]:
     out = {}
     for view in ANALYSIS_VIEWS:
-        out[view] = views.time_query(conninfo, f"SELECT * FROM {view} WHERE suite = 'paper-0'")
+        out[view] = time_query(conninfo, f"SELECT * FROM {view} WHERE suite = 'paper-0'")
     return out
 
 
@@ -491,9 +337,8 @@ def headline(publish: dict) -> dict[str, float]:
 
 
 def run_scale(args, k: int) -> dict:
-    name = args.database or views.create_db(args.server)
-    url = sa.engine.make_url(args.server).set(drivername="postgresql+psycopg", database=name)
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = args.database or create_db(args.server)
+    url, conninfo = urls(args.server, name)
     engine = sa.create_engine(url)
     try:
         schema.upgrade(engine)
@@ -520,7 +365,7 @@ def run_scale(args, k: int) -> dict:
         if args.keep or args.database:
             print(f"  (warehouse kept: --database {name})")
         else:
-            views.drop_db(args.server, name)
+            drop_db(args.server, name)
 
 
 def main() -> None:
@@ -532,9 +377,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the warehouses (for --database)")
     parser.add_argument("--database", help="reuse a warehouse kept by --keep (one scale: the one it was built at)")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object at the end")
-    parser.add_argument(
-        "--server", default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    )
+    parser.add_argument("--server", default=default_server())
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()} (shared); load average {os.getloadavg()[0]:.1f}")
     results = {}

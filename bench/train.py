@@ -5,7 +5,7 @@ that baseline and each demo size in the same process, with the demo's settings (
 deterministic kernels), and prints the ratios, so the figures hold on a loaded machine too. The demo trains two
 runs in parallel (one per core), so its estimated wall time is sum(seeds * steps / rate) / 2.
 
-    .venv/bin/python bench/train.py [--steps 30] [--quick]
+    .venv/bin/python -m bench.train [--steps 30] [--quick]
 """
 
 from __future__ import annotations

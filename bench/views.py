@@ -1,6 +1,7 @@
 """Analysis views at paper scale: query time of every report view, against the same aggregate in pandas.
 
-Builds a synthetic warehouse of the study's shape in a scratch database on the given server:
+Builds a synthetic warehouse of the study's shape (``convdiv.testing.paper``) in a scratch database on the given
+server:
 5 sizes x 20 steps x 5 seeds over 4,662 positions (x SCALE) -> 2.33M checkpoint_token rows, and the 10 seed pairs
 of every (size, step) -> 4.66M pair_token rows holding both directions (x SCALE), loaded with convdiv's binary COPY
 loader (synthetic values: curves with the four phases times log-normal noise; POS tags, NULL tags, Zipf
@@ -14,91 +15,24 @@ Goal (issue 6): every report view < 2 s on the paper-scale warehouse.
 The baseline, printed first on each row, is pandas (read + compute); the headline per row is SQL vs pandas.
 ``--json``: per scale, each query's seconds, rows and speedup_vs_pandas, the slowest view (slowest_view_s), the load.
 
-    .venv/bin/python bench/views.py [--scales 1,4] [--json] [--server postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
+    .venv/bin/python -m bench.views [--scales 1,4] [--json] [--server postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import psycopg
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from convdiv.warehouse import (  # noqa: E402
-    aggregates,  # noqa: E402
-    loader,
-    partitions,
-    schema,
-)
-
-SIZES = ["14m", "31m", "70m", "160m", "410m"]
-SEEDS = [1, 2, 3, 4, 5]
-STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 143000]
-POSITIONS = 4_662  # the study's evaluation text (pile-sample: 4,663 token ids -> 4,662 predicted tokens)
-VOCAB = 50_277
-TAGS = [
-    "NN",
-    "IN",
-    "DT",
-    "JJ",
-    "NNP",
-    "NNS",
-    ",",
-    ".",
-    "VB",
-    "VBD",
-    "VBZ",
-    "VBN",
-    "VBG",
-    "VBP",
-    "RB",
-    "PRP",
-    "CC",
-    "CD",
-    "TO",
-    "MD",
-    "PRP$",
-    "WDT",
-    "POS",
-    ":",
-    "HYPH",
-    "-LRB-",
-    "-RRB-",
-    "``",
-    "''",
-    "RP",
-    "WP",
-    "EX",
-    "JJR",
-    "JJS",
-    "NNPS",
-    "RBR",
-    "WRB",
-    "UH",
-    "SYM",
-    "FW",
-    "LS",
-    "PDT",
-    "RBS",
-    "WP$",
-    "NFP",
-    "ADD",
-    "XX",
-    "_SP",
-]
-GROUPS = {"N": "noun", "V": "verb", "J": "adjective", "R": "adverb", "C": "number"}
+from bench.common import create_db, default_server, drop_db, time_query, urls
+from convdiv.testing import paper
+from convdiv.warehouse import aggregates, loader, schema
 
 # the report's views, each read in full; plus analysts' typical filtered reads of the big plain views
 QUERIES = {
@@ -120,112 +54,15 @@ QUERIES = {
 }
 
 
-def admin(server: str) -> str:
-    return sa.engine.make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def create_db(server: str) -> str:
-    name = f"convdiv_bench_views_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin(server), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def drop_db(server: str, name: str) -> None:
-    with psycopg.connect(admin(server), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def curve(size_rank: int, step: int) -> float:
-    """A four-phase E[KL] shape: tiny at init, dip near 256, peak near 2000, slow decline."""
-    x = np.log2(step + 1)
-    return float(
-        0.02 + 1.5 * np.exp(-((x - 3) ** 2) / 2) + 2.5 * np.exp(-((x - 11) ** 2) / 4) - 0.1 * size_rank * (x > 11) + 0.3
-    )
-
-
 def build(conninfo: str, scale: int, rng: np.random.Generator) -> dict[str, float]:
-    """Load dimensions and facts; returns seconds per phase."""
-    n = POSITIONS * scale
+    """Load dimensions and facts (the paper-scale suite ``pythia``, seed pairs only, on the realistic corpus
+    ``pile-sample`` of POSITIONS x scale positions); returns seconds per phase and the rows copied."""
     timings = {}
     t0 = time.perf_counter()
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        suite = cur.execute(
-            "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('pythia', 'hub', "
-            "'EleutherAI/pythia-160m', '{}') RETURNING suite_id"
-        ).fetchone()[0]
-        corpus = cur.execute(
-            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
-            "n_documents, n_positions, frequency_source, options) VALUES ('pile-sample', 't', 'x', "
-            "%s, 'y', %s, %s, 'npy', '{}') RETURNING corpus_id",
-            (VOCAB, 10 * scale, n),
-        ).fetchone()[0]
-        ranks = np.arange(1, VOCAB + 1)
-        freq = (3.4e8 / ranks**1.07).astype(np.int64)
-        freq[rng.choice(VOCAB, 256, replace=False)] = 0
-        with cur.copy("COPY vocab_token (corpus_id, token_id, token, frequency, unigram_logprob) FROM STDIN") as cp:
-            logq = np.log((freq + 1) / (freq.sum() + VOCAB))
-            for i in range(VOCAB):
-                cp.write_row((corpus, i, f"tok{i}", int(freq[i]), float(logq[i])))
-        target = np.minimum(rng.zipf(1.3, n) - 1, VOCAB - 1)
-        context = np.roll(target, 1)
-        tag_p = 1 / np.arange(1, len(TAGS) + 1)
-        tags = rng.choice(len(TAGS), n, p=tag_p / tag_p.sum())
-        pos_t = [TAGS[t] for t in tags]
-        pos_t = [None if rng.random() < 0.05 else t for t in pos_t]  # whitespace / special tokens
-        pos_prev = [None, *pos_t[:-1]]
-        group = lambda tag: None if tag is None else GROUPS.get(tag[0], "function")  # noqa: E731
-        bow = rng.random(n) < 0.8
-        eow = rng.random(n) < 0.85
-        with cur.copy(
-            "COPY position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, pos_prev, "
-            "group_t, group_prev, begin_of_word, end_of_word, frequency) FROM STDIN"
-        ) as cp:
-            for i in range(n):
-                cp.write_row(
-                    (
-                        corpus,
-                        i // 466,
-                        i % 466,
-                        int(context[i]),
-                        int(target[i]),
-                        pos_t[i],
-                        pos_prev[i],
-                        group(pos_t[i]),
-                        group(pos_prev[i]),
-                        bool(bow[i]),
-                        bool(eow[i]),
-                        int(freq[target[i]]),
-                    )
-                )
-        partitions.attach(conn, corpus)  # the corpus's partitions of the fact tables, as corpus add makes them
-        position_ids = np.array(
-            cur.execute("SELECT position_id FROM position ORDER BY position_id").fetchall(), dtype=np.int32
-        ).ravel()
-        ckpt = {}
-        for rank, size in enumerate(SIZES):
-            model = cur.execute(
-                "INSERT INTO model (suite_id, size, size_rank) VALUES (%s, %s, %s) RETURNING model_id",
-                (suite, size, rank),
-            ).fetchone()[0]
-            for seed in SEEDS:
-                run = cur.execute(
-                    "INSERT INTO run (model_id, seed, source) VALUES (%s, %s, 'hub') RETURNING run_id", (model, seed)
-                ).fetchone()[0]
-                for step in STEPS:
-                    ckpt[size, seed, step] = cur.execute(
-                        "INSERT INTO checkpoint (run_id, step) VALUES (%s, %s) RETURNING checkpoint_id", (run, step)
-                    ).fetchone()[0]
-        comparisons = []
-        for rank, size in enumerate(SIZES):
-            for step in STEPS:
-                for a, b in itertools.combinations(SEEDS, 2):
-                    cid = cur.execute(
-                        "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES ('seed_pair', "
-                        "%s, %s) RETURNING comparison_id",
-                        (ckpt[size, a, step], ckpt[size, b, step]),
-                    ).fetchone()[0]
-                    comparisons.append((cid, rank, step))
+        corpus = dict(realistic=True, scale=scale, n_documents=10 * scale, content_sha256="y", lock=False)
+        _, position_ids = paper.add_corpus(conn, "pile-sample", rng, **corpus)
+        suite = paper.add_suite(cur, "pythia", consecutive=False, tokenizer="EleutherAI/pythia-160m")
         conn.commit()
         timings["dimensions"] = time.perf_counter() - t0
 
@@ -239,44 +76,8 @@ def build(conninfo: str, scale: int, rng: np.random.Generator) -> dict[str, floa
         ).fetchall()
         for table, con, _ in constraints:
             cur.execute(f"ALTER TABLE {table} DROP CONSTRAINT {con}")
-        difficulty = rng.gamma(2.0, 1.0, n).astype(np.float32)
-        rows_ct = rows_pt = 0
-        for rank, size in enumerate(SIZES):
-            for step in STEPS:
-                level = curve(rank, step)
-                ids = np.concatenate([np.full(n, ckpt[size, s, step], np.int32) for s in SEEDS])
-                pos = np.tile(position_ids, len(SEEDS))
-                ce = np.tile(difficulty, len(SEEDS)) * (1 + 0.1 * rng.standard_normal(ids.size, np.float32))
-                ent = np.abs(ce * 0.8).astype(np.float32)
-                rows_ct += loader.copy_into(
-                    cur,
-                    "checkpoint_token",
-                    {
-                        "checkpoint_id": ids,
-                        "position_id": pos,
-                        "ce": np.abs(ce).astype(np.float32),
-                        "entropy": ent,
-                        "kl_uniform": np.float32(np.log(VOCAB)) - ent,
-                        "kl_unigram": np.abs(rng.standard_normal(ids.size, np.float32)) + 0.5,
-                    },
-                    ["int4", "int4", "float4", "float4", "float4", "float4"],
-                )
-                cids = [c for c, r, s in comparisons if r == rank and s == step]
-                ids = np.repeat(np.array(cids, np.int32), n)
-                pos = np.tile(position_ids, len(cids))
-                base = np.tile(difficulty, len(cids)) * level
-                noise = rng.lognormal(0, 0.3, (2, ids.size)).astype(np.float32)
-                rows_pt += loader.copy_into(
-                    cur,
-                    "pair_token",
-                    {
-                        "comparison_id": ids,
-                        "position_id": pos,
-                        "kl_ab": (base * noise[0]).astype(np.float32),
-                        "kl_ba": (base * noise[1]).astype(np.float32),
-                    },
-                    ["int4", "int4", "float4", "float4"],
-                )
+        difficulty = rng.gamma(2.0, 1.0, len(position_ids)).astype(np.float32)
+        rows_ct, rows_pt = paper.copy_facts(cur, suite, position_ids, difficulty, rng, cap_entropy=False)
         conn.commit()
         timings["copy facts"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -292,17 +93,6 @@ def build(conninfo: str, scale: int, rng: np.random.Generator) -> dict[str, floa
     timings["rows checkpoint_token"] = rows_ct
     timings["rows pair_token"] = rows_pt
     return timings
-
-
-def time_query(conninfo: str, sql: str, repeat: int = 2) -> tuple[float, int]:
-    best, rows = float("inf"), 0
-    with psycopg.connect(conninfo) as conn:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            rows = len(conn.execute(sql).fetchall())
-            best = min(best, time.perf_counter() - t0)
-            conn.rollback()
-    return best, rows
 
 
 def pandas_side(conninfo: str) -> dict[str, tuple[float, float]]:
@@ -388,8 +178,7 @@ def pandas_side(conninfo: str) -> dict[str, tuple[float, float]]:
 
 def run_scale(server: str, scale: int, keep: bool) -> dict:
     name = create_db(server)
-    url = sa.engine.make_url(server).set(drivername="postgresql+psycopg", database=name)
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    url, conninfo = urls(server, name)
     engine = sa.create_engine(url)
     try:
         schema.upgrade(engine)
@@ -412,9 +201,7 @@ def run_scale(server: str, scale: int, keep: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scales", default="1,4", help="position multipliers, comma-separated")
-    parser.add_argument(
-        "--server", default=os.environ.get("CONVDIV_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
-    )
+    parser.add_argument("--server", default=default_server("CONVDIV_TEST_SERVER"))
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object at the end")
     args = parser.parse_args()
@@ -426,8 +213,8 @@ def main() -> None:
     results = {}
     for scale in scales:
         print(
-            f"\n== scale x{scale}: {len(SIZES)} sizes x {len(STEPS)} steps x {len(SEEDS)} seeds over "
-            f"{POSITIONS * scale:,} positions",
+            f"\n== scale x{scale}: {len(paper.SIZES)} sizes x {len(paper.STEPS)} steps x {len(paper.SEEDS)} seeds over "
+            f"{paper.POSITIONS * scale:,} positions",
             flush=True,
         )
         r = results[scale] = run_scale(args.server, scale, args.keep)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_gpu_bench_smoke_reports_every_headline_for_both_dtypes():
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "gpu.py"), "--smoke", "--json"],
+        [sys.executable, "-m", "bench.gpu", "--smoke", "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
@@ -32,7 +32,5 @@ def test_gpu_bench_says_when_there_is_no_gpu():
 
     if torch.cuda.is_available():
         return
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "gpu.py"), "--json"], cwd=ROOT, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, "-m", "bench.gpu", "--json"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and "no CUDA device" in done.stderr and "Traceback" not in done.stderr

@@ -96,6 +96,13 @@ def test_analysis_imports_nothing_from_convdiv():
     assert {m: t for m, t in outside.items() if t} == {}
 
 
+def test_the_product_never_imports_the_test_scaffolding():
+    """convdiv.testing (synthetic warehouses, fixtures) is for tests and benches: no other module imports it, so
+    the product's path never runs scaffolding (the layers alone would allow the command line to)."""
+    found = {m: sorted(t for t in targets if _folder(t) == "testing") for m, targets in _graph().items()}
+    assert {m: t for m, t in found.items() if t and _folder(m) != "testing"} == {}
+
+
 def test_no_import_circle():
     """Tarjan's strongly connected components over modules: every component is a single module."""
     graph = _graph()

@@ -249,7 +249,7 @@ def _assert_same_rows(got, want, view: str) -> None:
 
 
 def test_upgrade_from_0002_with_data_keeps_every_view(engine, db_url):
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
 
     build_synthetic_warehouse(engine, n_positions=120, steps=(0, 16, 256, 2000))
     # 0003 changed the layout only; later migrations change view definitions (0004: the phase rule), so the
@@ -277,7 +277,7 @@ def test_upgrade_from_0011_with_data_keeps_every_view(engine, db_url):
     """0012 (suite-bound regression views, relative_divergence), 0013 (comparison_moments from a maintained
     aggregate, backfilled), 0014 (phase_boundaries per suite) and 0015 (group members through indexes) keep every
     view's rows, both ways; 0016 adds comparison_regression_sums over the data already there, and removes it."""
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
 
     kinds = ("seed_pair", "consecutive_step", "cross_size")
     build_synthetic_warehouse(engine, n_positions=120, steps=(0, 16, 256, 2000), comparisons=kinds)
@@ -313,7 +313,7 @@ def test_upgrade_from_0011_with_data_keeps_every_view(engine, db_url):
 def test_0019_adds_divergence_stability_over_the_data_and_removes_it(engine):
     """Migration 0019 on a warehouse with data: downgraded to 0016 the view is gone and every other view keeps its
     rows; upgraded again, the view has the same rows as before."""
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
 
     build_synthetic_warehouse(engine, n_positions=120, steps=(0, 16, 256, 2000, 8000))
     checked = (*ANALYSIS_VIEWS, "comparison_kl")
@@ -348,7 +348,7 @@ def _scans(plan: dict) -> list[tuple[str, str]]:
 
 
 def test_report_views_never_scan_the_facts(engine):
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
 
     build_synthetic_warehouse(engine, n_positions=200, steps=(0, 16, 256))
     build_synthetic_warehouse(engine, suite="other", corpus="other-text", n_positions=150, steps=(0, 16))
@@ -367,7 +367,7 @@ def test_report_views_never_scan_the_facts(engine):
 
 
 def test_db_check_reports_drift_and_stale_aggregates(engine, db_url, tmp_path):
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
 
     build_synthetic_warehouse(engine, n_positions=60, steps=(0, 16))
     assert _check(db_url, tmp_path)["ok"]
@@ -475,7 +475,7 @@ def test_a_suites_read_of_a_report_view_costs_its_rows_not_the_warehouses(engine
     """A report reads one suite: `WHERE suite = ...` must reach each aggregate's index (before 0012 the regression
     views materialised every suite's cells first), so the rows a suite's read takes from the aggregates stay the
     same when another, larger suite is added."""
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
 
     build_synthetic_warehouse(engine, suite="first", corpus="first-text", n_positions=150, steps=(0, 16))
     kinds = ("seed_pair", "consecutive_step", "cross_size")
@@ -523,7 +523,7 @@ def test_group_members_are_found_from_their_groups(engine):
     """The publish looks up the members of its unit's groups (comparison_group_member by group_id): since 0015 an
     index walk from the groups, whatever the number of comparisons in the warehouse (before, every comparison was
     joined: 40 ms per lookup at 24k comparisons)."""
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
 
     build_synthetic_warehouse(engine, suite="probe", n_positions=60, steps=(0, 16, 256))
     with engine.connect() as conn:

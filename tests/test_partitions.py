@@ -21,9 +21,9 @@ import sqlalchemy as sa
 
 from convdiv.corpus.load import remove_corpus
 from convdiv.errors import ConvdivError
-from convdiv.report.synthetic import build_synthetic_warehouse
 from convdiv.testing import databases
 from convdiv.testing import ingest as S
+from convdiv.testing.synthetic import build_synthetic_warehouse
 from convdiv.warehouse import aggregates, catalog, partitions, schema
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from convdiv.errors import ConvdivError
-from convdiv.report.synthetic import build_synthetic_warehouse
+from convdiv.testing.synthetic import build_synthetic_warehouse
 from convdiv.warehouse import aggregates, ledger
 
 # (aggregate table, its key column, the dimension table and column it points at)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from convdiv.report.account import END, START, account, read_block, replace_block, same_account
-from convdiv.report.synthetic import build_synthetic_warehouse
+from convdiv.testing.synthetic import build_synthetic_warehouse
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -15,8 +15,8 @@ import pytest
 
 from convdiv.report.build import build_report
 from convdiv.report.sections import SECTIONS
-from convdiv.report.synthetic import build_synthetic_warehouse
 from convdiv.testing.browser import open_report
+from convdiv.testing.synthetic import build_synthetic_warehouse
 
 pytestmark = pytest.mark.browser
 

@@ -26,7 +26,7 @@ from convdiv.analysis.regression import fit_rows
 from convdiv.errors import ConvdivError
 from convdiv.report.build import build_report
 from convdiv.report.data import Options
-from convdiv.report.synthetic import build_synthetic_warehouse
+from convdiv.testing.synthetic import build_synthetic_warehouse
 
 ALL_SECTIONS = [
     "overview",

@@ -11,7 +11,7 @@ import pytest
 from convdiv.analysis.intervals import MIN_BOOTSTRAP_SEEDS, MIN_SIGMA_RATIO
 from convdiv.report.data import ReportData, resolve_scope
 from convdiv.report.sections import convergence, pos, relative_divergence_context
-from convdiv.report.synthetic import TAG_FACTOR, build_synthetic_warehouse
+from convdiv.testing.synthetic import TAG_FACTOR, build_synthetic_warehouse
 
 STEPS = (0, 4, 16, 64, 256, 1000, 2000, 4000)
 

@@ -1003,7 +1003,7 @@ def test_divergence_stability(warehouse, oracle):
 def test_divergence_stability_late_phase(engine):
     """On the report's synthetic warehouse (the study's phases: a divergence peak, then reconvergence), the view
     equals the pandas recomputation from the rows of relative_divergence and phase_boundaries, late phase included."""
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
 
     build_synthetic_warehouse(engine, steps=(0, 1, 4, 16, 64, 256, 1000, 2000, 8000, 32000, 143000))
     view = read(engine, "SELECT * FROM divergence_stability")

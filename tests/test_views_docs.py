@@ -22,7 +22,7 @@ def test_there_are_enough_examples():
 def test_example_query_runs(engine, index):
     """Every documented query runs and finds rows on a warehouse that has the data it asks about: the four-phase
     curve suite plus the report's synthetic suite (POS tags, consecutive steps, token texts ' w1', ...)."""
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
     from convdiv.warehouse import aggregates
 
     build_curve_warehouse(engine)

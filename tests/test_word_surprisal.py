@@ -187,7 +187,7 @@ def test_one_tokenization_says_what_it_needs(engine, settings, suites, tmp_path)
 def test_0022_upgrades_a_warehouse_with_data(engine, tmp_path):
     """Migration 0022 over data: at 0020 (no words) the positions and every other view keep their rows; upgraded
     again, the corpus is said to have no words (it cannot be backfilled: no text is stored) and nothing is guessed."""
-    from convdiv.report.synthetic import build_synthetic_warehouse
+    from convdiv.testing.synthetic import build_synthetic_warehouse
     from convdiv.warehouse import catalog, schema
 
     build_synthetic_warehouse(engine, n_positions=120, steps=(0, 16, 256))

@@ -14,12 +14,20 @@ from contextlib import contextmanager
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from convdiv.warehouse import schema
+from convdiv.warehouse import queries, schema
+
+Q = queries.beside(__file__)
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _ddl(query: str, **identifiers: str | None) -> sql.Composed:
+    """The named DDL with its {fields} as quoted identifiers."""
+    return sql.SQL(Q[query]).format(**{k: sql.Identifier(v) for k, v in identifiers.items() if v is not None})
 
 
 def server_url() -> str:
@@ -36,9 +44,9 @@ def create_database(prefix: str = "convdiv_test", template: str | None = None) -
     """Create a uniquely named database (empty, or a copy of the database named `template`) on the test server and
     return its SQLAlchemy URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    clause = f' TEMPLATE "{template}"' if template else ""
+    query = "create_database_from_template" if template else "create_database"
     with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"{clause}')
+        conn.execute(_ddl(query, name=name, template=template))
     return (
         make_url(server_url()).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
     )
@@ -47,7 +55,7 @@ def create_database(prefix: str = "convdiv_test", template: str | None = None) -
 def drop_database(url: str) -> None:
     """Drop the test server's database named in `url`, disconnecting whoever is still on it."""
     with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        conn.execute(_ddl("drop_database", name=make_url(url).database))
 
 
 def create_migrated_template(prefix: str = "convdiv_template") -> str:
@@ -85,7 +93,7 @@ def login_role(db_url: str, prefix: str, attributes: str = ""):
     cluster-wide: every test drops the ones it made."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(libpq(db_url), autocommit=True) as conn:
-        conn.execute(f'CREATE ROLE "{name}" LOGIN {attributes}')
+        conn.execute(sql.SQL(Q["create_login_role"]).format(name=sql.Identifier(name), attributes=sql.SQL(attributes)))
     try:
         yield name
     finally:
@@ -96,6 +104,6 @@ def drop_roles(db_url: str, *names: str) -> None:
     """Drop each named role that exists, with everything it owns or was granted in the database of `db_url`."""
     with psycopg.connect(libpq(db_url), autocommit=True) as conn:
         for name in names:
-            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
-                conn.execute(f'DROP OWNED BY "{name}"')
-                conn.execute(f'DROP ROLE "{name}"')
+            if conn.execute(Q["role_exists"], {"name": name}).fetchone():
+                conn.execute(_ddl("drop_owned", name=name))
+                conn.execute(_ddl("drop_role", name=name))

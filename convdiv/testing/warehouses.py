@@ -6,7 +6,8 @@ corpus by the real pipeline (for the API, export and JSON-output tests).
 
 The curve warehouse is shaped like the study's four phases (uniform, unigram, convergence, divergence): sizes x two
 seeds x STEPS, one corpus whose positions carry the given frequencies, and every position of a checkpoint carrying
-that step's values; the aggregate tables are rebuilt at the end.
+that step's values (written with ``writers``, as every synthetic warehouse is); the aggregate tables are rebuilt at
+the end.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import sqlalchemy as sa
 
 from convdiv.config import Settings
 from convdiv.testing import ingest as tiny
+from convdiv.testing import writers
 from convdiv.warehouse import aggregates, partitions
+from convdiv.warehouse.engine import psycopg_connection
 
 STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000]
 # KL to uniform: flat until 8, rising from 16: threshold 0.01 + 0.1 * (6 - 0.01) = 0.609 -> uniform ends at 16
@@ -35,86 +38,32 @@ EXPECTED_KL = {
 RISING = [0.001, 0.002, 0.003, 0.005, 0.01, 0.05, 0.25, 0.5, 0.8, 1.0, 1.2, 1.3, 1.25, 1.2, 1.1]
 
 
-def _insert(conn, sql: str, **params):
-    return conn.execute(sa.text(sql), params).scalar()
-
-
 def build_curve_warehouse(engine, frequencies=(5, 50), curves: dict | None = None) -> None:
     """Sizes (``curves``: size -> E[KL] per step, default EXPECTED_KL) x two seeds x STEPS; every position of a
     checkpoint carries the step's curve values."""
     curves = EXPECTED_KL if curves is None else curves
-    with engine.begin() as conn:
-        suite = _insert(
-            conn,
-            "INSERT INTO suite (name, source, tokenizer, spec) VALUES ('curve', 'local', 't', '{}') RETURNING suite_id",
-        )
-        corpus = _insert(
-            conn,
-            "INSERT INTO corpus (name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, "
-            "n_documents, n_positions, frequency_source, options) "
-            "VALUES ('c', 't', 'x', 10, 'y', 1, :n, 'self', '{}') RETURNING corpus_id",
-            n=len(frequencies),
-        )
-        for token_id in range(10):
-            conn.execute(
-                sa.text("INSERT INTO vocab_token VALUES (:c, :t, :tok, 1, -2.3)"),
-                dict(c=corpus, t=token_id, tok=f"tok{token_id}"),
-            )
+    with engine.begin() as conn, psycopg_connection(conn).cursor() as cur:
+        suite = writers.insert_suite(cur, "curve")
+        corpus_row = writers.CorpusRow(name="c", vocab_size=10, n_documents=1, n_positions=len(frequencies))
+        corpus = writers.insert_corpus(cur, corpus_row)
+        writers.copy_rows(cur, "copy_vocab_token", ((corpus, t, f"tok{t}", 1, -2.3) for t in range(10)))
         partitions.lock_position_ids(conn)
         positions = [
-            _insert(
-                conn,
-                "INSERT INTO position (corpus_id, document, idx, context_token_id, target_token_id, pos_t, "
-                "pos_prev, begin_of_word, end_of_word, frequency) "
-                "VALUES (:c, 0, :i, 1, 2, 'NN', 'DT', true, true, :f) RETURNING position_id",
-                c=corpus,
-                i=i,
-                f=f,
-            )
+            writers.returning(cur, "insert_position", corpus_id=corpus, idx=i, frequency=f)
             for i, f in enumerate(frequencies)
         ]
         partitions.attach(conn, corpus)  # the corpus's partitions of the fact tables, as corpus add makes them
-        for rank, (size, curve) in enumerate(curves.items()):
-            model = _insert(
-                conn,
-                "INSERT INTO model (suite_id, size, size_rank) VALUES (:s, :z, :r) RETURNING model_id",
-                s=suite,
-                z=size,
-                r=rank,
-            )
-            ckpts = {}
-            for seed in (1, 2):
-                run = _insert(
-                    conn,
-                    "INSERT INTO run (model_id, seed, source) VALUES (:m, :s, 'x') RETURNING run_id",
-                    m=model,
-                    s=seed,
-                )
-                for i, step in enumerate(STEPS):
-                    ck = _insert(
-                        conn,
-                        "INSERT INTO checkpoint (run_id, step) VALUES (:r, :t) RETURNING checkpoint_id",
-                        r=run,
-                        t=step,
-                    )
-                    ckpts[seed, step] = ck
-                    for p in positions:
-                        conn.execute(
-                            sa.text("INSERT INTO checkpoint_token VALUES (:c, :p, 5.0, 1.0, :u, :g)"),
-                            dict(c=ck, p=p, u=KL_UNIFORM[i], g=KL_UNIGRAM[i]),
-                        )
+        ckpts = writers.insert_grid(cur, suite, list(curves), (1, 2), STEPS, run_source=lambda size, seed: "x")
+        for (_size, _seed, step), ck in ckpts.items():
+            i = STEPS.index(step)
+            for p in positions:
+                values = {"kl_uniform": KL_UNIFORM[i], "kl_unigram": KL_UNIGRAM[i]}
+                writers.execute(cur, "insert_checkpoint_token", checkpoint_id=ck, position_id=p, **values)
+        for size, curve in curves.items():
             for i, step in enumerate(STEPS):
-                cmp = _insert(
-                    conn,
-                    "INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) "
-                    "VALUES ('seed_pair', :a, :b) RETURNING comparison_id",
-                    a=ckpts[1, step],
-                    b=ckpts[2, step],
-                )
+                cmp = writers.insert_comparison(cur, "seed_pair", ckpts[size, 1, step], ckpts[size, 2, step])
                 for p in positions:
-                    conn.execute(
-                        sa.text("INSERT INTO pair_token VALUES (:c, :p, :k, :k)"), dict(c=cmp, p=p, k=curve[i])
-                    )
+                    writers.execute(cur, "insert_pair_token", comparison_id=cmp, position_id=p, kl=curve[i])
         aggregates.rebuild(conn)
 
 
