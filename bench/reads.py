@@ -2,9 +2,9 @@
 the head defines them, side by side in one process on one warehouse.
 
 The baseline, printed first on each row, is the read with the previous definitions: ``token_records``,
-``pair_records`` and ``regression_inputs`` as 0020 loaded them (``sql/history/<name>@0020.sql``, else the file 0020
-read), created as TEMPORARY views in the reading session, which shadow the warehouse's own (a session's temporary
-schema is searched first). The other side reads the warehouse's views (the head's). Both sides read the same tables
+``pair_records`` and ``regression_inputs`` as 0020 loaded them (``views.read(name, as_of="0020")``: the version
+frozen at or before 0020), created as TEMPORARY views in the reading session, which shadow the warehouse's own (a
+session's temporary schema is searched first). The other side reads the warehouse's views (the head's). Both sides read the same tables
 and indexes (an index the head adds helps both: none is added). Each read is fetched whole into Python (psycopg,
 ``fetchall``): the time includes planning, execution and moving the rows to the client, not the connection. Rounds
 alternate the order (before, after / after, before), each read on a fresh connection; the best round of each is
@@ -68,10 +68,8 @@ def temporary(sql: str, name: str) -> str:
 
 
 def as_of_before(name: str) -> str:
-    """The view's SQL as it stood at BEFORE: its history copy of the latest revision <= BEFORE, else its file."""
-    kept = sorted(p.stem.split("@")[1] for p in views.HISTORY_DIR.glob(f"{name}@*.sql"))
-    kept = [rev for rev in kept if rev <= BEFORE]
-    return views.read(name, as_of=kept[-1] if kept else None)
+    """The view's SQL as it stood at BEFORE (its frozen version of the latest revision <= BEFORE)."""
+    return views.read(name, as_of=BEFORE)
 
 
 def connect(url: str, before: bool) -> psycopg.Connection:

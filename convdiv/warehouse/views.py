@@ -46,7 +46,6 @@ from convdiv.warehouse.queries import WAREHOUSE as Q
 from convdiv.warehouse.schema import FROZEN_DIR, SQL_DIR
 
 LAYERS = ("base", "records", "compute", "upkeep", "views")
-HISTORY_DIR = FROZEN_DIR  # the old name (bench/reads.py globs it); read(name, as_of=...) is the way in
 _NAME = re.compile(r"^[a-z0-9_]+$")
 _FROZEN_NAME = re.compile(r"^([a-z0-9_]+)@(\d{4})$")
 _CREATE = re.compile(
