@@ -30,10 +30,10 @@ import time
 
 import psycopg
 
-from convdiv.warehouse import views
+from convdiv.warehouse import names, views
 
 BEFORE = "0020"
-FLAT = ("token_records", "pair_records", "regression_inputs")
+FLAT = (names.TOKEN_RECORDS, names.PAIR_RECORDS, names.REGRESSION_INPUTS)
 
 # the flat views filtered as docs/sql.md shows them, and one read bounded by position range (no view may get slower
 # there); {suite}, {size}, {seed}, {step}, {token}, {lo}, {hi} filled from the warehouse

@@ -40,19 +40,19 @@ import sqlalchemy as sa
 
 from bench.common import create_db, default_server, drop_db, time_query, urls
 from convdiv.testing import paper, writers
-from convdiv.warehouse import ledger, loader, schema
+from convdiv.warehouse import ledger, loader, names, schema
 
 ANALYSIS_VIEWS = (
-    "expected_kl",
-    "reference_kl",
-    "conditional_kl",
-    "relative_divergence",
-    "ce_difference",
-    "phase_boundaries",
-    "token_divergence",
-    "context_variance",
-    "regression_cells",
-    "regression_moments",
+    names.EXPECTED_KL,
+    names.REFERENCE_KL,
+    names.CONDITIONAL_KL,
+    names.RELATIVE_DIVERGENCE,
+    names.CE_DIFFERENCE,
+    names.PHASE_BOUNDARIES,
+    names.TOKEN_DIVERGENCE,
+    names.CONTEXT_VARIANCE,
+    names.REGRESSION_CELLS,
+    names.REGRESSION_MOMENTS,
 )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from convdiv.config import Settings
 from convdiv.errors import ConvdivError
 from convdiv.textlimits import first_few, shown
-from convdiv.warehouse import queries
+from convdiv.warehouse import names, queries
 
 Q = queries.beside(__file__)  # api/sql/
 
@@ -37,36 +37,9 @@ SUITE_COLUMNS = (
     "created_at",
 )
 
-# The analysis views of docs/sql.md ("## Views"); tests/test_api.py checks this list against that page.
-DOCUMENTED_VIEWS: tuple[str, ...] = (
-    "token_records",
-    "pair_records",
-    "expected_kl",
-    "reference_kl",
-    "conditional_kl",
-    "relative_divergence",
-    "ce_difference",
-    "phase_boundaries",
-    "divergence_stability",
-    "regression_inputs",
-    "regression_cells",
-    "regression_moments",
-    "token_divergence",
-    "context_variance",
-    "position_kl",
-    "comparison_kl",
-    "comparison_moments",
-    "comparison_regression_sums",
-    "suite_summary",
-    "corpus_summary",
-    "checkpoint_coverage",
-    "ingest_coverage",
-    "ingest_provenance",
-    "example_tokens",
-    "word_surprisal",
-    "word_ce",
-    "corpus_tokenizations",
-)
+# The analysis views of docs/sql.md ("## Views"), from their one home; tests/test_api.py checks this list against
+# that page.
+DOCUMENTED_VIEWS: tuple[str, ...] = names.ANALYST_VIEWS
 
 
 def connect(url: str | None = None, data_dir: str | Path | None = None) -> Warehouse:
@@ -209,7 +182,7 @@ class Warehouse:
 
     def suites(self) -> pd.DataFrame:
         """One row per suite: source, sizes, seeds, steps, checkpoints and the corpora ingested on it."""
-        return self.view("suite_summary", columns=SUITE_COLUMNS).sort_values("suite", ignore_index=True)
+        return self.view(names.SUITE_SUMMARY, columns=SUITE_COLUMNS).sort_values("suite", ignore_index=True)
 
     def corpora(self) -> pd.DataFrame:
         """One row per corpus: tokenizer, documents, positions, frequency source, spaCy model, created."""

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 from convdiv import __version__, progress
 from convdiv.errors import ConvdivError
 from convdiv.textlimits import shown
-from convdiv.warehouse import queries
+from convdiv.warehouse import names, queries
 from convdiv.warehouse.loader import COPY_SIGNATURE, _row_dtype
 
 Q = queries.beside(__file__)
@@ -63,17 +63,17 @@ CORPUS_TABLES = ("vocab_token", "position", "corpus_word")
 FACT_TABLES = ("checkpoint_token", "pair_token")
 # The aggregate analysis views of docs/sql.md, read by name; the flat joins are left out (see the module doc).
 VIEWS = (
-    "expected_kl",
-    "reference_kl",
-    "conditional_kl",
-    "relative_divergence",
-    "ce_difference",
-    "phase_boundaries",
-    "regression_cells",
-    "regression_moments",
-    "token_divergence",
-    "context_variance",
-    "position_kl",
+    names.EXPECTED_KL,
+    names.REFERENCE_KL,
+    names.CONDITIONAL_KL,
+    names.RELATIVE_DIVERGENCE,
+    names.CE_DIFFERENCE,
+    names.PHASE_BOUNDARIES,
+    names.REGRESSION_CELLS,
+    names.REGRESSION_MOMENTS,
+    names.TOKEN_DIVERGENCE,
+    names.CONTEXT_VARIANCE,
+    names.POSITION_KL,
 )
 
 PARTITIONING = {"dimension": [], "corpus": ["corpus"], "fact": ["suite", "corpus"], "view": ["suite", "corpus"]}

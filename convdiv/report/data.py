@@ -23,7 +23,7 @@ from convdiv.errors import ConvdivError
 from convdiv.report.groupings import Groupings, for_tagset, merge_comparison_groups
 from convdiv.report.model import Missing
 from convdiv.textlimits import first_few, shown
-from convdiv.warehouse import queries
+from convdiv.warehouse import names, queries
 from convdiv.warehouse.models import COMPARISON_KINDS
 
 Q = queries.beside(__file__)
@@ -183,7 +183,7 @@ class ReportData:
 
     def kinds(self) -> list[str]:
         """Comparison kinds with rows in expected_kl, in the order seed_pair, consecutive_step, cross_size."""
-        df = self.view("expected_kl")
+        df = self.view(names.EXPECTED_KL)
         present = set(df["kind"]) if not df.empty else set()
         return [k for k in KINDS if k in present]
 
@@ -209,7 +209,7 @@ class ReportData:
         """The tagset of the corpus's POS(t) and POS(t-1) (corpus_summary.tagset): 'ptb' or 'upos'."""
         if self.scope.corpus is None:
             return "ptb"
-        corpus = self.lookup("corpus_summary", corpus=self.scope.corpus)
+        corpus = self.lookup(names.CORPUS_SUMMARY, corpus=self.scope.corpus)
         if corpus.empty or "tagset" not in corpus.columns:
             return "ptb"
         return str(corpus["tagset"].iloc[0])
@@ -224,7 +224,7 @@ class ReportData:
         """Per comparison (seed pairs, consecutive steps) and category: its mean KL (the comparison_kl view), with
         the merged 'nouns' and 'verbs' groups added; the input of every interval over seeds."""
         pairs = self.view(
-            "comparison_kl",
+            names.COMPARISON_KL,
             "kind = ANY(%(kinds)s)",
             kinds=["seed_pair", "consecutive_step"],
             columns=(
@@ -256,7 +256,7 @@ class ReportData:
     @cached_property
     def run_seeds(self) -> int:
         """The most seeds any size has measurements for (reference_kl's n_seeds): 1 in a single-seed suite."""
-        ref = self.view("reference_kl", columns=("size", "n_seeds"))
+        ref = self.view(names.REFERENCE_KL, columns=("size", "n_seeds"))
         return int(ref["n_seeds"].max()) if not ref.empty else 0
 
     @cached_property
@@ -284,11 +284,11 @@ def resolve_scope(engine: Engine, suite: str | None, corpus: str | None, sizes: 
     """Pick the suite and corpus to report on; unknown names are a user error naming what exists."""
     probe = ReportData(engine, Scope(None, None))
     notes: list[str] = []
-    suites = probe.lookup("ingest_coverage").sort_values(
+    suites = probe.lookup(names.INGEST_COVERAGE).sort_values(
         ["units_done", "suite", "corpus"], ascending=[False, True, True], na_position="last"
     )
     all_suites = sorted(set(suites["suite"])) if not suites.empty else []
-    all_corpora = sorted(probe.lookup("corpus_summary")["corpus"])
+    all_corpora = sorted(probe.lookup(names.CORPUS_SUMMARY)["corpus"])
     if suite is not None and suite not in all_suites:
         raise ConvdivError(
             f"no suite named {shown(suite)} in the warehouse (suites: {first_few(all_suites) or 'none'})"
@@ -319,7 +319,7 @@ def resolve_scope(engine: Engine, suite: str | None, corpus: str | None, sizes: 
             )
     present: list[str] = []
     if suite is not None:
-        df = probe.lookup("suite_summary", suite=suite)
+        df = probe.lookup(names.SUITE_SUMMARY, suite=suite)
         present = list(df["sizes"].iloc[0]) if not df.empty else []
     chosen = present
     if sizes:
