@@ -21,10 +21,11 @@ import pytest
 
 from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
-from convdiv.testing.cli import CONVDIV, convdiv, one_error_line
+from convdiv.testing.cli import convdiv, one_error_line
 from convdiv.testing.databases import libpq
+from convdiv.testing.pause import COMMAND, PAUSE_ENV
 from convdiv.warehouse import ledger
-from convdiv.warehouse.ledger import LEASE_ENV, PAUSE_ENV
+from convdiv.warehouse.ledger import LEASE_ENV
 
 ARGS = ["--sizes", "xs", "--steps", "0,1", "--no-progress"]
 
@@ -41,7 +42,7 @@ def _start_paused_worker(db_url: str, suite_root: Path, tmp_path: Path, lease_s:
     if lease_s is not None:
         env[LEASE_ENV] = str(lease_s)
     proc = subprocess.Popen(
-        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, *ARGS],
+        [*COMMAND, "ingest", str(suite_root), "--corpus", S.CORPUS, *ARGS],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -50,10 +50,11 @@ from dataclasses import dataclass, field, replace
 
 from convdiv.config import Settings
 from convdiv.errors import ConvdivError
-from convdiv.ingest.plan import Plan, UnitPlan
+from convdiv.ingest.plan import Plan
 from convdiv.ingest.progress import ProgressBar
 from convdiv.ingest.register import prepare
 from convdiv.ingest.request import IngestRequest
+from convdiv.ingest.units import UnitPlan
 from convdiv.ingest.worker import UnitOutcome, WorkerReport, run_worker, worker_process
 from convdiv.warehouse import ledger, queries
 

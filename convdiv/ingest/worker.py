@@ -48,8 +48,12 @@ import numpy as np
 from convdiv import __version__
 from convdiv.errors import ConvdivError, describe
 from convdiv.ingest.corpus_data import CorpusData, read_corpus
-from convdiv.ingest.plan import Plan, UnitPlan, torch_dtype
-from convdiv.warehouse import ledger
+from convdiv.ingest.devices import torch_dtype
+from convdiv.ingest.plan import Plan
+from convdiv.ingest.units import UnitPlan
+from convdiv.warehouse import ledger, queries
+
+Q = queries.beside(__file__)  # the ingest's own queries (convdiv/ingest/sql/)
 
 # KL >= -KL_TOLERANCE is rounding; the validation threshold.
 KL_TOLERANCE = 1e-6
@@ -347,7 +351,7 @@ class Worker:
                 if ref.revision is None or label in self._evicted:
                     continue
                 units = self._needed_by.get(label, [])
-                left = conn.execute(ledger.q("units_not_done"), {"unit_ids": units}).fetchall()[0][0]  # a count
+                left = conn.execute(Q["units_not_done"], {"unit_ids": units}).fetchall()[0][0]  # a count
                 if left == 0:
                     evict_hub_checkpoint(ref)
                     self._evicted.add(label)
@@ -524,7 +528,7 @@ class Worker:
         if self.progress is not None:
             self.progress.group_started(sum(max(1, len(u.writes)) for u in group.units))
             on_positions = self.progress.computing
-        ledger.test_pause("compute")
+        ledger.reached("compute")
         result = extract_group(
             models,
             data.documents,
