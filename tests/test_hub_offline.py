@@ -117,7 +117,7 @@ def test_ingest_by_revision_resumes_after_kill_and_skips_done_units(hub, tmp_pat
             proc.kill()
             proc.wait()
     done = rows(db_url, "SELECT unit_key FROM ingest_unit WHERE status = 'done'")
-    assert done == [("size=14m/step=1",)]  # the last step publishes first (see plan.plan_units); step 0 never did
+    assert done == [("size=14m/step=1",)]  # the last step publishes first (see units.plan_units); step 0 never did
     assert rows(db_url, "SELECT count(*) FROM checkpoint_token")[0][0] == 2 * n
 
     resumed = run_convdiv(["ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"], env)

@@ -1,14 +1,13 @@
 """What makes a unit the same unit under the same configuration, so that a re-run skips it when it is done.
 
-:func:`config_hash` (bump :data:`RESULTS_VERSION` to recompute every unit), :func:`checkpoint_fingerprint` (the
-weights a unit reads) and :func:`suite_origin` (the half of a suite's identity besides its name).
+:func:`config_hash` (bump :data:`RESULTS_VERSION` to recompute every unit) over the :func:`checkpoint_fingerprint`
+of the weights a unit reads, its comparisons, the corpus and the context it is computed with.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 from convdiv import __version__
 from convdiv.ingest.units import UnitPlan
@@ -63,16 +62,3 @@ def checkpoint_fingerprint(ref) -> str:
     except OSError:
         sha = None
     return sha or f"{ref.path}@{ref.revision}"
-
-
-def suite_origin(spec) -> str:
-    """Where a suite comes from, the half of its identity besides its name (``suite.origin``).
-
-    ``local:<folder>`` (resolved, so two spellings of one folder are one origin) or ``hub:<repository pattern>``
-    with its per-seed overrides (migration 0006 computes the same string from stored specs). Two local folders
-    with the same name are two origins: registering the second under the first's name is refused, never merged.
-    """
-    if spec.source == "local":
-        return f"local:{Path(spec.root).expanduser().resolve()}"
-    overrides = "".join(f"; seed {seed}: {template}" for seed, template in sorted(spec.repo_overrides))
-    return f"hub:{spec.repo}{overrides}"

@@ -54,6 +54,9 @@ def install() -> None:
 install()
 
 if __name__ == "__main__":
-    from convdiv.cli import main
+    import runpy
 
-    main()
+    # The `convdiv` program itself, as `python -m convdiv` runs it (the testing layer runs the command, as the tests'
+    # subprocesses do, rather than importing the layer above it). sys.modules["__main__"] stays this module, so the
+    # worker processes `--workers` spawns import it again and install the pause too.
+    runpy.run_module("convdiv", run_name="__main__")

@@ -381,7 +381,7 @@ def claim(
             claim_.release()
             return None
         return claim_
-    except BaseException:
+    except BaseException:  # cleanup, re-raised: the claim's connection never outlives a failed claim
         conn.close()
         raise
 
@@ -395,7 +395,7 @@ def _hold(info: str, app: str, claim_: Claim) -> psycopg.Connection:
         rows = hold.execute(
             Q["hold_units"], {"unit_ids": claim_.unit_ids, "ingest_run_id": claim_.ingest_run_id}
         ).fetchall()
-    except BaseException:
+    except BaseException:  # cleanup, re-raised: the hold's connection never outlives a failed hold
         hold.close()
         raise
     kept = {r[0] for r in rows}
