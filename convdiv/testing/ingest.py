@@ -150,7 +150,7 @@ def start_paused_ingest(
     env: dict[str, str] | None = None,
     signal_file: Path | None = None,
 ) -> tuple[subprocess.Popen, int]:
-    """:func:`start_ingest` that pauses `seconds` at its first passage through `stage` (the ledger's test hook:
+    """:func:`start_ingest` that pauses `seconds` at its first passage through `stage` (:mod:`convdiv.testing.pause`:
     register, compute, copy, publish, between); returns once it is paused, with the pid that paused. Deleting
     `signal_file` (default: a new file in `tmp_path`) ends the pause early."""
     from convdiv.testing.pause import PAUSE_ENV
