@@ -21,9 +21,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from convdiv.testing.cli import CONVDIV, run_convdiv
+from convdiv.testing.cli import run_convdiv
 from convdiv.testing.hub import add_hub_corpus, build_fake_hub, hub_env
-from convdiv.warehouse.ledger import PAUSE_ENV
+from convdiv.testing.pause import COMMAND, PAUSE_ENV
 
 SELECTION = ["--sizes", "14m", "--seeds", "1,3", "--steps", "0,1"]
 
@@ -98,7 +98,7 @@ def test_ingest_by_revision_resumes_after_kill_and_skips_done_units(hub, tmp_pat
     # The first run stops for good inside the transaction of its 2nd unit; kill -9 it there.
     signal_file = tmp_path / "paused"
     proc = subprocess.Popen(
-        [CONVDIV, "ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"],
+        [*COMMAND, "ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"],
         env={**env, PAUSE_ENV: f"2:600:{signal_file}"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -117,7 +117,7 @@ def test_ingest_by_revision_resumes_after_kill_and_skips_done_units(hub, tmp_pat
             proc.kill()
             proc.wait()
     done = rows(db_url, "SELECT unit_key FROM ingest_unit WHERE status = 'done'")
-    assert done == [("size=14m/step=1",)]  # the last step publishes first (see plan.plan_units); step 0 never did
+    assert done == [("size=14m/step=1",)]  # the last step publishes first (see units.plan_units); step 0 never did
     assert rows(db_url, "SELECT count(*) FROM checkpoint_token")[0][0] == 2 * n
 
     resumed = run_convdiv(["ingest", "pythia", "--corpus", "tiny", *SELECTION, "--no-progress"], env)

@@ -14,7 +14,7 @@ import psycopg
 
 from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
-from convdiv.warehouse.ledger import PAUSE_ENV
+from convdiv.testing.pause import COMMAND, PAUSE_ENV
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))
 
@@ -42,7 +42,7 @@ def test_kill_during_publish_then_rerun(engine, settings, db_url, suite_root, tm
         PAUSE_ENV: f"3:600:{signal_file}",
     }
     proc = subprocess.Popen(
-        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--no-progress"],
+        [*COMMAND, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--no-progress"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -29,7 +29,7 @@ from convdiv.cli import main
 from convdiv.testing import ingest as S
 from convdiv.testing.cli import CONVDIV
 from convdiv.testing.databases import libpq
-from convdiv.warehouse.ledger import PAUSE_ENV
+from convdiv.testing.pause import COMMAND, PAUSE_ENV
 
 DEADLINE_S = 240  # a hang guard: a wait that passes it fails the test
 
@@ -57,8 +57,8 @@ def _start(args: list[str], env: dict, out: Path, name: str) -> subprocess.Popen
     )
 
 
-def _follow_args(suite: str) -> list[str]:
-    return [CONVDIV, "ingest", suite, "--corpus", S.CORPUS, "--follow", "--poll-seconds", "0.2", "--json"]
+def _follow_args(suite: str, command: tuple[str, ...] = (CONVDIV,)) -> list[str]:
+    return [*command, "ingest", suite, "--corpus", S.CORPUS, "--follow", "--poll-seconds", "0.2", "--json"]
 
 
 @pytest.mark.slow
@@ -113,7 +113,9 @@ def test_follow_ingests_each_checkpoint_once_as_the_trainer_writes(engine, db_ur
 
     # The second follow (the folder this time) is stopped while it computes: its group finishes and is published.
     pause = tmp_path / "paused"
-    second = _start(_follow_args(str(root)), {**env, PAUSE_ENV: f"compute@1:{DEADLINE_S}:{pause}"}, tmp_path, "f2")
+    second = _start(
+        _follow_args(str(root), tuple(COMMAND)), {**env, PAUSE_ENV: f"compute@1:{DEADLINE_S}:{pause}"}, tmp_path, "f2"
+    )
     _wait(pause.exists, "the second follow computing", second)
     second.send_signal(signal.SIGTERM)
     _wait(lambda: "SIGTERM: stopping once" in (tmp_path / "f2.err").read_text(), "the stop notice", second)

@@ -111,6 +111,6 @@ def test_claim_query_locks_only_what_it_may_take(db_url):
         "limit": 1,
     }
     with psycopg.connect(info) as a, psycopg.connect(info) as b:
-        assert len(a.execute(ledger.q("claim_candidates"), params).fetchall()) == 1
+        assert len(a.execute(ledger.Q["claim_candidates"], params).fetchall()) == 1
         free = b.execute("SELECT count(*) FROM (SELECT 1 FROM ingest_unit FOR UPDATE SKIP LOCKED) x").fetchone()[0]
         assert free == 3

@@ -21,10 +21,11 @@ import pytest
 
 from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
-from convdiv.testing.cli import CONVDIV, convdiv, one_error_line
+from convdiv.testing.cli import convdiv, one_error_line
 from convdiv.testing.databases import libpq
+from convdiv.testing.pause import COMMAND, PAUSE_ENV
 from convdiv.warehouse import ledger
-from convdiv.warehouse.ledger import LEASE_ENV, PAUSE_ENV
+from convdiv.warehouse.ledger import LEASE_ENV
 
 ARGS = ["--sizes", "xs", "--steps", "0,1", "--no-progress"]
 
@@ -41,7 +42,7 @@ def _start_paused_worker(db_url: str, suite_root: Path, tmp_path: Path, lease_s:
     if lease_s is not None:
         env[LEASE_ENV] = str(lease_s)
     proc = subprocess.Popen(
-        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, *ARGS],
+        [*COMMAND, "ingest", str(suite_root), "--corpus", S.CORPUS, *ARGS],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -192,3 +193,29 @@ def test_bad_lease_setting_is_one_line(db_url, suite_root, tmp_path, value):
         env={LEASE_ENV: value},
     )
     assert LEASE_ENV in one_error_line(proc)
+
+
+def test_the_pause_is_a_hook_the_tests_install(tmp_path, monkeypatch):
+    """The fault tests' pause lives in convdiv.testing.pause: the product only runs the ledger's hooks (none unless a
+    test installs one) and never reads the pause's variable; the hook pauses at the N-th passage of its stage."""
+    from convdiv.testing.pause import Pause, install
+
+    package = Path(ledger.__file__).resolve().parents[1]
+    readers = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py") if PAUSE_ENV in p.read_text())
+    assert readers == ["testing/pause.py"]
+
+    signal_file = tmp_path / "paused"
+    pause = Pause(f"compute@2:0:{signal_file}")
+    monkeypatch.setattr(ledger, "hooks", [pause])
+    for stage in ("compute", "publish", "register"):
+        ledger.reached(stage)
+    assert not signal_file.exists()  # only the first passage through compute so far
+    ledger.reached("compute")
+    assert signal_file.read_text() == str(os.getpid())
+    assert Pause(f"1:0:{signal_file}").stage == "publish"  # the default stage
+
+    monkeypatch.setenv(PAUSE_ENV, f"between@1:0:{signal_file}")
+    monkeypatch.setattr(ledger, "hooks", [])
+    install()
+    install()  # once
+    assert [type(h) for h in ledger.hooks] == [Pause] and ledger.hooks[0].stage == "between"

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from convdiv.ingest.run import ingest
 from convdiv.testing import ingest as S
+from convdiv.testing.pause import COMMAND, PAUSE_ENV
 from convdiv.warehouse import aggregates, catalog, schema
-from convdiv.warehouse.ledger import PAUSE_ENV
 
 CONVDIV = str(Path(sys.executable).with_name("convdiv"))
 ANALYSIS_VIEWS = (
@@ -53,7 +53,7 @@ def _env(db_url: str, data_dir: Path, **extra) -> dict[str, str]:
 
 def _start_ingest(suite_root, db_url, data_dir, *args, **env) -> subprocess.Popen:
     return subprocess.Popen(
-        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--no-progress", *args],
+        [*COMMAND, "ingest", str(suite_root), "--corpus", S.CORPUS, "--no-progress", *args],  # pauses when asked
         env=_env(db_url, data_dir, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -578,7 +578,7 @@ def test_stale_statistics_of_a_partitioned_fact_table_are_refreshed(db_url):
         conn.commit()
     with psycopg.connect(info, autocommit=True) as conn:
         conn.execute("ANALYZE")
-        stale = ledger.q("stale_statistics")
+        stale = ledger.Q["stale_statistics"]
         assert conn.execute(stale).fetchall() == []
         insert = (
             "INSERT INTO checkpoint_token SELECT k, p.position_id, 1, 1, 1, 1 FROM position p, "

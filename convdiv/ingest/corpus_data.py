@@ -10,7 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from convdiv.errors import ConvdivError
-from convdiv.warehouse.ledger import q
+from convdiv.warehouse import queries
+
+Q = queries.beside(__file__)  # corpus_positions, corpus_log_unigram: sql/corpus_data.sql
 
 
 @dataclass
@@ -25,8 +27,8 @@ def read_corpus(conn, corpus_id: int, vocab_size: int, corpus_name: str) -> Corp
     from convdiv.warehouse.loader import copy_out
 
     with conn.cursor() as cur:
-        pid, doc, idx, ctx, tgt = copy_out(cur, q("corpus_positions"), ["int4"] * 5, {"corpus_id": corpus_id})
-        token_ids, log_unigram = copy_out(cur, q("corpus_log_unigram"), ["int4", "float8"], {"corpus_id": corpus_id})
+        pid, doc, idx, ctx, tgt = copy_out(cur, Q["corpus_positions"], ["int4"] * 5, {"corpus_id": corpus_id})
+        token_ids, log_unigram = copy_out(cur, Q["corpus_log_unigram"], ["int4", "float8"], {"corpus_id": corpus_id})
     if len(pid) == 0:
         raise ConvdivError(f"corpus {corpus_name!r} has no positions")
     if len(token_ids) != vocab_size or np.any(token_ids != np.arange(vocab_size)):

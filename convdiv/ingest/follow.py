@@ -99,12 +99,11 @@ def follow(
     """Ingest ``request``'s suite as its checkpoints become complete until every unit is done (returns the summary
     of everything done while following) or a signal stops it (:class:`FollowStopped` while units still wait); a
     failed unit ends it with :class:`IngestError`. See the module doc."""
-    from convdiv.ingest.register import check_follow, check_follow_suite
+    from convdiv.ingest.register import check_follow_suite
     from convdiv.suites.spec import get_suite
 
     say = notes or (lambda line: None)
     request = replace(request, suite=follow_source(request.suite, settings), follow=True)
-    check_follow(request)
     spec = get_suite(request.suite, settings)
     check_follow_suite(spec, request.suite)  # a local folder with a declared grid, before any look at it
     poll_s = float(request.poll_seconds or FOLLOW_POLL_S)

@@ -25,8 +25,8 @@ Overlap: each worker computes one group while it prefetches the next and publish
 Skipping: a unit is skipped when the ledger has it ``done`` under the same ``config_hash``: sha256 over its
 checkpoints' weights (sha256 of their safetensors files; ``repo@revision`` for hub checkpoints not yet in the
 local cache), its comparisons, the corpus content hash, the context length,
-:data:`convdiv.ingest.plan.RESULTS_VERSION` and the convdiv major version (see
-:func:`convdiv.ingest.plan.config_hash`). ``force=True`` recomputes every unit finished before the call started.
+:data:`convdiv.ingest.identity.RESULTS_VERSION` and the convdiv major version (see
+:func:`convdiv.ingest.identity.config_hash`). ``force=True`` recomputes every unit finished before the call started.
 
 KL values in (-1e-6, 0) are float32 rounding of a true 0 and are stored as 0; anything more negative fails
 the unit (see :func:`convdiv.ingest.worker.unit_rows`).
@@ -48,12 +48,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import psycopg
+
 from convdiv.config import Settings
 from convdiv.errors import ConvdivError
-from convdiv.ingest.plan import Plan, UnitPlan
+from convdiv.ingest.plan import Plan
 from convdiv.ingest.progress import ProgressBar
 from convdiv.ingest.register import prepare
 from convdiv.ingest.request import IngestRequest
+from convdiv.ingest.units import UnitPlan
 from convdiv.ingest.worker import UnitOutcome, WorkerReport, run_worker, worker_process
 from convdiv.warehouse import ledger, queries
 
@@ -135,42 +138,68 @@ def run(
     ``should_stop`` (``convdiv.ingest.follow``), once true, lets the group being computed finish and gives the units
     not yet computed back as pending: they are waiting, not failed.
     """
-    from convdiv.suites.loading import disk_estimate
-
     started = time.perf_counter()
     plan = prepare(engine, settings, request)
     # Workers that died (same host) or lost their lease: their runs are aborted and their units claimable again.
     aborted = ledger.reap(plan.conninfo)
     todo, skipped = _split_todo(plan)
-    outcomes = [UnitOutcome(u.key, "skipped") for u in skipped]
-    outcomes += [UnitOutcome(key, "missing", error=why) for key, why in plan.missing_units.items()]
+    n_workers = len(plan.devices) or request.workers
+    if notes is not None:
+        _say_plan(notes, plan, request, aborted, todo, skipped, n_workers)
+    reports, errors = _run_workers(plan, todo, n_workers, progress, should_stop)
+    stopped = should_stop is not None and should_stop()
+    try:
+        if todo:
+            reports += _finish_others(plan, todo, reports, wait=request.wait, notes=notes, retry=not stopped)
+        counts = _ledger_counts(plan, todo, reports, stopped=should_stop is not None and should_stop())
+    except psycopg.Error:
+        if not any(r.error for r in reports):
+            raise
+        # the ledger cannot be read (the server is gone?): the worker's own error is the one to report
+        counts = _outcome_counts(todo, reports)
+    summary = _summary(plan, skipped, reports, errors, counts, time.perf_counter() - started)
+    if counts.failed and not errors:  # failed by another worker on the same ledger (their error names the cause)
+        errors.append(f"{counts.failed} unit(s) failed (see `convdiv db status` and ingest_unit.error)")
+    if errors:
+        raise IngestError(errors[0], summary)
+    if counts.running:
+        raise StillRunning(summary)
+    return summary
+
+
+def _say_plan(notes, plan: Plan, request: IngestRequest, aborted, todo, skipped, n_workers: int) -> None:
+    """The lines a person wants before the work starts: runs aborted, warnings, the units, disk, windows."""
+    from convdiv.suites.loading import disk_estimate
+
+    for gone in aborted:
+        notes(f"aborted ingest run {gone.ingest_run_id} ({gone.host}): {gone.reason}; its units are claimable again")
+    for warning in plan.warnings:
+        notes(f"warning: {warning}")
+    needed = sorted({label for u in todo for label in u.needs})
+    disk = disk_estimate([plan.refs[label] for label in needed])
+    notes(
+        f"{len(todo)} unit(s) to do, {len(skipped)} already done, {len(plan.missing_units)} skipped "
+        f"(revision missing){f', {len(plan.waiting_units)} waiting for checkpoints' if request.follow else ''}; "
+        f"cache policy {plan.cache_policy}; {n_workers} worker(s) on "
+        f"{', '.join(plan.devices) or plan.compute.device}"
+    )
+    for line in disk.lines():
+        notes(line)
+    c = plan.compute
+    notes(
+        f"windows    {c.context_length or 'max_position_embeddings'} tokens, stride "
+        f"{c.window_stride or (c.context_length // 2 if c.context_length else 'half of that')}"
+        f"{' (from the corpus options)' if c.window_stride else ''}"
+    )
+
+
+def _run_workers(
+    plan: Plan, todo: list[UnitPlan], n_workers: int, progress: bool, should_stop
+) -> tuple[list[WorkerReport], list[str]]:
+    """This call's workers (one in this process, or ``n_workers`` processes), under the progress bar."""
     reports: list[WorkerReport] = []
     errors: list[str] = []
     total = sum(max(1, len(u.writes)) for u in todo)
-    n_workers = len(plan.devices) or max(1, int(request.workers or 1))
-    if notes is not None:
-        for gone in aborted:
-            notes(
-                f"aborted ingest run {gone.ingest_run_id} ({gone.host}): {gone.reason}; its units are claimable again"
-            )
-        for warning in plan.warnings:
-            notes(f"warning: {warning}")
-        needed = sorted({label for u in todo for label in u.needs})
-        disk = disk_estimate([plan.refs[label] for label in needed])
-        notes(
-            f"{len(todo)} unit(s) to do, {len(skipped)} already done, {len(plan.missing_units)} skipped "
-            f"(revision missing){f', {len(plan.waiting_units)} waiting for checkpoints' if request.follow else ''}; "
-            f"cache policy {plan.cache_policy}; {n_workers} worker(s) on "
-            f"{', '.join(plan.devices) or plan.compute.device}"
-        )
-        for line in disk.lines():
-            notes(line)
-        c = plan.compute
-        notes(
-            f"windows    {c.context_length or 'max_position_embeddings'} tokens, stride "
-            f"{c.window_stride or (c.context_length // 2 if c.context_length else 'half of that')}"
-            f"{' (from the corpus options)' if c.window_stride else ''}"
-        )
     with ProgressBar(progress, total, len(todo)) as bar:
         bar.todo_ids = {u.unit_id for u in todo}
         if todo:
@@ -178,16 +207,15 @@ def run(
                 reports.append(run_worker(plan, 0, on_unit=bar.advance, progress=bar, should_stop=should_stop))
             else:
                 reports, errors = _run_processes(plan, n_workers, bar)
-    try:
-        if todo:
-            stopped = should_stop is not None and should_stop()
-            reports += _finish_others(plan, todo, reports, wait=request.wait, notes=notes, retry=not stopped)
-        counts = _ledger_counts(plan, todo, reports, stopped=should_stop is not None and should_stop())
-    except Exception:
-        if not any(r.error for r in reports):
-            raise
-        # the ledger cannot be read (the server is gone?): the worker's own error is the one to report
-        counts = _outcome_counts(todo, reports)
+    return reports, errors
+
+
+def _summary(
+    plan: Plan, skipped: list[UnitPlan], reports: list[WorkerReport], errors: list[str], counts: _Counts, elapsed: float
+) -> IngestSummary:
+    """The summary of the call; the workers' errors are added to ``errors`` (first one first)."""
+    outcomes = [UnitOutcome(u.key, "skipped") for u in skipped]
+    outcomes += [UnitOutcome(key, "missing", error=why) for key, why in plan.missing_units.items()]
     worker_warnings: list[str] = []
     for r in reports:
         outcomes += r.outcomes
@@ -195,7 +223,7 @@ def run(
         if r.error and r.error not in errors:  # a worker that stopped, or finished with units failed on bad checkpoints
             errors.append(r.error)
     done = [o for o in outcomes if o.status == "done"]
-    summary = IngestSummary(
+    return IngestSummary(
         suite=plan.suite_name,
         corpus=plan.corpus_name,
         units_total=len(plan.units) + len(plan.missing_units) + len(plan.waiting_units),
@@ -204,7 +232,7 @@ def run(
         units_failed=counts.failed,
         rows_checkpoint_token=sum(o.rows_checkpoint_token for o in done),
         rows_pair_token=sum(o.rows_pair_token for o in done),
-        elapsed_s=time.perf_counter() - started,
+        elapsed_s=elapsed,
         device=", ".join(plan.devices) or plan.compute.device,
         dtype=plan.compute.dtype,
         workers=reports,
@@ -217,13 +245,6 @@ def run(
         running_units=counts.running,
         waiting_units={**plan.waiting_units, **{key: "given back when told to stop" for key in counts.given_back}},
     )
-    if counts.failed and not errors:  # failed by another worker on the same ledger (their error names the cause)
-        errors.append(f"{counts.failed} unit(s) failed (see `convdiv db status` and ingest_unit.error)")
-    if errors:
-        raise IngestError(errors[0], summary)
-    if counts.running:
-        raise StillRunning(summary)
-    return summary
 
 
 STILL_RUNNING_EXIT = 3  # `ingest --no-wait`: units other live workers are computing were left to them

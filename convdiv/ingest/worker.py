@@ -10,7 +10,7 @@ download thread claims group k+2 and fetches its hub files (so the network never
 publish thread publishes group k-1's units (COPY, set-wise validation, INSERT and the unit's aggregates are the
 database server's work; see bench/ingest.py). At Pythia scale loading a checkpoint takes about as long as running
 the corpus through it, so this hides most of the load time. Memory: two groups' models are alive at once (a group
-being published has dropped its models); the group size is chosen for that (``plan.group_limits``). Units are
+being published has dropped its models); the group size is chosen for that (``memory.group_limits``). Units are
 published in the plan's order (each size's last step first), one transaction each. Every checkpoint is loaded in
 the prefetch thread (``WorkerReport.loads`` records which thread loaded what); a hub download that fails for a
 reason that may pass is retried there (``suites.loading.DOWNLOAD_ATTEMPTS``), each retry announced on stderr, then
@@ -44,12 +44,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+import psycopg
 
 from convdiv import __version__
 from convdiv.errors import ConvdivError, describe
 from convdiv.ingest.corpus_data import CorpusData, read_corpus
-from convdiv.ingest.plan import Plan, UnitPlan, torch_dtype
-from convdiv.warehouse import ledger
+from convdiv.ingest.devices import torch_dtype
+from convdiv.ingest.plan import Plan
+from convdiv.ingest.units import UnitPlan
+from convdiv.warehouse import ledger, queries
+
+Q = queries.beside(__file__)  # the ingest's own queries (convdiv/ingest/sql/)
 
 # KL >= -KL_TOLERANCE is rounding; the issue's validation threshold.
 KL_TOLERANCE = 1e-6
@@ -155,6 +160,22 @@ class _Identity:
 
 
 @dataclass
+class _Flow:
+    """One worker's stages in flight: the group the prefetch thread claims and loads (``pending``), the one this
+    thread computes (``group``) and the one the publish thread publishes (``publishing``)."""
+
+    prefetch: ThreadPoolExecutor
+    publisher: ThreadPoolExecutor
+    candidates: list[ledger.Candidate]
+    run_id: int
+    data: CorpusData
+    pending: Future | None = None
+    group: _Group | None = None
+    publishing: tuple[Future, _Group] | None = None
+    failed_publish: _Group | None = None  # a group whose publish raised: failed when the worker stops
+
+
+@dataclass
 class _Group:
     claim: ledger.Claim
     units: list[UnitPlan]
@@ -216,116 +237,131 @@ class Worker:
         try:
             with ledger.connect(plan.conninfo) as conn:
                 data = read_corpus(conn, plan.corpus_id, plan.vocab_size, plan.corpus_name)
-        except BaseException:
-            try:
-                ledger.finish_run(plan.conninfo, run_id, "failed")
-            except Exception:  # noqa: BLE001 - the database may be what failed; the first error is reported
-                pass
+        except BaseException:  # cleanup, re-raised: the run is closed as failed whatever stopped the worker
+            self._finish_failed(run_id)
             raise
-        candidates = [ledger.Candidate(u.unit_id, u.config_hash, u.group) for u in plan.units]
         # Three stages in flight (see the module docstring): the prefetch thread claims and loads group k+1,
         # this thread computes group k, the publish thread publishes group k-1 (its work is mostly the database
         # server's, so it runs alongside the forward passes).
-        prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-prefetch")
-        publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-publish")
+        flow = _Flow(
+            prefetch=ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-prefetch"),
+            publisher=ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-publish"),
+            candidates=[ledger.Candidate(u.unit_id, u.config_hash, u.group) for u in plan.units],
+            run_id=run_id,
+            data=data,
+        )
         # Download-ahead: the group after the prefetched one is claimed and its files fetched meanwhile.
         self._downloader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convdiv-download")
         self._ahead: Future[_Group | None] | None = None
-        pending: Future | None = prefetch.submit(self._claim_and_load, candidates, run_id)
-        publishing: tuple[Future, _Group] | None = None
-        group: _Group | None = None
-        failed_publish: _Group | None = None
-
-        def wait_for_publish() -> None:
-            nonlocal publishing, failed_publish
-            if publishing is not None:
-                future, published = publishing
-                publishing = None
-                try:
-                    future.result()
-                except BaseException:
-                    failed_publish = published
-                    raise
-
+        flow.pending = flow.prefetch.submit(self._claim_and_load, flow.candidates, run_id)
         try:
-            while pending is not None:  # always, until the prefetch finds no group (break)
-                waited = time.perf_counter()
-                try:
-                    group = pending.result()
-                    report.wait_s += time.perf_counter() - waited
-                except BaseException as exc:
-                    group = getattr(exc, "group", None)  # claimed, but a checkpoint failed to load
-                    raise
-                finally:
-                    pending = None
-                if group is None:
-                    break
-                if self.should_stop():  # claimed ahead, not computed: back to pending for the next ingest
-                    group.claim.abandon()
-                    group.claim.release()
-                    group = None
-                    break
-                with self._lock:
-                    self._current = dict(group.loaded)
-                pending = prefetch.submit(self._claim_and_load, candidates, run_id)
-                if group.bad:
-                    self._fail_bad_units(group, report)
-                    if not group.units:  # every unit needed a bad checkpoint: nothing to compute
-                        group.claim.release()
-                        group = None
-                        continue
-                result, compute_s = self._compute_healthy(group, data, report)
-                report.compute_s += compute_s
-                if result is None:  # every unit needed a checkpoint whose logits were not finite
-                    group.claim.release()
-                    group = None
-                    continue
-                # Publishing needs only the weights' identity: let the models go (the next group may still hold
-                # the ones it shares through self._current).
-                group.loaded = {k: _Identity(v.weights_sha256, v.n_params) for k, v in group.loaded.items()}
-                wait_for_publish()  # the previous group's (raises its error)
-                publishing = (publisher.submit(self._publish, group, result, compute_s, data, report), group)
-                group = None
-            wait_for_publish()
+            while flow.pending is not None and self._step(flow):  # until the prefetch finds no group
+                pass
+            self._wait_for_publish(flow)
             if report.bad_checkpoints:
                 report.error = _bad_checkpoint_summary(report)
             ledger.finish_run(plan.conninfo, run_id, "failed" if report.error else "done")
-        except BaseException as exc:
-            report.error = _message(exc)
-            if failed_publish is None and publishing is not None:
-                future, in_flight = publishing
-                publishing = None
-                try:
-                    future.result()  # a publish in flight finishes: its rows are good
-                except BaseException as publish_exc:  # noqa: BLE001 - the first error is the one reported
-                    self._fail(in_flight, _message(publish_exc), report)
-            if failed_publish is not None:
-                self._fail(failed_publish, report.error, report)
-                if group is not None:  # computed fine; stopped only because the publish before it failed
-                    group.claim.abandon()
-                    group.claim.release()
-            elif group is not None:
-                self._fail(group, report.error, report)
-            if pending is not None:
-                try:
-                    nxt = pending.result()
-                except BaseException as load_exc:  # noqa: BLE001 - the first error is the one reported
-                    nxt = getattr(load_exc, "group", None)
-                if nxt is not None:
-                    nxt.claim.abandon()
-                    nxt.claim.release()
-            self._abandon_ahead()  # after the prefetch finished: nothing submits a download any more
-            try:
-                ledger.finish_run(plan.conninfo, run_id, "failed")
-            except Exception:  # noqa: BLE001 - the database may be what failed
-                pass
+        except BaseException as exc:  # cleanup, re-raised: every claimed group is failed or given back on any stop
+            self._stop_on_error(flow, exc)
             raise
         finally:
-            prefetch.shutdown(wait=True)
-            publisher.shutdown(wait=True)
+            flow.prefetch.shutdown(wait=True)
+            flow.publisher.shutdown(wait=True)
             self._abandon_ahead()  # a no-op after a normal end (the last download-ahead found no work)
             self._downloader.shutdown(wait=True)
         return report
+
+    def _next_group(self, flow: _Flow) -> _Group | None:
+        """The group the prefetch claimed and loaded (None: no work left)."""
+        waited = time.perf_counter()
+        pending, flow.pending = flow.pending, None
+        assert pending is not None
+        try:
+            group = pending.result()
+        except BaseException as exc:  # bookkeeping, re-raised: a group claimed but not loaded is failed by the caller
+            flow.group = getattr(exc, "group", None)
+            raise
+        self.report.wait_s += time.perf_counter() - waited
+        return group
+
+    def _step(self, flow: _Flow) -> bool:
+        """Compute the next group and hand it to the publish thread; False when there is nothing more to do."""
+        report = self.report
+        group = flow.group = self._next_group(flow)
+        if group is None:
+            return False
+        if self.should_stop():  # claimed ahead, not computed: back to pending for the next ingest
+            group.claim.abandon()
+            group.claim.release()
+            flow.group = None
+            return False
+        with self._lock:
+            self._current = dict(group.loaded)
+        flow.pending = flow.prefetch.submit(self._claim_and_load, flow.candidates, flow.run_id)
+        if group.bad:
+            self._fail_bad_units(group, report)
+        result, compute_s = self._compute_healthy(group, flow.data, report) if group.units else (None, 0.0)
+        report.compute_s += compute_s
+        if result is None:  # every unit needed a checkpoint that did not load or whose logits were not finite
+            group.claim.release()
+            flow.group = None
+            return True
+        # Publishing needs only the weights' identity: let the models go (the next group may still hold the ones
+        # it shares through self._current).
+        group.loaded = {k: _Identity(v.weights_sha256, v.n_params) for k, v in group.loaded.items()}
+        self._wait_for_publish(flow)  # the previous group's (raises its error)
+        flow.publishing = (flow.publisher.submit(self._publish, group, result, compute_s, flow.data, report), group)
+        flow.group = None
+        return True
+
+    def _wait_for_publish(self, flow: _Flow) -> None:
+        if flow.publishing is not None:
+            future, published = flow.publishing
+            flow.publishing = None
+            try:
+                future.result()
+            except BaseException:  # bookkeeping, re-raised: the group whose publish failed is failed by the caller
+                flow.failed_publish = published
+                raise
+
+    def _stop_on_error(self, flow: _Flow, exc: BaseException) -> None:
+        """The worker stops on ``exc``: a publish in flight finishes (its rows are good), the groups it claimed are
+        failed or given back, and the run is closed as failed."""
+        report = self.report
+        report.error = _message(exc)
+        if flow.failed_publish is None and flow.publishing is not None:
+            future, in_flight = flow.publishing
+            flow.publishing = None
+            try:
+                future.result()  # a publish in flight finishes: its rows are good
+            except Exception as publish_exc:  # noqa: BLE001 - cleanup after the first error: whatever this publish
+                # raised fails its own units; the first error is the one reported
+                self._fail(in_flight, _message(publish_exc), report)
+        if flow.failed_publish is not None:
+            self._fail(flow.failed_publish, report.error, report)
+            if flow.group is not None:  # computed fine; stopped only because the publish before it failed
+                flow.group.claim.abandon()
+                flow.group.claim.release()
+        elif flow.group is not None:
+            self._fail(flow.group, report.error, report)
+        if flow.pending is not None:
+            try:
+                nxt = flow.pending.result()
+            except Exception as load_exc:  # noqa: BLE001 - cleanup after the first error: the prefetched group is
+                # given back whatever its load raised; the first error is the one reported
+                nxt = getattr(load_exc, "group", None)
+            if nxt is not None:
+                nxt.claim.abandon()
+                nxt.claim.release()
+        self._abandon_ahead()  # after the prefetch finished: nothing submits a download any more
+        self._finish_failed(flow.run_id)
+
+    def _finish_failed(self, run_id: int) -> None:
+        """Close the run as failed, unless the database is what failed (the first error is the one reported)."""
+        try:
+            ledger.finish_run(self.plan.conninfo, run_id, "failed")
+        except psycopg.Error:
+            pass
 
     def _warn(self, message: str) -> None:
         if message not in self.report.warnings:
@@ -347,7 +383,7 @@ class Worker:
                 if ref.revision is None or label in self._evicted:
                     continue
                 units = self._needed_by.get(label, [])
-                left = conn.execute(ledger.q("units_not_done"), {"unit_ids": units}).fetchall()[0][0]  # a count
+                left = conn.execute(Q["units_not_done"], {"unit_ids": units}).fetchall()[0][0]  # a count
                 if left == 0:
                     evict_hub_checkpoint(ref)
                     self._evicted.add(label)
@@ -396,7 +432,7 @@ class Worker:
         if claim is None:
             return None
         # Published in the plan's order, which puts each size's last step first (its final-surprisal bins are
-        # then fixed before the earlier steps publish; see plan.plan_units).
+        # then fixed before the earlier steps publish; see units.plan_units).
         units = sorted((self.units[u] for u in claim.unit_ids), key=lambda u: self._order[u.unit_id])
         return _Group(claim=claim, units=units, loaded={})
 
@@ -417,7 +453,7 @@ class Worker:
                         download_checkpoint(self.plan.refs[label], on_retry=self._retrying)
                     except ConvdivError as exc:
                         group.bad[label] = str(exc)
-        except BaseException as exc:
+        except BaseException as exc:  # bookkeeping, re-raised: the caller fails the group this thread claimed
             _attach_group(exc, group)
             raise
         return group
@@ -429,7 +465,8 @@ class Worker:
             return
         try:
             nxt = ahead.result()
-        except BaseException as exc:  # noqa: BLE001 - the worker already reports its first error
+        except Exception as exc:  # noqa: BLE001 - cleanup after the worker stopped: the group claimed ahead is given
+            # back whatever its download raised; the worker already reports its first error
             nxt = getattr(exc, "group", None)
         if nxt is not None:
             nxt.claim.abandon()
@@ -478,7 +515,7 @@ class Worker:
                 for warning in loaded.warnings():
                     self._warn(warning)
                 group.loaded[label] = loaded
-        except BaseException as exc:
+        except BaseException as exc:  # bookkeeping, re-raised: the caller fails the group this thread claimed
             _attach_group(exc, group)
             raise
         if group.bad:
@@ -524,7 +561,7 @@ class Worker:
         if self.progress is not None:
             self.progress.group_started(sum(max(1, len(u.writes)) for u in group.units))
             on_positions = self.progress.computing
-        ledger.test_pause("compute")
+        ledger.reached("compute")
         result = extract_group(
             models,
             data.documents,
@@ -568,7 +605,7 @@ class Worker:
         if plan.cache_policy == "evict":
             try:
                 self._evict_done(group)
-            except Exception as exc:  # noqa: BLE001 - a cache left fuller than asked must not fail published units
+            except (OSError, psycopg.Error) as exc:  # a cache left fuller than asked must not fail published units
                 self._warn(
                     f"--cache-policy evict: could not evict the checkpoints of {group.units[0].key}: {_message(exc)}"
                 )
@@ -720,7 +757,8 @@ def run_worker(plan: Plan, index: int, on_unit=None, progress=None, should_stop=
     worker = Worker(plan, index, on_unit=on_unit, progress=progress, should_stop=should_stop)
     try:
         return worker.run()
-    except Exception as exc:  # noqa: BLE001 - reported in one line with the worker's outcomes and warnings
+    except Exception as exc:  # noqa: BLE001 - a worker's top (a process of its own under --workers): whatever
+        # stopped it is reported in one line with its outcomes and warnings, never as a traceback
         report = worker.report
         report.error = str(exc) if isinstance(exc, ConvdivError) else describe(exc, f"ingest worker {index} failed")
         return report

@@ -124,12 +124,15 @@ def oracle_kl(logp_a: np.ndarray, logp_b: np.ndarray) -> np.ndarray:
 def start_ingest(
     db_url: str, suite_root: Path, data_dir: Path, args: list[str], env: dict[str, str] | None = None
 ) -> subprocess.Popen:
-    """`convdiv ingest SUITE --corpus CORPUS ARGS` as a user starts it, in the background (text pipes)."""
+    """`convdiv ingest SUITE --corpus CORPUS ARGS` as a user starts it, in the background (text pipes); with the
+    pause of :mod:`convdiv.testing.pause` installed when ``env`` asks for one."""
     from convdiv.testing.cli import CONVDIV
+    from convdiv.testing.pause import COMMAND, PAUSE_ENV
 
     full_env = {**os.environ, "DATABASE_URL": db_url, "CONVDIV_DATA_DIR": str(data_dir), **(env or {})}
+    command = COMMAND if PAUSE_ENV in full_env else [CONVDIV]
     return subprocess.Popen(
-        [CONVDIV, "ingest", str(suite_root), "--corpus", CORPUS, *args],
+        [*command, "ingest", str(suite_root), "--corpus", CORPUS, *args],
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -147,10 +150,10 @@ def start_paused_ingest(
     env: dict[str, str] | None = None,
     signal_file: Path | None = None,
 ) -> tuple[subprocess.Popen, int]:
-    """:func:`start_ingest` that pauses `seconds` at its first passage through `stage` (the ledger's test hook:
+    """:func:`start_ingest` that pauses `seconds` at its first passage through `stage` (:mod:`convdiv.testing.pause`:
     register, compute, copy, publish, between); returns once it is paused, with the pid that paused. Deleting
     `signal_file` (default: a new file in `tmp_path`) ends the pause early."""
-    from convdiv.warehouse.ledger import PAUSE_ENV
+    from convdiv.testing.pause import PAUSE_ENV
 
     signal_file = signal_file or tmp_path / f"paused-{stage}-{time.monotonic_ns()}"
     proc = start_ingest(

@@ -37,7 +37,8 @@ still holding one of its units' locks (a hung worker, a dead machine's half-open
 units go back to ``pending``. The publish checks that its unit is still ``running`` under its own run, so a worker
 whose units were given back can never publish them.
 
-SQL lives in ``convdiv/warehouse/sql/ingest.sql`` (named queries, read by ``convdiv.warehouse.queries``).
+SQL lives in ``convdiv/warehouse/sql/ledger.sql`` (named queries, read by ``convdiv.warehouse.queries``); the
+publish's checks and deletes in ``unit_facts.sql`` beside it.
 """
 
 from __future__ import annotations
@@ -55,10 +56,13 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from convdiv.errors import ConvdivError
 from convdiv.warehouse import locks, partitions, queries, unit_facts
+
+Q = queries.WAREHOUSE  # the ledger's queries: convdiv/warehouse/sql/ledger.sql
 
 
 def _one(cursor: psycopg.Cursor) -> tuple[Any, ...]:
@@ -70,31 +74,24 @@ def _one(cursor: psycopg.Cursor) -> tuple[Any, ...]:
 
 
 # application_name of a claim's connections: CLAIM_APP + ingest_run_id (reap_runs ends them when the lease expires;
-# claim_candidates in sql/ingest.sql spells the same prefix)
+# claim_candidates in sql/ledger.sql spells the same prefix)
 CLAIM_APP = "convdiv-claim:"
 
 CHECKPOINT_TOKEN_TYPES = unit_facts.CHECKPOINT_TOKEN_TYPES
 PAIR_TOKEN_TYPES = unit_facts.PAIR_TOKEN_TYPES
 
-# Test hook (see tests/test_ingest_crash.py, tests/test_live_warehouse.py): "[STAGE@]N:SECONDS:FILE" pauses the
-# N-th passage of this process through STAGE, touching FILE (with the pid) first so a test knows when to kill it;
-# deleting FILE ends the pause early.
+# Stage hooks: callables run with the stage's name as an ingest passes it, in the order they were added; empty in
+# production. The fault tests install one (convdiv.testing.pause) to pause a process at a stage and kill it there.
 # Stages: "register" (right after the units are registered), "compute" (before a group's extract pass), "copy"
-# (inside a unit's publish transaction, right after the COPY of its rows into the facts), "publish" (the default:
-# inside the transaction, after facts and aggregates are written,
-# before COMMIT), "between" (right after a unit's COMMIT, before the next one).
-PAUSE_ENV = "CONVDIV_TEST_PUBLISH_PAUSE"
+# (inside a unit's publish transaction, right after the COPY of its rows into the facts), "publish" (inside the
+# transaction, after facts and aggregates are written, before COMMIT), "between" (right after a unit's COMMIT).
+STAGES = ("register", "compute", "copy", "publish", "between")
+hooks: list[Callable[[str], None]] = []
 
 # A worker's lease: long enough to ride out a busy machine (beats every third of it), short enough that a dead
 # worker's units come back within a minute. Tests shorten it.
 LEASE_ENV = "CONVDIV_LEASE_SECONDS"
 DEFAULT_LEASE_S = 60.0
-_pause_counts: dict[str, int] = {}
-
-
-def q(name: str) -> str:
-    """A named query of ``convdiv/warehouse/sql/`` (psycopg placeholders)."""
-    return queries.WAREHOUSE[name]
 
 
 def conninfo(engine) -> str:
@@ -134,7 +131,7 @@ def start_run(info: str, arguments: Mapping, version: str) -> int:
     with connect(info) as conn:
         return _one(
             conn.execute(
-                q("start_ingest_run"),
+                Q["start_ingest_run"],
                 {
                     "convdiv_version": version,
                     "host": f"{socket.gethostname()}:{os.getpid()}",
@@ -148,7 +145,7 @@ def start_run(info: str, arguments: Mapping, version: str) -> int:
 def finish_run(info: str, ingest_run_id: int, status: str) -> None:
     """Close a run (an aborted run stays aborted)."""
     with connect(info) as conn:
-        conn.execute(q("finish_ingest_run"), {"ingest_run_id": ingest_run_id, "status": status})
+        conn.execute(Q["finish_ingest_run"], {"ingest_run_id": ingest_run_id, "status": status})
 
 
 class Heartbeat:
@@ -182,7 +179,7 @@ class Heartbeat:
                     if conn is None or conn.closed:
                         conn = connect(self.info, autocommit=True, connect_timeout=max(2, int(self.lease_s / 3)))
                     row = conn.execute(
-                        q("renew_lease"), {"ingest_run_id": self.ingest_run_id, "lease_s": self.lease_s}
+                        Q["renew_lease"], {"ingest_run_id": self.ingest_run_id, "lease_s": self.lease_s}
                     ).fetchone()
                 except psycopg.Error:
                     if conn is not None:
@@ -232,50 +229,50 @@ def reap_runs(conn: psycopg.Connection) -> list[AbortedRun]:
     belong to a worker that lost its lease); without the privilege to do so, those units stay locked until the
     server drops the sessions, and the run is aborted all the same.
     """
-    running = conn.execute(q("running_runs")).fetchall()
+    running = conn.execute(Q["running_runs"]).fetchall()
     gone = [run_id for run_id, host in running if _process_gone(host)]
     with conn.transaction():
         rows = conn.execute(
-            q("abort_runs"), {"gone": gone, "self_host": f"{socket.gethostname()}:{os.getpid()}"}
+            Q["abort_runs"], {"gone": gone, "self_host": f"{socket.gethostname()}:{os.getpid()}"}
         ).fetchall()
     if not rows:
         return []
     expired = [r[0] for r in rows if r[3]]
     if expired:
         apps = [f"{CLAIM_APP}{run_id}" for run_id in expired]
-        for (pid,) in conn.execute(q("lease_lock_holders"), {"applications": apps}).fetchall():
+        for (pid,) in conn.execute(Q["lease_lock_holders"], {"applications": apps}).fetchall():
             try:
-                conn.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+                conn.execute(Q["terminate_session"], {"pid": pid})
             except psycopg.errors.InsufficientPrivilege:
                 pass
     with conn.transaction():
-        conn.execute(q("give_back_units"), {"run_ids": [r[0] for r in rows]})
+        conn.execute(Q["give_back_units"], {"run_ids": [r[0] for r in rows]})
     return [AbortedRun(r[0], r[1], r[2]) for r in rows]
 
 
 def reap(info: str) -> list[AbortedRun]:
     """:func:`reap_runs` on a connection of its own, waiting for locks no longer than claims do."""
     with connect(info, autocommit=True) as conn:
-        conn.execute("SELECT set_config('lock_timeout', %s, false)", (locks.lock_timeout_setting(),))
+        conn.execute(Q["set_lock_timeout"], {"timeout": locks.lock_timeout_setting(), "local": False})
         return reap_runs(conn)
 
 
 def ensure_units(conn: psycopg.Connection, suite_id: int, corpus_id: int, unit_keys: Sequence[str]) -> dict[str, int]:
     """Create the ledger rows of ``unit_keys`` if missing (idempotent); returns unit_key -> unit_id."""
     return {
-        key: insert_or_get(conn, "ensure_unit", {"suite_id": suite_id, "corpus_id": corpus_id, "unit_key": key})
+        key: insert_or_get(conn, Q["ensure_unit"], {"suite_id": suite_id, "corpus_id": corpus_id, "unit_key": key})
         for key in unit_keys
     }
 
 
-def insert_or_get(conn: psycopg.Connection, name: str, params: Mapping[str, Any]) -> int:
-    """The id a named ``INSERT ... ON CONFLICT DO NOTHING`` + ``SELECT`` query returns; asked again when the row was
+def insert_or_get(conn: psycopg.Connection, query: str, params: Mapping[str, Any]) -> int:
+    """The id an ``INSERT ... ON CONFLICT DO NOTHING`` + ``SELECT`` query returns; asked again when the row was
     committed by another session while the statement ran (its snapshot saw neither)."""
     for _ in range(3):
-        row = conn.execute(q(name), dict(params)).fetchone()
+        row = conn.execute(query, dict(params)).fetchone()
         if row is not None:
             return row[0]
-    raise RuntimeError(f"{name}: no row after three tries")
+    raise RuntimeError(f"no row after three tries of: {query.splitlines()[0]}")
 
 
 @dataclass(frozen=True)
@@ -308,7 +305,7 @@ class Claim:
         if todo and not self.conn.closed:
             with self.conn.transaction():
                 self.conn.execute(
-                    q("mark_failed"), {"unit_ids": todo, "error": error[:2000], "ingest_run_id": self.ingest_run_id}
+                    Q["mark_failed"], {"unit_ids": todo, "error": error[:2000], "ingest_run_id": self.ingest_run_id}
                 )
 
     def abandon(self) -> None:
@@ -316,7 +313,7 @@ class Claim:
         todo = [u for u in self.unit_ids if u not in self.published]
         if todo and not self.conn.closed:
             with self.conn.transaction():
-                self.conn.execute(q("mark_pending"), {"unit_ids": todo, "ingest_run_id": self.ingest_run_id})
+                self.conn.execute(Q["mark_pending"], {"unit_ids": todo, "ingest_run_id": self.ingest_run_id})
 
     def release(self) -> None:
         """Drop the row locks by closing the sessions (closing also covers a broken connection)."""
@@ -345,14 +342,14 @@ def claim(
     # explicit transaction() blocks only: never idle in a transaction
     conn = connect(info, autocommit=True, application_name=app)
     # every lock of the claim and of the publish transactions waits at most this long (see warehouse/locks.py)
-    conn.execute("SELECT set_config('lock_timeout', %s, false)", (locks.lock_timeout_setting(),))
+    conn.execute(Q["set_lock_timeout"], {"timeout": locks.lock_timeout_setting(), "local": False})
     try:
         reap_runs(conn)  # units of dead or lease-expired workers become claimable now, not when someone notices
         by_id = {c.unit_id: c for c in candidates}
 
         def next_rows(pool: Sequence[Candidate], n: int, exclude: list[int]) -> list[int]:
             rows = conn.execute(
-                q("claim_candidates"),
+                Q["claim_candidates"],
                 {
                     "unit_ids": [c.unit_id for c in pool],
                     "config_hashes": [c.config_hash for c in pool],
@@ -374,7 +371,7 @@ def claim(
                 same = [c for c in candidates if c.group == group]
                 if wanted > 1:
                     taken += next_rows(same, wanted - 1, taken)
-                conn.execute(q("mark_running"), {"unit_ids": taken, "ingest_run_id": ingest_run_id})
+                conn.execute(Q["mark_running"], {"unit_ids": taken, "ingest_run_id": ingest_run_id})
         if not taken:
             conn.close()
             return None
@@ -384,7 +381,7 @@ def claim(
             claim_.release()
             return None
         return claim_
-    except BaseException:
+    except BaseException:  # cleanup, re-raised: the claim's connection never outlives a failed claim
         conn.close()
         raise
 
@@ -394,11 +391,11 @@ def _hold(info: str, app: str, claim_: Claim) -> psycopg.Connection:
     another claimer took meanwhile (only possible after CLAIM_GRACE_S) are dropped from the claim."""
     hold = connect(info, application_name=app)  # not autocommit: the first statement opens the transaction
     try:
-        hold.execute("SELECT set_config('lock_timeout', %s, true)", (locks.lock_timeout_setting(),))
+        hold.execute(Q["set_lock_timeout"], {"timeout": locks.lock_timeout_setting(), "local": True})
         rows = hold.execute(
-            q("hold_units"), {"unit_ids": claim_.unit_ids, "ingest_run_id": claim_.ingest_run_id}
+            Q["hold_units"], {"unit_ids": claim_.unit_ids, "ingest_run_id": claim_.ingest_run_id}
         ).fetchall()
-    except BaseException:
+    except BaseException:  # cleanup, re-raised: the hold's connection never outlives a failed hold
         hold.close()
         raise
     kept = {r[0] for r in rows}
@@ -466,7 +463,7 @@ def publish_unit(
             raise blocked from exc
         table = partitions.missing_partition(exc)
         if table is not None:  # the corpus's partition was dropped by hand (convdiv db check reports it)
-            corpus = conn.execute(q("corpus_name"), {"corpus_id": rows.corpus_id}).fetchone()
+            corpus = conn.execute(Q["corpus_name"], {"corpus_id": rows.corpus_id}).fetchone()
             label = repr(corpus[0]) if corpus else str(rows.corpus_id)
             raise ConvdivError(
                 f"ingest unit {rows.unit_key}: corpus {label} has no partition of {table} for its positions (dropped "
@@ -475,7 +472,7 @@ def publish_unit(
             ) from exc
         raise
     claim_.published.add(rows.unit_id)
-    test_pause("between")
+    reached("between")
     return counts
 
 
@@ -492,8 +489,8 @@ def _lap(timings: dict[str, float] | None, part: str) -> None:
 def _refresh_stale_statistics(conn: psycopg.Connection) -> None:
     """ANALYZE the tables the aggregates read that outgrew their statistics, each in its own short transaction (the
     claim connection is in autocommit): ANALYZE's lock then never sits inside a publish transaction."""
-    for (table,) in conn.execute(q("stale_statistics")).fetchall():
-        conn.execute(f'ANALYZE "{table}"')
+    for (table,) in conn.execute(Q["stale_statistics"]).fetchall():
+        conn.execute(sql.SQL(Q["analyze_table"]).format(table=sql.Identifier(table)))
 
 
 def _publish(
@@ -505,7 +502,7 @@ def _publish(
 ) -> tuple[int, int]:
     conn = claim_.conn
     with conn.transaction():
-        status = conn.execute(q("lock_unit_for_publish"), {"unit_id": rows.unit_id}).fetchone()
+        status = conn.execute(Q["lock_unit_for_publish"], {"unit_id": rows.unit_id}).fetchone()
         if status is None or status[1] != claim_.ingest_run_id:
             raise ConvdivError(f"ingest unit {rows.unit_key}: claimed by another worker meanwhile; not published")
         if status[0] != "running":
@@ -516,7 +513,7 @@ def _publish(
             )
         with conn.cursor() as cur:
             # several statements each, no parameters: psycopg sends each file section as one simple query
-            cur.execute(q("publish_settings"))
+            cur.execute(Q["publish_settings"])
             owned = {
                 "checkpoint_ids": rows.owned_checkpoint_ids,
                 "corpus_id": rows.corpus_id,
@@ -532,17 +529,17 @@ def _publish(
                 (rows.expected_checkpoint_rows, rows.expected_pair_rows),
                 rows.owns_checkpoint_rows,
             )
-            test_pause("copy")
+            reached("copy")
             _lap(timings, "facts")
-            cur.execute(q("maintain_aggregates"), {**owned, "writes_checkpoints": rows.owns_checkpoint_rows})
+            cur.execute(Q["maintain_aggregates"], {**owned, "writes_checkpoints": rows.owns_checkpoint_rows})
             _lap(timings, "aggregates")
             for checkpoint_id, (sha, n_params) in rows.weights.items():
                 if sha:
-                    cur.execute(q("set_checkpoint_weights"), {"checkpoint_id": checkpoint_id, "weights_sha256": sha})
+                    cur.execute(Q["set_checkpoint_weights"], {"checkpoint_id": checkpoint_id, "weights_sha256": sha})
                 if n_params:
-                    cur.execute(q("set_model_params"), {"checkpoint_id": checkpoint_id, "n_params": n_params})
+                    cur.execute(Q["set_model_params"], {"checkpoint_id": checkpoint_id, "n_params": n_params})
             cur.execute(
-                q("mark_done"),
+                Q["mark_done"],
                 {
                     "unit_id": rows.unit_id,
                     "ingest_run_id": claim_.ingest_run_id,
@@ -556,23 +553,11 @@ def _publish(
                     "elapsed_s": float(elapsed_s() if callable(elapsed_s) else elapsed_s),
                 },
             )
-            test_pause("publish")
+            reached("publish")
     return staged_ckpt, staged_pair
 
 
-def test_pause(stage: str) -> None:
-    """The crash-test hook: sleep at the N-th passage through ``stage`` when PAUSE_ENV asks for it."""
-    spec = os.environ.get(PAUSE_ENV)
-    if not spec:
-        return
-    head, seconds, signal_file = spec.split(":", 2)
-    wanted, _, nth = head.rpartition("@")
-    if (wanted or "publish") != stage:
-        return
-    _pause_counts[stage] = _pause_counts.get(stage, 0) + 1
-    if _pause_counts[stage] == int(nth):
-        signal = Path(signal_file)
-        signal.write_text(str(os.getpid()))
-        deadline = time.monotonic() + float(seconds)
-        while time.monotonic() < deadline and signal.exists():  # a test ends the pause early by deleting FILE
-            time.sleep(0.05)
+def reached(stage: str) -> None:
+    """An ingest passes ``stage`` (one of :data:`STAGES`): run the installed hooks (none in production)."""
+    for hook in hooks:
+        hook(stage)

@@ -2,7 +2,7 @@
 
 A folder of queries (``convdiv/<stage>/sql/``) holds either one query per file (``find_corpus.sql`` is the query
 ``find_corpus``; ``rows/checkpoint.sql`` is ``rows/checkpoint``) or several per file, each section starting with a
-line ``-- name: <query>`` (the ingest ledger's ``ingest.sql``). Names are unique within a folder.
+line ``-- name: <query>`` (the ingest ledger's ``ledger.sql``). Names are unique within a folder.
 
 One placeholder style everywhere: psycopg's ``%(name)s``. The text runs as is on a psycopg cursor (COPY, session
 locks) and through SQLAlchemy with ``connection.exec_driver_sql(text, params)`` or ``pandas.read_sql``; a literal

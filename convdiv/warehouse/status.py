@@ -101,8 +101,8 @@ def _runs(engine: Engine) -> tuple[dict[str, int], list[RunState], list[int]]:
             psycopg.errors.LockNotAvailable,
         ):
             aborted = []  # a reader's status: expired runs show as stale
-        counts: dict[str, int] = dict(conn.execute(ledger.q("run_status_counts")).fetchall())
-        rows = conn.execute(ledger.q("runs_for_status"), {"aborted_limit": ABORTED_SHOWN}).fetchall()
+        counts: dict[str, int] = dict(conn.execute(ledger.Q["run_status_counts"]).fetchall())
+        rows = conn.execute(ledger.Q["runs_for_status"], {"aborted_limit": ABORTED_SHOWN}).fetchall()
     runs = [
         RunState(
             ingest_run_id=r[0],

@@ -15,9 +15,9 @@ import time
 import psycopg
 
 from convdiv.testing import ingest as S
-from convdiv.testing.cli import CONVDIV, one_error_line
+from convdiv.testing.cli import one_error_line
 from convdiv.testing.databases import libpq
-from convdiv.warehouse.ledger import PAUSE_ENV
+from convdiv.testing.pause import COMMAND, PAUSE_ENV
 
 
 def test_server_lost_mid_publish_shows_the_workers_error(engine, db_url, suite_root, tmp_path):
@@ -31,7 +31,7 @@ def test_server_lost_mid_publish_shows_the_workers_error(engine, db_url, suite_r
         PAUSE_ENV: f"2:8:{signal_file}",
     }
     proc = subprocess.Popen(
-        [CONVDIV, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--no-progress"],
+        [*COMMAND, "ingest", str(suite_root), "--corpus", S.CORPUS, "--sizes", "xs", "--no-progress"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,77 +1,10 @@
--- Named queries of the ingest stage (ledger, dimensions, publish).
--- Each query starts with a line `-- name: <name>`; `convdiv.warehouse.queries` reads them.
--- Placeholders are psycopg's %(name)s. Everything here runs through psycopg 3 directly (no ORM).
-
--- ------------------------------------------------------------------------------------------ dimensions
-
--- name: suite_origin
--- Where the suite registered under a name comes from (no row: the name is free).
-SELECT origin FROM suite WHERE name = %(name)s;
-
--- name: upsert_suite
--- A name is one suite only when it comes from the same origin (folder or hub pattern): a name registered from
--- another origin is left untouched and no row is returned (the caller refuses; see migration 0006).
-INSERT INTO suite (name, source, origin, tokenizer, tokenizer_sha256, spec)
-VALUES (%(name)s, %(source)s, %(origin)s, %(tokenizer)s, %(tokenizer_sha256)s, %(spec)s)
-ON CONFLICT (name) DO UPDATE
-   SET tokenizer = EXCLUDED.tokenizer, tokenizer_sha256 = EXCLUDED.tokenizer_sha256, spec = EXCLUDED.spec
- WHERE suite.origin = EXCLUDED.origin
-RETURNING suite_id;
-
--- name: upsert_model
-INSERT INTO model (suite_id, size, size_rank, n_params)
-VALUES (%(suite_id)s, %(size)s, %(size_rank)s, %(n_params)s)
-ON CONFLICT (suite_id, size) DO UPDATE
-   SET size_rank = EXCLUDED.size_rank, n_params = COALESCE(EXCLUDED.n_params, model.n_params)
-RETURNING model_id;
-
--- name: upsert_run
-INSERT INTO run (model_id, seed, source) VALUES (%(model_id)s, %(seed)s, %(source)s)
-ON CONFLICT (model_id, seed) DO UPDATE SET source = EXCLUDED.source
-RETURNING run_id;
-
--- name: upsert_checkpoint
-INSERT INTO checkpoint (run_id, step, revision, weights_sha256)
-VALUES (%(run_id)s, %(step)s, %(revision)s, %(weights_sha256)s)
-ON CONFLICT (run_id, step) DO UPDATE
-   SET revision = EXCLUDED.revision, weights_sha256 = COALESCE(EXCLUDED.weights_sha256, checkpoint.weights_sha256)
-RETURNING checkpoint_id;
-
--- name: upsert_comparison
--- DO NOTHING, then the existing row: an existing comparison is never locked (a DO UPDATE would take a row lock that
--- waits on, and deadlocks with, a publish reading the row for its aggregates). No row: it was inserted by a
--- transaction that committed after this statement began; the caller asks again.
-WITH inserted AS (
-  INSERT INTO comparison (kind, checkpoint_a, checkpoint_b) VALUES (%(kind)s, %(checkpoint_a)s, %(checkpoint_b)s)
-  ON CONFLICT (kind, checkpoint_a, checkpoint_b) DO NOTHING
-  RETURNING comparison_id
-)
-SELECT comparison_id FROM inserted
-UNION ALL
-SELECT comparison_id FROM comparison
- WHERE kind = %(kind)s AND checkpoint_a = %(checkpoint_a)s AND checkpoint_b = %(checkpoint_b)s
-LIMIT 1;
-
--- name: corpus_by_name
-SELECT corpus_id, name, tokenizer, tokenizer_sha256, vocab_size, content_sha256, n_documents, n_positions
-FROM corpus WHERE name = %(name)s;
-
--- name: corpus_positions
--- Binary COPY source: one row per position in (document, idx) order, the order of the extract engine's rows.
-SELECT position_id, document, idx, context_token_id, target_token_id
-FROM position WHERE corpus_id = %(corpus_id)s ORDER BY document, idx
-
--- name: corpus_log_unigram
-SELECT token_id, unigram_logprob::float8 FROM vocab_token WHERE corpus_id = %(corpus_id)s ORDER BY token_id
+-- The ingest ledger (convdiv/warehouse/ledger.py): runs and their leases, units and their claims, the publish
+-- transaction; and the ledger's summary for `convdiv db status` (convdiv/warehouse/status.py).
+-- Each query starts with a line `-- name: <name>`; placeholders are psycopg's %(name)s (convdiv.warehouse.queries).
+-- Everything here runs through psycopg 3 directly (no ORM).
 
 -- name: corpus_name
 SELECT name FROM corpus WHERE corpus_id = %(corpus_id)s;
-
--- name: corpus_options
--- The options a corpus was added with (JSON); ingest takes the corpus's window (context_length, window_stride).
-SELECT options FROM corpus WHERE corpus_id = %(corpus_id)s;
-
--- ------------------------------------------------------------------------------------------ ledger
 
 -- name: start_ingest_run
 -- A run holds a lease from its start; its heartbeat thread renews it (renew_lease).
@@ -152,10 +85,6 @@ SELECT unit_id FROM ingest_unit
  WHERE suite_id = %(suite_id)s AND corpus_id = %(corpus_id)s AND unit_key = %(unit_key)s
 LIMIT 1;
 
--- name: units_not_done
--- How many of the given units are not done yet (--cache-policy evict deletes a checkpoint's files at 0).
-SELECT count(*) FROM ingest_unit WHERE unit_id = ANY(%(unit_ids)s::int[]) AND status <> 'done';
-
 -- name: claim_candidates
 -- The next units (in the caller's order) that still need work and that no other claimer is looking at,
 -- row-locked: LIMIT applies before the lock, so a claimer locks only the few rows it may take, never the whole
@@ -221,45 +150,12 @@ UPDATE ingest_unit
        rows_pair_token = %(rows_pair_token)s, elapsed_s = %(elapsed_s)s, error = NULL, finished_at = now()
  WHERE unit_id = %(unit_id)s AND ingest_run_id = %(ingest_run_id)s;
 
--- ------------------------------------------------------------------------------------------------------ publish
-
 -- name: publish_settings
 -- For the publish transaction only: the aggregate maintenance groups a unit's rows (tens of thousands) in sorts
 -- that spill to disk at the default 4 MB, and its statements are costed high enough to trigger JIT compilation,
 -- which costs more than it saves on so few rows (bench/scale.py: maintain_aggregates 0.96 s -> 0.75 s per unit).
 SET LOCAL work_mem = '64MB';
 SET LOCAL jit = off;
-
--- name: owned_comparisons
--- The comparisons a unit owns: its kinds, with checkpoint b among its checkpoints (convdiv.warehouse.unit_facts
--- checks every pair row's comparison against them; the facts have no foreign keys since migration 0003).
-SELECT c.comparison_id FROM comparison c
- WHERE c.kind = ANY(%(kinds)s::text[]) AND c.checkpoint_b = ANY(%(checkpoint_ids)s::int[]);
-
--- name: corpus_positions_between
--- How many positions of the corpus have an id in [lo, hi] (a range scan of the primary key).
-SELECT count(*) FROM position p
- WHERE p.position_id BETWEEN %(lo)s AND %(hi)s AND p.corpus_id = %(corpus_id)s;
-
--- name: corpus_positions_among
--- Which of the given position ids are positions of the corpus (one primary-key lookup each).
-SELECT p.position_id FROM position p
- WHERE p.position_id = ANY(%(ids)s::int[]) AND p.corpus_id = %(corpus_id)s;
-
--- name: delete_owned_checkpoint_rows
--- A unit owns the checkpoint_token rows of its checkpoints on its corpus (whatever run produced them before).
-DELETE FROM checkpoint_token ct
- USING position p
- WHERE ct.checkpoint_id = ANY(%(checkpoint_ids)s::int[])
-   AND p.position_id = ct.position_id AND p.corpus_id = %(corpus_id)s;
-
--- name: delete_owned_pair_rows
--- ... and the pair_token rows of the comparisons it owns: its kinds, with checkpoint b among its checkpoints.
-DELETE FROM pair_token pt
- USING comparison c, position p
- WHERE c.comparison_id = pt.comparison_id
-   AND c.kind = ANY(%(kinds)s::text[]) AND c.checkpoint_b = ANY(%(checkpoint_ids)s::int[])
-   AND p.position_id = pt.position_id AND p.corpus_id = %(corpus_id)s;
 
 -- name: stale_statistics
 -- Tables the unit's aggregates read whose size passed twice what their last ANALYZE saw (autovacuum lags behind a
@@ -299,8 +195,15 @@ UPDATE model SET n_params = %(n_params)s
                     WHERE c.checkpoint_id = %(checkpoint_id)s)
    AND n_params IS DISTINCT FROM %(n_params)s;
 
--- name: owned_checkpoints
--- Every registered checkpoint of a suite at (size, step); size NULL = every size (cross-size units).
-SELECT c.checkpoint_id
-FROM checkpoint c JOIN run r USING (run_id) JOIN model m USING (model_id)
-WHERE m.suite_id = %(suite_id)s AND c.step = %(step)s AND (%(size)s::text IS NULL OR m.size = %(size)s::text);
+-- name: set_lock_timeout
+-- Every lock a claim or publish takes waits at most this long (convdiv/warehouse/locks.py says how long); local:
+-- true for the open transaction only (the claim's hold), false for the session (the claim connection, the reaper).
+SELECT set_config('lock_timeout', %(timeout)s, %(local)s);
+
+-- name: terminate_session
+-- End a session that still holds a lock of a lease-expired run's unit (waits up to 5 s for it to go).
+SELECT pg_terminate_backend(%(pid)s, 5000);
+
+-- name: analyze_table
+-- Refresh one table's statistics; the table is an identifier composed with psycopg.sql (DDL takes no parameters).
+ANALYZE {table}

@@ -1,2 +1,0 @@
--- The loaded corpora's names, for the line that refuses an unknown corpus (`convdiv ingest --corpus`).
-SELECT name FROM corpus ORDER BY name
