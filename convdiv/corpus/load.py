@@ -349,7 +349,9 @@ def _bounded_transaction(engine, what: str):
     needs makes it stop with one line naming that session, and the transaction rolls back."""
     try:
         with engine.begin() as conn:
-            conn.exec_driver_sql(queries.WAREHOUSE["set_lock_timeout"], {"timeout": locks.lock_timeout_setting()})
+            conn.exec_driver_sql(
+                queries.WAREHOUSE["set_lock_timeout"], {"timeout": locks.lock_timeout_setting(), "local": True}
+            )
             with locks.watch_blockers(conn.connection.driver_connection, libpq_conninfo(engine.url)):
                 yield conn
     except (sa.exc.DBAPIError, psycopg.Error) as exc:  # psycopg's own: the partition DDL runs on the driver

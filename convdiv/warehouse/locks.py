@@ -58,7 +58,9 @@ def take_in_short_tries(conn: psycopg.Connection, statement) -> None:
     while True:
         try:
             with conn.transaction():
-                conn.execute(Q["set_lock_timeout"], {"timeout": f"{int(min(TRY_S, lock_timeout_s()) * 1000)}ms"})
+                conn.execute(
+                    Q["set_lock_timeout"], {"timeout": f"{int(min(TRY_S, lock_timeout_s()) * 1000)}ms", "local": True}
+                )
                 conn.execute(statement)
             break
         except psycopg.errors.LockNotAvailable:
@@ -67,7 +69,7 @@ def take_in_short_tries(conn: psycopg.Connection, statement) -> None:
                     break  # the lock came free during the last try
                 raise
             time.sleep(PAUSE_S)
-    conn.execute(Q["set_lock_timeout"], {"timeout": previous})
+    conn.execute(Q["set_lock_timeout"], {"timeout": previous, "local": True})
 
 
 # How long the last try waits while another connection asks the server who blocks it (pg_blocking_pids).
@@ -83,7 +85,7 @@ def _last_try_naming_blockers(conn: psycopg.Connection, statement) -> bool:
     for :func:`holders`."""
     try:
         with watch_blockers(conn, "", after_s=0.0), conn.transaction():
-            conn.execute(Q["set_lock_timeout"], {"timeout": f"{int(PROBE_S * 1000)}ms"})
+            conn.execute(Q["set_lock_timeout"], {"timeout": f"{int(PROBE_S * 1000)}ms", "local": True})
             conn.execute(statement)
         return True
     except psycopg.errors.LockNotAvailable:

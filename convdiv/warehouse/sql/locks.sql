@@ -1,13 +1,9 @@
--- Named queries of the bounded lock waits (convdiv/warehouse/locks.py): lock_timeout in short tries, the sessions
+-- Named queries of the bounded lock waits (convdiv/warehouse/locks.py; set_lock_timeout is in ledger.sql): the sessions
 -- that block a wait, and who they are when a command gives up. Placeholders are psycopg's name.
 
 -- name: current_lock_timeout
 -- The session's lock_timeout, restored after the short tries.
 SELECT current_setting('lock_timeout');
-
--- name: set_lock_timeout
--- lock_timeout until the end of the transaction (or savepoint): timeout is e.g. 60000ms.
-SELECT set_config('lock_timeout', %(timeout)s, true);
 
 -- name: blocking_pids
 -- The sessions the server says block the backend pid's lock request (empty: none now).
