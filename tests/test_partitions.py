@@ -73,10 +73,23 @@ def _everything(engine) -> dict[str, tuple]:
     return out
 
 
+# Columns a later migration added to a view (a warehouse at 0010 has the view without them): compared on the rest.
+ADDED_AFTER_0010 = {"corpus_summary": {"tagset"}}  # migration 0021
+
+
+def _common(rows: list[tuple], cols: list[str], keep: list[str]) -> list[tuple]:
+    at = [cols.index(c) for c in keep]
+    return [tuple(r[i] for i in at) for r in rows]
+
+
 def _assert_same(got: dict, want: dict) -> None:
     assert got.keys() == want.keys()
     for name in want:
         (rows_a, cols_a), (rows_b, cols_b) = got[name], want[name]
+        if cols_a != cols_b:  # only the columns a later migration added may differ
+            assert set(cols_a) ^ set(cols_b) == ADDED_AFTER_0010.get(name), (name, cols_a, cols_b)
+            keep = [c for c in cols_a if c in cols_b]
+            rows_a, rows_b, cols_a, cols_b = _common(rows_a, cols_a, keep), _common(rows_b, cols_b, keep), keep, keep
         assert cols_a == cols_b and len(rows_a) == len(rows_b), name
         assert rows_a, f"{name} is empty: the comparison would prove nothing"
         for a, b in zip(rows_a, rows_b):

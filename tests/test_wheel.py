@@ -4,6 +4,7 @@ installed (not editable) convdiv creates its schema and answers a view on a scra
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,10 +13,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _clean_source(tmp_path: Path) -> Path:
+    """The repository's files that git tracks or would add (symlinks kept), in a fresh folder: setuptools never
+    removes what an earlier build left in build/, so a file moved or deleted since would ship from a checkout's."""
+    source = tmp_path / "source"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        src, dst = ROOT / name, source / name
+        if not src.exists() and not src.is_symlink():
+            continue  # deleted in the working tree, not yet committed
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            dst.symlink_to(os.readlink(src))
+        else:
+            shutil.copy2(src, dst)
+    return source
+
+
 def test_wheel_installs_and_creates_its_schema(tmp_path, empty_db_url):
     dist = tmp_path / "dist"
+    source = _clean_source(tmp_path)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT), "-w", str(dist)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source), "-w", str(dist)],
         check=True,
         capture_output=True,
         timeout=600,
