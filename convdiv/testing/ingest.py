@@ -15,6 +15,7 @@ import numpy as np
 import psycopg
 
 from convdiv.testing.suites import austen_text, build_random_suite
+from convdiv.warehouse import queries
 
 SIZES = ("xs", "s")
 SEEDS = (1, 2, 3)
@@ -57,25 +58,14 @@ def add_tiny_corpus(engine, suite_root: Path, name: str = CORPUS, documents: lis
     return info.corpus_id
 
 
-FACT_QUERIES = {
-    "checkpoint_token": "SELECT m.size, r.seed, c.step, p.document, p.idx, ct.ce, ct.entropy, ct.kl_uniform,"
-    " ct.kl_unigram FROM checkpoint_token ct JOIN checkpoint c USING (checkpoint_id)"
-    " JOIN run r USING (run_id) JOIN model m USING (model_id)"
-    " JOIN position p USING (position_id) ORDER BY 1, 2, 3, 4, 5",
-    "pair_token": "SELECT cmp.kind, ma.size, ra.seed, ca.step, mb.size, rb.seed, cb.step, p.document, p.idx,"
-    " pt.kl_ab, pt.kl_ba FROM pair_token pt JOIN comparison cmp USING (comparison_id)"
-    " JOIN checkpoint ca ON ca.checkpoint_id = cmp.checkpoint_a JOIN run ra ON ra.run_id = ca.run_id"
-    " JOIN model ma ON ma.model_id = ra.model_id"
-    " JOIN checkpoint cb ON cb.checkpoint_id = cmp.checkpoint_b JOIN run rb ON rb.run_id = cb.run_id"
-    " JOIN model mb ON mb.model_id = rb.model_id"
-    " JOIN position p USING (position_id) ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
-}
+Q = queries.beside(__file__)
+FACT_TABLES = ("checkpoint_token", "pair_token")  # the snapshot's queries, by table name
 
 
 def snapshot(db_url: str) -> dict[str, list[tuple]]:
     """Both fact tables keyed by what the rows mean (sizes, seeds, steps, positions), not surrogate ids."""
     with psycopg.connect(conninfo(db_url)) as conn:
-        return {name: conn.execute(sql).fetchall() for name, sql in FACT_QUERIES.items()}
+        return {name: conn.execute(Q[f"snapshot_{name}"]).fetchall() for name in FACT_TABLES}
 
 
 def count(db_url: str, sql: str, params=()) -> int:

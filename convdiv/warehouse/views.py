@@ -304,6 +304,7 @@ def drop(connection, name: str) -> None:
     should fail loudly). Nothing happens when it does not exist."""
     kind = _kind_in_database(connection, name)
     if kind is not None:
+        # one-line DDL built here: the kind is known only from the catalog, the name is an analytics object's
         connection.exec_driver_sql(f"DROP {kind} IF EXISTS {name}")
 
 
